@@ -1,0 +1,3 @@
+//! `dialerctl`: the operator's command-line tool.
+
+fn main() {}

@@ -200,7 +200,10 @@ mod tests {
     #[test]
     fn parses_and_prints_times() {
         assert_eq!("08:00".parse::<ClockTime>(), Ok(ClockTime::hm(8, 0)));
-        assert_eq!("21:00:30".parse::<ClockTime>().map(|t| t.seconds()), Ok(75_630));
+        assert_eq!(
+            "21:00:30".parse::<ClockTime>().map(|t| t.seconds()),
+            Ok(75_630)
+        );
         assert_eq!("24:00".parse::<ClockTime>(), Ok(ClockTime::END_OF_DAY));
         for bad in ["8:00", "24:01", "12:60", "12:00:", "ab:cd", "", "12"] {
             assert!(bad.parse::<ClockTime>().is_err(), "{bad}");

@@ -3,6 +3,36 @@
 //!
 //! Pure: no I/O, no clock. `now` is part of the request. Rule ids (`US-REGF-08` ...) refer to
 //! the project's rule catalogue, summarised in `docs/compliance.md`.
+//!
+//! ```
+//! use compliance::{CallRequest, Engine, Policy, Verdict};
+//!
+//! let req: CallRequest = serde_json::from_str(r#"{
+//!     "at": "2026-10-06T12:00:00Z",
+//!     "dial": {"number": "+12125550134", "debt_id": "d1"},
+//!     "consumer": {"phones": [{"number": "+12125550134", "kind": "landline"}],
+//!                  "addresses": [{"zip": "10001", "state": "NY"}]}
+//! }"#).unwrap();
+//! let decision = Engine::builtin().evaluate(&req, &Policy::default()).unwrap();
+//! assert_eq!(decision.verdict, Verdict::Allow); // 08:00:00 EDT is not before 08:00
+//! ```
 
 pub mod clock;
+pub mod decision;
+mod engine;
+pub mod error;
+pub mod geo;
+mod history;
+pub mod holidays;
 pub mod model;
+pub mod packs;
+pub mod policy;
+pub mod redact;
+mod rules;
+pub mod zones;
+
+pub use decision::{Decision, Finding, ReasonCode, Verdict};
+pub use engine::Engine;
+pub use error::InputError;
+pub use model::CallRequest;
+pub use policy::Policy;

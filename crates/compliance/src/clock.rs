@@ -6,6 +6,7 @@
 //! converting an instant is then two integer operations, and DST stays exact because any
 //! instant outside the cached span goes back to the IANA rules.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -114,34 +115,65 @@ pub fn day_number(date: Date) -> DayNumber {
         .unwrap_or(i32::MAX)
 }
 
+/// A stretch of time between two transitions of a zone, with its UTC offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetSpan {
+    /// The offset holds for instants (Unix seconds) in `[start, end)`.
+    pub start: i64,
+    pub end: i64,
+    pub offset: i64,
+}
+
+impl OffsetSpan {
+    /// The span of `tz` around `at`, from the IANA rules.
+    pub fn around(tz: &TimeZone, at: Timestamp) -> OffsetSpan {
+        let start = tz
+            .preceding(at)
+            .next()
+            .map_or(i64::MIN, |t| t.timestamp().as_second());
+        let end = tz
+            .following(at)
+            .next()
+            .map_or(i64::MAX, |t| t.timestamp().as_second());
+        OffsetSpan {
+            start,
+            end,
+            offset: i64::from(tz.to_offset(at).seconds()),
+        }
+    }
+
+    pub fn contains(&self, at: Timestamp) -> bool {
+        (self.start..self.end).contains(&at.as_second())
+    }
+}
+
 /// One candidate zone seen from one evaluation: converts instants to local day and time.
 #[derive(Debug, Clone)]
 pub struct ZoneClock {
-    tz: TimeZone,
-    /// `offset` is valid for instants in `[span_start, span_end)`.
-    span_start: i64,
-    span_end: i64,
-    offset: i64,
+    tz: Cow<'static, TimeZone>,
+    span: OffsetSpan,
 }
 
 impl ZoneClock {
     /// A clock for `tz`, with its cache centred on `around` (the evaluation instant).
     pub fn new(tz: TimeZone, around: Timestamp) -> ZoneClock {
-        let offset = tz.to_offset(around);
-        let span_start = tz
-            .preceding(around)
-            .next()
-            .map_or(i64::MIN, |t| t.timestamp().as_second());
-        let span_end = tz
-            .following(around)
-            .next()
-            .map_or(i64::MAX, |t| t.timestamp().as_second());
+        let span = OffsetSpan::around(&tz, around);
         ZoneClock {
-            tz,
-            span_start,
-            span_end,
-            offset: i64::from(offset.seconds()),
+            tz: Cow::Owned(tz),
+            span,
         }
+    }
+
+    /// A clock for a zone that lives for the whole process, with a span already known.
+    pub fn from_span(tz: &'static TimeZone, span: OffsetSpan) -> ZoneClock {
+        ZoneClock {
+            tz: Cow::Borrowed(tz),
+            span,
+        }
+    }
+
+    pub fn span(&self) -> OffsetSpan {
+        self.span
     }
 
     pub fn tz(&self) -> &TimeZone {
@@ -149,8 +181,8 @@ impl ZoneClock {
     }
 
     fn offset_at(&self, secs: i64) -> i64 {
-        if secs >= self.span_start && secs < self.span_end {
-            self.offset
+        if secs >= self.span.start && secs < self.span.end {
+            self.span.offset
         } else {
             let ts = Timestamp::from_second(secs).unwrap_or(Timestamp::MAX);
             i64::from(self.tz.to_offset(ts).seconds())
@@ -187,9 +219,11 @@ impl ZoneClock {
             .unwrap_or(Timestamp::MAX)
     }
 
-    /// The local offset at an instant, for display.
-    pub fn offset(&self, at: Timestamp) -> Offset {
-        self.tz.to_offset(at)
+    /// The local wall-clock date and time of an instant.
+    pub fn datetime(&self, at: Timestamp) -> DateTime {
+        let secs = at.as_second();
+        let offset = Offset::from_seconds(self.offset_at(secs) as i32).unwrap_or(Offset::UTC);
+        offset.to_datetime(at)
     }
 }
 

@@ -1,8 +1,14 @@
 //! What an evaluation answers: the verdict, every reason with its rule id, warnings, the
 //! zones evaluated and where each came from, and when the call next becomes eligible.
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
+use jiff::civil::DateTime;
 use serde::Serialize;
+
+use crate::packs::PackSet;
+use crate::zones::Sources;
 
 /// Deny > Defer > Allow. Deny: a law (or a hold the tenant treats as law) refuses the call.
 /// Defer: only the campaign's own pacing policy (US-REGF-12) refuses it for now.
@@ -126,11 +132,11 @@ pub struct Finding {
 /// A candidate zone and why it is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZoneEvaluated {
-    pub zone: String,
-    /// e.g. `phone:+1404***0134`, `zip:94103`, `state:US-TN`, `known_zone`, `policy:all_us`.
-    pub sources: Vec<String>,
+    pub zone: Cow<'static, str>,
+    /// The input fields that gave it, e.g. `consumer.phones[0]`, `consumer.addresses[0].zip`.
+    pub sources: Sources,
     /// Local wall-clock time of the evaluation instant there.
-    pub local_time: String,
+    pub local_time: DateTime,
 }
 
 /// The engine's answer for one proposed call.
@@ -147,7 +153,7 @@ pub struct Decision {
     /// Whether this call, once placed and connected, counts toward US-REGF-08 for its debts.
     pub counted: bool,
     /// Rule packs applied, with the rule-set version.
-    pub packs: Vec<&'static str>,
+    pub packs: PackSet,
     pub ruleset_version: &'static str,
 }
 

@@ -4,12 +4,13 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::clock::DayNumber;
 use crate::decision::{Clears, Decision, Finding, ReasonCode, Verdict, ZoneEvaluated};
 use crate::error::InputError;
 use crate::geo::geo;
 use crate::history::Ctx;
 use crate::model::{CallRequest, Party};
-use crate::packs::{Jurisdiction, Rule, RuleKind, RuleSet, in_effect};
+use crate::packs::{Jurisdiction, PackSet, Rule, RuleKind, RuleSet};
 use crate::policy::Policy;
 use crate::rules::{self, Sink};
 use crate::zones::{Region, locate};
@@ -33,11 +34,10 @@ impl Default for Engine {
 fn matches(j: &Jurisdiction, regions: &[Region]) -> bool {
     j.country == "*"
         || regions.iter().any(|r| {
-            r.country.eq_ignore_ascii_case(&j.country)
+            j.country.as_bytes().eq_ignore_ascii_case(&r.country)
                 && j.state.as_deref().is_none_or(|s| {
                     r.state
-                        .as_deref()
-                        .is_some_and(|rs| rs.eq_ignore_ascii_case(s))
+                        .is_some_and(|rs| s.as_bytes().eq_ignore_ascii_case(&rs))
                 })
                 && (!j.nyc || r.nyc)
         })
@@ -83,26 +83,27 @@ impl Engine {
         let location = locate(geo(), req, policy.unknown_location)?;
         let ctx = Ctx::new(req, policy, &location.zones)?;
 
-        let mut packs: Vec<&'static str> = Vec::new();
-        let mut active: Vec<&Rule> = Vec::new();
-        for pack in &self.rules.packs {
-            if !policy.pack_enabled(pack.id)
-                || !in_effect(pack.effective_from, pack.effective_to, req.at)
-                || !matches(&pack.jurisdiction, &location.places)
+        let today = req.at.as_second().div_euclid(86_400) as DayNumber;
+        let mut mask = 0u64;
+        for (i, pack) in self.rules.packs.iter().enumerate() {
+            if policy.pack_enabled(pack.id)
+                && pack.effective.contains(today)
+                && matches(&pack.jurisdiction, &location.places)
             {
-                continue;
+                mask |= 1 << i;
             }
-            packs.push(pack.id);
-            active.extend(
-                pack.rules
-                    .iter()
-                    .filter(|r| in_effect(r.effective_from, r.effective_to, req.at))
-                    .filter(|r| !location.unknown || !needs_zone(r)),
-            );
         }
+        let packs = PackSet::new(self.rules, mask);
+        let unknown = location.unknown;
+        let active = || {
+            packs
+                .iter()
+                .flat_map(|p| p.rules.iter())
+                .filter(move |r| r.effective.contains(today) && (!unknown || !needs_zone(r)))
+        };
 
         let mut sink = Sink::explaining();
-        for rule in &active {
+        for rule in active() {
             rules::eval(rule, &ctx, req.at, &mut sink);
         }
         if !location.unknown {
@@ -139,7 +140,7 @@ impl Engine {
             if verdict == Verdict::Allow || sink.hits.iter().any(|h| h.clears == Clears::Never) {
                 None
             } else {
-                next_eligible(&active, &ctx, req.at, policy)
+                next_eligible(active, &ctx, req.at, policy)
             };
 
         let mut reasons: Vec<Finding> = Vec::with_capacity(sink.hits.len());
@@ -167,14 +168,9 @@ impl Engine {
                 .zones
                 .iter()
                 .map(|z| ZoneEvaluated {
-                    zone: z.name.to_string(),
-                    sources: z.sources.iter().map(|s| s.render(req)).collect(),
-                    local_time: z
-                        .clock
-                        .offset(req.at)
-                        .to_datetime(req.at)
-                        .strftime("%Y-%m-%dT%H:%M:%S")
-                        .to_string(),
+                    zone: z.name.clone(),
+                    sources: z.sources,
+                    local_time: z.clock.datetime(req.at),
                 })
                 .collect(),
             counted: req.dial.party == Party::Consumer && consented != ctx.all_keys(),
@@ -186,8 +182,8 @@ impl Engine {
 
 /// The earliest instant from `at` at which no time- or count-based rule fails, found as a
 /// fixed point: jump to the latest "clears at" of the rules failing now, and check again.
-fn next_eligible(
-    active: &[&Rule],
+fn next_eligible<'r, I: Iterator<Item = &'r Rule>>(
+    active: impl Fn() -> I,
     ctx: &Ctx<'_>,
     at: Timestamp,
     policy: &Policy,
@@ -200,7 +196,7 @@ fn next_eligible(
     let mut t = at;
     for _ in 0..MAX_STEPS {
         let mut sink = Sink::default();
-        for rule in active {
+        for rule in active() {
             rules::eval(rule, ctx, t, &mut sink);
         }
         rules::pattern_policy(ctx, t, &mut sink);

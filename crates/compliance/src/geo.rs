@@ -6,10 +6,13 @@
 //! table. They are parsed once, on first use, into structures made for hot lookups: a digit
 //! trie for longest-prefix match and a direct array indexed by the 5-digit ZIP.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use jiff::tz::TimeZone;
+
+use crate::clock::{OffsetSpan, ZoneClock};
 
 const PHONE_PREFIXES: &str = include_str!("../data/phone_prefix_zones.tsv");
 const ZIPS: &str = include_str!("../data/zip_zones.tsv");
@@ -196,6 +199,31 @@ impl Geo {
 
     pub fn time_zone(&self, id: ZoneId) -> &TimeZone {
         &self.zone_tz[usize::from(id.0)]
+    }
+
+    /// A clock for a table zone at `at`. The zone's offset span is cached per thread, so
+    /// evaluations within the same DST period skip the IANA rule lookups.
+    pub fn clock(&'static self, id: ZoneId, at: jiff::Timestamp) -> ZoneClock {
+        thread_local! {
+            static SPANS: RefCell<Vec<Option<OffsetSpan>>> = const { RefCell::new(Vec::new()) };
+        }
+        let tz = self.time_zone(id);
+        let i = usize::from(id.0);
+        SPANS.with(|spans| {
+            let mut spans = spans.borrow_mut();
+            if spans.len() <= i {
+                spans.resize(self.zone_names.len().max(i + 1), None);
+            }
+            let span = match spans[i] {
+                Some(span) if span.contains(at) => span,
+                _ => {
+                    let span = OffsetSpan::around(tz, at);
+                    spans[i] = Some(span);
+                    span
+                }
+            };
+            ZoneClock::from_span(tz, span)
+        })
     }
 
     pub fn zone_id(&self, name: &str) -> Option<ZoneId> {

@@ -3,11 +3,10 @@
 //! implementation per rule *kind*. A rule change (a new cap, a new effective date) is then
 //! an edit of `packs/builtin.toml`, not of code, and tenants can load their own file.
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use crate::clock::ClockTime;
+use crate::clock::{ClockTime, DayNumber, day_number};
 use crate::decision::ReasonCode;
 use crate::model::{Day, HoldKind, Outcome};
 
@@ -25,9 +24,34 @@ pub struct Pack {
     pub id: &'static str,
     pub title: String,
     pub jurisdiction: Jurisdiction,
-    pub effective_from: Option<Date>,
-    pub effective_to: Option<Date>,
+    pub effective: Effective,
     pub rules: Vec<Rule>,
+}
+
+/// When a pack or rule is in force: from its first date to the day before `to`, read as
+/// UTC dates of the call (a rule taking effect on a date applies from 00:00 UTC that day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effective {
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    from_day: DayNumber,
+    to_day: DayNumber,
+}
+
+impl Effective {
+    pub fn new(from: Option<Date>, to: Option<Date>) -> Effective {
+        Effective {
+            from,
+            to,
+            from_day: from.map_or(DayNumber::MIN, day_number),
+            to_day: to.map_or(DayNumber::MAX, day_number),
+        }
+    }
+
+    /// Whether in force on a UTC day number.
+    pub fn contains(&self, utc_day: DayNumber) -> bool {
+        self.from_day <= utc_day && utc_day < self.to_day
+    }
 }
 
 /// Where a pack applies: a country, optionally one state or province, optionally New York
@@ -46,8 +70,7 @@ pub struct Jurisdiction {
 pub struct Rule {
     /// Catalogue id, e.g. `US-REGF-08`.
     pub id: &'static str,
-    pub effective_from: Option<Date>,
-    pub effective_to: Option<Date>,
+    pub effective: Effective,
     pub kind: RuleKind,
 }
 
@@ -224,11 +247,52 @@ pub enum RuleKind {
     },
 }
 
+/// The packs applied to one decision: a bit set over a rule set's packs.
+#[derive(Clone, Copy)]
+pub struct PackSet {
+    set: &'static RuleSet,
+    mask: u64,
+}
+
+impl PackSet {
+    pub(crate) fn new(set: &'static RuleSet, mask: u64) -> PackSet {
+        PackSet { set, mask }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static Pack> + use<> {
+        let mask = self.mask;
+        self.set
+            .packs
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| mask & (1 << i) != 0)
+            .map(|(_, p)| p)
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.iter().any(|p| p.id == id)
+    }
+}
+
+impl std::fmt::Debug for PackSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter().map(|p| p.id)).finish()
+    }
+}
+
+impl serde::Serialize for PackSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter().map(|p| p.id))
+    }
+}
+
 /// A rule file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
     #[error("rule file: {0}")]
     Toml(#[from] toml::de::Error),
+    #[error("at most 64 packs per rule set")]
+    TooManyPacks,
     #[error("pack {pack}: duplicate pack id")]
     DuplicatePack { pack: String },
     #[error("pack {pack}, rule {rule}: {problem}")]
@@ -291,6 +355,9 @@ impl RuleSet {
     /// A rule set from a TOML file in the format of `packs/builtin.toml`.
     pub fn from_toml(text: &str) -> Result<RuleSet, PackError> {
         let file: FileRuleSet = toml::from_str(text)?;
+        if file.packs.len() > 64 {
+            return Err(PackError::TooManyPacks);
+        }
         let mut packs: Vec<Pack> = Vec::with_capacity(file.packs.len());
         for p in file.packs {
             if packs.iter().any(|q| q.id == p.id) {
@@ -305,8 +372,7 @@ impl RuleSet {
                 })?;
                 rules.push(Rule {
                     id: leak(r.id),
-                    effective_from: r.effective_from,
-                    effective_to: r.effective_to,
+                    effective: Effective::new(r.effective_from, r.effective_to),
                     kind: r.kind,
                 });
             }
@@ -314,8 +380,7 @@ impl RuleSet {
                 id: leak(p.id),
                 title: p.title,
                 jurisdiction: p.jurisdiction,
-                effective_from: p.effective_from,
-                effective_to: p.effective_to,
+                effective: Effective::new(p.effective_from, p.effective_to),
                 rules,
             });
         }
@@ -347,13 +412,6 @@ fn validate(kind: &RuleKind) -> Result<(), &'static str> {
         }
         _ => Ok(()),
     }
-}
-
-/// Whether a date-bounded thing is in effect at a consumer-independent instant. Effective
-/// dates are read in UTC: a rule taking effect on a date applies from 00:00 UTC that day.
-pub(crate) fn in_effect(from: Option<Date>, to: Option<Date>, at: Timestamp) -> bool {
-    let today = at.to_zoned(jiff::tz::TimeZone::UTC).date();
-    from.is_none_or(|f| f <= today) && to.is_none_or(|t| today < t)
 }
 
 mod code {

@@ -1,80 +1,97 @@
 //! The consumer's candidate time zones and jurisdictions (rules.md section 6): the union of
 //! what every phone on file and every current address says, unless the consumer confirmed
-//! where they are. Each zone remembers where it came from, for the audit trail.
+//! where they are. Each zone remembers which inputs gave it, for the audit trail.
 
 use std::borrow::Cow;
 
 use jiff::tz::TimeZone;
+use serde::ser::{Serialize, SerializeSeq, Serializer};
 
 use crate::clock::ZoneClock;
 use crate::error::InputError;
 use crate::geo::{Geo, PhoneLocation, ZoneId};
-use crate::model::{CallRequest, Phone};
+use crate::model::CallRequest;
 use crate::policy::UnknownLocation;
-use crate::redact::redact_number;
 
 /// One zone the consumer may be in.
 #[derive(Debug, Clone)]
 pub struct Candidate {
+    /// The table zone, when it is one.
+    pub id: Option<ZoneId>,
     pub name: Cow<'static, str>,
     pub clock: ZoneClock,
-    pub sources: Vec<Source>,
+    pub sources: Sources,
 }
 
-/// Why a zone is a candidate. Kept as indexes so the hot path does not format strings.
+/// Which inputs gave a zone, as bit sets over input positions: no strings on the hot path,
+/// and no personal data in the audit output, which names input fields, not their values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// `consumer.phones[i]` (bit i); bit 31 is the dialed number when not on file.
+    pub phones: u32,
+    /// `consumer.addresses[i].zip`.
+    pub zips: u32,
+    /// `consumer.addresses[i].state` (or the country when there is no state).
+    pub regions: u32,
+    pub known_zone: bool,
+    pub all_us: bool,
+}
+
+const DIALED: u32 = 1 << 31;
+
+impl Serialize for Sources {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for i in (0..31).filter(|i| self.phones & (1 << i) != 0) {
+            seq.serialize_element(&format!("consumer.phones[{i}]"))?;
+        }
+        if self.phones & DIALED != 0 {
+            seq.serialize_element("dial.number")?;
+        }
+        for i in (0..32).filter(|i| self.zips & (1 << i) != 0) {
+            seq.serialize_element(&format!("consumer.addresses[{i}].zip"))?;
+        }
+        for i in (0..32).filter(|i| self.regions & (1 << i) != 0) {
+            seq.serialize_element(&format!("consumer.addresses[{i}].state"))?;
+        }
+        if self.known_zone {
+            seq.serialize_element("consumer.known_zone")?;
+        }
+        if self.all_us {
+            seq.serialize_element("policy.unknown_location")?;
+        }
+        seq.end()
+    }
+}
+
+/// A two-letter code (country or state), upper case.
+pub type Code = [u8; 2];
+
+fn code(s: &str) -> Option<Code> {
+    let b = s.trim().as_bytes();
+    (b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic))
+        .then(|| [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()])
+}
+
+/// A jurisdiction the consumer may be in (a pack applies when one matches).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// `consumer.phones[i]`, or the dialed number when `i` is past the list.
-    Phone(usize),
-    /// The ZIP of `consumer.addresses[i]`.
-    Zip(usize),
-    /// The state (or country) of `consumer.addresses[i]`.
-    Region(usize),
-    KnownZone,
-    PolicyAllUs,
+pub struct Region {
+    pub country: Code,
+    pub state: Option<Code>,
+    pub nyc: bool,
 }
 
-impl Source {
-    /// e.g. `phone:+1404***34`, `zip:94103`, `state:US-TN`.
-    pub fn render(self, req: &CallRequest) -> String {
-        let addr = |i: usize| req.consumer.addresses.get(i);
-        match self {
-            Source::Phone(i) => {
-                let n = req
-                    .consumer
-                    .phones
-                    .get(i)
-                    .map_or(req.dial.number.as_str(), |p| &p.number);
-                format!("phone:{}", redact_number(n))
-            }
-            Source::Zip(i) => {
-                let zip = addr(i).and_then(|a| a.zip.as_deref()).unwrap_or("");
-                format!("zip:{}", &zip.trim()[..zip.trim().len().min(5)])
-            }
-            Source::Region(i) => {
-                let a = addr(i);
-                let country = a
-                    .and_then(|a| a.country.as_deref())
-                    .unwrap_or("US")
-                    .to_ascii_uppercase();
-                match a.and_then(|a| a.state.as_deref()) {
-                    Some(s) => format!("state:{country}-{}", s.trim().to_ascii_uppercase()),
-                    None => format!("country:{country}"),
-                }
-            }
-            Source::KnownZone => "known_zone".to_string(),
-            Source::PolicyAllUs => "policy:all_us".to_string(),
+impl Region {
+    fn country(country: Code) -> Region {
+        Region {
+            country,
+            state: None,
+            nyc: false,
         }
     }
 }
 
-/// A jurisdiction the consumer may be in (a pack applies when one matches).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Region {
-    pub country: String,
-    pub state: Option<String>,
-    pub nyc: bool,
-}
+const US: Code = *b"US";
 
 /// Where the consumer may be.
 #[derive(Debug, Clone, Default)]
@@ -91,26 +108,23 @@ pub struct Location {
 struct Collector {
     geo: &'static Geo,
     at: jiff::Timestamp,
-    zones: Vec<(Option<ZoneId>, Candidate)>,
+    zones: Vec<Candidate>,
 }
 
 impl Collector {
-    fn add(&mut self, id: ZoneId, source: Source) {
-        if let Some((_, c)) = self.zones.iter_mut().find(|(z, _)| *z == Some(id)) {
-            if !c.sources.contains(&source) {
-                c.sources.push(source);
-            }
+    fn add(&mut self, id: ZoneId, mark: impl Fn(&mut Sources)) {
+        if let Some(z) = self.zones.iter_mut().find(|z| z.id == Some(id)) {
+            mark(&mut z.sources);
             return;
         }
-        let tz = self.geo.time_zone(id).clone();
-        self.zones.push((
-            Some(id),
-            Candidate {
-                name: Cow::Borrowed(self.geo.zone_name(id)),
-                clock: ZoneClock::new(tz, self.at),
-                sources: vec![source],
-            },
-        ));
+        let mut sources = Sources::default();
+        mark(&mut sources);
+        self.zones.push(Candidate {
+            id: Some(id),
+            name: Cow::Borrowed(self.geo.zone_name(id)),
+            clock: self.geo.clock(id, self.at),
+            sources,
+        });
     }
 }
 
@@ -121,6 +135,27 @@ fn is_nyc_zip(zip: &str) -> bool {
         zip.get(..3),
         Some("100" | "101" | "102" | "103" | "104" | "111" | "112" | "113" | "114" | "116")
     ) || matches!(zip.get(..5), Some("11004" | "11005"))
+}
+
+fn add_place(places: &mut Vec<Region>, p: Region) {
+    if !places.contains(&p) {
+        places.push(p);
+    }
+}
+
+/// The country a number's zones belong to, for consumers without an address.
+fn phone_country(geo: &Geo, number: &str, zones: &[ZoneId]) -> Option<Code> {
+    if number.starts_with("+44") {
+        Some(*b"GB")
+    } else if !number.starts_with("+1") {
+        None
+    } else if zones.iter().any(|z| geo.us_zones().contains(z)) {
+        Some(US)
+    } else if zones.iter().any(|z| geo.ca_zones().contains(z)) {
+        Some(*b"CA")
+    } else {
+        None
+    }
 }
 
 pub fn locate(
@@ -134,29 +169,22 @@ pub fn locate(
         zones: Vec::with_capacity(4),
     };
     let mut places: Vec<Region> = Vec::with_capacity(2);
-    fn add_place(places: &mut Vec<Region>, p: Region) {
-        if !places.contains(&p) {
-            places.push(p);
-        }
-    }
+    let mut phone_places: Vec<Region> = Vec::new();
 
     // Phones: every number on file, and the dialed one even when it is not on file.
-    let dialed_on_file = req
-        .consumer
-        .phones
+    let phones = &req.consumer.phones;
+    if phones.len() > 31 {
+        return Err(InputError::field("consumer.phones", "at most 31 numbers"));
+    }
+    let dialed_on_file = phones.iter().any(|p| p.number == req.dial.number);
+    let numbers = phones
         .iter()
-        .any(|p| p.number == req.dial.number);
-    let dialed = (!dialed_on_file).then_some(req.dial.number.as_str());
-    let numbers = req
-        .consumer
-        .phones
-        .iter()
-        .map(|p: &Phone| p.number.as_str())
-        .chain(dialed);
-    let mut phone_countries: Vec<&'static str> = Vec::new();
+        .map(|p| p.number.as_str())
+        .chain((!dialed_on_file).then_some(req.dial.number.as_str()));
     for (i, number) in numbers.enumerate() {
+        let bit = if i < phones.len() { 1 << i } else { DIALED };
         let loc = geo.phone(number).map_err(|_| {
-            let field = if i < req.consumer.phones.len() {
+            let field = if i < phones.len() {
                 format!("consumer.phones[{i}].number")
             } else {
                 "dial.number".to_string()
@@ -166,68 +194,77 @@ pub fn locate(
         if let PhoneLocation::Zones(set) = loc {
             let zones = geo.zones(set);
             for &z in zones {
-                c.add(z, Source::Phone(i));
+                c.add(z, |s| s.phones |= bit);
             }
-            let country = if number.starts_with("+1") {
-                if zones.iter().any(|z| geo.us_zones().contains(z)) {
-                    "US"
-                } else if zones.iter().any(|z| geo.ca_zones().contains(z)) {
-                    "CA"
-                } else {
-                    "NANP"
-                }
-            } else if number.starts_with("+44") {
-                "GB"
-            } else {
-                "OTHER"
-            };
-            if !phone_countries.contains(&country) {
-                phone_countries.push(country);
+            if let Some(country) = phone_country(geo, number, zones) {
+                add_place(&mut phone_places, Region::country(country));
             }
         }
     }
     let after_phones = c.zones.len();
 
-    // Current addresses: ZIP when known, else the whole state.
-    for (i, a) in req
-        .consumer
-        .addresses
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| a.current)
-    {
-        let country = a.country.as_deref().unwrap_or("US").to_ascii_uppercase();
+    // Current addresses: ZIP when known, else the whole state (or country).
+    let addresses = &req.consumer.addresses;
+    if addresses.len() > 32 {
+        return Err(InputError::field(
+            "consumer.addresses",
+            "at most 32 addresses",
+        ));
+    }
+    for (i, a) in addresses.iter().enumerate().filter(|(_, a)| a.current) {
+        let bit = 1u32 << i;
+        let country = match a.country.as_deref() {
+            None => US,
+            Some(s) => code(s).ok_or_else(|| {
+                InputError::field(
+                    format!("consumer.addresses[{i}].country"),
+                    "not an ISO 3166 alpha-2 code",
+                )
+            })?,
+        };
+        let mut state = match a.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(code(s).ok_or_else(|| {
+                InputError::field(
+                    format!("consumer.addresses[{i}].state"),
+                    "not a two-letter code",
+                )
+            })?),
+        };
         let zip = a.zip.as_deref().map(str::trim).filter(|z| !z.is_empty());
-        let mut state = a.state.as_deref().map(|s| s.trim().to_ascii_uppercase());
         let mut found = false;
-        if country == "US" {
-            if let Some(zip) = zip {
-                match geo.zip(zip) {
-                    Some(set) => {
-                        for &z in geo.zones(set) {
-                            c.add(z, Source::Zip(i));
-                        }
-                        found = true;
-                        if state.is_none() {
-                            state = geo.zip_state(zip).map(str::to_string);
-                        }
+        if country == US
+            && let Some(zip) = zip
+        {
+            match geo.zip(zip) {
+                Some(set) => {
+                    for &z in geo.zones(set) {
+                        c.add(z, |s| s.zips |= bit);
                     }
-                    None if zip.len() < 5 || !zip[..5].bytes().all(|b| b.is_ascii_digit()) => {
-                        return Err(InputError::field(
-                            format!("consumer.addresses[{i}].zip"),
-                            "not a 5-digit ZIP or ZIP+4",
-                        ));
+                    found = true;
+                    if state.is_none() {
+                        state = geo.zip_state(zip).and_then(code);
                     }
-                    None => {}
+                }
+                None if zip.len() < 5 || !zip.as_bytes()[..5].iter().all(u8::is_ascii_digit) => {
+                    return Err(InputError::field(
+                        format!("consumer.addresses[{i}].zip"),
+                        "not a 5-digit ZIP or ZIP+4",
+                    ));
+                }
+                None => {}
+            }
+        }
+        if !found {
+            let country_s = std::str::from_utf8(&country).unwrap_or("");
+            let state_s = state.as_ref().and_then(|s| std::str::from_utf8(s).ok());
+            if let Some(set) = geo.region(country_s, state_s) {
+                for &z in geo.zones(set) {
+                    c.add(z, |s| s.regions |= bit);
                 }
             }
         }
-        if !found && let Some(set) = geo.region(&country, state.as_deref()) {
-            for &z in geo.zones(set) {
-                c.add(z, Source::Region(i));
-            }
-        }
-        let nyc = country == "US" && zip.is_some_and(is_nyc_zip);
+        let nyc = country == US && zip.is_some_and(is_nyc_zip);
         add_place(
             &mut places,
             Region {
@@ -237,71 +274,64 @@ pub fn locate(
             },
         );
     }
-    let from_addresses = c.zones.len() > after_phones || !req.consumer.addresses.is_empty();
+    let from_addresses = c.zones.len() > after_phones || addresses.iter().any(|a| a.current);
     if places.is_empty() {
-        for country in phone_countries {
-            add_place(
-                &mut places,
-                Region {
-                    country: country.to_string(),
-                    state: None,
-                    nyc: false,
-                },
-            );
-        }
+        places = phone_places;
+    }
+    if places.is_empty() {
+        places.push(Region::country(US));
     }
 
     // A confirmed location overrides the union.
     if let Some(name) = req.consumer.known_zone.as_deref().filter(|z| !z.is_empty()) {
-        let tz = TimeZone::get(name)
-            .map_err(|_| InputError::field("consumer.known_zone", "not an IANA time zone"))?;
-        let clock = ZoneClock::new(tz, req.at);
+        let clock = match geo.zone_id(name) {
+            Some(id) => geo.clock(id, req.at),
+            None => ZoneClock::new(
+                TimeZone::get(name).map_err(|_| {
+                    InputError::field("consumer.known_zone", "not an IANA time zone")
+                })?,
+                req.at,
+            ),
+        };
         return Ok(Location {
             zones: vec![Candidate {
+                id: geo.zone_id(name),
                 name: Cow::Owned(name.to_string()),
                 clock,
-                sources: vec![Source::KnownZone],
+                sources: Sources {
+                    known_zone: true,
+                    ..Sources::default()
+                },
             }],
-            places: if places.is_empty() {
-                vec![Region {
-                    country: "US".to_string(),
-                    state: None,
-                    nyc: false,
-                }]
-            } else {
-                places
-            },
+            places,
             phones_only: false,
             unknown: false,
         });
     }
 
     if c.zones.is_empty() {
-        let mut loc = Location {
-            places,
-            ..Location::default()
-        };
-        if loc.places.is_empty() {
-            loc.places.push(Region {
-                country: "US".to_string(),
-                state: None,
-                nyc: false,
-            });
-        }
-        match policy {
-            UnknownLocation::Deny => loc.unknown = true,
+        return Ok(match policy {
+            UnknownLocation::Deny => Location {
+                places,
+                unknown: true,
+                ..Location::default()
+            },
             UnknownLocation::AllUs => {
                 for &z in geo.us_zones() {
-                    c.add(z, Source::PolicyAllUs);
+                    c.add(z, |s| s.all_us = true);
                 }
-                loc.zones = c.zones.into_iter().map(|(_, c)| c).collect();
+                Location {
+                    zones: c.zones,
+                    places,
+                    phones_only: false,
+                    unknown: false,
+                }
             }
-        }
-        return Ok(loc);
+        });
     }
 
     Ok(Location {
-        zones: c.zones.into_iter().map(|(_, c)| c).collect(),
+        zones: c.zones,
         places,
         phones_only: !from_addresses,
         unknown: false,

@@ -236,12 +236,15 @@ pub fn repeat_gap(
     if waived_by_live_agent && (!ctx.req.mode.is_automated() || ctx.req.dial.agent_reserved) {
         return;
     }
+    // Plain seconds: this runs over every history entry on every evaluation.
+    let gap = i64::from(minutes) * 60;
+    let now = t.as_second();
     let last = ctx
         .entries
         .iter()
         .filter(|en| en.same_number && en.placed && en.e.at <= t && after(en))
         .map(|en| en.e.at)
-        .filter(|&at| t < plus_minutes(at, minutes))
+        .filter(|at| now < at.as_second() + gap)
         .max();
     if let Some(at) = last {
         let next = plus_minutes(at, minutes);

@@ -71,7 +71,10 @@ pub fn hold(
         Clears::Never
     };
     sink.hit(id, reason, clears, until, || {
-        format!("{kind:?} hold in effect for {scope}").to_lowercase()
+        format!(
+            "{} hold in effect for {scope}",
+            format!("{kind:?}").to_lowercase()
+        )
     });
 }
 

@@ -7,6 +7,7 @@
 use std::io::{BufRead, Write};
 
 use anyhow::Context as _;
+use compliance::model::{Consumer, Debt, Dial, DialMode, HistoryEntry};
 use compliance::{CallRequest, Decision, Engine, Policy};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -30,14 +31,38 @@ pub struct CheckStats {
     pub errors: u64,
 }
 
-/// One input line: a request plus its id and optional per-case policy overrides.
+/// One input line: the fields of a [`CallRequest`] plus the case id and optional per-case
+/// policy overrides. The request fields are repeated here rather than `#[serde(flatten)]`ed:
+/// flattening buffers every line into an intermediate map and made parsing 3x slower.
 #[derive(Deserialize)]
 struct Case {
+    #[serde(default)]
     id: serde_json::Value,
     #[serde(default)]
     policy: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(flatten)]
-    request: CallRequest,
+    at: Timestamp,
+    #[serde(default)]
+    mode: DialMode,
+    dial: Dial,
+    consumer: Consumer,
+    #[serde(default)]
+    debts: Vec<Debt>,
+    #[serde(default)]
+    history: Vec<HistoryEntry>,
+}
+
+impl Case {
+    fn into_parts(self) -> (serde_json::Value, Option<serde_json::Map<String, serde_json::Value>>, CallRequest) {
+        let request = CallRequest {
+            at: self.at,
+            mode: self.mode,
+            dial: self.dial,
+            consumer: self.consumer,
+            debts: self.debts,
+            history: self.history,
+        };
+        (self.id, self.policy, request)
+    }
 }
 
 #[derive(Serialize)]
@@ -138,8 +163,8 @@ fn check_line(engine: &Engine, line: &str, opts: &CheckOptions) -> (String, bool
             .unwrap_or_else(|_| r#"{"id":null,"error":"unprintable error"}"#.to_string());
         (text, false)
     };
-    let case: Case = match serde_json::from_str(line) {
-        Ok(c) => c,
+    let (id, overrides, request) = match serde_json::from_str::<Case>(line) {
+        Ok(c) => c.into_parts(),
         Err(e) => {
             // Still echo the id when the line is JSON with one.
             let id = serde_json::from_str::<serde_json::Value>(line)
@@ -149,19 +174,19 @@ fn check_line(engine: &Engine, line: &str, opts: &CheckOptions) -> (String, bool
             return fail(&id, format!("invalid case: {e}"));
         }
     };
-    let policy = match case.policy {
+    let policy = match overrides {
         None => std::borrow::Cow::Borrowed(&opts.policy),
         Some(o) => match case_policy(&opts.policy, o) {
             Ok(p) => std::borrow::Cow::Owned(p),
-            Err(e) => return fail(&case.id, e),
+            Err(e) => return fail(&id, e),
         },
     };
-    match engine.evaluate(&case.request, &policy) {
-        Ok(d) => match answer(&case.id, &d, opts.explain) {
+    match engine.evaluate(&request, &policy) {
+        Ok(d) => match answer(&id, &d, opts.explain) {
             Ok(text) => (text, true),
-            Err(e) => fail(&case.id, e.to_string()),
+            Err(e) => fail(&id, e.to_string()),
         },
-        Err(e) => fail(&case.id, e.to_string()),
+        Err(e) => fail(&id, e.to_string()),
     }
 }
 

@@ -8,14 +8,19 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use compliance::model::{
-    Address, CallRequest, Consumer, Debt, Dial, DialMode, Direction, HistoryEntry, Hold, HoldKind,
-    Outcome, Phone, PhoneKind,
-};
+use compliance::model::{CallRequest, DialMode};
 use compliance::{Engine, Policy, Verdict};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
+
+use crate::portfolio::{self, PLACES, Rng};
+
+struct Account {
+    request: CallRequest,
+    /// Next instant worth asking the engine about; `None` when never (holds).
+    next_try: Option<Timestamp>,
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
@@ -44,156 +49,6 @@ impl Default for DemoArgs {
     }
 }
 
-/// SplitMix64: a small, seedable generator, enough for a demo portfolio.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// Area code and exchange, home ZIP and state: a spread over US zones, with the places the
-/// rules care about (split area codes, Arizona, the Navajo Nation, Guam, a state-only address).
-const PLACES: &[(&str, Option<&str>, &str)] = &[
-    ("212555", Some("10001"), "NY"),
-    ("404555", Some("30303"), "GA"),
-    ("305555", Some("33130"), "FL"),
-    ("312555", Some("60601"), "IL"),
-    ("214555", Some("75201"), "TX"),
-    ("303555", Some("80202"), "CO"),
-    ("602555", Some("85004"), "AZ"),
-    ("928871", Some("86515"), "AZ"),
-    ("415555", Some("94103"), "CA"),
-    ("206555", Some("98101"), "WA"),
-    ("617555", Some("02108"), "MA"),
-    ("850432", Some("32501"), "FL"),
-    ("615555", None, "TN"),
-    ("808555", Some("96813"), "HI"),
-    ("907555", Some("99501"), "AK"),
-    ("671555", Some("96910"), "GU"),
-    ("787555", Some("00901"), "PR"),
-];
-
-struct Account {
-    request: CallRequest,
-    /// Next instant worth asking the engine about; `None` when never (holds).
-    next_try: Option<Timestamp>,
-}
-
-fn generate(args: &DemoArgs, rng: &mut Rng) -> Vec<Account> {
-    let since = args
-        .start
-        .to_zoned(TimeZone::UTC)
-        .map(|z| z.timestamp())
-        .unwrap_or(Timestamp::UNIX_EPOCH);
-    (0..args.accounts)
-        .map(|i| {
-            let (prefix, zip, state) = PLACES[rng.below(PLACES.len())];
-            let number = format!("+1{prefix}{:04}", rng.below(10_000));
-            let mobile = rng.chance(0.6);
-            let mut phones = vec![Phone {
-                number: number.clone(),
-                kind: if mobile {
-                    PhoneKind::Mobile
-                } else {
-                    PhoneKind::Landline
-                },
-                consent_automated: !mobile || rng.chance(0.6),
-                consent_revoked_at: None,
-                employer_prohibits: false,
-                rnd: None,
-            }];
-            // One in five has moved: a cell from elsewhere, an address here.
-            if rng.chance(0.2) {
-                let (other, _, _) = PLACES[rng.below(PLACES.len())];
-                phones.push(Phone {
-                    number: format!("+1{other}{:04}", rng.below(10_000)),
-                    kind: PhoneKind::Mobile,
-                    consent_automated: true,
-                    consent_revoked_at: None,
-                    employer_prohibits: false,
-                    rnd: None,
-                });
-            }
-            let debt_id = format!("D{i:06}");
-            let mut holds = Vec::new();
-            let roll = rng.below(100);
-            let kind = match roll {
-                0..=1 => Some(HoldKind::Cease),
-                2 => Some(HoldKind::Attorney),
-                3 => Some(HoldKind::Bankruptcy),
-                _ => None,
-            };
-            if let Some(kind) = kind {
-                holds.push(Hold {
-                    kind,
-                    debt_id: Some(debt_id.clone()),
-                    number: None,
-                    since,
-                    until: None,
-                });
-            }
-            let request = CallRequest {
-                at: since,
-                mode: DialMode::Predictive,
-                dial: Dial {
-                    number,
-                    debt_id: debt_id.clone(),
-                    debt_ids: Vec::new(),
-                    party: compliance::model::Party::Consumer,
-                    third_party_id: None,
-                    agent_reserved: false,
-                },
-                consumer: Consumer {
-                    phones,
-                    addresses: vec![Address {
-                        zip: zip.map(str::to_string),
-                        state: Some(state.to_string()),
-                        country: None,
-                        current: true,
-                    }],
-                    holds,
-                    ..Consumer::default()
-                },
-                debts: vec![Debt {
-                    id: debt_id,
-                    student_loan_group: None,
-                }],
-                history: Vec::new(),
-            };
-            Account {
-                request,
-                next_try: Some(since),
-            }
-        })
-        .collect()
-}
-
-/// Outcome of a placed call and when the account should be tried again (recycling).
-fn dial(rng: &mut Rng) -> (Outcome, SignedDuration) {
-    let r = rng.below(100);
-    match r {
-        0..=9 => (Outcome::Busy, SignedDuration::from_mins(15)),
-        10..=44 => (Outcome::NoAnswer, SignedDuration::from_hours(2)),
-        45..=69 => (Outcome::Machine, SignedDuration::from_hours(20)),
-        70..=74 => (Outcome::Sit, SignedDuration::from_hours(24 * 30)),
-        _ => (Outcome::Conversation, SignedDuration::from_hours(24)),
-    }
-}
-
 /// Local hour in every zone the engine evaluated, checked independently of the engine.
 fn inside_window(at: Timestamp, zones: &[compliance::decision::ZoneEvaluated]) -> bool {
     zones.iter().all(|z| {
@@ -210,7 +65,18 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let mut rng = Rng(args.seed);
     let engine = Engine::builtin();
     let policy = Policy::default();
-    let mut accounts = generate(args, &mut rng);
+    let since = args
+        .start
+        .to_zoned(TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    let mut accounts: Vec<Account> = portfolio::generate(args.accounts, &mut rng, since)
+        .into_iter()
+        .map(|request| Account {
+            request,
+            next_try: Some(since),
+        })
+        .collect();
     let on_hold = accounts
         .iter()
         .filter(|a| !a.request.consumer.holds.is_empty())
@@ -270,19 +136,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             dials += 1;
             counted += u64::from(decision.counted);
             outside += u64::from(!inside_window(now, &decision.zones));
-            let (outcome, recycle) = dial(&mut rng);
+            let (outcome, recycle) = portfolio::outcome(&mut rng);
             *outcomes.entry(format!("{outcome:?}")).or_default() += 1;
-            acct.request.history.push(HistoryEntry {
-                at: now,
-                direction: Direction::Outbound,
-                number: Some(acct.request.dial.number.clone()),
-                debt_ids: vec![acct.request.dial.debt_id.clone()],
-                outcome,
-                channel: compliance::model::Channel::Call,
-                mode: Some(acct.request.mode),
-                party: compliance::model::Party::Consumer,
-                third_party_id: None,
-            });
+            let entry = portfolio::placed(&acct.request, outcome);
+            acct.request.history.push(entry);
             acct.next_try = now.checked_add(recycle).ok();
         }
         now = now.checked_add(tick)?;

@@ -1,11 +1,13 @@
 //! `dialerctl`: the operator's command-line tool.
 //!
 //! - `dialerctl compliance check`: batch compliance decisions, JSON lines on stdin/stdout.
+//! - `dialerctl compliance sample`: writes sample cases for `check` (load tests, examples).
 //! - `dialerctl demo` (also what runs with no subcommand): a compliance-audited day of
 //!   dialing over a generated portfolio, on the embedded defaults.
 
 mod check;
 mod demo;
+mod portfolio;
 
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -42,6 +44,54 @@ enum Command {
 enum ComplianceCommand {
     /// Reads one JSON case per line on stdin, writes one JSON decision per line on stdout.
     Check(CheckArgs),
+    /// Writes generated cases for `check`, one JSON line each, to stdout.
+    Sample(SampleArgs),
+}
+
+#[derive(clap::Args)]
+struct SampleArgs {
+    /// Number of cases.
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Drops nulls, `false`, empty arrays and objects: the defaults a case may leave out.
+fn compact(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            m.values_mut().for_each(compact);
+            m.retain(|_, v| match v {
+                Value::Null | Value::Bool(false) => false,
+                Value::Array(a) => !a.is_empty(),
+                Value::Object(o) => !o.is_empty(),
+                _ => true,
+            });
+        }
+        Value::Array(a) => a.iter_mut().for_each(compact),
+        _ => {}
+    }
+}
+
+fn compliance_sample(args: &SampleArgs) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut rng = portfolio::Rng(args.seed);
+    let since: jiff::Timestamp = "2026-07-13T00:00:00Z".parse()?;
+    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    for (i, req) in portfolio::cases(args.count, &mut rng, since).enumerate() {
+        let mut case = serde_json::to_value(&req)?;
+        compact(&mut case);
+        if let serde_json::Value::Object(m) = &mut case {
+            m.insert("id".to_string(), serde_json::Value::String(format!("s{i}")));
+        }
+        serde_json::to_writer(&mut out, &case)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -135,6 +185,9 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Compliance {
             command: ComplianceCommand::Check(args),
         }) => compliance_check(args),
+        Some(Command::Compliance {
+            command: ComplianceCommand::Sample(args),
+        }) => compliance_sample(&args),
         Some(Command::Demo(args)) => demo::run(&args),
         None => demo::run(&demo::DemoArgs::default()),
     }

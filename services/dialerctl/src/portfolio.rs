@@ -1,0 +1,181 @@
+//! A generated sample portfolio: consumers spread over US time zones, with the cases the
+//! rules care about (split area codes, Arizona and the Navajo Nation, Guam, state-only
+//! addresses, people who moved, cell phones without consent, holds). Seeded, so runs repeat.
+
+use compliance::model::{
+    Address, CallRequest, Consumer, Debt, Dial, DialMode, Direction, HistoryEntry, Hold,
+    HoldKind, Outcome, Party, Phone, PhoneKind,
+};
+use jiff::{SignedDuration, Timestamp};
+
+/// SplitMix64: a small, seedable generator, enough for a demo portfolio.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Area code and exchange, home ZIP and state: a spread over US zones, with the places the
+/// rules care about (split area codes, Arizona, the Navajo Nation, Guam, a state-only address).
+pub const PLACES: &[(&str, Option<&str>, &str)] = &[
+    ("212555", Some("10001"), "NY"),
+    ("404555", Some("30303"), "GA"),
+    ("305555", Some("33130"), "FL"),
+    ("312555", Some("60601"), "IL"),
+    ("214555", Some("75201"), "TX"),
+    ("303555", Some("80202"), "CO"),
+    ("602555", Some("85004"), "AZ"),
+    ("928871", Some("86515"), "AZ"),
+    ("415555", Some("94103"), "CA"),
+    ("206555", Some("98101"), "WA"),
+    ("617555", Some("02108"), "MA"),
+    ("850432", Some("32501"), "FL"),
+    ("615555", None, "TN"),
+    ("808555", Some("96813"), "HI"),
+    ("907555", Some("99501"), "AK"),
+    ("671555", Some("96910"), "GU"),
+    ("787555", Some("00901"), "PR"),
+];
+
+/// `count` consumers, each as a call request at `since` about their one debt, with no history.
+pub fn generate(count: usize, rng: &mut Rng, since: Timestamp) -> Vec<CallRequest> {
+    (0..count)
+        .map(|i| {
+            let (prefix, zip, state) = PLACES[rng.below(PLACES.len())];
+            let number = format!("+1{prefix}{:04}", rng.below(10_000));
+            let mobile = rng.chance(0.6);
+            let mut phones = vec![Phone {
+                number: number.clone(),
+                kind: if mobile {
+                    PhoneKind::Mobile
+                } else {
+                    PhoneKind::Landline
+                },
+                consent_automated: !mobile || rng.chance(0.6),
+                consent_revoked_at: None,
+                employer_prohibits: false,
+                rnd: None,
+            }];
+            // One in five has moved: a cell from elsewhere, an address here.
+            if rng.chance(0.2) {
+                let (other, _, _) = PLACES[rng.below(PLACES.len())];
+                phones.push(Phone {
+                    number: format!("+1{other}{:04}", rng.below(10_000)),
+                    kind: PhoneKind::Mobile,
+                    consent_automated: true,
+                    consent_revoked_at: None,
+                    employer_prohibits: false,
+                    rnd: None,
+                });
+            }
+            let debt_id = format!("D{i:06}");
+            let mut holds = Vec::new();
+            let roll = rng.below(100);
+            let kind = match roll {
+                0..=1 => Some(HoldKind::Cease),
+                2 => Some(HoldKind::Attorney),
+                3 => Some(HoldKind::Bankruptcy),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                holds.push(Hold {
+                    kind,
+                    debt_id: Some(debt_id.clone()),
+                    number: None,
+                    since,
+                    until: None,
+                });
+            }
+            let request = CallRequest {
+                at: since,
+                mode: DialMode::Predictive,
+                dial: Dial {
+                    number,
+                    debt_id: debt_id.clone(),
+                    debt_ids: Vec::new(),
+                    party: Party::Consumer,
+                    third_party_id: None,
+                    agent_reserved: false,
+                },
+                consumer: Consumer {
+                    phones,
+                    addresses: vec![Address {
+                        zip: zip.map(str::to_string),
+                        state: Some(state.to_string()),
+                        country: None,
+                        current: true,
+                    }],
+                    holds,
+                    ..Consumer::default()
+                },
+                debts: vec![Debt {
+                    id: debt_id,
+                    student_loan_group: None,
+                }],
+                history: Vec::new(),
+            };
+            request
+        })
+        .collect()
+}
+
+
+/// Outcome of a placed call and when to try again (the recycling a campaign would apply).
+pub fn outcome(rng: &mut Rng) -> (Outcome, SignedDuration) {
+    match rng.below(100) {
+        0..=9 => (Outcome::Busy, SignedDuration::from_mins(15)),
+        10..=44 => (Outcome::NoAnswer, SignedDuration::from_hours(2)),
+        45..=69 => (Outcome::Machine, SignedDuration::from_hours(20)),
+        70..=74 => (Outcome::Sit, SignedDuration::from_hours(24 * 30)),
+        _ => (Outcome::Conversation, SignedDuration::from_hours(24)),
+    }
+}
+
+/// A history entry for a call placed now.
+pub fn placed(req: &CallRequest, outcome: Outcome) -> HistoryEntry {
+    HistoryEntry {
+        at: req.at,
+        direction: Direction::Outbound,
+        number: Some(req.dial.number.clone()),
+        debt_ids: vec![req.dial.debt_id.clone()],
+        outcome,
+        channel: compliance::model::Channel::Call,
+        mode: Some(req.mode),
+        party: Party::Consumer,
+        third_party_id: None,
+    }
+}
+
+/// Sample cases for `dialerctl compliance check`: consumers of the portfolio at random
+/// instants of a week, each with up to 10 calls in the days before.
+pub fn cases(count: usize, rng: &mut Rng, since: Timestamp) -> impl Iterator<Item = CallRequest> + '_ {
+    let people = generate(count.min(10_000), rng, since);
+    (0..count).map(move |i| {
+        let mut req = people[i % people.len()].clone();
+        req.at = since
+            .checked_add(SignedDuration::from_secs((rng.below(7 * 86_400)) as i64))
+            .unwrap_or(since);
+        for _ in 0..rng.below(11) {
+            let ago = SignedDuration::from_secs(rng.below(10 * 86_400) as i64 + 60);
+            let (o, _) = outcome(rng);
+            let mut e = placed(&req, o);
+            e.at = req.at.checked_sub(ago).unwrap_or(req.at);
+            req.history.push(e);
+        }
+        req
+    })
+}

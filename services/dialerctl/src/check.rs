@@ -52,7 +52,13 @@ struct Case {
 }
 
 impl Case {
-    fn into_parts(self) -> (serde_json::Value, Option<serde_json::Map<String, serde_json::Value>>, CallRequest) {
+    fn into_parts(
+        self,
+    ) -> (
+        serde_json::Value,
+        Option<serde_json::Map<String, serde_json::Value>>,
+        CallRequest,
+    ) {
         let request = CallRequest {
             at: self.at,
             mode: self.mode,

@@ -3,8 +3,8 @@
 //! addresses, people who moved, cell phones without consent, holds). Seeded, so runs repeat.
 
 use compliance::model::{
-    Address, CallRequest, Consumer, Debt, Dial, DialMode, Direction, HistoryEntry, Hold,
-    HoldKind, Outcome, Party, Phone, PhoneKind,
+    Address, CallRequest, Consumer, Debt, Dial, DialMode, Direction, HistoryEntry, Hold, HoldKind,
+    Outcome, Party, Phone, PhoneKind,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -133,7 +133,6 @@ pub fn generate(count: usize, rng: &mut Rng, since: Timestamp) -> Vec<CallReques
         .collect()
 }
 
-
 /// Outcome of a placed call and when to try again (the recycling a campaign would apply).
 pub fn outcome(rng: &mut Rng) -> (Outcome, SignedDuration) {
     match rng.below(100) {
@@ -162,7 +161,11 @@ pub fn placed(req: &CallRequest, outcome: Outcome) -> HistoryEntry {
 
 /// Sample cases for `dialerctl compliance check`: consumers of the portfolio at random
 /// instants of a week, each with up to 10 calls in the days before.
-pub fn cases(count: usize, rng: &mut Rng, since: Timestamp) -> impl Iterator<Item = CallRequest> + '_ {
+pub fn cases(
+    count: usize,
+    rng: &mut Rng,
+    since: Timestamp,
+) -> impl Iterator<Item = CallRequest> + '_ {
     let people = generate(count.min(10_000), rng, since);
     (0..count).map(move |i| {
         let mut req = people[i % people.len()].clone();

@@ -152,7 +152,8 @@ impl<'a> Ctx<'a> {
                 keys: attributed,
                 conversation,
                 placed,
-                regf: placed && e.channel == Channel::Call && e.outcome.counts_for_regf(),
+                // Channel is filtered per rule: Reg F counts calls, MA counts texts too.
+                regf: placed && e.outcome.counts_for_regf(),
                 reached: placed && e.outcome.reached(),
                 message: placed && matches!(e.outcome, Outcome::Voicemail | Outcome::Lcm),
                 call: e.channel == Channel::Call,

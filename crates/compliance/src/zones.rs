@@ -169,7 +169,8 @@ pub fn locate(
         zones: Vec::with_capacity(4),
     };
     let mut places: Vec<Region> = Vec::with_capacity(2);
-    let mut phone_places: Vec<Region> = Vec::new();
+    // Countries of the phones, used only when there is no address (no allocation).
+    let mut phone_countries: [Option<Code>; 4] = [None; 4];
 
     // Phones: every number on file, and the dialed one even when it is not on file.
     let phones = &req.consumer.phones;
@@ -196,8 +197,11 @@ pub fn locate(
             for &z in zones {
                 c.add(z, |s| s.phones |= bit);
             }
-            if let Some(country) = phone_country(geo, number, zones) {
-                add_place(&mut phone_places, Region::country(country));
+            if let Some(country) = phone_country(geo, number, zones)
+                && !phone_countries.contains(&Some(country))
+                && let Some(slot) = phone_countries.iter_mut().find(|c| c.is_none())
+            {
+                *slot = Some(country);
             }
         }
     }
@@ -276,7 +280,12 @@ pub fn locate(
     }
     let from_addresses = c.zones.len() > after_phones || addresses.iter().any(|a| a.current);
     if places.is_empty() {
-        places = phone_places;
+        places.extend(
+            phone_countries
+                .iter()
+                .flatten()
+                .map(|&c| Region::country(c)),
+        );
     }
     if places.is_empty() {
         places.push(Region::country(US));

@@ -408,10 +408,13 @@ fn vector_23_massachusetts_two_in_seven() {
 
 #[test]
 fn massachusetts_counts_texts_and_reg_f_does_not() {
-    let mut c = case("2026-10-09T14:00:00Z", "+16175550134", "mobile", json!({"zip": "02108"}));
-    let text = |at: &str| {
-        json!({"at": at, "number": "+16175550134", "debt_ids": ["d1"], "outcome": "answered", "channel": "text"})
-    };
+    let mut c = case(
+        "2026-10-09T14:00:00Z",
+        "+16175550134",
+        "mobile",
+        json!({"zip": "02108"}),
+    );
+    let text = |at: &str| json!({"at": at, "number": "+16175550134", "debt_ids": ["d1"], "outcome": "answered", "channel": "text"});
     c["history"] = json!([text("2026-10-05T14:00:00Z"), text("2026-10-07T14:00:00Z")]);
     let d = eval(c.clone());
     assert_deny(&d, ReasonCode::Ma2in7, Some("2026-10-12T12:00:00Z"));

@@ -104,14 +104,6 @@ impl<'a> Ctx<'a> {
             let k = if grouped { key_of(req, debt) } else { debt };
             keys.iter().position(|&x| x == k).map_or(0, |i| 1 << i)
         };
-        // Numbers compared as integers: this runs for every history entry. `locate` has
-        // already refused more than 31 phones.
-        let mut phone_ids = [(0u64, PhoneKind::Unknown); 31];
-        for (slot, p) in phone_ids.iter_mut().zip(&req.consumer.phones) {
-            *slot = (number_id(&p.number), p.kind);
-        }
-        let phone_ids = &phone_ids[..req.consumer.phones.len().min(31)];
-        let dial_id = number_id(&req.dial.number);
 
         let dial_phone = req
             .consumer
@@ -152,11 +144,16 @@ impl<'a> Ctx<'a> {
             } else {
                 0
             };
-            let number = e.number.as_deref().map_or(0, number_id);
-            let kind = phone_ids
-                .iter()
-                .find(|(id, _)| number != 0 && *id == number)
-                .map(|&(_, k)| k);
+            // Most entries are calls to the dialed number: one comparison settles them.
+            let same_number = e.number.as_deref() == Some(req.dial.number.as_str());
+            let kind = if same_number && dial_phone.is_some() {
+                Some(dial_kind)
+            } else {
+                e.number
+                    .as_deref()
+                    .and_then(|n| req.consumer.phones.iter().find(|p| p.number == n))
+                    .map(|p| p.kind)
+            };
             entries.push(Entry {
                 e,
                 keys: attributed,
@@ -171,7 +168,7 @@ impl<'a> Ctx<'a> {
                 personal_number: kind.is_none_or(PhoneKind::is_personal),
                 work_number: kind.is_none_or(|k| k == PhoneKind::Work),
                 other_number: kind.is_none_or(|k| !k.is_personal()),
-                same_number: number != 0 && number == dial_id,
+                same_number,
                 consented: 0,
             });
         }
@@ -279,25 +276,6 @@ impl<'a> Ctx<'a> {
         }
         mask
     }
-}
-
-/// A phone number as an integer (its digits, with a leading 1 so `+1` and `+01` differ);
-/// 0 for anything that is not `+` and up to 18 digits.
-fn number_id(number: &str) -> u64 {
-    let Some(digits) = number.strip_prefix('+') else {
-        return 0;
-    };
-    if digits.is_empty() || digits.len() > 18 {
-        return 0;
-    }
-    let mut id: u64 = 1;
-    for b in digits.bytes() {
-        if !b.is_ascii_digit() {
-            return 0;
-        }
-        id = id * 10 + u64::from(b - b'0');
-    }
-    id
 }
 
 /// The particular-debt key of a debt: its student-loan group when it has one (US-REGF-11).

@@ -98,41 +98,41 @@ pub fn frequency(ctx: &Ctx<'_>, t: Timestamp, sink: &mut Sink, cap: &Cap) {
         0
     };
     // Per debt: one pass per key of the proposed call; per person: one pass.
-    let passes: Vec<Option<usize>> = match cap.scope {
-        Scope::Debt => (0..ctx.keys.len()).map(Some).collect(),
-        Scope::Person => vec![None],
+    let passes = match cap.scope {
+        Scope::Debt => ctx.keys.len(),
+        Scope::Person => 1,
     };
-    let mut days: Days = Vec::with_capacity(ctx.entries.len());
-    for key in passes {
+    for pass in 0..passes {
+        let key = (cap.scope == Scope::Debt).then_some(pass);
         let bit = key.map_or(0, |k| 1u32 << k);
+        let include = |en: &Entry<'_>| {
+            counted(cap, en, t)
+                && (key.is_none()
+                    || (en.keys & bit != 0 && !(cap.consent_excludes && en.consented & bit != 0)))
+        };
         let mut next: Option<Option<Timestamp>> = None;
         let mut worst: Option<(usize, DayNumber, usize)> = None;
         for (zi, z) in ctx.zones.iter().enumerate() {
-            days.clear();
-            for (i, en) in ctx.entries.iter().enumerate() {
-                if !counted(cap, en, t) {
-                    continue;
-                }
-                if key.is_some()
-                    && (en.keys & bit == 0 || (cap.consent_excludes && en.consented & bit != 0))
-                {
-                    continue;
-                }
-                days.push(ctx.day(i, zi));
-            }
             let today = z.clock.day(t);
-            if let Some(clear_day) = cap_clears(&days, today, cap.window_days, cap.limit) {
-                let at = clear_day.map(|d| day_start(&z.clock, d));
-                next = Some(match next {
-                    None => at,
-                    Some(prev) => prev.zip(at).map(|(a, b)| a.max(b)),
-                });
-                let n = days
-                    .iter()
-                    .filter(|&&x| x > today - cap.window_days && x <= today)
-                    .count();
-                worst.get_or_insert((zi, today, n));
+            let in_window = |d: DayNumber| d > today - cap.window_days && d <= today;
+            // The common case, under the cap, allocates nothing.
+            let n = (0..ctx.entries.len())
+                .filter(|&i| include(&ctx.entries[i]) && in_window(ctx.day(i, zi)))
+                .count();
+            if (n as u32) < cap.limit {
+                continue;
             }
+            let days: Days = (0..ctx.entries.len())
+                .filter(|&i| include(&ctx.entries[i]))
+                .map(|i| ctx.day(i, zi))
+                .collect();
+            let clear_day = cap_clears(&days, today, cap.window_days, cap.limit).flatten();
+            let at = clear_day.map(|d| day_start(&z.clock, d));
+            next = Some(match next {
+                None => at,
+                Some(prev) => prev.zip(at).map(|(a, b)| a.max(b)),
+            });
+            worst.get_or_insert((zi, today, n));
         }
         let Some(next) = next else { continue };
         if bit & consented_now != 0 {

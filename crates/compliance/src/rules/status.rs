@@ -18,6 +18,9 @@ pub fn hold(
     kind: HoldKind,
     reason: ReasonCode,
 ) {
+    if ctx.req.consumer.holds.is_empty() {
+        return;
+    }
     let dial = &ctx.req.dial;
     let number_scoped = matches!(kind, HoldKind::NumberOptout | HoldKind::WrongNumber);
     // A hold protects the consumer; calls to their attorney are what an attorney hold

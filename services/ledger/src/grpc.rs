@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use collections_proto::ledger_v1 as pb;
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -497,11 +497,24 @@ fn invalid(e: ValidationError) -> Status {
 pub struct LedgerGrpc {
     store: Store,
     metrics: Metrics,
+    /// Becomes true when the server shuts down: long-lived streams end so graceful shutdown
+    /// does not wait for clients forever.
+    stop: watch::Receiver<bool>,
 }
 
 impl LedgerGrpc {
-    pub fn new(store: Store, metrics: Metrics) -> Self {
-        Self { store, metrics }
+    pub fn new(store: Store, metrics: Metrics, stop: watch::Receiver<bool>) -> Self {
+        Self {
+            store,
+            metrics,
+            stop,
+        }
+    }
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        // Sender gone: the server is gone too.
     }
 }
 
@@ -603,9 +616,14 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         let (item_tx, mut item_rx) = mpsc::channel::<Item>(MAX_BATCH * 4);
         let (out_tx, out_rx) = mpsc::channel(64);
         // Reader: decode and check shape while the writer commits the previous batch.
+        let mut stop = self.stop.clone();
         tokio::spawn(async move {
             loop {
-                match inbound.message().await {
+                let msg = tokio::select! {
+                    m = inbound.message() => m,
+                    _ = stopped(&mut stop) => return,
+                };
+                match msg {
                     Ok(Some(msg)) => {
                         for o in msg.outcomes {
                             let key = o.idempotency_key.clone();
@@ -786,11 +804,12 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         let store = self.store.clone();
         let metrics = self.metrics.clone();
         let (tx, rx) = mpsc::channel(256);
+        let mut stop = self.stop.clone();
         tokio::spawn(async move {
             metrics.watchers.inc();
             let mut head = store.subscribe_head();
             let mut cursor = r.after_seq;
-            loop {
+            while !*stop.borrow() {
                 let page = match store.changes_after(cursor, &r.account_id, 500).await {
                     Ok(p) => p,
                     Err(e) => {
@@ -805,6 +824,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
                         _ = head.changed() => {}
                         _ = tokio::time::sleep(WATCH_POLL) => {}
                         _ = tx.closed() => break,
+                        _ = stopped(&mut stop) => break,
                     }
                     continue;
                 }

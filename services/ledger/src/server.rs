@@ -42,8 +42,14 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        // End watch and ingest streams so graceful shutdown can finish.
+        let _ = stop_tx.send(true);
+    };
     let ledger = tonic::service::interceptor::InterceptedService::new(
-        LedgerServiceServer::new(LedgerGrpc::new(store, metrics))
+        LedgerServiceServer::new(LedgerGrpc::new(store, metrics, stop_rx))
             .max_decoding_message_size(16 * 1024 * 1024),
         auth,
     );

@@ -1768,7 +1768,7 @@ async fn ingest_pg(
     let (max_seq,): (Option<i64>,) = sqlx::query_as(
         "WITH ins AS (INSERT INTO changes (kind, account_id, event_id, ref_id, payload, recorded_at) \
          SELECT 'outcome', a, e, e::text, NULL, $3 FROM UNNEST($1::text[], $2::bigint[]) AS u(a, e) \
-         ORDER BY e RETURNING seq) SELECT max(seq) FROM ins",
+         ORDER BY u.e RETURNING seq) SELECT max(seq) FROM ins",
     )
     .bind(
         new.iter()

@@ -26,8 +26,7 @@ enum Cmd {
     Serve,
     /// Delete contact events whose debts saw no activity for `retention_years`.
     Purge {
-        /// Only count what would be deleted... by running in a rolled-back transaction is not
-        /// supported yet: print the cutoff and exit.
+        /// Print the cutoff and exit without deleting anything.
         #[arg(long)]
         dry_run: bool,
     },

@@ -173,7 +173,6 @@ CREATE TABLE changes (
     payload     TEXT, -- JSON of the hold/consent/promise as changed
     recorded_at BIGINT NOT NULL
 );
-CREATE INDEX changes_account ON changes (account_id, seq);
 
 -- Who changed what (profile loads, holds, consents, promises). Contact events are their own
 -- audit trail.

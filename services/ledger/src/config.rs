@@ -30,6 +30,13 @@ pub struct Config {
     /// (Reg F 1006.100 requires at least 3).
     #[serde(default = "default_retention")]
     pub retention_years: u32,
+    /// Most outcomes applied in one ingest transaction (1..=10000, default 4000).
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+}
+
+fn default_max_batch() -> usize {
+    crate::grpc::MAX_BATCH
 }
 
 fn default_db() -> String {
@@ -69,6 +76,7 @@ impl Default for Config {
             metrics_listen: None,
             jwt_hs256_key: None,
             retention_years: default_retention(),
+            max_batch: default_max_batch(),
         }
     }
 }
@@ -135,6 +143,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 field: "jwt_hs256_key",
                 message: "must be at least 32 bytes".into(),
+            });
+        }
+        if !(1..=10_000).contains(&self.max_batch) {
+            return Err(ConfigError::Invalid {
+                field: "max_batch",
+                message: "must be 1..=10000".into(),
             });
         }
         if self.retention_years < 3 {

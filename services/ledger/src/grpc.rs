@@ -18,8 +18,10 @@ use crate::domain::{self, *};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
-/// Most outcomes applied in one transaction.
-pub const MAX_BATCH: usize = 1000;
+/// Default for the most outcomes applied in one transaction.
+pub const MAX_BATCH: usize = 4000;
+/// Transactions of one stream committing at the same time.
+pub const MAX_INFLIGHT: usize = 2;
 /// How often a watcher polls for other replicas' commits when idle.
 pub const WATCH_POLL: Duration = Duration::from_millis(500);
 
@@ -500,6 +502,7 @@ pub struct LedgerGrpc {
     /// Becomes true when the server shuts down: long-lived streams end so graceful shutdown
     /// does not wait for clients forever.
     stop: watch::Receiver<bool>,
+    max_batch: usize,
 }
 
 impl LedgerGrpc {
@@ -508,7 +511,14 @@ impl LedgerGrpc {
             store,
             metrics,
             stop,
+            max_batch: MAX_BATCH,
         }
+    }
+
+    /// Most outcomes per ingest transaction (at least 1).
+    pub fn with_max_batch(mut self, n: usize) -> Self {
+        self.max_batch = n.max(1);
+        self
     }
 }
 
@@ -516,6 +526,65 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     if stop.wait_for(|s| *s).await.is_err() {
         // Sender gone: the server is gone too.
     }
+}
+
+/// Applies one batch in one transaction and turns the result into acks.
+async fn apply_batch(
+    store: Store,
+    metrics: Metrics,
+    items: Vec<Item>,
+) -> Result<Vec<pb::OutcomeAck>, Status> {
+    let mut acks = Vec::with_capacity(items.len());
+    let mut valid = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Item::Ok(o) => valid.push(*o),
+            Item::Rejected(key, e) => acks.push(pb::OutcomeAck {
+                idempotency_key: key,
+                status: pb::AckStatus::Rejected as i32,
+                duplicate: false,
+                error: Some(record_error("INVALID_ARGUMENT", &e.field, &e.message)),
+            }),
+        }
+    }
+    if !valid.is_empty() {
+        let started = Instant::now();
+        let kinds = store.record_outcomes(&mut valid).await.map_err(status)?;
+        metrics
+            .batch_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics.batch_size.observe(valid.len() as f64);
+        for (o, k) in valid.into_iter().zip(kinds) {
+            let (st, error) = match k {
+                AckKind::Recorded => (pb::AckStatus::Recorded, None),
+                AckKind::Duplicate => (pb::AckStatus::Duplicate, None),
+                AckKind::Rejected {
+                    code,
+                    field,
+                    message,
+                } => (
+                    pb::AckStatus::Rejected,
+                    Some(record_error(code, &field, &message)),
+                ),
+            };
+            acks.push(pb::OutcomeAck {
+                idempotency_key: o.idempotency_key,
+                status: st as i32,
+                duplicate: st == pb::AckStatus::Duplicate,
+                error,
+            });
+        }
+    }
+    for a in &acks {
+        let label = match a.status() {
+            pb::AckStatus::Recorded => "recorded",
+            pb::AckStatus::Duplicate => "duplicate",
+            _ => "rejected",
+        };
+        metrics.outcomes.with_label_values(&[label]).inc();
+    }
+    metrics.change_head.set(*store.subscribe_head().borrow());
+    Ok(acks)
 }
 
 /// One outcome as read from the stream: valid, or rejected at the edge.
@@ -613,7 +682,8 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
     ) -> Result<Response<Self::RecordOutcomesStream>, Status> {
         require(&req, &[Role::Dialer])?;
         let mut inbound = req.into_inner();
-        let (item_tx, mut item_rx) = mpsc::channel::<Item>(MAX_BATCH * 4);
+        let max_batch = self.max_batch;
+        let (item_tx, mut item_rx) = mpsc::channel::<Item>(max_batch * 4);
         let (out_tx, out_rx) = mpsc::channel(64);
         // Reader: decode and check shape while the writer commits the previous batch.
         let mut stop = self.stop.clone();
@@ -644,76 +714,42 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
                 }
             }
         });
-        // Writer: whatever has arrived (up to MAX_BATCH) is one transaction; acks after commit.
+        // Writer: whatever has arrived (up to MAX_BATCH) is one transaction; up to
+        // MAX_INFLIGHT transactions run at once (the batch being decoded while the previous
+        // one commits); acks of a batch are sent after its commit.
         let store = self.store.clone();
         let metrics = self.metrics.clone();
         tokio::spawn(async move {
-            let mut buf = Vec::with_capacity(MAX_BATCH);
-            while item_rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
-                let mut acks = Vec::with_capacity(buf.len());
-                let mut valid = Vec::with_capacity(buf.len());
-                for item in buf.drain(..) {
-                    match item {
-                        Item::Ok(o) => valid.push(*o),
-                        Item::Rejected(key, e) => acks.push(pb::OutcomeAck {
-                            idempotency_key: key,
-                            status: pb::AckStatus::Rejected as i32,
-                            duplicate: false,
-                            error: Some(record_error("INVALID_ARGUMENT", &e.field, &e.message)),
-                        }),
-                    }
-                }
-                if !valid.is_empty() {
-                    let started = Instant::now();
-                    let applied = store.record_outcomes(&mut valid).await;
-                    metrics
-                        .batch_seconds
-                        .observe(started.elapsed().as_secs_f64());
-                    metrics.batch_size.observe(valid.len() as f64);
-                    match applied {
-                        Ok(kinds) => {
-                            for (o, k) in valid.into_iter().zip(kinds) {
-                                let (st, error) = match k {
-                                    AckKind::Recorded => (pb::AckStatus::Recorded, None),
-                                    AckKind::Duplicate => (pb::AckStatus::Duplicate, None),
-                                    AckKind::Rejected {
-                                        code,
-                                        field,
-                                        message,
-                                    } => (
-                                        pb::AckStatus::Rejected,
-                                        Some(record_error(code, &field, &message)),
-                                    ),
-                                };
-                                acks.push(pb::OutcomeAck {
-                                    idempotency_key: o.idempotency_key,
-                                    status: st as i32,
-                                    duplicate: st == pb::AckStatus::Duplicate,
-                                    error,
-                                });
-                            }
+            let mut buf = Vec::with_capacity(max_batch);
+            let mut inflight = tokio::task::JoinSet::new();
+            let mut input_done = false;
+            loop {
+                tokio::select! {
+                    n = item_rx.recv_many(&mut buf, max_batch),
+                        if !input_done && inflight.len() < MAX_INFLIGHT =>
+                    {
+                        if n == 0 {
+                            input_done = true;
+                        } else {
+                            let items: Vec<Item> = std::mem::take(&mut buf);
+                            buf.reserve(max_batch);
+                            inflight.spawn(apply_batch(store.clone(), metrics.clone(), items));
                         }
-                        Err(e) => {
-                            let _ = out_tx.send(Err(status(e))).await;
+                    }
+                    Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                        let msg = match done {
+                            Ok(r) => r.map(|acks| pb::RecordOutcomesResponse { acks }),
+                            Err(e) => Err(Status::internal(format!("ingest task: {e}"))),
+                        };
+                        let failed = msg.is_err();
+                        if out_tx.send(msg).await.is_err() || failed {
+                            // Client gone or store failed: stop; the client resends what
+                            // it has no ack for.
+                            inflight.shutdown().await;
                             return;
                         }
                     }
-                }
-                for a in &acks {
-                    let label = match a.status() {
-                        pb::AckStatus::Recorded => "recorded",
-                        pb::AckStatus::Duplicate => "duplicate",
-                        _ => "rejected",
-                    };
-                    metrics.outcomes.with_label_values(&[label]).inc();
-                }
-                metrics.change_head.set(*store.subscribe_head().borrow());
-                if out_tx
-                    .send(Ok(pb::RecordOutcomesResponse { acks }))
-                    .await
-                    .is_err()
-                {
-                    return;
+                    else => break,
                 }
             }
         });

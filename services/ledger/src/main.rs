@@ -123,7 +123,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
         tracing::info!("shutting down");
     };
-    ledger::server::serve(store.clone(), metrics, auth, listener, shutdown).await?;
+    let opts = ledger::server::ServeOptions {
+        max_batch: cfg.max_batch,
+    };
+    ledger::server::serve(store.clone(), metrics, auth, opts, listener, shutdown).await?;
     store.close().await;
     Ok(())
 }

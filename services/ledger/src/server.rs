@@ -22,11 +22,27 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// Tuning of the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Most outcomes per ingest transaction.
+    pub max_batch: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: crate::grpc::MAX_BATCH,
+        }
+    }
+}
+
 /// Serves the ledger on `listener` until `shutdown` resolves.
 pub async fn serve(
     store: Store,
     metrics: Metrics,
     auth: Auth,
+    opts: ServeOptions,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
@@ -49,8 +65,10 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     };
     let ledger = tonic::service::interceptor::InterceptedService::new(
-        LedgerServiceServer::new(LedgerGrpc::new(store, metrics, stop_rx))
-            .max_decoding_message_size(16 * 1024 * 1024),
+        LedgerServiceServer::new(
+            LedgerGrpc::new(store, metrics, stop_rx).with_max_batch(opts.max_batch),
+        )
+        .max_decoding_message_size(16 * 1024 * 1024),
         auth,
     );
     tonic::transport::Server::builder()

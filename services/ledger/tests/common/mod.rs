@@ -97,9 +97,16 @@ impl TestServer {
         let s = store.clone();
         let auth = Auth::new(key);
         let task = tokio::spawn(async move {
-            ledger::server::serve(s, Metrics::new(), auth, listener, async {
-                let _ = rx.await;
-            })
+            ledger::server::serve(
+                s,
+                Metrics::new(),
+                auth,
+                Default::default(),
+                listener,
+                async {
+                    let _ = rx.await;
+                },
+            )
             .await
             .expect("serve");
         });

@@ -682,3 +682,70 @@ async fn retention_purge_keeps_recent_debts() {
     assert!(left.is_empty());
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_see_other_replicas_commits() {
+    // Two ledgerd replicas on one PostgreSQL: a watcher on A sees what is written through B
+    // (no in-process notification crosses replicas; the poll fallback does).
+    let db = TestDb::postgres().await;
+    let a = TestServer::start(&db.url, None).await;
+    let b = TestServer::start(&db.url, None).await;
+    let mut ca = a.client().await;
+    let mut cb = b.client().await;
+    upsert(&mut cb, vec![account("M-1")]).await;
+    let mut w = ca
+        .watch_changes(pb::WatchChangesRequest {
+            after_seq: 0,
+            account_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = next_change(&mut w).await;
+    assert_eq!(first.kind, pb::ChangeKind::Account as i32);
+    record(
+        &mut cb,
+        vec![outcome("m1", "M-1", pb::OutcomeKind::Answered, T0)],
+    )
+    .await;
+    let ch = next_change(&mut w).await;
+    assert!(
+        matches!(ch.payload, Some(pb::change::Payload::Outcome(ref o)) if o.idempotency_key == "m1")
+    );
+    // Both replicas agree on the single recorded event.
+    let acks = record(
+        &mut ca,
+        vec![outcome("m1", "M-1", pb::OutcomeKind::Answered, T0)],
+    )
+    .await;
+    assert!(acks[0].duplicate);
+    drop(w);
+    a.stop().await;
+    b.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn metrics_endpoint_serves_prometheus_text() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let m = ledger::metrics::Metrics::new();
+    m.outcomes.with_label_values(&["recorded"]).inc_by(3);
+    let l = ledger::metrics::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = l.local_addr().unwrap();
+    let task = tokio::spawn(ledger::metrics::serve(l, m));
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.contains("ledger_outcomes_total{status=\"recorded\"} 3"),
+        "{body}"
+    );
+    assert!(body.contains("ledger_ingest_batch_size"));
+    task.abort();
+}

@@ -783,6 +783,9 @@ impl Store {
                     .await?;
                 }
             }
+            // Writers touch debt_activity only under the change lock (one lock order, no
+            // deadlock with concurrent ingest batches).
+            sqlx::query(<D as Dialect>::LOCK_CHANGES).execute(&mut *tx).await?;
             for (i, d) in acct.debts.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO debts (debt_id, account_id, ord, balance_minor, currency, \
@@ -1369,6 +1372,7 @@ impl Store {
                 pr.updated_at = pr.created_at;
                 pr
             };
+            sqlx::query(<D as Dialect>::LOCK_CHANGES).execute(&mut *tx).await?;
             sqlx::query(
                 "UPDATE debt_activity SET last_activity_at = $2 \
                  WHERE debt_id = $1 AND last_activity_at < $2",
@@ -1682,6 +1686,11 @@ async fn ingest_pg(
     todo: &[usize],
     now: i64,
 ) -> Result<(Vec<usize>, i64)> {
+    // Insert in key order: concurrent batches carrying the same keys (a resend racing the
+    // original) then take index locks in one order and cannot deadlock.
+    let mut todo = todo.to_vec();
+    todo.sort_unstable_by(|&a, &b| batch[a].idempotency_key.cmp(&batch[b].idempotency_key));
+    let todo = &todo[..];
     let vals: Vec<EventValues<'_>> = todo.iter().map(|&i| EventValues::new(&batch[i])).collect();
     macro_rules! col {
         ($e:expr) => {

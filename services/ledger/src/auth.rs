@@ -1,0 +1,216 @@
+//! Bearer-JWT authentication (HS256, key from config) as a tonic interceptor, and role checks
+//! per RPC. Without a configured key every caller is an anonymous admin (development and the
+//! embedded demo); with one, `authorization: Bearer <jwt>` with a `role` claim of `crm`,
+//! `dialer` or `admin` is required. Token verification is hand-rolled on `hmac`/`sha2` to keep
+//! the dependency tree small; it accepts only `alg: HS256`.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tonic::{Request, Status};
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A CRM: loads accounts, reads, watches, sets holds and consents.
+    Crm,
+    /// The dialer: streams outcomes, reads, watches, sets holds, consents, promises.
+    Dialer,
+    /// Everything.
+    Admin,
+}
+
+/// The authenticated caller, stored in request extensions by the interceptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub role: Role,
+}
+
+/// JWT claims the ledger reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    /// Expiry, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+}
+
+/// The interceptor; clone per service.
+#[derive(Clone, Default)]
+pub struct Auth {
+    key: Option<Arc<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("enabled", &self.key.is_some())
+            .finish()
+    }
+}
+
+impl Auth {
+    /// `None` disables authentication.
+    pub fn new(hs256_key: Option<&str>) -> Self {
+        Self {
+            key: hs256_key.map(|k| Arc::new(k.as_bytes().to_vec())),
+        }
+    }
+
+    fn verify(&self, key: &[u8], token: &str) -> Result<Claims, &'static str> {
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("malformed token");
+        };
+        let header: serde_json::Value = URL_SAFE_NO_PAD
+            .decode(h)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("malformed token header")?;
+        if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
+            return Err("token alg must be HS256");
+        }
+        let sig = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| "malformed token signature")?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| "bad key")?;
+        mac.update(h.as_bytes());
+        mac.update(b".");
+        mac.update(p.as_bytes());
+        mac.verify_slice(&sig).map_err(|_| "bad token signature")?;
+        let claims: Claims = URL_SAFE_NO_PAD
+            .decode(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("malformed token claims (need sub and role)")?;
+        if let Some(exp) = claims.exp
+            && exp < jiff::Timestamp::now().as_second()
+        {
+            return Err("token expired");
+        }
+        Ok(claims)
+    }
+}
+
+impl tonic::service::Interceptor for Auth {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        let caller = match &self.key {
+            None => Caller {
+                subject: "anonymous".into(),
+                role: Role::Admin,
+            },
+            Some(key) => {
+                let header = req
+                    .metadata()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| Status::unauthenticated("missing authorization header"))?;
+                let token = header
+                    .strip_prefix("Bearer ")
+                    .ok_or_else(|| Status::unauthenticated("authorization must be Bearer <jwt>"))?;
+                let claims = self.verify(key, token).map_err(Status::unauthenticated)?;
+                Caller {
+                    subject: claims.sub,
+                    role: claims.role,
+                }
+            }
+        };
+        req.extensions_mut().insert(caller);
+        Ok(req)
+    }
+}
+
+/// The caller of `req` if its role is one of `allowed`, else PERMISSION_DENIED.
+pub fn require<T>(req: &Request<T>, allowed: &[Role]) -> Result<Caller, Status> {
+    let caller = req.extensions().get::<Caller>().cloned().unwrap_or(Caller {
+        subject: "anonymous".into(),
+        role: Role::Admin,
+    });
+    if caller.role == Role::Admin || allowed.contains(&caller.role) {
+        Ok(caller)
+    } else {
+        Err(Status::permission_denied(format!(
+            "role {:?} may not call this method",
+            caller.role
+        )))
+    }
+}
+
+/// Signs claims with an HS256 key (for tests and the `ledgerd token` command).
+pub fn sign_hs256(key: &str, claims: &Claims) -> String {
+    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
+    mac.update(h.as_bytes());
+    mac.update(b".");
+    mac.update(p.as_bytes());
+    let s = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{h}.{p}.{s}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::service::Interceptor;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn call(auth: &mut Auth, header: Option<&str>) -> Result<Caller, Status> {
+        let mut req = Request::new(());
+        if let Some(h) = header {
+            req.metadata_mut()
+                .insert("authorization", h.parse().unwrap());
+        }
+        let req = auth.call(req)?;
+        Ok(req.extensions().get::<Caller>().unwrap().clone())
+    }
+
+    #[test]
+    fn verifies_hs256_tokens() {
+        let mut auth = Auth::new(Some(KEY));
+        let good = sign_hs256(
+            KEY,
+            &Claims {
+                sub: "crm-1".into(),
+                role: Role::Crm,
+                exp: None,
+            },
+        );
+        let c = call(&mut auth, Some(&format!("Bearer {good}"))).unwrap();
+        assert_eq!(c.role, Role::Crm);
+        let forged = sign_hs256(
+            "another key of 32 bytes or more!!",
+            &Claims {
+                sub: "x".into(),
+                role: Role::Admin,
+                exp: None,
+            },
+        );
+        let e = call(&mut auth, Some(&format!("Bearer {forged}"))).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            call(&mut auth, None).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        let expired = sign_hs256(
+            KEY,
+            &Claims {
+                sub: "d".into(),
+                role: Role::Dialer,
+                exp: Some(1),
+            },
+        );
+        assert!(call(&mut auth, Some(&format!("Bearer {expired}"))).is_err());
+        // Disabled: anonymous admin.
+        assert_eq!(call(&mut Auth::new(None), None).unwrap().role, Role::Admin);
+    }
+}

@@ -1,0 +1,622 @@
+//! Plain Rust types of the ledger and their validation rules, free of protobuf and SQL, so the
+//! store and the gRPC edge agree on one meaning. The contact vocabulary (outcome, direction,
+//! channel, dial mode, party, hold kind, phone kind, blackout days and places) is the
+//! compliance crate's, so the ledger's history feeds the compliance engine without mapping.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use compliance::model::{
+    Channel, DialMode, Direction, HoldKind, Outcome, Party, PhoneKind, Place,
+};
+
+/// Day of week as the compliance crate names it.
+pub use compliance::model::Day;
+
+/// A rule a record broke: the field path and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// Path of the offending field, e.g. `account.debts[0].currency`.
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+type VResult = Result<(), ValidationError>;
+
+fn required(field: &str, v: &str) -> VResult {
+    if v.trim().is_empty() {
+        return Err(ValidationError::new(field, "is required"));
+    }
+    if v.len() > 200 {
+        return Err(ValidationError::new(field, "is longer than 200 bytes"));
+    }
+    Ok(())
+}
+
+fn bounded(field: &str, v: &str) -> VResult {
+    if v.len() > 1000 {
+        return Err(ValidationError::new(field, "is longer than 1000 bytes"));
+    }
+    Ok(())
+}
+
+/// E.164: `+` then 8 to 15 digits, not starting with 0.
+pub fn validate_e164(field: &str, v: &str) -> VResult {
+    let digits = v.strip_prefix('+').unwrap_or("");
+    let ok = (8..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be an E.164 number like +14045550134",
+        ))
+    }
+}
+
+/// ISO 4217 shape: three upper-case ASCII letters.
+pub fn validate_currency(field: &str, v: &str) -> VResult {
+    if v.len() == 3 && v.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be an ISO 4217 code like USD",
+        ))
+    }
+}
+
+/// Local clock time `HH:MM`.
+pub fn validate_hhmm(field: &str, v: &str) -> VResult {
+    let ok = v.len() == 5
+        && v.as_bytes()[2] == b':'
+        && v[..2].parse::<u8>().is_ok_and(|h| h < 24)
+        && v[3..].parse::<u8>().is_ok_and(|m| m < 60);
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(field, "must be a local time HH:MM"))
+    }
+}
+
+/// Role of a person on an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonRole {
+    Primary,
+    CoSigner,
+    AuthorizedThirdParty,
+    Attorney,
+}
+
+/// An account: a consumer file with its people, debts and preferences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub account_id: String,
+    pub creditor: String,
+    pub known_zone: String,
+    pub persons: Vec<Person>,
+    pub debts: Vec<Debt>,
+    /// Holds carried by a load are set if their id is new; otherwise SetHold manages them.
+    pub holds: Vec<Hold>,
+    pub blackouts: Vec<Blackout>,
+    pub call_consents: Vec<CallConsent>,
+    /// Read-only: when the profile last changed.
+    #[serde(skip)]
+    pub updated_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    pub person_id: String,
+    pub full_name: String,
+    pub role: PersonRole,
+    pub phones: Vec<Phone>,
+    pub addresses: Vec<Address>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phone {
+    pub number: String,
+    pub kind: PhoneKind,
+    pub consent_automated: bool,
+    pub consent_source: String,
+    pub consent_at: Option<Timestamp>,
+    pub consent_revoked_at: Option<Timestamp>,
+    pub employer_prohibits: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Address {
+    pub line1: String,
+    pub city: String,
+    pub zip: String,
+    pub state: String,
+    pub country: String,
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Debt {
+    pub debt_id: String,
+    pub balance_minor: i64,
+    pub currency: String,
+    pub days_past_due: i32,
+    pub student_loan_group: String,
+    pub original_creditor: String,
+    /// Read-only: last contact or change concerning the debt (retention clock).
+    #[serde(skip)]
+    pub last_activity_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    pub hold_id: String,
+    pub account_id: String,
+    pub kind: HoldKind,
+    /// Empty: every debt of the account.
+    pub debt_id: String,
+    /// Empty unless number-scoped.
+    pub number: String,
+    pub since: Timestamp,
+    pub until: Option<Timestamp>,
+    pub set_by: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blackout {
+    pub days: Vec<Day>,
+    /// `HH:MM` or empty for the whole day.
+    pub from: String,
+    pub to: String,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub number: String,
+    pub place: Option<Place>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallConsent {
+    pub debt_id: String,
+    pub given_at: Timestamp,
+    /// 0 = the default period of 7 days.
+    pub days: u32,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Answering-machine detection verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmdVerdict {
+    NotRun,
+    Human,
+    Machine,
+    NotSure,
+}
+
+/// One contact attempt or conversation. Immutable once recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactOutcome {
+    pub idempotency_key: String,
+    pub account_id: String,
+    pub person_id: String,
+    pub debt_ids: Vec<String>,
+    pub number: String,
+    pub direction: Direction,
+    pub channel: Channel,
+    pub dial_mode: Option<DialMode>,
+    pub outcome: Outcome,
+    pub party: Party,
+    pub third_party_id: String,
+    pub campaign_id: String,
+    pub agent_id: String,
+    pub started_at: Timestamp,
+    pub ring_ms: i64,
+    pub talk_ms: i64,
+    pub amd: AmdVerdict,
+    pub recording_ref: String,
+    pub disposition: String,
+    /// Set by the ledger from the outcome, channel and party.
+    pub counts_for_regf: bool,
+    /// Set by the ledger on recording.
+    pub event_id: i64,
+    pub recorded_at: Option<Timestamp>,
+}
+
+impl ContactOutcome {
+    /// Whether this contact is a placed call that counts toward Reg F frequency limits: a
+    /// call (not a text or email) whose outcome counts, not placed to the consumer's attorney.
+    pub fn compute_counts_for_regf(&self) -> bool {
+        self.channel == Channel::Call
+            && self.direction == Direction::Outbound
+            && self.party != Party::Attorney
+            && self.outcome.counts_for_regf()
+    }
+
+    /// Content rules (shape only; the store checks that the account and debts exist).
+    pub fn validate(&self) -> VResult {
+        required("idempotency_key", &self.idempotency_key)?;
+        required("account_id", &self.account_id)?;
+        bounded("person_id", &self.person_id)?;
+        if self.debt_ids.is_empty() {
+            return Err(ValidationError::new("debt_ids", "needs at least one debt"));
+        }
+        for (i, d) in self.debt_ids.iter().enumerate() {
+            required(&format!("debt_ids[{i}]"), d)?;
+        }
+        if self.channel == Channel::Call || !self.number.is_empty() {
+            validate_e164("number", &self.number)?;
+        }
+        if self.party == Party::ThirdParty && self.third_party_id.is_empty() {
+            return Err(ValidationError::new(
+                "third_party_id",
+                "is required when party is THIRD_PARTY",
+            ));
+        }
+        if self.ring_ms < 0 {
+            return Err(ValidationError::new("ring_ms", "must not be negative"));
+        }
+        if self.talk_ms < 0 {
+            return Err(ValidationError::new("talk_ms", "must not be negative"));
+        }
+        for (f, v) in [
+            ("campaign_id", &self.campaign_id),
+            ("agent_id", &self.agent_id),
+            ("third_party_id", &self.third_party_id),
+            ("recording_ref", &self.recording_ref),
+            ("disposition", &self.disposition),
+        ] {
+            bounded(f, v)?;
+        }
+        Ok(())
+    }
+}
+
+impl Account {
+    /// Every rule of a record, with the field path of the first one broken.
+    pub fn validate(&self) -> VResult {
+        required("account.account_id", &self.account_id)?;
+        bounded("account.creditor", &self.creditor)?;
+        if !self.known_zone.is_empty() && jiff::tz::TimeZone::get(&self.known_zone).is_err() {
+            return Err(ValidationError::new(
+                "account.known_zone",
+                "is not a known IANA time zone",
+            ));
+        }
+        if self.persons.is_empty() {
+            return Err(ValidationError::new(
+                "account.persons",
+                "needs at least one person",
+            ));
+        }
+        let mut person_ids = std::collections::HashSet::new();
+        for (i, p) in self.persons.iter().enumerate() {
+            let f = format!("account.persons[{i}]");
+            required(&format!("{f}.person_id"), &p.person_id)?;
+            if !person_ids.insert(p.person_id.as_str()) {
+                return Err(ValidationError::new(
+                    format!("{f}.person_id"),
+                    "is repeated",
+                ));
+            }
+            required(&format!("{f}.full_name"), &p.full_name)?;
+            let mut numbers = std::collections::HashSet::new();
+            for (j, ph) in p.phones.iter().enumerate() {
+                validate_e164(&format!("{f}.phones[{j}].number"), &ph.number)?;
+                if !numbers.insert(ph.number.as_str()) {
+                    return Err(ValidationError::new(
+                        format!("{f}.phones[{j}].number"),
+                        "is repeated",
+                    ));
+                }
+                if ph.consent_automated && ph.consent_at.is_none() {
+                    return Err(ValidationError::new(
+                        format!("{f}.phones[{j}].consent_at"),
+                        "is required when consent_automated is set",
+                    ));
+                }
+            }
+            for (j, a) in p.addresses.iter().enumerate() {
+                let alpha2 =
+                    a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase());
+                if !a.country.is_empty() && !alpha2 {
+                    return Err(ValidationError::new(
+                        format!("{f}.addresses[{j}].country"),
+                        "must be ISO 3166 alpha-2 like US",
+                    ));
+                }
+            }
+        }
+        if self.debts.is_empty() {
+            return Err(ValidationError::new(
+                "account.debts",
+                "needs at least one debt",
+            ));
+        }
+        let mut debt_ids = std::collections::HashSet::new();
+        for (i, d) in self.debts.iter().enumerate() {
+            let f = format!("account.debts[{i}]");
+            required(&format!("{f}.debt_id"), &d.debt_id)?;
+            if !debt_ids.insert(d.debt_id.as_str()) {
+                return Err(ValidationError::new(format!("{f}.debt_id"), "is repeated"));
+            }
+            validate_currency(&format!("{f}.currency"), &d.currency)?;
+            if d.days_past_due < 0 {
+                return Err(ValidationError::new(
+                    format!("{f}.days_past_due"),
+                    "must not be negative",
+                ));
+            }
+        }
+        for (i, h) in self.holds.iter().enumerate() {
+            if h.account_id != self.account_id {
+                return Err(ValidationError::new(
+                    format!("account.holds[{i}].account_id"),
+                    "must be the account's id or empty",
+                ));
+            }
+            h.validate_with(&format!("account.holds[{i}]"))?;
+        }
+        for (i, b) in self.blackouts.iter().enumerate() {
+            let f = format!("account.blackouts[{i}]");
+            if b.from.is_empty() != b.to.is_empty() {
+                return Err(ValidationError::new(
+                    format!("{f}.to"),
+                    "from and to are set together",
+                ));
+            }
+            if !b.from.is_empty() {
+                validate_hhmm(&format!("{f}.from"), &b.from)?;
+                validate_hhmm(&format!("{f}.to"), &b.to)?;
+            }
+            if !b.number.is_empty() {
+                validate_e164(&format!("{f}.number"), &b.number)?;
+            }
+        }
+        for (i, c) in self.call_consents.iter().enumerate() {
+            let f = format!("account.call_consents[{i}]");
+            if !debt_ids.contains(c.debt_id.as_str()) {
+                return Err(ValidationError::new(
+                    format!("{f}.debt_id"),
+                    "is not a debt of the account",
+                ));
+            }
+            if c.days > 7 {
+                return Err(ValidationError::new(format!("{f}.days"), "must be 0..=7"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Hold {
+    pub fn validate(&self) -> VResult {
+        self.validate_with("hold")
+    }
+
+    fn validate_with(&self, f: &str) -> VResult {
+        required(&format!("{f}.account_id"), &self.account_id)?;
+        bounded(&format!("{f}.hold_id"), &self.hold_id)?;
+        bounded(&format!("{f}.reason"), &self.reason)?;
+        if matches!(self.kind, HoldKind::NumberOptout | HoldKind::WrongNumber)
+            || !self.number.is_empty()
+        {
+            validate_e164(&format!("{f}.number"), &self.number)?;
+        }
+        if let Some(until) = self.until
+            && until < self.since
+        {
+            return Err(ValidationError::new(
+                format!("{f}.until"),
+                "must not be before since",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A promise to pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromiseStatus {
+    Pending,
+    Kept,
+    Broken,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Promise {
+    pub promise_id: String,
+    pub account_id: String,
+    pub debt_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// `YYYY-MM-DD`.
+    pub due_date: String,
+    pub status: PromiseStatus,
+    pub outcome_key: String,
+    pub set_by: String,
+    pub created_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
+}
+
+impl Promise {
+    pub fn validate(&self) -> VResult {
+        required("promise.account_id", &self.account_id)?;
+        required("promise.debt_id", &self.debt_id)?;
+        bounded("promise.promise_id", &self.promise_id)?;
+        if self.amount_minor <= 0 {
+            return Err(ValidationError::new(
+                "promise.amount_minor",
+                "must be positive",
+            ));
+        }
+        validate_currency("promise.currency", &self.currency)?;
+        if self.due_date.parse::<jiff::civil::Date>().is_err() {
+            return Err(ValidationError::new(
+                "promise.due_date",
+                "must be a date YYYY-MM-DD",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Consent to automated calls given or revoked on one phone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentUpdate {
+    pub account_id: String,
+    pub person_id: String,
+    pub number: String,
+    pub consent: bool,
+    pub source: String,
+    pub at: Timestamp,
+    pub set_by: String,
+}
+
+impl ConsentUpdate {
+    pub fn validate(&self) -> VResult {
+        required("account_id", &self.account_id)?;
+        required("person_id", &self.person_id)?;
+        validate_e164("number", &self.number)?;
+        if self.consent {
+            required("source", &self.source)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a change-feed entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Outcome,
+    Hold,
+    Consent,
+    Promise,
+    Account,
+}
+
+/// A consent change as the feed carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentChange {
+    pub account_id: String,
+    pub person_id: String,
+    pub phone: Phone,
+    pub set_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangePayload {
+    Outcome(Box<ContactOutcome>),
+    Hold(Hold),
+    Consent(ConsentChange),
+    Promise(Promise),
+    Account(String),
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: ChangeKind,
+    pub account_id: String,
+    pub recorded_at: Timestamp,
+    pub payload: ChangePayload,
+}
+
+/// Filters of ListOutcomes.
+#[derive(Debug, Clone, Default)]
+pub struct OutcomeFilter {
+    pub account_id: String,
+    pub debt_id: String,
+    pub campaign_id: String,
+    pub idempotency_key: String,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Only events with a larger event id (paging cursor).
+    pub after_event_id: i64,
+    pub limit: u32,
+}
+
+/// What the compliance engine needs about one person or debt.
+#[derive(Debug, Clone)]
+pub struct ContactHistory {
+    pub contacts: Vec<ContactOutcome>,
+    pub account: Account,
+}
+
+/// How one record of an UpsertAccounts stream was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// How one outcome was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckKind {
+    Recorded,
+    Duplicate,
+    /// gRPC code name, field, message.
+    Rejected {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
+}
+
+/// Snake-case name of a serde unit enum (how enums are stored as TEXT).
+pub fn enum_name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => panic!("not a unit enum: {other:?}"),
+    }
+}
+
+/// Parse a snake-case enum name back.
+pub fn parse_enum<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_names_round_trip() {
+        assert_eq!(enum_name(&Outcome::NoAnswer), "no_answer");
+        assert_eq!(
+            parse_enum::<Outcome>("wrong_party"),
+            Some(Outcome::WrongParty)
+        );
+        assert_eq!(enum_name(&HoldKind::MediumOptout), "medium_optout");
+        assert_eq!(parse_enum::<Outcome>("nope"), None);
+    }
+
+    #[test]
+    fn e164_and_currency() {
+        assert!(validate_e164("n", "+14045550134").is_ok());
+        assert!(validate_e164("n", "4045550134").is_err());
+        assert!(validate_e164("n", "+0123456789").is_err());
+        assert!(validate_currency("c", "USD").is_ok());
+        assert!(validate_currency("c", "usd").is_err());
+        assert!(validate_hhmm("t", "09:30").is_ok());
+        assert!(validate_hhmm("t", "24:00").is_err());
+    }
+}

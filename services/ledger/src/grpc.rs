@@ -1,0 +1,999 @@
+//! The gRPC edge: maps protobuf messages to domain types (rejecting bad fields with
+//! INVALID_ARGUMENT naming them), calls the store, maps results and errors back
+//! (NOT_FOUND, UNAVAILABLE, ...), and runs the streaming RPCs (batched outcome ingest with
+//! acks after commit, change feed replay-then-follow).
+
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use collections_proto::ledger_v1 as pb;
+use jiff::Timestamp;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::auth::{Role, require};
+use crate::domain::{self, *};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+/// Default for the most outcomes applied in one transaction.
+pub const MAX_BATCH: usize = 4000;
+/// Transactions of one stream committing at the same time.
+pub const MAX_INFLIGHT: usize = 2;
+/// How often a watcher polls for other replicas' commits when idle.
+pub const WATCH_POLL: Duration = Duration::from_millis(500);
+
+type VResult<T> = Result<T, ValidationError>;
+
+// ---------------------------------------------------------------- errors
+
+/// Maps a store error to a gRPC status. Database details are logged, not returned.
+pub fn status(e: StoreError) -> Status {
+    match e {
+        StoreError::Invalid(v) => Status::invalid_argument(v.to_string()),
+        StoreError::NotFound { field, id } => Status::not_found(format!("{field} not found: {id}")),
+        StoreError::Db(e) => {
+            tracing::error!(error = %e, "database error");
+            Status::unavailable("database unavailable")
+        }
+        other => {
+            tracing::error!(error = %other, "store error");
+            Status::internal("internal error")
+        }
+    }
+}
+
+fn record_error(code: &str, field: &str, message: &str) -> pb::RecordError {
+    pb::RecordError {
+        code: code.to_owned(),
+        field: field.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+fn store_record_error(e: &StoreError) -> pb::RecordError {
+    match e {
+        StoreError::Invalid(v) => record_error("INVALID_ARGUMENT", &v.field, &v.message),
+        StoreError::NotFound { field, id } => {
+            record_error("NOT_FOUND", field, &format!("not found: {id}"))
+        }
+        StoreError::Db(_) => record_error("UNAVAILABLE", "", "database unavailable"),
+        _ => record_error("INTERNAL", "", "internal error"),
+    }
+}
+
+// ---------------------------------------------------------------- conversions
+
+/// Protobuf timestamp to an instant, truncated to microseconds (the store's precision).
+pub fn ts_from(t: &prost_types::Timestamp, field: &str) -> VResult<Timestamp> {
+    if !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(ValidationError::new(field, "nanos out of range"));
+    }
+    let us = t
+        .seconds
+        .checked_mul(1_000_000)
+        .and_then(|s| s.checked_add(i64::from(t.nanos / 1000)))
+        .ok_or_else(|| ValidationError::new(field, "out of range"))?;
+    Timestamp::from_microsecond(us).map_err(|_| ValidationError::new(field, "out of range"))
+}
+
+fn opt_ts_from(t: &Option<prost_types::Timestamp>, field: &str) -> VResult<Option<Timestamp>> {
+    t.as_ref().map(|t| ts_from(t, field)).transpose()
+}
+
+fn req_ts_from(t: &Option<prost_types::Timestamp>, field: &str) -> VResult<Timestamp> {
+    opt_ts_from(t, field)?.ok_or_else(|| ValidationError::new(field, "is required"))
+}
+
+pub fn ts_to(t: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.as_second(),
+        nanos: t.subsec_nanosecond(),
+    }
+}
+
+fn opt_ts_to(t: Option<Timestamp>) -> Option<prost_types::Timestamp> {
+    t.map(ts_to)
+}
+
+macro_rules! enum_map {
+    ($from:ident, $to:ident, $pb:ty, $dom:ty, { $($p:ident => $d:expr),* $(,)? }) => {
+        fn $from(v: i32, field: &str) -> VResult<Option<$dom>> {
+            match <$pb>::try_from(v) {
+                Ok(<$pb>::Unspecified) => Ok(None),
+                $(Ok(<$pb>::$p) => Ok(Some($d)),)*
+                Err(_) => Err(ValidationError::new(field, format!("unknown enum value {v}"))),
+            }
+        }
+        fn $to(v: $dom) -> i32 {
+            $(if v == $d { return <$pb>::$p as i32; })*
+            <$pb>::Unspecified as i32
+        }
+    };
+}
+
+enum_map!(outcome_from, outcome_to, pb::OutcomeKind, Outcome, {
+    Busy => Outcome::Busy, Sit => Outcome::Sit, Failed => Outcome::Failed,
+    NoAnswer => Outcome::NoAnswer, Voicemail => Outcome::Voicemail, Lcm => Outcome::Lcm,
+    Machine => Outcome::Machine, Answered => Outcome::Answered, Abandoned => Outcome::Abandoned,
+    Conversation => Outcome::Conversation, WrongParty => Outcome::WrongParty,
+});
+enum_map!(direction_from, direction_to, pb::Direction, Direction, {
+    Outbound => Direction::Outbound, Inbound => Direction::Inbound,
+});
+enum_map!(channel_from, channel_to, pb::Channel, Channel, {
+    Call => Channel::Call, Text => Channel::Text, Email => Channel::Email,
+});
+enum_map!(dial_mode_from, dial_mode_to, pb::DialMode, DialMode, {
+    Manual => DialMode::Manual, Preview => DialMode::Preview, Progressive => DialMode::Progressive,
+    Power => DialMode::Power, Predictive => DialMode::Predictive, Prerecorded => DialMode::Prerecorded,
+});
+enum_map!(party_from, party_to, pb::Party, Party, {
+    Consumer => Party::Consumer, Attorney => Party::Attorney, ThirdParty => Party::ThirdParty,
+});
+enum_map!(amd_from, amd_to, pb::AmdVerdict, AmdVerdict, {
+    NotRun => AmdVerdict::NotRun, Human => AmdVerdict::Human, Machine => AmdVerdict::Machine,
+    NotSure => AmdVerdict::NotSure,
+});
+enum_map!(hold_kind_from, hold_kind_to, pb::HoldKind, HoldKind, {
+    Cease => HoldKind::Cease, Attorney => HoldKind::Attorney, MediumOptout => HoldKind::MediumOptout,
+    NumberOptout => HoldKind::NumberOptout, WrongNumber => HoldKind::WrongNumber,
+    Dispute => HoldKind::Dispute, Bankruptcy => HoldKind::Bankruptcy, Deceased => HoldKind::Deceased,
+});
+enum_map!(phone_kind_from, phone_kind_to, pb::PhoneKind, PhoneKind, {
+    Mobile => PhoneKind::Mobile, Landline => PhoneKind::Landline, Work => PhoneKind::Work,
+    Voip => PhoneKind::Voip, Unknown => PhoneKind::Unknown,
+});
+enum_map!(role_from, role_to, pb::PersonRole, PersonRole, {
+    Primary => PersonRole::Primary, CoSigner => PersonRole::CoSigner,
+    AuthorizedThirdParty => PersonRole::AuthorizedThirdParty, Attorney => PersonRole::Attorney,
+});
+enum_map!(day_from, day_to, pb::Weekday, Day, {
+    Mon => Day::Mon, Tue => Day::Tue, Wed => Day::Wed, Thu => Day::Thu, Fri => Day::Fri,
+    Sat => Day::Sat, Sun => Day::Sun,
+});
+enum_map!(place_from, place_to, pb::Place, Place, {
+    Home => Place::Home, Work => Place::Work,
+});
+enum_map!(promise_status_from, promise_status_to, pb::PromiseStatus, PromiseStatus, {
+    Pending => PromiseStatus::Pending, Kept => PromiseStatus::Kept, Broken => PromiseStatus::Broken,
+    Cancelled => PromiseStatus::Cancelled,
+});
+
+/// A reported outcome; unspecified optional enums take their defaults (outbound call to the
+/// consumer, AMD not run); the outcome itself is required.
+pub fn outcome_in(o: pb::ContactOutcome) -> VResult<ContactOutcome> {
+    let out = ContactOutcome {
+        outcome: outcome_from(o.outcome, "outcome")?
+            .ok_or_else(|| ValidationError::new("outcome", "is required"))?,
+        direction: direction_from(o.direction, "direction")?.unwrap_or(Direction::Outbound),
+        channel: channel_from(o.channel, "channel")?.unwrap_or(Channel::Call),
+        dial_mode: dial_mode_from(o.dial_mode, "dial_mode")?,
+        party: party_from(o.party, "party")?.unwrap_or(Party::Consumer),
+        amd: amd_from(o.amd, "amd")?.unwrap_or(AmdVerdict::NotRun),
+        started_at: req_ts_from(&o.started_at, "started_at")?,
+        idempotency_key: o.idempotency_key,
+        account_id: o.account_id,
+        person_id: o.person_id,
+        debt_ids: o.debt_ids,
+        number: o.number,
+        third_party_id: o.third_party_id,
+        campaign_id: o.campaign_id,
+        agent_id: o.agent_id,
+        ring_ms: o.ring_ms,
+        talk_ms: o.talk_ms,
+        recording_ref: o.recording_ref,
+        disposition: o.disposition,
+        counts_for_regf: false,
+        event_id: 0,
+        recorded_at: None,
+    };
+    out.validate()?;
+    Ok(out)
+}
+
+pub fn outcome_out(o: ContactOutcome) -> pb::ContactOutcome {
+    pb::ContactOutcome {
+        idempotency_key: o.idempotency_key,
+        account_id: o.account_id,
+        person_id: o.person_id,
+        debt_ids: o.debt_ids,
+        number: o.number,
+        direction: direction_to(o.direction),
+        channel: channel_to(o.channel),
+        dial_mode: o.dial_mode.map_or(0, dial_mode_to),
+        outcome: outcome_to(o.outcome),
+        party: party_to(o.party),
+        third_party_id: o.third_party_id,
+        campaign_id: o.campaign_id,
+        agent_id: o.agent_id,
+        started_at: Some(ts_to(o.started_at)),
+        ring_ms: o.ring_ms,
+        talk_ms: o.talk_ms,
+        amd: amd_to(o.amd),
+        recording_ref: o.recording_ref,
+        disposition: o.disposition,
+        counts_for_regf: o.counts_for_regf,
+        event_id: o.event_id,
+        recorded_at: opt_ts_to(o.recorded_at),
+    }
+}
+
+fn hold_in(h: pb::Hold, f: &str) -> VResult<Hold> {
+    Ok(Hold {
+        kind: hold_kind_from(h.kind, &format!("{f}.kind"))?
+            .ok_or_else(|| ValidationError::new(format!("{f}.kind"), "is required"))?,
+        since: req_ts_from(&h.since, &format!("{f}.since"))?,
+        until: opt_ts_from(&h.until, &format!("{f}.until"))?,
+        hold_id: h.hold_id,
+        account_id: h.account_id,
+        debt_id: h.debt_id,
+        number: h.number,
+        set_by: h.set_by,
+        reason: h.reason,
+    })
+}
+
+fn hold_out(h: Hold) -> pb::Hold {
+    pb::Hold {
+        hold_id: h.hold_id,
+        account_id: h.account_id,
+        kind: hold_kind_to(h.kind),
+        debt_id: h.debt_id,
+        number: h.number,
+        since: Some(ts_to(h.since)),
+        until: opt_ts_to(h.until),
+        set_by: h.set_by,
+        reason: h.reason,
+    }
+}
+
+fn phone_in(p: pb::Phone, f: &str) -> VResult<Phone> {
+    Ok(Phone {
+        kind: phone_kind_from(p.kind, &format!("{f}.kind"))?.unwrap_or(PhoneKind::Unknown),
+        consent_at: opt_ts_from(&p.consent_at, &format!("{f}.consent_at"))?,
+        consent_revoked_at: opt_ts_from(&p.consent_revoked_at, &format!("{f}.consent_revoked_at"))?,
+        number: p.number,
+        consent_automated: p.consent_automated,
+        consent_source: p.consent_source,
+        employer_prohibits: p.employer_prohibits,
+    })
+}
+
+fn phone_out(p: Phone) -> pb::Phone {
+    pb::Phone {
+        number: p.number,
+        kind: phone_kind_to(p.kind),
+        consent_automated: p.consent_automated,
+        consent_source: p.consent_source,
+        consent_at: opt_ts_to(p.consent_at),
+        consent_revoked_at: opt_ts_to(p.consent_revoked_at),
+        employer_prohibits: p.employer_prohibits,
+    }
+}
+
+fn person_out(p: Person) -> pb::Person {
+    pb::Person {
+        person_id: p.person_id,
+        full_name: p.full_name,
+        role: role_to(p.role),
+        phones: p.phones.into_iter().map(phone_out).collect(),
+        addresses: p
+            .addresses
+            .into_iter()
+            .map(|a| pb::Address {
+                line1: a.line1,
+                city: a.city,
+                zip: a.zip,
+                state: a.state,
+                country: a.country,
+                current: a.current,
+            })
+            .collect(),
+    }
+}
+
+fn debt_out(d: Debt) -> pb::Debt {
+    pb::Debt {
+        debt_id: d.debt_id,
+        balance_minor: d.balance_minor,
+        currency: d.currency,
+        days_past_due: d.days_past_due,
+        student_loan_group: d.student_loan_group,
+        original_creditor: d.original_creditor,
+        last_activity_at: opt_ts_to(d.last_activity_at),
+    }
+}
+
+fn blackout_out(b: Blackout) -> pb::Blackout {
+    pb::Blackout {
+        days: b.days.into_iter().map(day_to).collect(),
+        from: b.from,
+        to: b.to,
+        since: opt_ts_to(b.since),
+        until: opt_ts_to(b.until),
+        number: b.number,
+        place: b.place.map_or(0, place_to),
+    }
+}
+
+fn call_consent_out(c: CallConsent) -> pb::CallConsent {
+    pb::CallConsent {
+        debt_id: c.debt_id,
+        given_at: Some(ts_to(c.given_at)),
+        days: c.days,
+        revoked_at: opt_ts_to(c.revoked_at),
+    }
+}
+
+/// A CRM record; field paths in errors start at `account`.
+pub fn account_in(a: pb::Account) -> VResult<Account> {
+    let mut persons = Vec::with_capacity(a.persons.len());
+    for (i, p) in a.persons.into_iter().enumerate() {
+        let f = format!("account.persons[{i}]");
+        let mut phones = Vec::with_capacity(p.phones.len());
+        for (j, ph) in p.phones.into_iter().enumerate() {
+            phones.push(phone_in(ph, &format!("{f}.phones[{j}]"))?);
+        }
+        persons.push(Person {
+            role: role_from(p.role, &format!("{f}.role"))?.unwrap_or(PersonRole::Primary),
+            person_id: p.person_id,
+            full_name: p.full_name,
+            phones,
+            addresses: p
+                .addresses
+                .into_iter()
+                .map(|a| domain::Address {
+                    line1: a.line1,
+                    city: a.city,
+                    zip: a.zip,
+                    state: a.state,
+                    country: a.country,
+                    current: a.current,
+                })
+                .collect(),
+        });
+    }
+    let mut holds = Vec::with_capacity(a.holds.len());
+    for (i, h) in a.holds.into_iter().enumerate() {
+        holds.push(hold_in(h, &format!("account.holds[{i}]"))?);
+    }
+    let mut blackouts = Vec::with_capacity(a.blackouts.len());
+    for (i, b) in a.blackouts.into_iter().enumerate() {
+        let f = format!("account.blackouts[{i}]");
+        let mut days = Vec::new();
+        for (j, d) in b.days.iter().enumerate() {
+            days.push(
+                day_from(*d, &format!("{f}.days[{j}]"))?.ok_or_else(|| {
+                    ValidationError::new(format!("{f}.days[{j}]"), "is unspecified")
+                })?,
+            );
+        }
+        blackouts.push(Blackout {
+            days,
+            since: opt_ts_from(&b.since, &format!("{f}.since"))?,
+            until: opt_ts_from(&b.until, &format!("{f}.until"))?,
+            place: place_from(b.place, &format!("{f}.place"))?,
+            from: b.from,
+            to: b.to,
+            number: b.number,
+        });
+    }
+    let mut call_consents = Vec::with_capacity(a.call_consents.len());
+    for (i, c) in a.call_consents.into_iter().enumerate() {
+        let f = format!("account.call_consents[{i}]");
+        call_consents.push(CallConsent {
+            given_at: req_ts_from(&c.given_at, &format!("{f}.given_at"))?,
+            revoked_at: opt_ts_from(&c.revoked_at, &format!("{f}.revoked_at"))?,
+            debt_id: c.debt_id,
+            days: c.days,
+        });
+    }
+    Ok(Account {
+        account_id: a.account_id,
+        creditor: a.creditor,
+        known_zone: a.known_zone,
+        persons,
+        debts: a
+            .debts
+            .into_iter()
+            .map(|d| Debt {
+                debt_id: d.debt_id,
+                balance_minor: d.balance_minor,
+                currency: d.currency,
+                days_past_due: d.days_past_due,
+                student_loan_group: d.student_loan_group,
+                original_creditor: d.original_creditor,
+                last_activity_at: None,
+            })
+            .collect(),
+        holds,
+        blackouts,
+        call_consents,
+        updated_at: None,
+    })
+}
+
+pub fn account_out(a: Account) -> pb::Account {
+    pb::Account {
+        account_id: a.account_id,
+        creditor: a.creditor,
+        known_zone: a.known_zone,
+        persons: a.persons.into_iter().map(person_out).collect(),
+        debts: a.debts.into_iter().map(debt_out).collect(),
+        holds: a.holds.into_iter().map(hold_out).collect(),
+        blackouts: a.blackouts.into_iter().map(blackout_out).collect(),
+        call_consents: a.call_consents.into_iter().map(call_consent_out).collect(),
+        updated_at: opt_ts_to(a.updated_at),
+    }
+}
+
+fn promise_in(p: pb::Promise) -> VResult<Promise> {
+    Ok(Promise {
+        status: promise_status_from(p.status, "promise.status")?.unwrap_or(PromiseStatus::Pending),
+        promise_id: p.promise_id,
+        account_id: p.account_id,
+        debt_id: p.debt_id,
+        amount_minor: p.amount_minor,
+        currency: p.currency,
+        due_date: p.due_date,
+        outcome_key: p.outcome_key,
+        set_by: p.set_by,
+        created_at: None,
+        updated_at: None,
+    })
+}
+
+fn promise_out(p: Promise) -> pb::Promise {
+    pb::Promise {
+        promise_id: p.promise_id,
+        account_id: p.account_id,
+        debt_id: p.debt_id,
+        amount_minor: p.amount_minor,
+        currency: p.currency,
+        due_date: p.due_date,
+        status: promise_status_to(p.status),
+        outcome_key: p.outcome_key,
+        set_by: p.set_by,
+        created_at: opt_ts_to(p.created_at),
+        updated_at: opt_ts_to(p.updated_at),
+    }
+}
+
+fn change_out(c: Change) -> pb::Change {
+    use pb::change::Payload;
+    let (kind, payload) = match c.payload {
+        ChangePayload::Outcome(o) => (pb::ChangeKind::Outcome, Payload::Outcome(outcome_out(*o))),
+        ChangePayload::Hold(h) => (pb::ChangeKind::Hold, Payload::Hold(hold_out(h))),
+        ChangePayload::Consent(c) => (
+            pb::ChangeKind::Consent,
+            Payload::Consent(pb::ConsentChange {
+                account_id: c.account_id,
+                person_id: c.person_id,
+                phone: Some(phone_out(c.phone)),
+                set_by: c.set_by,
+            }),
+        ),
+        ChangePayload::Promise(p) => (pb::ChangeKind::Promise, Payload::Promise(promise_out(p))),
+        ChangePayload::Account(id) => (pb::ChangeKind::Account, Payload::AccountChanged(id)),
+    };
+    pb::Change {
+        seq: c.seq,
+        kind: kind as i32,
+        account_id: c.account_id,
+        recorded_at: Some(ts_to(c.recorded_at)),
+        payload: Some(payload),
+    }
+}
+
+fn invalid(e: ValidationError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+// ---------------------------------------------------------------- service
+
+/// The LedgerService implementation.
+#[derive(Debug, Clone)]
+pub struct LedgerGrpc {
+    store: Store,
+    metrics: Metrics,
+    /// Becomes true when the server shuts down: long-lived streams end so graceful shutdown
+    /// does not wait for clients forever.
+    stop: watch::Receiver<bool>,
+    max_batch: usize,
+}
+
+impl LedgerGrpc {
+    pub fn new(store: Store, metrics: Metrics, stop: watch::Receiver<bool>) -> Self {
+        Self {
+            store,
+            metrics,
+            stop,
+            max_batch: MAX_BATCH,
+        }
+    }
+
+    /// Most outcomes per ingest transaction (at least 1).
+    pub fn with_max_batch(mut self, n: usize) -> Self {
+        self.max_batch = n.max(1);
+        self
+    }
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        // Sender gone: the server is gone too.
+    }
+}
+
+/// Applies one batch in one transaction and turns the result into acks.
+async fn apply_batch(
+    store: Store,
+    metrics: Metrics,
+    items: Vec<Item>,
+) -> Result<Vec<pb::OutcomeAck>, Status> {
+    let mut acks = Vec::with_capacity(items.len());
+    let mut valid = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Item::Ok(o) => valid.push(*o),
+            Item::Rejected(key, e) => acks.push(pb::OutcomeAck {
+                idempotency_key: key,
+                status: pb::AckStatus::Rejected as i32,
+                duplicate: false,
+                error: Some(record_error("INVALID_ARGUMENT", &e.field, &e.message)),
+            }),
+        }
+    }
+    if !valid.is_empty() {
+        let started = Instant::now();
+        let kinds = store.record_outcomes(&mut valid).await.map_err(status)?;
+        metrics
+            .batch_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics.batch_size.observe(valid.len() as f64);
+        for (o, k) in valid.into_iter().zip(kinds) {
+            let (st, error) = match k {
+                AckKind::Recorded => (pb::AckStatus::Recorded, None),
+                AckKind::Duplicate => (pb::AckStatus::Duplicate, None),
+                AckKind::Rejected {
+                    code,
+                    field,
+                    message,
+                } => (
+                    pb::AckStatus::Rejected,
+                    Some(record_error(code, &field, &message)),
+                ),
+            };
+            acks.push(pb::OutcomeAck {
+                idempotency_key: o.idempotency_key,
+                status: st as i32,
+                duplicate: st == pb::AckStatus::Duplicate,
+                error,
+            });
+        }
+    }
+    for a in &acks {
+        let label = match a.status() {
+            pb::AckStatus::Recorded => "recorded",
+            pb::AckStatus::Duplicate => "duplicate",
+            _ => "rejected",
+        };
+        metrics.outcomes.with_label_values(&[label]).inc();
+    }
+    metrics.change_head.set(*store.subscribe_head().borrow());
+    Ok(acks)
+}
+
+/// One outcome as read from the stream: valid, or rejected at the edge.
+enum Item {
+    Ok(Box<ContactOutcome>),
+    Rejected(String, ValidationError),
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl pb::ledger_service_server::LedgerService for LedgerGrpc {
+    async fn upsert_accounts(
+        &self,
+        req: Request<Streaming<pb::UpsertAccountRequest>>,
+    ) -> Result<Response<pb::UpsertAccountsResponse>, Status> {
+        let caller = require(&req, &[Role::Crm])?;
+        let mut stream = req.into_inner();
+        let mut resp = pb::UpsertAccountsResponse::default();
+        let mut index = 0u32;
+        while let Some(msg) = stream.message().await? {
+            let account_id = msg
+                .account
+                .as_ref()
+                .map(|a| a.account_id.clone())
+                .unwrap_or_default();
+            let result = match msg.account {
+                None => Err(record_error("INVALID_ARGUMENT", "account", "is required")),
+                Some(a) => match account_in(a) {
+                    Err(v) => Err(record_error("INVALID_ARGUMENT", &v.field, &v.message)),
+                    Ok(a) => self
+                        .store
+                        .upsert_account(a, &caller.subject)
+                        .await
+                        .map_err(|e| store_record_error(&e)),
+                },
+            };
+            let (status, error) = match result {
+                Ok(UpsertOutcome::Created) => (pb::UpsertStatus::Created, None),
+                Ok(UpsertOutcome::Updated) => (pb::UpsertStatus::Updated, None),
+                Ok(UpsertOutcome::Unchanged) => (pb::UpsertStatus::Unchanged, None),
+                Err(e) => (pb::UpsertStatus::Rejected, Some(e)),
+            };
+            match status {
+                pb::UpsertStatus::Created => resp.created += 1,
+                pb::UpsertStatus::Updated => resp.updated += 1,
+                pb::UpsertStatus::Unchanged => resp.unchanged += 1,
+                _ => resp.rejected += 1,
+            }
+            self.metrics
+                .accounts
+                .with_label_values(&[status.as_str_name()])
+                .inc();
+            resp.results.push(pb::UpsertAccountResult {
+                index,
+                account_id,
+                status: status as i32,
+                error,
+            });
+            index += 1;
+        }
+        tracing::info!(
+            created = resp.created,
+            updated = resp.updated,
+            unchanged = resp.unchanged,
+            rejected = resp.rejected,
+            actor = %caller.subject,
+            "accounts upserted"
+        );
+        Ok(Response::new(resp))
+    }
+
+    async fn get_account(
+        &self,
+        req: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        require(&req, &[Role::Crm, Role::Dialer])?;
+        let r = req.into_inner();
+        if r.account_id.is_empty() {
+            return Err(Status::invalid_argument("account_id: is required"));
+        }
+        let a = self
+            .store
+            .get_account(&r.account_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(account_out(a)))
+    }
+
+    type RecordOutcomesStream = BoxStream<pb::RecordOutcomesResponse>;
+
+    async fn record_outcomes(
+        &self,
+        req: Request<Streaming<pb::RecordOutcomesRequest>>,
+    ) -> Result<Response<Self::RecordOutcomesStream>, Status> {
+        require(&req, &[Role::Dialer])?;
+        let mut inbound = req.into_inner();
+        let max_batch = self.max_batch;
+        let (item_tx, mut item_rx) = mpsc::channel::<Item>(max_batch * 4);
+        let (out_tx, out_rx) = mpsc::channel(64);
+        // Reader: decode and check shape while the writer commits the previous batch.
+        let mut stop = self.stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let msg = tokio::select! {
+                    m = inbound.message() => m,
+                    _ = stopped(&mut stop) => return,
+                };
+                match msg {
+                    Ok(Some(msg)) => {
+                        for o in msg.outcomes {
+                            let key = o.idempotency_key.clone();
+                            let item = match outcome_in(o) {
+                                Ok(o) => Item::Ok(Box::new(o)),
+                                Err(e) => Item::Rejected(key, e),
+                            };
+                            if item_tx.send(item).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "outcome stream ended by client");
+                        return;
+                    }
+                }
+            }
+        });
+        // Writer: whatever has arrived (up to MAX_BATCH) is one transaction; up to
+        // MAX_INFLIGHT transactions run at once (the batch being decoded while the previous
+        // one commits); acks of a batch are sent after its commit.
+        let store = self.store.clone();
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::with_capacity(max_batch);
+            let mut inflight = tokio::task::JoinSet::new();
+            let mut input_done = false;
+            loop {
+                tokio::select! {
+                    n = item_rx.recv_many(&mut buf, max_batch),
+                        if !input_done && inflight.len() < MAX_INFLIGHT =>
+                    {
+                        if n == 0 {
+                            input_done = true;
+                        } else {
+                            let items: Vec<Item> = std::mem::take(&mut buf);
+                            buf.reserve(max_batch);
+                            inflight.spawn(apply_batch(store.clone(), metrics.clone(), items));
+                        }
+                    }
+                    Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                        let msg = match done {
+                            Ok(r) => r.map(|acks| pb::RecordOutcomesResponse { acks }),
+                            Err(e) => Err(Status::internal(format!("ingest task: {e}"))),
+                        };
+                        let failed = msg.is_err();
+                        if out_tx.send(msg).await.is_err() || failed {
+                            // Client gone or store failed: stop; the client resends what
+                            // it has no ack for.
+                            inflight.shutdown().await;
+                            return;
+                        }
+                    }
+                    else => break,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+    }
+
+    async fn get_contact_history(
+        &self,
+        req: Request<pb::GetContactHistoryRequest>,
+    ) -> Result<Response<pb::GetContactHistoryResponse>, Status> {
+        require(&req, &[Role::Crm, Role::Dialer])?;
+        let r = req.into_inner();
+        if r.account_id.is_empty() {
+            return Err(Status::invalid_argument("account_id: is required"));
+        }
+        let since = opt_ts_from(&r.since, "since").map_err(invalid)?;
+        let h = self
+            .store
+            .contact_history(&r.account_id, &r.person_id, &r.debt_id, since)
+            .await
+            .map_err(status)?;
+        let a = h.account;
+        Ok(Response::new(pb::GetContactHistoryResponse {
+            contacts: h.contacts.into_iter().map(outcome_out).collect(),
+            holds: a.holds.into_iter().map(hold_out).collect(),
+            persons: a.persons.into_iter().map(person_out).collect(),
+            blackouts: a.blackouts.into_iter().map(blackout_out).collect(),
+            call_consents: a.call_consents.into_iter().map(call_consent_out).collect(),
+            debts: a.debts.into_iter().map(debt_out).collect(),
+            known_zone: a.known_zone,
+        }))
+    }
+
+    async fn list_outcomes(
+        &self,
+        req: Request<pb::ListOutcomesRequest>,
+    ) -> Result<Response<pb::ListOutcomesResponse>, Status> {
+        require(&req, &[Role::Crm, Role::Dialer])?;
+        let r = req.into_inner();
+        let limit = match r.page_size {
+            0 => 100,
+            n => n.min(1000),
+        };
+        let after_event_id = if r.page_token.is_empty() {
+            0
+        } else {
+            r.page_token
+                .parse::<i64>()
+                .map_err(|_| Status::invalid_argument("page_token: is not a token we issued"))?
+        };
+        let f = OutcomeFilter {
+            account_id: r.account_id,
+            debt_id: r.debt_id,
+            campaign_id: r.campaign_id,
+            idempotency_key: r.idempotency_key,
+            since: opt_ts_from(&r.since, "since").map_err(invalid)?,
+            until: opt_ts_from(&r.until, "until").map_err(invalid)?,
+            after_event_id,
+            limit: limit + 1,
+        };
+        let mut rows = self.store.list_outcomes(&f).await.map_err(status)?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_page_token = if more {
+            rows.last()
+                .map(|o| o.event_id.to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListOutcomesResponse {
+            outcomes: rows.into_iter().map(outcome_out).collect(),
+            next_page_token,
+        }))
+    }
+
+    type WatchChangesStream = BoxStream<pb::Change>;
+
+    async fn watch_changes(
+        &self,
+        req: Request<pb::WatchChangesRequest>,
+    ) -> Result<Response<Self::WatchChangesStream>, Status> {
+        require(&req, &[Role::Crm, Role::Dialer])?;
+        let r = req.into_inner();
+        if r.after_seq < 0 {
+            return Err(Status::invalid_argument("after_seq: must not be negative"));
+        }
+        let store = self.store.clone();
+        let metrics = self.metrics.clone();
+        let (tx, rx) = mpsc::channel(256);
+        let mut stop = self.stop.clone();
+        tokio::spawn(async move {
+            metrics.watchers.inc();
+            let mut head = store.subscribe_head();
+            let mut cursor = r.after_seq;
+            while !*stop.borrow() {
+                let page = match store.changes_after(cursor, &r.account_id, 500).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(status(e))).await;
+                        break;
+                    }
+                };
+                if page.is_empty() {
+                    // Caught up: wait for a local commit, a poll tick (other replicas), or the
+                    // client going away.
+                    tokio::select! {
+                        _ = head.changed() => {}
+                        _ = tokio::time::sleep(WATCH_POLL) => {}
+                        _ = tx.closed() => break,
+                        _ = stopped(&mut stop) => break,
+                    }
+                    continue;
+                }
+                let h = *head.borrow_and_update();
+                let last = page.last().map_or(cursor, |c| c.seq);
+                metrics.watch_lag.observe((h - last).max(0) as f64);
+                let mut gone = false;
+                for c in page {
+                    if tx.send(Ok(change_out(c))).await.is_err() {
+                        gone = true;
+                        break;
+                    }
+                }
+                if gone {
+                    break;
+                }
+                cursor = last;
+            }
+            metrics.watchers.dec();
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn record_promise(
+        &self,
+        req: Request<pb::RecordPromiseRequest>,
+    ) -> Result<Response<pb::Promise>, Status> {
+        let caller = require(&req, &[Role::Crm, Role::Dialer])?;
+        let p = req
+            .into_inner()
+            .promise
+            .ok_or_else(|| Status::invalid_argument("promise: is required"))?;
+        let p = promise_in(p).map_err(invalid)?;
+        let p = self
+            .store
+            .record_promise(p, &caller.subject)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(promise_out(p)))
+    }
+
+    async fn list_promises(
+        &self,
+        req: Request<pb::ListPromisesRequest>,
+    ) -> Result<Response<pb::ListPromisesResponse>, Status> {
+        require(&req, &[Role::Crm, Role::Dialer])?;
+        let r = req.into_inner();
+        if r.account_id.is_empty() {
+            return Err(Status::invalid_argument("account_id: is required"));
+        }
+        let v = self
+            .store
+            .list_promises(&r.account_id, &r.debt_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListPromisesResponse {
+            promises: v.into_iter().map(promise_out).collect(),
+        }))
+    }
+
+    async fn set_hold(
+        &self,
+        req: Request<pb::SetHoldRequest>,
+    ) -> Result<Response<pb::Hold>, Status> {
+        let caller = require(&req, &[Role::Crm, Role::Dialer])?;
+        let h = req
+            .into_inner()
+            .hold
+            .ok_or_else(|| Status::invalid_argument("hold: is required"))?;
+        let h = hold_in(h, "hold").map_err(invalid)?;
+        let kind = h.kind;
+        let h = self
+            .store
+            .set_hold(h, &caller.subject)
+            .await
+            .map_err(status)?;
+        tracing::info!(hold_id = %h.hold_id, kind = ?kind, actor = %caller.subject, "hold set");
+        Ok(Response::new(hold_out(h)))
+    }
+
+    async fn set_consent(
+        &self,
+        req: Request<pb::SetConsentRequest>,
+    ) -> Result<Response<pb::Phone>, Status> {
+        let caller = require(&req, &[Role::Crm, Role::Dialer])?;
+        let r = req.into_inner();
+        let c = ConsentUpdate {
+            at: req_ts_from(&r.at, "at").map_err(invalid)?,
+            account_id: r.account_id,
+            person_id: r.person_id,
+            number: r.number,
+            consent: r.consent,
+            source: r.source,
+            set_by: r.set_by,
+        };
+        let number = crate::redact::phone(&c.number);
+        let consent = c.consent;
+        let p = self
+            .store
+            .set_consent(c, &caller.subject)
+            .await
+            .map_err(status)?;
+        tracing::info!(number = %number, consent, actor = %caller.subject, "consent set");
+        Ok(Response::new(phone_out(p)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_mapping_round_trips_and_rejects_unknown() {
+        for o in [Outcome::Busy, Outcome::Conversation, Outcome::WrongParty] {
+            assert_eq!(outcome_from(outcome_to(o), "outcome").unwrap(), Some(o));
+        }
+        assert_eq!(outcome_from(0, "outcome").unwrap(), None);
+        let e = outcome_from(99, "outcome").unwrap_err();
+        assert_eq!(e.field, "outcome");
+    }
+
+    #[test]
+    fn timestamps_truncate_to_microseconds() {
+        let t = prost_types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 123_456_789,
+        };
+        let j = ts_from(&t, "at").unwrap();
+        assert_eq!(ts_to(j).nanos, 123_456_000);
+        let bad = prost_types::Timestamp {
+            seconds: 0,
+            nanos: -1,
+        };
+        assert_eq!(ts_from(&bad, "at").unwrap_err().field, "at");
+    }
+}

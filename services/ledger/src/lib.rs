@@ -1,0 +1,17 @@
+//! The account ledger service: system of record for accounts, debts, holds, consents,
+//! promises and every contact, over gRPC (`collections.ledger.v1.LedgerService`).
+//!
+//! Layers: [`domain`] (plain types and validation), [`store`] (sqlx, PostgreSQL or SQLite),
+//! [`grpc`] (protobuf mapping and streaming RPCs), [`server`] (tonic stack), plus [`auth`],
+//! [`config`], [`metrics`] and [`redact`].
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod grpc;
+pub mod metrics;
+pub mod redact;
+pub mod server;
+pub mod store;
+
+pub use collections_proto::ledger_v1 as pb;

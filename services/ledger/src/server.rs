@@ -1,0 +1,82 @@
+//! Assembles the gRPC server: LedgerService behind the auth interceptor, gRPC health, and
+//! reflection in both v1 and v1alpha (grpcurl 1.8 speaks only v1alpha). Used by `ledgerd`,
+//! the benchmark and in-process tests alike, so all of them run the same stack.
+
+use std::future::Future;
+
+use collections_proto::ledger_v1::ledger_service_server::LedgerServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::auth::Auth;
+use crate::grpc::LedgerGrpc;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Why the server stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Tuning of the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Most outcomes per ingest transaction.
+    pub max_batch: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: crate::grpc::MAX_BATCH,
+        }
+    }
+}
+
+/// Serves the ledger on `listener` until `shutdown` resolves.
+pub async fn serve(
+    store: Store,
+    metrics: Metrics,
+    auth: Auth,
+    opts: ServeOptions,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<LedgerServiceServer<LedgerGrpc>>()
+        .await;
+    let refl_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let refl_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        // End watch and ingest streams so graceful shutdown can finish.
+        let _ = stop_tx.send(true);
+    };
+    let ledger = tonic::service::interceptor::InterceptedService::new(
+        LedgerServiceServer::new(
+            LedgerGrpc::new(store, metrics, stop_rx).with_max_batch(opts.max_batch),
+        )
+        .max_decoding_message_size(16 * 1024 * 1024),
+        auth,
+    );
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(refl_v1)
+        .add_service(refl_v1alpha)
+        .add_service(ledger)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

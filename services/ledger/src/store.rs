@@ -1,0 +1,1875 @@
+//! The ledger's persistence (sqlx): one code path for PostgreSQL (production) and SQLite (the
+//! embedded default). Queries are written once in SQL both dialects accept (`$N` parameters,
+//! `ON CONFLICT`, `RETURNING`) and run through a small dispatch macro that instantiates the
+//! same body for each pool type; only bulk ingest (Postgres `UNNEST` vs SQLite row loop in one
+//! transaction), id-list binding and the change-feed lock differ per dialect. Every write is
+//! one transaction that also appends to the `changes` feed and the audit log.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, PgPool, SqlitePool};
+use tokio::sync::watch;
+
+use crate::domain::*;
+
+/// Migrations of each dialect, embedded in the binary.
+pub static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid argument: {0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{field} not found: {id}")]
+    NotFound { field: &'static str, id: String },
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("unsupported database url (want postgres://... or sqlite:...): {0}")]
+    Url(String),
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone)]
+enum Db {
+    Pg(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Handle on the ledger database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+    /// Highest change seq committed by this process (watchers wake on it).
+    head: Arc<watch::Sender<i64>>,
+}
+
+/// SQL that differs between the dialects.
+trait Dialect {
+    /// Serializes change-feed writers so `changes.seq` order is commit order.
+    const LOCK_CHANGES: &'static str;
+    /// `(account_id, debt_id?)` of the accounts in the id list `$1`.
+    const ACCOUNT_DEBTS_IN: &'static str;
+    /// Contact events whose ids are in the list `$1`.
+    const EVENTS_IN: &'static str;
+}
+
+impl Dialect for sqlx::Postgres {
+    const LOCK_CHANGES: &'static str = "SELECT pg_advisory_xact_lock(7142024)";
+    const ACCOUNT_DEBTS_IN: &'static str = "SELECT a.account_id, d.debt_id FROM accounts a \
+         LEFT JOIN debts d ON d.account_id = a.account_id WHERE a.account_id = ANY($1)";
+    const EVENTS_IN: &'static str = concat!(
+        "SELECT ",
+        event_cols!(),
+        " FROM contact_events WHERE event_id = ANY($1)"
+    );
+}
+
+impl Dialect for sqlx::Sqlite {
+    // SQLite allows one writer at a time (BEGIN IMMEDIATE): nothing to add.
+    const LOCK_CHANGES: &'static str = "SELECT 1";
+    const ACCOUNT_DEBTS_IN: &'static str = "SELECT a.account_id, d.debt_id FROM accounts a \
+         LEFT JOIN debts d ON d.account_id = a.account_id \
+         WHERE a.account_id IN (SELECT value FROM json_each($1))";
+    const EVENTS_IN: &'static str = concat!(
+        "SELECT ",
+        event_cols!(),
+        " FROM contact_events WHERE event_id IN (SELECT value FROM json_each($1))"
+    );
+}
+
+macro_rules! event_cols {
+    () => {
+        "event_id, idempotency_key, account_id, person_id, debt_ids, number, direction, \
+         channel, dial_mode, outcome, counts_for_regf, party, third_party_id, campaign_id, \
+         agent_id, started_at, ring_ms, talk_ms, amd, recording_ref, disposition, recorded_at"
+    };
+}
+use event_cols;
+
+/// Runs `$body` with `$p` bound to the pool of either dialect and `$D` to its database type.
+macro_rules! with_pool {
+    ($store:expr, $p:ident, $D:ident => $body:expr) => {
+        match &$store.db {
+            Db::Pg($p) => {
+                #[allow(dead_code)]
+                type $D = sqlx::Postgres;
+                $body
+            }
+            Db::Sqlite($p) => {
+                #[allow(dead_code)]
+                type $D = sqlx::Sqlite;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` inside a write transaction `$tx` of either dialect (SQLite: `BEGIN IMMEDIATE`
+/// so a read-then-write transaction never fails on lock upgrade).
+macro_rules! write_tx {
+    ($store:expr, $tx:ident, $D:ident => $body:expr) => {
+        match &$store.db {
+            Db::Pg(p) => {
+                #[allow(dead_code)]
+                type $D = sqlx::Postgres;
+                #[allow(unused_mut)]
+                let mut $tx = p.begin().await?;
+                $body
+            }
+            Db::Sqlite(p) => {
+                #[allow(dead_code)]
+                type $D = sqlx::Sqlite;
+                #[allow(unused_mut)]
+                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                $body
+            }
+        }
+    };
+}
+
+/// Appends one change (after taking the change lock) and returns its seq.
+macro_rules! append_change {
+    ($tx:ident, $D:ident, $kind:expr, $account:expr, $ref_id:expr, $payload:expr, $now:expr) => {{
+        sqlx::query(<$D as Dialect>::LOCK_CHANGES)
+            .execute(&mut *$tx)
+            .await?;
+        let (seq,): (i64,) = sqlx::query_as(
+            "INSERT INTO changes (kind, account_id, event_id, ref_id, payload, recorded_at) \
+             VALUES ($1, $2, NULL, $3, $4, $5) RETURNING seq",
+        )
+        .bind(enum_name(&$kind))
+        .bind($account)
+        .bind($ref_id)
+        .bind($payload)
+        .bind($now)
+        .fetch_one(&mut *$tx)
+        .await?;
+        seq
+    }};
+}
+
+macro_rules! audit {
+    ($tx:ident, $now:expr, $actor:expr, $action:expr, $kind:expr, $id:expr, $account:expr, $detail:expr) => {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, entity_kind, entity_id, account_id, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind($now)
+        .bind($actor)
+        .bind($action)
+        .bind($kind)
+        .bind($id)
+        .bind($account)
+        .bind($detail)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+fn us(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+fn opt_us(t: Option<Timestamp>) -> Option<i64> {
+    t.map(us)
+}
+
+fn ts(v: i64) -> Result<Timestamp> {
+    Timestamp::from_microsecond(v).map_err(|e| StoreError::Corrupt(format!("instant {v}: {e}")))
+}
+
+fn opt_ts(v: Option<i64>) -> Result<Option<Timestamp>> {
+    v.map(ts).transpose()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    parse_enum(s).ok_or_else(|| StoreError::Corrupt(format!("{what} {s:?}")))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("domain types serialize")
+}
+
+fn short_hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0x1f]);
+    }
+    let d = h.finalize();
+    d.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deterministic id of a hold given without one, so re-sending it is idempotent.
+pub fn derived_hold_id(h: &Hold) -> String {
+    format!(
+        "h-{}",
+        short_hash(&[
+            &h.account_id,
+            &enum_name(&h.kind),
+            &h.debt_id,
+            &h.number,
+            &us(h.since).to_string(),
+        ])
+    )
+}
+
+#[derive(Debug, FromRow)]
+struct AccountRow {
+    account_id: String,
+    creditor: String,
+    known_zone: String,
+    updated_at: i64,
+}
+
+#[derive(Debug, FromRow)]
+struct PersonRow {
+    person_id: String,
+    full_name: String,
+    role: String,
+}
+
+#[derive(Debug, FromRow)]
+struct PhoneRow {
+    person_id: String,
+    number: String,
+    kind: String,
+    consent_automated: bool,
+    consent_source: String,
+    consent_at: Option<i64>,
+    consent_revoked_at: Option<i64>,
+    employer_prohibits: bool,
+}
+
+impl PhoneRow {
+    fn into_phone(self) -> Result<Phone> {
+        Ok(Phone {
+            number: self.number,
+            kind: parse("phone kind", &self.kind)?,
+            consent_automated: self.consent_automated,
+            consent_source: self.consent_source,
+            consent_at: opt_ts(self.consent_at)?,
+            consent_revoked_at: opt_ts(self.consent_revoked_at)?,
+            employer_prohibits: self.employer_prohibits,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+struct AddressRow {
+    person_id: String,
+    line1: String,
+    city: String,
+    zip: String,
+    state: String,
+    country: String,
+    is_current: bool,
+}
+
+#[derive(Debug, FromRow)]
+struct DebtRow {
+    debt_id: String,
+    balance_minor: i64,
+    currency: String,
+    days_past_due: i32,
+    student_loan_group: String,
+    original_creditor: String,
+    last_activity_at: Option<i64>,
+}
+
+#[derive(Debug, FromRow)]
+struct HoldRow {
+    hold_id: String,
+    account_id: String,
+    kind: String,
+    debt_id: String,
+    number: String,
+    since: i64,
+    until: Option<i64>,
+    set_by: String,
+    reason: String,
+}
+
+impl HoldRow {
+    fn into_hold(self) -> Result<Hold> {
+        Ok(Hold {
+            hold_id: self.hold_id,
+            account_id: self.account_id,
+            kind: parse("hold kind", &self.kind)?,
+            debt_id: self.debt_id,
+            number: self.number,
+            since: ts(self.since)?,
+            until: opt_ts(self.until)?,
+            set_by: self.set_by,
+            reason: self.reason,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+struct BlackoutRow {
+    days: String,
+    from_time: String,
+    to_time: String,
+    since: Option<i64>,
+    until: Option<i64>,
+    number: String,
+    place: String,
+}
+
+#[derive(Debug, FromRow)]
+struct CallConsentRow {
+    debt_id: String,
+    given_at: i64,
+    days: i32,
+    revoked_at: Option<i64>,
+}
+
+#[derive(Debug, FromRow)]
+struct PromiseRow {
+    promise_id: String,
+    account_id: String,
+    debt_id: String,
+    amount_minor: i64,
+    currency: String,
+    due_date: String,
+    status: String,
+    outcome_key: String,
+    set_by: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl PromiseRow {
+    fn into_promise(self) -> Result<Promise> {
+        Ok(Promise {
+            promise_id: self.promise_id,
+            account_id: self.account_id,
+            debt_id: self.debt_id,
+            amount_minor: self.amount_minor,
+            currency: self.currency,
+            due_date: self.due_date,
+            status: parse("promise status", &self.status)?,
+            outcome_key: self.outcome_key,
+            set_by: self.set_by,
+            created_at: Some(ts(self.created_at)?),
+            updated_at: Some(ts(self.updated_at)?),
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+struct EventRow {
+    event_id: i64,
+    idempotency_key: String,
+    account_id: String,
+    person_id: String,
+    debt_ids: String,
+    number: String,
+    direction: String,
+    channel: String,
+    dial_mode: String,
+    outcome: String,
+    counts_for_regf: bool,
+    party: String,
+    third_party_id: String,
+    campaign_id: String,
+    agent_id: String,
+    started_at: i64,
+    ring_ms: i64,
+    talk_ms: i64,
+    amd: String,
+    recording_ref: String,
+    disposition: String,
+    recorded_at: i64,
+}
+
+impl EventRow {
+    fn into_outcome(self) -> Result<ContactOutcome> {
+        Ok(ContactOutcome {
+            idempotency_key: self.idempotency_key,
+            account_id: self.account_id,
+            person_id: self.person_id,
+            debt_ids: serde_json::from_str(&self.debt_ids)
+                .map_err(|e| StoreError::Corrupt(format!("debt_ids: {e}")))?,
+            number: self.number,
+            direction: parse("direction", &self.direction)?,
+            channel: parse("channel", &self.channel)?,
+            dial_mode: if self.dial_mode.is_empty() {
+                None
+            } else {
+                Some(parse("dial mode", &self.dial_mode)?)
+            },
+            outcome: parse("outcome", &self.outcome)?,
+            party: parse("party", &self.party)?,
+            third_party_id: self.third_party_id,
+            campaign_id: self.campaign_id,
+            agent_id: self.agent_id,
+            started_at: ts(self.started_at)?,
+            ring_ms: self.ring_ms,
+            talk_ms: self.talk_ms,
+            amd: parse("amd", &self.amd)?,
+            recording_ref: self.recording_ref,
+            disposition: self.disposition,
+            counts_for_regf: self.counts_for_regf,
+            event_id: self.event_id,
+            recorded_at: Some(ts(self.recorded_at)?),
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+struct ChangeRow {
+    seq: i64,
+    kind: String,
+    account_id: String,
+    event_id: Option<i64>,
+    ref_id: String,
+    payload: Option<String>,
+    recorded_at: i64,
+}
+
+/// Column values of one new contact event, in insert order.
+struct EventValues<'a> {
+    o: &'a ContactOutcome,
+    debt_ids: String,
+    direction: String,
+    channel: String,
+    dial_mode: String,
+    outcome: String,
+    party: String,
+    amd: String,
+}
+
+impl<'a> EventValues<'a> {
+    fn new(o: &'a ContactOutcome) -> Self {
+        Self {
+            o,
+            debt_ids: json(&o.debt_ids),
+            direction: enum_name(&o.direction),
+            channel: enum_name(&o.channel),
+            dial_mode: o.dial_mode.map(|m| enum_name(&m)).unwrap_or_default(),
+            outcome: enum_name(&o.outcome),
+            party: enum_name(&o.party),
+            amd: enum_name(&o.amd),
+        }
+    }
+}
+
+/// Per-debt aggregate of one ingest batch for the `debt_activity` projection.
+#[derive(Debug, Default)]
+struct Activity {
+    account_id: String,
+    last_at: i64,
+    last_conversation_at: Option<i64>,
+    attempts: i64,
+    regf_attempts: i64,
+    conversations: i64,
+}
+
+fn aggregate_activity<'a>(
+    new: impl Iterator<Item = &'a ContactOutcome>,
+) -> Vec<(String, Activity)> {
+    let mut m: HashMap<&str, Activity> = HashMap::new();
+    for o in new {
+        let at = us(o.started_at);
+        for d in &o.debt_ids {
+            let a = m.entry(d.as_str()).or_insert_with(|| Activity {
+                account_id: o.account_id.clone(),
+                last_at: i64::MIN,
+                ..Activity::default()
+            });
+            a.last_at = a.last_at.max(at);
+            a.attempts += 1;
+            if o.counts_for_regf {
+                a.regf_attempts += 1;
+            }
+            if o.outcome == Outcome::Conversation {
+                a.conversations += 1;
+                a.last_conversation_at = Some(a.last_conversation_at.map_or(at, |c| c.max(at)));
+            }
+        }
+    }
+    let mut v: Vec<_> = m.into_iter().map(|(k, a)| (k.to_owned(), a)).collect();
+    // One lock order for every writer.
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+const UPSERT_ACTIVITY_SQLITE: &str = "INSERT INTO debt_activity (debt_id, account_id, \
+    last_activity_at, last_attempt_at, last_conversation_at, attempts, regf_attempts, conversations) \
+    VALUES ($1, $2, $3, $3, $4, $5, $6, $7) \
+    ON CONFLICT (debt_id) DO UPDATE SET \
+    last_activity_at = max(debt_activity.last_activity_at, excluded.last_activity_at), \
+    last_attempt_at = max(coalesce(debt_activity.last_attempt_at, excluded.last_attempt_at), \
+                          coalesce(excluded.last_attempt_at, debt_activity.last_attempt_at)), \
+    last_conversation_at = max(coalesce(debt_activity.last_conversation_at, excluded.last_conversation_at), \
+                          coalesce(excluded.last_conversation_at, debt_activity.last_conversation_at)), \
+    attempts = debt_activity.attempts + excluded.attempts, \
+    regf_attempts = debt_activity.regf_attempts + excluded.regf_attempts, \
+    conversations = debt_activity.conversations + excluded.conversations";
+
+const UPSERT_ACTIVITY_PG: &str = "INSERT INTO debt_activity (debt_id, account_id, \
+    last_activity_at, last_attempt_at, last_conversation_at, attempts, regf_attempts, conversations) \
+    SELECT d, a, l, l, c, n, r, v FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], \
+    $5::bigint[], $6::bigint[], $7::bigint[]) AS u(d, a, l, c, n, r, v) \
+    ON CONFLICT (debt_id) DO UPDATE SET \
+    last_activity_at = GREATEST(debt_activity.last_activity_at, excluded.last_activity_at), \
+    last_attempt_at = GREATEST(debt_activity.last_attempt_at, excluded.last_attempt_at), \
+    last_conversation_at = GREATEST(debt_activity.last_conversation_at, excluded.last_conversation_at), \
+    attempts = debt_activity.attempts + excluded.attempts, \
+    regf_attempts = debt_activity.regf_attempts + excluded.regf_attempts, \
+    conversations = debt_activity.conversations + excluded.conversations";
+
+const INSERT_EVENT_SQLITE: &str = "INSERT INTO contact_events (idempotency_key, account_id, \
+    person_id, debt_ids, number, direction, channel, dial_mode, outcome, counts_for_regf, party, \
+    third_party_id, campaign_id, agent_id, started_at, ring_ms, talk_ms, amd, recording_ref, \
+    disposition, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+    $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (idempotency_key) DO NOTHING \
+    RETURNING event_id";
+
+const INSERT_EVENTS_PG: &str = "INSERT INTO contact_events (idempotency_key, account_id, \
+    person_id, debt_ids, number, direction, channel, dial_mode, outcome, counts_for_regf, party, \
+    third_party_id, campaign_id, agent_id, started_at, ring_ms, talk_ms, amd, recording_ref, \
+    disposition, recorded_at) \
+    SELECT k, a, p, d, n, di, ch, dm, o, c, pa, tp, ca, ag, s, r, t, am, rr, ds, $21 \
+    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+    $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::text[], $13::text[], \
+    $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::text[]) \
+    AS u(k, a, p, d, n, di, ch, dm, o, c, pa, tp, ca, ag, s, r, t, am, rr, ds) \
+    ON CONFLICT (idempotency_key) DO NOTHING RETURNING event_id, idempotency_key";
+
+impl Store {
+    /// Connects to `postgres://...` or `sqlite:...` and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            PG_MIGRATOR.run(&pool).await?;
+            Db::Pg(pool)
+        } else if url.starts_with("sqlite:") {
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            let mut opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            if !memory {
+                // WAL + FULL: a committed (acknowledged) batch survives a crash of the process
+                // and of the machine.
+                opts = opts
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full);
+            }
+            let pool = SqlitePoolOptions::new()
+                // An in-memory database exists once per connection: keep exactly one.
+                .max_connections(if memory { 1 } else { 8 })
+                .min_connections(if memory { 1 } else { 0 })
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(opts)
+                .await?;
+            SQLITE_MIGRATOR.run(&pool).await?;
+            Db::Sqlite(pool)
+        } else {
+            return Err(StoreError::Url(crate::redact::url(url)));
+        };
+        let mut store = Store {
+            db,
+            head: Arc::new(watch::channel(0).0),
+        };
+        let head = store.max_seq().await?;
+        store.head = Arc::new(watch::channel(head).0);
+        Ok(store)
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn dialect(&self) -> &'static str {
+        match self.db {
+            Db::Pg(_) => "postgres",
+            Db::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, p, D => p.close().await)
+    }
+
+    /// Receiver that changes whenever this process commits a change (watchers also poll, to
+    /// see other replicas' commits).
+    pub fn subscribe_head(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+
+    fn bump(&self, seq: i64) {
+        self.head.send_if_modified(|h| {
+            if seq > *h {
+                *h = seq;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Highest committed change seq (0 when none).
+    pub async fn max_seq(&self) -> Result<i64> {
+        let (v,): (Option<i64>,) = with_pool!(self, p, D => {
+            sqlx::query_as("SELECT max(seq) FROM changes").fetch_one(p).await?
+        });
+        Ok(v.unwrap_or(0))
+    }
+
+    pub async fn account_exists(&self, account_id: &str) -> Result<bool> {
+        let row: Option<(String,)> = with_pool!(self, p, D => {
+            sqlx::query_as("SELECT account_id FROM accounts WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(row.is_some())
+    }
+
+    // ------------------------------------------------------------------ accounts
+
+    /// Creates or replaces one account's profile in one transaction.
+    pub async fn upsert_account(&self, mut acct: Account, actor: &str) -> Result<UpsertOutcome> {
+        for h in &mut acct.holds {
+            if h.account_id.is_empty() {
+                h.account_id.clone_from(&acct.account_id);
+            }
+        }
+        acct.validate()?;
+        for h in &mut acct.holds {
+            if h.hold_id.is_empty() {
+                h.hold_id = derived_hold_id(h);
+            }
+        }
+        let hash = {
+            let mut h = Sha256::new();
+            h.update(json(&acct).as_bytes());
+            h.finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let now = us(Timestamp::now());
+        let id = acct.account_id.as_str();
+        let (outcome, seqs) = write_tx!(self, tx, D => {
+            let existing: Option<(String,)> =
+                sqlx::query_as("SELECT content_hash FROM accounts WHERE account_id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if existing.as_ref().is_some_and(|(h,)| *h == hash) {
+                return Ok(UpsertOutcome::Unchanged);
+            }
+            // Revocations recorded before stick unless the record re-grants consent later.
+            let revoked: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT person_id, number, consent_revoked_at FROM phones \
+                 WHERE account_id = $1 AND consent_revoked_at IS NOT NULL",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let revoked: HashMap<(String, String), i64> =
+                revoked.into_iter().map(|(p, n, r)| ((p, n), r)).collect();
+            let outcome = if existing.is_some() {
+                sqlx::query(
+                    "UPDATE accounts SET creditor = $2, known_zone = $3, content_hash = $4, \
+                     updated_at = $5 WHERE account_id = $1",
+                )
+                .bind(id)
+                .bind(&acct.creditor)
+                .bind(&acct.known_zone)
+                .bind(&hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                for sql in [
+                    "DELETE FROM phones WHERE account_id = $1",
+                    "DELETE FROM addresses WHERE account_id = $1",
+                    "DELETE FROM persons WHERE account_id = $1",
+                    "DELETE FROM debts WHERE account_id = $1",
+                    "DELETE FROM blackouts WHERE account_id = $1",
+                    "DELETE FROM call_consents WHERE account_id = $1",
+                ] {
+                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                }
+                UpsertOutcome::Updated
+            } else {
+                sqlx::query(
+                    "INSERT INTO accounts (account_id, creditor, known_zone, content_hash, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(id)
+                .bind(&acct.creditor)
+                .bind(&acct.known_zone)
+                .bind(&hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                UpsertOutcome::Created
+            };
+            for (i, p) in acct.persons.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO persons (account_id, person_id, ord, full_name, role) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(&p.person_id)
+                .bind(i as i32)
+                .bind(&p.full_name)
+                .bind(enum_name(&p.role))
+                .execute(&mut *tx)
+                .await?;
+                for (j, ph) in p.phones.iter().enumerate() {
+                    let mut revoked_at = opt_us(ph.consent_revoked_at);
+                    if let Some(&r) = revoked.get(&(p.person_id.clone(), ph.number.clone())) {
+                        let regranted = opt_us(ph.consent_at).is_some_and(|c| c > r);
+                        if !regranted && revoked_at.is_none_or(|x| x < r) {
+                            revoked_at = Some(r);
+                        }
+                    }
+                    sqlx::query(
+                        "INSERT INTO phones (account_id, person_id, number, ord, kind, \
+                         consent_automated, consent_source, consent_at, consent_revoked_at, \
+                         employer_prohibits) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(id)
+                    .bind(&p.person_id)
+                    .bind(&ph.number)
+                    .bind(j as i32)
+                    .bind(enum_name(&ph.kind))
+                    .bind(ph.consent_automated)
+                    .bind(&ph.consent_source)
+                    .bind(opt_us(ph.consent_at))
+                    .bind(revoked_at)
+                    .bind(ph.employer_prohibits)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (j, a) in p.addresses.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO addresses (account_id, person_id, ord, line1, city, zip, \
+                         state, country, is_current) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(id)
+                    .bind(&p.person_id)
+                    .bind(j as i32)
+                    .bind(&a.line1)
+                    .bind(&a.city)
+                    .bind(&a.zip)
+                    .bind(&a.state)
+                    .bind(&a.country)
+                    .bind(a.current)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            // Writers touch debt_activity only under the change lock (one lock order, no
+            // deadlock with concurrent ingest batches).
+            sqlx::query(<D as Dialect>::LOCK_CHANGES).execute(&mut *tx).await?;
+            for (i, d) in acct.debts.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO debts (debt_id, account_id, ord, balance_minor, currency, \
+                     days_past_due, student_loan_group, original_creditor) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (debt_id) DO UPDATE SET account_id = excluded.account_id, \
+                     ord = excluded.ord, balance_minor = excluded.balance_minor, \
+                     currency = excluded.currency, days_past_due = excluded.days_past_due, \
+                     student_loan_group = excluded.student_loan_group, \
+                     original_creditor = excluded.original_creditor",
+                )
+                .bind(&d.debt_id)
+                .bind(id)
+                .bind(i as i32)
+                .bind(d.balance_minor)
+                .bind(&d.currency)
+                .bind(d.days_past_due)
+                .bind(&d.student_loan_group)
+                .bind(&d.original_creditor)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO debt_activity (debt_id, account_id, last_activity_at, \
+                     attempts, regf_attempts, conversations) VALUES ($1, $2, $3, 0, 0, 0) \
+                     ON CONFLICT (debt_id) DO UPDATE SET account_id = excluded.account_id",
+                )
+                .bind(&d.debt_id)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (i, b) in acct.blackouts.iter().enumerate() {
+                let days: Vec<String> = b.days.iter().map(enum_name).collect();
+                sqlx::query(
+                    "INSERT INTO blackouts (account_id, ord, days, from_time, to_time, since, \
+                     until, number, place) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(id)
+                .bind(i as i32)
+                .bind(days.join(","))
+                .bind(&b.from)
+                .bind(&b.to)
+                .bind(opt_us(b.since))
+                .bind(opt_us(b.until))
+                .bind(&b.number)
+                .bind(b.place.map(|p| enum_name(&p)).unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (i, c) in acct.call_consents.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO call_consents (account_id, ord, debt_id, given_at, days, \
+                     revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(i as i32)
+                .bind(&c.debt_id)
+                .bind(us(c.given_at))
+                .bind(c.days as i32)
+                .bind(opt_us(c.revoked_at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            let mut new_holds = Vec::new();
+            for h in &acct.holds {
+                let inserted: Option<(String,)> = sqlx::query_as(
+                    "INSERT INTO holds (hold_id, account_id, kind, debt_id, number, since, until, \
+                     set_by, reason, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                     ON CONFLICT (hold_id) DO NOTHING RETURNING hold_id",
+                )
+                .bind(&h.hold_id)
+                .bind(id)
+                .bind(enum_name(&h.kind))
+                .bind(&h.debt_id)
+                .bind(&h.number)
+                .bind(us(h.since))
+                .bind(opt_us(h.until))
+                .bind(if h.set_by.is_empty() { actor } else { h.set_by.as_str() })
+                .bind(&h.reason)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if inserted.is_some() {
+                    new_holds.push(h);
+                }
+            }
+            let mut seqs = vec![append_change!(tx, D, ChangeKind::Account, id, id, None::<String>, now)];
+            audit!(tx, now, actor, "upsert_account", "account", id, id, json(&acct));
+            for h in new_holds {
+                seqs.push(append_change!(tx, D, ChangeKind::Hold, id, &h.hold_id, Some(json(h)), now));
+                audit!(tx, now, actor, "set_hold", "hold", &h.hold_id, id, json(h));
+            }
+            tx.commit().await?;
+            (outcome, seqs)
+        });
+        if let Some(&s) = seqs.iter().max() {
+            self.bump(s);
+        }
+        Ok(outcome)
+    }
+
+    /// The account with everything on it, or NOT_FOUND.
+    pub async fn get_account(&self, account_id: &str) -> Result<Account> {
+        with_pool!(self, p, D => {
+            let row: Option<AccountRow> = sqlx::query_as(
+                "SELECT account_id, creditor, known_zone, updated_at FROM accounts \
+                 WHERE account_id = $1",
+            )
+            .bind(account_id)
+            .fetch_optional(p)
+            .await?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound { field: "account_id", id: account_id.to_owned() });
+            };
+            let persons: Vec<PersonRow> = sqlx::query_as(
+                "SELECT person_id, full_name, role FROM persons WHERE account_id = $1 ORDER BY ord",
+            )
+            .bind(account_id)
+            .fetch_all(p)
+            .await?;
+            let phones: Vec<PhoneRow> = sqlx::query_as(
+                "SELECT person_id, number, kind, consent_automated, consent_source, consent_at, \
+                 consent_revoked_at, employer_prohibits FROM phones WHERE account_id = $1 \
+                 ORDER BY person_id, ord",
+            )
+            .bind(account_id)
+            .fetch_all(p)
+            .await?;
+            let addresses: Vec<AddressRow> = sqlx::query_as(
+                "SELECT person_id, line1, city, zip, state, country, is_current FROM addresses \
+                 WHERE account_id = $1 ORDER BY person_id, ord",
+            )
+            .bind(account_id)
+            .fetch_all(p)
+            .await?;
+            let debts: Vec<DebtRow> = sqlx::query_as(
+                "SELECT d.debt_id, d.balance_minor, d.currency, d.days_past_due, \
+                 d.student_loan_group, d.original_creditor, a.last_activity_at \
+                 FROM debts d LEFT JOIN debt_activity a ON a.debt_id = d.debt_id \
+                 WHERE d.account_id = $1 ORDER BY d.ord",
+            )
+            .bind(account_id)
+            .fetch_all(p)
+            .await?;
+            let holds: Vec<HoldRow> = sqlx::query_as(
+                "SELECT hold_id, account_id, kind, debt_id, number, since, until, set_by, reason \
+                 FROM holds WHERE account_id = $1 ORDER BY since, hold_id",
+            )
+            .bind(account_id)
+            .fetch_all(p)
+            .await?;
+            let blackouts: Vec<BlackoutRow> = sqlx::query_as(
+                "SELECT days, from_time, to_time, since, until, number, place FROM blackouts \
+                 WHERE account_id = $1 ORDER BY ord",
+            )
+            .bind(account_id)
+            .fetch_all(p)
+            .await?;
+            let consents: Vec<CallConsentRow> = sqlx::query_as(
+                "SELECT debt_id, given_at, days, revoked_at FROM call_consents \
+                 WHERE account_id = $1 ORDER BY ord",
+            )
+            .bind(account_id)
+            .fetch_all(p)
+            .await?;
+            assemble_account(row, persons, phones, addresses, debts, holds, blackouts, consents)
+        })
+    }
+
+    // ------------------------------------------------------------------ outcomes
+
+    /// Applies a batch of (shape-validated) outcomes in one transaction; one ack per input, in
+    /// input order. Keys already recorded, or repeated in the batch, ack as duplicates.
+    pub async fn record_outcomes(&self, batch: &mut [ContactOutcome]) -> Result<Vec<AckKind>> {
+        let mut acks: Vec<Option<AckKind>> = vec![None; batch.len()];
+        // Repeats inside the batch: the first occurrence is applied, later ones follow it.
+        let mut first: HashMap<String, usize> = HashMap::new();
+        let mut repeat_of: Vec<Option<usize>> = vec![None; batch.len()];
+        for (i, o) in batch.iter().enumerate() {
+            match first.get(&o.idempotency_key) {
+                Some(&j) => repeat_of[i] = Some(j),
+                None => {
+                    first.insert(o.idempotency_key.clone(), i);
+                }
+            }
+        }
+        // Accounts and their debts.
+        let accounts: Vec<String> = {
+            let s: HashSet<&str> = batch.iter().map(|o| o.account_id.as_str()).collect();
+            s.into_iter().map(str::to_owned).collect()
+        };
+        let rows: Vec<(String, Option<String>)> = match &self.db {
+            Db::Pg(p) => {
+                sqlx::query_as(<sqlx::Postgres as Dialect>::ACCOUNT_DEBTS_IN)
+                    .bind(&accounts)
+                    .fetch_all(p)
+                    .await?
+            }
+            Db::Sqlite(p) => {
+                sqlx::query_as(<sqlx::Sqlite as Dialect>::ACCOUNT_DEBTS_IN)
+                    .bind(json(&accounts))
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        let mut debts: HashMap<String, HashSet<String>> = HashMap::new();
+        for (a, d) in rows {
+            let e = debts.entry(a).or_default();
+            if let Some(d) = d {
+                e.insert(d);
+            }
+        }
+        let mut todo = Vec::new();
+        for (i, o) in batch.iter_mut().enumerate() {
+            if repeat_of[i].is_some() {
+                continue;
+            }
+            let Some(ds) = debts.get(&o.account_id) else {
+                acks[i] = Some(AckKind::Rejected {
+                    code: "NOT_FOUND",
+                    field: "account_id".into(),
+                    message: "unknown account".into(),
+                });
+                continue;
+            };
+            if let Some((j, _)) = o
+                .debt_ids
+                .iter()
+                .enumerate()
+                .find(|(_, d)| !ds.contains(*d))
+            {
+                acks[i] = Some(AckKind::Rejected {
+                    code: "INVALID_ARGUMENT",
+                    field: format!("debt_ids[{j}]"),
+                    message: "is not a debt of the account".into(),
+                });
+                continue;
+            }
+            o.counts_for_regf = o.compute_counts_for_regf();
+            todo.push(i);
+        }
+        let now = us(Timestamp::now());
+        let mut new_idx: Vec<usize> = Vec::new();
+        let mut max_seq = 0;
+        if !todo.is_empty() {
+            match &self.db {
+                Db::Pg(p) => {
+                    (new_idx, max_seq) = ingest_pg(p, batch, &todo, now).await?;
+                }
+                Db::Sqlite(p) => {
+                    (new_idx, max_seq) = ingest_sqlite(p, batch, &todo, now).await?;
+                }
+            }
+        }
+        for &i in &todo {
+            acks[i] = Some(AckKind::Duplicate);
+        }
+        for &i in &new_idx {
+            acks[i] = Some(AckKind::Recorded);
+        }
+        for i in 0..batch.len() {
+            if let Some(j) = repeat_of[i] {
+                acks[i] = Some(match &acks[j] {
+                    Some(AckKind::Rejected { .. }) => acks[j].clone().expect("set"),
+                    _ => AckKind::Duplicate,
+                });
+            }
+        }
+        self.bump(max_seq);
+        Ok(acks
+            .into_iter()
+            .map(|a| a.expect("every outcome acked"))
+            .collect())
+    }
+
+    /// Recorded outcomes in recording order.
+    pub async fn list_outcomes(&self, f: &OutcomeFilter) -> Result<Vec<ContactOutcome>> {
+        let rows: Vec<EventRow> = with_pool!(self, p, D => {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                event_cols!(),
+                " FROM contact_events WHERE event_id > $1 AND ($2 = '' OR account_id = $2) \
+                 AND ($3 = '' OR campaign_id = $3) AND ($4 = '' OR idempotency_key = $4) \
+                 AND started_at >= $5 AND started_at < $6 \
+                 AND ($7 = '' OR event_id IN \
+                      (SELECT event_id FROM contact_event_debts WHERE debt_id = $7)) \
+                 ORDER BY event_id LIMIT $8"
+            ))
+            .bind(f.after_event_id)
+            .bind(&f.account_id)
+            .bind(&f.campaign_id)
+            .bind(&f.idempotency_key)
+            .bind(f.since.map_or(i64::MIN, us))
+            .bind(f.until.map_or(i64::MAX, us))
+            .bind(&f.debt_id)
+            .bind(i64::from(f.limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(EventRow::into_outcome).collect()
+    }
+
+    /// Contacts of an account (optionally one person and/or debt) since an instant, with the
+    /// account's holds, phones, preferences: what a compliance decision needs.
+    pub async fn contact_history(
+        &self,
+        account_id: &str,
+        person_id: &str,
+        debt_id: &str,
+        since: Option<Timestamp>,
+    ) -> Result<ContactHistory> {
+        let account = self.get_account(account_id).await?;
+        if !person_id.is_empty() && !account.persons.iter().any(|p| p.person_id == person_id) {
+            return Err(StoreError::NotFound {
+                field: "person_id",
+                id: person_id.to_owned(),
+            });
+        }
+        if !debt_id.is_empty() && !account.debts.iter().any(|d| d.debt_id == debt_id) {
+            return Err(StoreError::NotFound {
+                field: "debt_id",
+                id: debt_id.to_owned(),
+            });
+        }
+        let rows: Vec<EventRow> = with_pool!(self, p, D => {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                event_cols!(),
+                " FROM contact_events WHERE account_id = $1 AND started_at >= $2 \
+                 AND ($3 = '' OR person_id = $3) \
+                 AND ($4 = '' OR event_id IN \
+                      (SELECT event_id FROM contact_event_debts WHERE debt_id = $4)) \
+                 ORDER BY started_at, event_id"
+            ))
+            .bind(account_id)
+            .bind(since.map_or(i64::MIN, us))
+            .bind(person_id)
+            .bind(debt_id)
+            .fetch_all(p)
+            .await?
+        });
+        let contacts = rows
+            .into_iter()
+            .map(EventRow::into_outcome)
+            .collect::<Result<_>>()?;
+        Ok(ContactHistory { contacts, account })
+    }
+
+    // ------------------------------------------------------------------ holds, consents, promises
+
+    /// Sets (or releases, with `until`) a hold; idempotent by hold id.
+    pub async fn set_hold(&self, mut h: Hold, actor: &str) -> Result<Hold> {
+        h.validate()?;
+        if h.hold_id.is_empty() {
+            h.hold_id = derived_hold_id(&h);
+        }
+        if h.set_by.is_empty() {
+            h.set_by = actor.to_owned();
+        }
+        if !self.account_exists(&h.account_id).await? {
+            return Err(StoreError::NotFound {
+                field: "hold.account_id",
+                id: h.account_id,
+            });
+        }
+        let now = us(Timestamp::now());
+        let (hold, seq) = write_tx!(self, tx, D => {
+            let existing: Option<HoldRow> = sqlx::query_as(
+                "SELECT hold_id, account_id, kind, debt_id, number, since, until, set_by, reason \
+                 FROM holds WHERE hold_id = $1",
+            )
+            .bind(&h.hold_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(e) = existing {
+                let e = e.into_hold()?;
+                if e.account_id != h.account_id || e.kind != h.kind || e.debt_id != h.debt_id
+                    || e.number != h.number || e.since != h.since
+                {
+                    return Err(ValidationError::new(
+                        "hold.hold_id",
+                        "names an existing hold with other account, kind, debt, number or since",
+                    )
+                    .into());
+                }
+                if e.until == h.until && e.reason == h.reason {
+                    return Ok(e);
+                }
+                sqlx::query(
+                    "UPDATE holds SET until = $2, reason = $3, set_by = $4, updated_at = $5 \
+                     WHERE hold_id = $1",
+                )
+                .bind(&h.hold_id)
+                .bind(opt_us(h.until))
+                .bind(&h.reason)
+                .bind(&h.set_by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                sqlx::query(
+                    "INSERT INTO holds (hold_id, account_id, kind, debt_id, number, since, until, \
+                     set_by, reason, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                )
+                .bind(&h.hold_id)
+                .bind(&h.account_id)
+                .bind(enum_name(&h.kind))
+                .bind(&h.debt_id)
+                .bind(&h.number)
+                .bind(us(h.since))
+                .bind(opt_us(h.until))
+                .bind(&h.set_by)
+                .bind(&h.reason)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let seq = append_change!(tx, D, ChangeKind::Hold, &h.account_id, &h.hold_id, Some(json(&h)), now);
+            audit!(tx, now, actor, "set_hold", "hold", &h.hold_id, &h.account_id, json(&h));
+            tx.commit().await?;
+            (h, seq)
+        });
+        self.bump(seq);
+        Ok(hold)
+    }
+
+    /// Records consent to automated calls on a phone, or its revocation; idempotent.
+    pub async fn set_consent(&self, c: ConsentUpdate, actor: &str) -> Result<Phone> {
+        c.validate()?;
+        if !self.account_exists(&c.account_id).await? {
+            return Err(StoreError::NotFound {
+                field: "account_id",
+                id: c.account_id,
+            });
+        }
+        let now = us(Timestamp::now());
+        let set_by = if c.set_by.is_empty() {
+            actor.to_owned()
+        } else {
+            c.set_by.clone()
+        };
+        let (phone, seq) = write_tx!(self, tx, D => {
+            let row: Option<PhoneRow> = sqlx::query_as(
+                "SELECT person_id, number, kind, consent_automated, consent_source, consent_at, \
+                 consent_revoked_at, employer_prohibits FROM phones \
+                 WHERE account_id = $1 AND person_id = $2 AND number = $3",
+            )
+            .bind(&c.account_id)
+            .bind(&c.person_id)
+            .bind(&c.number)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                return Err(StoreError::NotFound {
+                    field: "number",
+                    id: crate::redact::phone(&c.number),
+                });
+            };
+            let old = row.into_phone()?;
+            let mut new = old.clone();
+            if c.consent {
+                new.consent_automated = true;
+                new.consent_source.clone_from(&c.source);
+                new.consent_at = Some(c.at);
+                new.consent_revoked_at = None;
+            } else {
+                new.consent_revoked_at = Some(c.at);
+                if !c.source.is_empty() {
+                    new.consent_source.clone_from(&c.source);
+                }
+            }
+            if new == old {
+                return Ok(old);
+            }
+            sqlx::query(
+                "UPDATE phones SET consent_automated = $4, consent_source = $5, consent_at = $6, \
+                 consent_revoked_at = $7 WHERE account_id = $1 AND person_id = $2 AND number = $3",
+            )
+            .bind(&c.account_id)
+            .bind(&c.person_id)
+            .bind(&c.number)
+            .bind(new.consent_automated)
+            .bind(&new.consent_source)
+            .bind(opt_us(new.consent_at))
+            .bind(opt_us(new.consent_revoked_at))
+            .execute(&mut *tx)
+            .await?;
+            let change = ConsentChange {
+                account_id: c.account_id.clone(),
+                person_id: c.person_id.clone(),
+                phone: new.clone(),
+                set_by: set_by.clone(),
+            };
+            let seq = append_change!(tx, D, ChangeKind::Consent, &c.account_id, &c.number, Some(json(&change)), now);
+            audit!(tx, now, actor, if c.consent { "give_consent" } else { "revoke_consent" },
+                "phone", format!("{}/{}", c.person_id, c.number), &c.account_id, json(&change));
+            tx.commit().await?;
+            (new, seq)
+        });
+        self.bump(seq);
+        Ok(phone)
+    }
+
+    /// Records a promise to pay, or changes the status of a known one; idempotent.
+    pub async fn record_promise(&self, mut pr: Promise, actor: &str) -> Result<Promise> {
+        pr.validate()?;
+        if pr.promise_id.is_empty() {
+            pr.promise_id = format!("p-{}", uuid::Uuid::new_v4());
+        }
+        if pr.set_by.is_empty() {
+            pr.set_by = actor.to_owned();
+        }
+        if !self.account_exists(&pr.account_id).await? {
+            return Err(StoreError::NotFound {
+                field: "promise.account_id",
+                id: pr.account_id,
+            });
+        }
+        let now = us(Timestamp::now());
+        let (promise, seq) = write_tx!(self, tx, D => {
+            let debt: Option<(String,)> =
+                sqlx::query_as("SELECT debt_id FROM debts WHERE debt_id = $1 AND account_id = $2")
+                    .bind(&pr.debt_id)
+                    .bind(&pr.account_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if debt.is_none() {
+                return Err(ValidationError::new("promise.debt_id", "is not a debt of the account").into());
+            }
+            let existing: Option<PromiseRow> = sqlx::query_as(
+                "SELECT promise_id, account_id, debt_id, amount_minor, currency, due_date, status, \
+                 outcome_key, set_by, created_at, updated_at FROM promises WHERE promise_id = $1",
+            )
+            .bind(&pr.promise_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let stored = if let Some(e) = existing {
+                let mut e = e.into_promise()?;
+                if e.account_id != pr.account_id || e.debt_id != pr.debt_id {
+                    return Err(ValidationError::new(
+                        "promise.promise_id",
+                        "names a promise of another account or debt",
+                    )
+                    .into());
+                }
+                if e.status == pr.status {
+                    return Ok(e);
+                }
+                sqlx::query(
+                    "UPDATE promises SET status = $2, set_by = $3, updated_at = $4 WHERE promise_id = $1",
+                )
+                .bind(&pr.promise_id)
+                .bind(enum_name(&pr.status))
+                .bind(&pr.set_by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                e.status = pr.status;
+                e.set_by.clone_from(&pr.set_by);
+                e.updated_at = Some(ts(now)?);
+                e
+            } else {
+                sqlx::query(
+                    "INSERT INTO promises (promise_id, account_id, debt_id, amount_minor, currency, \
+                     due_date, status, outcome_key, set_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                )
+                .bind(&pr.promise_id)
+                .bind(&pr.account_id)
+                .bind(&pr.debt_id)
+                .bind(pr.amount_minor)
+                .bind(&pr.currency)
+                .bind(&pr.due_date)
+                .bind(enum_name(&pr.status))
+                .bind(&pr.outcome_key)
+                .bind(&pr.set_by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                pr.created_at = Some(ts(now)?);
+                pr.updated_at = pr.created_at;
+                pr
+            };
+            sqlx::query(<D as Dialect>::LOCK_CHANGES).execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE debt_activity SET last_activity_at = $2 \
+                 WHERE debt_id = $1 AND last_activity_at < $2",
+            )
+            .bind(&stored.debt_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let seq = append_change!(tx, D, ChangeKind::Promise, &stored.account_id, &stored.promise_id, Some(json(&stored)), now);
+            audit!(tx, now, actor, "record_promise", "promise", &stored.promise_id, &stored.account_id, json(&stored));
+            tx.commit().await?;
+            (stored, seq)
+        });
+        self.bump(seq);
+        Ok(promise)
+    }
+
+    pub async fn list_promises(&self, account_id: &str, debt_id: &str) -> Result<Vec<Promise>> {
+        if !self.account_exists(account_id).await? {
+            return Err(StoreError::NotFound {
+                field: "account_id",
+                id: account_id.to_owned(),
+            });
+        }
+        let rows: Vec<PromiseRow> = with_pool!(self, p, D => {
+            sqlx::query_as(
+                "SELECT promise_id, account_id, debt_id, amount_minor, currency, due_date, status, \
+                 outcome_key, set_by, created_at, updated_at FROM promises \
+                 WHERE account_id = $1 AND ($2 = '' OR debt_id = $2) ORDER BY created_at, promise_id",
+            )
+            .bind(account_id)
+            .bind(debt_id)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(PromiseRow::into_promise).collect()
+    }
+
+    // ------------------------------------------------------------------ change feed
+
+    /// Up to `limit` changes after `after_seq`, in seq order.
+    pub async fn changes_after(
+        &self,
+        after_seq: i64,
+        account_id: &str,
+        limit: u32,
+    ) -> Result<Vec<Change>> {
+        let rows: Vec<ChangeRow> = with_pool!(self, p, D => {
+            sqlx::query_as(
+                "SELECT seq, kind, account_id, event_id, ref_id, payload, recorded_at FROM changes \
+                 WHERE seq > $1 AND ($2 = '' OR account_id = $2) ORDER BY seq LIMIT $3",
+            )
+            .bind(after_seq)
+            .bind(account_id)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?
+        });
+        let ids: Vec<i64> = rows.iter().filter_map(|r| r.event_id).collect();
+        let mut events: HashMap<i64, ContactOutcome> = HashMap::new();
+        if !ids.is_empty() {
+            let evs: Vec<EventRow> = match &self.db {
+                Db::Pg(p) => {
+                    sqlx::query_as(<sqlx::Postgres as Dialect>::EVENTS_IN)
+                        .bind(&ids)
+                        .fetch_all(p)
+                        .await?
+                }
+                Db::Sqlite(p) => {
+                    sqlx::query_as(<sqlx::Sqlite as Dialect>::EVENTS_IN)
+                        .bind(json(&ids))
+                        .fetch_all(p)
+                        .await?
+                }
+            };
+            for e in evs {
+                let o = e.into_outcome()?;
+                events.insert(o.event_id, o);
+            }
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let kind: ChangeKind = parse("change kind", &r.kind)?;
+            let payload_json = || {
+                r.payload
+                    .as_deref()
+                    .ok_or_else(|| StoreError::Corrupt(format!("change {} without payload", r.seq)))
+            };
+            let de = |s: &str| -> Result<serde_json::Value> {
+                serde_json::from_str(s)
+                    .map_err(|e| StoreError::Corrupt(format!("change {}: {e}", r.seq)))
+            };
+            let payload = match kind {
+                ChangeKind::Outcome => {
+                    let id = r.event_id.unwrap_or_default();
+                    match events.remove(&id) {
+                        Some(o) => ChangePayload::Outcome(Box::new(o)),
+                        // Purged by retention: the feed skips it.
+                        None => continue,
+                    }
+                }
+                ChangeKind::Hold => ChangePayload::Hold(
+                    serde_json::from_value(de(payload_json()?)?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+                ChangeKind::Consent => ChangePayload::Consent(
+                    serde_json::from_value(de(payload_json()?)?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+                ChangeKind::Promise => ChangePayload::Promise(
+                    serde_json::from_value(de(payload_json()?)?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+                ChangeKind::Account => ChangePayload::Account(r.ref_id.clone()),
+            };
+            out.push(Change {
+                seq: r.seq,
+                kind,
+                account_id: r.account_id,
+                recorded_at: ts(r.recorded_at)?,
+                payload,
+            });
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------------ retention
+
+    /// Deletes contact events all of whose debts had their last activity before `cutoff`
+    /// (with their debt links and feed entries). Returns the number of events deleted.
+    pub async fn purge_before(&self, cutoff: Timestamp) -> Result<u64> {
+        let cutoff = us(cutoff);
+        let n = write_tx!(self, tx, D => {
+            let n = sqlx::query(
+                "DELETE FROM contact_events WHERE event_id IN ( \
+                   SELECT l.event_id FROM contact_event_debts l \
+                   JOIN debt_activity a ON a.debt_id = l.debt_id \
+                   GROUP BY l.event_id HAVING max(a.last_activity_at) < $1)",
+            )
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query(
+                "DELETE FROM contact_event_debts WHERE NOT EXISTS \
+                 (SELECT 1 FROM contact_events e WHERE e.event_id = contact_event_debts.event_id)",
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM changes WHERE event_id IS NOT NULL AND NOT EXISTS \
+                 (SELECT 1 FROM contact_events e WHERE e.event_id = changes.event_id)",
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            n
+        });
+        Ok(n)
+    }
+
+    /// Naive ingest for the benchmark's baseline: one row, one transaction, no batching.
+    pub async fn record_outcome_naive(&self, o: &ContactOutcome) -> Result<bool> {
+        let now = us(Timestamp::now());
+        let v = EventValues::new(o);
+        let new = write_tx!(self, tx, D => {
+            let id: Option<(i64,)> = sqlx::query_as(INSERT_EVENT_SQLITE)
+                .bind(&o.idempotency_key)
+                .bind(&o.account_id)
+                .bind(&o.person_id)
+                .bind(&v.debt_ids)
+                .bind(&o.number)
+                .bind(&v.direction)
+                .bind(&v.channel)
+                .bind(&v.dial_mode)
+                .bind(&v.outcome)
+                .bind(o.compute_counts_for_regf())
+                .bind(&v.party)
+                .bind(&o.third_party_id)
+                .bind(&o.campaign_id)
+                .bind(&o.agent_id)
+                .bind(us(o.started_at))
+                .bind(o.ring_ms)
+                .bind(o.talk_ms)
+                .bind(&v.amd)
+                .bind(&o.recording_ref)
+                .bind(&o.disposition)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            id.is_some()
+        });
+        Ok(new)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble_account(
+    row: AccountRow,
+    persons: Vec<PersonRow>,
+    phones: Vec<PhoneRow>,
+    addresses: Vec<AddressRow>,
+    debts: Vec<DebtRow>,
+    holds: Vec<HoldRow>,
+    blackouts: Vec<BlackoutRow>,
+    consents: Vec<CallConsentRow>,
+) -> Result<Account> {
+    let mut by_person: HashMap<String, Person> = HashMap::new();
+    let mut order = Vec::new();
+    for p in persons {
+        order.push(p.person_id.clone());
+        by_person.insert(
+            p.person_id.clone(),
+            Person {
+                person_id: p.person_id,
+                full_name: p.full_name,
+                role: parse("person role", &p.role)?,
+                phones: Vec::new(),
+                addresses: Vec::new(),
+            },
+        );
+    }
+    for ph in phones {
+        let pid = ph.person_id.clone();
+        if let Some(p) = by_person.get_mut(&pid) {
+            p.phones.push(ph.into_phone()?);
+        }
+    }
+    for a in addresses {
+        if let Some(p) = by_person.get_mut(&a.person_id) {
+            p.addresses.push(Address {
+                line1: a.line1,
+                city: a.city,
+                zip: a.zip,
+                state: a.state,
+                country: a.country,
+                current: a.is_current,
+            });
+        }
+    }
+    Ok(Account {
+        account_id: row.account_id,
+        creditor: row.creditor,
+        known_zone: row.known_zone,
+        persons: order
+            .into_iter()
+            .filter_map(|id| by_person.remove(&id))
+            .collect(),
+        debts: debts
+            .into_iter()
+            .map(|d| {
+                Ok(Debt {
+                    debt_id: d.debt_id,
+                    balance_minor: d.balance_minor,
+                    currency: d.currency,
+                    days_past_due: d.days_past_due,
+                    student_loan_group: d.student_loan_group,
+                    original_creditor: d.original_creditor,
+                    last_activity_at: opt_ts(d.last_activity_at)?,
+                })
+            })
+            .collect::<Result<_>>()?,
+        holds: holds
+            .into_iter()
+            .map(HoldRow::into_hold)
+            .collect::<Result<_>>()?,
+        blackouts: blackouts
+            .into_iter()
+            .map(|b| {
+                Ok(Blackout {
+                    days: b
+                        .days
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| parse("day", s))
+                        .collect::<Result<_>>()?,
+                    from: b.from_time,
+                    to: b.to_time,
+                    since: opt_ts(b.since)?,
+                    until: opt_ts(b.until)?,
+                    number: b.number,
+                    place: if b.place.is_empty() {
+                        None
+                    } else {
+                        Some(parse("place", &b.place)?)
+                    },
+                })
+            })
+            .collect::<Result<_>>()?,
+        call_consents: consents
+            .into_iter()
+            .map(|c| {
+                Ok(CallConsent {
+                    debt_id: c.debt_id,
+                    given_at: ts(c.given_at)?,
+                    days: c.days.max(0) as u32,
+                    revoked_at: opt_ts(c.revoked_at)?,
+                })
+            })
+            .collect::<Result<_>>()?,
+        updated_at: Some(ts(row.updated_at)?),
+    })
+}
+
+/// Postgres batch: one `INSERT .. SELECT FROM UNNEST` per table, one transaction.
+/// Returns the indices (into `batch`) that were new, and the highest change seq written.
+async fn ingest_pg(
+    p: &PgPool,
+    batch: &[ContactOutcome],
+    todo: &[usize],
+    now: i64,
+) -> Result<(Vec<usize>, i64)> {
+    // Insert in key order: concurrent batches carrying the same keys (a resend racing the
+    // original) then take index locks in one order and cannot deadlock.
+    let mut todo = todo.to_vec();
+    todo.sort_unstable_by(|&a, &b| batch[a].idempotency_key.cmp(&batch[b].idempotency_key));
+    let todo = &todo[..];
+    let vals: Vec<EventValues<'_>> = todo.iter().map(|&i| EventValues::new(&batch[i])).collect();
+    macro_rules! col {
+        ($e:expr) => {
+            vals.iter().map($e).collect::<Vec<_>>()
+        };
+    }
+    let mut tx = p.begin().await?;
+    let inserted: Vec<(i64, String)> = sqlx::query_as(INSERT_EVENTS_PG)
+        .bind(col!(|v| v.o.idempotency_key.as_str()))
+        .bind(col!(|v| v.o.account_id.as_str()))
+        .bind(col!(|v| v.o.person_id.as_str()))
+        .bind(col!(|v| v.debt_ids.as_str()))
+        .bind(col!(|v| v.o.number.as_str()))
+        .bind(col!(|v| v.direction.as_str()))
+        .bind(col!(|v| v.channel.as_str()))
+        .bind(col!(|v| v.dial_mode.as_str()))
+        .bind(col!(|v| v.outcome.as_str()))
+        .bind(col!(|v| v.o.counts_for_regf))
+        .bind(col!(|v| v.party.as_str()))
+        .bind(col!(|v| v.o.third_party_id.as_str()))
+        .bind(col!(|v| v.o.campaign_id.as_str()))
+        .bind(col!(|v| v.o.agent_id.as_str()))
+        .bind(col!(|v| us(v.o.started_at)))
+        .bind(col!(|v| v.o.ring_ms))
+        .bind(col!(|v| v.o.talk_ms))
+        .bind(col!(|v| v.amd.as_str()))
+        .bind(col!(|v| v.o.recording_ref.as_str()))
+        .bind(col!(|v| v.o.disposition.as_str()))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+    if inserted.is_empty() {
+        tx.commit().await?;
+        return Ok((Vec::new(), 0));
+    }
+    let pos: HashMap<&str, usize> = todo
+        .iter()
+        .map(|&i| (batch[i].idempotency_key.as_str(), i))
+        .collect();
+    let mut new: Vec<(i64, usize)> = inserted
+        .iter()
+        .map(|(id, k)| (*id, pos[k.as_str()]))
+        .collect();
+    new.sort_unstable();
+    let (mut l_debt, mut l_at, mut l_ev) = (Vec::new(), Vec::new(), Vec::new());
+    for &(id, i) in &new {
+        for d in &batch[i].debt_ids {
+            l_debt.push(d.as_str());
+            l_at.push(us(batch[i].started_at));
+            l_ev.push(id);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO contact_event_debts (debt_id, started_at, event_id) \
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(&l_debt)
+    .bind(&l_at)
+    .bind(&l_ev)
+    .execute(&mut *tx)
+    .await?;
+    let act = aggregate_activity(new.iter().map(|&(_, i)| &batch[i]));
+    sqlx::query(<sqlx::Postgres as Dialect>::LOCK_CHANGES)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(UPSERT_ACTIVITY_PG)
+        .bind(act.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>())
+        .bind(
+            act.iter()
+                .map(|(_, a)| a.account_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(act.iter().map(|(_, a)| a.last_at).collect::<Vec<_>>())
+        .bind(
+            act.iter()
+                .map(|(_, a)| a.last_conversation_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(act.iter().map(|(_, a)| a.attempts).collect::<Vec<_>>())
+        .bind(act.iter().map(|(_, a)| a.regf_attempts).collect::<Vec<_>>())
+        .bind(act.iter().map(|(_, a)| a.conversations).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    let (max_seq,): (Option<i64>,) = sqlx::query_as(
+        "WITH ins AS (INSERT INTO changes (kind, account_id, event_id, ref_id, payload, recorded_at) \
+         SELECT 'outcome', a, e, e::text, NULL, $3 FROM UNNEST($1::text[], $2::bigint[]) AS u(a, e) \
+         ORDER BY u.e RETURNING seq) SELECT max(seq) FROM ins",
+    )
+    .bind(
+        new.iter()
+            .map(|&(_, i)| batch[i].account_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(new.iter().map(|&(id, _)| id).collect::<Vec<_>>())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((
+        new.into_iter().map(|(_, i)| i).collect(),
+        max_seq.unwrap_or(0),
+    ))
+}
+
+/// SQLite batch: prepared single-row statements in one `BEGIN IMMEDIATE` transaction (SQLite
+/// has no array binding; statements are cached so this is fast in-process).
+async fn ingest_sqlite(
+    p: &SqlitePool,
+    batch: &[ContactOutcome],
+    todo: &[usize],
+    now: i64,
+) -> Result<(Vec<usize>, i64)> {
+    let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+    let mut new = Vec::new();
+    let mut max_seq = 0;
+    for &i in todo {
+        let o = &batch[i];
+        let v = EventValues::new(o);
+        let id: Option<(i64,)> = sqlx::query_as(INSERT_EVENT_SQLITE)
+            .bind(&o.idempotency_key)
+            .bind(&o.account_id)
+            .bind(&o.person_id)
+            .bind(&v.debt_ids)
+            .bind(&o.number)
+            .bind(&v.direction)
+            .bind(&v.channel)
+            .bind(&v.dial_mode)
+            .bind(&v.outcome)
+            .bind(o.counts_for_regf)
+            .bind(&v.party)
+            .bind(&o.third_party_id)
+            .bind(&o.campaign_id)
+            .bind(&o.agent_id)
+            .bind(us(o.started_at))
+            .bind(o.ring_ms)
+            .bind(o.talk_ms)
+            .bind(&v.amd)
+            .bind(&o.recording_ref)
+            .bind(&o.disposition)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((id,)) = id else { continue };
+        for d in &o.debt_ids {
+            sqlx::query(
+                "INSERT INTO contact_event_debts (debt_id, started_at, event_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(d)
+            .bind(us(o.started_at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let (seq,): (i64,) = sqlx::query_as(
+            "INSERT INTO changes (kind, account_id, event_id, ref_id, payload, recorded_at) \
+             VALUES ('outcome', $1, $2, $3, NULL, $4) RETURNING seq",
+        )
+        .bind(&o.account_id)
+        .bind(id)
+        .bind(id.to_string())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        max_seq = seq;
+        new.push(i);
+    }
+    for (d, a) in aggregate_activity(new.iter().map(|&i| &batch[i])) {
+        sqlx::query(UPSERT_ACTIVITY_SQLITE)
+            .bind(&d)
+            .bind(&a.account_id)
+            .bind(a.last_at)
+            .bind(a.last_conversation_at)
+            .bind(a.attempts)
+            .bind(a.regf_attempts)
+            .bind(a.conversations)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok((new, max_seq))
+}

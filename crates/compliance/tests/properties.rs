@@ -4,6 +4,7 @@
 //! - removing history never turns an allowed call into a refused one;
 //! - a dialer that only dials when allowed never puts more than 7 counted calls about one
 //!   debt into any 7 consecutive local dates (US-REGF-08).
+//!
 //! The checks recompute local times with jiff directly, not with the engine's own clock.
 
 use std::collections::BTreeMap;

@@ -100,7 +100,7 @@ pub fn generate(count: usize, rng: &mut Rng, since: Timestamp) -> Vec<CallReques
                     until: None,
                 });
             }
-            let request = CallRequest {
+            CallRequest {
                 at: since,
                 mode: DialMode::Predictive,
                 dial: Dial {
@@ -127,8 +127,7 @@ pub fn generate(count: usize, rng: &mut Rng, since: Timestamp) -> Vec<CallReques
                     student_loan_group: None,
                 }],
                 history: Vec::new(),
-            };
-            request
+            }
         })
         .collect()
 }

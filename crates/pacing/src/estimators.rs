@@ -263,14 +263,22 @@ impl FreeTable {
         }
     }
 
-    /// Builds from weighted samples: `start` is how long the agent had been in the phase the
-    /// table conditions on when the sample's phase began (0), `cond` the length of that phase
-    /// (the agent is known to be still in it: `a < cond`), `done` when it is free
-    /// (`done >= cond`).
-    fn build(&mut self, samples: impl Iterator<Item = (f64, f64, f64)>, min_weight: f64) {
+    /// Builds from weighted samples. A finished sample `(cond, done, w)`: the phase the table
+    /// conditions on lasted `cond` s (the agent is known to be still in it at `a < cond`) and
+    /// the agent was free at `done >= cond`. A censored sample `(c, w)` is an agent still in
+    /// the phase after `c` s: it only says "not free within h of a" for `a + h < c`. Without
+    /// the censored samples, a table built early in a shift would only know the short calls
+    /// that already ended and would promise agents far too soon.
+    fn build(
+        &mut self,
+        samples: impl Iterator<Item = (f64, f64, f64)>,
+        censored: impl Iterator<Item = (f64, f64)>,
+        min_weight: f64,
+    ) {
         let span = self.span;
         let stride = MAX_H + 1;
         let mut den = vec![0.0f64; span + 1];
+        let mut den_c = vec![0.0f64; (span + 1) * stride];
         let mut num = vec![0.0f64; (span + 1) * stride];
         for (cond, done, w) in samples {
             // a in [0, ceil(cond)) are consistent with "still in phase at a".
@@ -289,27 +297,39 @@ impl FreeTable {
                 }
             }
         }
+        for (c, w) in censored {
+            for h in 0..=MAX_H {
+                let a_hi = ((c - h as f64).ceil().max(0.0) as usize).min(span);
+                if a_hi > 0 {
+                    den_c[h] += w;
+                    den_c[a_hi * stride + h] -= w;
+                }
+            }
+        }
         let mut d = 0.0;
         let mut acc = vec![0.0f64; stride];
-        let mut last_good: Option<usize> = None;
+        let mut acc_c = vec![0.0f64; stride];
+        let mut last_good: Vec<Option<f32>> = vec![None; stride];
         for a in 0..span {
             d += den[a];
             let row = &num[a * stride..(a + 1) * stride];
             acc.iter_mut().zip(row).for_each(|(x, n)| *x += n);
-            if d >= min_weight {
-                let out = &mut self.p[a * stride..(a + 1) * stride];
-                for (p, x) in out.iter_mut().zip(&acc) {
-                    *p = (x / d).clamp(0.0, 1.0) as f32;
-                }
-                last_good = Some(a);
-            } else if let Some(g) = last_good {
-                // Too few samples this long: reuse the last well-estimated row.
-                self.p.copy_within(g * stride..(g + 1) * stride, a * stride);
-            } else {
-                self.p[a * stride..(a + 1) * stride].fill(0.0);
+            let row_c = &den_c[a * stride..(a + 1) * stride];
+            acc_c.iter_mut().zip(row_c).for_each(|(x, n)| *x += n);
+            for h in 0..stride {
+                let total = d + acc_c[h];
+                let p = if total >= min_weight {
+                    let p = (acc[h] / total).clamp(0.0, 1.0) as f32;
+                    last_good[h] = Some(p);
+                    p
+                } else {
+                    // Too few samples this long: reuse the last well-estimated value.
+                    last_good[h].unwrap_or(0.0)
+                };
+                self.p[a * stride + h] = p;
             }
         }
-        self.ready = last_good.is_some();
+        self.ready = last_good.iter().any(Option::is_some);
     }
 
     fn get(&self, a: f64, h: usize) -> f64 {
@@ -331,6 +351,10 @@ pub struct HandleModel {
     /// (time recorded, talk, wrap)
     samples: VecDeque<(f64, f64, f64)>,
     max_samples: usize,
+    /// Shift time: advances with the ticks but at most a few seconds per tick, so a night
+    /// between shifts does not age yesterday's handle times (they do not depend on the hour
+    /// the way answer rates do).
+    active: f64,
     last_build: f64,
     new_since_build: usize,
     talk: FreeTable,
@@ -347,6 +371,7 @@ impl HandleModel {
             rebuild_every_s: 60.0,
             samples: VecDeque::new(),
             max_samples: 3000,
+            active: 0.0,
             last_build: f64::NEG_INFINITY,
             new_since_build: 0,
             talk: FreeTable::new(TALK_SPAN),
@@ -358,8 +383,14 @@ impl HandleModel {
         }
     }
 
-    pub fn record(&mut self, now: f64, talk: f64, wrap: f64) {
-        self.samples.push_back((now, talk.max(0.0), wrap.max(0.0)));
+    /// Advances the shift clock by a tick's `dt` (capped: gaps between shifts do not count).
+    pub fn advance(&mut self, dt: f64) {
+        self.active += dt.clamp(0.0, 5.0);
+    }
+
+    pub fn record(&mut self, talk: f64, wrap: f64) {
+        self.samples
+            .push_back((self.active, talk.max(0.0), wrap.max(0.0)));
         if self.samples.len() > self.max_samples {
             self.samples.pop_front();
         }
@@ -375,8 +406,11 @@ impl HandleModel {
         self.samples.is_empty()
     }
 
-    /// Rebuilds the tables when due.
-    pub fn maybe_rebuild(&mut self, now: f64) {
+    /// Rebuilds the tables when due. `talking` holds how long each agent now in talk has
+    /// been talking; `wrapping` how long each agent in wrap has been wrapping, with the talk
+    /// before it when known (both are censored observations).
+    pub fn maybe_rebuild(&mut self, talking: &[f64], wrapping: &[(f64, Option<f64>)]) {
+        let now = self.active;
         if self.new_since_build == 0
             || self.samples.len() < self.min_samples
             || now - self.last_build < self.rebuild_every_s
@@ -389,22 +423,30 @@ impl HandleModel {
         let w = |t: f64| (-lambda * (now - t)).exp();
         let min_w = 3.0;
         let s = &self.samples;
-        self.talk
-            .build(s.iter().map(|&(t, tk, wr)| (tk, tk + wr, w(t))), min_w);
         let split = self.class_split_s;
-        self.wrap[0].build(
-            s.iter()
-                .filter(|x| x.1 < split)
-                .map(|&(t, _, wr)| (wr, wr, w(t))),
+        self.talk.build(
+            s.iter().map(|&(t, tk, wr)| (tk, tk + wr, w(t))),
+            talking.iter().map(|&c| (c, 1.0)),
             min_w,
         );
-        self.wrap[1].build(
-            s.iter()
-                .filter(|x| x.1 >= split)
-                .map(|&(t, _, wr)| (wr, wr, w(t))),
-            min_w,
-        );
-        self.wrap[2].build(s.iter().map(|&(t, _, wr)| (wr, wr, w(t))), min_w);
+        let class = |talk: Option<f64>, k: usize| match (talk, k) {
+            (_, 2) => true,
+            (Some(t), 0) => t < split,
+            (Some(t), 1) => t >= split,
+            _ => false,
+        };
+        for k in 0..3 {
+            self.wrap[k].build(
+                s.iter()
+                    .filter(|x| class(Some(x.1), k))
+                    .map(|&(t, _, wr)| (wr, wr, w(t))),
+                wrapping
+                    .iter()
+                    .filter(|x| class(x.1, k))
+                    .map(|&(b, _)| (b, 1.0)),
+                min_w,
+            );
+        }
     }
 
     /// P(an agent in talk for `a` s is free (talk and wrap over) within `h` s).
@@ -457,12 +499,12 @@ impl AgentTracker {
                         self.last_talk[i] = Some(new.since - old.since);
                     }
                     (AgentState::Talk, _) => {
-                        model.record(now, new.since - old.since, 0.0);
+                        model.record(new.since - old.since, 0.0);
                         self.last_talk[i] = None;
                     }
                     (AgentState::Wrap, _) => {
                         if let Some(talk) = self.last_talk[i].take() {
-                            model.record(now, talk, new.since - old.since);
+                            model.record(talk, new.since - old.since);
                         }
                     }
                     _ => self.last_talk[i] = None,
@@ -507,17 +549,36 @@ mod tests {
     }
 
     #[test]
+    fn censored_agents_temper_early_estimates() {
+        // Early in a shift only short calls have ended; 10 agents are still talking at 50 s.
+        let mut h = HandleModel::new(1e9, 60.0, 5);
+        for _ in 0..10 {
+            h.record(20.0, 5.0);
+        }
+        h.maybe_rebuild(&[], &[]);
+        let naive = h.p_free_talk(10.0, 15);
+        let mut c = HandleModel::new(1e9, 60.0, 5);
+        for _ in 0..10 {
+            c.record(20.0, 5.0);
+        }
+        c.maybe_rebuild(&[50.0; 10], &[]);
+        let tempered = c.p_free_talk(10.0, 15);
+        assert!((naive - 1.0).abs() < 1e-6);
+        assert!((tempered - 0.5).abs() < 1e-6, "{tempered}");
+    }
+
+    #[test]
     fn free_table_conditions_on_elapsed() {
         let mut h = HandleModel::new(1e9, 60.0, 10);
         // Half the calls last 10 s + 5 s wrap, half 100 s + 20 s wrap.
         for i in 0..200 {
             if i % 2 == 0 {
-                h.record(0.0, 10.0, 5.0);
+                h.record(10.0, 5.0);
             } else {
-                h.record(0.0, 100.0, 20.0);
+                h.record(100.0, 20.0);
             }
         }
-        h.maybe_rebuild(1.0);
+        h.maybe_rebuild(&[], &[]);
         // At 0 s, half are free within 15 s.
         assert!((h.p_free_talk(0.0, 15) - 0.5).abs() < 1e-6);
         // Past 10 s only long calls remain, free at 120 s.

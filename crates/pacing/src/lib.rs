@@ -147,8 +147,8 @@ impl Tick {
 }
 
 /// Campaign pacing configuration (the protocol's `config` line).
+/// Unknown fields are ignored so that simulators may send more than this controller uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Team size (informative; the controller counts agents in each tick).
     pub agents: u32,

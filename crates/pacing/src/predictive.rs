@@ -137,7 +137,9 @@ pub struct Predictive {
     tracker: AgentTracker,
     budget: AbandonBudget,
     ln_theta: f64,
-    // Scratch per horizon point.
+    // Scratch: busy agents (censored handle samples), then values per horizon point.
+    talking: Vec<f64>,
+    wrapping: Vec<(f64, Option<f64>)>,
     mu: Vec<f64>,
     var: Vec<f64>,
     ring_mean: Vec<f64>,
@@ -162,6 +164,8 @@ impl Predictive {
             budget: AbandonBudget::new(aim, cfg.amd_false_positive, cfg.uk_mode),
             ln_theta: p.theta0.ln(),
             clock: Clock::default(),
+            talking: Vec::new(),
+            wrapping: Vec::new(),
             mu: vec![0.0; n],
             var: vec![0.0; n],
             ring_mean: vec![0.0; n],
@@ -196,8 +200,20 @@ impl Predictive {
             }
         }
         self.attempts.advance(tick.t, dt);
+        self.handle.advance(dt);
         self.tracker.update(tick.t, &tick.agents, &mut self.handle);
-        self.handle.maybe_rebuild(tick.t);
+        self.talking.clear();
+        self.wrapping.clear();
+        for (i, a) in tick.agents.iter().enumerate() {
+            match a.state {
+                AgentState::Talk => self.talking.push(tick.t - a.since),
+                AgentState::Wrap => self
+                    .wrapping
+                    .push((tick.t - a.since, self.tracker.talk_before_wrap(i))),
+                _ => {}
+            }
+        }
+        self.handle.maybe_rebuild(&self.talking, &self.wrapping);
         self.budget.record(tick.t, humans, drops);
         if humans > 0 {
             let r = self.budget.allowed_drop_share(self.p.payback_lives);
@@ -275,17 +291,23 @@ impl Predictive {
         }
     }
 
-    /// Marginal drop risk of an attempt launched after `k` others this tick.
+    /// Marginal drop risk of an attempt launched after `k` others this tick: the chance that
+    /// one more live answer at the new attempt's verdict time finds (or leaves a later call
+    /// in flight with) no agent. With first-come first-served agents, a call arriving at `s`
+    /// adds a drop when the shortage at any later point `u >= s` of the horizon is positive,
+    /// so the risk at each verdict time is the largest shortage probability from it on.
     fn risk(&self, k: f64) -> f64 {
         let n = self.p.horizon_points;
         let cv = 1.0 / (self.attempts.live_weight() + 1.0).sqrt();
         let mut sum = 0.0;
-        for j in 0..n {
+        let mut later_max: f64 = 0.0;
+        for j in (0..n).rev() {
             let c = self.new_live[j];
             let mu = self.mu[j] - k * c;
             let shared = cv * (self.ring_mean[j] + k * c);
             let var = self.var[j] + k * c * (1.0 - c) + shared * shared;
-            sum += phi((0.5 - mu) / var.sqrt());
+            later_max = later_max.max(phi((0.5 - mu) / var.sqrt()));
+            sum += later_max;
         }
         sum / n as f64
     }

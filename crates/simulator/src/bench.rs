@@ -58,17 +58,20 @@ pub fn run(cfg: &SimConfig, policy: &Policy) -> Result<RunResult, SimError> {
     })
 }
 
-/// Bisects k in [1, 4] (7 steps) for the largest power ratio whose pooled strict
-/// abandonment stays at or under [`TUNE_TARGET`].
+/// Highest power ratio tried by the tuning.
+pub const TUNE_MAX_K: f64 = 10.0;
+
+/// Bisects k in [1, [`TUNE_MAX_K`]] (8 steps) for the largest power ratio whose pooled strict
+/// abandonment stays at or under [`TUNE_TARGET`], in hindsight (on the very days it reports).
 pub fn tune_power_k(cfg: &SimConfig) -> Result<(f64, RunResult), SimError> {
     let ok = |r: &RunResult| r.summary.strict_abandonment.value <= TUNE_TARGET;
-    let top = run(cfg, &Policy::Power { ratio: 4.0 })?;
+    let top = run(cfg, &Policy::Power { ratio: TUNE_MAX_K })?;
     if ok(&top) {
-        return Ok((4.0, top));
+        return Ok((TUNE_MAX_K, top));
     }
-    let (mut lo, mut hi) = (1.0, 4.0);
+    let (mut lo, mut hi) = (1.0, TUNE_MAX_K);
     let mut best: Option<RunResult> = None;
-    for _ in 0..7 {
+    for _ in 0..8 {
         let mid = (lo + hi) / 2.0;
         let r = run(cfg, &Policy::Power { ratio: mid })?;
         if ok(&r) {

@@ -253,3 +253,32 @@ pub fn markdown(cells: &[Cell]) -> String {
     }
     s
 }
+
+/// The predictive pacer's secondary metrics per cell, in Markdown.
+pub fn markdown_detail(cells: &[Cell]) -> String {
+    let mut s = String::new();
+    s.push_str(
+        "| cell | pacing aband. % | occ. % [95 % CI] | idle s / agent-h | live contacts / agent-h | RPC / agent-h | dials / agent-h | dials / live contact | peak lines |\n",
+    );
+    s.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    for c in cells {
+        let p = &c.predictive;
+        let o = p.occupancy;
+        s.push_str(&format!(
+            "| {} x {} | {} | {} [{}-{}] | {:.0} | {:.2} | {:.2} | {:.1} | {:.2} | {} |\n",
+            c.scenario,
+            c.agents,
+            pct(p.pacing_abandonment),
+            pct(o.value),
+            pct(o.lo),
+            pct(o.hi),
+            p.idle_s_per_agent_hour,
+            p.live_contacts_per_agent_hour,
+            p.rpc_per_agent_hour,
+            p.dials_per_agent_hour,
+            p.dials_per_live_contact,
+            p.peak_lines,
+        ));
+    }
+    s
+}

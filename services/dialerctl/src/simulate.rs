@@ -140,6 +140,8 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
             }
         } else {
             write!(out, "{}", simulator::bench::markdown(&cells))?;
+            writeln!(out)?;
+            write!(out, "{}", simulator::bench::markdown_detail(&cells))?;
         }
         return Ok(());
     }

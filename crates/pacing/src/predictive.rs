@@ -392,6 +392,52 @@ mod tests {
         assert!(n1 < n0, "{n1} >= {n0}");
     }
 
+    fn tick_with(t: f64, completed: Vec<crate::Completed>) -> Tick {
+        Tick {
+            t,
+            agents: vec![
+                Agent {
+                    state: AgentState::Talk,
+                    since: 0.0
+                };
+                4
+            ],
+            inflight: vec![],
+            completed,
+        }
+    }
+
+    #[test]
+    fn drops_lower_the_price_and_connections_raise_it() {
+        let c = |outcome| crate::Completed {
+            outcome,
+            ring_s: 9.0,
+        };
+        for uk_mode in [false, true] {
+            let cfg = Config {
+                uk_mode,
+                ..Config::default()
+            };
+            let mut dropped = Predictive::new(cfg.clone(), PredictiveConfig::default()).unwrap();
+            let mut served = Predictive::new(cfg, PredictiveConfig::default()).unwrap();
+            let theta0 = dropped.theta();
+            for s in 0..20 {
+                let t = f64::from(s);
+                dropped
+                    .tick(&tick_with(t, vec![c(Outcome::HumanDropped)]))
+                    .unwrap();
+                served
+                    .tick(&tick_with(t, vec![c(Outcome::HumanConnected); 5]))
+                    .unwrap();
+            }
+            assert!(dropped.theta() < theta0 * 0.5, "{}", dropped.theta());
+            assert!(served.theta() > theta0, "{}", served.theta());
+            assert!(dropped.window_abandonment().unwrap() > 0.9);
+            let strict = served.window_abandonment().unwrap();
+            assert!((strict - 0.01).abs() < 1e-9, "{strict}");
+        }
+    }
+
     #[test]
     fn bad_config_is_refused() {
         let p = PredictiveConfig {

@@ -14,7 +14,8 @@
 //!   wraps), which the joint samples keep.
 //! - [`AgentTracker`]: turns consecutive ticks' agent lists into those samples.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::{Agent, AgentState, Outcome};
 
@@ -121,14 +122,38 @@ impl Hist {
     }
 }
 
+/// An attempt waiting to be folded into the estimates, ordered by estimated dial time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pending {
+    dialed: f64,
+    class: Class,
+    ring_s: f64,
+}
+
+impl Eq for Pending {}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.dialed.total_cmp(&other.dialed)
+    }
+}
+
 /// Outcome mix and ring-time distributions of dials, recency-weighted.
 #[derive(Debug, Clone)]
 pub struct AttemptModel {
     decay_per_s: f64,
     lag_s: f64,
     ring_timeout_s: f64,
-    /// (approximate dial time, class, ring time) not yet folded in.
-    pending: VecDeque<(f64, Class, f64)>,
+    /// Attempts not yet folded in, earliest estimated dial time first. Completion order is
+    /// not dial order (a failure dialed later ends before a live answer dialed earlier), so
+    /// a FIFO would hold back the slow outcomes and bias the mix towards the fast ones.
+    pending: BinaryHeap<Reverse<Pending>>,
     weight: [f64; 4],
     ring: [Hist; 3],
 }
@@ -151,7 +176,7 @@ impl AttemptModel {
             decay_per_s: std::f64::consts::LN_2 / half_life_s,
             lag_s: ring_timeout_s + 10.0,
             ring_timeout_s,
-            pending: VecDeque::new(),
+            pending: BinaryHeap::new(),
             weight: [
                 prior_live * prior_dials,
                 0.45 * other * prior_dials,
@@ -169,11 +194,16 @@ impl AttemptModel {
             self.weight.iter_mut().for_each(|w| *w *= f);
             self.ring.iter_mut().for_each(|h| h.decay(f));
         }
-        while let Some(&(dialed, class, ring_s)) = self.pending.front() {
+        while let Some(&Reverse(Pending {
+            dialed,
+            class,
+            ring_s,
+        })) = self.pending.peek()
+        {
             if dialed > now - self.lag_s {
                 break;
             }
-            self.pending.pop_front();
+            self.pending.pop();
             self.weight[class as usize] += 1.0;
             if class != Class::NoAnswer {
                 self.ring[class as usize].add(ring_s, 1.0);
@@ -191,8 +221,11 @@ impl AttemptModel {
             Class::Machine => 3.0,
             _ => 0.0,
         };
-        self.pending
-            .push_back((now - ring_s.max(0.0) - after, class, ring_s));
+        self.pending.push(Reverse(Pending {
+            dialed: now - ring_s.max(0.0) - after,
+            class,
+            ring_s,
+        }));
     }
 
     fn total(&self) -> f64 {
@@ -565,6 +598,33 @@ mod tests {
         let tempered = c.p_free_talk(10.0, 15);
         assert!((naive - 1.0).abs() < 1e-6);
         assert!((tempered - 0.5).abs() < 1e-6, "{tempered}");
+    }
+
+    #[test]
+    fn slow_outcomes_are_not_held_back_by_later_fast_ones() {
+        // 100 dials a second from 0 s; failures (10 %) end after 2 s, live answers (25 %) after 10 s,
+        // the rest after 22 s. The estimate must not dip while slow outcomes are pending.
+        let mut m = AttemptModel::new(1e9, 22.0, 0.25, 1.0);
+        for s in 0..120 {
+            let t = f64::from(s);
+            if s >= 2 {
+                for _ in 0..10 {
+                    m.observe(t, Outcome::Fail, 2.0);
+                }
+            }
+            if s >= 10 {
+                for _ in 0..25 {
+                    m.observe(t, Outcome::HumanConnected, 8.0);
+                }
+            }
+            if s >= 22 {
+                for _ in 0..65 {
+                    m.observe(t, Outcome::NoAnswer, 22.0);
+                }
+            }
+            m.advance(t, 1.0);
+            assert!((m.p_live() - 0.25).abs() < 0.02, "t {t}: {}", m.p_live());
+        }
     }
 
     #[test]

@@ -4,10 +4,14 @@
 //! - `dialerctl compliance sample`: writes sample cases for `check` (load tests, examples).
 //! - `dialerctl demo` (also what runs with no subcommand): a compliance-audited day of
 //!   dialing over a generated portfolio, on the embedded defaults.
+//! - `dialerctl simulate`: the pacing benchmark (one cell, or `--all` for the table).
+//! - `dialerctl pacing-agent`: the pacing controller behind the JSON-lines protocol.
 
+mod agent;
 mod check;
 mod demo;
 mod portfolio;
+mod simulate;
 
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -38,6 +42,10 @@ enum Command {
     },
     /// Runs a simulated day of dialing through the compliance engine and prints a report.
     Demo(demo::DemoArgs),
+    /// Simulates outbound shifts with a pacing policy and prints the benchmark metrics.
+    Simulate(simulate::SimulateArgs),
+    /// Serves the pacing controller over JSON lines on stdin/stdout.
+    PacingAgent(agent::AgentArgs),
 }
 
 #[derive(Subcommand)]
@@ -189,6 +197,8 @@ fn main() -> anyhow::Result<()> {
             command: ComplianceCommand::Sample(args),
         }) => compliance_sample(&args),
         Some(Command::Demo(args)) => demo::run(&args),
+        Some(Command::Simulate(args)) => simulate::run(&args),
+        Some(Command::PacingAgent(args)) => agent::run(&args),
         None => demo::run(&demo::DemoArgs::default()),
     }
 }

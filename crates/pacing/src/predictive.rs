@@ -1,0 +1,454 @@
+//! The predictive pacer.
+//!
+//! Each second it asks, for the `k+1`-th attempt it could launch now: if this attempt turns
+//! out to be a live answer, what is the chance that no agent is free within the connect
+//! deadline of its human verdict? It launches attempts while that marginal risk stays under
+//! a threshold `theta`, and a feedback loop moves `theta` so that the campaign's drops stay
+//! at the share its abandonment budget allows.
+//!
+//! The risk is computed Erlang-style, from expected flows rather than from a fixed ratio:
+//! for several likely verdict times `s` of the new attempt (quantiles of the learned
+//! ring-time distribution of live answers, plus the AMD delay),
+//!
+//! - supply(s) = ready agents + sum over busy agents of P(free by s + deadline | busy for so
+//!   long), from the learned talk and wrap distributions ([`HandleModel`]);
+//! - demand(s) = answered calls that may be waiting + sum over ringing attempts of
+//!   P(live verdict by s | still ringing after e s) + the other `k` new attempts' chance of a
+//!   live verdict by s ([`AttemptModel`]);
+//! - the marginal attempt is dropped if supply - demand < 1. Supply and demand are sums of
+//!   independent Bernoulli terms, so a normal approximation gives the probability; the
+//!   variance also carries the uncertainty of the estimated answer rate, because every
+//!   attempt in flight shares that error.
+//!
+//! Why a marginal threshold and not an average target: the abandonment constraint is on the
+//! average, and for a constraint on an average the best policy (Lagrangian argument) takes an
+//! extra attempt exactly when its marginal drop risk is below a price; `theta` is that price.
+//! Why feedback on `theta`: the normal approximation, the independence assumptions and the
+//! estimation lags are all biased in ways that vary by team size and scenario; a stochastic
+//! approximation loop (`ln theta` down by `gain` per drop, up by `gain x r / (1 - r)` per
+//! connected human verdict) settles where the realised drop share equals `r`, whatever the
+//! bias. `r` comes from the [`AbandonBudget`]: the rolling 30-day (and UK 24 h) window with
+//! the AMD false-positive estimate, aimed a margin under the legal target.
+//!
+//! The pacer never cancels a ringing call (attempts ring to the carrier timeout, so the
+//! 15 s minimum ring holds by construction) and never asks for more lines than the cap.
+
+use serde::{Deserialize, Serialize};
+
+use crate::budget::AbandonBudget;
+use crate::estimators::{AgentTracker, AttemptModel, HandleModel, MAX_H};
+use crate::stats::phi;
+use crate::{AgentState, Clock, Config, Controller, Decision, Outcome, PacingError, Phase, Tick};
+
+/// The tunable parameters of the predictive pacer. `Default` is the frozen configuration
+/// the benchmark in `docs/pacing.md` was run with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PredictiveConfig {
+    /// Aim this much under the strict abandonment target (absorbs the noise of a window).
+    pub margin: f64,
+    /// Half-life (s) of the answer-rate and ring-time estimates.
+    pub answer_half_life_s: f64,
+    /// Half-life (s) of the talk and wrap samples.
+    pub handle_half_life_s: f64,
+    /// Share of dials needing an agent assumed before any data...
+    pub prior_live: f64,
+    /// ...worth this many dials.
+    pub prior_dials: f64,
+    /// Mean seconds from a live pick-up to the AMD's human verdict.
+    pub amd_delay_s: f64,
+    /// Verdict-time quantiles the marginal risk is averaged over.
+    pub horizon_points: usize,
+    /// Initial marginal-risk threshold and its bounds.
+    pub theta0: f64,
+    pub theta_min: f64,
+    pub theta_max: f64,
+    /// Step of `ln theta` per observed drop.
+    pub gain: f64,
+    /// Live answers over which an over- or under-spent budget is paid back.
+    pub payback_lives: f64,
+    /// Talks shorter than this use the short-call wrap distribution.
+    pub class_split_s: f64,
+    /// Handle samples needed before busy agents count as future supply.
+    pub min_handle_samples: usize,
+}
+
+impl Default for PredictiveConfig {
+    fn default() -> PredictiveConfig {
+        PredictiveConfig {
+            margin: 0.003,
+            answer_half_life_s: 900.0,
+            handle_half_life_s: 3600.0,
+            prior_live: 0.2,
+            prior_dials: 20.0,
+            amd_delay_s: 1.75,
+            horizon_points: 8,
+            theta0: 0.15,
+            theta_min: 0.002,
+            theta_max: 0.8,
+            gain: 0.05,
+            payback_lives: 2000.0,
+            class_split_s: 60.0,
+            min_handle_samples: 20,
+        }
+    }
+}
+
+impl PredictiveConfig {
+    fn validate(&self) -> Result<(), PacingError> {
+        let bad = |name: &'static str, problem: &str| {
+            Err(PacingError::BadPolicy {
+                name,
+                problem: problem.to_string(),
+            })
+        };
+        if !(self.margin >= 0.0 && self.margin < 0.5) {
+            return bad("margin", "must be in [0, 0.5)");
+        }
+        if !(self.answer_half_life_s > 0.0 && self.handle_half_life_s > 0.0) {
+            return bad("half_life", "must be positive");
+        }
+        if !(self.prior_live > 0.0 && self.prior_live < 1.0 && self.prior_dials > 0.0) {
+            return bad("prior_live", "must be in (0, 1) with positive weight");
+        }
+        if self.horizon_points == 0 || self.horizon_points > 64 {
+            return bad("horizon_points", "must be in 1..=64");
+        }
+        if !(0.0 < self.theta_min && self.theta_min <= self.theta0 && self.theta0 <= self.theta_max)
+            || self.theta_max >= 1.0
+        {
+            return bad("theta", "need 0 < theta_min <= theta0 <= theta_max < 1");
+        }
+        if !(self.gain > 0.0 && self.payback_lives > 0.0 && self.amd_delay_s >= 0.0) {
+            return bad("gain", "gain and payback must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// The predictive controller of one campaign.
+#[derive(Debug, Clone)]
+pub struct Predictive {
+    cfg: Config,
+    p: PredictiveConfig,
+    clock: Clock,
+    attempts: AttemptModel,
+    handle: HandleModel,
+    tracker: AgentTracker,
+    budget: AbandonBudget,
+    ln_theta: f64,
+    // Scratch: busy agents (censored handle samples), then values per horizon point.
+    talking: Vec<f64>,
+    wrapping: Vec<(f64, Option<f64>)>,
+    mu: Vec<f64>,
+    var: Vec<f64>,
+    ring_mean: Vec<f64>,
+    new_live: Vec<f64>,
+}
+
+impl Predictive {
+    pub fn new(cfg: Config, p: PredictiveConfig) -> Result<Predictive, PacingError> {
+        cfg.validate()?;
+        p.validate()?;
+        let aim = (cfg.abandon_target - p.margin).max(0.0);
+        let n = p.horizon_points;
+        Ok(Predictive {
+            attempts: AttemptModel::new(
+                p.answer_half_life_s,
+                cfg.ring_timeout_s,
+                p.prior_live,
+                p.prior_dials,
+            ),
+            handle: HandleModel::new(p.handle_half_life_s, p.class_split_s, p.min_handle_samples),
+            tracker: AgentTracker::default(),
+            budget: AbandonBudget::new(aim, cfg.amd_false_positive, cfg.uk_mode),
+            ln_theta: p.theta0.ln(),
+            clock: Clock::default(),
+            talking: Vec::new(),
+            wrapping: Vec::new(),
+            mu: vec![0.0; n],
+            var: vec![0.0; n],
+            ring_mean: vec![0.0; n],
+            new_live: vec![0.0; n],
+            cfg,
+            p,
+        })
+    }
+
+    /// The current marginal-risk threshold.
+    pub fn theta(&self) -> f64 {
+        self.ln_theta.exp()
+    }
+
+    /// Estimated strict abandonment of the rolling 30-day window.
+    pub fn window_abandonment(&self) -> Option<f64> {
+        self.budget.strict_rate()
+    }
+
+    fn learn(&mut self, tick: &Tick, dt: f64) {
+        let mut humans = 0;
+        let mut drops = 0;
+        for c in &tick.completed {
+            self.attempts.observe(tick.t, c.outcome, c.ring_s);
+            match c.outcome {
+                Outcome::HumanConnected => humans += 1,
+                Outcome::HumanDropped => {
+                    humans += 1;
+                    drops += 1;
+                }
+                _ => {}
+            }
+        }
+        self.attempts.advance(tick.t, dt);
+        self.handle.advance(dt);
+        self.tracker.update(tick.t, &tick.agents, &mut self.handle);
+        self.talking.clear();
+        self.wrapping.clear();
+        for (i, a) in tick.agents.iter().enumerate() {
+            match a.state {
+                AgentState::Talk => self.talking.push(tick.t - a.since),
+                AgentState::Wrap => self
+                    .wrapping
+                    .push((tick.t - a.since, self.tracker.talk_before_wrap(i))),
+                _ => {}
+            }
+        }
+        self.handle.maybe_rebuild(&self.talking, &self.wrapping);
+        self.budget.record(tick.t, humans, drops);
+        if humans > 0 {
+            let r = self.budget.allowed_drop_share(self.p.payback_lives);
+            let up = self.p.gain * r / (1.0 - r);
+            self.ln_theta += up * f64::from(humans - drops) - self.p.gain * f64::from(drops);
+            self.ln_theta = self
+                .ln_theta
+                .clamp(self.p.theta_min.ln(), self.p.theta_max.ln());
+        }
+    }
+
+    /// Fills `mu`/`var` with supply minus demand (before any new attempt) at each horizon
+    /// point and `new_live` with each new attempt's chance of a live verdict by then.
+    fn forecast(&mut self, tick: &Tick) {
+        let n = self.p.horizon_points;
+        let p_live = self.attempts.p_live();
+        let p_machine = self.attempts.p_machine();
+        let delay = self.p.amd_delay_s;
+        let deadline = self.cfg.connect_deadline_s;
+        let use_busy = self.handle.len() >= self.p.min_handle_samples;
+        let mut horizons = [0usize; 64];
+        let mut ring_at = [0.0f64; 64];
+        for j in 0..n {
+            let q = (j as f64 + 0.5) / n as f64;
+            let ring = self.attempts.live_ring_quantile(q);
+            ring_at[j] = ring;
+            horizons[j] = ((ring + delay + deadline).round() as usize).min(MAX_H);
+            self.new_live[j] = p_live * q;
+            self.mu[j] = 0.0;
+            self.var[j] = 0.05;
+            self.ring_mean[j] = 0.0;
+        }
+        for (i, a) in tick.agents.iter().enumerate() {
+            let busy_for = tick.t - a.since;
+            match a.state {
+                AgentState::Ready => self.mu[..n].iter_mut().for_each(|m| *m += 1.0),
+                AgentState::Talk | AgentState::Wrap if use_busy => {
+                    let talk = self.tracker.talk_before_wrap(i);
+                    for (j, &h) in horizons[..n].iter().enumerate() {
+                        let p = if a.state == AgentState::Talk {
+                            self.handle.p_free_talk(busy_for, h)
+                        } else {
+                            self.handle.p_free_wrap(busy_for, talk, h)
+                        };
+                        self.mu[j] += p;
+                        self.var[j] += p * (1.0 - p);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let q_answered = p_live / (p_live + p_machine).max(1e-12);
+        for f in &tick.inflight {
+            match f.phase {
+                Phase::Answered => {
+                    for j in 0..n {
+                        self.mu[j] -= q_answered;
+                        self.var[j] += q_answered * (1.0 - q_answered);
+                    }
+                }
+                Phase::Ringing => {
+                    let alive = self.attempts.still_ringing(f.elapsed).max(1e-6);
+                    let f0 = self.attempts.live_ring_cdf(f.elapsed);
+                    for (j, &ring) in ring_at[..n].iter().enumerate() {
+                        // The new attempt's verdict comes `ring + delay` from now; this one's
+                        // pick-up must come within `ring` more seconds.
+                        let f1 = self.attempts.live_ring_cdf(f.elapsed + ring);
+                        let p = (p_live * (f1 - f0) / alive).clamp(0.0, 1.0);
+                        self.mu[j] -= p;
+                        self.var[j] += p * (1.0 - p);
+                        self.ring_mean[j] += p;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marginal drop risk of an attempt launched after `k` others this tick: the chance that
+    /// one more live answer at the new attempt's verdict time finds (or leaves a later call
+    /// in flight with) no agent. With first-come first-served agents, a call arriving at `s`
+    /// adds a drop when the shortage at any later point `u >= s` of the horizon is positive,
+    /// so the risk at each verdict time is the largest shortage probability from it on.
+    fn risk(&self, k: f64) -> f64 {
+        let n = self.p.horizon_points;
+        let cv = 1.0 / (self.attempts.live_weight() + 1.0).sqrt();
+        let mut sum = 0.0;
+        let mut later_max: f64 = 0.0;
+        for j in (0..n).rev() {
+            let c = self.new_live[j];
+            let mu = self.mu[j] - k * c;
+            let shared = cv * (self.ring_mean[j] + k * c);
+            let var = self.var[j] + k * c * (1.0 - c) + shared * shared;
+            later_max = later_max.max(phi((0.5 - mu) / var.sqrt()));
+            sum += later_max;
+        }
+        sum / n as f64
+    }
+}
+
+impl Controller for Predictive {
+    fn tick(&mut self, tick: &Tick) -> Result<Decision, PacingError> {
+        let dt = self.clock.advance(tick.t)?;
+        self.learn(tick, dt);
+        let room = self.cfg.line_room(tick);
+        if room == 0 || tick.active_agents() == 0 {
+            return Ok(Decision { dial: 0 });
+        }
+        self.forecast(tick);
+        let theta = self.theta();
+        let mut dial = 0;
+        while dial < room && self.risk(f64::from(dial)) <= theta {
+            dial += 1;
+        }
+        Ok(Decision { dial })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Agent, InFlight};
+
+    fn cfg() -> Config {
+        Config::default()
+    }
+
+    #[test]
+    fn no_agents_no_dials() {
+        let mut p = Predictive::new(cfg(), PredictiveConfig::default()).unwrap();
+        let tick = Tick {
+            t: 0.0,
+            agents: vec![
+                Agent {
+                    state: AgentState::Paused,
+                    since: 0.0
+                };
+                5
+            ],
+            inflight: vec![],
+            completed: vec![],
+        };
+        assert_eq!(p.tick(&tick).unwrap().dial, 0);
+    }
+
+    #[test]
+    fn ready_agents_get_calls_and_more_inflight_means_fewer() {
+        let mut p = Predictive::new(cfg(), PredictiveConfig::default()).unwrap();
+        let ready = vec![
+            Agent {
+                state: AgentState::Ready,
+                since: 0.0
+            };
+            10
+        ];
+        let t0 = Tick {
+            t: 0.0,
+            agents: ready.clone(),
+            inflight: vec![],
+            completed: vec![],
+        };
+        let n0 = p.tick(&t0).unwrap().dial;
+        assert!(n0 >= 10, "{n0}");
+        let t1 = Tick {
+            t: 1.0,
+            agents: ready,
+            inflight: vec![
+                InFlight {
+                    elapsed: 1.0,
+                    phase: Phase::Ringing
+                };
+                n0 as usize
+            ],
+            completed: vec![],
+        };
+        let n1 = p.tick(&t1).unwrap().dial;
+        assert!(n1 < n0, "{n1} >= {n0}");
+    }
+
+    fn tick_with(t: f64, completed: Vec<crate::Completed>) -> Tick {
+        Tick {
+            t,
+            agents: vec![
+                Agent {
+                    state: AgentState::Talk,
+                    since: 0.0
+                };
+                4
+            ],
+            inflight: vec![],
+            completed,
+        }
+    }
+
+    #[test]
+    fn drops_lower_the_price_and_connections_raise_it() {
+        let c = |outcome| crate::Completed {
+            outcome,
+            ring_s: 9.0,
+        };
+        for uk_mode in [false, true] {
+            let cfg = Config {
+                uk_mode,
+                ..Config::default()
+            };
+            let mut dropped = Predictive::new(cfg.clone(), PredictiveConfig::default()).unwrap();
+            let mut served = Predictive::new(cfg, PredictiveConfig::default()).unwrap();
+            let theta0 = dropped.theta();
+            for s in 0..20 {
+                let t = f64::from(s);
+                dropped
+                    .tick(&tick_with(t, vec![c(Outcome::HumanDropped)]))
+                    .unwrap();
+                served
+                    .tick(&tick_with(t, vec![c(Outcome::HumanConnected); 5]))
+                    .unwrap();
+            }
+            assert!(dropped.theta() < theta0 * 0.5, "{}", dropped.theta());
+            assert!(served.theta() > theta0, "{}", served.theta());
+            assert!(dropped.window_abandonment().unwrap() > 0.9);
+            let strict = served.window_abandonment().unwrap();
+            assert!((strict - 0.01).abs() < 1e-9, "{strict}");
+        }
+    }
+
+    #[test]
+    fn bad_config_is_refused() {
+        let p = PredictiveConfig {
+            theta0: 2.0,
+            ..PredictiveConfig::default()
+        };
+        assert!(Predictive::new(cfg(), p).is_err());
+        let c = Config {
+            abandon_target: 0.0,
+            ..Config::default()
+        };
+        assert!(Predictive::new(c, PredictiveConfig::default()).is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! The JSON-lines controller protocol, minus the I/O: a [`Session`] takes one input line and
+//! returns the line to answer. `dialerctl pacing-agent` wires it to stdin/stdout, and tests
+//! (and the simulator's equivalence test) call it directly.
+//!
+//! ```text
+//! -> {"config":{"agents":50,"abandon_target":0.03,"connect_deadline_s":2.0,"min_ring_s":15,
+//!     "ring_timeout_s":22,"max_lines_per_agent":4,"amd_false_positive":0.01}}
+//! <- {"ok":true}
+//! -> {"t":3600.0,"agents":[{"state":"ready","since":3598.2}],"inflight":[],"completed":[]}
+//! <- {"dial":3}
+//! ```
+//!
+//! An empty line ends the session. A line that cannot be used is answered with
+//! `{"error":"..."}` and the session goes on.
+
+use serde::Deserialize;
+
+use crate::{Config, Controller, PacingError, Policy, Tick};
+
+#[derive(Deserialize)]
+struct ConfigLine {
+    config: Config,
+}
+
+/// What to do with one input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Write this line (without newline) and read the next.
+    Line(String),
+    /// The input ended the session.
+    End,
+}
+
+/// One protocol session: a policy waiting for its config, then a controller.
+#[derive(Debug)]
+pub struct Session {
+    policy: Policy,
+    controller: Option<Box<dyn Controller>>,
+}
+
+impl Session {
+    pub fn new(policy: Policy) -> Session {
+        Session {
+            policy,
+            controller: None,
+        }
+    }
+
+    /// Handles one line (without its newline).
+    pub fn handle_line(&mut self, line: &str) -> Reply {
+        let line = line.trim();
+        if line.is_empty() {
+            return Reply::End;
+        }
+        Reply::Line(match self.answer(line) {
+            Ok(s) => s,
+            Err(e) => serde_json::json!({ "error": e }).to_string(),
+        })
+    }
+
+    fn answer(&mut self, line: &str) -> Result<String, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+        if value.get("config").is_some() {
+            let c: ConfigLine =
+                serde_json::from_value(value).map_err(|e| format!("bad config: {e}"))?;
+            let controller = self
+                .policy
+                .build(&c.config)
+                .map_err(|e: PacingError| e.to_string())?;
+            self.controller = Some(controller);
+            return Ok(r#"{"ok":true}"#.to_string());
+        }
+        let controller = self
+            .controller
+            .as_mut()
+            .ok_or_else(|| "tick before config".to_string())?;
+        let tick: Tick = serde_json::from_value(value).map_err(|e| format!("bad tick: {e}"))?;
+        let d = controller.tick(&tick).map_err(|e| e.to_string())?;
+        Ok(format!(r#"{{"dial":{}}}"#, d.dial))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_then_ticks() {
+        let mut s = Session::new(Policy::Progressive);
+        assert_eq!(
+            s.handle_line(r#"{"t":0,"agents":[]}"#),
+            Reply::Line(r#"{"error":"tick before config"}"#.into())
+        );
+        let cfg = r#"{"config":{"agents":2,"abandon_target":0.03,"connect_deadline_s":2.0,"min_ring_s":15,"ring_timeout_s":22,"max_lines_per_agent":4,"amd_false_positive":0.01}}"#;
+        assert_eq!(s.handle_line(cfg), Reply::Line(r#"{"ok":true}"#.into()));
+        let tick = r#"{"t":1.0,"agents":[{"state":"ready","since":0.5},{"state":"talk","since":0.0}],
+            "inflight":[],"completed":[{"outcome":"fail","ring_s":2.1}]}"#;
+        assert_eq!(
+            s.handle_line(&tick.replace('\n', "")),
+            Reply::Line(r#"{"dial":1}"#.into())
+        );
+        assert_eq!(s.handle_line(""), Reply::End);
+    }
+}

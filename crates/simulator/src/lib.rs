@@ -1,0 +1,26 @@
+//! The pacing benchmark's discrete-event simulator.
+//!
+//! It runs the real pacing controllers of the `pacing` crate against a statistical carrier
+//! (the attempt model of [`model`]) and simulated agents, on a virtual clock, with common
+//! random numbers so that every policy faces the same dice. [`bench`] runs the whole
+//! benchmark (scenarios S1-S9 x 10/50/200 agents x policies); `dialerctl simulate` is its
+//! command line.
+//!
+//! ```
+//! use simulator::{SimConfig, Scenario, ScenarioId, run};
+//! let cfg = SimConfig { shift_s: 1800, ..SimConfig::new(Scenario::get(ScenarioId::S1), 10, 1) };
+//! let r = run(&cfg, &pacing::Policy::Progressive).unwrap();
+//! assert!(r.summary.dials > 0);
+//! ```
+
+pub mod bench;
+pub mod engine;
+pub mod metrics;
+pub mod model;
+pub mod rng;
+pub mod scenario;
+
+pub use bench::{Cell, RunResult, SimError, run, run_all, tune_power_k};
+pub use engine::{SimConfig, run_days};
+pub use metrics::{DayMetrics, Estimate, Summary};
+pub use scenario::{Scenario, ScenarioId, TEAM_SIZES, frontier};

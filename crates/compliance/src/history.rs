@@ -35,6 +35,9 @@ pub struct Entry<'a> {
     pub same_number: bool,
     /// Not counted for these keys: placed under the consumer's prior consent.
     pub consented: KeyMask,
+    /// Local date in the first candidate zone (the common single-zone case needs no
+    /// further allocation).
+    day0: DayNumber,
 }
 
 /// A direct prior consent to more calls about one key (US-REGF-10), resolved to when it
@@ -57,7 +60,7 @@ pub struct Ctx<'a> {
     /// The proposed call's particular-debt keys (student loans grouped, US-REGF-11).
     pub keys: Vec<&'a str>,
     pub entries: Vec<Entry<'a>>,
-    /// `days[i * zones.len() + z]`: local date of entry `i` in zone `z`.
+    /// `days[i * (zones.len() - 1) + z - 1]`: local date of entry `i` in zone `z > 0`.
     days: Vec<DayNumber>,
     pub consents: Vec<Consent>,
 }
@@ -170,13 +173,15 @@ impl<'a> Ctx<'a> {
                 other_number: kind.is_none_or(|k| !k.is_personal()),
                 same_number,
                 consented: 0,
+                day0: zones.first().map_or(0, |z| z.clock.day(e.at)),
             });
         }
 
-        let nz = zones.len();
-        let mut days = Vec::with_capacity(entries.len() * nz);
+        // Dates in the other zones, only when there are other zones.
+        let extra = zones.len().saturating_sub(1);
+        let mut days = Vec::with_capacity(entries.len() * extra);
         for en in &entries {
-            for z in zones {
+            for z in zones.iter().skip(1) {
                 days.push(z.clock.day(en.e.at));
             }
         }
@@ -198,7 +203,11 @@ impl<'a> Ctx<'a> {
 
     /// Local date of entry `i` in zone `z`.
     pub fn day(&self, i: usize, z: usize) -> DayNumber {
-        self.days[i * self.zones.len() + z]
+        if z == 0 {
+            self.entries[i].day0
+        } else {
+            self.days[i * (self.zones.len() - 1) + z - 1]
+        }
     }
 
     pub fn all_keys(&self) -> KeyMask {

@@ -1,0 +1,389 @@
+//! The simulated carrier: a statistical telephone network behind the same [`Carrier`] trait
+//! as a real one. It is the embedded default and the load generator.
+//!
+//! Each call draws its fate from the pacing benchmark's attempt model
+//! (`simulator::model::draw`: fast failures, answering machines with AMD delays and
+//! misclassifications, live answers with log-normal ring times, no answers) and plays it out
+//! on tokio time, so a test or a demo on a paused tokio clock runs hours of dialing in
+//! seconds. Fast failures are split into busy, SIT and failed by a further draw.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use simulator::model::{self, Draw};
+use simulator::rng::SplitMix64;
+use simulator::scenario::Scenario;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep, sleep_until};
+
+use super::{
+    CallId, Carrier, CarrierError, CarrierEvent, EndCause, MIN_RING, Originate, Prompt, Verdict,
+};
+
+/// How long a live person waits in silence before hanging up themselves.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Ringing,
+    /// Picked up, answering-machine detection still running.
+    Detecting,
+    Answered(Verdict),
+    Talking,
+}
+
+#[derive(Debug)]
+enum Command {
+    Bridge(String),
+    Hangup(Option<Prompt>),
+    Cancel,
+}
+
+#[derive(Debug)]
+struct Call {
+    dialed_at: Instant,
+    phase: Phase,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    scenario: Scenario,
+    seed: u64,
+    started: Instant,
+    next_index: AtomicU64,
+    events: mpsc::UnboundedSender<CarrierEvent>,
+    calls: Mutex<HashMap<CallId, Call>>,
+    prompts: Mutex<Vec<(CallId, Prompt)>>,
+}
+
+impl Inner {
+    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, Call>> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_phase(&self, call: CallId, phase: Phase) {
+        if let Some(c) = self.calls().get_mut(&call) {
+            c.phase = phase;
+        }
+    }
+
+    fn emit(&self, event: CarrierEvent) {
+        if let CarrierEvent::Ended { call, .. } = &event {
+            self.calls().remove(call);
+        }
+        // A dropped receiver means nobody listens any more: nothing to do.
+        let _ = self.events.send(event);
+    }
+}
+
+/// A simulated telephone network.
+#[derive(Debug, Clone)]
+pub struct SimCarrier {
+    inner: Arc<Inner>,
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+impl SimCarrier {
+    /// A network answering like `scenario`; events arrive on the returned receiver. Must be
+    /// created inside a tokio runtime (calls are tokio tasks).
+    pub fn new(
+        scenario: Scenario,
+        seed: u64,
+    ) -> (SimCarrier, mpsc::UnboundedReceiver<CarrierEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Inner {
+            scenario,
+            seed,
+            started: Instant::now(),
+            next_index: AtomicU64::new(0),
+            events: tx,
+            calls: Mutex::new(HashMap::new()),
+            prompts: Mutex::new(Vec::new()),
+        };
+        (
+            SimCarrier {
+                inner: Arc::new(inner),
+            },
+            rx,
+        )
+    }
+
+    /// Calls in progress.
+    pub fn in_progress(&self) -> usize {
+        self.inner.calls().len()
+    }
+
+    /// Prompts played so far (safe-harbor and voicemail messages), in order.
+    pub fn prompts(&self) -> Vec<(CallId, Prompt)> {
+        self.inner
+            .prompts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn command(
+        &self,
+        call: CallId,
+        check: impl FnOnce(&Call) -> Result<Option<Phase>, CarrierError>,
+        cmd: Command,
+    ) -> Result<(), CarrierError> {
+        let mut calls = self.inner.calls();
+        let c = calls
+            .get_mut(&call)
+            .ok_or(CarrierError::UnknownCall(call))?;
+        if let Some(phase) = check(c)? {
+            c.phase = phase;
+        }
+        c.commands
+            .send(cmd)
+            .map_err(|_| CarrierError::UnknownCall(call))
+    }
+}
+
+impl Carrier for SimCarrier {
+    fn originate(&self, o: Originate) -> Result<(), CarrierError> {
+        if !o.to.starts_with('+') || o.to.len() < 8 {
+            return Err(CarrierError::Invalid {
+                field: "to",
+                problem: "not an E.164 number",
+            });
+        }
+        if o.ring_timeout < MIN_RING {
+            return Err(CarrierError::Invalid {
+                field: "ring_timeout",
+                problem: "shorter than the 15 s minimum ring",
+            });
+        }
+        let index = self.inner.next_index.fetch_add(1, Ordering::Relaxed);
+        let t_s = self.inner.started.elapsed().as_secs_f64();
+        let draw = model::draw(&self.inner.scenario, self.inner.seed, 0, index, t_s);
+        let fail_kind = SplitMix64::stream(self.inner.seed ^ 0x5eed_fa11, 0, index).uniform();
+        let (tx, rx) = mpsc::unbounded_channel();
+        {
+            let mut calls = self.inner.calls();
+            if calls.contains_key(&o.call) {
+                return Err(CarrierError::DuplicateCall(o.call));
+            }
+            calls.insert(
+                o.call,
+                Call {
+                    dialed_at: Instant::now(),
+                    phase: Phase::Ringing,
+                    commands: tx,
+                },
+            );
+        }
+        let inner = self.inner.clone();
+        tokio::spawn(play(inner, o.call, o.ring_timeout, draw, fail_kind, rx));
+        Ok(())
+    }
+
+    fn bridge(&self, call: CallId, agent: &str) -> Result<(), CarrierError> {
+        self.command(
+            call,
+            |c| match c.phase {
+                Phase::Answered(Verdict::Human) => Ok(Some(Phase::Talking)),
+                _ => Err(CarrierError::NotAnswered(call)),
+            },
+            Command::Bridge(agent.to_string()),
+        )
+    }
+
+    fn hangup(&self, call: CallId, prompt: Option<Prompt>) -> Result<(), CarrierError> {
+        self.command(
+            call,
+            |c| match c.phase {
+                Phase::Ringing | Phase::Detecting => Err(CarrierError::NotAnswered(call)),
+                _ => Ok(None),
+            },
+            Command::Hangup(prompt),
+        )
+    }
+
+    fn cancel(&self, call: CallId) -> Result<(), CarrierError> {
+        self.command(
+            call,
+            |c| {
+                let rang = c.dialed_at.elapsed();
+                match c.phase {
+                    Phase::Ringing if rang < MIN_RING => {
+                        Err(CarrierError::TooEarlyToCancel { call, rang })
+                    }
+                    Phase::Ringing => Ok(None),
+                    _ => Err(CarrierError::Invalid {
+                        field: "call",
+                        problem: "already answered: hang up instead",
+                    }),
+                }
+            },
+            Command::Cancel,
+        )
+    }
+}
+
+/// What the ringing phase ended with.
+enum Rang {
+    PickedUp,
+    Timeout,
+    Cancelled,
+}
+
+/// Rings until `pickup` (seconds after the dial) unless the timeout or a cancel comes first.
+async fn ring(
+    dialed: Instant,
+    pickup: Option<f64>,
+    timeout: Duration,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+) -> Rang {
+    let (until, outcome) = match pickup {
+        Some(p) if secs(p) < timeout => (dialed + secs(p), Rang::PickedUp),
+        _ => (dialed + timeout, Rang::Timeout),
+    };
+    loop {
+        tokio::select! {
+            // Commands first: a cancel accepted before the pick-up instant wins.
+            biased;
+            cmd = rx.recv() => match cmd {
+                Some(Command::Cancel) | None => return Rang::Cancelled,
+                // Bridge and hangup are refused while ringing (checked by the caller).
+                Some(_) => {}
+            },
+            () = sleep_until(until) => return outcome,
+        }
+    }
+}
+
+/// Marks a call picked up. A cancel accepted while it was still marked ringing (between
+/// the pick-up and this moment) wins: the engine was told the cancel succeeded. The phase
+/// is changed under the same lock the cancel was accepted under, so no cancel slips past.
+fn cancelled_meanwhile(
+    inner: &Inner,
+    call: CallId,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+) -> bool {
+    inner.set_phase(call, Phase::Detecting);
+    matches!(rx.try_recv(), Ok(Command::Cancel))
+}
+
+/// A picked-up call after the AMD verdict: waits for the engine, then plays out the talk.
+async fn answered(
+    inner: &Inner,
+    call: CallId,
+    verdict: Verdict,
+    talk: Option<f64>,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+) -> EndCause {
+    inner.set_phase(call, Phase::Answered(verdict));
+    inner.emit(CarrierEvent::Answered { call, verdict });
+    let patience = sleep(PATIENCE);
+    tokio::pin!(patience);
+    loop {
+        tokio::select! {
+            () = &mut patience => return EndCause::RemoteHangup,
+            cmd = rx.recv() => match cmd {
+                Some(Command::Bridge(agent)) => {
+                    inner.emit(CarrierEvent::Bridged { call, agent });
+                    let talk = sleep(secs(talk.unwrap_or(0.0)));
+                    tokio::pin!(talk);
+                    loop {
+                        tokio::select! {
+                            () = &mut talk => return EndCause::RemoteHangup,
+                            cmd = rx.recv() => match cmd {
+                                Some(Command::Hangup(prompt)) => return hung_up(inner, call, prompt),
+                                None => return EndCause::LocalHangup,
+                                Some(_) => {}
+                            },
+                        }
+                    }
+                }
+                Some(Command::Hangup(prompt)) => return hung_up(inner, call, prompt),
+                None => return EndCause::LocalHangup,
+                Some(Command::Cancel) => {}
+            },
+        }
+    }
+}
+
+fn hung_up(inner: &Inner, call: CallId, prompt: Option<Prompt>) -> EndCause {
+    if let Some(p) = prompt {
+        inner
+            .prompts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((call, p));
+    }
+    EndCause::LocalHangup
+}
+
+async fn play(
+    inner: Arc<Inner>,
+    call: CallId,
+    timeout: Duration,
+    draw: Draw,
+    fail_kind: f64,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+) {
+    let dialed = Instant::now();
+    let cause = match draw {
+        Draw::Fail { end } => {
+            sleep(secs(end)).await;
+            match fail_kind {
+                k if k < 0.5 => EndCause::Busy,
+                k if k < 0.8 => EndCause::Failed,
+                _ => EndCause::Sit,
+            }
+        }
+        Draw::NoAnswer => match ring(dialed, None, timeout, &mut rx).await {
+            Rang::Cancelled => EndCause::Cancelled,
+            _ => EndCause::NoAnswer,
+        },
+        Draw::Machine {
+            pickup,
+            amd,
+            passed_talk,
+        } => match ring(dialed, Some(pickup), timeout, &mut rx).await {
+            Rang::Cancelled => EndCause::Cancelled,
+            Rang::Timeout => EndCause::NoAnswer,
+            Rang::PickedUp if cancelled_meanwhile(&inner, call, &mut rx) => EndCause::Cancelled,
+            Rang::PickedUp => {
+                sleep(secs(amd)).await;
+                // An AMD false negative looks human and takes an agent's time.
+                let verdict = if passed_talk.is_some() {
+                    Verdict::Human
+                } else {
+                    Verdict::Machine
+                };
+                answered(&inner, call, verdict, passed_talk, &mut rx).await
+            }
+        },
+        Draw::Live {
+            ring: ring_s,
+            verdict_delay,
+            amd_fp,
+            talk,
+            ..
+        } => match ring(dialed, Some(ring_s), timeout, &mut rx).await {
+            Rang::Cancelled => EndCause::Cancelled,
+            Rang::Timeout => EndCause::NoAnswer,
+            Rang::PickedUp if cancelled_meanwhile(&inner, call, &mut rx) => EndCause::Cancelled,
+            Rang::PickedUp => {
+                sleep(secs(verdict_delay)).await;
+                // An AMD false positive: a person classed as a machine, hung up on.
+                let verdict = if amd_fp {
+                    Verdict::Machine
+                } else {
+                    Verdict::Human
+                };
+                answered(&inner, call, verdict, Some(talk), &mut rx).await
+            }
+        },
+    };
+    inner.emit(CarrierEvent::Ended { call, cause });
+}

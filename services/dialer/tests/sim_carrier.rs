@@ -1,0 +1,213 @@
+//! The simulated carrier on a paused tokio clock: outcome shares follow the attempt model,
+//! ringing calls cannot be cancelled before 15 s, an abandoned live answer gets the
+//! safe-harbor message, and a bridged call ends when the person hangs up.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use dialer::carrier::sim::SimCarrier;
+use dialer::carrier::{
+    CallId, Carrier, CarrierError, CarrierEvent, EndCause, Originate, Prompt, Verdict,
+};
+use simulator::scenario::{Scenario, ScenarioId};
+
+fn call(id: CallId) -> Originate {
+    Originate {
+        call: id,
+        to: format!("+1404555{:04}", id % 10_000),
+        caller_id: "+14045550100".to_string(),
+        ring_timeout: Duration::from_secs(22),
+    }
+}
+
+fn s1() -> Scenario {
+    Scenario::get(ScenarioId::parse("S1").expect("S1"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn outcome_shares_follow_the_attempt_model() {
+    let (carrier, mut events) = SimCarrier::new(s1(), 7);
+    const N: u64 = 4000;
+    for id in 0..N {
+        carrier.originate(call(id)).expect("originate");
+    }
+    let mut ends: HashMap<EndCause, u64> = HashMap::new();
+    let (mut human, mut machine) = (0u64, 0u64);
+    let mut ended = 0;
+    while ended < N {
+        match events.recv().await.expect("event") {
+            CarrierEvent::Answered {
+                call,
+                verdict: Verdict::Human,
+            } => {
+                human += 1;
+                carrier.bridge(call, "agent-1").expect("bridge");
+            }
+            CarrierEvent::Answered {
+                call,
+                verdict: Verdict::Machine,
+            } => {
+                machine += 1;
+                carrier.hangup(call, None).expect("hangup");
+            }
+            CarrierEvent::Bridged { .. } => {}
+            CarrierEvent::Ended { cause, .. } => {
+                *ends.entry(cause).or_default() += 1;
+                ended += 1;
+            }
+        }
+    }
+    let share = |n: u64| n as f64 / N as f64;
+    let fast_fail = ends.get(&EndCause::Busy).copied().unwrap_or(0)
+        + ends.get(&EndCause::Sit).copied().unwrap_or(0)
+        + ends.get(&EndCause::Failed).copied().unwrap_or(0);
+    // S1: 10 % fast failures, 30 % machines (10 % of them pass as human), 25 % live.
+    assert!(
+        (share(fast_fail) - 0.10).abs() < 0.02,
+        "fast failures {}",
+        share(fast_fail)
+    );
+    assert!(
+        (share(machine) - 0.30 * 0.9).abs() < 0.03,
+        "machine verdicts {}",
+        share(machine)
+    );
+    assert!(
+        (share(human) - (0.25 + 0.03)).abs() < 0.03,
+        "human verdicts {}",
+        share(human)
+    );
+    let no_answer = share(ends.get(&EndCause::NoAnswer).copied().unwrap_or(0));
+    assert!((no_answer - 0.35).abs() < 0.03, "no answer {no_answer}");
+    assert_eq!(carrier.in_progress(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ringing_calls_are_not_cancelled_before_fifteen_seconds() {
+    let (carrier, mut events) = SimCarrier::new(s1(), 1);
+    // Find a call that rings past 15 s: dial until one is still ringing then.
+    for id in 0..200 {
+        carrier.originate(call(id)).expect("originate");
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let ringing: Vec<CallId> = (0..200)
+        .filter(|&id| {
+            matches!(
+                carrier.cancel(id),
+                Err(CarrierError::TooEarlyToCancel { .. })
+            )
+        })
+        .collect();
+    assert!(!ringing.is_empty());
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let mut cancelled = 0;
+    for id in ringing {
+        if carrier.cancel(id).is_ok() {
+            cancelled += 1;
+        }
+    }
+    assert!(
+        cancelled > 0,
+        "some calls still ring at 16 s and may be cancelled"
+    );
+    let mut seen = 0;
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
+        match ev {
+            CarrierEvent::Ended {
+                cause: EndCause::Cancelled,
+                ..
+            } => seen += 1,
+            CarrierEvent::Answered { call, .. } => {
+                let _ = carrier.hangup(call, None);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, cancelled);
+    assert!(matches!(
+        carrier.cancel(999_999),
+        Err(CarrierError::UnknownCall(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_live_answer_hears_the_safe_harbor_message() {
+    let (carrier, mut events) = SimCarrier::new(s1(), 3);
+    for id in 0..100 {
+        carrier.originate(call(id)).expect("originate");
+    }
+    let message = Prompt::SafeHarbor {
+        template: "uk-abandon-v1".to_string(),
+    };
+    let (mut abandoned, mut bridged_ended) = (None, 0);
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
+        match ev {
+            CarrierEvent::Answered {
+                call,
+                verdict: Verdict::Human,
+            } if abandoned.is_none() => {
+                // No agent free: abandon with the message.
+                carrier.hangup(call, Some(message.clone())).expect("hangup");
+                abandoned = Some(call);
+            }
+            CarrierEvent::Answered {
+                call,
+                verdict: Verdict::Human,
+            } => {
+                carrier.bridge(call, "agent-7").expect("bridge");
+                assert!(matches!(
+                    carrier.bridge(call, "agent-8"),
+                    Err(CarrierError::NotAnswered(_))
+                ));
+            }
+            CarrierEvent::Answered {
+                call,
+                verdict: Verdict::Machine,
+            } => {
+                carrier.hangup(call, None).expect("hangup");
+            }
+            CarrierEvent::Ended {
+                cause: EndCause::RemoteHangup,
+                ..
+            } => bridged_ended += 1,
+            _ => {}
+        }
+    }
+    let abandoned = abandoned.expect("a live answer among 100 calls");
+    assert_eq!(carrier.prompts(), vec![(abandoned, message)]);
+    assert!(
+        bridged_ended > 0,
+        "bridged calls end when the person hangs up"
+    );
+}
+
+#[test]
+fn bad_calls_are_refused() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let (carrier, _events) = SimCarrier::new(s1(), 1);
+        let mut c = call(1);
+        c.to = "4045550100".to_string();
+        assert!(matches!(
+            carrier.originate(c),
+            Err(CarrierError::Invalid { field: "to", .. })
+        ));
+        let mut c = call(2);
+        c.ring_timeout = Duration::from_secs(10);
+        assert!(matches!(
+            carrier.originate(c),
+            Err(CarrierError::Invalid {
+                field: "ring_timeout",
+                ..
+            })
+        ));
+        carrier.originate(call(3)).expect("originate");
+        assert_eq!(
+            carrier.originate(call(3)),
+            Err(CarrierError::DuplicateCall(3))
+        );
+    });
+}

@@ -508,3 +508,93 @@ fn u3_quebec_christmas() {
         Some("2026-12-26T13:00:00Z"),
     );
 }
+
+// Rules the section 9 vectors do not reach.
+
+#[test]
+fn workplace_prohibition_lifted_only_by_the_consumers_own_consent_window() {
+    let mut c = case(
+        "2026-07-15T15:00:00Z",
+        "+14045550177",
+        "work",
+        json!({"zip": "30303"}),
+    );
+    c["consumer"]["phones"][0]["employer_prohibits"] = json!(true);
+    let d = eval(c.clone());
+    assert_deny(&d, ReasonCode::RegfWorkplace, None);
+    c["consumer"]["consent_windows"] =
+        json!([{"from": "2026-07-15T14:00:00Z", "to": "2026-07-15T16:00:00Z"}]);
+    let d = eval(c.clone());
+    assert_allow(&d);
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.code == ReasonCode::AllowConsentWindow)
+    );
+    // Consent given to the creditor, not to this collector, does not count (US-REGF-03).
+    c["consumer"]["consent_windows"][0]["direct_to_collector"] = json!(false);
+    assert_deny(&eval(c), ReasonCode::RegfWorkplace, None);
+}
+
+#[test]
+fn attorney_hold_stops_calls_to_the_consumer_not_to_the_attorney() {
+    let mut c = case(
+        "2026-07-15T15:00:00Z",
+        "+14045550134",
+        "mobile",
+        json!({"zip": "30303"}),
+    );
+    c["consumer"]["holds"] =
+        json!([{"kind": "attorney", "debt_id": "d1", "since": "2026-07-01T00:00:00Z"}]);
+    assert_deny(&eval(c.clone()), ReasonCode::RegfAttorney, None);
+    c["dial"]["party"] = json!("attorney");
+    let d = eval(c);
+    assert_allow(&d);
+    assert!(
+        !d.counted,
+        "calls to the attorney do not count toward 7-in-7"
+    );
+}
+
+#[test]
+fn hold_with_an_end_clears_at_that_end_and_wrong_numbers_stay_blocked() {
+    let mut c = case(
+        "2026-07-15T15:00:00Z",
+        "+14045550134",
+        "mobile",
+        json!({"zip": "30303"}),
+    );
+    c["consumer"]["holds"] = json!([{"kind": "dispute", "since": "2026-07-01T00:00:00Z", "until": "2026-07-20T00:00:00Z"}]);
+    // The hold ends at 00:00Z, 20:00 in Atlanta: inside the window, so callable at once.
+    assert_deny(
+        &eval(c.clone()),
+        ReasonCode::DisputeHold,
+        Some("2026-07-20T00:00:00Z"),
+    );
+    c["consumer"]["holds"] = json!([{"kind": "wrong_number", "number": "+14045550134", "since": "2026-07-01T00:00:00Z"}]);
+    assert_deny(&eval(c), ReasonCode::WrongNumber, None);
+}
+
+#[test]
+fn reassigned_number_answers_and_cell_consent_for_automated_modes() {
+    let mut c = case(
+        "2026-07-15T15:00:00Z",
+        "+14045550134",
+        "mobile",
+        json!({"zip": "30303"}),
+    );
+    c["mode"] = json!("predictive");
+    assert_deny(&eval(c.clone()), ReasonCode::TcpaNoConsent, None);
+    c["mode"] = json!("preview");
+    assert_allow(&eval(c.clone()));
+    c["consumer"]["phones"][0]["rnd"] = json!("yes");
+    assert_deny(&eval(c.clone()), ReasonCode::TcpaRndDisconnected, None);
+    c["consumer"]["phones"][0]["rnd"] = json!("no_data");
+    let d = eval(c);
+    assert_allow(&d);
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.code == ReasonCode::WarnRndNoData)
+    );
+}

@@ -62,7 +62,7 @@ fn inside_window(at: Timestamp, zones: &[compliance::decision::ZoneEvaluated]) -
 }
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    let mut rng = Rng(args.seed);
+    let mut rng = Rng::new(args.seed);
     let engine = Engine::builtin();
     let policy = Policy::default();
     let since = args

@@ -86,7 +86,7 @@ fn compact(v: &mut serde_json::Value) {
 
 fn compliance_sample(args: &SampleArgs) -> anyhow::Result<()> {
     use std::io::Write as _;
-    let mut rng = portfolio::Rng(args.seed);
+    let mut rng = portfolio::Rng::new(args.seed);
     let since: jiff::Timestamp = "2026-07-13T00:00:00Z".parse()?;
     let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     for (i, req) in portfolio::cases(args.count, &mut rng, since).enumerate() {

@@ -7,25 +7,22 @@ use compliance::model::{
     Outcome, Party, Phone, PhoneKind,
 };
 use jiff::{SignedDuration, Timestamp};
+use simulator::rng::SplitMix64;
 
-/// SplitMix64: a small, seedable generator, enough for a demo portfolio.
-pub struct Rng(pub u64);
+/// The simulator's seedable generator, with the two draws a portfolio needs.
+pub struct Rng(SplitMix64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    pub fn new(seed: u64) -> Rng {
+        Rng(SplitMix64::new(seed))
     }
 
     pub fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        self.0.uniform() <= p
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.0.next_u64() % n.max(1) as u64) as usize
     }
 }
 

@@ -94,13 +94,7 @@ pub fn workplace(
     if !prohibited {
         return;
     }
-    let consent = consent_overrides
-        && ctx.req.consumer.consent_windows.iter().any(|w| {
-            w.is_valid()
-                && w.from <= t
-                && t < w.to
-                && w.number.as_deref().is_none_or(|n| n == ctx.req.dial.number)
-        });
+    let consent = consent_overrides && super::window::consent_window_at(ctx, t);
     if consent {
         sink.note(id, ReasonCode::AllowConsentWindow, || {
             "the consumer's own consent window covers this call (US-REGF-03)".to_string()

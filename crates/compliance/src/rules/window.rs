@@ -29,7 +29,7 @@ fn on_day(days: &[Day], day: DayNumber) -> bool {
 }
 
 /// A valid US-REGF-03 consent window covers `t` for the dialed number.
-fn consent_window_at(ctx: &Ctx<'_>, t: Timestamp) -> bool {
+pub(super) fn consent_window_at(ctx: &Ctx<'_>, t: Timestamp) -> bool {
     ctx.req.consumer.consent_windows.iter().any(|w| {
         w.is_valid()
             && w.from <= t

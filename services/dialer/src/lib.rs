@@ -5,9 +5,23 @@
 //!   a SIP trunk or PBX adapter implement; the campaign engine only ever sees this trait.
 //! - [`account`]: the ledger's view of an account and its translation into compliance
 //!   questions.
+//! - [`campaign`]: a campaign's configuration and its validation.
+//! - [`session`]: what agents and the engine say to each other (commands, events, screen
+//!   pop, dispositions).
+//! - [`engine`]: one task per campaign wiring pacing, queue, compliance, reservation,
+//!   carrier, agents and outbox together.
+//! - [`backend`]: the store sets (in-process, Redis, SQL) a deployment plugs in.
+//! - [`sim_agents`]: a simulated agent team for the demo, tests and load tests.
+//! - [`portfolio`]: a generated sample portfolio (demo, tests, load test).
 //! - [`outcomes`]: the seam to the durable outbox that carries every attempt's outcome to the
 //!   ledger exactly once.
 
 pub mod account;
+pub mod backend;
+pub mod campaign;
 pub mod carrier;
+pub mod engine;
 pub mod outcomes;
+pub mod portfolio;
+pub mod session;
+pub mod sim_agents;

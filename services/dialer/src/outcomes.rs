@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
-use ledger::domain::ContactOutcome;
+use ledger::domain::{ContactOutcome, Hold, Promise};
 
 /// The outcome store failed; the engine fails closed (no dial without a provisional record).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +33,17 @@ pub trait OutcomeSink: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
+/// The other writes a disposition makes in the ledger: a hold (cease, attorney, dispute,
+/// wrong number) and a promise to pay. Ids are derived from the attempt, so a retry is
+/// idempotent.
+pub trait LedgerWrites: Send + Sync + 'static {
+    fn set_hold(&self, hold: Hold) -> impl Future<Output = Result<(), SinkError>> + Send;
+    fn record_promise(
+        &self,
+        promise: Promise,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
 /// An in-memory sink for tests and benches: keeps what it was given.
 #[derive(Debug, Default)]
 pub struct MemorySink {
@@ -43,6 +54,10 @@ pub struct MemorySink {
 struct MemoryInner {
     provisional: HashMap<String, ContactOutcome>,
     finals: Vec<ContactOutcome>,
+    holds: Vec<Hold>,
+    promises: Vec<Promise>,
+    /// Attempts begun while another attempt on the same account was open.
+    overlapping: Vec<String>,
 }
 
 impl MemorySink {
@@ -55,6 +70,22 @@ impl MemorySink {
         self.lock().finals.clone()
     }
 
+    /// Holds set by dispositions.
+    pub fn holds(&self) -> Vec<Hold> {
+        self.lock().holds.clone()
+    }
+
+    /// Promises recorded by dispositions.
+    pub fn promises(&self) -> Vec<Promise> {
+        self.lock().promises.clone()
+    }
+
+    /// Attempts begun while another on the same account was still open (must stay empty:
+    /// an account is never dialed twice at once).
+    pub fn overlapping(&self) -> Vec<String> {
+        self.lock().overlapping.clone()
+    }
+
     /// Attempts begun and not finished yet.
     pub fn open_attempts(&self) -> usize {
         self.lock().provisional.len()
@@ -63,7 +94,15 @@ impl MemorySink {
 
 impl OutcomeSink for MemorySink {
     async fn begin(&self, provisional: &ContactOutcome) -> Result<(), SinkError> {
-        self.lock()
+        let mut inner = self.lock();
+        if inner
+            .provisional
+            .values()
+            .any(|p| p.account_id == provisional.account_id)
+        {
+            inner.overlapping.push(provisional.idempotency_key.clone());
+        }
+        inner
             .provisional
             .insert(provisional.idempotency_key.clone(), provisional.clone());
         Ok(())
@@ -78,6 +117,18 @@ impl OutcomeSink for MemorySink {
             )));
         }
         inner.finals.push(outcome.clone());
+        Ok(())
+    }
+}
+
+impl LedgerWrites for MemorySink {
+    async fn set_hold(&self, hold: Hold) -> Result<(), SinkError> {
+        self.lock().holds.push(hold);
+        Ok(())
+    }
+
+    async fn record_promise(&self, promise: Promise) -> Result<(), SinkError> {
+        self.lock().promises.push(promise);
         Ok(())
     }
 }

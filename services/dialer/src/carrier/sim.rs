@@ -57,6 +57,19 @@ struct Inner {
     events: mpsc::UnboundedSender<CarrierEvent>,
     calls: Mutex<HashMap<CallId, Call>>,
     prompts: Mutex<Vec<(CallId, Prompt)>>,
+    /// What each call "really" was, for simulated agents to hear (taken once).
+    truths: Mutex<HashMap<CallId, Truth>>,
+}
+
+/// What a simulated agent learns by talking: who answered and how long the wrap-up takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Truth {
+    /// An answering machine the AMD passed as human.
+    pub machine: bool,
+    /// The right party (the consumer) answered.
+    pub right_party: bool,
+    /// Wrap-up seconds the agent needs after the call.
+    pub wrap_s: f64,
 }
 
 impl Inner {
@@ -72,7 +85,17 @@ impl Inner {
 
     fn emit(&self, event: CarrierEvent) {
         if let CarrierEvent::Ended { call, .. } = &event {
-            self.calls().remove(call);
+            let talked = self
+                .calls()
+                .remove(call)
+                .is_some_and(|c| c.phase == Phase::Talking);
+            if !talked {
+                // Nobody will ask: no agent heard this call.
+                self.truths
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(call);
+            }
         }
         // A dropped receiver means nobody listens any more: nothing to do.
         let _ = self.events.send(event);
@@ -105,6 +128,7 @@ impl SimCarrier {
             events: tx,
             calls: Mutex::new(HashMap::new()),
             prompts: Mutex::new(Vec::new()),
+            truths: Mutex::new(HashMap::new()),
         };
         (
             SimCarrier {
@@ -126,6 +150,16 @@ impl SimCarrier {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// What call `call` really was, once (for simulated agents; `None` for calls that
+    /// never reach an agent or were already asked about).
+    pub fn take_truth(&self, call: CallId) -> Option<Truth> {
+        self.inner
+            .truths
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&call)
     }
 
     fn command(
@@ -179,6 +213,29 @@ impl Carrier for SimCarrier {
                     commands: tx,
                 },
             );
+        }
+        let truth = match draw {
+            Draw::Live { rpc, wrap, .. } => Some(Truth {
+                machine: false,
+                right_party: rpc,
+                wrap_s: wrap,
+            }),
+            Draw::Machine {
+                passed_talk: Some(_),
+                ..
+            } => Some(Truth {
+                machine: true,
+                right_party: false,
+                wrap_s: 5.0,
+            }),
+            _ => None,
+        };
+        if let Some(t) = truth {
+            self.inner
+                .truths
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(o.call, t);
         }
         let inner = self.inner.clone();
         tokio::spawn(play(inner, o.call, o.ring_timeout, draw, fail_kind, rx));

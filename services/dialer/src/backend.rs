@@ -1,0 +1,103 @@
+//! Store sets: the concrete stores a deployment plugs into the campaign engine's
+//! [`Backend`]. The embedded default uses in-process queues and counters, the SQLite outbox
+//! and the in-process ledger; production swaps in Redis and PostgreSQL; tests and benches
+//! may use an in-memory outbox and account source.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use queue::{AttemptBook, CampaignQueue};
+
+use crate::account::{AccountSource, AccountView, SourceError};
+use crate::engine::Backend;
+use crate::outcomes::{LedgerWrites, OutcomeSink};
+
+/// One set of stores.
+pub struct Stores<Q, B, O, S> {
+    /// Opens the queue of a campaign.
+    pub queues: Box<dyn Fn(&str) -> Q + Send + Sync>,
+    pub book: B,
+    pub outbox: O,
+    pub source: S,
+    pub compliance: compliance::Engine,
+    /// This replica's name (lease owner).
+    pub owner: String,
+}
+
+impl<Q, B, O, S> std::fmt::Debug for Stores<Q, B, O, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl<Q, B, O, S> Backend for Stores<Q, B, O, S>
+where
+    Q: CampaignQueue + 'static,
+    B: AttemptBook + 'static,
+    O: OutcomeSink + LedgerWrites,
+    S: AccountSource,
+{
+    type Queue = Q;
+    type Book = B;
+    type Outbox = O;
+    type Source = S;
+
+    fn queue(&self, campaign: &str) -> Q {
+        (self.queues)(campaign)
+    }
+    fn book(&self) -> &B {
+        &self.book
+    }
+    fn outbox(&self) -> &O {
+        &self.outbox
+    }
+    fn source(&self) -> &S {
+        &self.source
+    }
+    fn compliance(&self) -> &compliance::Engine {
+        &self.compliance
+    }
+    fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+/// Accounts held in memory (tests, benches, simulations without a ledger).
+#[derive(Debug, Default)]
+pub struct MemorySource {
+    accounts: RwLock<HashMap<String, AccountView>>,
+}
+
+impl MemorySource {
+    pub fn new(views: impl IntoIterator<Item = AccountView>) -> MemorySource {
+        MemorySource {
+            accounts: RwLock::new(
+                views
+                    .into_iter()
+                    .map(|v| (v.account.account_id.clone(), v))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Adds or replaces an account (as a CRM load or a hold would).
+    pub fn put(&self, view: AccountView) {
+        self.accounts
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(view.account.account_id.clone(), view);
+    }
+}
+
+impl AccountSource for MemorySource {
+    async fn load(&self, account_id: &str) -> Result<AccountView, SourceError> {
+        self.accounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(account_id)
+            .cloned()
+            .ok_or_else(|| SourceError::NotFound(account_id.to_string()))
+    }
+}

@@ -1,0 +1,253 @@
+//! Live figures of a campaign, as managers watch them (`WatchCampaign`) and the demo prints
+//! them: counters since the campaign started, today's and the rolling window's abandonment,
+//! occupancy, and accounts refused by reason.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use queue::{Millis, QueueSizes};
+use serde::Serialize;
+
+use super::seats::StateTime;
+
+/// Whether the campaign dials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Created, not started yet.
+    Ready,
+    Running,
+    /// No new dials; calls in progress go on.
+    Paused,
+    /// Stopping: no new dials, waiting for calls in progress to end.
+    Stopping,
+    Stopped,
+}
+
+/// Agents per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AgentCounts {
+    pub ready: u32,
+    pub reserved: u32,
+    pub on_call: u32,
+    pub wrap_up: u32,
+    pub not_ready: u32,
+    pub logged_out: u32,
+}
+
+/// A snapshot, published once per second.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    pub campaign_id: String,
+    pub at_ms: Millis,
+    pub state: RunState,
+    pub agents: AgentCounts,
+    /// Calls ringing or waiting for an agent, plus connected calls.
+    pub lines_in_use: u32,
+    pub peak_lines: u32,
+    pub dials: u64,
+    pub dials_last_minute: u32,
+    /// Live answers (human verdicts: connected plus abandoned).
+    pub live_answers: u64,
+    /// Live answers over dials.
+    pub answer_rate: f64,
+    pub connected: u64,
+    pub abandoned: u64,
+    /// Abandoned over live answers, today (UTC day) and over the rolling window.
+    pub abandon_rate_today: f64,
+    pub abandon_rate_window: f64,
+    pub machines: u64,
+    pub right_party_contacts: u64,
+    pub promises: u64,
+    /// Talk and wrap time over logged-in, unpaused time.
+    pub occupancy: f64,
+    pub queue: QueueView,
+    /// Accounts the compliance engine refused (deferred or denied), by reason code.
+    pub refused_by_reason: BTreeMap<String, u64>,
+    /// Final outcomes by kind.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Store or carrier failures that made the engine hold back (fail closed).
+    pub errors: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueView {
+    pub ready: u64,
+    pub sleeping: u64,
+    pub leased: u64,
+}
+
+impl From<QueueSizes> for QueueView {
+    fn from(q: QueueSizes) -> Self {
+        QueueView {
+            ready: q.ready,
+            sleeping: q.sleeping,
+            leased: q.leased,
+        }
+    }
+}
+
+const DAY_MS: Millis = 86_400_000;
+
+/// Running counters behind [`Figures`].
+#[derive(Debug, Clone)]
+pub struct Counters {
+    pub campaign_id: String,
+    pub dials: u64,
+    pub live_answers: u64,
+    pub connected: u64,
+    pub abandoned: u64,
+    pub machines: u64,
+    pub right_party_contacts: u64,
+    pub promises: u64,
+    pub peak_lines: u32,
+    pub errors: u64,
+    pub refused_by_reason: BTreeMap<String, u64>,
+    pub outcomes: BTreeMap<String, u64>,
+    /// (UTC day, live answers, abandoned) for the rolling window.
+    days: VecDeque<(Millis, u64, u64)>,
+    window_days: u32,
+    recent_dials: VecDeque<Millis>,
+}
+
+impl Counters {
+    pub fn new(campaign_id: &str, window_days: u32) -> Counters {
+        Counters {
+            campaign_id: campaign_id.to_string(),
+            dials: 0,
+            live_answers: 0,
+            connected: 0,
+            abandoned: 0,
+            machines: 0,
+            right_party_contacts: 0,
+            promises: 0,
+            peak_lines: 0,
+            errors: 0,
+            refused_by_reason: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            days: VecDeque::new(),
+            window_days,
+            recent_dials: VecDeque::new(),
+        }
+    }
+
+    pub fn set_window(&mut self, days: u32) {
+        self.window_days = days;
+    }
+
+    fn today(&mut self, now: Millis) -> &mut (Millis, u64, u64) {
+        let day = now.div_euclid(DAY_MS);
+        if self.days.back().is_none_or(|d| d.0 != day) {
+            self.days.push_back((day, 0, 0));
+        }
+        while self
+            .days
+            .front()
+            .is_some_and(|d| d.0 <= day - Millis::from(self.window_days))
+        {
+            self.days.pop_front();
+        }
+        self.days.back_mut().expect("just pushed")
+    }
+
+    pub fn dialed(&mut self, now: Millis) {
+        self.dials += 1;
+        self.recent_dials.push_back(now);
+    }
+
+    pub fn live(&mut self, now: Millis, abandoned: bool) {
+        self.live_answers += 1;
+        let today = self.today(now);
+        today.1 += 1;
+        if abandoned {
+            today.2 += 1;
+            self.abandoned += 1;
+        } else {
+            self.connected += 1;
+        }
+    }
+
+    pub fn refused(&mut self, code: &str) {
+        *self.refused_by_reason.entry(code.to_string()).or_default() += 1;
+    }
+
+    pub fn outcome(&mut self, kind: &str) {
+        *self.outcomes.entry(kind.to_string()).or_default() += 1;
+    }
+
+    pub fn snapshot(
+        &mut self,
+        now: Millis,
+        state: RunState,
+        agents: AgentCounts,
+        lines_in_use: u32,
+        time: StateTime,
+        queue: QueueView,
+    ) -> Figures {
+        while self
+            .recent_dials
+            .front()
+            .is_some_and(|t| *t <= now - 60_000)
+        {
+            self.recent_dials.pop_front();
+        }
+        self.peak_lines = self.peak_lines.max(lines_in_use);
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let (today_lives, today_drops) = {
+            let t = *self.today(now);
+            (t.1, t.2)
+        };
+        let (win_lives, win_drops) = self
+            .days
+            .iter()
+            .fold((0, 0), |(l, d), x| (l + x.1, d + x.2));
+        let worked = time.talk + time.wrap;
+        Figures {
+            campaign_id: self.campaign_id.clone(),
+            at_ms: now,
+            state,
+            agents,
+            lines_in_use,
+            peak_lines: self.peak_lines,
+            dials: self.dials,
+            dials_last_minute: self.recent_dials.len() as u32,
+            live_answers: self.live_answers,
+            answer_rate: ratio(self.live_answers, self.dials),
+            connected: self.connected,
+            abandoned: self.abandoned,
+            abandon_rate_today: ratio(today_drops, today_lives),
+            abandon_rate_window: ratio(win_drops, win_lives),
+            machines: self.machines,
+            right_party_contacts: self.right_party_contacts,
+            promises: self.promises,
+            occupancy: ratio(worked as u64, (worked + time.ready) as u64),
+            queue,
+            refused_by_reason: self.refused_by_reason.clone(),
+            outcomes: self.outcomes.clone(),
+            errors: self.errors,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_forgets_old_days() {
+        let mut c = Counters::new("c", 2);
+        c.live(0, true);
+        c.live(DAY_MS, false);
+        c.live(2 * DAY_MS, false);
+        let f = c.snapshot(
+            2 * DAY_MS,
+            RunState::Running,
+            AgentCounts::default(),
+            0,
+            StateTime::default(),
+            QueueView::default(),
+        );
+        assert_eq!(f.abandoned, 1);
+        assert_eq!(f.abandon_rate_window, 0.0);
+        assert_eq!(f.abandon_rate_today, 0.0);
+    }
+}

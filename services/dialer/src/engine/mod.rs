@@ -1,0 +1,334 @@
+//! The campaign engine: one task per campaign that, second by second, asks the pacer how many
+//! calls to launch, takes the best accounts from the queue, asks the compliance engine,
+//! reserves the attempt, notes it in the outbox, dials, routes live answers to the
+//! longest-idle agent (or plays the safe-harbor message after 2 s), and records every outcome.
+//!
+//! The task owns all mutable campaign state and handles one thing at a time (a carrier
+//! event, an agent command, a timer), so there are no locks and no races inside a campaign.
+//! Stores and networks sit behind traits ([`Backend`], [`Carrier`]); time is tokio time mapped
+//! to Unix milliseconds by a [`Clock`], so tests and the demo run hours on a paused clock.
+
+mod calls;
+pub mod figures;
+pub mod seats;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use compliance::model::Outcome;
+use queue::{AttemptBook, CampaignQueue, Millis};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::account::{AccountSource, AccountView};
+use crate::campaign::{CampaignSpec, SpecError};
+use crate::carrier::{CallId, Carrier, CarrierEvent};
+use crate::outcomes::{LedgerWrites, OutcomeSink};
+use crate::session::{AgentCommand, AgentEvent, AgentId};
+
+pub use figures::{Figures, RunState};
+
+/// The stores a campaign works against: queues, attempt counters, the outbox and ledger
+/// writes, and the account source. The embedded default and production differ only here.
+pub trait Backend: Send + Sync + 'static {
+    type Queue: CampaignQueue + 'static;
+    type Book: AttemptBook + 'static;
+    type Outbox: OutcomeSink + LedgerWrites;
+    type Source: AccountSource;
+
+    /// The queue of one campaign.
+    fn queue(&self, campaign: &str) -> Self::Queue;
+    fn book(&self) -> &Self::Book;
+    fn outbox(&self) -> &Self::Outbox;
+    fn source(&self) -> &Self::Source;
+    fn compliance(&self) -> &compliance::Engine;
+    /// This replica's name (queue lease owner).
+    fn owner(&self) -> &str;
+}
+
+/// Tokio time as Unix milliseconds: `origin_ms` at the instant the clock was made. A paused
+/// tokio clock makes it a virtual clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin: Instant,
+    origin_ms: Millis,
+}
+
+impl Clock {
+    /// A clock reading `origin_ms` now.
+    pub fn starting_at(origin_ms: Millis) -> Clock {
+        Clock {
+            origin: Instant::now(),
+            origin_ms,
+        }
+    }
+
+    /// A clock reading the system's wall-clock time.
+    pub fn system() -> Clock {
+        Clock::starting_at(jiff::Timestamp::now().as_millisecond())
+    }
+
+    pub fn now_ms(&self) -> Millis {
+        self.origin_ms + self.origin.elapsed().as_millis() as Millis
+    }
+
+    /// The tokio instant at which the clock reads `ms`.
+    pub fn instant_at(&self, ms: Millis) -> Instant {
+        let delta = ms - self.origin_ms;
+        if delta <= 0 {
+            self.origin
+        } else {
+            self.origin + Duration::from_millis(delta as u64)
+        }
+    }
+}
+
+/// Why a request to the engine failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("the campaign has stopped")]
+    Stopped,
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// What loading accounts into a campaign did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddReport {
+    pub queued: u32,
+    pub not_found: Vec<String>,
+    /// The ledger could not be reached for these; they are not queued (fail closed).
+    pub unavailable: Vec<String>,
+}
+
+pub(crate) enum Command {
+    Login {
+        agent: AgentId,
+        endpoint: String,
+        events: mpsc::UnboundedSender<AgentEvent>,
+    },
+    Agent {
+        agent: AgentId,
+        command: AgentCommand,
+    },
+    AddAccounts {
+        ids: Vec<String>,
+        reply: oneshot::Sender<AddReport>,
+    },
+    Loaded {
+        views: Vec<AccountView>,
+        report: AddReport,
+        reply: Option<oneshot::Sender<AddReport>>,
+    },
+    AccountChanged {
+        account_id: String,
+    },
+    SetState {
+        state: RunState,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    Update {
+        spec: Box<CampaignSpec>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// A running campaign, as its managers, agents and the ledger feed reach it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CampaignHandle {
+    id: String,
+    tx: mpsc::UnboundedSender<Command>,
+    figures: watch::Receiver<Figures>,
+    spec: watch::Receiver<CampaignSpec>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Login { .. } => "Login",
+            Command::Agent { .. } => "Agent",
+            Command::AddAccounts { .. } => "AddAccounts",
+            Command::Loaded { .. } => "Loaded",
+            Command::AccountChanged { .. } => "AccountChanged",
+            Command::SetState { .. } => "SetState",
+            Command::Update { .. } => "Update",
+            Command::Stop { .. } => "Stop",
+        })
+    }
+}
+
+impl CampaignHandle {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn send(&self, c: Command) -> Result<(), EngineError> {
+        self.tx.send(c).map_err(|_| EngineError::Stopped)
+    }
+
+    /// Logs an agent in; its events arrive on the returned receiver. Commands go through
+    /// [`CampaignHandle::agent`].
+    pub fn login(
+        &self,
+        agent: &str,
+        endpoint: &str,
+    ) -> Result<mpsc::UnboundedReceiver<AgentEvent>, EngineError> {
+        let (events, rx) = mpsc::unbounded_channel();
+        self.send(Command::Login {
+            agent: agent.to_string(),
+            endpoint: endpoint.to_string(),
+            events,
+        })?;
+        Ok(rx)
+    }
+
+    /// An agent's command (the agent must be logged in).
+    pub fn agent(&self, agent: &str, command: AgentCommand) -> Result<(), EngineError> {
+        self.send(Command::Agent {
+            agent: agent.to_string(),
+            command,
+        })
+    }
+
+    /// Loads accounts from the source and queues them.
+    pub async fn add_accounts(&self, ids: Vec<String>) -> Result<AddReport, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::AddAccounts { ids, reply })?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// The ledger changed this account (hold, consent, profile, outcome from elsewhere):
+    /// reload it, and take it out of the queue at once if nothing may be called any more.
+    pub fn account_changed(&self, account_id: &str) -> Result<(), EngineError> {
+        self.send(Command::AccountChanged {
+            account_id: account_id.to_string(),
+        })
+    }
+
+    async fn set_state(&self, state: RunState) -> Result<(), EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::SetState { state, reply })?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    pub async fn start(&self) -> Result<(), EngineError> {
+        self.set_state(RunState::Running).await
+    }
+
+    pub async fn pause(&self) -> Result<(), EngineError> {
+        self.set_state(RunState::Paused).await
+    }
+
+    /// Replaces the configuration; takes effect at the next second.
+    pub async fn update(&self, spec: CampaignSpec) -> Result<(), EngineError> {
+        spec.validate()?;
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Update {
+            spec: Box::new(spec),
+            reply,
+        })?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Stops dialing, lets calls in progress end and their outcomes be recorded, then ends
+    /// the campaign task.
+    pub async fn stop(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.send(Command::Stop { reply }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Live figures, updated once per second.
+    pub fn figures(&self) -> watch::Receiver<Figures> {
+        self.figures.clone()
+    }
+
+    /// The campaign's clock (virtual in simulations).
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// The configuration in force.
+    pub fn spec(&self) -> CampaignSpec {
+        self.spec.borrow().clone()
+    }
+}
+
+/// Starts a campaign's task on `carrier` (whose events arrive on `carrier_events`). The
+/// campaign starts in [`RunState::Ready`]: call [`CampaignHandle::start`] to dial.
+pub fn spawn<B: Backend>(
+    spec: CampaignSpec,
+    backend: Arc<B>,
+    carrier: Arc<dyn Carrier>,
+    carrier_events: mpsc::UnboundedReceiver<CarrierEvent>,
+    clock: Clock,
+) -> Result<(CampaignHandle, tokio::task::JoinHandle<()>), EngineError> {
+    spec.validate()?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let runtime = calls::Runtime::new(spec.clone(), backend, carrier, clock, tx.clone())?;
+    let (figures_tx, figures) = watch::channel(runtime.initial_figures());
+    let (spec_tx, spec_rx) = watch::channel(spec.clone());
+    let handle = CampaignHandle {
+        id: spec.id.clone(),
+        tx,
+        figures,
+        spec: spec_rx,
+        clock,
+    };
+    let task = tokio::spawn(runtime.run(rx, carrier_events, figures_tx, spec_tx));
+    Ok((handle, task))
+}
+
+/// Calls waiting for an agent or for a disposition, in deadline order (deadlines are a
+/// fixed offset from an event, so arrival order is deadline order).
+#[derive(Debug, Default)]
+struct Deadlines {
+    queue: VecDeque<(Millis, CallId)>,
+}
+
+impl Deadlines {
+    fn push(&mut self, at: Millis, call: CallId) {
+        self.queue.push_back((at, call));
+    }
+
+    fn next(&self) -> Option<Millis> {
+        self.queue.front().map(|d| d.0)
+    }
+
+    fn pop_due(&mut self, now: Millis) -> Vec<CallId> {
+        let mut due = Vec::new();
+        while let Some(&(at, call)) = self.queue.front() {
+            if at > now {
+                break;
+            }
+            self.queue.pop_front();
+            due.push(call);
+        }
+        due
+    }
+}
+
+/// Counts of final outcomes a campaign recorded, keyed by outcome name (for tests).
+pub fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Busy => "busy",
+        Outcome::Sit => "sit",
+        Outcome::Failed => "failed",
+        Outcome::NoAnswer => "no_answer",
+        Outcome::Voicemail => "voicemail",
+        Outcome::Lcm => "lcm",
+        Outcome::Machine => "machine",
+        Outcome::Answered => "answered",
+        Outcome::Abandoned => "abandoned",
+        Outcome::Conversation => "conversation",
+        Outcome::WrongParty => "wrong_party",
+    }
+}

@@ -50,7 +50,7 @@ async fn outcome_shares_follow_the_attempt_model() {
                 machine += 1;
                 carrier.hangup(call, None).expect("hangup");
             }
-            CarrierEvent::Bridged { .. } => {}
+            CarrierEvent::Bridged { .. } | CarrierEvent::PickedUp { .. } => {}
             CarrierEvent::Ended { cause, .. } => {
                 *ends.entry(cause).or_default() += 1;
                 ended += 1;

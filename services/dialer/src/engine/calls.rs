@@ -44,6 +44,8 @@ enum Phase {
     /// Preview: offered to the seat, not dialed yet.
     Preview,
     Ringing,
+    /// Picked up; answering-machine detection running.
+    Detecting,
     /// A human answered; waiting for an agent until the deadline.
     Waiting,
     /// Bridged or being bridged to the seat.
@@ -115,6 +117,9 @@ pub(crate) struct Runtime<B: Backend> {
     next_tick: Millis,
     last_extend: Millis,
     queue_view: QueueView,
+    /// Wall-clock start of the decision in progress (its share of the pop, then the rules
+    /// and the reservation), for the decision-latency figure.
+    decision_started: Option<(std::time::Instant, Duration)>,
 }
 
 fn ts(ms: Millis) -> Timestamp {
@@ -155,6 +160,7 @@ impl<B: Backend> Runtime<B> {
             next_tick: now + 1000,
             last_extend: now,
             queue_view: QueueView::default(),
+            decision_started: None,
         })
     }
 
@@ -609,7 +615,7 @@ impl<B: Backend> Runtime<B> {
                 .filter_map(|c| {
                     let phase = match c.phase {
                         Phase::Ringing => PacePhase::Ringing,
-                        Phase::Waiting => PacePhase::Answered,
+                        Phase::Detecting | Phase::Waiting => PacePhase::Answered,
                         _ => return None,
                     };
                     Some(InFlight {
@@ -663,11 +669,14 @@ impl<B: Backend> Runtime<B> {
             if need == 0 {
                 break;
             }
+            let popped = std::time::Instant::now();
             let leases = match self.pop(need, now).await {
                 Some(l) if !l.is_empty() => l,
                 _ => break,
             };
+            let pop_share = popped.elapsed() / leases.len() as u32;
             for lease in leases {
+                self.decision_started = Some((std::time::Instant::now(), pop_share));
                 if self.try_dial(lease, None, self.spec.dial_mode(), now).await {
                     dialed += 1;
                 }
@@ -865,7 +874,11 @@ impl<B: Backend> Runtime<B> {
                         .unwrap_or(0),
                 ) * MINUTE,
             };
-            match self.backend.book().reserve(&r).await {
+            let reserved = self.backend.book().reserve(&r).await;
+            if let Some((from, pop_share)) = self.decision_started.take() {
+                self.counters.decided(from.elapsed() + pop_share);
+            }
+            match reserved {
                 Ok(ReserveOutcome::Reserved) => Some(r),
                 Ok(ReserveOutcome::DebtLimit { .. }) => {
                     // Another replica used the budget: the ledger history will tell when.
@@ -1287,6 +1300,13 @@ impl<B: Backend> Runtime<B> {
     async fn on_carrier(&mut self, ev: CarrierEvent) {
         let now = self.clock.now_ms();
         match ev {
+            CarrierEvent::PickedUp { call } => {
+                if let Some(c) = self.calls.get_mut(&call)
+                    && c.phase == Phase::Ringing
+                {
+                    c.phase = Phase::Detecting;
+                }
+            }
             CarrierEvent::Answered { call, verdict } => self.answered(call, verdict, now),
             CarrierEvent::Bridged { call, .. } => {
                 if let Some(c) = self.calls.get_mut(&call) {
@@ -1460,6 +1480,23 @@ impl<B: Backend> Runtime<B> {
             return;
         };
         c.record.ring_ms = c.answered_at.unwrap_or(now) - c.dialed_at;
+        // A preview or manual call that never reached its agent frees the agent.
+        let reserved_seat = c
+            .seat
+            .filter(|&s| c.reserved && self.seats.get(s).state == SeatState::Reserved);
+        if !matches!(c.phase, Phase::Talking | Phase::Preview | Phase::Wrap)
+            && let Some(seat) = reserved_seat
+        {
+            self.seats.send(
+                seat,
+                AgentEvent::Ended {
+                    call: id,
+                    cause,
+                    wrap_deadline_ms: now,
+                },
+            );
+            self.release_seat(seat, now);
+        }
         match c.phase {
             Phase::Ringing => {
                 let (outcome, pace) = match cause {
@@ -1472,11 +1509,7 @@ impl<B: Backend> Runtime<B> {
                     outcome: pace,
                     ring_s: (now - c.dialed_at) as f64 / 1000.0,
                 });
-                let seat = c.seat;
                 self.finish(id, c, outcome, now).await;
-                if let Some(seat) = seat {
-                    self.release_seat(seat, now);
-                }
             }
             Phase::Waiting => {
                 // The person hung up before an agent was free: a drop all the same.
@@ -1486,6 +1519,14 @@ impl<B: Backend> Runtime<B> {
                 });
                 self.counters.live(now, true);
                 self.finish(id, c, Outcome::Abandoned, now).await;
+            }
+            Phase::Detecting => {
+                // Hung up during answering-machine detection: answered, nobody spoken to.
+                self.completed.push(Completed {
+                    outcome: PaceOutcome::Machine,
+                    ring_s: (now - c.dialed_at) as f64 / 1000.0,
+                });
+                self.finish(id, c, Outcome::Answered, now).await;
             }
             Phase::Closing => {
                 let outcome = c.outcome.unwrap_or(Outcome::Machine);

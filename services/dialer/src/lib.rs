@@ -13,6 +13,8 @@
 //! - [`backend`]: the store sets (in-process, Redis, SQL) a deployment plugs in.
 //! - [`sim_agents`]: a simulated agent team for the demo, tests and load tests.
 //! - [`portfolio`]: a generated sample portfolio (demo, tests, load test).
+//! - [`offload`]: store calls of a virtual-time (paused clock) campaign run on the real
+//!   runtime without letting virtual time jump.
 //! - [`outcomes`]: the seam to the durable outbox that carries every attempt's outcome to the
 //!   ledger exactly once.
 
@@ -21,6 +23,7 @@ pub mod backend;
 pub mod campaign;
 pub mod carrier;
 pub mod engine;
+pub mod offload;
 pub mod outcomes;
 pub mod portfolio;
 pub mod session;

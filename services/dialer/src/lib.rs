@@ -7,7 +7,12 @@
 //!   questions.
 //! - [`outcomes`]: the seam to the durable outbox that carries every attempt's outcome to the
 //!   ledger exactly once.
+//! - [`outbox`]: that outbox (SQLite or PostgreSQL) and its relay to the ledger.
+//! - [`ledger_link`]: the dialer's client of the ledger (account views, the change feed,
+//!   account lists).
 
 pub mod account;
 pub mod carrier;
+pub mod ledger_link;
+pub mod outbox;
 pub mod outcomes;

@@ -17,13 +17,18 @@
 //!   runtime without letting virtual time jump.
 //! - [`outcomes`]: the seam to the durable outbox that carries every attempt's outcome to the
 //!   ledger exactly once.
+//! - [`outbox`]: that outbox (SQLite or PostgreSQL) and its relay to the ledger.
+//! - [`ledger_link`]: the dialer's client of the ledger (account views, the change feed,
+//!   account lists).
 
 pub mod account;
 pub mod backend;
 pub mod campaign;
 pub mod carrier;
 pub mod engine;
+pub mod ledger_link;
 pub mod offload;
+pub mod outbox;
 pub mod outcomes;
 pub mod portfolio;
 pub mod session;

@@ -398,3 +398,32 @@ async fn watch_task(
         backoff = (backoff * 2).min(opts.backoff_max);
     }
 }
+
+/// Holds and promises from dispositions. Their ids derive from the attempt, so a retry after
+/// a lost answer is applied once.
+impl crate::outcomes::LedgerWrites for LedgerLink {
+    async fn set_hold(&self, hold: ledger::domain::Hold) -> Result<(), crate::outcomes::SinkError> {
+        let mut c = self.client.clone();
+        let req = pb::SetHoldRequest {
+            hold: Some(conv::hold_out(hold)),
+        };
+        self.timed(c.set_hold(req))
+            .await
+            .map(drop)
+            .map_err(|e| crate::outcomes::SinkError(e.to_string()))
+    }
+
+    async fn record_promise(
+        &self,
+        promise: ledger::domain::Promise,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        let mut c = self.client.clone();
+        let req = pb::RecordPromiseRequest {
+            promise: Some(conv::promise_out(promise)),
+        };
+        self.timed(c.record_promise(req))
+            .await
+            .map(drop)
+            .map_err(|e| crate::outcomes::SinkError(e.to_string()))
+    }
+}

@@ -13,6 +13,8 @@
 //! - [`backend`]: the store sets (in-process, Redis, SQL) a deployment plugs in.
 //! - [`sim_agents`]: a simulated agent team for the demo, tests and load tests.
 //! - [`portfolio`]: a generated sample portfolio (demo, tests, load test).
+//! - [`embedded`]: the all-in-one (ledger + dialer in one process on SQLite, simulated
+//!   carrier and agents, a shift on a fast clock): what the README's first command runs.
 //! - [`offload`]: store calls of a virtual-time (paused clock) campaign run on the real
 //!   runtime without letting virtual time jump.
 //! - [`outcomes`]: the seam to the durable outbox that carries every attempt's outcome to the
@@ -25,6 +27,7 @@ pub mod account;
 pub mod backend;
 pub mod campaign;
 pub mod carrier;
+pub mod embedded;
 pub mod engine;
 pub mod ledger_link;
 pub mod offload;

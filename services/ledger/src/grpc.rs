@@ -260,7 +260,7 @@ fn hold_in(h: pb::Hold, f: &str) -> VResult<Hold> {
     })
 }
 
-fn hold_out(h: Hold) -> pb::Hold {
+pub fn hold_out(h: Hold) -> pb::Hold {
     pb::Hold {
         hold_id: h.hold_id,
         account_id: h.account_id,

@@ -31,9 +31,9 @@ use crate::ledger_link::{BearerAuth, Token};
 /// Tuning of the relay.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// Most outcomes sent and not yet acknowledged. The ledger commits whatever has arrived
-    /// (up to its batch size) in one transaction, so a larger window means larger ledger
-    /// batches; it must stay below what the ledger buffers per stream (4 x its batch size).
+    /// Most outcomes sent and not yet acknowledged (and kept in memory). The ledger commits
+    /// whatever has arrived (up to its batch size) in one transaction, so a larger window
+    /// means larger ledger batches and a higher delivery rate (docs/performance.md).
     pub window: usize,
     /// Most rows read per query.
     pub page: usize,
@@ -50,7 +50,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
-            window: 5000,
+            window: 10_000,
             page: 1000,
             message_size: 250,
             backoff_initial: Duration::from_millis(100),

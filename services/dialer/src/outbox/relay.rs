@@ -212,6 +212,9 @@ async fn session(
     s.rescan.store(false, Ordering::Release);
     let mut need_fetch = true;
     let mut acked_any = false;
+    // An interval, not a sleep per turn: steady ack traffic must not postpone the poll.
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + cfg.poll, cfg.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         while need_fetch && inflight.len() < cfg.window {
             if s.rescan.swap(false, Ordering::AcqRel) {
@@ -293,7 +296,7 @@ async fn session(
                 }
             },
             _ = s.notify.notified(), if !need_fetch => need_fetch = true,
-            _ = tokio::time::sleep(cfg.poll), if !need_fetch => {
+            _ = poll.tick() => {
                 need_fetch = true;
                 s.rescan.store(true, Ordering::Release);
             }

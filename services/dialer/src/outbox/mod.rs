@@ -85,6 +85,8 @@ impl Default for OutboxOptions {
 /// Counters since this process opened the outbox (for metrics; cheap to read).
 #[derive(Debug, Default)]
 struct Counters {
+    commits: AtomicU64,
+    calls: AtomicU64,
     sent: AtomicU64,
     recorded: AtomicU64,
     duplicate: AtomicU64,
@@ -101,6 +103,10 @@ pub struct OutboxStats {
     pub ready: u64,
     /// Rows in the dead-letter table (all owners).
     pub dead_rows: u64,
+    /// Since open: writer transactions committed, and the begin/finish calls they carried
+    /// (their ratio is the group-commit batch size).
+    pub commits: u64,
+    pub calls: u64,
     /// Since open: outcomes sent to the ledger (a resend after a reconnect counts again).
     pub sent: u64,
     /// Since open: acknowledged RECORDED or DUPLICATE, and deleted.
@@ -308,6 +314,8 @@ impl Outbox {
             pending,
             ready,
             dead_rows,
+            commits: c.commits.load(Ordering::Relaxed),
+            calls: c.calls.load(Ordering::Relaxed),
             sent: c.sent.load(Ordering::Relaxed),
             acked: recorded + duplicates,
             duplicates,
@@ -434,8 +442,16 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>, max_batch:
             .instrument(span)
             .await;
         match &result {
-            Ok(()) if any_ready => shared.wake_relay(false),
-            Ok(()) => {}
+            Ok(()) => {
+                shared.counters.commits.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .calls
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                if any_ready {
+                    shared.wake_relay(false);
+                }
+            }
             Err(e) => tracing::error!(error = %e, calls = batch.len(), "outbox batch failed"),
         }
         for p in batch {

@@ -31,9 +31,9 @@ use crate::ledger_link::{BearerAuth, Token};
 /// Tuning of the relay.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// Most outcomes sent and not yet acknowledged. The ledger commits whatever has arrived
-    /// (up to its batch size) in one transaction, so a larger window means larger ledger
-    /// batches; it must stay below what the ledger buffers per stream (4 x its batch size).
+    /// Most outcomes sent and not yet acknowledged (and kept in memory). The ledger commits
+    /// whatever has arrived (up to its batch size) in one transaction, so a larger window
+    /// means larger ledger batches and a higher delivery rate (docs/performance.md).
     pub window: usize,
     /// Most rows read per query.
     pub page: usize,
@@ -50,7 +50,7 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
-            window: 5000,
+            window: 10_000,
             page: 1000,
             message_size: 250,
             backoff_initial: Duration::from_millis(100),
@@ -212,6 +212,9 @@ async fn session(
     s.rescan.store(false, Ordering::Release);
     let mut need_fetch = true;
     let mut acked_any = false;
+    // An interval, not a sleep per turn: steady ack traffic must not postpone the poll.
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + cfg.poll, cfg.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         while need_fetch && inflight.len() < cfg.window {
             if s.rescan.swap(false, Ordering::AcqRel) {
@@ -293,7 +296,7 @@ async fn session(
                 }
             },
             _ = s.notify.notified(), if !need_fetch => need_fetch = true,
-            _ = tokio::time::sleep(cfg.poll), if !need_fetch => {
+            _ = poll.tick() => {
                 need_fetch = true;
                 s.rescan.store(true, Ordering::Release);
             }

@@ -21,16 +21,25 @@ static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/dialer/sqlit
 
 type Result<T, E = OutboxError> = std::result::Result<T, E>;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Db {
     Pg(PgPool),
     Sqlite(SqlitePool),
 }
 
 /// Handle on the outbox tables; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Store {
     db: Db,
+}
+
+/// The dialect only: a pool's connect options may hold the database password.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect())
+            .finish()
+    }
 }
 
 /// SQL that differs between the dialects.

@@ -399,7 +399,15 @@ impl<B: Backend> Runtime<B> {
                 }
             }
             let callable = !open_debts(&v, now).is_empty();
-            if fresh && callable {
+            // A hold released: back in the queue (an account retired for other reasons,
+            // a promise say, stays out: only fresh loads and released holds are pushed).
+            let released = !fresh
+                && callable
+                && self
+                    .accounts
+                    .get(&id)
+                    .is_some_and(|old| open_debts(old, now).is_empty());
+            if (fresh || released) && callable {
                 items.push(queue::QueueItem {
                     account: id.clone(),
                     rank: self.rank(&v, now),
@@ -1017,7 +1025,14 @@ impl<B: Backend> Runtime<B> {
     // ------------------------------------------------------------------ preview and manual
 
     async fn offer_previews(&mut self, now: Millis) {
+        // Refused accounts do not count as offers; bound the pops so one second's work
+        // stays short whatever the queue holds.
+        let mut budget = 50 + 10 * self.seats.iter().count();
         while let Some(seat) = self.seats.longest_idle_ready() {
+            if budget == 0 {
+                return;
+            }
+            budget -= 1;
             let Some(mut leases) = self.pop(1, now).await else {
                 return;
             };

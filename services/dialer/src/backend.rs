@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use queue::{AttemptBook, CampaignQueue};
+use queue::memory::{MemoryAttemptBook, MemoryQueue};
+use queue::redis_store::{RedisAttemptBook, RedisQueue};
+use queue::{AnyBook, AnyQueue, AttemptBook, CampaignQueue, QueueError};
 
 use crate::account::{AccountSource, AccountView, SourceError};
 use crate::engine::Backend;
@@ -62,6 +64,44 @@ where
     fn owner(&self) -> &str {
         &self.owner
     }
+}
+
+/// The store set of the service: queues and counters in process or on Redis (chosen at run
+/// time), with the outbox and account source it is given.
+pub type ServiceStores<O, S> = Stores<AnyQueue, AnyBook, O, S>;
+
+/// Stores on Redis at `redis_url` (shared by replicas), or in this process without one.
+pub async fn service_stores<O, S>(
+    redis_url: Option<&str>,
+    outbox: O,
+    source: S,
+    compliance: compliance::Engine,
+    owner: &str,
+) -> Result<ServiceStores<O, S>, QueueError> {
+    type Queues = Box<dyn Fn(&str) -> AnyQueue + Send + Sync>;
+    let (queues, book): (Queues, AnyBook) = match redis_url {
+        Some(url) => {
+            // One multiplexed connection, cloned by every campaign's queue.
+            let conn = queue::redis_store::connect(url).await?;
+            let book = AnyBook::Redis(RedisAttemptBook::new(conn.clone()));
+            (
+                Box::new(move |campaign| AnyQueue::Redis(RedisQueue::new(conn.clone(), campaign))),
+                book,
+            )
+        }
+        None => (
+            Box::new(|_| AnyQueue::Memory(MemoryQueue::new())),
+            AnyBook::Memory(MemoryAttemptBook::new()),
+        ),
+    };
+    Ok(Stores {
+        queues,
+        book,
+        outbox,
+        source,
+        compliance,
+        owner: owner.to_string(),
+    })
 }
 
 /// Accounts held in memory (tests, benches, simulations without a ledger).

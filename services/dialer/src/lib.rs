@@ -15,13 +15,28 @@
 //! - [`portfolio`]: a generated sample portfolio (demo, tests, load test).
 //! - [`outcomes`]: the seam to the durable outbox that carries every attempt's outcome to the
 //!   ledger exactly once.
+//!
+//! The service, `dialerd`:
+//!
+//! - [`config`]: the TOML file and `DIALER_*` overrides, validated at start.
+//! - [`campaign_store`]: campaigns kept in the dialer's database.
+//! - [`registry`]: campaign id to running campaign, and the campaign life cycle.
+//! - [`grpc`]: the gRPC edge (CampaignService, AgentService, ComplianceService).
+//! - [`metrics`]: Prometheus figures per campaign.
+//! - [`server`]: the tonic stack, health, reflection, TLS and the shutdown sequence.
 
 pub mod account;
 pub mod backend;
 pub mod campaign;
+pub mod campaign_store;
 pub mod carrier;
+pub mod config;
 pub mod engine;
+pub mod grpc;
+pub mod metrics;
 pub mod outcomes;
 pub mod portfolio;
+pub mod registry;
+pub mod server;
 pub mod session;
 pub mod sim_agents;

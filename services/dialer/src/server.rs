@@ -1,0 +1,298 @@
+//! Assembles and runs dialerd's gRPC server: CampaignService, AgentService and
+//! ComplianceService behind the auth interceptor, gRPC health per service, reflection v1 and
+//! v1alpha over the one descriptor set, optional TLS, and the shutdown sequence:
+//!
+//! 1. health answers NOT_SERVING for every service (load balancers stop sending work) and
+//!    new campaign work is refused (UNAVAILABLE);
+//! 2. every campaign stops dialing and its calls in progress end (agents stay connected to
+//!    disposition them), for at most the grace period;
+//! 3. agent sessions and figure streams end;
+//! 4. the `flush` future runs (the outbox flush);
+//! 5. the server closes and [`serve`] returns.
+//!
+//! dialerd, the benchmark and the in-process tests all run this same stack.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::Auth;
+use collections_proto::dialer_v1 as pb;
+use pb::agent_service_server::AgentServiceServer;
+use pb::campaign_service_server::CampaignServiceServer;
+use pb::compliance_service_server::ComplianceServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Identity, ServerTlsConfig};
+use tracing::info;
+
+use crate::engine::Backend;
+use crate::grpc::{AgentGrpc, CampaignGrpc, ComplianceGrpc};
+use crate::metrics::Metrics;
+use crate::registry::{Registry, ShutdownReport};
+
+/// Why the server stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("server task: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub auth: Auth,
+    /// PEM certificate chain and key; none: plaintext.
+    pub tls: Option<TlsPem>,
+    /// How long a shutdown waits for calls in progress.
+    pub shutdown_grace: Duration,
+}
+
+/// A PEM certificate chain and private key.
+#[derive(Clone)]
+pub struct TlsPem {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsPem { .. }")
+    }
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            auth: Auth::new(None),
+            tls: None,
+            shutdown_grace: Duration::from_secs(crate::config::DEFAULT_SHUTDOWN_GRACE_S),
+        }
+    }
+}
+
+/// The gRPC health service names, for probes.
+pub const SERVICES: [&str; 3] = [
+    "collections.dialer.v1.CampaignService",
+    "collections.dialer.v1.AgentService",
+    "collections.dialer.v1.ComplianceService",
+];
+
+/// Serves on `listener` until `shutdown` resolves, then runs the shutdown sequence (see the
+/// module documentation), with `flush` as its step 4.
+pub async fn serve<B: Backend>(
+    registry: Arc<Registry<B>>,
+    metrics: Metrics,
+    opts: ServeOptions,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    flush: impl Future<Output = ()> + Send,
+) -> Result<ShutdownReport, ServeError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for s in SERVICES {
+        reporter
+            .set_service_status(s, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let refl_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let refl_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    // Streams end when this turns true (step 3); the sender lives until `serve` returns.
+    let (streams_tx, streams_rx) = watch::channel(false);
+    let campaigns = InterceptedService::new(
+        CampaignServiceServer::new(CampaignGrpc::new(registry.clone(), streams_rx.clone())),
+        opts.auth.clone(),
+    );
+    let agents = InterceptedService::new(
+        AgentServiceServer::new(AgentGrpc::new(
+            registry.clone(),
+            metrics.clone(),
+            streams_rx.clone(),
+        )),
+        opts.auth.clone(),
+    );
+    let explain = InterceptedService::new(
+        ComplianceServiceServer::new(ComplianceGrpc::new(registry.clone())),
+        opts.auth.clone(),
+    );
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &opts.tls {
+        builder = builder
+            .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert, &tls.key)))?;
+    }
+    let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = builder
+        .add_service(health)
+        .add_service(refl_v1)
+        .add_service(refl_v1alpha)
+        .add_service(campaigns)
+        .add_service(agents)
+        .add_service(explain)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            let _ = close_rx.await;
+        });
+    // Its own task: it keeps serving (agents dispositioning their last calls) while the
+    // campaigns stop.
+    let mut server = tokio::spawn(server);
+    tokio::select! {
+        r = &mut server => {
+            r??;
+            return Ok(ShutdownReport::default());
+        }
+        () = shutdown => {}
+    }
+    info!("shutting down: health NOT_SERVING, stopping campaigns");
+    for s in SERVICES {
+        reporter
+            .set_service_status(s, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+    let report = registry.shutdown(opts.shutdown_grace).await;
+    info!(
+        stopped = report.stopped.len(),
+        timed_out = report.timed_out.len(),
+        "campaigns stopped; closing streams and flushing"
+    );
+    let _ = streams_tx.send(true);
+    flush.await;
+    let _ = close_tx.send(());
+    server.await??;
+    info!("server closed");
+    Ok(report)
+}
+
+/// The store set dialerd runs on. Until the durable outbox and the ledger link are wired in,
+/// outcomes are kept in memory and accounts come from a generated sample portfolio.
+pub type ServiceBackend =
+    crate::backend::ServiceStores<crate::outcomes::MemorySink, crate::backend::MemorySource>;
+
+/// Why dialerd could not be assembled from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("redis: {0}")]
+    Queue(#[from] queue::QueueError),
+    #[error("campaign store: {0}")]
+    Store(#[from] crate::campaign_store::CampaignStoreError),
+    #[error("reading {path}: {source}")]
+    Tls {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("resuming campaigns: {0}")]
+    Resume(#[from] crate::registry::RegistryError),
+}
+
+/// dialerd's parts, built from its configuration and ready to [`serve`].
+#[derive(Debug)]
+pub struct Assembled {
+    pub registry: Arc<Registry<ServiceBackend>>,
+    pub metrics: Metrics,
+    pub options: ServeOptions,
+    /// Campaigns resumed from the database.
+    pub resumed: usize,
+}
+
+/// The sample portfolio served without a ledger: `count` accounts loaded 30 days before
+/// `now` (seeded, so every run and test sees the same accounts).
+pub fn sample_source(count: u32, now_ms: i64) -> crate::backend::MemorySource {
+    let since = jiff::Timestamp::from_millisecond(now_ms - 30 * 86_400_000)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    crate::backend::MemorySource::new(
+        crate::portfolio::accounts(count as usize, SAMPLE_SEED, since)
+            .into_iter()
+            .map(|account| crate::account::AccountView {
+                account,
+                contacts: Vec::new(),
+                promises: Vec::new(),
+            }),
+    )
+}
+
+/// Seed of the sample portfolio.
+pub const SAMPLE_SEED: u64 = 7;
+
+/// Builds the stores, the campaign store and the registry from `cfg`, and resumes the
+/// stored campaigns.
+pub async fn assemble(cfg: &crate::config::Config) -> Result<Assembled, StartError> {
+    use crate::carrier::SimNetwork;
+    use crate::config::CarrierConfig;
+    use crate::engine::Clock;
+
+    let clock = match cfg.carrier.clock_start()? {
+        Some(t) => Clock::starting_at(t.as_millisecond()),
+        None => Clock::system(),
+    };
+    if cfg.ledger_url.is_some() {
+        tracing::warn!(
+            "ledger_url is set but this build has no ledger link yet: accounts come from the sample portfolio"
+        );
+    }
+    let source = sample_source(cfg.sample_accounts.unwrap_or(0), clock.now_ms());
+    let stores = crate::backend::service_stores(
+        cfg.redis_url.as_deref(),
+        crate::outcomes::MemorySink::default(),
+        source,
+        compliance::Engine::builtin(),
+        &cfg.replica_id,
+    )
+    .await?;
+    let store = crate::campaign_store::CampaignStore::open(&cfg.database_url).await?;
+    let CarrierConfig::Sim { seed, speed, .. } = &cfg.carrier;
+    let network = SimNetwork {
+        scenario: simulator::scenario::Scenario::get(cfg.carrier.scenario()?),
+        seed: *seed,
+        speed: *speed,
+    };
+    let registry = Arc::new(Registry::new(
+        Arc::new(stores),
+        store,
+        Box::new(network),
+        clock,
+        cfg.redis_url.is_none(),
+    ));
+    let resumed = registry.resume().await?;
+    let tls = match &cfg.tls {
+        Some(t) => {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|source| StartError::Tls {
+                    path: p.display().to_string(),
+                    source,
+                })
+            };
+            Some(TlsPem {
+                cert: read(&t.cert_path)?,
+                key: read(&t.key_path)?,
+            })
+        }
+        None => None,
+    };
+    Ok(Assembled {
+        registry,
+        metrics: Metrics::new(),
+        options: ServeOptions {
+            auth: Auth::new(cfg.jwt_hs256_key.as_deref()),
+            tls,
+            shutdown_grace: Duration::from_secs(cfg.shutdown_grace_s),
+        },
+        resumed,
+    })
+}

@@ -77,6 +77,10 @@ impl Default for ServeOptions {
     }
 }
 
+/// How long the server waits for clients to close their streams once everything else has
+/// shut down.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 /// The gRPC health service names, for probes.
 pub const SERVICES: [&str; 3] = [
     "collections.dialer.v1.CampaignService",
@@ -173,7 +177,15 @@ pub async fn serve<B: Backend>(
     let _ = streams_tx.send(true);
     flush.await;
     let _ = close_tx.send(());
-    server.await??;
+    // Graceful close waits for every open stream; one the server does not end itself (a
+    // client watching health) must not hold the process forever.
+    match tokio::time::timeout(CLOSE_WAIT, &mut server).await {
+        Ok(r) => r??,
+        Err(_) => {
+            tracing::warn!("streams still open after {CLOSE_WAIT:?}: closing the server");
+            server.abort();
+        }
+    }
     info!("server closed");
     Ok(report)
 }

@@ -814,9 +814,9 @@ fn screen_pop_to(p: ScreenPop) -> pb::ScreenPop {
 /// How a rejection reads to a softphone: the engine's problems start with the field they
 /// are about (`promise.amount_minor: ...`) when the command was malformed.
 fn rejection_code(problem: &str) -> pb::RejectionCode {
-    if problem == "not your call" || problem == "no such preview offer" {
+    if problem == "not your call" {
         pb::RejectionCode::PermissionDenied
-    } else if problem.contains("not found") {
+    } else if problem.contains("not found") || problem.starts_with("no such call") {
         pb::RejectionCode::NotFound
     } else if problem.split_once(':').is_some_and(|(f, _)| {
         !f.is_empty()
@@ -1149,6 +1149,10 @@ mod tests {
         assert_eq!(
             rejection_code("not your call"),
             pb::RejectionCode::PermissionDenied
+        );
+        assert_eq!(
+            rejection_code("no such call (it has ended)"),
+            pb::RejectionCode::NotFound
         );
         assert_eq!(
             rejection_code("finish the call first"),

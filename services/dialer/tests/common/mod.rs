@@ -315,7 +315,9 @@ pub struct Softphone {
 
 impl std::fmt::Debug for Softphone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Softphone").field("agent", &self.agent).finish()
+        f.debug_struct("Softphone")
+            .field("agent", &self.agent)
+            .finish()
     }
 }
 

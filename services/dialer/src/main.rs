@@ -85,7 +85,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         let l = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding metrics on {addr}"))?;
-        tracing::info!(addr = %l.local_addr()?, "metrics on /metrics");
+        // Tests and scripts read this line to find a port chosen with :0.
+        println!("dialerd metrics on {}", l.local_addr()?);
         let r = registry.clone();
         let refresh: Arc<dyn Fn(&Metrics) + Send + Sync> =
             Arc::new(move |m| m.observe(&r.figures()));

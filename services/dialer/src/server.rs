@@ -88,6 +88,20 @@ pub const SERVICES: [&str; 3] = [
     "collections.dialer.v1.ComplianceService",
 ];
 
+/// Reflection over the one descriptor set (the ledger's package is in it too), advertising
+/// only the services this server runs (and `itself`, the reflection service).
+fn reflection(itself: &'static str) -> tonic_reflection::server::Builder<'static> {
+    SERVICES
+        .iter()
+        .chain(&["grpc.health.v1.Health", itself])
+        .fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |b, s| b.with_service_name(*s),
+        )
+}
+
 /// Serves on `listener` until `shutdown` resolves, then runs the shutdown sequence (see the
 /// module documentation), with `flush` as its step 4.
 pub async fn serve<B: Backend>(
@@ -107,14 +121,8 @@ pub async fn serve<B: Backend>(
     reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let refl_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let refl_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let refl_v1 = reflection("grpc.reflection.v1.ServerReflection").build_v1()?;
+    let refl_v1alpha = reflection("grpc.reflection.v1alpha.ServerReflection").build_v1alpha()?;
     // Streams end when this turns true (step 3); the sender lives until `serve` returns.
     let (streams_tx, streams_rx) = watch::channel(false);
     let campaigns = InterceptedService::new(

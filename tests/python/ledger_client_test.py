@@ -121,6 +121,28 @@ def get_account_and_not_found(stub):
 
 
 @check
+def list_accounts_filtered_and_paged(stub):
+    seen, token = [], ""
+    while True:
+        r = stub.ListAccounts(pb.ListAccountsRequest(page_size=1, page_token=token))
+        seen += list(r.account_ids)
+        token = r.next_page_token
+        if not token:
+            break
+    assert seen == ["PY-1", "PY-2"], seen
+    # proto3 optional: an explicit 0 bound filters, an absent one does not.
+    f = pb.AccountFilter(creditor="Py Bank", min_balance_minor=9900, max_days_past_due=40, has_phone=True)
+    assert list(stub.ListAccounts(pb.ListAccountsRequest(filter=f)).account_ids) == ["PY-1", "PY-2"]
+    f = pb.AccountFilter(max_balance_minor=0)
+    assert list(stub.ListAccounts(pb.ListAccountsRequest(filter=f)).account_ids) == []
+    try:
+        stub.ListAccounts(pb.ListAccountsRequest(filter=pb.AccountFilter(min_days_past_due=5, max_days_past_due=4)))
+        raise AssertionError("expected INVALID_ARGUMENT")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and e.details().startswith("filter.max_days_past_due"), e
+
+
+@check
 def record_outcomes_bidi_stream_idempotent(stub):
     outs = [outcome("py-%d" % i, "PY-1", at=T0 + i) for i in range(20)]
     reqs = [pb.RecordOutcomesRequest(outcomes=outs[:10]), pb.RecordOutcomesRequest(outcomes=outs[10:] + outs[:2])]

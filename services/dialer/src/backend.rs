@@ -141,3 +141,40 @@ impl AccountSource for MemorySource {
             .ok_or_else(|| SourceError::NotFound(account_id.to_string()))
     }
 }
+
+/// The durable outbox for outcomes and the ledger client for holds and promises, as one
+/// [`OutcomeSink`] + [`LedgerWrites`].
+#[derive(Debug)]
+pub struct Durable<O, L> {
+    pub outbox: O,
+    pub ledger: L,
+}
+
+impl<O: OutcomeSink, L: Send + Sync + 'static> OutcomeSink for Durable<O, L> {
+    async fn begin(
+        &self,
+        provisional: &ledger::domain::ContactOutcome,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        self.outbox.begin(provisional).await
+    }
+
+    async fn finish(
+        &self,
+        outcome: &ledger::domain::ContactOutcome,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        self.outbox.finish(outcome).await
+    }
+}
+
+impl<O: Send + Sync + 'static, L: LedgerWrites> LedgerWrites for Durable<O, L> {
+    async fn set_hold(&self, hold: ledger::domain::Hold) -> Result<(), crate::outcomes::SinkError> {
+        self.ledger.set_hold(hold).await
+    }
+
+    async fn record_promise(
+        &self,
+        promise: ledger::domain::Promise,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        self.ledger.record_promise(promise).await
+    }
+}

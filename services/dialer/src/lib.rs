@@ -13,8 +13,15 @@
 //! - [`backend`]: the store sets (in-process, Redis, SQL) a deployment plugs in.
 //! - [`sim_agents`]: a simulated agent team for the demo, tests and load tests.
 //! - [`portfolio`]: a generated sample portfolio (demo, tests, load test).
+//! - [`embedded`]: the all-in-one (ledger + dialer in one process on SQLite, simulated
+//!   carrier and agents, a shift on a fast clock): what the README's first command runs.
+//! - [`offload`]: store calls of a virtual-time (paused clock) campaign run on the real
+//!   runtime without letting virtual time jump.
 //! - [`outcomes`]: the seam to the durable outbox that carries every attempt's outcome to the
 //!   ledger exactly once.
+//! - [`outbox`]: that outbox (SQLite or PostgreSQL) and its relay to the ledger.
+//! - [`ledger_link`]: the dialer's client of the ledger (account views, the change feed,
+//!   account lists).
 //!
 //! The service, `dialerd`:
 //!
@@ -31,9 +38,13 @@ pub mod campaign;
 pub mod campaign_store;
 pub mod carrier;
 pub mod config;
+pub mod embedded;
 pub mod engine;
 pub mod grpc;
+pub mod ledger_link;
 pub mod metrics;
+pub mod offload;
+pub mod outbox;
 pub mod outcomes;
 pub mod portfolio;
 pub mod registry;

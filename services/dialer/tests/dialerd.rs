@@ -2,13 +2,13 @@
 //! shuts down cleanly on SIGTERM, resumes its campaign on the next start, and refuses to
 //! start on a bad setting, naming it.
 
-mod common;
+mod harness;
 
 use std::process::Stdio;
 
 use auth::Role;
 use collections_proto::dialer_v1 as pb;
-use common::{KEY, PATIENCE, START, account_ids, campaign, token};
+use harness::{KEY, PATIENCE, START, account_ids, campaign, token};
 use pb::campaign_service_client::CampaignServiceClient;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
@@ -61,7 +61,7 @@ async fn start(database_url: &str) -> Dialerd {
 }
 
 impl Dialerd {
-    async fn campaigns(&self) -> common::Campaigns {
+    async fn campaigns(&self) -> harness::Campaigns {
         let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", self.grpc))
             .expect("endpoint")
             .connect()
@@ -69,7 +69,7 @@ impl Dialerd {
             .expect("connect");
         CampaignServiceClient::with_interceptor(
             ch,
-            common::Bearer::new(&token("m1", Role::Manager)),
+            harness::Bearer::new(&token("m1", Role::Manager)),
         )
     }
 

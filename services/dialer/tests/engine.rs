@@ -317,3 +317,42 @@ async fn manual_dial_goes_through_compliance_and_agents_see_only_their_calls() {
     );
     let _ = SeatState::Ready;
 }
+
+#[tokio::test(start_paused = true)]
+async fn preview_mode_offers_accounts_to_agents_who_accept_them() {
+    let accounts = views(400, 5);
+    let stores = stores(accounts.clone());
+    let (carrier, events) = SimCarrier::new(Scenario::get(ScenarioId::S5), 4);
+    let clock = Clock::starting_at(START.parse::<Timestamp>().expect("ts").as_millisecond());
+    let mut s = spec("preview");
+    s.pacing = pacing::Policy::Preview;
+    let (handle, task) =
+        engine::spawn(s, stores.clone(), Arc::new(carrier.clone()), events, clock).expect("spawn");
+    handle
+        .add_accounts(
+            accounts
+                .iter()
+                .map(|v| v.account.account_id.clone())
+                .collect(),
+        )
+        .await
+        .expect("added");
+    let team =
+        sim_agents::spawn_team(&handle, &carrier, 3, "p", &Behaviour::default(), 2).expect("team");
+    handle.start().await.expect("start");
+    tokio::time::sleep(Duration::from_secs(1800)).await;
+    handle.stop().await;
+    task.await.expect("task");
+    for t in team {
+        t.abort();
+    }
+    let finals = stores.outbox.finals();
+    assert!(finals.len() > 20, "{} preview calls", finals.len());
+    for o in &finals {
+        assert_eq!(o.dial_mode, Some(compliance::model::DialMode::Preview));
+        assert!(o.agent_id.starts_with('p'), "each call has its agent");
+    }
+    // Preview calls have an agent on the line: nobody is ever abandoned.
+    assert!(finals.iter().all(|o| o.outcome != Outcome::Abandoned));
+    assert!(stores.outbox.overlapping().is_empty());
+}

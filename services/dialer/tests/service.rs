@@ -3,7 +3,7 @@
 //! call ownership between agents, compliance explanations, restart and resume, Redis mode,
 //! and TLS. Waits are bounded by a generous patience; nothing asserts on wall-clock speed.
 
-mod common;
+mod harness;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use auth::{Claims, Role};
 use collections_proto::dialer_v1 as pb;
-use common::*;
+use harness::*;
 use pb::agent_message::Event;
 use pb::agent_request::Command as C;
 use tonic::Code;

@@ -50,7 +50,7 @@ async fn outcome_shares_follow_the_attempt_model() {
                 machine += 1;
                 carrier.hangup(call, None).expect("hangup");
             }
-            CarrierEvent::Bridged { .. } => {}
+            CarrierEvent::Bridged { .. } | CarrierEvent::PickedUp { .. } => {}
             CarrierEvent::Ended { cause, .. } => {
                 *ends.entry(cause).or_default() += 1;
                 ended += 1;
@@ -231,7 +231,7 @@ async fn a_faster_network_plays_the_same_calls_in_less_time() {
         match events.recv().await.expect("event") {
             CarrierEvent::Answered { call, .. } => carrier.hangup(call, None).expect("hangup"),
             CarrierEvent::Ended { .. } => ended += 1,
-            CarrierEvent::Bridged { .. } => {}
+            CarrierEvent::Bridged { .. } | CarrierEvent::PickedUp { .. } => {}
         }
     }
     assert!(

@@ -1,175 +1,186 @@
-//! `dialerctl demo`: a day of dialing over a generated portfolio, every attempt decided by
-//! the compliance engine, followed by a report. It runs on nothing but this binary (the
-//! embedded default) and shows what the engine does: multi-zone consumers waiting for
-//! their latest zone to open, cell phones without consent routed to manual dialing,
-//! holds, 7-in-7 and post-conversation limits, deferred accounts sleeping until
-//! `next_eligible` instead of being polled.
+//! `dialerctl demo` (what `cargo run --release` runs): the embedded all-in-one. A ledger and
+//! a dialer in this process on SQLite files, a CRM load of a generated portfolio over gRPC, a
+//! predictive campaign with simulated agents on the simulated carrier on a fast clock, hourly
+//! progress, and a shift report checked against what the ledger recorded. See
+//! `dialer::embedded` for how the pieces are wired.
 
-use std::collections::BTreeMap;
-use std::time::Instant;
+use std::path::PathBuf;
 
-use compliance::model::{CallRequest, DialMode};
-use compliance::{Engine, Policy, Verdict};
-use jiff::civil::Date;
+use anyhow::Context as _;
+use dialer::embedded::{self, DemoOptions, ShiftReport};
+use dialer::engine::Figures;
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
-
-use crate::portfolio::{self, PLACES, Rng};
-
-struct Account {
-    request: CallRequest,
-    /// Next instant worth asking the engine about; `None` when never (holds).
-    next_try: Option<Timestamp>,
-}
+use simulator::scenario::ScenarioId;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
     /// Accounts in the generated portfolio.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 8000)]
     pub accounts: usize,
-    /// Days to simulate.
-    #[arg(long, default_value_t = 3)]
-    pub days: u32,
-    /// First day (UTC date the shift starts on).
-    #[arg(long, default_value = "2026-07-13")]
-    pub start: Date,
-    /// Random seed of the portfolio and outcomes.
+    /// Simulated agents.
+    #[arg(long, default_value_t = 10)]
+    pub agents: usize,
+    /// Length of the shift in virtual hours.
+    #[arg(long, default_value_t = 8.0)]
+    pub hours: f64,
+    /// Start of the shift (UTC); the default is 10:00 in New York on a Monday.
+    #[arg(long, default_value = "2026-11-23T15:00:00Z")]
+    pub start: Timestamp,
+    /// Pacing: preview, progressive, power, power:RATIO, predictive.
+    #[arg(long, default_value = "predictive")]
+    pub policy: String,
+    /// Answer-rate scenario of the simulated carrier (S1..S9 of the pacing benchmark).
+    #[arg(long, default_value = "S2")]
+    pub scenario: String,
+    /// Random seed of the portfolio, the carrier and the agents.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Where the ledger's and the dialer's SQLite files go (recreated on each run).
+    #[arg(long, default_value = "demo-data")]
+    pub data_dir: PathBuf,
 }
 
 impl Default for DemoArgs {
     fn default() -> Self {
         DemoArgs {
-            accounts: 5000,
-            days: 3,
-            start: Date::constant(2026, 7, 13),
+            accounts: 8000,
+            agents: 10,
+            hours: 8.0,
+            start: Timestamp::constant(1_795_446_000, 0),
+            policy: "predictive".into(),
+            scenario: "S2".into(),
             seed: 7,
+            data_dir: "demo-data".into(),
         }
     }
 }
 
-/// Local hour in every zone the engine evaluated, checked independently of the engine.
-fn inside_window(at: Timestamp, zones: &[compliance::decision::ZoneEvaluated]) -> bool {
-    zones.iter().all(|z| {
-        TimeZone::get(&z.zone)
-            .map(|tz| {
-                let h = at.to_zoned(tz).hour();
-                (8..21).contains(&h)
-            })
-            .unwrap_or(false)
-    })
+fn pct(x: f64) -> String {
+    format!("{:.1} %", 100.0 * x)
+}
+
+fn progress_line(f: &Figures) {
+    let local = Timestamp::from_millisecond(f.at_ms)
+        .map(|t| t.to_zoned(TimeZone::get("America/New_York").unwrap_or(TimeZone::UTC)))
+        .map(|z| z.strftime("%H:%M").to_string())
+        .unwrap_or_default();
+    let a = &f.agents;
+    println!(
+        "  {local} New York | dials {:>6} | live {:>5} | RPC {:>4} | abandon {:>6} | occupancy {:>6} | agents ready {:>2}, on call {:>2}, wrap {:>2} | queue {} ready, {} asleep",
+        f.dials,
+        f.live_answers,
+        f.right_party_contacts,
+        pct(f.abandon_rate_today),
+        pct(f.occupancy),
+        a.ready,
+        a.on_call + a.reserved,
+        a.wrap_up,
+        f.queue.ready,
+        f.queue.sleeping,
+    );
+}
+
+fn report(r: &ShiftReport, loaded: u32, held: usize) -> anyhow::Result<()> {
+    let f = &r.figures;
+    println!();
+    println!(
+        "shift report: {} virtual hours in {:.0} s",
+        r.virtual_hours, r.wall_seconds
+    );
+    println!(
+        "  accounts loaded by the CRM   {loaded:>8} ({} queued; {held} with a hold on every debt)",
+        r.accounts_queued
+    );
+    println!("  dials                        {:>8}", f.dials);
+    println!(
+        "  live answers                 {:>8} ({} of dials)",
+        f.live_answers,
+        pct(f.answer_rate)
+    );
+    println!("  connected to an agent        {:>8}", f.connected);
+    println!(
+        "  right-party contacts         {:>8} ({} promises to pay)",
+        f.right_party_contacts, f.promises
+    );
+    println!(
+        "  abandoned                    {:>8} ({} of live answers; {} safe-harbor messages played)",
+        f.abandoned,
+        pct(f.abandon_rate_today),
+        r.safe_harbor_messages
+    );
+    println!("  machines detected            {:>8}", f.machines);
+    println!("  agent occupancy              {:>8}", pct(f.occupancy));
+    println!(
+        "  decision latency             p50 {} us, p99 {} us",
+        f.decision_p50_us, f.decision_p99_us
+    );
+    println!("  calls refused by the rules, by reason (an account may be refused several times):");
+    for (code, n) in &f.refused_by_reason {
+        println!("    {code:<30} {n:>8}");
+    }
+    println!("  outcomes the ledger recorded:");
+    for (kind, n) in &r.ledger_by_outcome {
+        println!("    {kind:<30} {n:>8}");
+    }
+    let engine_total: u64 = f.outcomes.values().sum();
+    println!(
+        "  ledger: {} outcomes, {} distinct keys; the campaign finished {engine_total}; outbox left {}",
+        r.ledger_outcomes, r.ledger_distinct, r.outbox_left
+    );
+    anyhow::ensure!(
+        r.ledger_outcomes == engine_total && r.ledger_distinct == r.ledger_outcomes,
+        "the ledger does not hold exactly one outcome per attempt"
+    );
+    anyhow::ensure!(r.outbox_left == 0, "outcomes left in the outbox");
+    println!("  every attempt reached the ledger exactly once");
+    Ok(())
 }
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    let mut rng = Rng::new(args.seed);
-    let engine = Engine::builtin();
-    let policy = Policy::default();
-    let since = args
-        .start
-        .to_zoned(TimeZone::UTC)
-        .map(|z| z.timestamp())
-        .unwrap_or(Timestamp::UNIX_EPOCH);
-    let mut accounts: Vec<Account> = portfolio::generate(args.accounts, &mut rng, since)
-        .into_iter()
-        .map(|request| Account {
-            request,
-            next_try: Some(since),
-        })
-        .collect();
-    let on_hold = accounts
-        .iter()
-        .filter(|a| !a.request.consumer.holds.is_empty())
-        .count();
-    println!(
-        "dialerctl demo: {} accounts ({on_hold} with a hold) over {} US places, {} days from {}, predictive mode, rule set {}",
-        accounts.len(),
-        PLACES.len(),
-        args.days,
-        args.start,
-        engine.ruleset().version
-    );
-
-    let tick = SignedDuration::from_mins(5);
-    let start = accounts
-        .first()
-        .map_or(Timestamp::UNIX_EPOCH, |a| a.request.at);
-    let end = start
-        .checked_add(SignedDuration::from_hours(24 * i64::from(args.days)))
-        .unwrap_or(start);
-    let mut evaluations = 0u64;
-    let mut refusals: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut dials, mut manual, mut outside, mut counted) = (0u64, 0u64, 0u64, 0u64);
-    let mut engine_time = std::time::Duration::ZERO;
-    let mut now = start;
-    while now < end {
-        for acct in accounts.iter_mut() {
-            if acct.next_try.is_none_or(|t| t > now) {
-                continue;
-            }
-            acct.request.at = now;
-            acct.request.mode = DialMode::Predictive;
-            let t0 = Instant::now();
-            let mut decision = engine.evaluate(&acct.request, &policy)?;
-            evaluations += 1;
-            // Cells without consent cannot be autodialed: an agent dials them by hand.
-            let tcpa = decision
-                .reasons
-                .iter()
-                .any(|r| r.rule.starts_with("US-TCPA"));
-            if tcpa {
-                acct.request.mode = DialMode::Manual;
-                decision = engine.evaluate(&acct.request, &policy)?;
-                evaluations += 1;
-                manual += 1;
-            }
-            engine_time += t0.elapsed();
-            if decision.verdict != Verdict::Allow {
-                for r in &decision.reasons {
-                    *refusals.entry(r.code.as_str()).or_default() += 1;
-                }
-                // Sleep until the engine says the account may be callable again.
-                acct.next_try = decision.next_eligible;
-                continue;
-            }
-            dials += 1;
-            counted += u64::from(decision.counted);
-            outside += u64::from(!inside_window(now, &decision.zones));
-            let (outcome, recycle) = portfolio::outcome(&mut rng);
-            *outcomes.entry(format!("{outcome:?}")).or_default() += 1;
-            let entry = portfolio::placed(&acct.request, outcome);
-            acct.request.history.push(entry);
-            acct.next_try = now.checked_add(recycle).ok();
-        }
-        now = now.checked_add(tick)?;
-    }
-
-    let never = accounts.iter().filter(|a| a.next_try.is_none()).count();
-    println!();
-    println!("shift report");
-    println!("  compliance evaluations   {evaluations:>10}");
-    println!(
-        "  engine time              {:>10.3} s ({:.0} evaluations/s on one core)",
-        engine_time.as_secs_f64(),
-        evaluations as f64 / engine_time.as_secs_f64().max(1e-9)
-    );
-    println!("  calls placed             {dials:>10}");
-    println!("    routed to manual (cell, no consent)  {manual:>6}");
-    println!("    counted toward Reg F 7-in-7          {counted:>6}");
-    println!("    placed outside 08:00-21:00 in any candidate zone: {outside}");
-    println!("  outcomes");
-    for (o, n) in &outcomes {
-        println!("    {o:<22} {n:>8}");
-    }
-    println!("  refusals by reason (an attempt can have several)");
-    for (code, n) in &refusals {
-        println!("    {code:<28} {n:>8}");
-    }
-    println!("  accounts on hold (never callable): {never}");
-    anyhow::ensure!(
-        outside == 0,
-        "{outside} calls were placed outside a calling window"
-    );
-    Ok(())
+    let scenario = ScenarioId::parse(&args.scenario)
+        .with_context(|| format!("unknown scenario {:?}", args.scenario))?;
+    let pacing = pacing::Policy::from_name(&args.policy)?;
+    let opts = DemoOptions {
+        accounts: args.accounts,
+        agents: args.agents,
+        start: args.start,
+        hours: args.hours,
+        scenario,
+        seed: args.seed,
+        pacing,
+        progress_every_min: 60,
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let ledger = embedded::start_ledger(&args.data_dir).await?;
+        let accounts = embedded::sample_portfolio(opts.accounts, opts.seed);
+        let held = accounts
+            .iter()
+            .filter(|a| {
+                a.debts
+                    .iter()
+                    .all(|d| a.holds.iter().any(|h| h.debt_id == d.debt_id))
+            })
+            .count();
+        let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+        println!(
+            "dialerctl demo: ledger and dialer in one process (SQLite in {}/), in-process queues, simulated carrier ({}), {} simulated agents",
+            args.data_dir.display(),
+            args.scenario,
+            opts.agents
+        );
+        let t = std::time::Instant::now();
+        let loaded = embedded::load_accounts(&ledger, accounts).await?;
+        println!(
+            "  CRM loaded {loaded} accounts over gRPC in {:.1} s; {} pacing from {} for {} virtual hours",
+            t.elapsed().as_secs_f64(),
+            args.policy,
+            args.start,
+            args.hours
+        );
+        let r = embedded::run_shift(&opts, &ledger, &args.data_dir, ids, progress_line).await?;
+        ledger.shutdown().await;
+        report(&r, loaded, held)
+    })
 }

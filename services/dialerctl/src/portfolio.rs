@@ -1,52 +1,13 @@
-//! A generated sample portfolio: consumers spread over US time zones, with the cases the
-//! rules care about (split area codes, Arizona and the Navajo Nation, Guam, state-only
-//! addresses, people who moved, cell phones without consent, holds). Seeded, so runs repeat.
+//! Sample cases for `dialerctl compliance sample`: consumers of the generated portfolio
+//! (places, phones and holds from `dialer::portfolio`) as compliance requests, with histories.
 
 use compliance::model::{
     Address, CallRequest, Consumer, Debt, Dial, DialMode, Direction, HistoryEntry, Hold, HoldKind,
     Outcome, Party, Phone, PhoneKind,
 };
 use jiff::{SignedDuration, Timestamp};
-use simulator::rng::SplitMix64;
 
-/// The simulator's seedable generator, with the two draws a portfolio needs.
-pub struct Rng(SplitMix64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(SplitMix64::new(seed))
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.0.uniform() <= p
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.0.next_u64() % n.max(1) as u64) as usize
-    }
-}
-
-/// Area code and exchange, home ZIP and state: a spread over US zones, with the places the
-/// rules care about (split area codes, Arizona, the Navajo Nation, Guam, a state-only address).
-pub const PLACES: &[(&str, Option<&str>, &str)] = &[
-    ("212555", Some("10001"), "NY"),
-    ("404555", Some("30303"), "GA"),
-    ("305555", Some("33130"), "FL"),
-    ("312555", Some("60601"), "IL"),
-    ("214555", Some("75201"), "TX"),
-    ("303555", Some("80202"), "CO"),
-    ("602555", Some("85004"), "AZ"),
-    ("928871", Some("86515"), "AZ"),
-    ("415555", Some("94103"), "CA"),
-    ("206555", Some("98101"), "WA"),
-    ("617555", Some("02108"), "MA"),
-    ("850432", Some("32501"), "FL"),
-    ("615555", None, "TN"),
-    ("808555", Some("96813"), "HI"),
-    ("907555", Some("99501"), "AK"),
-    ("671555", Some("96910"), "GU"),
-    ("787555", Some("00901"), "PR"),
-];
+pub use dialer::portfolio::{PLACES, Rng};
 
 /// `count` consumers, each as a call request at `since` about their one debt, with no history.
 pub fn generate(count: usize, rng: &mut Rng, since: Timestamp) -> Vec<CallRequest> {

@@ -553,6 +553,57 @@ pub struct OutcomeFilter {
     pub limit: u32,
 }
 
+/// Filters of ListAccounts (all optional, combined with AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    /// Exactly this creditor; empty: any.
+    pub creditor: String,
+    /// Inclusive bounds on the sum of the account's debts' `balance_minor`.
+    pub min_balance_minor: Option<i64>,
+    pub max_balance_minor: Option<i64>,
+    /// Inclusive bounds on the largest `days_past_due` of the account's debts.
+    pub min_days_past_due: Option<i32>,
+    pub max_days_past_due: Option<i32>,
+    /// Some(true): at least one phone on any person; Some(false): none.
+    pub has_phone: Option<bool>,
+}
+
+impl AccountFilter {
+    /// Bounds must be ordered and days non-negative; `field_prefix` names the message
+    /// (e.g. `filter`) in the error.
+    pub fn validate(&self, field_prefix: &str) -> VResult {
+        bounded(&format!("{field_prefix}.creditor"), &self.creditor)?;
+        for (f, v) in [
+            ("min_days_past_due", self.min_days_past_due),
+            ("max_days_past_due", self.max_days_past_due),
+        ] {
+            if v.is_some_and(|d| d < 0) {
+                return Err(ValidationError::new(
+                    format!("{field_prefix}.{f}"),
+                    "must not be negative",
+                ));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (self.min_balance_minor, self.max_balance_minor)
+            && hi < lo
+        {
+            return Err(ValidationError::new(
+                format!("{field_prefix}.max_balance_minor"),
+                "must not be less than min_balance_minor",
+            ));
+        }
+        if let (Some(lo), Some(hi)) = (self.min_days_past_due, self.max_days_past_due)
+            && hi < lo
+        {
+            return Err(ValidationError::new(
+                format!("{field_prefix}.max_days_past_due"),
+                "must not be less than min_days_past_due",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What the compliance engine needs about one person or debt.
 #[derive(Debug, Clone)]
 pub struct ContactHistory {

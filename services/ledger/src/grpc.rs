@@ -22,6 +22,10 @@ use crate::store::{Store, StoreError};
 pub const MAX_BATCH: usize = 4000;
 /// Transactions of one stream committing at the same time.
 pub const MAX_INFLIGHT: usize = 2;
+/// ListAccounts page size when the request gives none.
+pub const ACCOUNTS_PAGE_DEFAULT: u32 = 1000;
+/// Largest ListAccounts page; larger requests are served this many.
+pub const ACCOUNTS_PAGE_MAX: u32 = 10_000;
 /// How often a watcher polls for other replicas' commits when idle.
 pub const WATCH_POLL: Duration = Duration::from_millis(500);
 
@@ -165,7 +169,29 @@ enum_map!(promise_status_from, promise_status_to, pb::PromiseStatus, PromiseStat
 /// A reported outcome; unspecified optional enums take their defaults (outbound call to the
 /// consumer, AMD not run); the outcome itself is required.
 pub fn outcome_in(o: pb::ContactOutcome) -> VResult<ContactOutcome> {
-    let out = ContactOutcome {
+    let out = outcome_map(o)?;
+    out.validate()?;
+    Ok(out)
+}
+
+/// An outcome as the ledger returned it (history, ListOutcomes, the change feed): the same
+/// mapping as [`outcome_in`] but keeping the ledger-set fields (`counts_for_regf`, `event_id`,
+/// `recorded_at`) and without the content rules, which apply to new outcomes only (a rule
+/// tightened later must not make recorded history unreadable).
+pub fn outcome_from_pb(o: pb::ContactOutcome) -> VResult<ContactOutcome> {
+    let counts_for_regf = o.counts_for_regf;
+    let event_id = o.event_id;
+    let recorded_at = opt_ts_from(&o.recorded_at, "recorded_at")?;
+    let mut out = outcome_map(o)?;
+    out.counts_for_regf = counts_for_regf;
+    out.event_id = event_id;
+    out.recorded_at = recorded_at;
+    Ok(out)
+}
+
+/// Field mapping of an outcome; read-only fields are left at their defaults.
+fn outcome_map(o: pb::ContactOutcome) -> VResult<ContactOutcome> {
+    Ok(ContactOutcome {
         outcome: outcome_from(o.outcome, "outcome")?
             .ok_or_else(|| ValidationError::new("outcome", "is required"))?,
         direction: direction_from(o.direction, "direction")?.unwrap_or(Direction::Outbound),
@@ -189,9 +215,7 @@ pub fn outcome_in(o: pb::ContactOutcome) -> VResult<ContactOutcome> {
         counts_for_regf: false,
         event_id: 0,
         recorded_at: None,
-    };
-    out.validate()?;
-    Ok(out)
+    })
 }
 
 pub fn outcome_out(o: ContactOutcome) -> pb::ContactOutcome {
@@ -236,7 +260,7 @@ fn hold_in(h: pb::Hold, f: &str) -> VResult<Hold> {
     })
 }
 
-fn hold_out(h: Hold) -> pb::Hold {
+pub fn hold_out(h: Hold) -> pb::Hold {
     pb::Hold {
         hold_id: h.hold_id,
         account_id: h.account_id,
@@ -416,6 +440,25 @@ pub fn account_in(a: pb::Account) -> VResult<Account> {
     })
 }
 
+/// An account as the ledger returned it (GetAccount): [`account_in`] plus the read-only
+/// fields (`updated_at`, each debt's `last_activity_at`).
+pub fn account_from_pb(a: pb::Account) -> VResult<Account> {
+    let updated_at = opt_ts_from(&a.updated_at, "account.updated_at")?;
+    let mut last_activity = Vec::with_capacity(a.debts.len());
+    for (i, d) in a.debts.iter().enumerate() {
+        last_activity.push(opt_ts_from(
+            &d.last_activity_at,
+            &format!("account.debts[{i}].last_activity_at"),
+        )?);
+    }
+    let mut acct = account_in(a)?;
+    acct.updated_at = updated_at;
+    for (d, at) in acct.debts.iter_mut().zip(last_activity) {
+        d.last_activity_at = at;
+    }
+    Ok(acct)
+}
+
 pub fn account_out(a: Account) -> pb::Account {
     pb::Account {
         account_id: a.account_id,
@@ -430,7 +473,7 @@ pub fn account_out(a: Account) -> pb::Account {
     }
 }
 
-fn promise_in(p: pb::Promise) -> VResult<Promise> {
+pub fn promise_in(p: pb::Promise) -> VResult<Promise> {
     Ok(Promise {
         status: promise_status_from(p.status, "promise.status")?.unwrap_or(PromiseStatus::Pending),
         promise_id: p.promise_id,
@@ -446,7 +489,17 @@ fn promise_in(p: pb::Promise) -> VResult<Promise> {
     })
 }
 
-fn promise_out(p: Promise) -> pb::Promise {
+/// A promise as the ledger returned it: [`promise_in`] plus `created_at` and `updated_at`.
+pub fn promise_from_pb(p: pb::Promise) -> VResult<Promise> {
+    let created_at = opt_ts_from(&p.created_at, "promise.created_at")?;
+    let updated_at = opt_ts_from(&p.updated_at, "promise.updated_at")?;
+    let mut out = promise_in(p)?;
+    out.created_at = created_at;
+    out.updated_at = updated_at;
+    Ok(out)
+}
+
+pub fn promise_out(p: Promise) -> pb::Promise {
     pb::Promise {
         promise_id: p.promise_id,
         account_id: p.account_id,
@@ -462,7 +515,108 @@ fn promise_out(p: Promise) -> pb::Promise {
     }
 }
 
-fn change_out(c: Change) -> pb::Change {
+/// A change-feed entry as WatchChanges delivers it, back to the domain type (for clients of
+/// the feed, e.g. the dialer's ledger link). The payload must match the kind.
+pub fn change_from_pb(c: pb::Change) -> VResult<Change> {
+    use pb::change::Payload;
+    let kind = match pb::ChangeKind::try_from(c.kind) {
+        Ok(pb::ChangeKind::Outcome) => ChangeKind::Outcome,
+        Ok(pb::ChangeKind::Hold) => ChangeKind::Hold,
+        Ok(pb::ChangeKind::Consent) => ChangeKind::Consent,
+        Ok(pb::ChangeKind::Promise) => ChangeKind::Promise,
+        Ok(pb::ChangeKind::Account) => ChangeKind::Account,
+        Ok(pb::ChangeKind::Unspecified) => {
+            return Err(ValidationError::new("change.kind", "is required"));
+        }
+        Err(_) => {
+            return Err(ValidationError::new(
+                "change.kind",
+                format!("unknown enum value {}", c.kind),
+            ));
+        }
+    };
+    let payload = match (kind, c.payload) {
+        (ChangeKind::Outcome, Some(Payload::Outcome(o))) => {
+            ChangePayload::Outcome(Box::new(outcome_from_pb(o)?))
+        }
+        (ChangeKind::Hold, Some(Payload::Hold(h))) => {
+            ChangePayload::Hold(hold_in(h, "change.hold")?)
+        }
+        (ChangeKind::Consent, Some(Payload::Consent(cc))) => {
+            let phone = cc
+                .phone
+                .ok_or_else(|| ValidationError::new("change.consent.phone", "is required"))?;
+            ChangePayload::Consent(ConsentChange {
+                account_id: cc.account_id,
+                person_id: cc.person_id,
+                phone: phone_in(phone, "change.consent.phone")?,
+                set_by: cc.set_by,
+            })
+        }
+        (ChangeKind::Promise, Some(Payload::Promise(p))) => {
+            ChangePayload::Promise(promise_from_pb(p)?)
+        }
+        (ChangeKind::Account, Some(Payload::AccountChanged(id))) => ChangePayload::Account(id),
+        (_, None) => return Err(ValidationError::new("change.payload", "is required")),
+        (_, Some(_)) => {
+            return Err(ValidationError::new(
+                "change.payload",
+                "does not match the change kind",
+            ));
+        }
+    };
+    Ok(Change {
+        seq: c.seq,
+        kind,
+        account_id: c.account_id,
+        recorded_at: req_ts_from(&c.recorded_at, "change.recorded_at")?,
+        payload,
+    })
+}
+
+/// A ListAccounts filter from the wire.
+pub fn account_filter_in(f: pb::AccountFilter) -> AccountFilter {
+    AccountFilter {
+        creditor: f.creditor,
+        min_balance_minor: f.min_balance_minor,
+        max_balance_minor: f.max_balance_minor,
+        min_days_past_due: f.min_days_past_due,
+        max_days_past_due: f.max_days_past_due,
+        has_phone: f.has_phone,
+    }
+}
+
+/// A ListAccounts filter to the wire (for clients).
+pub fn account_filter_out(f: AccountFilter) -> pb::AccountFilter {
+    pb::AccountFilter {
+        creditor: f.creditor,
+        min_balance_minor: f.min_balance_minor,
+        max_balance_minor: f.max_balance_minor,
+        min_days_past_due: f.min_days_past_due,
+        max_days_past_due: f.max_days_past_due,
+        has_phone: f.has_phone,
+    }
+}
+
+/// ListAccounts page tokens: the last id of the page, versioned and base64url-encoded so
+/// clients treat them as opaque and a garbled one is told apart from an id.
+fn account_page_token(last_id: &str) -> String {
+    use base64::Engine;
+    format!(
+        "a1.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last_id)
+    )
+}
+
+fn account_page_after(token: &str) -> Option<String> {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.strip_prefix("a1.")?)
+        .ok()?;
+    String::from_utf8(b).ok().filter(|s| !s.is_empty())
+}
+
+pub fn change_out(c: Change) -> pb::Change {
     use pb::change::Payload;
     let (kind, payload) = match c.payload {
         ChangePayload::Outcome(o) => (pb::ChangeKind::Outcome, Payload::Outcome(outcome_out(*o))),
@@ -672,6 +826,41 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
             .await
             .map_err(status)?;
         Ok(Response::new(account_out(a)))
+    }
+
+    async fn list_accounts(
+        &self,
+        req: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        require(&req, &[Role::Crm, Role::Dialer])?;
+        let r = req.into_inner();
+        let limit = match r.page_size {
+            0 => ACCOUNTS_PAGE_DEFAULT,
+            n => n.min(ACCOUNTS_PAGE_MAX),
+        };
+        let after = if r.page_token.is_empty() {
+            String::new()
+        } else {
+            account_page_after(&r.page_token)
+                .ok_or_else(|| Status::invalid_argument("page_token: is not a token we issued"))?
+        };
+        let f = account_filter_in(r.filter.unwrap_or_default());
+        f.validate("filter").map_err(invalid)?;
+        let mut ids = self
+            .store
+            .list_accounts(&f, &after, limit + 1)
+            .await
+            .map_err(status)?;
+        let more = ids.len() > limit as usize;
+        ids.truncate(limit as usize);
+        let next_page_token = match ids.last() {
+            Some(last) if more => account_page_token(last),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListAccountsResponse {
+            account_ids: ids,
+            next_page_token,
+        }))
     }
 
     type RecordOutcomesStream = BoxStream<pb::RecordOutcomesResponse>;
@@ -980,6 +1169,131 @@ mod tests {
         assert_eq!(outcome_from(0, "outcome").unwrap(), None);
         let e = outcome_from(99, "outcome").unwrap_err();
         assert_eq!(e.field, "outcome");
+    }
+
+    fn sample_outcome() -> ContactOutcome {
+        ContactOutcome {
+            idempotency_key: "k1".into(),
+            account_id: "A-1".into(),
+            person_id: "p1".into(),
+            debt_ids: vec!["A-1-d1".into()],
+            number: "+14045550134".into(),
+            direction: Direction::Outbound,
+            channel: Channel::Call,
+            dial_mode: Some(DialMode::Predictive),
+            outcome: Outcome::Voicemail,
+            party: Party::Consumer,
+            third_party_id: String::new(),
+            campaign_id: "c1".into(),
+            agent_id: String::new(),
+            started_at: Timestamp::from_second(1_767_625_200).unwrap(),
+            ring_ms: 9_000,
+            talk_ms: 0,
+            amd: AmdVerdict::Machine,
+            recording_ref: String::new(),
+            disposition: String::new(),
+            counts_for_regf: true,
+            event_id: 42,
+            recorded_at: Some(Timestamp::from_second(1_767_625_300).unwrap()),
+        }
+    }
+
+    #[test]
+    fn recorded_outcomes_keep_ledger_fields() {
+        let o = sample_outcome();
+        assert_eq!(outcome_from_pb(outcome_out(o.clone())).unwrap(), o);
+        // A new outcome never carries them in.
+        let fresh = outcome_in(outcome_out(o)).unwrap();
+        assert!(!fresh.counts_for_regf);
+        assert_eq!((fresh.event_id, fresh.recorded_at), (0, None));
+    }
+
+    #[test]
+    fn changes_round_trip_through_protobuf() {
+        let at = Timestamp::from_second(1_767_625_400).unwrap();
+        let phone = Phone {
+            number: "+14045550134".into(),
+            kind: PhoneKind::Mobile,
+            consent_automated: true,
+            consent_source: "form".into(),
+            consent_at: Some(at),
+            consent_revoked_at: Some(at),
+            employer_prohibits: false,
+        };
+        let payloads = vec![
+            ChangePayload::Outcome(Box::new(sample_outcome())),
+            ChangePayload::Hold(Hold {
+                hold_id: "h1".into(),
+                account_id: "A-1".into(),
+                kind: HoldKind::Cease,
+                debt_id: String::new(),
+                number: String::new(),
+                since: at,
+                until: None,
+                set_by: "letter".into(),
+                reason: "cease".into(),
+            }),
+            ChangePayload::Consent(ConsentChange {
+                account_id: "A-1".into(),
+                person_id: "p1".into(),
+                phone,
+                set_by: "agent".into(),
+            }),
+            ChangePayload::Promise(Promise {
+                promise_id: "pr1".into(),
+                account_id: "A-1".into(),
+                debt_id: "A-1-d1".into(),
+                amount_minor: 100,
+                currency: "USD".into(),
+                due_date: "2026-02-01".into(),
+                status: PromiseStatus::Kept,
+                outcome_key: "k1".into(),
+                set_by: "agent".into(),
+                created_at: Some(at),
+                updated_at: Some(at),
+            }),
+            ChangePayload::Account("A-1".into()),
+        ];
+        let kinds = [
+            ChangeKind::Outcome,
+            ChangeKind::Hold,
+            ChangeKind::Consent,
+            ChangeKind::Promise,
+            ChangeKind::Account,
+        ];
+        for (i, (payload, kind)) in payloads.into_iter().zip(kinds).enumerate() {
+            let c = Change {
+                seq: i as i64 + 1,
+                kind,
+                account_id: "A-1".into(),
+                recorded_at: at,
+                payload,
+            };
+            assert_eq!(change_from_pb(change_out(c.clone())).unwrap(), c);
+        }
+        let mut bad = change_out(Change {
+            seq: 9,
+            kind: ChangeKind::Account,
+            account_id: "A-1".into(),
+            recorded_at: at,
+            payload: ChangePayload::Account("A-1".into()),
+        });
+        bad.kind = pb::ChangeKind::Hold as i32;
+        assert_eq!(
+            change_from_pb(bad.clone()).unwrap_err().field,
+            "change.payload"
+        );
+        bad.kind = 0;
+        assert_eq!(change_from_pb(bad).unwrap_err().field, "change.kind");
+    }
+
+    #[test]
+    fn account_page_tokens_are_opaque_and_checked() {
+        let t = account_page_token("A-17/x");
+        assert_eq!(account_page_after(&t).as_deref(), Some("A-17/x"));
+        assert_eq!(account_page_after("A-17"), None);
+        assert_eq!(account_page_after("a1.!!"), None);
+        assert_eq!(account_page_after("a1."), None);
     }
 
     #[test]

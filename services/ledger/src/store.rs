@@ -24,6 +24,16 @@ use crate::domain::*;
 pub static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
+/// `m` with `ignore_missing` set: the dialer's outbox may share the ledger's database and so
+/// its `_sqlx_migrations` table, where its migrations (versions 1000 and up, see
+/// `migrations/dialer`) are applied but unknown to the ledger. Without this the ledger would
+/// refuse to start on such a database.
+pub fn shared_db_migrator(m: &Migrator) -> Migrator {
+    let mut m = Migrator::with_migrations(m.iter().cloned().collect());
+    m.set_ignore_missing(true);
+    m
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -591,7 +601,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            PG_MIGRATOR.run(&pool).await?;
+            shared_db_migrator(&PG_MIGRATOR).run(&pool).await?;
             Db::Pg(pool)
         } else if url.starts_with("sqlite:") {
             let memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -614,7 +624,7 @@ impl Store {
                 .max_lifetime(None)
                 .connect_with(opts)
                 .await?;
-            SQLITE_MIGRATOR.run(&pool).await?;
+            shared_db_migrator(&SQLITE_MIGRATOR).run(&pool).await?;
             Db::Sqlite(pool)
         } else {
             return Err(StoreError::Url(crate::redact::url(url)));
@@ -984,6 +994,47 @@ impl Store {
             .await?;
             assemble_account(row, persons, phones, addresses, debts, holds, blackouts, consents)
         })
+    }
+
+    /// Ids of the accounts matching `f` with an id greater than `after` (the paging cursor),
+    /// in id order, at most `limit`. Per-account aggregates are correlated subqueries on the
+    /// debts and phones indexes, so a page costs what it returns (plus the rows the filter
+    /// skips), not a scan of every debt.
+    pub async fn list_accounts(
+        &self,
+        f: &AccountFilter,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        f.validate("filter")?;
+        let rows: Vec<(String,)> = with_pool!(self, p, D => {
+            sqlx::query_as(
+                "SELECT a.account_id FROM accounts a WHERE a.account_id > $1 \
+                 AND ($2 = '' OR a.creditor = $2) \
+                 AND ($3 IS NULL OR (SELECT coalesce(sum(d.balance_minor), 0) FROM debts d \
+                      WHERE d.account_id = a.account_id) >= $3) \
+                 AND ($4 IS NULL OR (SELECT coalesce(sum(d.balance_minor), 0) FROM debts d \
+                      WHERE d.account_id = a.account_id) <= $4) \
+                 AND ($5 IS NULL OR (SELECT coalesce(max(d.days_past_due), 0) FROM debts d \
+                      WHERE d.account_id = a.account_id) >= $5) \
+                 AND ($6 IS NULL OR (SELECT coalesce(max(d.days_past_due), 0) FROM debts d \
+                      WHERE d.account_id = a.account_id) <= $6) \
+                 AND ($7 IS NULL OR EXISTS (SELECT 1 FROM phones ph \
+                      WHERE ph.account_id = a.account_id) = $7) \
+                 ORDER BY a.account_id LIMIT $8",
+            )
+            .bind(after)
+            .bind(&f.creditor)
+            .bind(f.min_balance_minor)
+            .bind(f.max_balance_minor)
+            .bind(f.min_days_past_due)
+            .bind(f.max_days_past_due)
+            .bind(f.has_phone)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     // ------------------------------------------------------------------ outcomes

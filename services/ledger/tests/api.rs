@@ -17,6 +17,7 @@ both_stores!(
     outcomes_are_applied_exactly_once,
     history_holds_consents_promises,
     watch_changes_resumes_without_loss,
+    list_accounts_filters_and_pages,
 );
 
 async fn accounts_upsert_get_validate(url: &str) {
@@ -546,6 +547,182 @@ async fn watch_changes_resumes_without_loss(url: &str) {
     srv.stop().await;
 }
 
+async fn list_ids(
+    c: &mut pb::ledger_service_client::LedgerServiceClient<tonic::transport::Channel>,
+    filter: pb::AccountFilter,
+    page_size: u32,
+) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    let mut page_token = String::new();
+    loop {
+        let r = c
+            .list_accounts(pb::ListAccountsRequest {
+                filter: Some(filter.clone()),
+                page_size,
+                page_token,
+            })
+            .await
+            .expect("list accounts")
+            .into_inner();
+        pages += 1;
+        ids.extend(r.account_ids);
+        if r.next_page_token.is_empty() {
+            return (ids, pages);
+        }
+        page_token = r.next_page_token;
+    }
+}
+
+async fn list_accounts_filters_and_pages(url: &str) {
+    let srv = TestServer::start(url, None).await;
+    let mut c = srv.client().await;
+    // L-1: Acme, 128,456 minor, 95 days, phones. L-2: another creditor. L-3: small and
+    // recent. L-4: no phone. L-5: 200 days past due.
+    let mut l2 = account("L-2");
+    l2.creditor = "Other Bank".into();
+    let mut l3 = account("L-3");
+    l3.debts[0].balance_minor = 1_000;
+    l3.debts[0].days_past_due = 10;
+    l3.debts[1].days_past_due = 5;
+    let mut l4 = account("L-4");
+    l4.persons[0].phones.clear();
+    let mut l5 = account("L-5");
+    l5.debts[1].days_past_due = 200;
+    // Loaded out of order: the listing orders by id.
+    let r = upsert(&mut c, vec![l5, account("L-1"), l4, l3, l2]).await;
+    assert_eq!(r.created, 5, "{r:?}");
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let all = names(&["L-1", "L-2", "L-3", "L-4", "L-5"]);
+
+    // Paging: stable order, every id once, a token only while more remain.
+    let (ids, pages) = list_ids(&mut c, pb::AccountFilter::default(), 2).await;
+    assert_eq!((ids.clone(), pages), (all.clone(), 3));
+    let (ids, pages) = list_ids(&mut c, pb::AccountFilter::default(), 0).await;
+    assert_eq!(
+        (ids, pages),
+        (all.clone(), 1),
+        "default page holds all five"
+    );
+    let (ids, _) = list_ids(&mut c, pb::AccountFilter::default(), 1_000_000).await;
+    assert_eq!(ids, all, "oversized pages are served at the maximum");
+    let (ids, pages) = list_ids(&mut c, pb::AccountFilter::default(), 5).await;
+    assert_eq!(
+        (ids.len(), pages),
+        (5, 1),
+        "an exact page has no next token"
+    );
+
+    let cases: Vec<(pb::AccountFilter, Vec<&str>)> = vec![
+        (
+            pb::AccountFilter {
+                creditor: "Other Bank".into(),
+                ..Default::default()
+            },
+            vec!["L-2"],
+        ),
+        (
+            pb::AccountFilter {
+                min_balance_minor: Some(100_000),
+                ..Default::default()
+            },
+            vec!["L-1", "L-2", "L-4", "L-5"],
+        ),
+        (
+            pb::AccountFilter {
+                max_balance_minor: Some(6_000),
+                ..Default::default()
+            },
+            vec!["L-3"],
+        ),
+        (
+            pb::AccountFilter {
+                min_balance_minor: Some(128_456),
+                max_balance_minor: Some(128_456),
+                ..Default::default()
+            },
+            vec!["L-1", "L-2", "L-4", "L-5"],
+        ),
+        (
+            pb::AccountFilter {
+                min_days_past_due: Some(100),
+                ..Default::default()
+            },
+            vec!["L-5"],
+        ),
+        (
+            pb::AccountFilter {
+                max_days_past_due: Some(10),
+                ..Default::default()
+            },
+            vec!["L-3"],
+        ),
+        (
+            pb::AccountFilter {
+                has_phone: Some(false),
+                ..Default::default()
+            },
+            vec!["L-4"],
+        ),
+        (
+            pb::AccountFilter {
+                creditor: "Acme Bank".into(),
+                has_phone: Some(true),
+                min_days_past_due: Some(90),
+                ..Default::default()
+            },
+            vec!["L-1", "L-5"],
+        ),
+    ];
+    for (f, want) in cases {
+        let (ids, _) = list_ids(&mut c, f.clone(), 1).await;
+        assert_eq!(ids, names(&want), "{f:?}");
+    }
+
+    // Bad requests name the field.
+    for (f, token, field) in [
+        (
+            pb::AccountFilter {
+                min_balance_minor: Some(10),
+                max_balance_minor: Some(5),
+                ..Default::default()
+            },
+            "",
+            "filter.max_balance_minor",
+        ),
+        (
+            pb::AccountFilter {
+                min_days_past_due: Some(-1),
+                ..Default::default()
+            },
+            "",
+            "filter.min_days_past_due",
+        ),
+        (
+            pb::AccountFilter {
+                min_days_past_due: Some(30),
+                max_days_past_due: Some(29),
+                ..Default::default()
+            },
+            "",
+            "filter.max_days_past_due",
+        ),
+        (pb::AccountFilter::default(), "L-3", "page_token"),
+    ] {
+        let e = c
+            .list_accounts(pb::ListAccountsRequest {
+                filter: Some(f),
+                page_size: 0,
+                page_token: token.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(e.message().starts_with(field), "{}", e.message());
+    }
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn auth_roles_health_and_reflection() {
     const KEY: &str = "test-key-test-key-test-key-test-key";
@@ -564,6 +741,11 @@ async fn auth_roles_health_and_reflection() {
         tonic::metadata::MetadataValue::try_from(format!("Bearer {t}")).unwrap()
     };
     let mut c = pb::ledger_service_client::LedgerServiceClient::new(ch.clone());
+    let e = c
+        .list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
     let e = c
         .get_account(pb::GetAccountRequest {
             account_id: "x".into(),
@@ -586,6 +768,20 @@ async fn auth_roles_health_and_reflection() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound, "crm may read");
+    c.list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .expect("crm may list accounts");
+    let dialer = token(ledger::auth::Role::Dialer);
+    let mut d = pb::ledger_service_client::LedgerServiceClient::with_interceptor(
+        ch.clone(),
+        move |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert("authorization", dialer.clone());
+            Ok(r)
+        },
+    );
+    d.list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .expect("the dialer may list accounts");
     let e = c
         .record_outcomes(tokio_stream::iter(Vec::<pb::RecordOutcomesRequest>::new()))
         .await

@@ -55,6 +55,9 @@ pub enum EndCause {
 /// What the network reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CarrierEvent {
+    /// Picked up; answering-machine detection is listening. The pacer counts the call as
+    /// likely to need an agent within seconds.
+    PickedUp { call: CallId },
     /// Picked up; AMD has decided. A human now waits for an agent: bridge or abandon
     /// (with the safe-harbor message) within 2 s.
     Answered { call: CallId, verdict: Verdict },

@@ -436,6 +436,7 @@ async fn play(
             Rang::Timeout => EndCause::NoAnswer,
             Rang::PickedUp if cancelled_meanwhile(&inner, call, &mut rx) => EndCause::Cancelled,
             Rang::PickedUp => {
+                inner.emit(CarrierEvent::PickedUp { call });
                 sleep(inner.real(amd)).await;
                 // An AMD false negative looks human and takes an agent's time.
                 let verdict = if passed_talk.is_some() {
@@ -457,6 +458,7 @@ async fn play(
             Rang::Timeout => EndCause::NoAnswer,
             Rang::PickedUp if cancelled_meanwhile(&inner, call, &mut rx) => EndCause::Cancelled,
             Rang::PickedUp => {
+                inner.emit(CarrierEvent::PickedUp { call });
                 sleep(inner.real(verdict_delay)).await;
                 // An AMD false positive: a person classed as a machine, hung up on.
                 let verdict = if amd_fp {

@@ -44,6 +44,8 @@ enum Phase {
     /// Preview: offered to the seat, not dialed yet.
     Preview,
     Ringing,
+    /// Picked up; answering-machine detection running.
+    Detecting,
     /// A human answered; waiting for an agent until the deadline.
     Waiting,
     /// Bridged or being bridged to the seat.
@@ -72,6 +74,20 @@ struct Call {
     outcome: Option<Outcome>,
     disposition: Option<Disposition>,
     pop: Option<ScreenPop>,
+}
+
+/// A call reserved and ready to be noted in the outbox and dialed.
+struct Prepared {
+    id: CallId,
+    call: Call,
+}
+
+/// Who and what a call is about.
+struct Target {
+    account: String,
+    number: String,
+    phone_index: usize,
+    debts: Vec<String>,
 }
 
 /// What to do with one account now.
@@ -109,12 +125,16 @@ pub(crate) struct Runtime<B: Backend> {
     wraps: Deadlines,
     completed: Vec<Completed>,
     counters: Counters,
-    /// Final outcomes the outbox refused for now; retried every second.
-    unrecorded: Vec<ContactOutcome>,
+    /// Final outcomes on their way to the outbox. Written off the event loop (a durable
+    /// commit takes milliseconds); until one lands, the provisional outcome stands in for it.
+    writes: tokio::task::JoinSet<()>,
     stop_waiters: Vec<oneshot::Sender<()>>,
     next_tick: Millis,
     last_extend: Millis,
     queue_view: QueueView,
+    /// Wall-clock start of the decision in progress (its share of the pop, then the rules
+    /// and the reservation), for the decision-latency figure.
+    decision_started: Option<(std::time::Instant, Duration)>,
 }
 
 fn ts(ms: Millis) -> Timestamp {
@@ -150,11 +170,12 @@ impl<B: Backend> Runtime<B> {
             waiting: Deadlines::default(),
             wraps: Deadlines::default(),
             completed: Vec::new(),
-            unrecorded: Vec::new(),
+            writes: tokio::task::JoinSet::new(),
             stop_waiters: Vec::new(),
             next_tick: now + 1000,
             last_extend: now,
             queue_view: QueueView::default(),
+            decision_started: None,
         })
     }
 
@@ -211,7 +232,7 @@ impl<B: Backend> Runtime<B> {
                     }
                 }
                 if self.state == RunState::Stopping && self.calls.is_empty() {
-                    self.retry_unrecorded().await;
+                    while self.writes.join_next().await.is_some() {}
                     self.state = RunState::Stopped;
                     let _ = figures.send(self.figures(self.clock.now_ms()));
                     for w in self.stop_waiters.drain(..) {
@@ -335,7 +356,7 @@ impl<B: Backend> Runtime<B> {
             let mut views = Vec::with_capacity(ids.len());
             for chunk in ids.chunks(32) {
                 let loads = chunk.iter().map(|id| backend.source().load(id));
-                for (id, r) in chunk.iter().zip(load_each(loads).await) {
+                for (id, r) in chunk.iter().zip(join_all(loads).await) {
                     match r {
                         Ok(v) => views.push(v),
                         Err(SourceError::NotFound(_)) => report.not_found.push(id.clone()),
@@ -378,7 +399,15 @@ impl<B: Backend> Runtime<B> {
                 }
             }
             let callable = !open_debts(&v, now).is_empty();
-            if fresh && callable {
+            // A hold released: back in the queue (an account retired for other reasons,
+            // a promise say, stays out: only fresh loads and released holds are pushed).
+            let released = !fresh
+                && callable
+                && self
+                    .accounts
+                    .get(&id)
+                    .is_some_and(|old| open_debts(old, now).is_empty());
+            if (fresh || released) && callable {
                 items.push(queue::QueueItem {
                     account: id.clone(),
                     rank: self.rank(&v, now),
@@ -610,7 +639,7 @@ impl<B: Backend> Runtime<B> {
     // ------------------------------------------------------------------ pacing and dialing
 
     async fn on_tick(&mut self, now: Millis) {
-        self.retry_unrecorded().await;
+        while self.writes.try_join_next().is_some() {}
         if now - self.last_extend >= MINUTE {
             self.extend_leases(now).await;
         }
@@ -630,7 +659,7 @@ impl<B: Backend> Runtime<B> {
                 .filter_map(|c| {
                     let phase = match c.phase {
                         Phase::Ringing => PacePhase::Ringing,
-                        Phase::Waiting => PacePhase::Answered,
+                        Phase::Detecting | Phase::Waiting => PacePhase::Answered,
                         _ => return None,
                     };
                     Some(InFlight {
@@ -684,15 +713,20 @@ impl<B: Backend> Runtime<B> {
             if need == 0 {
                 break;
             }
+            let popped = std::time::Instant::now();
             let leases = match self.pop(need, now).await {
                 Some(l) if !l.is_empty() => l,
                 _ => break,
             };
+            let pop_share = popped.elapsed() / leases.len() as u32;
+            let mut prepared = Vec::with_capacity(leases.len());
             for lease in leases {
-                if self.try_dial(lease, None, self.spec.dial_mode(), now).await {
-                    dialed += 1;
+                self.decision_started = Some((std::time::Instant::now(), pop_share));
+                if let Some(p) = self.prepare(lease, None, self.spec.dial_mode(), now).await {
+                    prepared.push(p);
                 }
             }
+            dialed += self.launch(prepared, now).await.len();
         }
     }
 
@@ -783,46 +817,35 @@ impl<B: Backend> Runtime<B> {
     }
 
     /// Plans, reserves, notes and dials one leased account. Returns whether a call started.
-    async fn try_dial(
+    /// Checks, plans and reserves one leased account: a call ready to note and dial, or
+    /// `None` when it is not dialed now (the lease is completed accordingly).
+    async fn prepare(
         &mut self,
         lease: Lease,
         seat: Option<usize>,
         mode: DialMode,
         now: Millis,
-    ) -> bool {
+    ) -> Option<Prepared> {
         let account = lease.account.clone();
+        let later = |at| Next::Sleep { at, rank: 0.0 };
         if self.busy_accounts.contains_key(&account) {
             // A manual call to it is in progress: look again later.
-            self.complete(
-                &lease,
-                Next::Sleep {
-                    at: now + 5 * MINUTE,
-                    rank: 0.0,
-                },
-            )
-            .await;
-            return false;
+            self.complete(&lease, later(now + 5 * MINUTE)).await;
+            return None;
         }
         if self.view(&account).await.is_none() {
-            self.complete(
-                &lease,
-                Next::Sleep {
-                    at: now + MINUTE,
-                    rank: 0.0,
-                },
-            )
-            .await;
-            return false;
+            self.complete(&lease, later(now + MINUTE)).await;
+            return None;
         }
         match self.plan(&account, mode, now) {
             Plan::Retire => {
                 self.complete(&lease, Next::Retire).await;
-                false
+                None
             }
             Plan::Sleep { until } => {
                 let rank = self.rank(&self.accounts[&account], now);
                 self.complete(&lease, Next::Sleep { at: until, rank }).await;
-                false
+                None
             }
             Plan::Dial {
                 number,
@@ -830,52 +853,38 @@ impl<B: Backend> Runtime<B> {
                 debts,
                 decision,
             } => {
-                let Some(call) = self
-                    .start_call(
-                        &account,
-                        Some(lease.clone()),
-                        number,
-                        phone_index,
-                        debts,
-                        &decision,
-                        seat,
-                        mode,
-                        now,
-                    )
-                    .await
-                else {
-                    return false;
+                let target = Target {
+                    account,
+                    number,
+                    phone_index,
+                    debts,
                 };
-                call.is_some()
+                self.reserve_call(target, Some(lease), &decision, seat, mode, now)
+                    .await
             }
         }
     }
 
-    /// Reserves the attempt, writes the provisional outcome, and originates. `Ok(None)`: the
-    /// reservation was refused (the lease is completed accordingly); `None`: a store failed.
-    #[allow(clippy::too_many_arguments)]
-    async fn start_call(
+    /// Reserves the attempt (when it counts) and builds the call with its provisional
+    /// outcome. `None`: refused or failed (a lease is completed accordingly).
+    async fn reserve_call(
         &mut self,
-        account: &str,
+        t: Target,
         lease: Option<Lease>,
-        number: String,
-        phone_index: usize,
-        debts: Vec<String>,
         decision: &Decision,
         seat: Option<usize>,
         mode: DialMode,
         now: Millis,
-    ) -> Option<Option<CallId>> {
-        let view = &self.accounts[account];
-        let id = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ) -> Option<Prepared> {
+        let view = &self.accounts[&t.account];
         let key = format!("att-{}", uuid::Uuid::new_v4());
         let reservation = if decision.counted {
             let zones = decision.zones.iter().map(|z| z.zone.as_ref());
             let r = Reservation {
-                account: account.to_string(),
+                account: t.account.clone(),
                 attempt_id: key.clone(),
-                debt_keys: debt_keys(view, &debts),
-                phone: number.clone(),
+                debt_keys: debt_keys(view, &t.debts),
+                phone: t.number.clone(),
                 now,
                 window_start: window_start(zones, ts(now), 7),
                 limit: REG_F_LIMIT,
@@ -886,66 +895,47 @@ impl<B: Backend> Runtime<B> {
                         .unwrap_or(0),
                 ) * MINUTE,
             };
-            match self.backend.book().reserve(&r).await {
-                Ok(ReserveOutcome::Reserved) => Some(r),
+            let reserved = self.backend.book().reserve(&r).await;
+            if let Some((from, pop_share)) = self.decision_started.take() {
+                self.counters.decided(from.elapsed() + pop_share);
+            }
+            let retry_at = match reserved {
+                Ok(ReserveOutcome::Reserved) => None,
                 Ok(ReserveOutcome::DebtLimit { .. }) => {
                     // Another replica used the budget: the ledger history will tell when.
                     self.counters.refused("RESERVATION_DEBT_LIMIT");
-                    if let Some(l) = &lease {
-                        self.complete(
-                            l,
-                            Next::Sleep {
-                                at: now + 60 * MINUTE,
-                                rank: 0.0,
-                            },
-                        )
-                        .await;
-                    }
-                    return Some(None);
+                    Some(now + 60 * MINUTE)
                 }
                 Ok(ReserveOutcome::PhoneGap { until }) => {
                     self.counters.refused("RESERVATION_PHONE_GAP");
-                    if let Some(l) = &lease {
-                        self.complete(
-                            l,
-                            Next::Sleep {
-                                at: until,
-                                rank: 0.0,
-                            },
-                        )
-                        .await;
-                    }
-                    return Some(None);
+                    Some(until)
                 }
                 Err(e) => {
                     warn!(error = %e, "attempt reservation failed: not dialing");
                     self.counters.errors += 1;
-                    if let Some(l) = &lease {
-                        self.complete(
-                            l,
-                            Next::Sleep {
-                                at: now + MINUTE,
-                                rank: 0.0,
-                            },
-                        )
-                        .await;
-                    }
-                    return None;
+                    Some(now + MINUTE)
                 }
+            };
+            if let Some(at) = retry_at {
+                if let Some(l) = &lease {
+                    self.complete(l, Next::Sleep { at, rank: 0.0 }).await;
+                }
+                return None;
             }
+            Some(r)
         } else {
             None
         };
-        let view = &self.accounts[account];
+        let view = &self.accounts[&t.account];
         let record = ContactOutcome {
             idempotency_key: key,
-            account_id: account.to_string(),
+            account_id: t.account.clone(),
             person_id: view
                 .consumer_person()
                 .map(|p| p.person_id.clone())
                 .unwrap_or_default(),
-            debt_ids: debts,
-            number: number.clone(),
+            debt_ids: t.debts,
+            number: t.number,
             direction: Direction::Outbound,
             channel: Channel::Call,
             dial_mode: Some(mode),
@@ -967,59 +957,79 @@ impl<B: Backend> Runtime<B> {
             event_id: 0,
             recorded_at: None,
         };
-        if let Err(e) = self.backend.outbox().begin(&record).await {
-            warn!(error = %e, "outbox refused the attempt: not dialing");
-            self.counters.errors += 1;
-            if let Some(r) = &reservation {
-                let _ = self.backend.book().release(r).await;
+        Some(Prepared {
+            id: NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            call: Call {
+                account: t.account,
+                lease,
+                record,
+                reservation,
+                phone_index: t.phone_index,
+                dialed_at: now,
+                answered_at: None,
+                talk_from: None,
+                phase: Phase::Ringing,
+                seat,
+                reserved: seat.is_some(),
+                outcome: None,
+                disposition: None,
+                pop: None,
+            },
+        })
+    }
+
+    /// Notes the prepared attempts in the outbox (all at once, so the outbox commits them
+    /// together) and dials those it accepted. Returns the calls started.
+    async fn launch(&mut self, prepared: Vec<Prepared>, now: Millis) -> Vec<CallId> {
+        let backend = self.backend.clone();
+        let noted = join_all(
+            prepared
+                .iter()
+                .map(|p| backend.outbox().begin(&p.call.record)),
+        )
+        .await;
+        let mut started = Vec::with_capacity(prepared.len());
+        for (p, noted) in prepared.into_iter().zip(noted) {
+            let Prepared { id, call } = p;
+            if let Err(e) = noted {
+                warn!(error = %e, "outbox refused the attempt: not dialing");
+                self.counters.errors += 1;
+                if let Some(r) = &call.reservation {
+                    let _ = self.backend.book().release(r).await;
+                }
+                if let Some(l) = &call.lease {
+                    self.complete(
+                        l,
+                        Next::Sleep {
+                            at: now + MINUTE,
+                            rank: 0.0,
+                        },
+                    )
+                    .await;
+                }
+                continue;
             }
-            if let Some(l) = &lease {
-                self.complete(
-                    l,
-                    Next::Sleep {
-                        at: now + MINUTE,
-                        rank: 0.0,
-                    },
-                )
-                .await;
+            let originate = Originate {
+                call: id,
+                to: call.record.number.clone(),
+                caller_id: self.spec.caller_id.clone(),
+                ring_timeout: Duration::from_secs_f64(self.spec.ring_timeout_s),
+            };
+            self.busy_accounts.insert(call.account.clone(), id);
+            debug!(call_id = id, account_id = %call.account, "dialing");
+            self.calls.insert(id, call);
+            self.counters.dialed(now);
+            if let Err(e) = self.carrier.originate(originate) {
+                warn!(call_id = id, error = %e, "carrier refused the call");
+                self.counters.errors += 1;
+                if let Some(c) = self.calls.remove(&id) {
+                    self.finish(id, c, Outcome::Failed, now).await;
+                }
+                continue;
             }
-            return None;
+            started.push(id);
         }
-        let originate = Originate {
-            call: id,
-            to: number,
-            caller_id: self.spec.caller_id.clone(),
-            ring_timeout: Duration::from_secs_f64(self.spec.ring_timeout_s),
-        };
-        let call = Call {
-            account: account.to_string(),
-            lease,
-            record,
-            reservation,
-            phone_index,
-            dialed_at: now,
-            answered_at: None,
-            talk_from: None,
-            phase: Phase::Ringing,
-            seat,
-            reserved: seat.is_some(),
-            outcome: None,
-            disposition: None,
-            pop: None,
-        };
-        self.busy_accounts.insert(account.to_string(), id);
-        self.calls.insert(id, call);
-        self.counters.dialed(now);
-        debug!(call_id = id, account_id = %account, "dialing");
-        if let Err(e) = self.carrier.originate(originate) {
-            warn!(call_id = id, error = %e, "carrier refused the call");
-            self.counters.errors += 1;
-            if let Some(c) = self.calls.remove(&id) {
-                self.finish(id, c, Outcome::Failed, now).await;
-            }
-            return None;
-        }
-        Some(Some(id))
+        started
     }
 
     async fn complete(&mut self, lease: &Lease, next: Next) {
@@ -1036,7 +1046,14 @@ impl<B: Backend> Runtime<B> {
     // ------------------------------------------------------------------ preview and manual
 
     async fn offer_previews(&mut self, now: Millis) {
+        // Refused accounts do not count as offers; bound the pops so one second's work
+        // stays short whatever the queue holds.
+        let mut budget = 50 + 10 * self.seats.iter().count();
         while let Some(seat) = self.seats.longest_idle_ready() {
+            if budget == 0 {
+                return;
+            }
+            budget -= 1;
             let Some(mut leases) = self.pop(1, now).await else {
                 return;
             };
@@ -1166,11 +1183,16 @@ impl<B: Backend> Runtime<B> {
         let seat = c.seat.expect("a preview is offered to a seat");
         // The rules are asked again: time has passed since the offer.
         let lease = c.lease.clone().expect("a preview holds a lease");
-        let started = self
-            .try_dial(lease, Some(seat), DialMode::Preview, now)
+        let prepared = self
+            .prepare(lease, Some(seat), DialMode::Preview, now)
             .await;
-        if started {
-            if let Some((_, nc)) = self.calls.iter_mut().find(|(_, x)| x.account == c.account) {
+        let started = match prepared {
+            Some(p) => self.launch(vec![p], now).await,
+            None => Vec::new(),
+        };
+        if let Some(id) = started.first() {
+            self.seats.get_mut(seat).call = Some(*id);
+            if let Some(nc) = self.calls.get_mut(id) {
                 nc.pop = c.pop;
             }
         } else {
@@ -1265,21 +1287,21 @@ impl<B: Backend> Runtime<B> {
         }
         let pop = self.screen_pop(&account, &number, &debts, now);
         self.seats.set(seat, SeatState::Reserved, now);
-        match self
-            .start_call(
-                &account,
-                None,
-                number,
-                phone_index,
-                debts,
-                &decision,
-                Some(seat),
-                DialMode::Manual,
-                now,
-            )
-            .await
-        {
-            Some(Some(id)) => {
+        let target = Target {
+            account,
+            number,
+            phone_index,
+            debts,
+        };
+        let prepared = self
+            .reserve_call(target, None, &decision, Some(seat), DialMode::Manual, now)
+            .await;
+        let started = match prepared {
+            Some(p) => self.launch(vec![p], now).await,
+            None => Vec::new(),
+        };
+        match started.first().copied() {
+            Some(id) => {
                 self.seats.get_mut(seat).call = Some(id);
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.pop = Some(pop.clone());
@@ -1293,7 +1315,7 @@ impl<B: Backend> Runtime<B> {
                     },
                 );
             }
-            _ => {
+            None => {
                 self.seats.set(seat, SeatState::Ready, now);
                 reject(
                     &mut self.seats,
@@ -1308,6 +1330,13 @@ impl<B: Backend> Runtime<B> {
     async fn on_carrier(&mut self, ev: CarrierEvent) {
         let now = self.clock.now_ms();
         match ev {
+            CarrierEvent::PickedUp { call } => {
+                if let Some(c) = self.calls.get_mut(&call)
+                    && c.phase == Phase::Ringing
+                {
+                    c.phase = Phase::Detecting;
+                }
+            }
             CarrierEvent::Answered { call, verdict } => self.answered(call, verdict, now),
             CarrierEvent::Bridged { call, .. } => {
                 if let Some(c) = self.calls.get_mut(&call) {
@@ -1481,6 +1510,23 @@ impl<B: Backend> Runtime<B> {
             return;
         };
         c.record.ring_ms = c.answered_at.unwrap_or(now) - c.dialed_at;
+        // A preview or manual call that never reached its agent frees the agent.
+        let reserved_seat = c
+            .seat
+            .filter(|&s| c.reserved && self.seats.get(s).state == SeatState::Reserved);
+        if !matches!(c.phase, Phase::Talking | Phase::Preview | Phase::Wrap)
+            && let Some(seat) = reserved_seat
+        {
+            self.seats.send(
+                seat,
+                AgentEvent::Ended {
+                    call: id,
+                    cause,
+                    wrap_deadline_ms: now,
+                },
+            );
+            self.release_seat(seat, now);
+        }
         match c.phase {
             Phase::Ringing => {
                 let (outcome, pace) = match cause {
@@ -1493,11 +1539,7 @@ impl<B: Backend> Runtime<B> {
                     outcome: pace,
                     ring_s: (now - c.dialed_at) as f64 / 1000.0,
                 });
-                let seat = c.seat;
                 self.finish(id, c, outcome, now).await;
-                if let Some(seat) = seat {
-                    self.release_seat(seat, now);
-                }
             }
             Phase::Waiting => {
                 // The person hung up before an agent was free: a drop all the same.
@@ -1507,6 +1549,14 @@ impl<B: Backend> Runtime<B> {
                 });
                 self.counters.live(now, true);
                 self.finish(id, c, Outcome::Abandoned, now).await;
+            }
+            Phase::Detecting => {
+                // Hung up during answering-machine detection: answered, nobody spoken to.
+                self.completed.push(Completed {
+                    outcome: PaceOutcome::Machine,
+                    ring_s: (now - c.dialed_at) as f64 / 1000.0,
+                });
+                self.finish(id, c, Outcome::Answered, now).await;
             }
             Phase::Closing => {
                 let outcome = c.outcome.unwrap_or(Outcome::Machine);
@@ -1680,11 +1730,11 @@ impl<B: Backend> Runtime<B> {
             outcome = outcome_name(outcome),
             "call finished"
         );
-        if let Err(e) = self.backend.outbox().finish(&c.record).await {
-            warn!(call_id = id, error = %e, "outbox refused the outcome; retrying");
-            self.counters.errors += 1;
-            self.unrecorded.push(c.record.clone());
-        }
+        let backend = self.backend.clone();
+        let record = c.record.clone();
+        self.writes.spawn(async move {
+            retry("record outcome", || backend.outbox().finish(&record)).await
+        });
         if let Some(r) = &c.reservation
             && !outcome.counts_for_regf()
             && let Err(e) = self.backend.book().release(r).await
@@ -1751,15 +1801,6 @@ impl<B: Backend> Runtime<B> {
                     rank,
                 },
             },
-        }
-    }
-
-    async fn retry_unrecorded(&mut self) {
-        let pending = std::mem::take(&mut self.unrecorded);
-        for r in pending {
-            if self.backend.outbox().finish(&r).await.is_err() {
-                self.unrecorded.push(r);
-            }
         }
     }
 
@@ -1935,13 +1976,27 @@ where
     }
 }
 
-/// Awaits the loads one after the other (a campaign loads in the background; the ledger
-/// batches nothing per account anyway) and collects the results in order.
-async fn load_each<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let handles: Vec<_> = futs.map(Box::pin).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        out.push(h.await);
-    }
-    out
+/// Polls futures concurrently (on this task) and collects their results in order, so a
+/// batch of store calls can be committed together.
+async fn join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
 }

@@ -67,6 +67,10 @@ pub struct Figures {
     pub outcomes: BTreeMap<String, u64>,
     /// Store or carrier failures that made the engine hold back (fail closed).
     pub errors: u64,
+    /// Wall-clock time of one dial decision (its share of the queue pop, the rules, the
+    /// attempt reservation), over the last 10,000 decisions: median and 99th percentile.
+    pub decision_p50_us: u32,
+    pub decision_p99_us: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -107,7 +111,12 @@ pub struct Counters {
     days: VecDeque<(Millis, u64, u64)>,
     window_days: u32,
     recent_dials: VecDeque<Millis>,
+    /// Last decision latencies (µs), a ring of [`LATENCY_SAMPLES`].
+    latencies: Vec<u32>,
+    latency_next: usize,
 }
+
+const LATENCY_SAMPLES: usize = 10_000;
 
 impl Counters {
     pub fn new(campaign_id: &str, window_days: u32) -> Counters {
@@ -127,6 +136,8 @@ impl Counters {
             days: VecDeque::new(),
             window_days,
             recent_dials: VecDeque::new(),
+            latencies: Vec::new(),
+            latency_next: 0,
         }
     }
 
@@ -166,6 +177,26 @@ impl Counters {
         }
     }
 
+    pub fn decided(&mut self, took: std::time::Duration) {
+        let us = took.as_micros().min(u128::from(u32::MAX)) as u32;
+        if self.latencies.len() < LATENCY_SAMPLES {
+            self.latencies.push(us);
+        } else {
+            self.latencies[self.latency_next] = us;
+        }
+        self.latency_next = (self.latency_next + 1) % LATENCY_SAMPLES;
+    }
+
+    fn latency_quantiles(&self) -> (u32, u32) {
+        if self.latencies.is_empty() {
+            return (0, 0);
+        }
+        let mut v = self.latencies.clone();
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (at(0.5), at(0.99))
+    }
+
     pub fn refused(&mut self, code: &str) {
         *self.refused_by_reason.entry(code.to_string()).or_default() += 1;
     }
@@ -201,6 +232,7 @@ impl Counters {
             .iter()
             .fold((0, 0), |(l, d), x| (l + x.1, d + x.2));
         let worked = time.talk + time.wrap;
+        let (decision_p50_us, decision_p99_us) = self.latency_quantiles();
         Figures {
             campaign_id: self.campaign_id.clone(),
             at_ms: now,
@@ -224,6 +256,8 @@ impl Counters {
             refused_by_reason: self.refused_by_reason.clone(),
             outcomes: self.outcomes.clone(),
             errors: self.errors,
+            decision_p50_us,
+            decision_p99_us,
         }
     }
 }

@@ -1,392 +1,389 @@
-//! dialerd in process for the gRPC tests: the real server stack (`dialer::server::serve`)
-//! on a loopback port chosen by the OS, the campaign store on a fresh SQLite file (or the
-//! given URL), queues in process or on the real Redis (`REDIS_URL`), outcomes kept in memory,
-//! the sample portfolio as the account source, and a simulated network playing calls 20
-//! times faster than real time. The dialer's clock starts on a Monday at 16:00 UTC (11:00 in
-//! New York, 08:00 in Los Angeles), so calling windows are open. Clients talk gRPC only.
-
+//! Test helpers: a fresh PostgreSQL database (on the real server named by DATABASE_URL,
+//! dropped afterwards) or fresh SQLite files per test, the real ledger served in-process on a
+//! loopback port with JWT auth on (stoppable and restartable on the same port and database),
+//! tokens per role, and sample records. No mocks.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use auth::{Auth, Claims, Role};
-use collections_proto::dialer_v1 as pb;
-use dialer::backend::{MemorySource, ServiceStores};
-use dialer::campaign_store::CampaignStore;
-use dialer::carrier::SimNetwork;
-use dialer::engine::Clock;
-use dialer::metrics::Metrics;
-use dialer::outcomes::MemorySink;
-use dialer::registry::{Registry, ShutdownReport};
-use dialer::server::{ServeError, ServeOptions, TlsPem};
-use pb::agent_service_client::AgentServiceClient;
-use pb::campaign_service_client::CampaignServiceClient;
-use pb::compliance_service_client::ComplianceServiceClient;
-use simulator::scenario::{Scenario, ScenarioId};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Status, Streaming};
+use dialer::ledger_link::{BearerAuth, LedgerClient, Token};
+use dialer::outbox::RelayConfig;
+use jiff::Timestamp;
+use ledger::auth::{Auth, Claims, Role};
+use ledger::domain::{AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party};
+use ledger::metrics::Metrics;
+use ledger::pb;
+use ledger::store::Store;
+use sqlx::Connection;
+use tokio::sync::oneshot;
 
-pub const KEY: &str = "0123456789abcdef0123456789abcdef";
-/// A Monday, 11:00 in New York and 08:00 in Los Angeles.
-pub const START: &str = "2026-11-23T16:00:00Z";
-/// Generous bound for waits, so a broken test fails instead of hanging. Never a speed check.
-pub const PATIENCE: Duration = Duration::from_secs(120);
+/// The ledger's HS256 key in every test.
+pub const KEY: &str = "dialer-tests-key-dialer-tests-key-0123";
 
-pub type TestBackend = ServiceStores<MemorySink, MemorySource>;
-
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-/// A campaign id no other test run uses (Redis keeps queues between runs).
-pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
-}
-
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub redis: bool,
-    /// Size of the sample portfolio.
-    pub accounts: u32,
-    /// Campaign store; none: a fresh SQLite file.
-    pub database_url: Option<String>,
-    /// Simulated seconds per real second.
-    pub speed: f64,
-    pub tls: bool,
-    pub grace: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            redis: false,
-            accounts: 500,
-            database_url: None,
-            speed: 20.0,
-            tls: false,
-            grace: Duration::from_secs(60),
-        }
-    }
-}
-
-/// A running in-process dialerd.
-pub struct Server {
-    pub addr: SocketAddr,
-    pub registry: Arc<Registry<TestBackend>>,
-    pub database_url: String,
-    tls: bool,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<ShutdownReport, ServeError>>>,
+/// Where the ledger and the outbox live for one test: on PostgreSQL one fresh database shared
+/// by both (as in production, so the two migrators meet in one `_sqlx_migrations`); on
+/// SQLite two files in a temp dir.
+#[derive(Debug)]
+pub struct TestDb {
+    pub ledger_url: String,
+    pub dialer_url: String,
+    pg_name: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
-pub fn start_ms() -> i64 {
-    START
-        .parse::<jiff::Timestamp>()
-        .expect("ts")
-        .as_millisecond()
-}
-
-fn tls_pem() -> TlsPem {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    TlsPem {
-        cert: std::fs::read(dir.join("localhost.pem")).expect("test cert"),
-        key: std::fs::read(dir.join("localhost.key")).expect("test key"),
-    }
-}
-
-impl Server {
-    pub async fn start(opts: Options) -> Server {
-        let (dir, database_url) = match &opts.database_url {
-            Some(u) => (None, u.clone()),
-            None => {
-                let dir = tempfile::tempdir().expect("tmp");
-                let url = format!("sqlite://{}/dialer.db?mode=rwc", dir.path().display());
-                (Some(dir), url)
-            }
-        };
-        let mut s = Server::start_on(&opts, &database_url).await;
-        s._dir = dir;
-        s
-    }
-
-    /// A server on an existing campaign store (a restart).
-    pub async fn start_on(opts: &Options, database_url: &str) -> Server {
-        let clock = Clock::starting_at(start_ms());
-        let redis = opts.redis.then(redis_url);
-        let stores = dialer::backend::service_stores(
-            redis.as_deref(),
-            MemorySink::default(),
-            dialer::server::sample_source(opts.accounts, clock.now_ms()),
-            compliance::Engine::builtin(),
-            "test-replica",
-        )
-        .await
-        .expect("stores (Redis on REDIS_URL: run scripts/services-up)");
-        let store = CampaignStore::open(database_url)
+impl TestDb {
+    pub async fn postgres() -> Self {
+        let name = format!("dialer_t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url())
             .await
-            .expect("campaign store");
-        let network = SimNetwork {
-            scenario: Scenario::get(ScenarioId::S1),
-            seed: 1,
-            speed: opts.speed,
-        };
-        let registry = Arc::new(Registry::new(
-            Arc::new(stores),
-            store,
-            Box::new(network),
-            clock,
-            !opts.redis,
-        ));
-        registry.resume().await.expect("resume");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .expect("PostgreSQL on DATABASE_URL (run scripts/services-up)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
             .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(dialer::server::serve(
-            registry.clone(),
-            Metrics::new(),
-            ServeOptions {
-                auth: Auth::new(Some(KEY)),
-                tls: opts.tls.then(tls_pem),
-                shutdown_grace: opts.grace,
-            },
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-            async {},
-        ));
-        Server {
-            addr,
-            registry,
-            database_url: database_url.to_string(),
-            tls: opts.tls,
-            stop: Some(stop),
-            task: Some(task),
+            .expect("create test database");
+        let base = admin_url();
+        let cut = base.rfind('/').expect("url with a database");
+        let url = format!("{}/{name}", &base[..cut]);
+        Self {
+            ledger_url: url.clone(),
+            dialer_url: url,
+            pg_name: Some(name),
             _dir: None,
         }
     }
 
-    /// Runs the shutdown sequence and waits for the server to close.
-    pub async fn shutdown(&mut self) -> ShutdownReport {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = |f: &str| format!("sqlite://{}?mode=rwc", dir.path().join(f).display());
+        Self {
+            ledger_url: url("ledger.db"),
+            dialer_url: url("dialer.db"),
+            pg_name: None,
+            _dir: Some(dir),
         }
-        let task = self.task.take().expect("running");
-        tokio::time::timeout(PATIENCE, task)
-            .await
-            .expect("shutdown within patience")
-            .expect("server task")
-            .expect("server")
     }
 
-    /// Starts the shutdown without waiting for it.
-    pub fn begin_shutdown(&mut self) -> JoinHandle<Result<ShutdownReport, ServeError>> {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+    pub async fn cleanup(self) {
+        if let Some(name) = &self.pg_name
+            && let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
         }
-        self.task.take().expect("running")
-    }
-
-    pub async fn channel(&self) -> Channel {
-        let endpoint = if self.tls {
-            let ca = std::fs::read(
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ca.pem"),
-            )
-            .expect("ca");
-            Endpoint::from_shared(format!("https://localhost:{}", self.addr.port()))
-                .expect("endpoint")
-                .tls_config(
-                    tonic::transport::ClientTlsConfig::new()
-                        .ca_certificate(tonic::transport::Certificate::from_pem(ca))
-                        .domain_name("localhost"),
-                )
-                .expect("tls")
-        } else {
-            Endpoint::from_shared(format!("http://{}", self.addr)).expect("endpoint")
-        };
-        endpoint.connect().await.expect("connect")
-    }
-
-    pub async fn campaigns(&self, token: &str) -> Campaigns {
-        CampaignServiceClient::with_interceptor(self.channel().await, Bearer::new(token))
-    }
-
-    pub async fn agents(&self, token: &str) -> Agents {
-        AgentServiceClient::with_interceptor(self.channel().await, Bearer::new(token))
-    }
-
-    pub async fn compliance(&self, token: &str) -> Explainer {
-        ComplianceServiceClient::with_interceptor(self.channel().await, Bearer::new(token))
-    }
-
-    pub async fn health(&self, service: &str) -> i32 {
-        let mut h = tonic_health::pb::health_client::HealthClient::new(self.channel().await);
-        h.check(tonic_health::pb::HealthCheckRequest {
-            service: service.to_string(),
-        })
-        .await
-        .expect("health")
-        .into_inner()
-        .status
     }
 }
 
-/// A token for `sub` with `role`, valid for an hour.
-pub fn token(sub: &str, role: Role) -> String {
-    auth::sign_hs256(
+/// Generates a `postgres` and a `sqlite` test from `async fn(&TestDb)`.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = $crate::common::TestDb::postgres().await;
+                super::$name(&db).await;
+                db.cleanup().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::common::TestDb::sqlite();
+                super::$name(&db).await;
+                db.cleanup().await;
+            }
+        }
+    )*};
+}
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// The real ledger served in-process on 127.0.0.1, auth on.
+#[derive(Debug)]
+pub struct TestLedger {
+    pub addr: SocketAddr,
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestLedger {
+    /// On a free port, or on `addr` (a restart on the port a previous instance used).
+    pub async fn start(url: &str, addr: Option<SocketAddr>) -> Self {
+        init_tracing();
+        let store = Store::connect(url).await.expect("ledger store");
+        let want = addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(want).await {
+                Ok(l) => break l,
+                // The previous instance's socket may take a moment to go.
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    tracing::debug!(error = %e, "rebinding the ledger port");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("bind {want}: {e}"),
+            }
+        };
+        let addr = listener.local_addr().unwrap();
+        let (stop, rx) = oneshot::channel();
+        let s = store.clone();
+        let task = tokio::spawn(async move {
+            ledger::server::serve(
+                s,
+                Metrics::new(),
+                Auth::new(Some(KEY)),
+                Default::default(),
+                listener,
+                async {
+                    let _ = rx.await;
+                },
+            )
+            .await
+            .expect("serve");
+        });
+        Self {
+            addr,
+            store,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A client with a token of `role`.
+    pub async fn client(&self, role: Role) -> LedgerClient {
+        let ch = tonic::transport::Channel::from_shared(self.uri())
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the ledger");
+        pb::ledger_service_client::LedgerServiceClient::with_interceptor(
+            ch,
+            BearerAuth(token(role)),
+        )
+    }
+
+    /// Graceful stop (the ledger ends its streams), then the store is closed.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        self.store.close().await;
+    }
+}
+
+pub fn jwt(role: Role) -> String {
+    ledger::auth::sign_hs256(
         KEY,
         &Claims {
-            sub: sub.to_string(),
+            sub: format!("test-{role:?}").to_lowercase(),
             role,
-            exp: Some(jiff::Timestamp::now().as_second() + 3600),
+            exp: None,
         },
     )
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
+pub fn token(role: Role) -> Token {
+    Token::fixed(jwt(role))
+}
 
-impl Bearer {
-    pub fn new(token: &str) -> Bearer {
-        Bearer(if token.is_empty() {
-            None
-        } else {
-            Some(format!("Bearer {token}").parse().expect("ascii token"))
-        })
+/// Relay tuning for tests: quick reconnects so an outage costs little test time.
+pub fn fast_relay() -> RelayConfig {
+    RelayConfig {
+        backoff_initial: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        ..RelayConfig::default()
     }
 }
 
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(v) = &self.0 {
-            req.metadata_mut().insert("authorization", v.clone());
-        }
-        Ok(req)
-    }
+pub fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds, nanos: 0 })
 }
 
-pub type Campaigns = CampaignServiceClient<InterceptedService<Channel, Bearer>>;
-pub type Agents = AgentServiceClient<InterceptedService<Channel, Bearer>>;
-pub type Explainer = ComplianceServiceClient<InterceptedService<Channel, Bearer>>;
+/// 2026-01-05T15:00:00Z, a Monday.
+pub const T0: i64 = 1_767_625_200;
 
-/// A campaign with the given pacing and defaults otherwise.
-pub fn campaign(id: &str, mode: pb::PacingMode) -> pb::CreateCampaignRequest {
-    pb::CreateCampaignRequest {
-        campaign: Some(pb::Campaign {
-            campaign_id: id.to_string(),
-            name: Some(format!("test {id}")),
-            pacing: Some(pb::Pacing {
-                mode: mode as i32,
+/// An account in Atlanta with a consented mobile, a landline, two debts, a blackout and a
+/// call consent.
+pub fn account(id: &str) -> pb::Account {
+    pb::Account {
+        account_id: id.to_owned(),
+        creditor: "Acme Bank".into(),
+        known_zone: "America/New_York".into(),
+        persons: vec![pb::Person {
+            person_id: "p1".into(),
+            full_name: "Jane Q. Doe".into(),
+            role: pb::PersonRole::Primary as i32,
+            phones: vec![
+                pb::Phone {
+                    number: "+14045550134".into(),
+                    kind: pb::PhoneKind::Mobile as i32,
+                    consent_automated: true,
+                    consent_source: "application".into(),
+                    consent_at: ts(T0 - 86_400 * 30),
+                    ..Default::default()
+                },
+                pb::Phone {
+                    number: "+14045550199".into(),
+                    kind: pb::PhoneKind::Landline as i32,
+                    ..Default::default()
+                },
+            ],
+            addresses: vec![pb::Address {
+                line1: "1 Main St".into(),
+                city: "Atlanta".into(),
+                zip: "30301".into(),
+                state: "GA".into(),
+                country: "US".into(),
+                current: true,
+            }],
+        }],
+        debts: vec![
+            pb::Debt {
+                debt_id: format!("{id}-d1"),
+                balance_minor: 123_456,
+                currency: "USD".into(),
+                days_past_due: 95,
+                original_creditor: "Acme".into(),
                 ..Default::default()
-            }),
-            // Short wrap-up: a test shutdown does not wait two minutes for one.
-            wrap_up_s: Some(5),
+            },
+            pb::Debt {
+                debt_id: format!("{id}-d2"),
+                balance_minor: 5_000,
+                currency: "USD".into(),
+                days_past_due: 30,
+                student_loan_group: "sl-1".into(),
+                original_creditor: "Acme".into(),
+                ..Default::default()
+            },
+        ],
+        blackouts: vec![pb::Blackout {
+            days: vec![pb::Weekday::Mon as i32, pb::Weekday::Tue as i32],
+            from: "15:00".into(),
+            to: "17:00".into(),
+            place: pb::Place::Work as i32,
             ..Default::default()
-        }),
+        }],
+        call_consents: vec![pb::CallConsent {
+            debt_id: format!("{id}-d1"),
+            given_at: ts(T0 - 3600),
+            days: 3,
+            revoked_at: None,
+        }],
+        ..Default::default()
     }
 }
 
-/// The sample portfolio's account ids `A000000`...
-pub fn account_ids(n: u32) -> Vec<String> {
-    (0..n).map(|i| format!("A{i:06}")).collect()
-}
-
-/// One softphone session.
-pub struct Softphone {
-    pub agent: String,
-    tx: mpsc::Sender<pb::AgentRequest>,
-    pub rx: Streaming<pb::AgentMessage>,
-}
-
-impl std::fmt::Debug for Softphone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Softphone")
-            .field("agent", &self.agent)
-            .finish()
-    }
-}
-
-impl Softphone {
-    /// Logs `agent` (its own token) into `campaign`.
-    pub async fn login(server: &Server, agent: &str, campaign: &str) -> Result<Softphone, Status> {
-        let mut client = server.agents(&token(agent, Role::Agent)).await;
-        Softphone::login_with(&mut client, agent, "", campaign).await
-    }
-
-    /// Logs in with `client`, claiming `agent_id` (empty: the token's sub).
-    pub async fn login_with(
-        client: &mut Agents,
-        agent: &str,
-        agent_id: &str,
-        campaign: &str,
-    ) -> Result<Softphone, Status> {
-        let (tx, rx) = mpsc::channel(64);
-        tx.send(command(pb::agent_request::Command::Login(pb::Login {
-            campaign_id: campaign.to_string(),
-            endpoint: format!("sip:{agent}@sim"),
-            agent_id: agent_id.to_string(),
-        })))
+pub async fn upsert(c: &mut LedgerClient, accounts: Vec<pb::Account>) {
+    let n = accounts.len() as u32;
+    let reqs: Vec<_> = accounts
+        .into_iter()
+        .map(|a| pb::UpsertAccountRequest { account: Some(a) })
+        .collect();
+    let r = c
+        .upsert_accounts(tokio_stream::iter(reqs))
         .await
-        .expect("queued");
-        let resp = client.session(ReceiverStream::new(rx)).await?;
-        Ok(Softphone {
-            agent: agent.to_string(),
-            tx,
-            rx: resp.into_inner(),
-        })
-    }
+        .expect("upsert")
+        .into_inner();
+    assert_eq!(r.created + r.updated + r.unchanged, n, "{r:?}");
+}
 
-    pub async fn send(&self, c: pb::agent_request::Command) {
-        self.tx.send(command(c)).await.expect("session open");
-    }
-
-    /// The next message, failing the test after [`PATIENCE`].
-    pub async fn next(&mut self) -> Option<Result<pb::AgentMessage, Status>> {
-        tokio::time::timeout(PATIENCE, self.rx.message())
-            .await
-            .expect("a message within patience")
-            .transpose()
-    }
-
-    /// Waits for the first event `f` picks, skipping others.
-    pub async fn wait_for<T>(
-        &mut self,
-        mut f: impl FnMut(&pb::agent_message::Event) -> Option<T>,
-    ) -> T {
-        loop {
-            let m = self
-                .next()
-                .await
-                .expect("stream open")
-                .expect("no error status");
-            if let Some(t) = m.event.as_ref().and_then(&mut f) {
-                return t;
-            }
-        }
-    }
-
-    /// Ends the session from the softphone's side.
-    pub fn close(self) {
-        drop(self.tx);
-        drop(self.rx);
+/// An outbound predictive call to the account's mobile about its first debt.
+pub fn outcome(key: &str, account: &str, kind: Outcome, disposition: &str) -> ContactOutcome {
+    ContactOutcome {
+        idempotency_key: key.to_owned(),
+        account_id: account.to_owned(),
+        person_id: "p1".into(),
+        debt_ids: vec![format!("{account}-d1")],
+        number: "+14045550134".into(),
+        direction: Direction::Outbound,
+        channel: Channel::Call,
+        dial_mode: Some(DialMode::Predictive),
+        outcome: kind,
+        party: Party::Consumer,
+        third_party_id: String::new(),
+        campaign_id: "camp-1".into(),
+        agent_id: String::new(),
+        started_at: Timestamp::from_second(T0).unwrap(),
+        ring_ms: 15_000,
+        talk_ms: 0,
+        amd: AmdVerdict::NotRun,
+        recording_ref: String::new(),
+        disposition: disposition.to_owned(),
+        counts_for_regf: false,
+        event_id: 0,
+        recorded_at: None,
     }
 }
 
-pub fn command(c: pb::agent_request::Command) -> pb::AgentRequest {
-    pb::AgentRequest { command: Some(c) }
+/// What the engine writes before the dial: a placed call counts, so a counted outcome.
+pub fn provisional(key: &str, account: &str) -> ContactOutcome {
+    outcome(key, account, Outcome::NoAnswer, "PROVISIONAL")
+}
+
+/// What it writes after the call.
+pub fn final_outcome(key: &str, account: &str) -> ContactOutcome {
+    let mut o = outcome(key, account, Outcome::Voicemail, "FINAL");
+    o.amd = AmdVerdict::Machine;
+    o
+}
+
+/// Every recorded outcome, following page tokens: idempotency key -> (times seen,
+/// disposition of the first).
+pub async fn recorded(c: &mut LedgerClient) -> HashMap<String, (usize, String)> {
+    let mut out: HashMap<String, (usize, String)> = HashMap::new();
+    let mut req = pb::ListOutcomesRequest {
+        page_size: 1000,
+        ..Default::default()
+    };
+    loop {
+        let r = c
+            .list_outcomes(req.clone())
+            .await
+            .expect("list outcomes")
+            .into_inner();
+        for o in r.outcomes {
+            out.entry(o.idempotency_key).or_insert((0, o.disposition)).0 += 1;
+        }
+        if r.next_page_token.is_empty() {
+            return out;
+        }
+        req.page_token = r.next_page_token;
+    }
+}
+
+/// Waits (without asserting on how long it takes) until `cond` holds, checking every few
+/// milliseconds; panics after a generous limit so a broken build does not hang CI.
+pub async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut cond: F) {
+    let limit = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < limit,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

@@ -1,0 +1,372 @@
+//! Outbox benchmark: `begin` + `finish` throughput into the outbox on SQLite and PostgreSQL
+//! (group commit, and one transaction per call as the baseline), then the relay's delivered
+//! outcomes/s into the real ledger (served in-process on a fresh PostgreSQL database). Not
+//! part of the test suite; run with `cargo run --release -p dialer --bin outbox-bench`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use dialer::ledger_link::{Token, lazy_channel};
+use dialer::outbox::{Outbox, OutboxOptions, RelayConfig};
+use dialer::outcomes::OutcomeSink;
+use jiff::Timestamp;
+use ledger::auth::Auth;
+use ledger::domain::{AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party};
+use ledger::metrics::Metrics;
+use ledger::pb;
+use ledger::store::Store;
+use sqlx::Connection;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Parser)]
+#[command(about = "Dialer outbox benchmark (SQLite and PostgreSQL)")]
+struct Args {
+    /// PostgreSQL server with CREATEDB rights (default: $DATABASE_URL, else the local test
+    /// server); fresh databases are created and dropped.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Attempts (one begin and one finish each) with group commit.
+    #[arg(long, default_value_t = 50_000)]
+    attempts: usize,
+    /// Attempts for the one-transaction-per-call baseline.
+    #[arg(long, default_value_t = 2_000)]
+    baseline: usize,
+    /// Concurrent callers (calls in progress at once).
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+    /// Ready outcomes relayed into the ledger.
+    #[arg(long, default_value_t = 100_000)]
+    relay: usize,
+    /// Relay window (outcomes sent and not acknowledged).
+    #[arg(long, default_value_t = RelayConfig::default().window)]
+    window: usize,
+    /// Accounts the outcomes are spread over.
+    #[arg(long, default_value_t = 1_000)]
+    accounts: usize,
+    /// Only this store: `sqlite` or `postgres`.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+const T0: i64 = 1_767_625_200;
+
+fn outcome(i: usize, accounts: usize, prefix: &str, finished: bool) -> ContactOutcome {
+    let a = i % accounts;
+    ContactOutcome {
+        idempotency_key: format!("{prefix}-{i}"),
+        account_id: format!("B-{a}"),
+        person_id: "p1".into(),
+        debt_ids: vec![format!("B-{a}-d1")],
+        number: format!("+1404555{:04}", a % 10_000),
+        direction: Direction::Outbound,
+        channel: Channel::Call,
+        dial_mode: Some(DialMode::Predictive),
+        outcome: if finished {
+            Outcome::Voicemail
+        } else {
+            Outcome::NoAnswer
+        },
+        party: Party::Consumer,
+        third_party_id: String::new(),
+        campaign_id: "bench".into(),
+        agent_id: String::new(),
+        started_at: Timestamp::from_second(T0 + i as i64).expect("instant"),
+        ring_ms: 18_000,
+        talk_ms: 0,
+        amd: AmdVerdict::Machine,
+        recording_ref: String::new(),
+        disposition: if finished { "VM" } else { "" }.into(),
+        counts_for_regf: false,
+        event_id: 0,
+        recorded_at: None,
+    }
+}
+
+fn account(a: usize) -> pb::Account {
+    pb::Account {
+        account_id: format!("B-{a}"),
+        creditor: "Bench Bank".into(),
+        persons: vec![pb::Person {
+            person_id: "p1".into(),
+            full_name: "Bench Person".into(),
+            role: pb::PersonRole::Primary as i32,
+            phones: vec![pb::Phone {
+                number: format!("+1404555{:04}", a % 10_000),
+                kind: pb::PhoneKind::Mobile as i32,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        debts: vec![pb::Debt {
+            debt_id: format!("B-{a}-d1"),
+            balance_minor: 10_000,
+            currency: "USD".into(),
+            days_past_due: 60,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// A throw-away PostgreSQL database.
+struct PgDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    async fn create(admin: &str) -> anyhow::Result<Self> {
+        let name = format!("outbox_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut c = sqlx::PgConnection::connect(admin)
+            .await
+            .context("connecting to PostgreSQL (run scripts/services-up)")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut c)
+            .await?;
+        let cut = admin
+            .rfind('/')
+            .context("database url without a database")?;
+        Ok(Self {
+            admin: admin.to_owned(),
+            url: format!("{}/{name}", &admin[..cut]),
+            name,
+        })
+    }
+
+    async fn drop_db(self) {
+        if let Ok(mut c) = sqlx::PgConnection::connect(&self.admin).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&mut c)
+            .await;
+        }
+    }
+}
+
+/// `n` attempts (begin, then finish) on `concurrency` tasks; returns (seconds, stats line).
+async fn attempts(
+    url: &str,
+    opts: OutboxOptions,
+    n: usize,
+    concurrency: usize,
+    accounts: usize,
+    prefix: &'static str,
+) -> anyhow::Result<(f64, String)> {
+    let ob = Outbox::open_with(url, &format!("bench-{prefix}"), opts).await?;
+    let started = Instant::now();
+    let mut set = JoinSet::new();
+    for w in 0..concurrency {
+        let ob = ob.clone();
+        set.spawn(async move {
+            let mut i = w;
+            while i < n {
+                ob.begin(&outcome(i, accounts, prefix, false)).await?;
+                ob.finish(&outcome(i, accounts, prefix, true)).await?;
+                i += concurrency;
+            }
+            Ok::<_, dialer::outcomes::SinkError>(())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let st = ob.stats().await?;
+    if st.ready != n as u64 {
+        bail!("expected {n} ready rows, found {}", st.ready);
+    }
+    let line = format!(
+        "{n} attempts ({} calls) in {secs:.2} s: {:.0} attempts/s, {:.0} calls/s; {} commits, {:.1} calls per commit",
+        st.calls,
+        n as f64 / secs,
+        st.calls as f64 / secs,
+        st.commits,
+        st.calls as f64 / st.commits.max(1) as f64
+    );
+    ob.close().await;
+    Ok((secs, line))
+}
+
+async fn start_ledger(url: &str, accounts: usize) -> anyhow::Result<(String, Store)> {
+    let store = Store::connect(url).await?;
+    for a in 0..accounts {
+        let acct = ledger::grpc::account_in(account(a)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        store.upsert_account(acct, "bench").await?;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let s = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = ledger::server::serve(
+            s,
+            Metrics::new(),
+            Auth::new(None),
+            Default::default(),
+            listener,
+            std::future::pending(),
+        )
+        .await
+        {
+            eprintln!("ledger stopped: {e}");
+        }
+    });
+    Ok((format!("http://{addr}"), store))
+}
+
+/// Fills the outbox with `n` ready rows, then relays them into the ledger at `uri`.
+async fn relay(
+    dialer_url: &str,
+    ledger_uri: &str,
+    n: usize,
+    window: usize,
+    accounts: usize,
+    prefix: &'static str,
+) -> anyhow::Result<String> {
+    let ob = Outbox::open(dialer_url, "bench-relay").await?;
+    let mut set = JoinSet::new();
+    for w in 0..200 {
+        let ob = ob.clone();
+        set.spawn(async move {
+            let mut i = w;
+            while i < n {
+                ob.finish(&outcome(i, accounts, prefix, true)).await?;
+                i += 200;
+            }
+            Ok::<_, dialer::outcomes::SinkError>(())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r??;
+    }
+    let started = Instant::now();
+    let relay = ob.spawn_relay(
+        lazy_channel(ledger_uri)?,
+        Token::none(),
+        RelayConfig {
+            window,
+            ..RelayConfig::default()
+        },
+    );
+    let left = ob
+        .flush(tokio::time::Instant::now() + Duration::from_secs(3600))
+        .await?;
+    let secs = started.elapsed().as_secs_f64();
+    let st = ob.stats().await?;
+    relay.shutdown().await;
+    ob.close().await;
+    if left != 0 || st.dead != 0 {
+        bail!("relay left {left} rows, {} dead", st.dead);
+    }
+    Ok(format!(
+        "{n} outcomes delivered and acknowledged in {secs:.2} s: {:.0} outcomes/s ({} sent, {} duplicates)",
+        n as f64 / secs,
+        st.sent,
+        st.duplicates
+    ))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let admin = args
+        .database_url
+        .clone()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let dir = tempfile_dir()?;
+    let want = |s: &str| args.only.as_deref().is_none_or(|o| o == s);
+    let group = OutboxOptions::default();
+    let single = OutboxOptions {
+        max_batch: 1,
+        ..OutboxOptions::default()
+    };
+    println!(
+        "outbox-bench: {} attempts, concurrency {}, baseline {} attempts, relay {} outcomes (window {})",
+        args.attempts, args.concurrency, args.baseline, args.relay, args.window
+    );
+    if want("sqlite") {
+        let url = |f: &str| format!("sqlite://{}?mode=rwc", dir.join(f).display());
+        let (_, l) = attempts(
+            &url("group.db"),
+            group.clone(),
+            args.attempts,
+            args.concurrency,
+            args.accounts,
+            "g",
+        )
+        .await?;
+        println!("sqlite   group commit : {l}");
+        let (_, l) = attempts(
+            &url("single.db"),
+            single.clone(),
+            args.baseline,
+            args.concurrency,
+            args.accounts,
+            "s",
+        )
+        .await?;
+        println!("sqlite   one tx/call  : {l}");
+    }
+    if want("postgres") {
+        let db = PgDb::create(&admin).await?;
+        let r = async {
+            let (_, l) = attempts(
+                &db.url,
+                group.clone(),
+                args.attempts,
+                args.concurrency,
+                args.accounts,
+                "g",
+            )
+            .await?;
+            println!("postgres group commit : {l}");
+            let (_, l) = attempts(
+                &db.url,
+                single.clone(),
+                args.baseline,
+                args.concurrency,
+                args.accounts,
+                "s",
+            )
+            .await?;
+            println!("postgres one tx/call  : {l}");
+            anyhow::Ok(())
+        }
+        .await;
+        db.drop_db().await;
+        r?;
+    }
+    // Relay: the ledger on a fresh PostgreSQL database (production), the outbox on each store.
+    let ldb = PgDb::create(&admin).await?;
+    let r = async {
+        let (uri, store) = start_ledger(&ldb.url, args.accounts).await?;
+        if want("sqlite") {
+            let url = format!("sqlite://{}?mode=rwc", dir.join("relay.db").display());
+            let l = relay(&url, &uri, args.relay, args.window, args.accounts, "rs").await?;
+            println!("relay sqlite outbox -> ledger (postgres): {l}");
+        }
+        if want("postgres") {
+            let odb = PgDb::create(&admin).await?;
+            let l = relay(&odb.url, &uri, args.relay, args.window, args.accounts, "rp").await;
+            odb.drop_db().await;
+            println!("relay postgres outbox -> ledger (postgres): {}", l?);
+        }
+        store.close().await;
+        anyhow::Ok(())
+    }
+    .await;
+    ldb.drop_db().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+/// A fresh directory for the SQLite files.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("outbox-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,511 @@
+//! The durable outbox: every attempt's outcome is written here before and after the dial
+//! ([`crate::outcomes::OutcomeSink`]), and a relay task ([`relay`]) streams ready rows to the
+//! ledger, deleting each only after the ledger acknowledged it. Together with the ledger's
+//! idempotency keys this gives exactly one recorded outcome per attempt across crashes of the
+//! dialer, the ledger or the network (the argument is in `docs/outbox.md`).
+//!
+//! Writes go through one group-commit writer task per [`Outbox`]: callers queue their write
+//! and await the commit of the batch that carried it, so hundreds of concurrent `begin` and
+//! `finish` calls share a transaction (and an fsync) instead of paying one each.
+
+mod relay;
+mod store;
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ledger::domain::{ContactOutcome, ValidationError};
+use prost::Message;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tracing::Instrument;
+
+pub use relay::{RelayConfig, RelayHandle};
+pub use store::DeadLetter;
+
+use crate::outcomes::{OutcomeSink, SinkError};
+use store::{Store, Write};
+
+/// Why an outbox operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OutboxError {
+    #[error("database: {0}")]
+    Db(Arc<sqlx::Error>),
+    #[error("migration: {0}")]
+    Migrate(Arc<sqlx::migrate::MigrateError>),
+    #[error("unsupported database url (want postgres://... or sqlite:...): {0}")]
+    Url(String),
+    /// The outcome would be rejected by the ledger; refused before the dial.
+    #[error("invalid outcome: {0}")]
+    Invalid(#[from] ValidationError),
+    #[error("invalid owner id: {0}")]
+    Owner(&'static str),
+    /// `recover_provisional` of this outbox's own owner after it began writing: it would
+    /// publish calls that are still in progress.
+    #[error("recover_provisional of the own owner must run before the first begin")]
+    RecoverAfterBegin,
+    /// The writer task is gone (the runtime is shutting down).
+    #[error("outbox writer stopped")]
+    Closed,
+}
+
+impl From<sqlx::Error> for OutboxError {
+    fn from(e: sqlx::Error) -> Self {
+        OutboxError::Db(Arc::new(e))
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for OutboxError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        OutboxError::Migrate(Arc::new(e))
+    }
+}
+
+/// Tuning of the writer.
+#[derive(Debug, Clone)]
+pub struct OutboxOptions {
+    /// Most `begin`/`finish` calls applied in one transaction. 1 disables group commit (the
+    /// benchmark's baseline).
+    pub max_batch: usize,
+    /// Calls queued for the writer before callers wait to queue (back-pressure).
+    pub queue: usize,
+}
+
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 2048,
+            queue: 8192,
+        }
+    }
+}
+
+/// Counters since this process opened the outbox (for metrics; cheap to read).
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    calls: AtomicU64,
+    sent: AtomicU64,
+    recorded: AtomicU64,
+    duplicate: AtomicU64,
+    dead: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+/// What the outbox holds and has done, for metrics and health checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxStats {
+    /// Provisional rows of this owner: calls in progress (or left by a crash until recovered).
+    pub pending: u64,
+    /// Ready rows of this owner not yet acknowledged by the ledger.
+    pub ready: u64,
+    /// Rows in the dead-letter table (all owners).
+    pub dead_rows: u64,
+    /// Since open: writer transactions committed, and the begin/finish calls they carried
+    /// (their ratio is the group-commit batch size).
+    pub commits: u64,
+    pub calls: u64,
+    /// Since open: outcomes sent to the ledger (a resend after a reconnect counts again).
+    pub sent: u64,
+    /// Since open: acknowledged RECORDED or DUPLICATE, and deleted.
+    pub acked: u64,
+    /// Since open: of `acked`, the DUPLICATE ones (resends of outcomes already recorded).
+    pub duplicates: u64,
+    /// Since open: REJECTED and moved to the dead-letter table.
+    pub dead: u64,
+    /// Since open: relay streams that broke and were reopened.
+    pub reconnects: u64,
+}
+
+/// State shared by the handle, the writer task and the relay task.
+#[derive(Debug)]
+struct Shared {
+    store: Store,
+    owner: String,
+    /// Next relay order: strictly increasing in this process, above every stored value.
+    seq: AtomicI64,
+    /// New ready rows were committed (the relay sleeps on this).
+    notify: Notify,
+    /// Rows may have become ready behind the relay's cursor (recover, requeue): rescan.
+    rescan: AtomicBool,
+    /// Acknowledgements processed so far (flush waits on it).
+    progress: watch::Sender<u64>,
+    /// A begin or finish was accepted (guards `recover_provisional` of the own owner).
+    wrote: AtomicBool,
+    counters: Counters,
+}
+
+impl Shared {
+    fn next_seqs(&self, n: usize) -> i64 {
+        self.seq.fetch_add(n as i64, Ordering::Relaxed)
+    }
+
+    fn wake_relay(&self, rescan: bool) {
+        if rescan {
+            self.rescan.store(true, Ordering::Release);
+        }
+        self.notify.notify_one();
+    }
+}
+
+#[derive(Debug)]
+enum Kind {
+    Begin,
+    Finish,
+}
+
+/// One queued call: its write and where to report the batch's commit.
+#[derive(Debug)]
+struct Pending {
+    kind: Kind,
+    key: String,
+    payload: Vec<u8>,
+    done: oneshot::Sender<Result<(), OutboxError>>,
+}
+
+/// Handle on a dialer replica's outbox; cheap to clone. The writer task lives while any
+/// clone does (a running relay holds one).
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Pending>,
+}
+
+impl Outbox {
+    /// Opens (creating and migrating) the outbox at `url` (`sqlite://dialer.db?mode=rwc`,
+    /// `postgres://...`) for replica `owner`, a stable id of this dialer process (e.g. the
+    /// pod name) under which its rows are written and relayed.
+    pub async fn open(url: &str, owner: &str) -> Result<Outbox, OutboxError> {
+        Self::open_with(url, owner, OutboxOptions::default()).await
+    }
+
+    pub async fn open_with(
+        url: &str,
+        owner: &str,
+        opts: OutboxOptions,
+    ) -> Result<Outbox, OutboxError> {
+        if owner.trim().is_empty() {
+            return Err(OutboxError::Owner("is empty"));
+        }
+        if owner.len() > 200 {
+            return Err(OutboxError::Owner("is longer than 200 bytes"));
+        }
+        let store = Store::connect(url).await?;
+        let seq = store.max_ready_seq().await? + 1;
+        let (progress, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            store,
+            owner: owner.to_owned(),
+            seq: AtomicI64::new(seq),
+            notify: Notify::new(),
+            rescan: AtomicBool::new(true),
+            progress,
+            wrote: AtomicBool::new(false),
+            counters: Counters::default(),
+        });
+        let (tx, rx) = mpsc::channel(opts.queue.max(1));
+        tokio::spawn(writer(shared.clone(), rx, opts.max_batch.max(1)));
+        tracing::info!(owner, dialect = shared.store.dialect(), "outbox open");
+        Ok(Outbox { shared, tx })
+    }
+
+    /// This replica's id.
+    pub fn owner(&self) -> &str {
+        &self.shared.owner
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn dialect(&self) -> &'static str {
+        self.shared.store.dialect()
+    }
+
+    async fn submit(&self, kind: Kind, o: &ContactOutcome) -> Result<(), OutboxError> {
+        let payload = ledger::grpc::outcome_out(o.clone()).encode_to_vec();
+        let (done, rx) = oneshot::channel();
+        self.shared.wrote.store(true, Ordering::Relaxed);
+        self.tx
+            .send(Pending {
+                kind,
+                key: o.idempotency_key.clone(),
+                payload,
+                done,
+            })
+            .await
+            .map_err(|_| OutboxError::Closed)?;
+        rx.await.map_err(|_| OutboxError::Closed)?
+    }
+
+    /// Publishes the provisional rows of `owner` as they are and moves all of that owner's
+    /// rows to this outbox's relay. Call it at start-up for this replica's own id (its calls
+    /// in progress died with the previous process), before the first `begin`; or for the id
+    /// of a replica known to be dead. Never for a live replica: its calls in progress would be
+    /// recorded with their provisional outcomes (their finals would then be duplicates).
+    pub async fn recover_provisional(&self, owner: &str) -> Result<Recovered, OutboxError> {
+        let s = &self.shared;
+        if owner == s.owner && s.wrote.load(Ordering::Relaxed) {
+            return Err(OutboxError::RecoverAfterBegin);
+        }
+        let now = jiff::Timestamp::now().as_microsecond();
+        let (published, adopted) = s
+            .store
+            .recover(owner, &s.owner, s.next_seqs(1), now)
+            .await?;
+        tracing::info!(
+            from = owner,
+            to = %s.owner,
+            published,
+            adopted,
+            "outbox recovered provisional rows"
+        );
+        s.wake_relay(true);
+        Ok(Recovered { published, adopted })
+    }
+
+    /// Starts the relay to the ledger on `channel` (see [`crate::ledger_link::lazy_channel`]),
+    /// authenticating with `token`. At most one relay per outbox should run.
+    pub fn spawn_relay(
+        &self,
+        channel: tonic::transport::Channel,
+        token: crate::ledger_link::Token,
+        config: RelayConfig,
+    ) -> RelayHandle {
+        relay::spawn(self.clone(), channel, token, config)
+    }
+
+    /// Waits until every ready row of this owner is acknowledged by the ledger or `deadline`
+    /// passes; returns how many ready rows are left (0: flushed). Provisional rows (calls
+    /// still in progress) are not waited for: stop dialing and finish calls first. Needs a
+    /// running relay to make progress.
+    pub async fn flush(&self, deadline: tokio::time::Instant) -> Result<u64, OutboxError> {
+        let mut progress = self.shared.progress.subscribe();
+        loop {
+            progress.borrow_and_update();
+            let (_, ready) = self.shared.store.counts(&self.shared.owner).await?;
+            if ready == 0 {
+                return Ok(0);
+            }
+            self.shared.wake_relay(false);
+            // Progress wakes us; the sleep re-counts now and then in case another process
+            // (a relay adopting these rows) made it.
+            let wait = async {
+                tokio::select! {
+                    _ = progress.changed() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            };
+            if tokio::time::timeout_at(deadline, wait).await.is_err() {
+                let (_, ready) = self.shared.store.counts(&self.shared.owner).await?;
+                return Ok(ready);
+            }
+        }
+    }
+
+    /// Current row counts and counters.
+    pub async fn stats(&self) -> Result<OutboxStats, OutboxError> {
+        let s = &self.shared;
+        let (pending, ready) = s.store.counts(&s.owner).await?;
+        let dead_rows = s.store.dead_count().await?;
+        let c = &s.counters;
+        let recorded = c.recorded.load(Ordering::Relaxed);
+        let duplicates = c.duplicate.load(Ordering::Relaxed);
+        Ok(OutboxStats {
+            pending,
+            ready,
+            dead_rows,
+            commits: c.commits.load(Ordering::Relaxed),
+            calls: c.calls.load(Ordering::Relaxed),
+            sent: c.sent.load(Ordering::Relaxed),
+            acked: recorded + duplicates,
+            duplicates,
+            dead: c.dead.load(Ordering::Relaxed),
+            reconnects: c.reconnects.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Outcomes acknowledged (recorded or duplicate) since open: a cheap, synchronous read.
+    pub fn acked(&self) -> u64 {
+        let c = &self.shared.counters;
+        c.recorded.load(Ordering::Relaxed) + c.duplicate.load(Ordering::Relaxed)
+    }
+
+    /// Up to `limit` rejected outcomes, oldest rejection first.
+    pub async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, OutboxError> {
+        self.shared.store.dead_letters(limit).await
+    }
+
+    /// Sends dead letters again (after the cause was fixed, e.g. the account was loaded).
+    /// Returns how many were requeued.
+    pub async fn requeue_dead(&self, keys: &[String]) -> Result<u64, OutboxError> {
+        let s = &self.shared;
+        let now = jiff::Timestamp::now().as_microsecond();
+        let n = s
+            .store
+            .requeue_dead(keys, &s.owner, s.next_seqs(1), now)
+            .await?;
+        s.wake_relay(true);
+        Ok(n)
+    }
+
+    /// Closes the database pool (the writer and a relay then fail their next operation).
+    pub async fn close(&self) {
+        self.shared.store.close().await;
+    }
+}
+
+/// What [`Outbox::recover_provisional`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// Provisional rows marked ready with their provisional outcome.
+    pub published: u64,
+    /// Ready rows of another owner taken over by this outbox's relay.
+    pub adopted: u64,
+}
+
+impl OutcomeSink for Outbox {
+    /// Refuses (so the engine does not dial) an outcome the ledger would reject for its shape;
+    /// a repeated begin of a key is a no-op.
+    async fn begin(&self, provisional: &ContactOutcome) -> Result<(), SinkError> {
+        provisional
+            .validate()
+            .map_err(|e| SinkError(OutboxError::Invalid(e).to_string()))?;
+        self.submit(Kind::Begin, provisional)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    /// Not validated: the call happened, so its outcome is kept whatever it holds; a bad one
+    /// ends in the dead-letter table with the ledger's reason.
+    async fn finish(&self, outcome: &ContactOutcome) -> Result<(), SinkError> {
+        self.submit(Kind::Finish, outcome)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+}
+
+/// Folds a batch to at most one write per key: any finish wins (the last one's payload, made
+/// ready); otherwise the first begin's payload as provisional. Relay order follows the order
+/// in which the finishes arrived.
+/// `first_seq` is the first of as many relay-order values as the batch has finishes.
+fn fold(batch: &mut [Pending], first_seq: i64) -> Vec<Write> {
+    let mut at: HashMap<String, usize> = HashMap::with_capacity(batch.len());
+    let mut writes: Vec<Write> = Vec::with_capacity(batch.len());
+    let mut seq = first_seq;
+    for p in batch.iter_mut() {
+        let payload = std::mem::take(&mut p.payload);
+        let key = std::mem::take(&mut p.key);
+        match (at.entry(key), &p.kind) {
+            (Entry::Vacant(e), Kind::Begin) => {
+                let key = e.key().clone();
+                e.insert(writes.len());
+                writes.push(Write::Provisional { key, payload });
+            }
+            (Entry::Vacant(e), Kind::Finish) => {
+                let key = e.key().clone();
+                e.insert(writes.len());
+                writes.push(Write::Ready { key, payload, seq });
+                seq += 1;
+            }
+            (Entry::Occupied(_), Kind::Begin) => {}
+            (Entry::Occupied(e), Kind::Finish) => {
+                writes[*e.get()] = Write::Ready {
+                    key: e.key().clone(),
+                    payload,
+                    seq,
+                };
+                seq += 1;
+            }
+        }
+    }
+    writes
+}
+
+/// The group-commit writer: whatever has queued (up to `max_batch`) is one transaction;
+/// every caller in it hears the commit's result. Batches grow by themselves while the
+/// previous one commits; there is no timer to wait on.
+async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>, max_batch: usize) {
+    let mut buf: Vec<Pending> = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut buf, max_batch).await > 0 {
+        let mut batch = std::mem::take(&mut buf);
+        let finishes = batch
+            .iter()
+            .filter(|p| matches!(p.kind, Kind::Finish))
+            .count();
+        let writes = fold(&mut batch, shared.next_seqs(finishes));
+        let any_ready = writes.iter().any(|w| matches!(w, Write::Ready { .. }));
+        let now = jiff::Timestamp::now().as_microsecond();
+        let span = tracing::debug_span!("outbox_commit", calls = batch.len(), rows = writes.len());
+        let result = shared
+            .store
+            .apply(&shared.owner, &writes, now)
+            .instrument(span)
+            .await;
+        match &result {
+            Ok(()) => {
+                shared.counters.commits.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .calls
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                if any_ready {
+                    shared.wake_relay(false);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, calls = batch.len(), "outbox batch failed"),
+        }
+        for p in batch {
+            let _ = p.done.send(result.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(kind: Kind, key: &str, payload: &[u8]) -> Pending {
+        Pending {
+            kind,
+            key: key.to_owned(),
+            payload: payload.to_vec(),
+            done: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn a_batch_folds_to_one_write_per_key() {
+        let mut batch = vec![
+            call(Kind::Begin, "a", b"a-prov"),
+            call(Kind::Begin, "b", b"b-prov"),
+            call(Kind::Finish, "a", b"a-final"),
+            call(Kind::Begin, "b", b"b-prov-again"),
+            call(Kind::Finish, "c", b"c-final"),
+            call(Kind::Begin, "c", b"c-prov-late"),
+            call(Kind::Finish, "d", b"d-1"),
+            call(Kind::Finish, "d", b"d-2"),
+        ];
+        let w = fold(&mut batch, 10);
+        let ready = |key: &str, payload: &[u8], seq| Write::Ready {
+            key: key.into(),
+            payload: payload.to_vec(),
+            seq,
+        };
+        assert_eq!(
+            w,
+            vec![
+                // Begin then finish: ready with the final payload, in finish order.
+                ready("a", b"a-final", 10),
+                // Repeated begin: the first payload stands.
+                Write::Provisional {
+                    key: "b".into(),
+                    payload: b"b-prov".to_vec(),
+                },
+                // Begin after finish changes nothing.
+                ready("c", b"c-final", 11),
+                // The last finish wins.
+                ready("d", b"d-2", 13),
+            ]
+        );
+    }
+}

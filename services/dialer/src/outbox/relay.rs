@@ -1,0 +1,372 @@
+//! The relay: streams this replica's ready rows to the ledger over
+//! `LedgerService.RecordOutcomes` and deletes each row only after the ledger acknowledged it
+//! (RECORDED or DUPLICATE, sent after the ledger's commit). A REJECTED outcome moves to the
+//! dead-letter table with the ledger's error instead of being retried forever.
+//!
+//! One stream at a time, with at most `window` outcomes sent and not acknowledged. When the
+//! stream breaks (ledger down, network, ledger restart) everything unacknowledged is still a
+//! ready row and is sent again on the next stream; the ledger answers DUPLICATE for what it
+//! had already committed, so nothing is recorded twice. Reconnects back off exponentially up
+//! to a cap. The relay sleeps on a notification from the writer (new ready rows) with a slow
+//! poll as a safety net, and never touches the writer's queue, so `begin`/`finish` never wait
+//! for the ledger.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use collections_proto::ledger_v1 as pb;
+use pb::ledger_service_client::LedgerServiceClient;
+use prost::Message;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use tracing::Instrument;
+
+use super::Outbox;
+use super::store::Rejection;
+use crate::ledger_link::{BearerAuth, Token};
+
+/// Tuning of the relay.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Most outcomes sent and not yet acknowledged (and kept in memory). The ledger commits
+    /// whatever has arrived (up to its batch size) in one transaction, so a larger window
+    /// means larger ledger batches and a higher delivery rate (docs/performance.md).
+    pub window: usize,
+    /// Most rows read per query.
+    pub page: usize,
+    /// Most outcomes per `RecordOutcomesRequest` message.
+    pub message_size: usize,
+    /// First wait before reconnecting; doubles on each failure up to `backoff_max`.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Safety-net poll when no notification came (rows written by another process, e.g. a
+    /// recovery on another replica).
+    pub poll: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            window: 10_000,
+            page: 1000,
+            message_size: 250,
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+            poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The running relay. Dropping the handle aborts the task (like a crash: whatever is not
+/// acknowledged stays in the outbox for the next relay).
+#[derive(Debug)]
+pub struct RelayHandle {
+    task: Option<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+impl RelayHandle {
+    /// Stops at once, mid-stream if need be.
+    pub fn abort(&self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+
+    /// Closes the stream and waits for the task to end. Outcomes sent but not acknowledged
+    /// stay in the outbox (call [`Outbox::flush`] first for a clean shutdown).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for RelayHandle {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+pub(super) fn spawn(
+    outbox: Outbox,
+    channel: Channel,
+    token: Token,
+    cfg: RelayConfig,
+) -> RelayHandle {
+    let cfg = RelayConfig {
+        window: cfg.window.max(1),
+        page: cfg.page.max(1),
+        message_size: cfg.message_size.max(1),
+        ..cfg
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let span = tracing::info_span!("outbox_relay", owner = %outbox.owner());
+    let task = tokio::spawn(run(outbox, channel, token, cfg, stop_rx).instrument(span));
+    RelayHandle {
+        task: Some(task),
+        stop,
+    }
+}
+
+/// How a stream ended.
+enum End {
+    Stopped,
+    Broken {
+        reason: String,
+        /// Acks arrived on it: the ledger was healthy, so the next failure starts the backoff
+        /// afresh.
+        acked: bool,
+    },
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // Sender gone counts as stop too: the handle is gone.
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Between half and all of `d`, so replicas restarted together do not reconnect in step.
+fn jitter(d: Duration) -> Duration {
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    d / 2 + (d / 2).mul_f64(f64::from(n % 1000) / 1000.0)
+}
+
+async fn run(
+    outbox: Outbox,
+    channel: Channel,
+    token: Token,
+    cfg: RelayConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let counters = &outbox.shared.counters;
+    let mut backoff = cfg.backoff_initial;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let started = tokio::time::Instant::now();
+        match session(&outbox, channel.clone(), &token, &cfg, &mut stop).await {
+            End::Stopped => {
+                tracing::info!("relay stopped");
+                return;
+            }
+            End::Broken { reason, acked } => {
+                counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                if acked || started.elapsed() >= cfg.backoff_max {
+                    backoff = cfg.backoff_initial;
+                }
+                let wait = jitter(backoff);
+                tracing::warn!(%reason, retry_in = ?wait, "ledger stream ended; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stopped(&mut stop) => return,
+                }
+                backoff = (backoff * 2).min(cfg.backoff_max);
+            }
+        }
+    }
+}
+
+/// One RecordOutcomes stream, from open to break or stop.
+async fn session(
+    outbox: &Outbox,
+    channel: Channel,
+    token: &Token,
+    cfg: &RelayConfig,
+    stop: &mut watch::Receiver<bool>,
+) -> End {
+    let s = &outbox.shared;
+    // Room for a message per outcome in the window: sending never waits, so the relay always
+    // keeps reading acks (the ledger stops reading if its acks are not read).
+    let (tx, rx) = mpsc::channel::<pb::RecordOutcomesRequest>(cfg.window + 1);
+    let mut client = LedgerServiceClient::with_interceptor(channel, BearerAuth(token.clone()))
+        .max_decoding_message_size(16 * 1024 * 1024);
+    let opened = tokio::select! {
+        r = client.record_outcomes(ReceiverStream::new(rx)) => r,
+        _ = stopped(stop) => return End::Stopped,
+    };
+    let mut acks = match opened {
+        Ok(r) => r.into_inner(),
+        Err(st) => {
+            return End::Broken {
+                reason: format!("open: {:?}: {}", st.code(), st.message()),
+                acked: false,
+            };
+        }
+    };
+    tracing::debug!("ledger stream open");
+    let broken = |reason: String, acked: bool| End::Broken { reason, acked };
+    let mut inflight: HashSet<String> = HashSet::new();
+    // Relay-order cursor; `None` = scan from the start (skipping what is in flight).
+    let mut cursor: Option<(i64, String)> = None;
+    s.rescan.store(false, Ordering::Release);
+    let mut need_fetch = true;
+    let mut acked_any = false;
+    // An interval, not a sleep per turn: steady ack traffic must not postpone the poll.
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + cfg.poll, cfg.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        while need_fetch && inflight.len() < cfg.window {
+            if s.rescan.swap(false, Ordering::AcqRel) {
+                cursor = None;
+            }
+            let room = (cfg.window - inflight.len()).min(cfg.page);
+            // From the start, the rows in flight come back too: read past them.
+            let limit = room + if cursor.is_none() { inflight.len() } else { 0 };
+            let rows = match s.store.fetch_ready(&s.owner, cursor.as_ref(), limit).await {
+                Ok(r) => r,
+                Err(e) => return broken(format!("reading the outbox: {e}"), acked_any),
+            };
+            if rows.len() < limit {
+                need_fetch = false;
+            }
+            if let Some(last) = rows.last() {
+                cursor = Some((last.ready_seq, last.idempotency_key.clone()));
+            }
+            let mut msg = Vec::with_capacity(cfg.message_size.min(rows.len()));
+            let mut corrupt = Vec::new();
+            for r in rows {
+                if inflight.contains(&r.idempotency_key) {
+                    continue;
+                }
+                match pb::ContactOutcome::decode(r.payload.as_slice()) {
+                    Ok(o) => {
+                        inflight.insert(r.idempotency_key);
+                        msg.push(o);
+                    }
+                    Err(e) => corrupt.push(Rejection {
+                        key: r.idempotency_key,
+                        code: "DATA_LOSS".into(),
+                        field: "payload".into(),
+                        message: format!("undecodable outbox row: {e}"),
+                    }),
+                }
+                if msg.len() == cfg.message_size {
+                    let n = msg.len() as u64;
+                    if tx
+                        .try_send(pb::RecordOutcomesRequest {
+                            outcomes: std::mem::take(&mut msg),
+                        })
+                        .is_err()
+                    {
+                        return broken("ledger stream closed while sending".into(), acked_any);
+                    }
+                    s.counters.sent.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            if !msg.is_empty() {
+                let n = msg.len() as u64;
+                if tx
+                    .try_send(pb::RecordOutcomesRequest { outcomes: msg })
+                    .is_err()
+                {
+                    return broken("ledger stream closed while sending".into(), acked_any);
+                }
+                s.counters.sent.fetch_add(n, Ordering::Relaxed);
+            }
+            if !corrupt.is_empty() {
+                if let Err(e) = dead_letter(outbox, &corrupt).await {
+                    return broken(format!("writing dead letters: {e}"), acked_any);
+                }
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = stopped(stop) => return End::Stopped,
+            m = acks.message() => match m {
+                Ok(Some(resp)) => {
+                    acked_any = true;
+                    if let Err(e) = apply_acks(outbox, &mut inflight, resp.acks).await {
+                        return broken(format!("applying acks: {e}"), acked_any);
+                    }
+                }
+                Ok(None) => return broken("ledger closed the stream".into(), acked_any),
+                Err(st) => {
+                    return broken(format!("{:?}: {}", st.code(), st.message()), acked_any);
+                }
+            },
+            _ = s.notify.notified(), if !need_fetch => need_fetch = true,
+            _ = poll.tick() => {
+                need_fetch = true;
+                s.rescan.store(true, Ordering::Release);
+            }
+        }
+    }
+}
+
+async fn dead_letter(outbox: &Outbox, rejected: &[Rejection]) -> Result<(), super::OutboxError> {
+    let s = &outbox.shared;
+    for r in rejected {
+        // Keys, codes and field paths only: the message may quote the payload.
+        tracing::warn!(
+            key = %r.key,
+            code = %r.code,
+            field = %r.field,
+            "outcome rejected; moved to the dead-letter table"
+        );
+    }
+    let now = jiff::Timestamp::now().as_microsecond();
+    s.store.dead_letter(rejected, now).await?;
+    s.counters
+        .dead
+        .fetch_add(rejected.len() as u64, Ordering::Relaxed);
+    s.progress.send_modify(|p| *p += rejected.len() as u64);
+    Ok(())
+}
+
+/// Deletes acknowledged rows and dead-letters rejected ones. An ack with a status this code
+/// does not know leaves its row in place: the next rescan sends it again.
+async fn apply_acks(
+    outbox: &Outbox,
+    inflight: &mut HashSet<String>,
+    acks: Vec<pb::OutcomeAck>,
+) -> Result<(), super::OutboxError> {
+    let s = &outbox.shared;
+    let mut done = Vec::with_capacity(acks.len());
+    let mut rejected = Vec::new();
+    let (mut recorded, mut duplicate) = (0u64, 0u64);
+    for a in acks {
+        inflight.remove(&a.idempotency_key);
+        match pb::AckStatus::try_from(a.status) {
+            Ok(pb::AckStatus::Recorded) => {
+                recorded += 1;
+                done.push(a.idempotency_key);
+            }
+            Ok(pb::AckStatus::Duplicate) => {
+                duplicate += 1;
+                done.push(a.idempotency_key);
+            }
+            Ok(pb::AckStatus::Rejected) => {
+                let e = a.error.unwrap_or_default();
+                rejected.push(Rejection {
+                    key: a.idempotency_key,
+                    code: e.code,
+                    field: e.field,
+                    message: e.message,
+                });
+            }
+            _ => {
+                tracing::warn!(key = %a.idempotency_key, status = a.status, "unknown ack status; will resend");
+                s.rescan.store(true, Ordering::Release);
+            }
+        }
+    }
+    s.store.delete(&done).await?;
+    s.counters.recorded.fetch_add(recorded, Ordering::Relaxed);
+    s.counters.duplicate.fetch_add(duplicate, Ordering::Relaxed);
+    s.progress.send_modify(|p| *p += recorded + duplicate);
+    if !rejected.is_empty() {
+        dead_letter(outbox, &rejected).await?;
+    }
+    Ok(())
+}

@@ -178,3 +178,71 @@ impl<O: Send + Sync + 'static, L: LedgerWrites> LedgerWrites for Durable<O, L> {
         self.ledger.record_promise(promise).await
     }
 }
+
+/// Where dialerd's outcomes go: the durable outbox relayed to the ledger (holds and promises
+/// written to the ledger directly), or memory when no ledger is configured (demos, tests).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ServiceSink {
+    Ledger(Durable<crate::outbox::Outbox, crate::ledger_link::LedgerLink>),
+    Memory(crate::outcomes::MemorySink),
+}
+
+/// Where dialerd's accounts come from: the ledger, or a generated sample portfolio. (One
+/// value per process: the size difference between the variants does not matter.)
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ServiceSource {
+    Ledger(crate::ledger_link::LedgerLink),
+    Sample(MemorySource),
+}
+
+impl OutcomeSink for ServiceSink {
+    async fn begin(
+        &self,
+        provisional: &ledger::domain::ContactOutcome,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        match self {
+            ServiceSink::Ledger(d) => d.begin(provisional).await,
+            ServiceSink::Memory(m) => m.begin(provisional).await,
+        }
+    }
+
+    async fn finish(
+        &self,
+        outcome: &ledger::domain::ContactOutcome,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        match self {
+            ServiceSink::Ledger(d) => d.finish(outcome).await,
+            ServiceSink::Memory(m) => m.finish(outcome).await,
+        }
+    }
+}
+
+impl LedgerWrites for ServiceSink {
+    async fn set_hold(&self, hold: ledger::domain::Hold) -> Result<(), crate::outcomes::SinkError> {
+        match self {
+            ServiceSink::Ledger(d) => d.set_hold(hold).await,
+            ServiceSink::Memory(m) => m.set_hold(hold).await,
+        }
+    }
+
+    async fn record_promise(
+        &self,
+        promise: ledger::domain::Promise,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        match self {
+            ServiceSink::Ledger(d) => d.record_promise(promise).await,
+            ServiceSink::Memory(m) => m.record_promise(promise).await,
+        }
+    }
+}
+
+impl AccountSource for ServiceSource {
+    async fn load(&self, account_id: &str) -> Result<AccountView, SourceError> {
+        match self {
+            ServiceSource::Ledger(l) => l.load(account_id).await,
+            ServiceSource::Sample(m) => m.load(account_id).await,
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Where campaigns are kept so a restarted dialerd resumes them: each campaign's
-//! configuration and state, and the accounts added to it, in the dialer's database
-//! (PostgreSQL or SQLite, tables `dialer_campaigns` and `dialer_campaign_accounts`,
-//! migrations under `migrations/dialer/`).
+//! configuration and state, the accounts added to it, and how far the ledger's change feed
+//! was followed, in the dialer's database (PostgreSQL or SQLite, tables `dialer_campaigns`,
+//! `dialer_campaign_accounts` and `dialer_feed_cursor`, migrations under
+//! `migrations/dialer/`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -387,6 +388,63 @@ impl CampaignStore {
     }
 }
 
+impl CampaignStore {
+    /// The last ledger change seq handled under `name` (0: none yet).
+    pub async fn feed_cursor(&self, name: &str) -> Result<i64, CampaignStoreError> {
+        let seq: Option<i64> = match &self.db {
+            Db::Pg(p) => {
+                sqlx::query_scalar("SELECT seq FROM dialer_feed_cursor WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Db::Sqlite(p) => {
+                sqlx::query_scalar("SELECT seq FROM dialer_feed_cursor WHERE name = ?1")
+                    .bind(name)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        Ok(seq.unwrap_or(0))
+    }
+
+    /// Records that every change up to `seq` was handled (never moves backwards).
+    pub async fn save_feed_cursor(
+        &self,
+        name: &str,
+        seq: i64,
+        now: Timestamp,
+    ) -> Result<(), CampaignStoreError> {
+        match &self.db {
+            Db::Pg(p) => {
+                sqlx::query(
+                    "INSERT INTO dialer_feed_cursor (name, seq, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET seq = GREATEST(dialer_feed_cursor.seq, \
+                     excluded.seq), updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(seq)
+                .bind(micros(now))
+                .execute(p)
+                .await?;
+            }
+            Db::Sqlite(p) => {
+                sqlx::query(
+                    "INSERT INTO dialer_feed_cursor (name, seq, updated_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (name) DO UPDATE SET seq = MAX(dialer_feed_cursor.seq, \
+                     excluded.seq), updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(seq)
+                .bind(micros(now))
+                .execute(p)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +486,10 @@ mod tests {
             .await
             .expect("again");
         assert_eq!(store.accounts(id).await.expect("accounts"), ids);
+        assert_eq!(store.feed_cursor(id).await.expect("cursor"), 0);
+        store.save_feed_cursor(id, 42, now).await.expect("save");
+        store.save_feed_cursor(id, 7, now).await.expect("older");
+        assert_eq!(store.feed_cursor(id).await.expect("cursor"), 42);
     }
 
     #[tokio::test]

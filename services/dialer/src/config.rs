@@ -344,6 +344,12 @@ impl Config {
         {
             return Err(invalid("ledger_jwt_hs256_key", "must be at least 32 bytes"));
         }
+        if self.sample_accounts.is_some() && self.ledger_url.is_some() {
+            return Err(invalid(
+                "sample_accounts",
+                "only without ledger_url (accounts come from the ledger)",
+            ));
+        }
         if self.sample_accounts.is_some_and(|n| n > 1_000_000) {
             return Err(invalid("sample_accounts", "at most 1000000"));
         }
@@ -481,6 +487,13 @@ mod tests {
             ),
             (&[("DIALER_SHUTDOWN_GRACE_S", "0")], "shutdown_grace_s"),
             (&[("DIALER_SAMPLE_ACCOUNTS", "5000000")], "sample_accounts"),
+            (
+                &[
+                    ("DIALER_SAMPLE_ACCOUNTS", "10"),
+                    ("DIALER_LEDGER_URL", "http://127.0.0.1:50061"),
+                ],
+                "sample_accounts",
+            ),
         ];
         for (pairs, want) in cases {
             let pairs: Vec<(String, String)> = pairs

@@ -26,6 +26,7 @@
 //! The service, `dialerd`:
 //!
 //! - [`config`]: the TOML file and `DIALER_*` overrides, validated at start.
+//! - [`app`]: dialerd built from its configuration (stores, outbox, ledger link, registry).
 //! - [`campaign_store`]: campaigns kept in the dialer's database.
 //! - [`registry`]: campaign id to running campaign, and the campaign life cycle.
 //! - [`grpc`]: the gRPC edge (CampaignService, AgentService, ComplianceService).
@@ -33,6 +34,7 @@
 //! - [`server`]: the tonic stack, health, reflection, TLS and the shutdown sequence.
 
 pub mod account;
+pub mod app;
 pub mod backend;
 pub mod campaign;
 pub mod campaign_store;

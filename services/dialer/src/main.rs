@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let app = dialer::server::assemble(&cfg)
+    let app = dialer::app::assemble(&cfg)
         .await
         .context("starting dialerd")?;
     let registry = app.registry.clone();
@@ -104,6 +104,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         %addr,
         replica = %cfg.replica_id,
         queues = if cfg.redis_url.is_some() { "redis" } else { "memory" },
+        ledger = cfg.ledger_url.is_some(),
         auth = cfg.jwt_hs256_key.is_some(),
         tls = cfg.tls.is_some(),
         resumed = app.resumed,
@@ -119,9 +120,15 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
         tracing::info!("signal received");
     };
-    // Step 4 of the shutdown: nothing to flush while outcomes are kept in memory; the
-    // durable outbox's flush goes here.
-    let flush = async {};
+    // Step 4 of the shutdown: the finished attempts reach the ledger (bounded by the grace
+    // period again; what is left is sent by the next start).
+    let grace = app.options.shutdown_grace;
+    let ledger = app.ledger;
+    let flush = async move {
+        if let Some(l) = ledger {
+            l.flush(tokio::time::Instant::now() + grace).await;
+        }
+    };
     let report = dialer::server::serve(
         registry,
         app.metrics,

@@ -8,11 +8,14 @@
 //! agent's command or a figures read.
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
+use ledger::domain::AccountFilter;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -89,6 +92,12 @@ pub enum RegistryError {
     FailedPrecondition(String),
     #[error("the dialer is shutting down")]
     Draining,
+    /// This dialer cannot do it (e.g. adding by filter without a ledger).
+    #[error("{0}")]
+    Unimplemented(String),
+    /// A system the operation needs (the ledger) did not answer.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("campaign store: {0}")]
     Store(CampaignStoreError),
 }
@@ -138,6 +147,41 @@ impl Entry {
     }
 }
 
+/// One page of account ids and the token of the next page, or why the list failed.
+pub type PageFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(Vec<String>, Option<String>), String>> + Send + 'a>>;
+
+/// Lists account ids by filter, a page at a time (the ledger's ListAccounts).
+pub trait AccountLister: Send + Sync + 'static {
+    /// One page of at most `page_size` ids from `page_token` (empty: the first page), and
+    /// the token of the next page if there is one.
+    fn list<'a>(
+        &'a self,
+        filter: &'a AccountFilter,
+        page_size: u32,
+        page_token: &'a str,
+    ) -> PageFuture<'a>;
+}
+
+impl AccountLister for crate::ledger_link::LedgerLink {
+    fn list<'a>(
+        &'a self,
+        filter: &'a AccountFilter,
+        page_size: u32,
+        page_token: &'a str,
+    ) -> PageFuture<'a> {
+        Box::pin(async move {
+            self.list_accounts(filter, page_size, page_token)
+                .await
+                .map(|p| (p.account_ids, p.next_page_token))
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// Most accounts one AddAccounts adds (by ids or by filter).
+pub const MAX_ACCOUNTS_PER_ADD: usize = 100_000;
+
 /// What a shutdown did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -162,6 +206,8 @@ pub struct Registry<B: Backend> {
     /// Serializes life-cycle changes (held across database writes, never across a stop).
     admin: tokio::sync::Mutex<()>,
     draining: AtomicBool,
+    /// Account lists by filter; none without a ledger.
+    lister: Option<Arc<dyn AccountLister>>,
 }
 
 impl<B: Backend> std::fmt::Debug for Registry<B> {
@@ -193,7 +239,24 @@ impl<B: Backend> Registry<B> {
             entries: Arc::new(Mutex::new(BTreeMap::new())),
             admin: tokio::sync::Mutex::new(()),
             draining: AtomicBool::new(false),
+            lister: None,
         }
+    }
+
+    /// Lets campaigns be filled by filter through `lister`.
+    pub fn with_lister(mut self, lister: Arc<dyn AccountLister>) -> Registry<B> {
+        self.lister = Some(lister);
+        self
+    }
+
+    /// The campaign store (the change feed keeps its cursor there too).
+    pub fn store(&self) -> &CampaignStore {
+        &self.store
+    }
+
+    /// Whether `id` is a campaign of this registry (stopped ones included).
+    pub fn knows(&self, id: &str) -> bool {
+        self.lock().contains_key(id)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
@@ -574,6 +637,47 @@ impl<B: Backend> Registry<B> {
             self.store.add_accounts(id, &known, self.now()).await?;
         }
         Ok(report)
+    }
+
+    /// Adds the accounts matching `filter`, at most [`MAX_ACCOUNTS_PER_ADD`] from
+    /// `page_token` (empty: the start); returns what was added and where to continue.
+    pub async fn add_by_filter(
+        &self,
+        id: &str,
+        filter: &AccountFilter,
+        page_token: &str,
+    ) -> Result<(AddReport, Option<String>), RegistryError> {
+        self.check_open()?;
+        self.handle(id)?;
+        let lister = self.lister.clone().ok_or_else(|| {
+            RegistryError::Unimplemented(
+                "filter: adding accounts by filter needs the ledger (ledger_url); give \
+                 account_ids"
+                    .into(),
+            )
+        })?;
+        let mut ids = Vec::new();
+        let mut token = page_token.to_string();
+        let next = loop {
+            let room = MAX_ACCOUNTS_PER_ADD - ids.len();
+            let page = u32::try_from(room.min(10_000)).unwrap_or(10_000);
+            let (mut got, next) = lister
+                .list(filter, page, &token)
+                .await
+                .map_err(|e| RegistryError::Unavailable(format!("the ledger: {e}")))?;
+            got.truncate(room);
+            ids.extend(got);
+            match next {
+                Some(t) if ids.len() < MAX_ACCOUNTS_PER_ADD => token = t,
+                other => break other,
+            }
+        };
+        let report = if ids.is_empty() {
+            AddReport::default()
+        } else {
+            self.add_accounts(id, ids).await?
+        };
+        Ok((report, next))
     }
 
     /// The ledger changed an account: every running campaign reloads it if it holds it.

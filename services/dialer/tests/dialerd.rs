@@ -115,6 +115,7 @@ async fn dialerd_serves_shuts_down_on_sigterm_and_resumes() {
             campaign_id: "bin".into(),
             account_ids: account_ids(200),
             filter: None,
+            page_token: String::new(),
         })
         .await
         .expect("added");

@@ -147,6 +147,7 @@ async fn bad_callers_and_bad_requests_are_refused_and_the_server_keeps_serving()
                 campaign_id: "c1".into(),
                 account_ids: vec!["A000001".into(), "two words".into()],
                 filter: None,
+                page_token: String::new(),
             })
             .await,
     );
@@ -170,23 +171,36 @@ async fn bad_callers_and_bad_requests_are_refused_and_the_server_keeps_serving()
     assert_eq!(c, Code::InvalidArgument);
     assert!(m.starts_with("campaign.pacing.power_ratio:"), "{m}");
 
-    // Filters wait for the ledger link.
+    // Filters need a ledger (this dialer has the sample portfolio), and are checked first.
+    let by_filter = |filter: pb::AccountFilter| pb::AddAccountsRequest {
+        campaign_id: "c1".into(),
+        account_ids: vec![],
+        filter: Some(filter),
+        page_token: String::new(),
+    };
     assert_eq!(
         code(
             campaigns
-                .add_accounts(pb::AddAccountsRequest {
-                    campaign_id: "c1".into(),
-                    account_ids: vec![],
-                    filter: Some(pb::AccountFilter {
-                        creditor: "Northwind Bank".into(),
-                        ..Default::default()
-                    }),
-                })
+                .add_accounts(by_filter(pb::AccountFilter {
+                    creditor: "Northwind Bank".into(),
+                    ..Default::default()
+                }))
                 .await
         )
         .0,
         Code::Unimplemented
     );
+    let (c, m) = code(
+        campaigns
+            .add_accounts(by_filter(pb::AccountFilter {
+                min_days_past_due: Some(90),
+                max_days_past_due: Some(30),
+                ..Default::default()
+            }))
+            .await,
+    );
+    assert_eq!(c, Code::InvalidArgument);
+    assert!(m.starts_with("filter.max_days_past_due:"), "{m}");
 
     // Unknown ids, duplicates, wrong states.
     assert_eq!(
@@ -377,6 +391,7 @@ async fn ten_agents_work_a_predictive_campaign_that_is_watched_and_repaced() {
             campaign_id: id.into(),
             account_ids: [account_ids(500), vec!["Z404".into()]].concat(),
             filter: None,
+            page_token: String::new(),
         })
         .await
         .expect("added")
@@ -525,6 +540,7 @@ async fn an_agent_cannot_touch_another_agents_call_and_a_closed_session_logs_out
             campaign_id: id.into(),
             account_ids: account_ids(100),
             filter: None,
+            page_token: String::new(),
         })
         .await
         .expect("added");
@@ -622,11 +638,8 @@ async fn an_agent_cannot_touch_another_agents_call_and_a_closed_session_logs_out
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_gives_reasons_zones_and_the_next_eligible_instant() {
     let mut server = Server::start(Options::default()).await;
-    let accounts = dialer::portfolio::accounts(
-        500,
-        dialer::server::SAMPLE_SEED,
-        jiff::Timestamp::UNIX_EPOCH,
-    );
+    let accounts =
+        dialer::portfolio::accounts(500, dialer::app::SAMPLE_SEED, jiff::Timestamp::UNIX_EPOCH);
     let ceased = accounts
         .iter()
         .find(|a| {
@@ -762,6 +775,7 @@ async fn a_restarted_dialer_resumes_its_campaigns() {
             campaign_id: "r-running".into(),
             account_ids: account_ids(200),
             filter: None,
+            page_token: String::new(),
         })
         .await
         .expect("added");
@@ -903,6 +917,7 @@ async fn on_redis_the_queue_lives_in_redis() {
             campaign_id: id.clone(),
             account_ids: account_ids(300),
             filter: None,
+            page_token: String::new(),
         })
         .await
         .expect("added")

@@ -15,8 +15,7 @@ use super::{Shared, status};
 use crate::campaign::CampaignSpec;
 use crate::engine::{Backend, RunState};
 
-/// Most account ids one AddAccounts may carry.
-pub const MAX_ACCOUNTS_PER_REQUEST: usize = 100_000;
+use crate::registry::MAX_ACCOUNTS_PER_ADD as MAX_ACCOUNTS_PER_REQUEST;
 
 const MANAGERS: &[Role] = &[Role::Manager];
 
@@ -192,23 +191,33 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         require(&req, MANAGERS)?;
         let r = req.into_inner();
         let id = campaign_id(&r.campaign_id)?;
-        match (r.account_ids.is_empty(), r.filter.is_some()) {
-            (false, true) => {
+        match (r.account_ids.is_empty(), r.filter) {
+            (false, Some(_)) => {
                 return Err(invalid(
                     "account_ids",
                     "give account ids or a filter, not both",
                 ));
             }
-            (true, false) => return Err(invalid("account_ids", "required (or a filter)")),
-            (true, true) => {
-                // Checked first so a bad id is still NOT_FOUND.
-                self.registry.get(id).map_err(status)?;
-                return Err(Status::unimplemented(
-                    "filter: adding accounts by filter needs the ledger link (ListAccounts); \
-                     give account_ids",
-                ));
+            (true, None) => return Err(invalid("account_ids", "required (or a filter)")),
+            (true, Some(f)) => {
+                let filter = convert::account_filter(f)?;
+                convert::text("page_token", &r.page_token, 1000)?;
+                let (report, next) = self
+                    .registry
+                    .add_by_filter(id, &filter, &r.page_token)
+                    .await
+                    .map_err(status)?;
+                return Ok(Response::new(pb::AddAccountsResponse {
+                    queued: report.queued,
+                    not_found: report.not_found,
+                    unavailable: report.unavailable,
+                    next_page_token: next.unwrap_or_default(),
+                }));
             }
-            (false, false) => {}
+            (false, None) => {}
+        }
+        if !r.page_token.is_empty() {
+            return Err(invalid("page_token", "only with a filter"));
         }
         if r.account_ids.len() > MAX_ACCOUNTS_PER_REQUEST {
             return Err(invalid(
@@ -229,6 +238,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
             queued: report.queued,
             not_found: report.not_found,
             unavailable: report.unavailable,
+            next_page_token: String::new(),
         }))
     }
 

@@ -578,6 +578,22 @@ pub fn figures_to(f: &Figures) -> pb::Figures {
     }
 }
 
+/// A filter over the ledger's accounts, checked as the ledger checks it.
+pub fn account_filter(f: pb::AccountFilter) -> Result<ledger::domain::AccountFilter, Status> {
+    let filter = ledger::domain::AccountFilter {
+        creditor: f.creditor,
+        min_balance_minor: f.min_balance_minor,
+        max_balance_minor: f.max_balance_minor,
+        min_days_past_due: f.min_days_past_due,
+        max_days_past_due: f.max_days_past_due,
+        has_phone: f.has_phone,
+    };
+    filter
+        .validate("filter")
+        .map_err(|e| invalid(e.field, e.message))?;
+    Ok(filter)
+}
+
 // ---------------------------------------------------------------- agents
 
 fn call_id(v: &str, field: &str) -> Result<CallId, Status> {

@@ -39,6 +39,8 @@ pub fn status(e: RegistryError) -> Status {
         }
         RegistryError::FailedPrecondition(m) => Status::failed_precondition(m),
         RegistryError::Draining => Status::unavailable("the dialer is shutting down"),
+        RegistryError::Unimplemented(m) => Status::unimplemented(m),
+        RegistryError::Unavailable(m) => Status::unavailable(m),
         RegistryError::Store(e) => {
             error!(error = %e, "campaign store failed");
             Status::unavailable("campaign store unavailable")

@@ -128,7 +128,7 @@ impl Server {
         let stores = dialer::backend::service_stores(
             redis.as_deref(),
             MemorySink::default(),
-            dialer::server::sample_source(opts.accounts, clock.now_ms()),
+            dialer::app::sample_source(opts.accounts, clock.now_ms()),
             compliance::Engine::builtin(),
             "test-replica",
         )
@@ -325,6 +325,22 @@ impl Softphone {
     /// Logs `agent` (its own token) into `campaign`.
     pub async fn login(server: &Server, agent: &str, campaign: &str) -> Result<Softphone, Status> {
         let mut client = server.agents(&token(agent, Role::Agent)).await;
+        Softphone::login_with(&mut client, agent, "", campaign).await
+    }
+
+    /// Logs `agent` into `campaign` on a plaintext server at `addr`.
+    pub async fn login_to(
+        addr: SocketAddr,
+        agent: &str,
+        campaign: &str,
+    ) -> Result<Softphone, Status> {
+        let ch = Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        let mut client =
+            AgentServiceClient::with_interceptor(ch, Bearer::new(&token(agent, Role::Agent)));
         Softphone::login_with(&mut client, agent, "", campaign).await
     }
 

@@ -6,6 +6,15 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 
 /// `collections.*` protobuf packages.
 pub mod collections {
+    /// `collections.dialer.*`
+    pub mod dialer {
+        /// `collections.dialer.v1`: the dialer's gRPC contract (campaigns, agent sessions,
+        /// compliance explanations).
+        pub mod v1 {
+            #![allow(clippy::all, missing_debug_implementations, rust_2018_idioms)]
+            tonic::include_proto!("collections.dialer.v1");
+        }
+    }
     /// `collections.ledger.*`
     pub mod ledger {
         /// `collections.ledger.v1`: the account ledger's gRPC contract.
@@ -16,4 +25,5 @@ pub mod collections {
     }
 }
 
+pub use collections::dialer::v1 as dialer_v1;
 pub use collections::ledger::v1 as ledger_v1;

@@ -11,11 +11,13 @@
 //!
 //! Two stores implement both: [`memory`] (the embedded default) and [`redis_store`] (sorted
 //! sets and Lua scripts, keys hash-tagged per campaign and per account for Redis Cluster).
-//! Ranking ([`rank`]) and recycling ([`recycle`]) are pure.
+//! [`AnyQueue`] and [`AnyBook`] pick one of the two at run time. Ranking ([`rank`]) and
+//! recycling ([`recycle`]) are pure.
 //!
 //! Instants are passed in by the caller (Unix milliseconds) rather than read from a clock,
 //! so the simulator's virtual clock drives the same code as production.
 
+pub mod any;
 pub mod memory;
 pub mod rank;
 pub mod recycle;
@@ -24,6 +26,7 @@ pub mod reservation;
 
 use std::future::Future;
 
+pub use any::{AnyBook, AnyQueue};
 pub use reservation::{AttemptBook, Reservation, ReserveOutcome};
 
 /// Milliseconds since the Unix epoch.

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use queue::{AttemptBook, CampaignQueue};
+use queue::memory::{MemoryAttemptBook, MemoryQueue};
+use queue::redis_store::{RedisAttemptBook, RedisQueue};
+use queue::{AnyBook, AnyQueue, AttemptBook, CampaignQueue, QueueError};
 
 use crate::account::{AccountSource, AccountView, SourceError};
 use crate::engine::Backend;
@@ -62,6 +64,44 @@ where
     fn owner(&self) -> &str {
         &self.owner
     }
+}
+
+/// The store set of the service: queues and counters in process or on Redis (chosen at run
+/// time), with the outbox and account source it is given.
+pub type ServiceStores<O, S> = Stores<AnyQueue, AnyBook, O, S>;
+
+/// Stores on Redis at `redis_url` (shared by replicas), or in this process without one.
+pub async fn service_stores<O, S>(
+    redis_url: Option<&str>,
+    outbox: O,
+    source: S,
+    compliance: compliance::Engine,
+    owner: &str,
+) -> Result<ServiceStores<O, S>, QueueError> {
+    type Queues = Box<dyn Fn(&str) -> AnyQueue + Send + Sync>;
+    let (queues, book): (Queues, AnyBook) = match redis_url {
+        Some(url) => {
+            // One multiplexed connection, cloned by every campaign's queue.
+            let conn = queue::redis_store::connect(url).await?;
+            let book = AnyBook::Redis(RedisAttemptBook::new(conn.clone()));
+            (
+                Box::new(move |campaign| AnyQueue::Redis(RedisQueue::new(conn.clone(), campaign))),
+                book,
+            )
+        }
+        None => (
+            Box::new(|_| AnyQueue::Memory(MemoryQueue::new())),
+            AnyBook::Memory(MemoryAttemptBook::new()),
+        ),
+    };
+    Ok(Stores {
+        queues,
+        book,
+        outbox,
+        source,
+        compliance,
+        owner: owner.to_string(),
+    })
 }
 
 /// Accounts held in memory (tests, benches, simulations without a ledger).
@@ -136,5 +176,73 @@ impl<O: Send + Sync + 'static, L: LedgerWrites> LedgerWrites for Durable<O, L> {
         promise: ledger::domain::Promise,
     ) -> Result<(), crate::outcomes::SinkError> {
         self.ledger.record_promise(promise).await
+    }
+}
+
+/// Where dialerd's outcomes go: the durable outbox relayed to the ledger (holds and promises
+/// written to the ledger directly), or memory when no ledger is configured (demos, tests).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ServiceSink {
+    Ledger(Durable<crate::outbox::Outbox, crate::ledger_link::LedgerLink>),
+    Memory(crate::outcomes::MemorySink),
+}
+
+/// Where dialerd's accounts come from: the ledger, or a generated sample portfolio. (One
+/// value per process: the size difference between the variants does not matter.)
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ServiceSource {
+    Ledger(crate::ledger_link::LedgerLink),
+    Sample(MemorySource),
+}
+
+impl OutcomeSink for ServiceSink {
+    async fn begin(
+        &self,
+        provisional: &ledger::domain::ContactOutcome,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        match self {
+            ServiceSink::Ledger(d) => d.begin(provisional).await,
+            ServiceSink::Memory(m) => m.begin(provisional).await,
+        }
+    }
+
+    async fn finish(
+        &self,
+        outcome: &ledger::domain::ContactOutcome,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        match self {
+            ServiceSink::Ledger(d) => d.finish(outcome).await,
+            ServiceSink::Memory(m) => m.finish(outcome).await,
+        }
+    }
+}
+
+impl LedgerWrites for ServiceSink {
+    async fn set_hold(&self, hold: ledger::domain::Hold) -> Result<(), crate::outcomes::SinkError> {
+        match self {
+            ServiceSink::Ledger(d) => d.set_hold(hold).await,
+            ServiceSink::Memory(m) => m.set_hold(hold).await,
+        }
+    }
+
+    async fn record_promise(
+        &self,
+        promise: ledger::domain::Promise,
+    ) -> Result<(), crate::outcomes::SinkError> {
+        match self {
+            ServiceSink::Ledger(d) => d.record_promise(promise).await,
+            ServiceSink::Memory(m) => m.record_promise(promise).await,
+        }
+    }
+}
+
+impl AccountSource for ServiceSource {
+    async fn load(&self, account_id: &str) -> Result<AccountView, SourceError> {
+        match self {
+            ServiceSource::Ledger(l) => l.load(account_id).await,
+            ServiceSource::Sample(m) => m.load(account_id).await,
+        }
     }
 }

@@ -153,6 +153,21 @@ impl CampaignSpec {
         if self.lease_s < 60 || self.lease_s > 86_400 {
             return bad("lease_s", "must be 60 to 86400");
         }
+        self.compliance.validate().map_err(|e| {
+            use compliance::policy::PolicyError;
+            let field = match &e {
+                PolicyError::GapTooShort => "compliance.min_gap_same_number_minutes",
+                PolicyError::Horizon => "compliance.horizon_days",
+                PolicyError::ZeroCap("max_voicemails_per_week") => {
+                    "compliance.max_voicemails_per_week"
+                }
+                PolicyError::ZeroCap(_) => "compliance.max_calls_per_day_per_person",
+            };
+            SpecError {
+                field,
+                problem: e.to_string(),
+            }
+        })?;
         self.pacing_config().validate().map_err(|e| match e {
             pacing::PacingError::InvalidConfig { field, problem } => SpecError { field, problem },
             other => SpecError {
@@ -206,6 +221,12 @@ mod tests {
             ..CampaignSpec::default()
         };
         ok.validate().expect("defaults are valid");
+        let mut short_gap = ok.clone();
+        short_gap.compliance.min_gap_same_number_minutes = Some(2);
+        assert_eq!(
+            short_gap.validate().expect_err("gap").field,
+            "compliance.min_gap_same_number_minutes"
+        );
         let cases: [(&str, CampaignSpec); 4] = [
             ("id", CampaignSpec::default()),
             (

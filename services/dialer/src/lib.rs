@@ -22,17 +22,34 @@
 //! - [`outbox`]: that outbox (SQLite or PostgreSQL) and its relay to the ledger.
 //! - [`ledger_link`]: the dialer's client of the ledger (account views, the change feed,
 //!   account lists).
+//!
+//! The service, `dialerd`:
+//!
+//! - [`config`]: the TOML file and `DIALER_*` overrides, validated at start.
+//! - [`app`]: dialerd built from its configuration (stores, outbox, ledger link, registry).
+//! - [`campaign_store`]: campaigns kept in the dialer's database.
+//! - [`registry`]: campaign id to running campaign, and the campaign life cycle.
+//! - [`grpc`]: the gRPC edge (CampaignService, AgentService, ComplianceService).
+//! - [`metrics`]: Prometheus figures per campaign.
+//! - [`server`]: the tonic stack, health, reflection, TLS and the shutdown sequence.
 
 pub mod account;
+pub mod app;
 pub mod backend;
 pub mod campaign;
+pub mod campaign_store;
 pub mod carrier;
+pub mod config;
 pub mod embedded;
 pub mod engine;
+pub mod grpc;
 pub mod ledger_link;
+pub mod metrics;
 pub mod offload;
 pub mod outbox;
 pub mod outcomes;
 pub mod portfolio;
+pub mod registry;
+pub mod server;
 pub mod session;
 pub mod sim_agents;

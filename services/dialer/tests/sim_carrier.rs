@@ -211,3 +211,32 @@ fn bad_calls_are_refused() {
         );
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_faster_network_plays_the_same_calls_in_less_time() {
+    // At 20x every call is over within 26 simulated seconds (the longest: a machine picking
+    // up at 21.5 s and detected 4 s later), i.e. 1.3 s of tokio time; and
+    // ringing calls still may not be cancelled before 15 simulated seconds.
+    let (carrier, mut events) = SimCarrier::with_speed(s1(), 7, 20.0);
+    let start = tokio::time::Instant::now();
+    for id in 0..200 {
+        carrier.originate(call(id)).expect("originate");
+    }
+    assert!(matches!(
+        carrier.cancel(0),
+        Err(CarrierError::TooEarlyToCancel { .. })
+    ));
+    let mut ended = 0;
+    while ended < 200 {
+        match events.recv().await.expect("event") {
+            CarrierEvent::Answered { call, .. } => carrier.hangup(call, None).expect("hangup"),
+            CarrierEvent::Ended { .. } => ended += 1,
+            CarrierEvent::Bridged { .. } | CarrierEvent::PickedUp { .. } => {}
+        }
+    }
+    assert!(
+        start.elapsed() <= Duration::from_millis(1_300),
+        "{:?}",
+        start.elapsed()
+    );
+}

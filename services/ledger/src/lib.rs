@@ -5,7 +5,6 @@
 //! [`grpc`] (protobuf mapping and streaming RPCs), [`server`] (tonic stack), plus [`auth`],
 //! [`config`], [`metrics`] and [`redact`].
 
-pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod grpc;
@@ -15,3 +14,7 @@ pub mod server;
 pub mod store;
 
 pub use collections_proto::ledger_v1 as pb;
+
+/// Authentication and roles, shared with the dialer (the `auth` crate); kept under this path
+/// so the ledger's callers and tests are unchanged.
+pub use ::auth;

@@ -50,14 +50,17 @@ pub async fn serve(
     reporter
         .set_serving::<LedgerServiceServer<LedgerGrpc>>()
         .await;
-    let refl_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let refl_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    // The descriptor set holds the dialer's package too: advertise only what is served here.
+    let reflection = |itself: &'static str| {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("collections.ledger.v1.LedgerService")
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name(itself)
+    };
+    let refl_v1 = reflection("grpc.reflection.v1.ServerReflection").build_v1()?;
+    let refl_v1alpha = reflection("grpc.reflection.v1alpha.ServerReflection").build_v1alpha()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown.await;

@@ -108,3 +108,44 @@ pub trait Carrier: Send + Sync {
     /// Stops a call that is still ringing; refused before [`MIN_RING`].
     fn cancel(&self, call: CallId) -> Result<(), CarrierError>;
 }
+
+/// Where each campaign gets its carrier: one per campaign, so each has its own event
+/// channel (the engine is one event loop per campaign).
+pub trait Network: Send + Sync + 'static {
+    /// A carrier for `campaign` and the channel its events arrive on.
+    fn open(
+        &self,
+        campaign: &str,
+    ) -> (
+        std::sync::Arc<dyn Carrier>,
+        tokio::sync::mpsc::UnboundedReceiver<CarrierEvent>,
+    );
+}
+
+/// The simulated network: a [`sim::SimCarrier`] per campaign, seeded from the campaign id so
+/// two campaigns do not replay the same calls.
+#[derive(Debug, Clone)]
+pub struct SimNetwork {
+    pub scenario: simulator::scenario::Scenario,
+    pub seed: u64,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+}
+
+impl Network for SimNetwork {
+    fn open(
+        &self,
+        campaign: &str,
+    ) -> (
+        std::sync::Arc<dyn Carrier>,
+        tokio::sync::mpsc::UnboundedReceiver<CarrierEvent>,
+    ) {
+        // FNV-1a: stable across runs and platforms (std's hasher is randomly keyed).
+        let h = campaign.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        let (carrier, events) =
+            sim::SimCarrier::with_speed(self.scenario.clone(), self.seed ^ h, self.speed);
+        (std::sync::Arc::new(carrier), events)
+    }
+}

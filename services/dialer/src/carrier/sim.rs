@@ -52,6 +52,8 @@ struct Call {
 struct Inner {
     scenario: Scenario,
     seed: u64,
+    /// Simulated seconds per real second (1: real time).
+    speed: f64,
     started: Instant,
     next_index: AtomicU64,
     events: mpsc::UnboundedSender<CarrierEvent>,
@@ -73,6 +75,11 @@ pub struct Truth {
 }
 
 impl Inner {
+    /// Real time for `s` simulated seconds.
+    fn real(&self, s: f64) -> Duration {
+        secs(s / self.speed)
+    }
+
     fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, Call>> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -119,10 +126,27 @@ impl SimCarrier {
         scenario: Scenario,
         seed: u64,
     ) -> (SimCarrier, mpsc::UnboundedReceiver<CarrierEvent>) {
+        SimCarrier::with_speed(scenario, seed, 1.0)
+    }
+
+    /// A network whose calls play out `speed` times faster than real time (rings, talks,
+    /// a person's patience, the ring timeout alike), so a demo or a test on the real clock
+    /// sees many calls in a few seconds. `speed` is clamped to [0.001, 1000].
+    pub fn with_speed(
+        scenario: Scenario,
+        seed: u64,
+        speed: f64,
+    ) -> (SimCarrier, mpsc::UnboundedReceiver<CarrierEvent>) {
+        let speed = if speed.is_finite() {
+            speed.clamp(0.001, 1000.0)
+        } else {
+            1.0
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let inner = Inner {
             scenario,
             seed,
+            speed,
             started: Instant::now(),
             next_index: AtomicU64::new(0),
             events: tx,
@@ -196,7 +220,7 @@ impl Carrier for SimCarrier {
             });
         }
         let index = self.inner.next_index.fetch_add(1, Ordering::Relaxed);
-        let t_s = self.inner.started.elapsed().as_secs_f64();
+        let t_s = self.inner.started.elapsed().as_secs_f64() * self.inner.speed;
         let draw = model::draw(&self.inner.scenario, self.inner.seed, 0, index, t_s);
         let fail_kind = SplitMix64::stream(self.inner.seed ^ 0x5eed_fa11, 0, index).uniform();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -238,7 +262,8 @@ impl Carrier for SimCarrier {
                 .insert(o.call, t);
         }
         let inner = self.inner.clone();
-        tokio::spawn(play(inner, o.call, o.ring_timeout, draw, fail_kind, rx));
+        let timeout = o.ring_timeout.div_f64(self.inner.speed);
+        tokio::spawn(play(inner, o.call, timeout, draw, fail_kind, rx));
         Ok(())
     }
 
@@ -265,10 +290,11 @@ impl Carrier for SimCarrier {
     }
 
     fn cancel(&self, call: CallId) -> Result<(), CarrierError> {
+        let speed = self.inner.speed;
         self.command(
             call,
             |c| {
-                let rang = c.dialed_at.elapsed();
+                let rang = c.dialed_at.elapsed().mul_f64(speed);
                 match c.phase {
                     Phase::Ringing if rang < MIN_RING => {
                         Err(CarrierError::TooEarlyToCancel { call, rang })
@@ -295,12 +321,12 @@ enum Rang {
 /// Rings until `pickup` (seconds after the dial) unless the timeout or a cancel comes first.
 async fn ring(
     dialed: Instant,
-    pickup: Option<f64>,
+    pickup: Option<Duration>,
     timeout: Duration,
     rx: &mut mpsc::UnboundedReceiver<Command>,
 ) -> Rang {
     let (until, outcome) = match pickup {
-        Some(p) if secs(p) < timeout => (dialed + secs(p), Rang::PickedUp),
+        Some(p) if p < timeout => (dialed + p, Rang::PickedUp),
         _ => (dialed + timeout, Rang::Timeout),
     };
     loop {
@@ -339,7 +365,7 @@ async fn answered(
 ) -> EndCause {
     inner.set_phase(call, Phase::Answered(verdict));
     inner.emit(CarrierEvent::Answered { call, verdict });
-    let patience = sleep(PATIENCE);
+    let patience = sleep(PATIENCE.div_f64(inner.speed));
     tokio::pin!(patience);
     loop {
         tokio::select! {
@@ -347,7 +373,7 @@ async fn answered(
             cmd = rx.recv() => match cmd {
                 Some(Command::Bridge(agent)) => {
                     inner.emit(CarrierEvent::Bridged { call, agent });
-                    let talk = sleep(secs(talk.unwrap_or(0.0)));
+                    let talk = sleep(inner.real(talk.unwrap_or(0.0)));
                     tokio::pin!(talk);
                     loop {
                         tokio::select! {
@@ -390,7 +416,7 @@ async fn play(
     let dialed = Instant::now();
     let cause = match draw {
         Draw::Fail { end } => {
-            sleep(secs(end)).await;
+            sleep(inner.real(end)).await;
             match fail_kind {
                 k if k < 0.5 => EndCause::Busy,
                 k if k < 0.8 => EndCause::Failed,
@@ -405,13 +431,13 @@ async fn play(
             pickup,
             amd,
             passed_talk,
-        } => match ring(dialed, Some(pickup), timeout, &mut rx).await {
+        } => match ring(dialed, Some(inner.real(pickup)), timeout, &mut rx).await {
             Rang::Cancelled => EndCause::Cancelled,
             Rang::Timeout => EndCause::NoAnswer,
             Rang::PickedUp if cancelled_meanwhile(&inner, call, &mut rx) => EndCause::Cancelled,
             Rang::PickedUp => {
                 inner.emit(CarrierEvent::PickedUp { call });
-                sleep(secs(amd)).await;
+                sleep(inner.real(amd)).await;
                 // An AMD false negative looks human and takes an agent's time.
                 let verdict = if passed_talk.is_some() {
                     Verdict::Human
@@ -427,13 +453,13 @@ async fn play(
             amd_fp,
             talk,
             ..
-        } => match ring(dialed, Some(ring_s), timeout, &mut rx).await {
+        } => match ring(dialed, Some(inner.real(ring_s)), timeout, &mut rx).await {
             Rang::Cancelled => EndCause::Cancelled,
             Rang::Timeout => EndCause::NoAnswer,
             Rang::PickedUp if cancelled_meanwhile(&inner, call, &mut rx) => EndCause::Cancelled,
             Rang::PickedUp => {
                 inner.emit(CarrierEvent::PickedUp { call });
-                sleep(secs(verdict_delay)).await;
+                sleep(inner.real(verdict_delay)).await;
                 // An AMD false positive: a person classed as a machine, hung up on.
                 let verdict = if amd_fp {
                     Verdict::Machine

@@ -480,6 +480,15 @@ impl<B: Backend> Runtime<B> {
         let own_call = |call: CallId, calls: &HashMap<CallId, Call>| {
             calls.get(&call).is_some_and(|c| c.seat == Some(seat))
         };
+        // Another agent's call and a call that is over (or never was) read differently: the
+        // first is refused for ownership, the second is a stale command.
+        let not_own = |call: CallId, calls: &HashMap<CallId, Call>| {
+            if calls.contains_key(&call) {
+                "not your call"
+            } else {
+                "no such call (it has ended)"
+            }
+        };
         match command {
             AgentCommand::Ready => match self.seats.get(seat).state {
                 SeatState::NotReady { .. } | SeatState::Ready => {
@@ -518,7 +527,12 @@ impl<B: Backend> Runtime<B> {
                         .get(&call)
                         .is_none_or(|c| c.phase != Phase::Preview)
                 {
-                    reject(&mut self.seats, "accept", "no such preview offer");
+                    let problem = if own_call(call, &self.calls) {
+                        "no such preview offer"
+                    } else {
+                        not_own(call, &self.calls)
+                    };
+                    reject(&mut self.seats, "accept", problem);
                     return;
                 }
                 self.accept_preview(call, now).await;
@@ -530,7 +544,12 @@ impl<B: Backend> Runtime<B> {
                         .get(&call)
                         .is_none_or(|c| c.phase != Phase::Preview)
                 {
-                    reject(&mut self.seats, "skip", "no such preview offer");
+                    let problem = if own_call(call, &self.calls) {
+                        "no such preview offer"
+                    } else {
+                        not_own(call, &self.calls)
+                    };
+                    reject(&mut self.seats, "skip", problem);
                     return;
                 }
                 self.unoffer(call, now).await;
@@ -538,7 +557,8 @@ impl<B: Backend> Runtime<B> {
             }
             AgentCommand::Hangup { call } => {
                 if !own_call(call, &self.calls) {
-                    reject(&mut self.seats, "hangup", "not your call");
+                    let problem = not_own(call, &self.calls);
+                    reject(&mut self.seats, "hangup", problem);
                     return;
                 }
                 if let Err(e) = self.carrier.hangup(call, None) {
@@ -547,7 +567,8 @@ impl<B: Backend> Runtime<B> {
             }
             AgentCommand::Disposition { call, disposition } => {
                 if !own_call(call, &self.calls) {
-                    reject(&mut self.seats, "disposition", "not your call");
+                    let problem = not_own(call, &self.calls);
+                    reject(&mut self.seats, "disposition", problem);
                     return;
                 }
                 if let Err(problem) = self.check_disposition(call, &disposition) {

@@ -1,0 +1,322 @@
+//! Builds dialerd from its configuration: the stores (queues in process or on Redis), the
+//! outcome sink and account source (the durable outbox and the ledger link, or memory and a
+//! sample portfolio without a ledger), the campaign registry resumed from the database, the
+//! outbox relay and the ledger's change feed, and the server options.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::{Auth, Claims, Role};
+use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
+use tracing::{info, warn};
+
+use crate::account::AccountView;
+use crate::backend::{Durable, MemorySource, ServiceSink, ServiceSource, ServiceStores};
+use crate::campaign_store::{CampaignStore, CampaignStoreError};
+use crate::carrier::SimNetwork;
+use crate::config::{CarrierConfig, Config, ConfigError};
+use crate::engine::{Backend, Clock};
+use crate::ledger_link::{self, LedgerLink, Token};
+use crate::metrics::Metrics;
+use crate::outbox::{Outbox, OutboxError, RelayHandle};
+use crate::outcomes::MemorySink;
+use crate::registry::{Registry, RegistryError};
+use crate::server::{ServeOptions, TlsPem};
+
+/// The store set dialerd runs on.
+pub type ServiceBackend = ServiceStores<ServiceSink, ServiceSource>;
+
+/// Seed of the sample portfolio.
+pub const SAMPLE_SEED: u64 = 7;
+
+/// Name of the ledger change feed's cursor in the dialer's database.
+pub const FEED: &str = "ledger";
+
+/// Why dialerd could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("redis: {0}")]
+    Queue(#[from] queue::QueueError),
+    #[error("campaign store: {0}")]
+    Store(#[from] CampaignStoreError),
+    #[error("outbox: {0}")]
+    Outbox(#[from] OutboxError),
+    #[error("ledger: {0}")]
+    Ledger(#[from] ledger_link::LinkError),
+    #[error("reading {path}: {source}")]
+    Tls {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("resuming campaigns: {0}")]
+    Resume(#[from] RegistryError),
+}
+
+/// The sample portfolio served without a ledger: `count` accounts loaded 30 days before
+/// `now_ms` (seeded, so every run and test sees the same accounts).
+pub fn sample_source(count: u32, now_ms: i64) -> MemorySource {
+    let since = jiff::Timestamp::from_millisecond(now_ms - 30 * 86_400_000)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    MemorySource::new(
+        crate::portfolio::accounts(count as usize, SAMPLE_SEED, since)
+            .into_iter()
+            .map(|account| AccountView {
+                account,
+                contacts: Vec::new(),
+                promises: Vec::new(),
+            }),
+    )
+}
+
+/// The ledger token: a fixed one, one minted per call from the ledger's key (role `dialer`,
+/// sub = this replica, valid an hour), or none (a ledger without authentication).
+pub fn ledger_token(cfg: &Config) -> Token {
+    match (&cfg.ledger_token, &cfg.ledger_jwt_hs256_key) {
+        (Some(t), _) => Token::fixed(t.clone()),
+        (None, Some(key)) => {
+            let key = key.clone();
+            let sub = cfg.replica_id.clone();
+            Token::from_fn(move || {
+                auth::sign_hs256(
+                    &key,
+                    &Claims {
+                        sub: sub.clone(),
+                        role: Role::Dialer,
+                        exp: Some(jiff::Timestamp::now().as_second() + 3600),
+                    },
+                )
+            })
+        }
+        (None, None) => Token::none(),
+    }
+}
+
+/// The ledger side of a running dialerd: the outbox, its relay and the change feed.
+#[derive(Debug)]
+pub struct LedgerSide {
+    pub outbox: Outbox,
+    relay: RelayHandle,
+    feed: JoinHandle<()>,
+    depth: JoinHandle<()>,
+}
+
+impl LedgerSide {
+    /// Step 4 of the shutdown: waits until the ledger has acknowledged every finished
+    /// attempt or `deadline` passes, then stops the relay and the feed. Returns the rows left
+    /// (they are sent by the next start).
+    pub async fn flush(self, deadline: tokio::time::Instant) -> u64 {
+        let left = match self.outbox.flush(deadline).await {
+            Ok(left) => left,
+            Err(e) => {
+                warn!(error = %e, "outbox flush failed");
+                u64::MAX
+            }
+        };
+        if left > 0 {
+            warn!(
+                left,
+                "outcomes not yet acknowledged by the ledger; sent at the next start"
+            );
+        } else {
+            info!("outbox flushed to the ledger");
+        }
+        self.relay.shutdown().await;
+        self.feed.abort();
+        self.depth.abort();
+        left
+    }
+}
+
+/// dialerd's parts, built from its configuration and ready to serve.
+#[derive(Debug)]
+pub struct App {
+    pub registry: Arc<Registry<ServiceBackend>>,
+    pub metrics: Metrics,
+    pub options: ServeOptions,
+    /// Campaigns resumed from the database.
+    pub resumed: usize,
+    /// None without a ledger (outcomes kept in memory).
+    pub ledger: Option<LedgerSide>,
+}
+
+/// Builds everything from `cfg`: recovers this replica's attempts left in progress by a
+/// previous run, resumes the stored campaigns, starts the outbox relay and the change feed.
+pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
+    let clock = match cfg.carrier.clock_start()? {
+        Some(t) => Clock::starting_at(t.as_millisecond()),
+        None => Clock::system(),
+    };
+    let metrics = Metrics::new();
+    let store = CampaignStore::open(&cfg.database_url).await?;
+    let (sink, source, link, outbox) = match &cfg.ledger_url {
+        Some(url) => {
+            let token = ledger_token(cfg);
+            let link = LedgerLink::connect_lazy(url, token)?;
+            let outbox = Outbox::open(&cfg.database_url, &cfg.replica_id).await?;
+            // Attempts a previous run of this replica left in progress are recorded with
+            // their provisional outcomes before any new attempt begins.
+            let recovered = outbox.recover_provisional(&cfg.replica_id).await?;
+            info!(
+                published = recovered.published,
+                adopted = recovered.adopted,
+                "outbox recovered"
+            );
+            let sink = ServiceSink::Ledger(Durable {
+                outbox: outbox.clone(),
+                ledger: link.clone(),
+            });
+            (
+                sink,
+                ServiceSource::Ledger(link.clone()),
+                Some(link),
+                Some(outbox),
+            )
+        }
+        None => {
+            warn!(
+                "no ledger_url: accounts come from the sample portfolio and outcomes are kept in memory"
+            );
+            (
+                ServiceSink::Memory(MemorySink::default()),
+                ServiceSource::Sample(sample_source(
+                    cfg.sample_accounts.unwrap_or(0),
+                    clock.now_ms(),
+                )),
+                None,
+                None,
+            )
+        }
+    };
+    let stores = crate::backend::service_stores(
+        cfg.redis_url.as_deref(),
+        sink,
+        source,
+        compliance::Engine::builtin(),
+        &cfg.replica_id,
+    )
+    .await?;
+    let CarrierConfig::Sim { seed, speed, .. } = &cfg.carrier;
+    let network = SimNetwork {
+        scenario: simulator::scenario::Scenario::get(cfg.carrier.scenario()?),
+        seed: *seed,
+        speed: *speed,
+    };
+    let mut registry = Registry::new(
+        Arc::new(stores),
+        store.clone(),
+        Box::new(network),
+        clock,
+        cfg.redis_url.is_none(),
+    );
+    if let Some(link) = &link {
+        registry = registry.with_lister(Arc::new(link.clone()));
+    }
+    let registry = Arc::new(registry);
+    let resumed = registry.resume().await?;
+    let ledger = match (link, outbox) {
+        (Some(link), Some(outbox)) => {
+            let relay = outbox.spawn_relay(link.channel(), ledger_token(cfg), Default::default());
+            let feed = tokio::spawn(follow_feed(link, registry.clone(), store));
+            let depth = tokio::spawn(track_depth(outbox.clone(), metrics.clone()));
+            Some(LedgerSide {
+                outbox,
+                relay,
+                feed,
+                depth,
+            })
+        }
+        _ => None,
+    };
+    let tls = match &cfg.tls {
+        Some(t) => {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|source| StartError::Tls {
+                    path: p.display().to_string(),
+                    source,
+                })
+            };
+            Some(TlsPem {
+                cert: read(&t.cert_path)?,
+                key: read(&t.key_path)?,
+            })
+        }
+        None => None,
+    };
+    Ok(App {
+        registry,
+        metrics,
+        options: ServeOptions {
+            auth: Auth::new(cfg.jwt_hs256_key.as_deref()),
+            tls,
+            shutdown_grace: Duration::from_secs(cfg.shutdown_grace_s),
+        },
+        resumed,
+        ledger,
+    })
+}
+
+/// Follows the ledger's change feed from the stored cursor: every change to an account
+/// (hold, consent, profile, a contact recorded elsewhere) reaches the campaigns holding it,
+/// which reload it and drop it from their queue at once if it may no longer be called.
+/// Outcomes of this dialer's own campaigns are skipped: the engine recorded them already.
+pub async fn follow_feed<B: Backend>(
+    link: LedgerLink,
+    registry: Arc<Registry<B>>,
+    store: CampaignStore,
+) {
+    let mut after = match store.feed_cursor(FEED).await {
+        Ok(seq) => seq,
+        Err(e) => {
+            warn!(error = %e, "reading the feed cursor; following from the start");
+            0
+        }
+    };
+    info!(after, "following the ledger's change feed");
+    let mut changes = link.watch(after);
+    let mut saved = after;
+    let mut last_save = tokio::time::Instant::now();
+    while let Some(item) = changes.next().await {
+        match item {
+            Ok(change) => {
+                let own = matches!(
+                    &change.payload,
+                    ledger::domain::ChangePayload::Outcome(o) if registry.knows(&o.campaign_id)
+                );
+                if !own {
+                    registry.account_changed(&change.account_id);
+                }
+                after = change.seq;
+            }
+            Err(e) => warn!(error = %e, "ledger change feed"),
+        }
+        if after != saved && last_save.elapsed() >= Duration::from_secs(1) {
+            let now = jiff::Timestamp::now();
+            match store.save_feed_cursor(FEED, after, now).await {
+                Ok(()) => saved = after,
+                Err(e) => warn!(error = %e, "saving the feed cursor"),
+            }
+            last_save = tokio::time::Instant::now();
+        }
+    }
+    if after != saved {
+        let _ = store
+            .save_feed_cursor(FEED, after, jiff::Timestamp::now())
+            .await;
+    }
+    warn!("the ledger's change feed ended (token or role refused?)");
+}
+
+/// Keeps `dialer_outbox_depth` current (outcomes not yet acknowledged by the ledger).
+async fn track_depth(outbox: Outbox, metrics: Metrics) {
+    loop {
+        if let Ok(s) = outbox.stats().await {
+            metrics
+                .outbox_depth
+                .set(i64::try_from(s.pending + s.ready).unwrap_or(i64::MAX));
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}

@@ -1,0 +1,513 @@
+//! Where campaigns are kept so a restarted dialerd resumes them: each campaign's
+//! configuration and state, the accounts added to it, and how far the ledger's change feed
+//! was followed, in the dialer's database (PostgreSQL or SQLite, tables `dialer_campaigns`,
+//! `dialer_campaign_accounts` and `dialer_feed_cursor`, migrations under
+//! `migrations/dialer/`).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Row, SqlitePool};
+
+use crate::campaign::CampaignSpec;
+
+static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/dialer/postgres");
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/dialer/sqlite");
+
+/// The dialer may share a database (and so sqlx's `_sqlx_migrations` table) with the ledger
+/// and the outbox, whose versions this migrator does not know: ignore them.
+fn shared_db_migrator(m: &Migrator) -> Migrator {
+    let mut m = Migrator::with_migrations(m.iter().cloned().collect());
+    m.set_ignore_missing(true);
+    m
+}
+
+/// What a campaign is to be resumed as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredState {
+    Ready,
+    Running,
+    Paused,
+    /// Final.
+    Stopped,
+}
+
+impl StoredState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoredState::Ready => "ready",
+            StoredState::Running => "running",
+            StoredState::Paused => "paused",
+            StoredState::Stopped => "stopped",
+        }
+    }
+
+    fn parse(s: &str) -> Option<StoredState> {
+        [
+            StoredState::Ready,
+            StoredState::Running,
+            StoredState::Paused,
+            StoredState::Stopped,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// One stored campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCampaign {
+    pub spec: CampaignSpec,
+    pub state: StoredState,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A failure of the campaign store.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignStoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url {0} (want postgres://... or sqlite:...)")]
+    Url(String),
+    #[error("campaign {0} already exists")]
+    Exists(String),
+    #[error("campaign {0} not found")]
+    NotFound(String),
+    #[error("stored campaign {id} is unreadable: {problem}")]
+    Corrupt { id: String, problem: String },
+}
+
+#[derive(Debug, Clone)]
+enum Db {
+    Pg(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// The campaign table of the dialer's database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CampaignStore {
+    db: Db,
+}
+
+fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+fn from_micros(us: i64) -> Timestamp {
+    Timestamp::from_microsecond(us).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+impl CampaignStore {
+    /// Connects to `postgres://...` or `sqlite:...` and applies pending migrations.
+    pub async fn open(url: &str) -> Result<CampaignStore, CampaignStoreError> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            shared_db_migrator(&PG_MIGRATOR).run(&pool).await?;
+            Db::Pg(pool)
+        } else if url.starts_with("sqlite:") {
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            let mut opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            if !memory {
+                opts = opts
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full);
+            }
+            let pool = SqlitePoolOptions::new()
+                // An in-memory database exists once per connection: keep exactly one.
+                .max_connections(if memory { 1 } else { 4 })
+                .min_connections(if memory { 1 } else { 0 })
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(opts)
+                .await?;
+            shared_db_migrator(&SQLITE_MIGRATOR).run(&pool).await?;
+            Db::Sqlite(pool)
+        } else {
+            return Err(CampaignStoreError::Url(ledger::redact::url(url)));
+        };
+        Ok(CampaignStore { db })
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn dialect(&self) -> &'static str {
+        match self.db {
+            Db::Pg(_) => "postgres",
+            Db::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Pg(p) => p.close().await,
+            Db::Sqlite(p) => p.close().await,
+        }
+    }
+
+    fn spec_json(spec: &CampaignSpec) -> String {
+        serde_json::to_string(spec).expect("a campaign spec serializes")
+    }
+
+    /// Stores a new campaign; [`CampaignStoreError::Exists`] if its id is taken.
+    pub async fn insert(
+        &self,
+        spec: &CampaignSpec,
+        state: StoredState,
+        now: Timestamp,
+    ) -> Result<(), CampaignStoreError> {
+        let json = Self::spec_json(spec);
+        let n = match &self.db {
+            Db::Pg(p) => sqlx::query(
+                "INSERT INTO dialer_campaigns (campaign_id, spec, state, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (campaign_id) DO NOTHING",
+            )
+            .bind(&spec.id)
+            .bind(&json)
+            .bind(state.as_str())
+            .bind(micros(now))
+            .execute(p)
+            .await?
+            .rows_affected(),
+            Db::Sqlite(p) => sqlx::query(
+                "INSERT INTO dialer_campaigns (campaign_id, spec, state, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (campaign_id) DO NOTHING",
+            )
+            .bind(&spec.id)
+            .bind(&json)
+            .bind(state.as_str())
+            .bind(micros(now))
+            .execute(p)
+            .await?
+            .rows_affected(),
+        };
+        if n == 0 {
+            return Err(CampaignStoreError::Exists(spec.id.clone()));
+        }
+        Ok(())
+    }
+
+    /// Replaces a campaign's configuration.
+    pub async fn save_spec(
+        &self,
+        spec: &CampaignSpec,
+        now: Timestamp,
+    ) -> Result<(), CampaignStoreError> {
+        let json = Self::spec_json(spec);
+        let n = match &self.db {
+            Db::Pg(p) => sqlx::query(
+                "UPDATE dialer_campaigns SET spec = $2, updated_at = $3 WHERE campaign_id = $1",
+            )
+            .bind(&spec.id)
+            .bind(&json)
+            .bind(micros(now))
+            .execute(p)
+            .await?
+            .rows_affected(),
+            Db::Sqlite(p) => sqlx::query(
+                "UPDATE dialer_campaigns SET spec = ?2, updated_at = ?3 WHERE campaign_id = ?1",
+            )
+            .bind(&spec.id)
+            .bind(&json)
+            .bind(micros(now))
+            .execute(p)
+            .await?
+            .rows_affected(),
+        };
+        if n == 0 {
+            return Err(CampaignStoreError::NotFound(spec.id.clone()));
+        }
+        Ok(())
+    }
+
+    /// Records the state a campaign is to be resumed in.
+    pub async fn set_state(
+        &self,
+        id: &str,
+        state: StoredState,
+        now: Timestamp,
+    ) -> Result<(), CampaignStoreError> {
+        let n = match &self.db {
+            Db::Pg(p) => sqlx::query(
+                "UPDATE dialer_campaigns SET state = $2, updated_at = $3 WHERE campaign_id = $1",
+            )
+            .bind(id)
+            .bind(state.as_str())
+            .bind(micros(now))
+            .execute(p)
+            .await?
+            .rows_affected(),
+            Db::Sqlite(p) => sqlx::query(
+                "UPDATE dialer_campaigns SET state = ?2, updated_at = ?3 WHERE campaign_id = ?1",
+            )
+            .bind(id)
+            .bind(state.as_str())
+            .bind(micros(now))
+            .execute(p)
+            .await?
+            .rows_affected(),
+        };
+        if n == 0 {
+            return Err(CampaignStoreError::NotFound(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Every stored campaign, in id order.
+    pub async fn list(&self) -> Result<Vec<StoredCampaign>, CampaignStoreError> {
+        const SQL: &str = "SELECT campaign_id, spec, state, created_at, updated_at \
+                           FROM dialer_campaigns ORDER BY campaign_id";
+        let rows: Vec<(String, String, String, i64, i64)> = match &self.db {
+            Db::Pg(p) => sqlx::query(SQL)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                        r.try_get(4)?,
+                    ))
+                })
+                .collect::<Result<_, sqlx::Error>>()?,
+            Db::Sqlite(p) => sqlx::query(SQL)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                        r.try_get(4)?,
+                    ))
+                })
+                .collect::<Result<_, sqlx::Error>>()?,
+        };
+        rows.into_iter()
+            .map(|(id, spec, state, created, updated)| {
+                let corrupt = |problem: String| CampaignStoreError::Corrupt {
+                    id: id.clone(),
+                    problem,
+                };
+                let spec: CampaignSpec =
+                    serde_json::from_str(&spec).map_err(|e| corrupt(e.to_string()))?;
+                let state = StoredState::parse(&state)
+                    .ok_or_else(|| corrupt(format!("unknown state {state:?}")))?;
+                Ok(StoredCampaign {
+                    spec,
+                    state,
+                    created_at: from_micros(created),
+                    updated_at: from_micros(updated),
+                })
+            })
+            .collect()
+    }
+
+    /// Remembers accounts added to a campaign (already known ones are kept as they are).
+    pub async fn add_accounts(
+        &self,
+        id: &str,
+        accounts: &[String],
+        now: Timestamp,
+    ) -> Result<(), CampaignStoreError> {
+        match &self.db {
+            Db::Pg(p) => {
+                let mut tx = p.begin().await?;
+                for chunk in accounts.chunks(1000) {
+                    // One statement per chunk: UNNEST turns the array into rows.
+                    sqlx::query(
+                        "INSERT INTO dialer_campaign_accounts (campaign_id, account_id, added_at) \
+                         SELECT $1, a, $3 FROM UNNEST($2::text[]) AS a \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(chunk)
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+            Db::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                for a in accounts {
+                    sqlx::query(
+                        "INSERT INTO dialer_campaign_accounts (campaign_id, account_id, added_at) \
+                         VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(a)
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The accounts added to a campaign, in id order.
+    pub async fn accounts(&self, id: &str) -> Result<Vec<String>, CampaignStoreError> {
+        Ok(match &self.db {
+            Db::Pg(p) => {
+                sqlx::query_scalar(
+                    "SELECT account_id FROM dialer_campaign_accounts WHERE campaign_id = $1 \
+                 ORDER BY account_id",
+                )
+                .bind(id)
+                .fetch_all(p)
+                .await?
+            }
+            Db::Sqlite(p) => {
+                sqlx::query_scalar(
+                    "SELECT account_id FROM dialer_campaign_accounts WHERE campaign_id = ?1 \
+                 ORDER BY account_id",
+                )
+                .bind(id)
+                .fetch_all(p)
+                .await?
+            }
+        })
+    }
+}
+
+impl CampaignStore {
+    /// The last ledger change seq handled under `name` (0: none yet).
+    pub async fn feed_cursor(&self, name: &str) -> Result<i64, CampaignStoreError> {
+        let seq: Option<i64> = match &self.db {
+            Db::Pg(p) => {
+                sqlx::query_scalar("SELECT seq FROM dialer_feed_cursor WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Db::Sqlite(p) => {
+                sqlx::query_scalar("SELECT seq FROM dialer_feed_cursor WHERE name = ?1")
+                    .bind(name)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        Ok(seq.unwrap_or(0))
+    }
+
+    /// Records that every change up to `seq` was handled (never moves backwards).
+    pub async fn save_feed_cursor(
+        &self,
+        name: &str,
+        seq: i64,
+        now: Timestamp,
+    ) -> Result<(), CampaignStoreError> {
+        match &self.db {
+            Db::Pg(p) => {
+                sqlx::query(
+                    "INSERT INTO dialer_feed_cursor (name, seq, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET seq = GREATEST(dialer_feed_cursor.seq, \
+                     excluded.seq), updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(seq)
+                .bind(micros(now))
+                .execute(p)
+                .await?;
+            }
+            Db::Sqlite(p) => {
+                sqlx::query(
+                    "INSERT INTO dialer_feed_cursor (name, seq, updated_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (name) DO UPDATE SET seq = MAX(dialer_feed_cursor.seq, \
+                     excluded.seq), updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(seq)
+                .bind(micros(now))
+                .execute(p)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn roundtrip(store: CampaignStore, id: &str) {
+        let now: Timestamp = "2026-11-23T16:00:00Z".parse().expect("ts");
+        let mut spec = CampaignSpec {
+            id: id.into(),
+            name: "spring".into(),
+            ..CampaignSpec::default()
+        };
+        store
+            .insert(&spec, StoredState::Ready, now)
+            .await
+            .expect("insert");
+        assert!(matches!(
+            store.insert(&spec, StoredState::Ready, now).await,
+            Err(CampaignStoreError::Exists(_))
+        ));
+        spec.ring_timeout_s = 30.0;
+        store.save_spec(&spec, now).await.expect("save");
+        store
+            .set_state(id, StoredState::Paused, now)
+            .await
+            .expect("state");
+        assert!(matches!(
+            store.set_state("nope", StoredState::Paused, now).await,
+            Err(CampaignStoreError::NotFound(_))
+        ));
+        let all = store.list().await.expect("list");
+        let got = all.iter().find(|c| c.spec.id == id).expect("stored");
+        assert_eq!(got.spec, spec);
+        assert_eq!(got.state, StoredState::Paused);
+        assert_eq!(got.created_at, now);
+        let ids: Vec<String> = (0..2500).map(|i| format!("A{i:06}")).collect();
+        store.add_accounts(id, &ids, now).await.expect("add");
+        store
+            .add_accounts(id, &ids[..10], now)
+            .await
+            .expect("again");
+        assert_eq!(store.accounts(id).await.expect("accounts"), ids);
+        assert_eq!(store.feed_cursor(id).await.expect("cursor"), 0);
+        store.save_feed_cursor(id, 42, now).await.expect("save");
+        store.save_feed_cursor(id, 7, now).await.expect("older");
+        assert_eq!(store.feed_cursor(id).await.expect("cursor"), 42);
+    }
+
+    #[tokio::test]
+    async fn sqlite_roundtrip() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}/d.db?mode=rwc", dir.path().display());
+        roundtrip(CampaignStore::open(&url).await.expect("open"), "c1").await;
+        // Reopening applies nothing new and keeps the data.
+        let again = CampaignStore::open(&url).await.expect("reopen");
+        assert_eq!(again.list().await.expect("list").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn postgres_roundtrip() {
+        let url = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let store = CampaignStore::open(&url).await.expect("postgres");
+        let id = format!("pg-{}", uuid::Uuid::new_v4().simple());
+        roundtrip(store, &id).await;
+    }
+}

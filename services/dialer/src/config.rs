@@ -1,0 +1,555 @@
+//! dialerd configuration: a TOML file plus `DIALER_*` environment overrides, validated at
+//! start so a bad setting stops the process with a message naming it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use simulator::scenario::ScenarioId;
+
+/// Default store: an SQLite file next to the process, nothing to install.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://dialer.db?mode=rwc";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50071";
+/// Longer than the default wrap-up (120 s): a stopping campaign waits for wrap-ups.
+pub const DEFAULT_SHUTDOWN_GRACE_S: u64 = 150;
+
+/// Everything dialerd is configured with.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The dialer's own database (outbox, campaigns): `postgres://...` or `sqlite:...`. It
+    /// may be the ledger's database: tables are prefixed `dialer_`, migrations numbered
+    /// from 1000.
+    #[serde(default = "default_db")]
+    pub database_url: String,
+    /// Redis for queues and attempt counters shared by replicas (`redis://...`); unset:
+    /// in-process queues and counters (one replica).
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// The ledger's gRPC endpoint (`http://host:port` or `https://...`).
+    #[serde(default)]
+    pub ledger_url: Option<String>,
+    /// Bearer token (role `dialer`) for the ledger...
+    #[serde(default)]
+    pub ledger_token: Option<String>,
+    /// ...or the ledger's HS256 key, to mint one (sub = `replica_id`).
+    #[serde(default)]
+    pub ledger_jwt_hs256_key: Option<String>,
+    /// Without a ledger, accounts come from a generated in-memory portfolio of this many
+    /// accounts (`A000000`, ...): demos and tests.
+    #[serde(default)]
+    pub sample_accounts: Option<u32>,
+    /// gRPC listen address; port 0 picks a free port (printed on stdout).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Prometheus `/metrics` listen address; unset disables the endpoint.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
+    /// HS256 key for callers' bearer JWTs; unset disables authentication (development only:
+    /// every caller is an admin).
+    #[serde(default)]
+    pub jwt_hs256_key: Option<String>,
+    /// TLS on the gRPC listener (PEM files); unset: plaintext.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// This replica's name: queue lease owner and outbox owner. Must stay the same across
+    /// restarts of one replica so it recovers its own in-flight attempts.
+    #[serde(default = "default_replica")]
+    pub replica_id: String,
+    /// The telephone network.
+    #[serde(default)]
+    pub carrier: CarrierConfig,
+    /// Seconds a shutdown waits for calls in progress (and their wrap-ups) before it flushes
+    /// and exits anyway.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace_s: u64,
+}
+
+/// PEM certificate chain and private key of the gRPC listener.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+}
+
+/// Which network calls go out on. Only the simulated network so far; a SIP trunk is next.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CarrierConfig {
+    /// The statistical network of the pacing benchmark (one per campaign).
+    Sim {
+        /// Benchmark scenario S1..S9 (answer rates over the day).
+        #[serde(default = "default_scenario")]
+        scenario: String,
+        /// Seed of the draws (each campaign adds its own offset).
+        #[serde(default)]
+        seed: u64,
+        /// Simulated seconds per real second (1: real time).
+        #[serde(default = "one")]
+        speed: f64,
+        /// Run the dialer's clock from this instant (RFC 3339) instead of now: demos and tests
+        /// at a time when calling windows are open.
+        #[serde(default)]
+        clock_start: Option<String>,
+    },
+}
+
+impl Default for CarrierConfig {
+    fn default() -> Self {
+        CarrierConfig::Sim {
+            scenario: default_scenario(),
+            seed: 0,
+            speed: 1.0,
+            clock_start: None,
+        }
+    }
+}
+
+impl CarrierConfig {
+    /// The simulated scenario (validated).
+    pub fn scenario(&self) -> Result<ScenarioId, ConfigError> {
+        match self {
+            CarrierConfig::Sim { scenario, .. } => {
+                ScenarioId::parse(scenario).ok_or_else(|| ConfigError::Invalid {
+                    field: "carrier.scenario",
+                    message: format!("{scenario:?} is not one of S1..S9"),
+                })
+            }
+        }
+    }
+
+    /// The instant the dialer's clock starts at, if not now.
+    pub fn clock_start(&self) -> Result<Option<Timestamp>, ConfigError> {
+        match self {
+            CarrierConfig::Sim {
+                clock_start: Some(t),
+                ..
+            } => t.parse().map(Some).map_err(|e| ConfigError::Invalid {
+                field: "carrier.clock_start",
+                message: format!("{t:?} is not an RFC 3339 instant ({e})"),
+            }),
+            CarrierConfig::Sim { .. } => Ok(None),
+        }
+    }
+}
+
+fn default_db() -> String {
+    DEFAULT_DATABASE_URL.to_owned()
+}
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_owned()
+}
+fn default_replica() -> String {
+    "dialer-1".to_owned()
+}
+fn default_scenario() -> String {
+    "S2".to_owned()
+}
+fn default_grace() -> u64 {
+    DEFAULT_SHUTDOWN_GRACE_S
+}
+fn one() -> f64 {
+    1.0
+}
+
+/// A configuration dialerd cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: default_db(),
+            redis_url: None,
+            ledger_url: None,
+            ledger_token: None,
+            ledger_jwt_hs256_key: None,
+            sample_accounts: None,
+            listen: default_listen(),
+            metrics_listen: None,
+            jwt_hs256_key: None,
+            tls: None,
+            replica_id: default_replica(),
+            carrier: CarrierConfig::default(),
+            shutdown_grace_s: default_grace(),
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse()
+        .map_err(|e: T::Err| invalid(name, format!("{v:?}: {e}")))
+}
+
+impl Config {
+    /// Reads `path` (if any), applies `DIALER_*` overrides from `env`, validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: p.display().to_string(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let set = |name: &str, slot: &mut Option<String>| {
+            if let Some(v) = env(name) {
+                *slot = Some(v);
+            }
+        };
+        if let Some(v) = env("DIALER_DATABASE_URL") {
+            self.database_url = v;
+        }
+        set("DIALER_REDIS_URL", &mut self.redis_url);
+        set("DIALER_LEDGER_URL", &mut self.ledger_url);
+        set("DIALER_LEDGER_TOKEN", &mut self.ledger_token);
+        set(
+            "DIALER_LEDGER_JWT_HS256_KEY",
+            &mut self.ledger_jwt_hs256_key,
+        );
+        if let Some(v) = env("DIALER_SAMPLE_ACCOUNTS") {
+            self.sample_accounts = Some(parse_env("DIALER_SAMPLE_ACCOUNTS", &v)?);
+        }
+        if let Some(v) = env("DIALER_LISTEN") {
+            self.listen = v;
+        }
+        set("DIALER_METRICS_LISTEN", &mut self.metrics_listen);
+        set("DIALER_JWT_HS256_KEY", &mut self.jwt_hs256_key);
+        match (env("DIALER_TLS_CERT"), env("DIALER_TLS_KEY")) {
+            (Some(cert), Some(key)) => {
+                self.tls = Some(TlsConfig {
+                    cert_path: cert.into(),
+                    key_path: key.into(),
+                })
+            }
+            (None, None) => {}
+            _ => {
+                return Err(invalid(
+                    "tls",
+                    "set both DIALER_TLS_CERT and DIALER_TLS_KEY, or neither",
+                ));
+            }
+        }
+        if let Some(v) = env("DIALER_REPLICA_ID") {
+            self.replica_id = v;
+        }
+        if let Some(v) = env("DIALER_SHUTDOWN_GRACE_S") {
+            self.shutdown_grace_s = parse_env("DIALER_SHUTDOWN_GRACE_S", &v)?;
+        }
+        let CarrierConfig::Sim {
+            scenario,
+            seed,
+            speed,
+            clock_start,
+        } = &mut self.carrier;
+        if let Some(v) = env("DIALER_CARRIER_SCENARIO") {
+            *scenario = v;
+        }
+        if let Some(v) = env("DIALER_CARRIER_SEED") {
+            *seed = parse_env("DIALER_CARRIER_SEED", &v)?;
+        }
+        if let Some(v) = env("DIALER_CARRIER_SPEED") {
+            *speed = parse_env("DIALER_CARRIER_SPEED", &v)?;
+        }
+        if let Some(v) = env("DIALER_CARRIER_CLOCK_START") {
+            *clock_start = Some(v);
+        }
+        Ok(())
+    }
+
+    /// Checks every setting; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database_url;
+        if !(url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
+            return Err(invalid(
+                "database_url",
+                format!(
+                    "want postgres://... or sqlite:..., got {}",
+                    ledger::redact::url(url)
+                ),
+            ));
+        }
+        if let Some(r) = &self.redis_url
+            && !(r.starts_with("redis://") || r.starts_with("rediss://"))
+        {
+            return Err(invalid(
+                "redis_url",
+                format!(
+                    "want redis://... or rediss://..., got {}",
+                    ledger::redact::url(r)
+                ),
+            ));
+        }
+        if let Some(l) = &self.ledger_url
+            && !(l.starts_with("http://") || l.starts_with("https://"))
+        {
+            return Err(invalid(
+                "ledger_url",
+                format!("want http://host:port or https://..., got {l:?}"),
+            ));
+        }
+        if self.ledger_token.is_some() && self.ledger_jwt_hs256_key.is_some() {
+            return Err(invalid(
+                "ledger_token",
+                "set ledger_token or ledger_jwt_hs256_key, not both",
+            ));
+        }
+        if let Some(k) = &self.ledger_jwt_hs256_key
+            && k.len() < 32
+        {
+            return Err(invalid("ledger_jwt_hs256_key", "must be at least 32 bytes"));
+        }
+        if self.sample_accounts.is_some() && self.ledger_url.is_some() {
+            return Err(invalid(
+                "sample_accounts",
+                "only without ledger_url (accounts come from the ledger)",
+            ));
+        }
+        if self.sample_accounts.is_some_and(|n| n > 1_000_000) {
+            return Err(invalid("sample_accounts", "at most 1000000"));
+        }
+        self.listen_addr()?;
+        self.metrics_addr()?;
+        if let Some(k) = &self.jwt_hs256_key
+            && k.len() < 32
+        {
+            return Err(invalid("jwt_hs256_key", "must be at least 32 bytes"));
+        }
+        if let Some(tls) = &self.tls {
+            for (field, path) in [
+                ("tls.cert_path", &tls.cert_path),
+                ("tls.key_path", &tls.key_path),
+            ] {
+                if !path.is_file() {
+                    return Err(invalid(
+                        field,
+                        format!("{} is not a readable file", path.display()),
+                    ));
+                }
+            }
+        }
+        let r = &self.replica_id;
+        if r.is_empty()
+            || r.len() > 64
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(invalid(
+                "replica_id",
+                "1 to 64 letters, digits, '-', '_' or '.'",
+            ));
+        }
+        self.carrier.scenario()?;
+        self.carrier.clock_start()?;
+        let CarrierConfig::Sim { speed, .. } = &self.carrier;
+        if !(*speed > 0.0 && *speed <= 1000.0) {
+            return Err(invalid("carrier.speed", "must be in (0, 1000]"));
+        }
+        if !(1..=3600).contains(&self.shutdown_grace_s) {
+            return Err(invalid("shutdown_grace_s", "must be 1 to 3600"));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| {
+            invalid(
+                "listen",
+                format!("{:?} is not host:port ({e})", self.listen),
+            )
+        })
+    }
+
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        self.metrics_listen
+            .as_ref()
+            .map(|m| {
+                m.parse()
+                    .map_err(|e| invalid("metrics_listen", format!("{m:?} is not host:port ({e})")))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn field(e: ConfigError) -> &'static str {
+        match e {
+            ConfigError::Invalid { field, .. } => field,
+            other => panic!("not a setting error: {other}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid_and_env_overrides() {
+        let c = Config::load(None, |_| None).expect("defaults");
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.redis_url, None);
+        assert_eq!(c.carrier.scenario().expect("S2"), ScenarioId::S2);
+        let c = Config::load(
+            None,
+            env(&[
+                ("DIALER_LISTEN", "127.0.0.1:0"),
+                ("DIALER_REDIS_URL", "redis://127.0.0.1:6379"),
+                ("DIALER_CARRIER_SPEED", "20"),
+                ("DIALER_CARRIER_CLOCK_START", "2026-11-23T16:00:00Z"),
+                ("DIALER_SHUTDOWN_GRACE_S", "5"),
+            ]),
+        )
+        .expect("env");
+        assert_eq!(c.listen, "127.0.0.1:0");
+        assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(c.shutdown_grace_s, 5);
+        assert!(c.carrier.clock_start().expect("ts").is_some());
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("DIALER_DATABASE_URL", "mysql://x")], "database_url"),
+            (&[("DIALER_REDIS_URL", "http://x")], "redis_url"),
+            (&[("DIALER_LEDGER_URL", "ledger:50061")], "ledger_url"),
+            (&[("DIALER_LISTEN", "nowhere")], "listen"),
+            (&[("DIALER_METRICS_LISTEN", "x")], "metrics_listen"),
+            (&[("DIALER_JWT_HS256_KEY", "short")], "jwt_hs256_key"),
+            (&[("DIALER_TLS_CERT", "/nonexistent.pem")], "tls"),
+            (
+                &[
+                    ("DIALER_TLS_CERT", "/nonexistent.pem"),
+                    ("DIALER_TLS_KEY", "/nonexistent.key"),
+                ],
+                "tls.cert_path",
+            ),
+            (&[("DIALER_REPLICA_ID", "a b")], "replica_id"),
+            (&[("DIALER_CARRIER_SCENARIO", "S42")], "carrier.scenario"),
+            (&[("DIALER_CARRIER_SPEED", "0")], "carrier.speed"),
+            (&[("DIALER_CARRIER_SPEED", "fast")], "DIALER_CARRIER_SPEED"),
+            (
+                &[("DIALER_CARRIER_CLOCK_START", "noon")],
+                "carrier.clock_start",
+            ),
+            (&[("DIALER_SHUTDOWN_GRACE_S", "0")], "shutdown_grace_s"),
+            (&[("DIALER_SAMPLE_ACCOUNTS", "5000000")], "sample_accounts"),
+            (
+                &[
+                    ("DIALER_SAMPLE_ACCOUNTS", "10"),
+                    ("DIALER_LEDGER_URL", "http://127.0.0.1:50061"),
+                ],
+                "sample_accounts",
+            ),
+        ];
+        for (pairs, want) in cases {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let e = Config::load(None, |k| {
+                pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+            })
+            .expect_err(want);
+            assert_eq!(field(e), *want);
+        }
+    }
+
+    #[test]
+    fn reads_toml_with_the_carrier_section() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("dialer.toml");
+        std::fs::write(
+            &p,
+            r#"
+            database_url = "postgres://postgres@127.0.0.1:5432/test"
+            redis_url = "redis://127.0.0.1:6379"
+            ledger_url = "http://127.0.0.1:50061"
+            ledger_jwt_hs256_key = "0123456789abcdef0123456789abcdef"
+            listen = "0.0.0.0:50071"
+            metrics_listen = "0.0.0.0:9471"
+            replica_id = "dialer-a"
+            shutdown_grace_s = 30
+            [carrier]
+            kind = "sim"
+            scenario = "S1"
+            seed = 9
+            "#,
+        )
+        .expect("write");
+        let c = Config::load(Some(&p), |_| None).expect("valid");
+        assert_eq!(c.replica_id, "dialer-a");
+        assert_eq!(
+            c.carrier,
+            CarrierConfig::Sim {
+                scenario: "S1".into(),
+                seed: 9,
+                speed: 1.0,
+                clock_start: None
+            }
+        );
+        std::fs::write(&p, "[carrier]\nkind = \"sip\"\n").expect("write");
+        assert!(matches!(
+            Config::load(Some(&p), |_| None),
+            Err(ConfigError::Parse { .. })
+        ));
+        std::fs::write(&p, "bogus = 1\n").expect("write");
+        assert!(matches!(
+            Config::load(Some(&p), |_| None),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+}

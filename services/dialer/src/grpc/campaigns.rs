@@ -1,0 +1,287 @@
+//! `CampaignService`: campaign life cycle, account loading and live figures, for managers.
+
+use std::collections::HashSet;
+use std::pin::Pin;
+
+use auth::{Role, require};
+use collections_proto::dialer_v1 as pb;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, campaign_to, figures_to, invalid};
+use super::{Shared, status};
+use crate::campaign::CampaignSpec;
+use crate::engine::{Backend, RunState};
+
+use crate::registry::MAX_ACCOUNTS_PER_ADD as MAX_ACCOUNTS_PER_REQUEST;
+
+const MANAGERS: &[Role] = &[Role::Manager];
+
+/// The CampaignService implementation.
+pub struct CampaignGrpc<B: Backend> {
+    registry: Shared<B>,
+    /// Becomes true when the server shuts down: watch streams end.
+    stop: watch::Receiver<bool>,
+}
+
+impl<B: Backend> std::fmt::Debug for CampaignGrpc<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CampaignGrpc").finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> CampaignGrpc<B> {
+    pub fn new(registry: Shared<B>, stop: watch::Receiver<bool>) -> Self {
+        CampaignGrpc { registry, stop }
+    }
+
+    fn pack_ids(&self) -> Vec<&'static str> {
+        self.registry
+            .backend()
+            .compliance()
+            .ruleset()
+            .packs
+            .iter()
+            .map(|p| p.id)
+            .collect()
+    }
+}
+
+fn campaign_id(v: &str) -> Result<&str, Status> {
+    if v.is_empty() {
+        return Err(invalid("campaign_id", "required"));
+    }
+    if v.len() > 64 {
+        return Err(invalid("campaign_id", "at most 64 characters"));
+    }
+    Ok(v)
+}
+
+type FiguresStream = Pin<Box<dyn Stream<Item = Result<pb::Figures, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B> {
+    async fn create_campaign(
+        &self,
+        req: Request<pb::CreateCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        require(&req, MANAGERS)?;
+        let c = req
+            .into_inner()
+            .campaign
+            .ok_or_else(|| invalid("campaign", "required"))?;
+        let base = CampaignSpec {
+            id: c.campaign_id.clone(),
+            ..CampaignSpec::default()
+        };
+        let spec = convert::merge_campaign(c, base, &self.pack_ids())?;
+        let info = self.registry.create(spec).await.map_err(status)?;
+        Ok(Response::new(campaign_to(&info)))
+    }
+
+    async fn update_campaign(
+        &self,
+        req: Request<pb::UpdateCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        require(&req, MANAGERS)?;
+        let c = req
+            .into_inner()
+            .campaign
+            .ok_or_else(|| invalid("campaign", "required"))?;
+        if c.campaign_id.is_empty() {
+            return Err(invalid("campaign.campaign_id", "required"));
+        }
+        let current = self.registry.get(&c.campaign_id).map_err(status)?.spec;
+        let spec = convert::merge_campaign(c, current, &self.pack_ids())?;
+        let info = self.registry.update(spec).await.map_err(status)?;
+        Ok(Response::new(campaign_to(&info)))
+    }
+
+    async fn get_campaign(
+        &self,
+        req: Request<pb::GetCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        require(&req, MANAGERS)?;
+        let r = req.into_inner();
+        let info = self
+            .registry
+            .get(campaign_id(&r.campaign_id)?)
+            .map_err(status)?;
+        Ok(Response::new(campaign_to(&info)))
+    }
+
+    async fn list_campaigns(
+        &self,
+        req: Request<pb::ListCampaignsRequest>,
+    ) -> Result<Response<pb::ListCampaignsResponse>, Status> {
+        require(&req, MANAGERS)?;
+        let want = convert::state_from(req.into_inner().state, "state")?;
+        let campaigns = self
+            .registry
+            .list()
+            .iter()
+            .filter(|c| want.is_none_or(|s| s == c.state))
+            .map(campaign_to)
+            .collect();
+        Ok(Response::new(pb::ListCampaignsResponse { campaigns }))
+    }
+
+    async fn start_campaign(
+        &self,
+        req: Request<pb::StartCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        require(&req, MANAGERS)?;
+        let r = req.into_inner();
+        let info = self
+            .registry
+            .start(campaign_id(&r.campaign_id)?)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(campaign_to(&info)))
+    }
+
+    async fn pause_campaign(
+        &self,
+        req: Request<pb::PauseCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        require(&req, MANAGERS)?;
+        let r = req.into_inner();
+        let info = self
+            .registry
+            .pause(campaign_id(&r.campaign_id)?)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(campaign_to(&info)))
+    }
+
+    async fn resume_campaign(
+        &self,
+        req: Request<pb::ResumeCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        require(&req, MANAGERS)?;
+        let r = req.into_inner();
+        let info = self
+            .registry
+            .resume_campaign(campaign_id(&r.campaign_id)?)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(campaign_to(&info)))
+    }
+
+    async fn stop_campaign(
+        &self,
+        req: Request<pb::StopCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        require(&req, MANAGERS)?;
+        let r = req.into_inner();
+        let info = self
+            .registry
+            .stop(campaign_id(&r.campaign_id)?, r.wait)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(campaign_to(&info)))
+    }
+
+    async fn add_accounts(
+        &self,
+        req: Request<pb::AddAccountsRequest>,
+    ) -> Result<Response<pb::AddAccountsResponse>, Status> {
+        require(&req, MANAGERS)?;
+        let r = req.into_inner();
+        let id = campaign_id(&r.campaign_id)?;
+        match (r.account_ids.is_empty(), r.filter) {
+            (false, Some(_)) => {
+                return Err(invalid(
+                    "account_ids",
+                    "give account ids or a filter, not both",
+                ));
+            }
+            (true, None) => return Err(invalid("account_ids", "required (or a filter)")),
+            (true, Some(f)) => {
+                let filter = convert::account_filter(f)?;
+                convert::text("page_token", &r.page_token, 1000)?;
+                let (report, next) = self
+                    .registry
+                    .add_by_filter(id, &filter, &r.page_token)
+                    .await
+                    .map_err(status)?;
+                return Ok(Response::new(pb::AddAccountsResponse {
+                    queued: report.queued,
+                    not_found: report.not_found,
+                    unavailable: report.unavailable,
+                    next_page_token: next.unwrap_or_default(),
+                }));
+            }
+            (false, None) => {}
+        }
+        if !r.page_token.is_empty() {
+            return Err(invalid("page_token", "only with a filter"));
+        }
+        if r.account_ids.len() > MAX_ACCOUNTS_PER_REQUEST {
+            return Err(invalid(
+                "account_ids",
+                format!("at most {MAX_ACCOUNTS_PER_REQUEST} per request"),
+            ));
+        }
+        let mut seen = HashSet::with_capacity(r.account_ids.len());
+        let mut ids = Vec::with_capacity(r.account_ids.len());
+        for (i, a) in r.account_ids.into_iter().enumerate() {
+            convert::id(&format!("account_ids[{i}]"), &a)?;
+            if seen.insert(a.clone()) {
+                ids.push(a);
+            }
+        }
+        let report = self.registry.add_accounts(id, ids).await.map_err(status)?;
+        Ok(Response::new(pb::AddAccountsResponse {
+            queued: report.queued,
+            not_found: report.not_found,
+            unavailable: report.unavailable,
+            next_page_token: String::new(),
+        }))
+    }
+
+    type WatchCampaignStream = FiguresStream;
+
+    async fn watch_campaign(
+        &self,
+        req: Request<pb::WatchCampaignRequest>,
+    ) -> Result<Response<FiguresStream>, Status> {
+        require(&req, MANAGERS)?;
+        let r = req.into_inner();
+        let mut figures = self
+            .registry
+            .watch(campaign_id(&r.campaign_id)?)
+            .map_err(status)?;
+        let mut stop = self.stop.clone();
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            let first = figures_to(&figures.borrow_and_update());
+            if tx.send(Ok(first)).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    changed = figures.changed() => {
+                        if changed.is_err() {
+                            // The campaign task has ended; its last figures were sent.
+                            return;
+                        }
+                        let f = figures.borrow_and_update().clone();
+                        let last = f.state == RunState::Stopped;
+                        if tx.send(Ok(figures_to(&f))).await.is_err() || last {
+                            return;
+                        }
+                    }
+                    () = super::stopped(&mut stop) => {
+                        let _ = tx.send(Err(Status::unavailable("the dialer is shutting down"))).await;
+                        return;
+                    }
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}

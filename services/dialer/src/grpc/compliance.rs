@@ -1,0 +1,106 @@
+//! `ComplianceService.Explain`: why an account may or may not be called, from the same
+//! account source, request builder and compliance engine the campaigns use.
+
+use auth::{Role, require};
+use collections_proto::dialer_v1 as pb;
+use compliance::model::DialMode;
+use jiff::Timestamp;
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, invalid};
+use super::{Shared, status};
+use crate::account::{AccountSource, SourceError};
+use crate::engine::Backend;
+
+/// The ComplianceService implementation.
+pub struct ComplianceGrpc<B: Backend> {
+    registry: Shared<B>,
+}
+
+impl<B: Backend> std::fmt::Debug for ComplianceGrpc<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComplianceGrpc").finish_non_exhaustive()
+    }
+}
+
+impl<B: Backend> ComplianceGrpc<B> {
+    pub fn new(registry: Shared<B>) -> Self {
+        ComplianceGrpc { registry }
+    }
+}
+
+#[tonic::async_trait]
+impl<B: Backend> pb::compliance_service_server::ComplianceService for ComplianceGrpc<B> {
+    async fn explain(
+        &self,
+        req: Request<pb::ExplainRequest>,
+    ) -> Result<Response<pb::Explanation>, Status> {
+        require(&req, &[Role::Manager, Role::Crm])?;
+        let r = req.into_inner();
+        convert::id("account_id", &r.account_id)?;
+        let at = match &r.at {
+            Some(t) => convert::ts_from(t, "at")?,
+            None => Timestamp::from_millisecond(self.registry.clock().now_ms())
+                .map_err(|_| Status::internal("clock out of range"))?,
+        };
+        let spec = if r.campaign_id.is_empty() {
+            None
+        } else {
+            Some(self.registry.get(&r.campaign_id).map_err(status)?.spec)
+        };
+        let mode = convert::dial_mode_from(r.mode, "mode")?
+            .or(spec.as_ref().map(|s| s.dial_mode()))
+            .unwrap_or(DialMode::Predictive);
+        let backend = self.registry.backend();
+        let view = backend
+            .source()
+            .load(&r.account_id)
+            .await
+            .map_err(|e| match e {
+                SourceError::NotFound(id) => {
+                    Status::not_found(format!("account_id: account {id} not found"))
+                }
+                SourceError::Unavailable(_) => Status::unavailable("the ledger is unavailable"),
+            })?;
+        let order = spec
+            .as_ref()
+            .map(|s| s.recycling.phone_order.clone())
+            .unwrap_or_else(|| queue::recycle::RecyclePolicy::default().phone_order);
+        let number = if r.number.is_empty() {
+            view.phones_in_order(&order)
+                .first()
+                .map(|p| p.number.clone())
+                .ok_or_else(|| invalid("number", "required: the account has no phone on file"))?
+        } else {
+            ledger::domain::validate_e164("number", &r.number)
+                .map_err(|e| invalid(e.field, e.message))?;
+            r.number
+        };
+        let known = view.debt_ids();
+        let debts = if r.debt_ids.is_empty() {
+            if known.is_empty() {
+                return Err(invalid("debt_ids", "required: the account has no debt"));
+            }
+            known
+        } else {
+            for (i, d) in r.debt_ids.iter().enumerate() {
+                if !known.contains(d) {
+                    return Err(invalid(
+                        format_args!("debt_ids[{i}]"),
+                        format_args!("{d} is not a debt of account {}", r.account_id),
+                    ));
+                }
+            }
+            r.debt_ids
+        };
+        let policy = spec.map(|s| s.compliance).unwrap_or_default();
+        let request = view.call_request(&number, &debts, at, mode);
+        let decision = backend
+            .compliance()
+            .evaluate(&request, &policy)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Ok(Response::new(convert::explanation_to(
+            &decision, at, &number, &debts, mode,
+        )))
+    }
+}

@@ -1,0 +1,288 @@
+//! Prometheus metrics of dialerd, labelled per campaign (dials, outcomes by kind,
+//! abandonment, lines, agents by state, queue sizes, refusals by reason), refreshed from
+//! each campaign's live figures at every scrape, and the `/metrics` HTTP endpoint.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use prometheus::{
+    Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::engine::Figures;
+use crate::registry::CampaignState;
+
+/// The dialer's metrics, in their own registry (one per server instance).
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub dials: IntCounterVec,
+    pub outcomes: IntCounterVec,
+    pub live_answers: IntCounterVec,
+    pub abandoned: IntCounterVec,
+    pub refused: IntCounterVec,
+    pub errors: IntCounterVec,
+    pub abandon_rate: GaugeVec,
+    pub lines: IntGaugeVec,
+    pub agents: IntGaugeVec,
+    pub queue: IntGaugeVec,
+    pub campaigns: IntGaugeVec,
+    /// Open agent sessions.
+    pub sessions: IntGauge,
+    /// Outcomes written but not yet acknowledged by the ledger (set by the outbox relay).
+    pub outbox_depth: IntGauge,
+    /// Counter values already exported, per campaign: counters only move forward by the
+    /// difference to the latest figures.
+    seen: Arc<Mutex<HashMap<String, Figures>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let m = Metrics {
+            dials: counter("dialer_dials_total", "Calls dialed", &["campaign"]),
+            outcomes: counter(
+                "dialer_outcomes_total",
+                "Final call outcomes by kind",
+                &["campaign", "outcome"],
+            ),
+            live_answers: counter(
+                "dialer_live_answers_total",
+                "Live answers (connected plus abandoned)",
+                &["campaign"],
+            ),
+            abandoned: counter(
+                "dialer_abandoned_total",
+                "Live answers no agent took within the connect deadline",
+                &["campaign"],
+            ),
+            refused: counter(
+                "dialer_refused_total",
+                "Accounts the compliance engine deferred or denied, by reason code",
+                &["campaign", "reason"],
+            ),
+            errors: counter(
+                "dialer_errors_total",
+                "Store or carrier failures the campaign held back on",
+                &["campaign"],
+            ),
+            abandon_rate: GaugeVec::new(
+                Opts::new(
+                    "dialer_abandon_rate",
+                    "Abandoned over live answers (window: today or rolling)",
+                ),
+                &["campaign", "window"],
+            )
+            .expect("valid metric"),
+            lines: IntGaugeVec::new(
+                Opts::new("dialer_lines_in_use", "Calls ringing, waiting or connected"),
+                &["campaign"],
+            )
+            .expect("valid metric"),
+            agents: IntGaugeVec::new(
+                Opts::new("dialer_agents", "Agents by state"),
+                &["campaign", "state"],
+            )
+            .expect("valid metric"),
+            queue: IntGaugeVec::new(
+                Opts::new("dialer_queue_accounts", "Queued accounts by state"),
+                &["campaign", "state"],
+            )
+            .expect("valid metric"),
+            campaigns: IntGaugeVec::new(
+                Opts::new("dialer_campaigns", "Campaigns by state"),
+                &["state"],
+            )
+            .expect("valid metric"),
+            sessions: IntGauge::new("dialer_agent_sessions", "Open agent sessions")
+                .expect("valid metric"),
+            outbox_depth: IntGauge::new(
+                "dialer_outbox_depth",
+                "Outcomes written but not yet acknowledged by the ledger",
+            )
+            .expect("valid metric"),
+            seen: Arc::new(Mutex::new(HashMap::new())),
+            registry,
+        };
+        for c in [
+            Box::new(m.dials.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(m.outcomes.clone()),
+            Box::new(m.live_answers.clone()),
+            Box::new(m.abandoned.clone()),
+            Box::new(m.refused.clone()),
+            Box::new(m.errors.clone()),
+            Box::new(m.abandon_rate.clone()),
+            Box::new(m.lines.clone()),
+            Box::new(m.agents.clone()),
+            Box::new(m.queue.clone()),
+            Box::new(m.campaigns.clone()),
+            Box::new(m.sessions.clone()),
+            Box::new(m.outbox_depth.clone()),
+        ] {
+            m.registry.register(c).expect("unique metric names");
+        }
+        m
+    }
+
+    /// Brings every metric up to date with the campaigns' latest figures.
+    pub fn observe(&self, campaigns: &[(CampaignState, Figures)]) {
+        let mut by_state: HashMap<&'static str, i64> = HashMap::new();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        for (state, f) in campaigns {
+            *by_state.entry(state.as_str()).or_default() += 1;
+            let c = f.campaign_id.as_str();
+            let old = seen.get(c);
+            let delta = |new: u64, old: Option<u64>| new.saturating_sub(old.unwrap_or(0));
+            self.dials
+                .with_label_values(&[c])
+                .inc_by(delta(f.dials, old.map(|o| o.dials)));
+            self.live_answers
+                .with_label_values(&[c])
+                .inc_by(delta(f.live_answers, old.map(|o| o.live_answers)));
+            self.abandoned
+                .with_label_values(&[c])
+                .inc_by(delta(f.abandoned, old.map(|o| o.abandoned)));
+            self.errors
+                .with_label_values(&[c])
+                .inc_by(delta(f.errors, old.map(|o| o.errors)));
+            for (kind, n) in &f.outcomes {
+                let before = old.and_then(|o| o.outcomes.get(kind).copied());
+                self.outcomes
+                    .with_label_values(&[c, kind.as_str()])
+                    .inc_by(delta(*n, before));
+            }
+            for (reason, n) in &f.refused_by_reason {
+                let before = old.and_then(|o| o.refused_by_reason.get(reason).copied());
+                self.refused
+                    .with_label_values(&[c, reason.as_str()])
+                    .inc_by(delta(*n, before));
+            }
+            self.abandon_rate
+                .with_label_values(&[c, "today"])
+                .set(f.abandon_rate_today);
+            self.abandon_rate
+                .with_label_values(&[c, "rolling"])
+                .set(f.abandon_rate_window);
+            self.lines
+                .with_label_values(&[c])
+                .set(i64::from(f.lines_in_use));
+            let a = &f.agents;
+            for (state, n) in [
+                ("ready", a.ready),
+                ("reserved", a.reserved),
+                ("on_call", a.on_call),
+                ("wrap_up", a.wrap_up),
+                ("not_ready", a.not_ready),
+                ("logged_out", a.logged_out),
+            ] {
+                self.agents.with_label_values(&[c, state]).set(i64::from(n));
+            }
+            for (state, n) in [
+                ("ready", f.queue.ready),
+                ("sleeping", f.queue.sleeping),
+                ("leased", f.queue.leased),
+            ] {
+                self.queue
+                    .with_label_values(&[c, state])
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            seen.insert(c.to_string(), f.clone());
+        }
+        for state in [
+            CampaignState::Ready,
+            CampaignState::Running,
+            CampaignState::Paused,
+            CampaignState::Stopping,
+            CampaignState::Stopped,
+        ] {
+            let s = state.as_str();
+            self.campaigns
+                .with_label_values(&[s])
+                .set(by_state.get(s).copied().unwrap_or(0));
+        }
+    }
+
+    /// Text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("encode metrics");
+        String::from_utf8(buf).expect("utf-8 metrics")
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until the task is dropped, calling `refresh` before
+/// each rendering. One request per connection, which is all Prometheus needs.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Metrics,
+    refresh: Arc<dyn Fn(&Metrics) + Send + Sync>,
+) {
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            continue;
+        };
+        let m = metrics.clone();
+        let refresh = refresh.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let n = sock.read(&mut buf).await.unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if req.starts_with("GET /metrics") {
+                refresh(&m);
+                ("200 OK", m.render())
+            } else {
+                ("404 Not Found", "not found\n".to_owned())
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_follow_the_figures() {
+        let m = Metrics::new();
+        let mut f = crate::registry::empty_figures("c1", 0);
+        f.dials = 5;
+        f.outcomes.insert("busy".into(), 2);
+        m.observe(&[(CampaignState::Running, f.clone())]);
+        f.dials = 8;
+        f.outcomes.insert("busy".into(), 3);
+        m.observe(&[(CampaignState::Running, f)]);
+        let text = m.render();
+        assert!(
+            text.contains("dialer_dials_total{campaign=\"c1\"} 8"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dialer_outcomes_total{campaign=\"c1\",outcome=\"busy\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dialer_campaigns{state=\"running\"} 1"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,751 @@
+//! The campaign registry: campaign id to running campaign, and the campaign life cycle
+//! (create, update, start, pause, resume, stop) kept in the dialer's database so a restarted
+//! dialerd resumes every campaign in the state it was left in.
+//!
+//! One engine task per campaign that is not stopped, each on its own carrier from the
+//! [`Network`]. The map is behind a plain mutex never held across an await; life-cycle
+//! changes are serialized by a second, async lock, so a slow database write never blocks an
+//! agent's command or a figures read.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use ledger::domain::AccountFilter;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::campaign::{CampaignSpec, SpecError};
+use crate::campaign_store::{CampaignStore, CampaignStoreError, StoredState};
+use crate::carrier::Network;
+use crate::engine::{self, AddReport, Backend, CampaignHandle, Clock, EngineError, Figures};
+
+/// Where a campaign is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignState {
+    Ready,
+    Running,
+    Paused,
+    /// Stopping: no new dials, waiting for calls in progress.
+    Stopping,
+    Stopped,
+}
+
+impl CampaignState {
+    fn stored(self) -> StoredState {
+        match self {
+            CampaignState::Ready => StoredState::Ready,
+            CampaignState::Running => StoredState::Running,
+            CampaignState::Paused => StoredState::Paused,
+            CampaignState::Stopping | CampaignState::Stopped => StoredState::Stopped,
+        }
+    }
+
+    fn from_stored(s: StoredState) -> CampaignState {
+        match s {
+            StoredState::Ready => CampaignState::Ready,
+            StoredState::Running => CampaignState::Running,
+            StoredState::Paused => CampaignState::Paused,
+            StoredState::Stopped => CampaignState::Stopped,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Ready => "ready",
+            CampaignState::Running => "running",
+            CampaignState::Paused => "paused",
+            CampaignState::Stopping => "stopping",
+            CampaignState::Stopped => "stopped",
+        }
+    }
+}
+
+/// A campaign as managers see it.
+#[derive(Debug, Clone)]
+pub struct CampaignInfo {
+    pub spec: CampaignSpec,
+    pub state: CampaignState,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The latest figures (the last ones of a stopped campaign this process ran, else
+    /// empty ones).
+    pub figures: Figures,
+}
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("campaign {0} not found")]
+    NotFound(String),
+    #[error("campaign {0} already exists")]
+    AlreadyExists(String),
+    #[error(transparent)]
+    Invalid(#[from] SpecError),
+    /// Not possible in the campaign's current state.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("the dialer is shutting down")]
+    Draining,
+    /// This dialer cannot do it (e.g. adding by filter without a ledger).
+    #[error("{0}")]
+    Unimplemented(String),
+    /// A system the operation needs (the ledger) did not answer.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("campaign store: {0}")]
+    Store(CampaignStoreError),
+}
+
+impl From<CampaignStoreError> for RegistryError {
+    fn from(e: CampaignStoreError) -> Self {
+        match e {
+            CampaignStoreError::Exists(id) => RegistryError::AlreadyExists(id),
+            CampaignStoreError::NotFound(id) => RegistryError::NotFound(id),
+            other => RegistryError::Store(other),
+        }
+    }
+}
+
+fn engine_error(id: &str, e: EngineError) -> RegistryError {
+    match e {
+        EngineError::Spec(s) => RegistryError::Invalid(s),
+        EngineError::Stopped => {
+            RegistryError::FailedPrecondition(format!("campaign {id} has stopped"))
+        }
+        EngineError::Conflict(c) => RegistryError::FailedPrecondition(c),
+    }
+}
+
+struct Entry {
+    spec: CampaignSpec,
+    state: CampaignState,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    handle: Option<CampaignHandle>,
+    task: Option<JoinHandle<()>>,
+    figures: watch::Receiver<Figures>,
+}
+
+impl Entry {
+    fn info(&self) -> CampaignInfo {
+        CampaignInfo {
+            spec: self
+                .handle
+                .as_ref()
+                .map_or_else(|| self.spec.clone(), |h| h.spec()),
+            state: self.state,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            figures: self.figures.borrow().clone(),
+        }
+    }
+}
+
+/// One page of account ids and the token of the next page, or why the list failed.
+pub type PageFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(Vec<String>, Option<String>), String>> + Send + 'a>>;
+
+/// Lists account ids by filter, a page at a time (the ledger's ListAccounts).
+pub trait AccountLister: Send + Sync + 'static {
+    /// One page of at most `page_size` ids from `page_token` (empty: the first page), and
+    /// the token of the next page if there is one.
+    fn list<'a>(
+        &'a self,
+        filter: &'a AccountFilter,
+        page_size: u32,
+        page_token: &'a str,
+    ) -> PageFuture<'a>;
+}
+
+impl AccountLister for crate::ledger_link::LedgerLink {
+    fn list<'a>(
+        &'a self,
+        filter: &'a AccountFilter,
+        page_size: u32,
+        page_token: &'a str,
+    ) -> PageFuture<'a> {
+        Box::pin(async move {
+            self.list_accounts(filter, page_size, page_token)
+                .await
+                .map(|p| (p.account_ids, p.next_page_token))
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// Most accounts one AddAccounts adds (by ids or by filter).
+pub const MAX_ACCOUNTS_PER_ADD: usize = 100_000;
+
+/// What a shutdown did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Campaigns whose calls all ended within the grace period.
+    pub stopped: Vec<String>,
+    /// Campaigns still with calls in progress when the grace period ran out (their
+    /// attempts are recovered from the outbox at the next start).
+    pub timed_out: Vec<String>,
+}
+
+/// Every campaign of this dialer.
+pub struct Registry<B: Backend> {
+    backend: Arc<B>,
+    store: CampaignStore,
+    network: Box<dyn Network>,
+    clock: Clock,
+    /// Whether accounts are re-queued from the database on resume (in-process queues are
+    /// lost with the process; Redis queues are not).
+    requeue_on_resume: bool,
+    /// Shared with the background half of a stop.
+    entries: Arc<Mutex<BTreeMap<String, Entry>>>,
+    /// Serializes life-cycle changes (held across database writes, never across a stop).
+    admin: tokio::sync::Mutex<()>,
+    draining: AtomicBool,
+    /// Account lists by filter; none without a ledger.
+    lister: Option<Arc<dyn AccountLister>>,
+}
+
+impl<B: Backend> std::fmt::Debug for Registry<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("campaigns", &self.lock().len())
+            .field("draining", &self.draining.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<B: Backend> Registry<B> {
+    /// A registry over `store` that has not resumed anything yet (see [`Registry::resume`]).
+    /// `requeue_on_resume`: queue the stored accounts again when a campaign is resumed
+    /// (for in-process queues).
+    pub fn new(
+        backend: Arc<B>,
+        store: CampaignStore,
+        network: Box<dyn Network>,
+        clock: Clock,
+        requeue_on_resume: bool,
+    ) -> Registry<B> {
+        Registry {
+            backend,
+            store,
+            network,
+            clock,
+            requeue_on_resume,
+            entries: Arc::new(Mutex::new(BTreeMap::new())),
+            admin: tokio::sync::Mutex::new(()),
+            draining: AtomicBool::new(false),
+            lister: None,
+        }
+    }
+
+    /// Lets campaigns be filled by filter through `lister`.
+    pub fn with_lister(mut self, lister: Arc<dyn AccountLister>) -> Registry<B> {
+        self.lister = Some(lister);
+        self
+    }
+
+    /// The campaign store (the change feed keeps its cursor there too).
+    pub fn store(&self) -> &CampaignStore {
+        &self.store
+    }
+
+    /// Whether `id` is a campaign of this registry (stopped ones included).
+    pub fn knows(&self, id: &str) -> bool {
+        self.lock().contains_key(id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millisecond(self.clock.now_ms()).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    /// The stores campaigns run on (the compliance engine and account source included).
+    pub fn backend(&self) -> &Arc<B> {
+        &self.backend
+    }
+
+    /// The dialer's clock (virtual when configured to start at a fixed instant).
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn check_open(&self) -> Result<(), RegistryError> {
+        if self.draining.load(Ordering::Acquire) {
+            Err(RegistryError::Draining)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts the engine task of a campaign (in [`engine::RunState::Ready`]).
+    fn spawn(
+        &self,
+        spec: &CampaignSpec,
+    ) -> Result<(CampaignHandle, JoinHandle<()>), RegistryError> {
+        let (carrier, events) = self.network.open(&spec.id);
+        engine::spawn(
+            spec.clone(),
+            self.backend.clone(),
+            carrier,
+            events,
+            self.clock,
+        )
+        .map_err(|e| engine_error(&spec.id, e))
+    }
+
+    /// Restarts every stored campaign that is not stopped, in the state it was left in.
+    /// Returns how many were resumed.
+    pub async fn resume(&self) -> Result<usize, RegistryError> {
+        let _admin = self.admin.lock().await;
+        let stored = self.store.list().await?;
+        let mut resumed = 0;
+        for c in stored {
+            let id = c.spec.id.clone();
+            if self.lock().contains_key(&id) {
+                continue;
+            }
+            let state = CampaignState::from_stored(c.state);
+            let (handle, task) = if state == CampaignState::Stopped {
+                (None, None)
+            } else {
+                let (h, t) = self.spawn(&c.spec)?;
+                (Some(h), Some(t))
+            };
+            let figures = handle.as_ref().map_or_else(
+                || watch::channel(empty_figures(&id, self.clock.now_ms())).1,
+                |h| h.figures(),
+            );
+            self.lock().insert(
+                id.clone(),
+                Entry {
+                    spec: c.spec,
+                    state,
+                    created_at: c.created_at,
+                    updated_at: c.updated_at,
+                    handle: handle.clone(),
+                    task,
+                    figures,
+                },
+            );
+            let Some(handle) = handle else { continue };
+            if self.requeue_on_resume {
+                let accounts = self.store.accounts(&id).await?;
+                if !accounts.is_empty() {
+                    let r = handle
+                        .add_accounts(accounts)
+                        .await
+                        .map_err(|e| engine_error(&id, e))?;
+                    info!(campaign_id = %id, queued = r.queued, "accounts queued again");
+                }
+            }
+            match state {
+                CampaignState::Running => handle.start().await,
+                CampaignState::Paused => handle.pause().await,
+                _ => Ok(()),
+            }
+            .map_err(|e| engine_error(&id, e))?;
+            info!(campaign_id = %id, state = state.as_str(), "campaign resumed");
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    /// Creates a campaign in state [`CampaignState::Ready`].
+    pub async fn create(&self, spec: CampaignSpec) -> Result<CampaignInfo, RegistryError> {
+        self.check_open()?;
+        spec.validate()?;
+        let _admin = self.admin.lock().await;
+        if self.lock().contains_key(&spec.id) {
+            return Err(RegistryError::AlreadyExists(spec.id));
+        }
+        let now = self.now();
+        self.store.insert(&spec, StoredState::Ready, now).await?;
+        let (handle, task) = self.spawn(&spec)?;
+        let entry = Entry {
+            spec: spec.clone(),
+            state: CampaignState::Ready,
+            created_at: now,
+            updated_at: now,
+            figures: handle.figures(),
+            handle: Some(handle),
+            task: Some(task),
+        };
+        let info = entry.info();
+        self.lock().insert(spec.id.clone(), entry);
+        info!(campaign_id = %spec.id, "campaign created");
+        Ok(info)
+    }
+
+    /// Replaces a campaign's configuration; a running campaign applies it at its next
+    /// second.
+    pub async fn update(&self, spec: CampaignSpec) -> Result<CampaignInfo, RegistryError> {
+        self.check_open()?;
+        spec.validate()?;
+        let _admin = self.admin.lock().await;
+        let handle = {
+            let map = self.lock();
+            let e = map
+                .get(&spec.id)
+                .ok_or_else(|| RegistryError::NotFound(spec.id.clone()))?;
+            if matches!(e.state, CampaignState::Stopping | CampaignState::Stopped) {
+                return Err(RegistryError::FailedPrecondition(format!(
+                    "campaign {} has stopped",
+                    spec.id
+                )));
+            }
+            e.handle.clone()
+        };
+        if let Some(h) = &handle {
+            h.update(spec.clone())
+                .await
+                .map_err(|e| engine_error(&spec.id, e))?;
+        }
+        let now = self.now();
+        self.store.save_spec(&spec, now).await?;
+        let mut map = self.lock();
+        let e = map
+            .get_mut(&spec.id)
+            .ok_or_else(|| RegistryError::NotFound(spec.id.clone()))?;
+        e.spec = spec;
+        e.updated_at = now;
+        info!(campaign_id = %e.spec.id, "campaign updated");
+        Ok(e.info())
+    }
+
+    pub fn get(&self, id: &str) -> Result<CampaignInfo, RegistryError> {
+        self.lock()
+            .get(id)
+            .map(Entry::info)
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))
+    }
+
+    /// Every campaign, in id order.
+    pub fn list(&self) -> Vec<CampaignInfo> {
+        self.lock().values().map(Entry::info).collect()
+    }
+
+    /// The latest figures of every campaign (for metrics).
+    pub fn figures(&self) -> Vec<(CampaignState, Figures)> {
+        self.lock()
+            .values()
+            .map(|e| (e.state, e.figures.borrow().clone()))
+            .collect()
+    }
+
+    /// A live campaign's figures, updated every second until it stops.
+    pub fn watch(&self, id: &str) -> Result<watch::Receiver<Figures>, RegistryError> {
+        self.lock()
+            .get(id)
+            .map(|e| e.figures.clone())
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))
+    }
+
+    /// The running campaign `id` (agents log in through it).
+    pub fn handle(&self, id: &str) -> Result<CampaignHandle, RegistryError> {
+        let map = self.lock();
+        let e = map
+            .get(id)
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
+        match (&e.handle, e.state) {
+            (Some(h), CampaignState::Ready | CampaignState::Running | CampaignState::Paused) => {
+                Ok(h.clone())
+            }
+            _ => Err(RegistryError::FailedPrecondition(format!(
+                "campaign {id} has stopped"
+            ))),
+        }
+    }
+
+    /// Moves a campaign from one of `from` to `to` (no-op if already there).
+    async fn transition(
+        &self,
+        id: &str,
+        from: &[CampaignState],
+        to: CampaignState,
+        hint: &str,
+    ) -> Result<CampaignInfo, RegistryError> {
+        self.check_open()?;
+        let _admin = self.admin.lock().await;
+        let (handle, state) = {
+            let map = self.lock();
+            let e = map
+                .get(id)
+                .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
+            (e.handle.clone(), e.state)
+        };
+        if state == to {
+            return self.get(id);
+        }
+        if !from.contains(&state) {
+            return Err(RegistryError::FailedPrecondition(format!(
+                "campaign {id} is {}: {hint}",
+                state.as_str()
+            )));
+        }
+        let handle = handle.ok_or_else(|| {
+            RegistryError::FailedPrecondition(format!("campaign {id} has stopped"))
+        })?;
+        match to {
+            CampaignState::Running => handle.start().await,
+            CampaignState::Paused => handle.pause().await,
+            _ => Ok(()),
+        }
+        .map_err(|e| engine_error(id, e))?;
+        let now = self.now();
+        self.store.set_state(id, to.stored(), now).await?;
+        let mut map = self.lock();
+        let e = map
+            .get_mut(id)
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
+        e.state = to;
+        e.updated_at = now;
+        info!(campaign_id = %id, state = to.as_str(), "campaign state");
+        Ok(e.info())
+    }
+
+    /// Ready to running.
+    pub async fn start(&self, id: &str) -> Result<CampaignInfo, RegistryError> {
+        self.transition(
+            id,
+            &[CampaignState::Ready],
+            CampaignState::Running,
+            "only a ready campaign starts (a paused one resumes)",
+        )
+        .await
+    }
+
+    /// Running to paused.
+    pub async fn pause(&self, id: &str) -> Result<CampaignInfo, RegistryError> {
+        self.transition(
+            id,
+            &[CampaignState::Running],
+            CampaignState::Paused,
+            "only a running campaign pauses",
+        )
+        .await
+    }
+
+    /// Paused to running.
+    pub async fn resume_campaign(&self, id: &str) -> Result<CampaignInfo, RegistryError> {
+        self.transition(
+            id,
+            &[CampaignState::Paused],
+            CampaignState::Running,
+            "only a paused campaign resumes (a ready one starts)",
+        )
+        .await
+    }
+
+    /// Stops a campaign for good: no new dials; the returned future ends once the calls in
+    /// progress have ended and been recorded. With `wait` false it returns as soon as the
+    /// campaign is stopping (the rest happens in the background).
+    pub async fn stop(&self, id: &str, wait: bool) -> Result<CampaignInfo, RegistryError> {
+        self.check_open()?;
+        let handle = {
+            let _admin = self.admin.lock().await;
+            let handle = {
+                let mut map = self.lock();
+                let e = map
+                    .get_mut(id)
+                    .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
+                if matches!(e.state, CampaignState::Stopping | CampaignState::Stopped) {
+                    None
+                } else {
+                    e.state = CampaignState::Stopping;
+                    e.handle.clone()
+                }
+            };
+            if handle.is_some() {
+                // Persisted first: a crash while stopping must not resume the campaign.
+                self.store
+                    .set_state(id, StoredState::Stopped, self.now())
+                    .await?;
+            }
+            handle
+        };
+        let Some(handle) = handle else {
+            if wait {
+                self.wait_stopped(id).await;
+            }
+            return self.get(id);
+        };
+        info!(campaign_id = %id, "campaign stopping");
+        let finish = {
+            let id = id.to_string();
+            let now = self.now();
+            let task = self.lock().get_mut(&id).and_then(|e| e.task.take());
+            let entries = self.entries.clone();
+            async move {
+                handle.stop().await;
+                if let Some(t) = task {
+                    let _ = t.await;
+                }
+                let mut map = entries.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(e) = map.get_mut(&id) {
+                    e.state = CampaignState::Stopped;
+                    e.updated_at = now;
+                    e.handle = None;
+                }
+                info!(campaign_id = %id, "campaign stopped");
+            }
+        };
+        if wait {
+            finish.await;
+        } else {
+            tokio::spawn(finish);
+        }
+        self.get(id)
+    }
+
+    async fn wait_stopped(&self, id: &str) {
+        let Ok(mut figures) = self.watch(id) else {
+            return;
+        };
+        while self
+            .get(id)
+            .is_ok_and(|c| c.state != CampaignState::Stopped)
+        {
+            if figures.changed().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// Loads accounts from the source into a campaign's queue and remembers them.
+    pub async fn add_accounts(
+        &self,
+        id: &str,
+        ids: Vec<String>,
+    ) -> Result<AddReport, RegistryError> {
+        self.check_open()?;
+        let handle = self.handle(id)?;
+        let report = handle
+            .add_accounts(ids.clone())
+            .await
+            .map_err(|e| engine_error(id, e))?;
+        let skip: HashSet<&String> = report.not_found.iter().chain(&report.unavailable).collect();
+        let known: Vec<String> = ids.into_iter().filter(|a| !skip.contains(a)).collect();
+        if !known.is_empty() {
+            self.store.add_accounts(id, &known, self.now()).await?;
+        }
+        Ok(report)
+    }
+
+    /// Adds the accounts matching `filter`, at most [`MAX_ACCOUNTS_PER_ADD`] from
+    /// `page_token` (empty: the start); returns what was added and where to continue.
+    pub async fn add_by_filter(
+        &self,
+        id: &str,
+        filter: &AccountFilter,
+        page_token: &str,
+    ) -> Result<(AddReport, Option<String>), RegistryError> {
+        self.check_open()?;
+        self.handle(id)?;
+        let lister = self.lister.clone().ok_or_else(|| {
+            RegistryError::Unimplemented(
+                "filter: adding accounts by filter needs the ledger (ledger_url); give \
+                 account_ids"
+                    .into(),
+            )
+        })?;
+        let mut ids = Vec::new();
+        let mut token = page_token.to_string();
+        let next = loop {
+            let room = MAX_ACCOUNTS_PER_ADD - ids.len();
+            let page = u32::try_from(room.min(10_000)).unwrap_or(10_000);
+            let (mut got, next) = lister
+                .list(filter, page, &token)
+                .await
+                .map_err(|e| RegistryError::Unavailable(format!("the ledger: {e}")))?;
+            got.truncate(room);
+            ids.extend(got);
+            match next {
+                Some(t) if ids.len() < MAX_ACCOUNTS_PER_ADD => token = t,
+                other => break other,
+            }
+        };
+        let report = if ids.is_empty() {
+            AddReport::default()
+        } else {
+            self.add_accounts(id, ids).await?
+        };
+        Ok((report, next))
+    }
+
+    /// The ledger changed an account: every running campaign reloads it if it holds it.
+    pub fn account_changed(&self, account_id: &str) {
+        for e in self.lock().values() {
+            if let Some(h) = &e.handle {
+                let _ = h.account_changed(account_id);
+            }
+        }
+    }
+
+    /// Whether a shutdown has begun.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Shutdown: refuses new work, stops dialing on every campaign and waits up to `grace`
+    /// for calls in progress to end. Campaigns stay stored as they were (running ones
+    /// resume at the next start).
+    pub async fn shutdown(&self, grace: Duration) -> ShutdownReport {
+        self.draining.store(true, Ordering::Release);
+        let _admin = self.admin.lock().await;
+        let running: Vec<(String, CampaignHandle)> = self
+            .lock()
+            .iter()
+            .filter_map(|(id, e)| e.handle.clone().map(|h| (id.clone(), h)))
+            .collect();
+        let mut set = tokio::task::JoinSet::new();
+        for (id, h) in running {
+            set.spawn(async move {
+                h.stop().await;
+                id
+            });
+        }
+        let mut report = ShutdownReport::default();
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            match tokio::time::timeout_at(deadline, set.join_next()).await {
+                Ok(Some(Ok(id))) => report.stopped.push(id),
+                Ok(Some(Err(e))) => warn!(error = %e, "campaign stop task failed"),
+                Ok(None) => break,
+                Err(_) => {
+                    let stopped: HashSet<&String> = report.stopped.iter().collect();
+                    report.timed_out = self
+                        .lock()
+                        .iter()
+                        .filter(|(id, e)| e.handle.is_some() && !stopped.contains(id))
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    warn!(campaigns = ?report.timed_out, "calls still in progress at the end of the grace period");
+                    break;
+                }
+            }
+        }
+        report.stopped.sort();
+        report
+    }
+}
+
+/// Figures of a campaign this process has not run (stopped before the last restart).
+pub(crate) fn empty_figures(id: &str, now: queue::Millis) -> Figures {
+    use crate::engine::figures::{AgentCounts, Counters, QueueView, RunState};
+    Counters::new(id, 30).snapshot(
+        now,
+        RunState::Stopped,
+        AgentCounts::default(),
+        0,
+        crate::engine::seats::StateTime::default(),
+        QueueView::default(),
+    )
+}

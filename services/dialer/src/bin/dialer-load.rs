@@ -1,0 +1,312 @@
+//! Load test of `dialerd` (bounded, loopback only).
+//!
+//! ```sh
+//! bash scripts/services-up
+//! cargo run --release -p dialer --bin dialer-load -- --agents 1000 --accounts 40000
+//! ```
+//!
+//! In one process: a ledger (SQLite in a temp dir) loaded with a generated portfolio over
+//! gRPC, `dialerd` assembled from its configuration exactly as the binary does (queues and
+//! attempt counters on Redis, the durable outbox relaying to the ledger, the change feed), and
+//! `--agents` softphones, each its own `AgentService.Session` stream over loopback, working a
+//! predictive campaign on the simulated carrier running `--speed` times faster than real time.
+//! After a warm-up it measures, over `--seconds`: dials per second handled, connected calls
+//! per second, concurrent calls (mean, peak), the engine's decision latency (its share of
+//! the queue pop, the compliance evaluation and the Redis reservation: p50 and p99 over the
+//! last 10,000 decisions) and the process CPU (everything above, agents included).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use auth::{Claims, Role, sign_hs256};
+use clap::Parser;
+use collections_proto::dialer_v1 as pb;
+use dialer::config::{CarrierConfig, Config};
+use dialer::embedded;
+use dialer::ledger_link::{BearerAuth, Token};
+use pb::agent_message::Event;
+use pb::agent_request::Command as C;
+use pb::agent_service_client::AgentServiceClient;
+use pb::campaign_service_client::CampaignServiceClient;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+const KEY: &str = "dialer-load-test-key-0123456789abcdef";
+
+#[derive(Parser)]
+struct Args {
+    /// Softphone sessions.
+    #[arg(long, default_value_t = 1000)]
+    agents: usize,
+    /// Accounts loaded into the ledger and the campaign.
+    #[arg(long, default_value_t = 40_000)]
+    accounts: usize,
+    /// The simulated network runs this many times faster than real time.
+    #[arg(long, default_value_t = 10.0)]
+    speed: f64,
+    #[arg(long, default_value_t = 20)]
+    warmup_s: u64,
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Redis for queues and counters; "none" for in-process ones.
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn token(sub: &str, role: Role) -> Token {
+    Token::fixed(sign_hs256(
+        KEY,
+        &Claims {
+            sub: sub.into(),
+            role,
+            exp: None,
+        },
+    ))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let run = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let campaign = format!("load-{run}");
+
+    let ledger = embedded::start_ledger(dir.path()).await?;
+    // Unique ids per run: attempt counters in Redis outlive a run.
+    let mut accounts = embedded::sample_portfolio(args.accounts, 3);
+    for a in &mut accounts {
+        a.account_id = format!("{run}-{}", a.account_id);
+        for d in &mut a.debts {
+            d.debt_id = format!("{run}-{}", d.debt_id);
+        }
+        for h in &mut a.holds {
+            h.hold_id = format!("{run}-{}", h.hold_id);
+            h.account_id = a.account_id.clone();
+            h.debt_id = format!("{run}-{}", h.debt_id);
+        }
+    }
+    let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+    let t = Instant::now();
+    let loaded = embedded::load_accounts(&ledger, accounts).await?;
+    println!(
+        "ledger: {loaded} accounts loaded over gRPC in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let cfg = Config {
+        database_url: format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("dialer.db").display()
+        ),
+        redis_url: (args.redis != "none").then(|| args.redis.clone()),
+        ledger_url: Some(ledger.uri.clone()),
+        ledger_jwt_hs256_key: Some(ledger.jwt_key.clone()),
+        jwt_hs256_key: Some(KEY.into()),
+        listen: "127.0.0.1:0".into(),
+        replica_id: format!("load-{run}"),
+        carrier: CarrierConfig::Sim {
+            scenario: "S2".into(),
+            seed: 1,
+            speed: args.speed,
+            clock_start: Some("2026-11-23T17:00:00Z".into()),
+        },
+        shutdown_grace_s: 30,
+        ..Config::default()
+    };
+    cfg.validate().context("config")?;
+    let mut app = dialer::app::assemble(&cfg).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let side = app.ledger.take().context("a ledger side")?;
+    let registry = app.registry.clone();
+    let server = tokio::spawn(dialer::server::serve(
+        app.registry.clone(),
+        app.metrics.clone(),
+        app.options.clone(),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+        async move {
+            let _ = side
+                .flush(tokio::time::Instant::now() + Duration::from_secs(60))
+                .await;
+        },
+    ));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
+    let mut manager = CampaignServiceClient::with_interceptor(
+        channel.clone(),
+        BearerAuth(token("load-manager", Role::Manager)),
+    );
+    manager
+        .create_campaign(pb::CreateCampaignRequest {
+            campaign: Some(pb::Campaign {
+                campaign_id: campaign.clone(),
+                name: Some("load test".into()),
+                pacing: Some(pb::Pacing {
+                    mode: pb::PacingMode::Predictive as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    let t = Instant::now();
+    let mut queued = 0;
+    for chunk in ids.chunks(2000) {
+        queued += manager
+            .add_accounts(pb::AddAccountsRequest {
+                campaign_id: campaign.clone(),
+                account_ids: chunk.to_vec(),
+                filter: None,
+                page_token: String::new(),
+            })
+            .await?
+            .into_inner()
+            .queued;
+    }
+    println!(
+        "dialerd: {queued} accounts queued (each read from the ledger) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let dispositions = Arc::new(AtomicU64::new(0));
+    let t = Instant::now();
+    let mut agents = Vec::with_capacity(args.agents);
+    for i in 0..args.agents {
+        let name = format!("load-agent-{i}");
+        let mut client =
+            AgentServiceClient::with_interceptor(channel.clone(), BearerAuth(token(&name, Role::Agent)));
+        let (tx, rx) = mpsc::channel(16);
+        let send = |c| pb::AgentRequest { command: Some(c) };
+        tx.send(send(C::Login(pb::Login {
+            campaign_id: campaign.clone(),
+            endpoint: format!("sip:{name}@load"),
+            agent_id: String::new(),
+        })))
+        .await?;
+        tx.send(send(C::Ready(pb::Ready {}))).await?;
+        let mut events = client.session(ReceiverStream::new(rx)).await?.into_inner();
+        let done = dispositions.clone();
+        let speed = args.speed;
+        agents.push(tokio::spawn(async move {
+            while let Ok(Some(m)) = events.message().await {
+                if let Some(Event::Ended(e)) = m.event {
+                    // Wrap-up (10 s at real speed), then the disposition.
+                    tokio::time::sleep(Duration::from_secs_f64(10.0 / speed)).await;
+                    let d = pb::DispositionCall {
+                        call_id: e.call_id,
+                        disposition: Some(pb::Disposition {
+                            code: pb::DispositionCode::RightPartyContact as i32,
+                            ..Default::default()
+                        }),
+                    };
+                    if tx.send(send(C::Disposition(d))).await.is_err() {
+                        return;
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    println!(
+        "{} agent sessions open in {:.1} s",
+        args.agents,
+        t.elapsed().as_secs_f64()
+    );
+    manager
+        .start_campaign(pb::StartCampaignRequest {
+            campaign_id: campaign.clone(),
+        })
+        .await?;
+    let figures = || {
+        registry
+            .figures()
+            .into_iter()
+            .map(|(_, f)| f)
+            .find(|f| f.campaign_id == campaign)
+    };
+    tokio::time::sleep(Duration::from_secs(args.warmup_s)).await;
+
+    let f0 = figures().context("figures")?;
+    let d0 = dispositions.load(Ordering::Relaxed);
+    let cpu0 = cpu_seconds();
+    let wall = Instant::now();
+    let (mut lines, mut peak, mut samples) = (0u64, 0u32, 0u64);
+    while wall.elapsed() < Duration::from_secs(args.seconds) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Some(f) = figures() {
+            lines += u64::from(f.lines_in_use);
+            peak = peak.max(f.lines_in_use);
+            samples += 1;
+        }
+    }
+    let secs = wall.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let f1 = figures().context("figures")?;
+    let d1 = dispositions.load(Ordering::Relaxed);
+    println!();
+    println!(
+        "dialerd load: {} agents, simulated carrier at {}x, queues and counters on {}",
+        args.agents,
+        args.speed,
+        if args.redis == "none" { "in-process stores" } else { "Redis" }
+    );
+    println!(
+        "  dials handled        {:.0}/s ({} in {secs:.0} s)",
+        (f1.dials - f0.dials) as f64 / secs,
+        f1.dials - f0.dials
+    );
+    println!(
+        "  connected calls      {:.0}/s; dispositions {:.0}/s",
+        (f1.connected - f0.connected) as f64 / secs,
+        (d1 - d0) as f64 / secs
+    );
+    println!(
+        "  concurrent calls     mean {:.0}, peak {peak}",
+        lines as f64 / samples.max(1) as f64
+    );
+    println!(
+        "  decision latency     p50 {} us, p99 {} us (pop share + compliance + reservation)",
+        f1.decision_p50_us, f1.decision_p99_us
+    );
+    println!(
+        "  CPU                  {:.2} cores ({cpu:.1} s over {secs:.0} s; server, ledger and the {} softphones together)",
+        cpu / secs,
+        args.agents
+    );
+    println!(
+        "  occupancy {:.1} %, abandonment today {:.2} %, errors {}",
+        100.0 * f1.occupancy,
+        100.0 * f1.abandon_rate_today,
+        f1.errors
+    );
+
+    manager
+        .stop_campaign(pb::StopCampaignRequest {
+            campaign_id: campaign.clone(),
+            wait: true,
+        })
+        .await?;
+    for a in agents {
+        a.abort();
+    }
+    drop(manager);
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(90), server).await;
+    ledger.shutdown().await;
+    Ok(())
+}

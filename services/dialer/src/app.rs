@@ -320,3 +320,82 @@ async fn track_depth(outbox: Outbox, metrics: Metrics) {
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
+
+/// Why a running dialerd stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Serve(#[from] crate::server::ServeError),
+}
+
+/// Runs dialerd from `cfg` until `shutdown` resolves, then goes through the shutdown
+/// sequence (health NOT_SERVING, campaigns stop within the grace period, the outbox
+/// flushes). `announce` receives the `dialerd listening on ADDR` and `dialerd metrics on
+/// ADDR` lines (scripts and tests read them to find ports chosen with `:0`).
+pub async fn run(
+    cfg: &Config,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    announce: impl Fn(&str),
+) -> Result<crate::registry::ShutdownReport, RunError> {
+    let app = assemble(cfg).await?;
+    let registry = app.registry.clone();
+    let bind = |addr: std::net::SocketAddr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| RunError::Bind {
+                addr: addr.to_string(),
+                source,
+            })
+    };
+    if let Some(addr) = cfg.metrics_addr()? {
+        let l = bind(addr).await?;
+        if let Ok(a) = l.local_addr() {
+            announce(&format!("dialerd metrics on {a}"));
+        }
+        let r = registry.clone();
+        let refresh: Arc<dyn Fn(&Metrics) + Send + Sync> =
+            Arc::new(move |m| m.observe(&r.figures()));
+        tokio::spawn(crate::metrics::serve(l, app.metrics.clone(), refresh));
+    }
+    let listener = bind(cfg.listen_addr()?).await?;
+    if let Ok(addr) = listener.local_addr() {
+        announce(&format!("dialerd listening on {addr}"));
+        info!(
+            %addr,
+            replica = %cfg.replica_id,
+            queues = if cfg.redis_url.is_some() { "redis" } else { "memory" },
+            ledger = cfg.ledger_url.is_some(),
+            auth = cfg.jwt_hs256_key.is_some(),
+            tls = cfg.tls.is_some(),
+            resumed = app.resumed,
+            "dialerd started"
+        );
+    }
+    // The last step of the shutdown: the finished attempts reach the ledger (bounded by the
+    // grace period again; what is left is sent by the next start).
+    let grace = app.options.shutdown_grace;
+    let ledger = app.ledger;
+    let flush = async move {
+        if let Some(l) = ledger {
+            l.flush(tokio::time::Instant::now() + grace).await;
+        }
+    };
+    Ok(crate::server::serve(
+        registry,
+        app.metrics,
+        app.options,
+        listener,
+        shutdown,
+        flush,
+    )
+    .await?)
+}

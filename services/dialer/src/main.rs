@@ -1,13 +1,11 @@
 //! `dialerd`: runs the dialer's gRPC service (default), or mints a bearer token for a role.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use auth::{Claims, Role};
 use clap::{Parser, Subcommand};
 use dialer::config::Config;
-use dialer::metrics::Metrics;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,37 +77,6 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let app = dialer::app::assemble(&cfg)
-        .await
-        .context("starting dialerd")?;
-    let registry = app.registry.clone();
-    if let Some(addr) = cfg.metrics_addr()? {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding metrics on {addr}"))?;
-        // Tests and scripts read this line to find a port chosen with :0.
-        println!("dialerd metrics on {}", l.local_addr()?);
-        let r = registry.clone();
-        let refresh: Arc<dyn Fn(&Metrics) + Send + Sync> =
-            Arc::new(move |m| m.observe(&r.figures()));
-        tokio::spawn(dialer::metrics::serve(l, app.metrics.clone(), refresh));
-    }
-    let listener = tokio::net::TcpListener::bind(cfg.listen_addr()?)
-        .await
-        .with_context(|| format!("binding {}", cfg.listen))?;
-    let addr = listener.local_addr()?;
-    // Tests and scripts read this line to find a port chosen with :0.
-    println!("dialerd listening on {addr}");
-    tracing::info!(
-        %addr,
-        replica = %cfg.replica_id,
-        queues = if cfg.redis_url.is_some() { "redis" } else { "memory" },
-        ledger = cfg.ledger_url.is_some(),
-        auth = cfg.jwt_hs256_key.is_some(),
-        tls = cfg.tls.is_some(),
-        resumed = app.resumed,
-        "dialerd started"
-    );
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -120,24 +87,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
         tracing::info!("signal received");
     };
-    // Step 4 of the shutdown: the finished attempts reach the ledger (bounded by the grace
-    // period again; what is left is sent by the next start).
-    let grace = app.options.shutdown_grace;
-    let ledger = app.ledger;
-    let flush = async move {
-        if let Some(l) = ledger {
-            l.flush(tokio::time::Instant::now() + grace).await;
-        }
-    };
-    let report = dialer::server::serve(
-        registry,
-        app.metrics,
-        app.options,
-        listener,
-        shutdown,
-        flush,
-    )
-    .await?;
+    // Tests and scripts read the printed addresses to find ports chosen with :0.
+    let report = dialer::app::run(&cfg, shutdown, |line| println!("{line}"))
+        .await
+        .context("dialerd")?;
     if !report.timed_out.is_empty() {
         tracing::warn!(campaigns = ?report.timed_out, "exited with calls in progress");
     }

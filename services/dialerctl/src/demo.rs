@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use auth::Role;
+use dialer::config::{CarrierConfig, Config};
 use dialer::embedded::{self, DemoOptions, ShiftReport};
 use dialer::engine::Figures;
 use jiff::Timestamp;
@@ -39,6 +41,13 @@ pub struct DemoArgs {
     /// Where the ledger's and the dialer's SQLite files go (recreated on each run).
     #[arg(long, default_value = "demo-data")]
     pub data_dir: PathBuf,
+    /// After the shift, keep the ledger and dialerd serving gRPC on localhost (until Ctrl-C)
+    /// and print a development token for each role.
+    #[arg(long)]
+    pub serve: bool,
+    /// Where dialerd listens with `--serve`.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: String,
 }
 
 impl Default for DemoArgs {
@@ -52,6 +61,8 @@ impl Default for DemoArgs {
             scenario: "S2".into(),
             seed: 7,
             data_dir: "demo-data".into(),
+            serve: false,
+            listen: "127.0.0.1:50051".into(),
         }
     }
 }
@@ -180,7 +191,63 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             args.hours
         );
         let r = embedded::run_shift(&opts, &ledger, &args.data_dir, ids, progress_line).await?;
+        report(&r, loaded, held)?;
+        if args.serve {
+            serve(args, &ledger).await?;
+        }
         ledger.shutdown().await;
-        report(&r, loaded, held)
+        Ok(())
     })
+}
+
+/// Keeps the demo's ledger and a dialerd on it serving for real clients until Ctrl-C.
+async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Result<()> {
+    let cfg = Config {
+        database_url: format!(
+            "sqlite://{}?mode=rwc",
+            args.data_dir.join("dialerd.db").display()
+        ),
+        ledger_url: Some(ledger.uri.clone()),
+        ledger_jwt_hs256_key: Some(ledger.jwt_key.clone()),
+        jwt_hs256_key: Some(ledger.jwt_key.clone()),
+        listen: args.listen.clone(),
+        replica_id: "embedded".into(),
+        carrier: CarrierConfig::Sim {
+            scenario: args.scenario.clone(),
+            seed: args.seed,
+            speed: 1.0,
+            // The served dialer's clock runs in real time from the demo's start, inside
+            // calling hours, so a campaign created now dials at once.
+            clock_start: Some(args.start.to_string()),
+        },
+        ..Config::default()
+    };
+    cfg.validate()?;
+    println!();
+    println!(
+        "serving until Ctrl-C: ledger on {}, dialerd on {}",
+        ledger.uri, args.listen
+    );
+    println!("development tokens (valid 24 h; pass as `authorization: Bearer TOKEN`):");
+    for (sub, role) in [
+        ("manager-1", Role::Manager),
+        ("agent-1", Role::Agent),
+        ("crm-1", Role::Crm),
+        ("admin", Role::Admin),
+    ] {
+        println!(
+            "  {:<8} {}",
+            role.as_str(),
+            embedded::dev_token(&ledger.jwt_key, sub, role)
+        );
+    }
+    println!(
+        "try: grpcurl -plaintext -H \"authorization: Bearer $MANAGER\" {} list",
+        args.listen
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    dialer::app::run(&cfg, shutdown, |line| println!("{line}")).await?;
+    Ok(())
 }

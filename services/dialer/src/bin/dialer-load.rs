@@ -188,8 +188,10 @@ async fn main() -> anyhow::Result<()> {
     let mut agents = Vec::with_capacity(args.agents);
     for i in 0..args.agents {
         let name = format!("load-agent-{i}");
-        let mut client =
-            AgentServiceClient::with_interceptor(channel.clone(), BearerAuth(token(&name, Role::Agent)));
+        let mut client = AgentServiceClient::with_interceptor(
+            channel.clone(),
+            BearerAuth(token(&name, Role::Agent)),
+        );
         let (tx, rx) = mpsc::channel(16);
         let send = |c| pb::AgentRequest { command: Some(c) };
         tx.send(send(C::Login(pb::Login {
@@ -263,7 +265,11 @@ async fn main() -> anyhow::Result<()> {
         "dialerd load: {} agents, simulated carrier at {}x, queues and counters on {}",
         args.agents,
         args.speed,
-        if args.redis == "none" { "in-process stores" } else { "Redis" }
+        if args.redis == "none" {
+            "in-process stores"
+        } else {
+            "Redis"
+        }
     );
     println!(
         "  dials handled        {:.0}/s ({} in {secs:.0} s)",

@@ -21,7 +21,7 @@ use auth::Role;
 use collections_proto::dialer_v1 as pb;
 use collections_proto::ledger_v1 as lpb;
 use dialer::account::AccountView;
-use harness::{Bearer, Campaigns, PATIENCE, START, Softphone, token};
+use harness::{Bearer, Campaigns, PATIENCE, START, Softphone, figures_until, token};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use pb::agent_message::Event;
@@ -129,31 +129,6 @@ async fn manager(addr: SocketAddr) -> Campaigns {
         .await
         .expect("connect");
     CampaignServiceClient::with_interceptor(ch, Bearer::new(&token("e2e-manager", Role::Manager)))
-}
-
-/// Figures of `id` once `done` holds.
-async fn figures_until(
-    campaigns: &mut Campaigns,
-    id: &str,
-    mut done: impl FnMut(&pb::Figures) -> bool,
-) -> pb::Figures {
-    let mut watch = campaigns
-        .watch_campaign(pb::WatchCampaignRequest {
-            campaign_id: id.into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let f = watch.message().await.expect("figures").expect("open");
-            if done(&f) {
-                return f;
-            }
-        }
-    })
-    .await
-    .expect("figures within patience")
 }
 
 /// Ten softphones that disposition every connected call at once; every seventh as a cease

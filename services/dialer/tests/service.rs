@@ -614,23 +614,10 @@ async fn an_agent_cannot_touch_another_agents_call_and_a_closed_session_logs_out
 
     // Bob closes his softphone: he is logged out of the campaign.
     bob.close();
-    let mut watch = campaigns
-        .watch_campaign(pb::WatchCampaignRequest {
-            campaign_id: id.into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let f = watch.message().await.expect("figures").expect("open");
-            if f.agents.as_ref().is_some_and(|a| a.logged_out == 1) {
-                break;
-            }
-        }
+    harness::figures_until(&mut campaigns, id, |f| {
+        f.agents.as_ref().is_some_and(|a| a.logged_out == 1)
     })
-    .await
-    .expect("bob logged out");
+    .await;
     alice.close();
     server.shutdown().await;
 }

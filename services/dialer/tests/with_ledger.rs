@@ -15,7 +15,7 @@ use collections_proto::dialer_v1 as pb;
 use collections_proto::ledger_v1 as lpb;
 use common::{TestDb, TestLedger};
 use dialer::config::{CarrierConfig, Config};
-use harness::{Bearer, Campaigns, PATIENCE, START, Softphone, token};
+use harness::{Bearer, PATIENCE, START, Softphone, figures_until, token};
 use pb::agent_message::Event;
 use pb::agent_request::Command as C;
 use pb::campaign_service_client::CampaignServiceClient;
@@ -32,30 +32,6 @@ fn accounts() -> Vec<lpb::Account> {
             a
         })
         .collect()
-}
-
-async fn figures_until(
-    campaigns: &mut Campaigns,
-    id: &str,
-    mut done: impl FnMut(&pb::Figures) -> bool,
-) -> pb::Figures {
-    let mut watch = campaigns
-        .watch_campaign(pb::WatchCampaignRequest {
-            campaign_id: id.into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let f = watch.message().await.expect("figures").expect("open");
-            if done(&f) {
-                return f;
-            }
-        }
-    })
-    .await
-    .expect("figures within patience")
 }
 
 async fn a_dialer_on_a_ledger(db: &TestDb) {

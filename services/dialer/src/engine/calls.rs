@@ -520,40 +520,28 @@ impl<B: Backend> Runtime<B> {
                     info!(agent_id = %agent, "agent logged out");
                 }
             }
-            AgentCommand::Accept { call } => {
-                if !own_call(call, &self.calls)
-                    || self
-                        .calls
-                        .get(&call)
-                        .is_none_or(|c| c.phase != Phase::Preview)
-                {
-                    let problem = if own_call(call, &self.calls) {
-                        "no such preview offer"
-                    } else {
-                        not_own(call, &self.calls)
-                    };
-                    reject(&mut self.seats, "accept", problem);
+            AgentCommand::Accept { call } | AgentCommand::Skip { call } => {
+                let accept = matches!(command, AgentCommand::Accept { .. });
+                let what = if accept { "accept" } else { "skip" };
+                if !own_call(call, &self.calls) {
+                    let problem = not_own(call, &self.calls);
+                    reject(&mut self.seats, what, problem);
                     return;
                 }
-                self.accept_preview(call, now).await;
-            }
-            AgentCommand::Skip { call } => {
-                if !own_call(call, &self.calls)
-                    || self
-                        .calls
-                        .get(&call)
-                        .is_none_or(|c| c.phase != Phase::Preview)
+                if self
+                    .calls
+                    .get(&call)
+                    .is_none_or(|c| c.phase != Phase::Preview)
                 {
-                    let problem = if own_call(call, &self.calls) {
-                        "no such preview offer"
-                    } else {
-                        not_own(call, &self.calls)
-                    };
-                    reject(&mut self.seats, "skip", problem);
+                    reject(&mut self.seats, what, "no such preview offer");
                     return;
                 }
-                self.unoffer(call, now).await;
-                self.seats.set(seat, SeatState::Ready, now);
+                if accept {
+                    self.accept_preview(call, now).await;
+                } else {
+                    self.unoffer(call, now).await;
+                    self.seats.set(seat, SeatState::Ready, now);
+                }
             }
             AgentCommand::Hangup { call } => {
                 if !own_call(call, &self.calls) {

@@ -406,3 +406,29 @@ impl Softphone {
 pub fn command(c: pb::agent_request::Command) -> pb::AgentRequest {
     pb::AgentRequest { command: Some(c) }
 }
+
+/// Figures of campaign `id` from `WatchCampaign`, once `done` holds (fails after
+/// [`PATIENCE`]).
+pub async fn figures_until(
+    campaigns: &mut Campaigns,
+    id: &str,
+    mut done: impl FnMut(&pb::Figures) -> bool,
+) -> pb::Figures {
+    let mut watch = campaigns
+        .watch_campaign(pb::WatchCampaignRequest {
+            campaign_id: id.into(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let f = watch.message().await.expect("figures").expect("open");
+            if done(&f) {
+                return f;
+            }
+        }
+    })
+    .await
+    .expect("figures within patience")
+}

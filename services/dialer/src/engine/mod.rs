@@ -316,7 +316,7 @@ impl Deadlines {
     }
 }
 
-/// Counts of final outcomes a campaign recorded, keyed by outcome name (for tests).
+/// The name of an outcome in figures and reports (`no_answer`, `abandoned`, ...).
 pub fn outcome_name(o: Outcome) -> &'static str {
     match o {
         Outcome::Busy => "busy",

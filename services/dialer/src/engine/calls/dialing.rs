@@ -1,0 +1,715 @@
+//! Dialing: each second's pacing decision turned into calls (pop, plan, reserve, note,
+//! originate), preview offers, and manual dials.
+
+use std::time::Duration;
+
+use compliance::model::{DialMode, Direction, Outcome, Party};
+use compliance::{Decision, Verdict as Allowed};
+use ledger::domain::{AmdVerdict, Channel, ContactOutcome};
+use pacing::{InFlight, Phase as PacePhase, Tick};
+use queue::reservation::window_start;
+use queue::{AttemptBook, CampaignQueue, Lease, Millis, Next, Reservation, ReserveOutcome};
+use tracing::{debug, warn};
+
+use super::{
+    Call, MAX_POP_ROUNDS, MINUTE, NEXT_CALL, Phase, Plan, Prepared, REG_F_LIMIT, Runtime, Target,
+    debt_keys, join_all, open_debts, ts,
+};
+use crate::account::{AccountSource, AccountView};
+use crate::carrier::{CallId, Originate};
+use crate::engine::Backend;
+use crate::engine::figures::RunState;
+use crate::engine::seats::Seats;
+use crate::outcomes::OutcomeSink;
+use crate::session::{AgentEvent, SeatState};
+
+impl<B: Backend> Runtime<B> {
+    // ------------------------------------------------------------------ pacing and dialing
+
+    pub(super) async fn on_tick(&mut self, now: Millis) {
+        while self.writes.try_join_next().is_some() {}
+        if now - self.last_extend >= MINUTE {
+            self.extend_leases(now).await;
+        }
+        match self.queue.sizes().await {
+            Ok(q) => self.queue_view = q.into(),
+            Err(e) => {
+                warn!(error = %e, "queue unavailable");
+                self.counters.errors += 1;
+            }
+        }
+        let tick = Tick {
+            t: now as f64 / 1000.0,
+            agents: self.seats.pacing_agents(),
+            inflight: self
+                .calls
+                .values()
+                .filter_map(|c| {
+                    let phase = match c.phase {
+                        Phase::Ringing => PacePhase::Ringing,
+                        Phase::Detecting | Phase::Waiting => PacePhase::Answered,
+                        _ => return None,
+                    };
+                    Some(InFlight {
+                        elapsed: (now - c.dialed_at) as f64 / 1000.0,
+                        phase,
+                    })
+                })
+                .collect(),
+            completed: std::mem::take(&mut self.completed),
+        };
+        // The pacer learns from every tick, dialing or not.
+        let decision = match self.pacer.tick(&tick) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "pacer refused the tick");
+                return;
+            }
+        };
+        if self.state != RunState::Running {
+            return;
+        }
+        if self.spec.dial_mode() == DialMode::Preview {
+            self.offer_previews(now).await;
+        } else if decision.dial > 0 {
+            self.dial(decision.dial as usize, now).await;
+        }
+    }
+
+    pub(super) async fn extend_leases(&mut self, now: Millis) {
+        self.last_extend = now;
+        let ttl = Millis::from(self.spec.lease_s) * 1000;
+        let leases: Vec<Lease> = self
+            .calls
+            .values()
+            .filter_map(|c| c.lease.clone())
+            .filter(|l| l.expires_at - now < ttl / 2)
+            .collect();
+        if !leases.is_empty()
+            && let Err(e) = self.queue.extend(&leases, now, ttl).await
+        {
+            warn!(error = %e, "lease extension failed");
+            self.counters.errors += 1;
+        }
+    }
+
+    /// Pops accounts and dials up to `n` of them.
+    pub(super) async fn dial(&mut self, n: usize, now: Millis) {
+        let mut dialed = 0;
+        for _ in 0..MAX_POP_ROUNDS {
+            let need = n - dialed;
+            if need == 0 {
+                break;
+            }
+            let popped = std::time::Instant::now();
+            let leases = match self.pop(need, now).await {
+                Some(l) if !l.is_empty() => l,
+                _ => break,
+            };
+            let pop_share = popped.elapsed() / leases.len() as u32;
+            let mut prepared = Vec::with_capacity(leases.len());
+            for lease in leases {
+                self.decision_started = Some((std::time::Instant::now(), pop_share));
+                if let Some(p) = self.prepare(lease, None, self.spec.dial_mode(), now).await {
+                    prepared.push(p);
+                }
+            }
+            dialed += self.launch(prepared, now).await.len();
+        }
+    }
+
+    pub(super) async fn pop(&mut self, n: usize, now: Millis) -> Option<Vec<Lease>> {
+        let ttl = Millis::from(self.spec.lease_s) * 1000;
+        match self
+            .queue
+            .pop_lease(n, now, ttl, self.backend.owner())
+            .await
+        {
+            Ok(l) => Some(l),
+            Err(e) => {
+                // Fail closed: no lease, no dial.
+                warn!(error = %e, "queue pop failed");
+                self.counters.errors += 1;
+                None
+            }
+        }
+    }
+
+    pub(super) async fn view(&mut self, account: &str) -> Option<&AccountView> {
+        if !self.accounts.contains_key(account) {
+            match self.backend.source().load(account).await {
+                Ok(v) => {
+                    self.accounts.insert(account.to_string(), v);
+                }
+                Err(e) => {
+                    warn!(error = %e, "account load failed");
+                    self.counters.errors += 1;
+                    return None;
+                }
+            }
+        }
+        self.accounts.get(account)
+    }
+
+    /// What to do with `account` now: the first phone (from its cursor, in campaign order)
+    /// the rules allow, or sleep until the earliest instant one becomes callable.
+    pub(super) fn plan(&mut self, account: &str, mode: DialMode, now: Millis) -> Plan {
+        let Some(v) = self.accounts.get(account) else {
+            return Plan::Retire;
+        };
+        let debts = open_debts(v, now);
+        if debts.is_empty() {
+            return Plan::Retire;
+        }
+        let phones = v.phones_in_order(&self.spec.recycling.phone_order);
+        let start = self.cursor.get(account).copied().unwrap_or(0);
+        let mut earliest: Option<Millis> = None;
+        let mut reasons: Vec<&'static str> = Vec::new();
+        for (i, phone) in phones.iter().enumerate().skip(start) {
+            let req = v.call_request(&phone.number, &debts, ts(now), mode);
+            let decision = match self
+                .backend
+                .compliance()
+                .evaluate(&req, &self.spec.compliance)
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    warn!(error = %e, "compliance input refused");
+                    reasons.push("INPUT_ERROR");
+                    continue;
+                }
+            };
+            if decision.verdict == Allowed::Allow {
+                return Plan::Dial {
+                    number: phone.number.clone(),
+                    phone_index: i,
+                    debts,
+                    decision: Box::new(decision),
+                };
+            }
+            reasons.extend(decision.reasons.iter().map(|r| r.code.as_str()));
+            if let Some(t) = decision.next_eligible {
+                let t = t.as_millisecond();
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            }
+        }
+        reasons.sort_unstable();
+        reasons.dedup();
+        for r in reasons {
+            self.counters.refused(r);
+        }
+        match earliest {
+            Some(until) => Plan::Sleep { until },
+            None => Plan::Retire,
+        }
+    }
+
+    /// Plans, reserves, notes and dials one leased account. Returns whether a call started.
+    /// Checks, plans and reserves one leased account: a call ready to note and dial, or
+    /// `None` when it is not dialed now (the lease is completed accordingly).
+    pub(super) async fn prepare(
+        &mut self,
+        lease: Lease,
+        seat: Option<usize>,
+        mode: DialMode,
+        now: Millis,
+    ) -> Option<Prepared> {
+        let account = lease.account.clone();
+        let later = |at| Next::Sleep { at, rank: 0.0 };
+        if self.busy_accounts.contains_key(&account) {
+            // A manual call to it is in progress: look again later.
+            self.complete(&lease, later(now + 5 * MINUTE)).await;
+            return None;
+        }
+        if self.view(&account).await.is_none() {
+            self.complete(&lease, later(now + MINUTE)).await;
+            return None;
+        }
+        match self.plan(&account, mode, now) {
+            Plan::Retire => {
+                self.complete(&lease, Next::Retire).await;
+                None
+            }
+            Plan::Sleep { until } => {
+                let rank = self.rank(&self.accounts[&account], now);
+                self.complete(&lease, Next::Sleep { at: until, rank }).await;
+                None
+            }
+            Plan::Dial {
+                number,
+                phone_index,
+                debts,
+                decision,
+            } => {
+                let target = Target {
+                    account,
+                    number,
+                    phone_index,
+                    debts,
+                };
+                self.reserve_call(target, Some(lease), &decision, seat, mode, now)
+                    .await
+            }
+        }
+    }
+
+    /// Reserves the attempt (when it counts) and builds the call with its provisional
+    /// outcome. `None`: refused or failed (a lease is completed accordingly).
+    pub(super) async fn reserve_call(
+        &mut self,
+        t: Target,
+        lease: Option<Lease>,
+        decision: &Decision,
+        seat: Option<usize>,
+        mode: DialMode,
+        now: Millis,
+    ) -> Option<Prepared> {
+        let view = &self.accounts[&t.account];
+        let key = format!("att-{}", uuid::Uuid::new_v4());
+        let reservation = if decision.counted {
+            let zones = decision.zones.iter().map(|z| z.zone.as_ref());
+            let r = Reservation {
+                account: t.account.clone(),
+                attempt_id: key.clone(),
+                debt_keys: debt_keys(view, &t.debts),
+                phone: t.number.clone(),
+                now,
+                window_start: window_start(zones, ts(now), 7),
+                limit: REG_F_LIMIT,
+                min_gap: Millis::from(
+                    self.spec
+                        .compliance
+                        .min_gap_same_number_minutes
+                        .unwrap_or(0),
+                ) * MINUTE,
+            };
+            let reserved = self.backend.book().reserve(&r).await;
+            if let Some((from, pop_share)) = self.decision_started.take() {
+                self.counters.decided(from.elapsed() + pop_share);
+            }
+            let retry_at = match reserved {
+                Ok(ReserveOutcome::Reserved) => None,
+                Ok(ReserveOutcome::DebtLimit { .. }) => {
+                    // Another replica used the budget: the ledger history will tell when.
+                    self.counters.refused("RESERVATION_DEBT_LIMIT");
+                    Some(now + 60 * MINUTE)
+                }
+                Ok(ReserveOutcome::PhoneGap { until }) => {
+                    self.counters.refused("RESERVATION_PHONE_GAP");
+                    Some(until)
+                }
+                Err(e) => {
+                    warn!(error = %e, "attempt reservation failed: not dialing");
+                    self.counters.errors += 1;
+                    Some(now + MINUTE)
+                }
+            };
+            if let Some(at) = retry_at {
+                if let Some(l) = &lease {
+                    self.complete(l, Next::Sleep { at, rank: 0.0 }).await;
+                }
+                return None;
+            }
+            Some(r)
+        } else {
+            None
+        };
+        let view = &self.accounts[&t.account];
+        let record = ContactOutcome {
+            idempotency_key: key,
+            account_id: t.account.clone(),
+            person_id: view
+                .consumer_person()
+                .map(|p| p.person_id.clone())
+                .unwrap_or_default(),
+            debt_ids: t.debts,
+            number: t.number,
+            direction: Direction::Outbound,
+            channel: Channel::Call,
+            dial_mode: Some(mode),
+            // If nothing more is ever known (a crash mid-call), a placed call that counts.
+            outcome: Outcome::NoAnswer,
+            party: Party::Consumer,
+            third_party_id: String::new(),
+            campaign_id: self.spec.id.clone(),
+            agent_id: seat
+                .map(|s| self.seats.get(s).agent.clone())
+                .unwrap_or_default(),
+            started_at: ts(now),
+            ring_ms: 0,
+            talk_ms: 0,
+            amd: AmdVerdict::NotRun,
+            recording_ref: String::new(),
+            disposition: "DIALER_LOST".into(),
+            counts_for_regf: false,
+            event_id: 0,
+            recorded_at: None,
+        };
+        Some(Prepared {
+            id: NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            call: Call {
+                account: t.account,
+                lease,
+                record,
+                reservation,
+                phone_index: t.phone_index,
+                dialed_at: now,
+                answered_at: None,
+                talk_from: None,
+                phase: Phase::Ringing,
+                seat,
+                reserved: seat.is_some(),
+                outcome: None,
+                disposition: None,
+                pop: None,
+            },
+        })
+    }
+
+    /// Notes the prepared attempts in the outbox (all at once, so the outbox commits them
+    /// together) and dials those it accepted. Returns the calls started.
+    pub(super) async fn launch(&mut self, prepared: Vec<Prepared>, now: Millis) -> Vec<CallId> {
+        let backend = self.backend.clone();
+        let noted = join_all(
+            prepared
+                .iter()
+                .map(|p| backend.outbox().begin(&p.call.record)),
+        )
+        .await;
+        let mut started = Vec::with_capacity(prepared.len());
+        for (p, noted) in prepared.into_iter().zip(noted) {
+            let Prepared { id, call } = p;
+            if let Err(e) = noted {
+                warn!(error = %e, "outbox refused the attempt: not dialing");
+                self.counters.errors += 1;
+                if let Some(r) = &call.reservation {
+                    let _ = self.backend.book().release(r).await;
+                }
+                if let Some(l) = &call.lease {
+                    self.complete(
+                        l,
+                        Next::Sleep {
+                            at: now + MINUTE,
+                            rank: 0.0,
+                        },
+                    )
+                    .await;
+                }
+                continue;
+            }
+            let originate = Originate {
+                call: id,
+                to: call.record.number.clone(),
+                caller_id: self.spec.caller_id.clone(),
+                ring_timeout: Duration::from_secs_f64(self.spec.ring_timeout_s),
+            };
+            self.busy_accounts.insert(call.account.clone(), id);
+            debug!(call_id = id, account_id = %call.account, "dialing");
+            self.calls.insert(id, call);
+            self.counters.dialed(now);
+            if let Err(e) = self.carrier.originate(originate) {
+                warn!(call_id = id, error = %e, "carrier refused the call");
+                self.counters.errors += 1;
+                if let Some(c) = self.calls.remove(&id) {
+                    self.finish(id, c, Outcome::Failed, now).await;
+                }
+                continue;
+            }
+            started.push(id);
+        }
+        started
+    }
+
+    pub(super) async fn complete(&mut self, lease: &Lease, next: Next) {
+        match self.queue.complete(lease, next).await {
+            Ok(true) => {}
+            Ok(false) => debug!(account_id = %lease.account, "lease had expired"),
+            Err(e) => {
+                warn!(error = %e, "queue complete failed (the lease will expire)");
+                self.counters.errors += 1;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ preview and manual
+
+    pub(super) async fn offer_previews(&mut self, now: Millis) {
+        // Refused accounts do not count as offers; bound the pops so one second's work
+        // stays short whatever the queue holds.
+        let mut budget = 50 + 10 * self.seats.iter().count();
+        while let Some(seat) = self.seats.longest_idle_ready() {
+            if budget == 0 {
+                return;
+            }
+            budget -= 1;
+            let Some(mut leases) = self.pop(1, now).await else {
+                return;
+            };
+            let Some(lease) = leases.pop() else {
+                return;
+            };
+            let account = lease.account.clone();
+            if self.busy_accounts.contains_key(&account) || self.view(&account).await.is_none() {
+                self.complete(
+                    &lease,
+                    Next::Sleep {
+                        at: now + MINUTE,
+                        rank: 0.0,
+                    },
+                )
+                .await;
+                continue;
+            }
+            match self.plan(&account, DialMode::Preview, now) {
+                Plan::Retire => self.complete(&lease, Next::Retire).await,
+                Plan::Sleep { until } => {
+                    self.complete(
+                        &lease,
+                        Next::Sleep {
+                            at: until,
+                            rank: 0.0,
+                        },
+                    )
+                    .await
+                }
+                Plan::Dial {
+                    number,
+                    phone_index,
+                    debts,
+                    ..
+                } => {
+                    let id = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let pop = self.screen_pop(&account, &number, &debts, now);
+                    let mut record = ContactOutcome {
+                        idempotency_key: String::new(),
+                        account_id: account.clone(),
+                        person_id: String::new(),
+                        debt_ids: debts,
+                        number,
+                        direction: Direction::Outbound,
+                        channel: Channel::Call,
+                        dial_mode: Some(DialMode::Preview),
+                        outcome: Outcome::NoAnswer,
+                        party: Party::Consumer,
+                        third_party_id: String::new(),
+                        campaign_id: self.spec.id.clone(),
+                        agent_id: self.seats.get(seat).agent.clone(),
+                        started_at: ts(now),
+                        ring_ms: 0,
+                        talk_ms: 0,
+                        amd: AmdVerdict::NotRun,
+                        recording_ref: String::new(),
+                        disposition: String::new(),
+                        counts_for_regf: false,
+                        event_id: 0,
+                        recorded_at: None,
+                    };
+                    record.person_id = pop.person_id.clone();
+                    self.calls.insert(
+                        id,
+                        Call {
+                            account: account.clone(),
+                            lease: Some(lease),
+                            record,
+                            reservation: None,
+                            phone_index,
+                            dialed_at: now,
+                            answered_at: None,
+                            talk_from: None,
+                            phase: Phase::Preview,
+                            seat: Some(seat),
+                            reserved: true,
+                            outcome: None,
+                            disposition: None,
+                            pop: Some(pop.clone()),
+                        },
+                    );
+                    self.busy_accounts.insert(account, id);
+                    self.seats.get_mut(seat).call = Some(id);
+                    self.seats.set(seat, SeatState::Reserved, now);
+                    self.seats.get_mut(seat).call = Some(id);
+                    self.seats.send(
+                        seat,
+                        AgentEvent::Offered {
+                            call: id,
+                            pop: Box::new(pop),
+                            preview: true,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// A preview offer the agent skipped (or the campaign stopped): back to the queue.
+    pub(super) async fn unoffer(&mut self, call: CallId, now: Millis) {
+        if let Some(c) = self.calls.remove(&call) {
+            self.busy_accounts.remove(&c.account);
+            if let Some(l) = &c.lease {
+                self.complete(
+                    l,
+                    Next::Sleep {
+                        at: now + 15 * MINUTE,
+                        rank: 0.0,
+                    },
+                )
+                .await;
+            }
+            if let Some(seat) = c.seat
+                && self.seats.get(seat).state == SeatState::Reserved
+            {
+                self.seats.set(seat, SeatState::Ready, now);
+            }
+        }
+    }
+
+    pub(super) async fn accept_preview(&mut self, call: CallId, now: Millis) {
+        let Some(c) = self.calls.remove(&call) else {
+            return;
+        };
+        self.busy_accounts.remove(&c.account);
+        let seat = c.seat.expect("a preview is offered to a seat");
+        // The rules are asked again: time has passed since the offer.
+        let lease = c.lease.clone().expect("a preview holds a lease");
+        let prepared = self
+            .prepare(lease, Some(seat), DialMode::Preview, now)
+            .await;
+        let started = match prepared {
+            Some(p) => self.launch(vec![p], now).await,
+            None => Vec::new(),
+        };
+        if let Some(id) = started.first() {
+            self.seats.get_mut(seat).call = Some(*id);
+            if let Some(nc) = self.calls.get_mut(id) {
+                nc.pop = c.pop;
+            }
+        } else {
+            self.seats.send(
+                seat,
+                AgentEvent::Refused {
+                    account_id: c.account.clone(),
+                    reasons: vec!["no longer callable now".into()],
+                    next_eligible_ms: None,
+                },
+            );
+            self.seats.set(seat, SeatState::Ready, now);
+        }
+    }
+
+    pub(super) async fn manual_dial(
+        &mut self,
+        seat: usize,
+        account: String,
+        number: Option<String>,
+        debt_ids: Vec<String>,
+        now: Millis,
+    ) {
+        let reject = |seats: &mut Seats, problem: String| {
+            seats.send(
+                seat,
+                AgentEvent::Rejected {
+                    command: "manual_dial".into(),
+                    problem,
+                },
+            )
+        };
+        if !matches!(
+            self.seats.get(seat).state,
+            SeatState::Ready | SeatState::NotReady { .. }
+        ) {
+            return reject(&mut self.seats, "finish the current call first".into());
+        }
+        if self.busy_accounts.contains_key(&account) {
+            return reject(
+                &mut self.seats,
+                "account_id: a call to it is in progress".into(),
+            );
+        }
+        if self.view(&account).await.is_none() {
+            return reject(&mut self.seats, format!("account_id: {account} not found"));
+        }
+        let v = &self.accounts[&account];
+        let debts = if debt_ids.is_empty() {
+            open_debts(v, now)
+        } else {
+            debt_ids
+        };
+        if let Some(bad) = debts.iter().find(|d| !v.debt_ids().contains(d)) {
+            return reject(
+                &mut self.seats,
+                format!("debt_ids: {bad} is not on the account"),
+            );
+        }
+        let phones = v.phones_in_order(&self.spec.recycling.phone_order);
+        let chosen = match &number {
+            Some(n) => phones.iter().position(|p| &p.number == n),
+            None => (!phones.is_empty()).then_some(0),
+        };
+        let Some(phone_index) = chosen else {
+            return reject(&mut self.seats, "number: not a phone of the account".into());
+        };
+        let number = phones[phone_index].number.clone();
+        let req = v.call_request(&number, &debts, ts(now), DialMode::Manual);
+        let decision = match self
+            .backend
+            .compliance()
+            .evaluate(&req, &self.spec.compliance)
+        {
+            Ok(d) => d,
+            Err(e) => return reject(&mut self.seats, e.to_string()),
+        };
+        if decision.verdict != Allowed::Allow {
+            self.seats.send(
+                seat,
+                AgentEvent::Refused {
+                    account_id: account,
+                    reasons: decision
+                        .reasons
+                        .iter()
+                        .map(|r| r.code.as_str().to_string())
+                        .collect(),
+                    next_eligible_ms: decision.next_eligible.map(|t| t.as_millisecond()),
+                },
+            );
+            return;
+        }
+        let pop = self.screen_pop(&account, &number, &debts, now);
+        self.seats.set(seat, SeatState::Reserved, now);
+        let target = Target {
+            account,
+            number,
+            phone_index,
+            debts,
+        };
+        let prepared = self
+            .reserve_call(target, None, &decision, Some(seat), DialMode::Manual, now)
+            .await;
+        let started = match prepared {
+            Some(p) => self.launch(vec![p], now).await,
+            None => Vec::new(),
+        };
+        match started.first().copied() {
+            Some(id) => {
+                self.seats.get_mut(seat).call = Some(id);
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.pop = Some(pop.clone());
+                }
+                self.seats.send(
+                    seat,
+                    AgentEvent::Offered {
+                        call: id,
+                        pop: Box::new(pop),
+                        preview: false,
+                    },
+                );
+            }
+            None => {
+                self.seats.set(seat, SeatState::Ready, now);
+                reject(
+                    &mut self.seats,
+                    "the attempt could not be reserved now".into(),
+                );
+            }
+        }
+    }
+}

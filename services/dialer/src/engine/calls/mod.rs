@@ -1,0 +1,727 @@
+//! The campaign task itself: its state and the handling of each event. See the module
+//! documentation of [`super`] for the flow of one call.
+//!
+//! - this file: the task's state, its loop, and manager and agent commands;
+//! - [`dialing`]: pacing decisions turned into calls, previews, manual dials;
+//! - [`events`]: carrier events, routing, abandonment, wrap-up, dispositions, outcomes;
+//! - [`screen_pop`]: what an agent sees when a call arrives.
+
+mod dialing;
+mod events;
+mod screen_pop;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use compliance::Decision;
+use compliance::model::{Direction, HoldKind, Outcome};
+use jiff::Timestamp;
+use ledger::domain::{ContactOutcome, Hold};
+use pacing::{Completed, Controller};
+use queue::rank::{AccountFacts, rank};
+use queue::{CampaignQueue, Lease, Millis, Reservation};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::sleep_until;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::figures::{AgentCounts, Counters, Figures, QueueView, RunState};
+use super::seats::Seats;
+use super::{AddReport, Backend, Clock, Command, Deadlines, EngineError};
+use crate::account::{AccountSource, AccountView, SourceError};
+use crate::campaign::CampaignSpec;
+use crate::carrier::{CallId, Carrier, CarrierEvent};
+use crate::session::{
+    AgentCommand, AgentEvent, Disposition, DispositionCode, ScreenPop, SeatState,
+};
+
+/// Calls ids are unique per process; the attempt's idempotency key is unique everywhere.
+static NEXT_CALL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+const REG_F_LIMIT: u32 = 7;
+const MINUTE: Millis = 60_000;
+const DAY: Millis = 86_400_000;
+/// At most this many accounts popped per second beyond what is dialed (refused ones).
+const MAX_POP_ROUNDS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    /// Preview: offered to the seat, not dialed yet.
+    Preview,
+    Ringing,
+    /// Picked up; answering-machine detection running.
+    Detecting,
+    /// A human answered; waiting for an agent until the deadline.
+    Waiting,
+    /// Bridged or being bridged to the seat.
+    Talking,
+    /// The call ended; the seat is wrapping up.
+    Wrap,
+    /// Machine or abandoned: hung up (with a prompt), waiting for the end.
+    Closing,
+}
+
+#[derive(Debug)]
+struct Call {
+    account: String,
+    lease: Option<Lease>,
+    record: ContactOutcome,
+    reservation: Option<Reservation>,
+    phone_index: usize,
+    dialed_at: Millis,
+    answered_at: Option<Millis>,
+    talk_from: Option<Millis>,
+    phase: Phase,
+    /// The seat the call is reserved for (preview, manual) or routed to.
+    seat: Option<usize>,
+    reserved: bool,
+    /// What the call turned into, once known (before `Ended`).
+    outcome: Option<Outcome>,
+    disposition: Option<Disposition>,
+    pop: Option<ScreenPop>,
+}
+
+/// A call reserved and ready to be noted in the outbox and dialed.
+struct Prepared {
+    id: CallId,
+    call: Call,
+}
+
+/// Who and what a call is about.
+struct Target {
+    account: String,
+    number: String,
+    phone_index: usize,
+    debts: Vec<String>,
+}
+
+/// What to do with one account now.
+enum Plan {
+    Dial {
+        number: String,
+        phone_index: usize,
+        debts: Vec<String>,
+        decision: Box<Decision>,
+    },
+    Sleep {
+        until: Millis,
+    },
+    Retire,
+}
+
+pub(crate) struct Runtime<B: Backend> {
+    spec: CampaignSpec,
+    state: RunState,
+    backend: Arc<B>,
+    queue: B::Queue,
+    carrier: Arc<dyn Carrier>,
+    clock: Clock,
+    pacer: Box<dyn Controller>,
+    /// Our own command sender, for work finished in spawned tasks.
+    tx: mpsc::UnboundedSender<Command>,
+    accounts: HashMap<String, AccountView>,
+    /// Next phone to try, per account (index into its phones in campaign order).
+    cursor: HashMap<String, usize>,
+    calls: HashMap<CallId, Call>,
+    /// Accounts with a call in progress (never two at once).
+    busy_accounts: HashMap<String, CallId>,
+    seats: Seats,
+    waiting: Deadlines,
+    wraps: Deadlines,
+    completed: Vec<Completed>,
+    counters: Counters,
+    /// Final outcomes on their way to the outbox. Written off the event loop (a durable
+    /// commit takes milliseconds); until one lands, the provisional outcome stands in for it.
+    writes: tokio::task::JoinSet<()>,
+    stop_waiters: Vec<oneshot::Sender<()>>,
+    next_tick: Millis,
+    last_extend: Millis,
+    queue_view: QueueView,
+    /// Wall-clock start of the decision in progress (its share of the pop, then the rules
+    /// and the reservation), for the decision-latency figure.
+    decision_started: Option<(std::time::Instant, Duration)>,
+}
+
+fn ts(ms: Millis) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+impl<B: Backend> Runtime<B> {
+    pub(crate) fn new(
+        spec: CampaignSpec,
+        backend: Arc<B>,
+        carrier: Arc<dyn Carrier>,
+        clock: Clock,
+        tx: mpsc::UnboundedSender<Command>,
+    ) -> Result<Self, EngineError> {
+        let pacer = build_pacer(&spec)?;
+        let queue = backend.queue(&spec.id);
+        let now = clock.now_ms();
+        Ok(Runtime {
+            counters: Counters::new(&spec.id, spec.abandon_window_days),
+            spec,
+            state: RunState::Ready,
+            backend,
+            queue,
+            carrier,
+            clock,
+            pacer,
+            tx,
+            accounts: HashMap::new(),
+            cursor: HashMap::new(),
+            calls: HashMap::new(),
+            busy_accounts: HashMap::new(),
+            seats: Seats::default(),
+            waiting: Deadlines::default(),
+            wraps: Deadlines::default(),
+            completed: Vec::new(),
+            writes: tokio::task::JoinSet::new(),
+            stop_waiters: Vec::new(),
+            next_tick: now + 1000,
+            last_extend: now,
+            queue_view: QueueView::default(),
+            decision_started: None,
+        })
+    }
+
+    pub(crate) fn initial_figures(&self) -> Figures {
+        let mut c = self.counters.clone();
+        c.snapshot(
+            self.clock.now_ms(),
+            self.state,
+            AgentCounts::default(),
+            0,
+            self.seats.time,
+            QueueView::default(),
+        )
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut events: mpsc::UnboundedReceiver<CarrierEvent>,
+        figures: watch::Sender<Figures>,
+        spec_tx: watch::Sender<CampaignSpec>,
+    ) {
+        let span = info_span!("campaign", campaign_id = %self.spec.id);
+        async move {
+            info!("campaign task started");
+            loop {
+                let next = [Some(self.next_tick), self.waiting.next(), self.wraps.next()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(self.next_tick);
+                tokio::select! {
+                    biased;
+                    Some(ev) = events.recv() => self.on_carrier(ev).await,
+                    cmd = commands.recv() => match cmd {
+                        Some(Command::Update { spec, reply }) => {
+                            let r = self.update(*spec);
+                            if r.is_ok() {
+                                let _ = spec_tx.send(self.spec.clone());
+                            }
+                            let _ = reply.send(r);
+                        }
+                        Some(c) => self.on_command(c).await,
+                        None => break,
+                    },
+                    () = sleep_until(self.clock.instant_at(next)) => {
+                        let now = self.clock.now_ms();
+                        self.on_timers(now).await;
+                        if now >= self.next_tick {
+                            self.next_tick = now + 1000;
+                            self.on_tick(now).await;
+                            let _ = figures.send(self.figures(now));
+                        }
+                    }
+                }
+                if self.state == RunState::Stopping && self.calls.is_empty() {
+                    while self.writes.join_next().await.is_some() {}
+                    self.state = RunState::Stopped;
+                    let _ = figures.send(self.figures(self.clock.now_ms()));
+                    for w in self.stop_waiters.drain(..) {
+                        let _ = w.send(());
+                    }
+                    break;
+                }
+            }
+            info!("campaign task ended");
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn update(&mut self, spec: CampaignSpec) -> Result<(), EngineError> {
+        if spec.id != self.spec.id {
+            return Err(EngineError::Conflict(
+                "a campaign's id cannot change".into(),
+            ));
+        }
+        if spec.pacing != self.spec.pacing || spec.pacing_config() != self.spec.pacing_config() {
+            self.pacer = build_pacer(&spec)?;
+        }
+        self.counters.set_window(spec.abandon_window_days);
+        self.spec = spec;
+        info!("campaign configuration updated");
+        Ok(())
+    }
+
+    fn figures(&mut self, now: Millis) -> Figures {
+        self.seats.settle(now);
+        let mut agents = AgentCounts::default();
+        for s in self.seats.iter() {
+            match s.state {
+                SeatState::Ready => agents.ready += 1,
+                SeatState::Reserved => agents.reserved += 1,
+                SeatState::OnCall => agents.on_call += 1,
+                SeatState::WrapUp => agents.wrap_up += 1,
+                SeatState::NotReady { .. } => agents.not_ready += 1,
+                SeatState::LoggedOut => agents.logged_out += 1,
+            }
+        }
+        let lines = self
+            .calls
+            .values()
+            .filter(|c| c.phase != Phase::Preview && c.phase != Phase::Wrap)
+            .count() as u32;
+        self.counters.snapshot(
+            now,
+            self.state,
+            agents,
+            lines,
+            self.seats.time,
+            self.queue_view,
+        )
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    async fn on_command(&mut self, c: Command) {
+        let now = self.clock.now_ms();
+        match c {
+            Command::Login {
+                agent,
+                endpoint,
+                events,
+            } => {
+                self.seats.login(&agent, &endpoint, events, now);
+                info!(agent_id = %agent, "agent logged in");
+            }
+            Command::Agent { agent, command } => self.on_agent(&agent, command, now).await,
+            Command::AddAccounts { ids, reply } => self.load(ids, Some(reply)),
+            Command::Loaded {
+                views,
+                report,
+                reply,
+            } => self.loaded(views, report, reply, now).await,
+            Command::AccountChanged { account_id } => {
+                if self.accounts.contains_key(&account_id) {
+                    self.load(vec![account_id], None);
+                }
+            }
+            Command::SetState { state, reply } => {
+                let r = match (self.state, state) {
+                    (RunState::Stopping | RunState::Stopped, _) => Err(EngineError::Stopped),
+                    (_, RunState::Running | RunState::Paused) => {
+                        info!(from = ?self.state, to = ?state, "campaign state");
+                        self.state = state;
+                        Ok(())
+                    }
+                    _ => Err(EngineError::Conflict("use stop to end a campaign".into())),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Update { .. } => {}
+            Command::Stop { reply } => {
+                info!("stopping: no new dials, waiting for calls in progress");
+                self.state = RunState::Stopping;
+                self.stop_waiters.push(reply);
+                // Preview offers were never dialed: give them back.
+                let previews: Vec<CallId> = self
+                    .calls
+                    .iter()
+                    .filter(|(_, c)| c.phase == Phase::Preview)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in previews {
+                    self.unoffer(id, now).await;
+                }
+            }
+        }
+    }
+
+    /// Loads accounts in a separate task (the ledger may be slow) and comes back with
+    /// [`Command::Loaded`].
+    fn load(&self, ids: Vec<String>, reply: Option<oneshot::Sender<AddReport>>) {
+        let backend = self.backend.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let mut report = AddReport::default();
+            let mut views = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(32) {
+                let loads = chunk.iter().map(|id| backend.source().load(id));
+                for (id, r) in chunk.iter().zip(join_all(loads).await) {
+                    match r {
+                        Ok(v) => views.push(v),
+                        Err(SourceError::NotFound(_)) => report.not_found.push(id.clone()),
+                        Err(SourceError::Unavailable(e)) => {
+                            warn!(error = %e, "account source unavailable");
+                            report.unavailable.push(id.clone());
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(Command::Loaded {
+                views,
+                report,
+                reply,
+            });
+        });
+    }
+
+    async fn loaded(
+        &mut self,
+        views: Vec<AccountView>,
+        mut report: AddReport,
+        reply: Option<oneshot::Sender<AddReport>>,
+        now: Millis,
+    ) {
+        let fresh = reply.is_some();
+        let mut items = Vec::new();
+        for mut v in views {
+            let id = v.account.account_id.clone();
+            if let Some(old) = self.accounts.get(&id) {
+                // Keep our own outcomes the ledger has not reported back yet.
+                for c in &old.contacts {
+                    if !v
+                        .contacts
+                        .iter()
+                        .any(|x| x.idempotency_key == c.idempotency_key)
+                    {
+                        v.contacts.push(c.clone());
+                    }
+                }
+            }
+            let callable = !open_debts(&v, now).is_empty();
+            // A hold released: back in the queue (an account retired for other reasons,
+            // a promise say, stays out: only fresh loads and released holds are pushed).
+            let released = !fresh
+                && callable
+                && self
+                    .accounts
+                    .get(&id)
+                    .is_some_and(|old| open_debts(old, now).is_empty());
+            if (fresh || released) && callable {
+                items.push(queue::QueueItem {
+                    account: id.clone(),
+                    rank: self.rank(&v, now),
+                });
+            }
+            if !callable && !fresh {
+                // A hold on every debt: out of the queue now (a call in progress ends as
+                // it would; no new one starts).
+                if let Err(e) = self.queue.remove(&id).await {
+                    warn!(error = %e, "queue remove failed");
+                    self.counters.errors += 1;
+                }
+                debug!(account_id = %id, "account retired by a ledger change");
+            }
+            self.accounts.insert(id, v);
+        }
+        if !items.is_empty() {
+            match self.queue.push(&items).await {
+                Ok(()) => report.queued = items.len() as u32,
+                Err(e) => {
+                    warn!(error = %e, "queue push failed");
+                    self.counters.errors += 1;
+                    report
+                        .unavailable
+                        .extend(items.into_iter().map(|i| i.account));
+                }
+            }
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(report);
+        }
+    }
+
+    fn rank(&self, v: &AccountView, now: Millis) -> f64 {
+        let outbound = v
+            .contacts
+            .iter()
+            .filter(|c| c.direction == Direction::Outbound);
+        let facts = AccountFacts {
+            crm_score: None,
+            balance_minor: v.balance_minor(),
+            days_past_due: v
+                .account
+                .debts
+                .iter()
+                .map(|d| d.days_past_due.max(0) as u32)
+                .max()
+                .unwrap_or(0),
+            attempts: outbound.clone().count() as u32,
+            last_contact: outbound.map(|c| c.started_at.as_millisecond()).max(),
+            window_closes_at: None,
+        };
+        rank(&self.spec.ranking, &facts, now)
+    }
+
+    async fn on_agent(&mut self, agent: &str, command: AgentCommand, now: Millis) {
+        let Some(seat) = self.seats.index(agent) else {
+            warn!(agent_id = %agent, "command from an agent not logged in");
+            return;
+        };
+        let reject = |seats: &mut Seats, what: &str, problem: &str| {
+            seats.send(
+                seat,
+                AgentEvent::Rejected {
+                    command: what.to_string(),
+                    problem: problem.to_string(),
+                },
+            );
+        };
+        let own_call = |call: CallId, calls: &HashMap<CallId, Call>| {
+            calls.get(&call).is_some_and(|c| c.seat == Some(seat))
+        };
+        // Another agent's call and a call that is over (or never was) read differently: the
+        // first is refused for ownership, the second is a stale command.
+        let not_own = |call: CallId, calls: &HashMap<CallId, Call>| {
+            if calls.contains_key(&call) {
+                "not your call"
+            } else {
+                "no such call (it has ended)"
+            }
+        };
+        match command {
+            AgentCommand::Ready => match self.seats.get(seat).state {
+                SeatState::NotReady { .. } | SeatState::Ready => {
+                    self.seats.get_mut(seat).pending_not_ready = None;
+                    self.seats.set(seat, SeatState::Ready, now);
+                    self.serve_waiting(now);
+                }
+                _ => {
+                    // Ready again after the call: cancel a pending not-ready.
+                    self.seats.get_mut(seat).pending_not_ready = None;
+                }
+            },
+            AgentCommand::NotReady { code } => match self.seats.get(seat).state {
+                SeatState::Ready | SeatState::NotReady { .. } => {
+                    self.seats.set(seat, SeatState::NotReady { code }, now)
+                }
+                SeatState::LoggedOut => {}
+                _ => self.seats.get_mut(seat).pending_not_ready = Some(code),
+            },
+            AgentCommand::Logout => {
+                let busy = matches!(
+                    self.seats.get(seat).state,
+                    SeatState::Reserved | SeatState::OnCall | SeatState::WrapUp
+                );
+                if busy {
+                    reject(&mut self.seats, "logout", "finish the call first");
+                } else {
+                    self.seats.set(seat, SeatState::LoggedOut, now);
+                    info!(agent_id = %agent, "agent logged out");
+                }
+            }
+            AgentCommand::Accept { call } | AgentCommand::Skip { call } => {
+                let accept = matches!(command, AgentCommand::Accept { .. });
+                let what = if accept { "accept" } else { "skip" };
+                if !own_call(call, &self.calls) {
+                    let problem = not_own(call, &self.calls);
+                    reject(&mut self.seats, what, problem);
+                    return;
+                }
+                if self
+                    .calls
+                    .get(&call)
+                    .is_none_or(|c| c.phase != Phase::Preview)
+                {
+                    reject(&mut self.seats, what, "no such preview offer");
+                    return;
+                }
+                if accept {
+                    self.accept_preview(call, now).await;
+                } else {
+                    self.unoffer(call, now).await;
+                    self.seats.set(seat, SeatState::Ready, now);
+                }
+            }
+            AgentCommand::Hangup { call } => {
+                if !own_call(call, &self.calls) {
+                    let problem = not_own(call, &self.calls);
+                    reject(&mut self.seats, "hangup", problem);
+                    return;
+                }
+                if let Err(e) = self.carrier.hangup(call, None) {
+                    reject(&mut self.seats, "hangup", &e.to_string());
+                }
+            }
+            AgentCommand::Disposition { call, disposition } => {
+                if !own_call(call, &self.calls) {
+                    let problem = not_own(call, &self.calls);
+                    reject(&mut self.seats, "disposition", problem);
+                    return;
+                }
+                if let Err(problem) = self.check_disposition(call, &disposition) {
+                    reject(&mut self.seats, "disposition", &problem);
+                    return;
+                }
+                let phase = self.calls[&call].phase.clone();
+                match phase {
+                    Phase::Talking => {
+                        // Disposition before the end: hang up, finish when it ends.
+                        if let Some(c) = self.calls.get_mut(&call) {
+                            c.disposition = Some(disposition);
+                        }
+                        let _ = self.carrier.hangup(call, None);
+                    }
+                    Phase::Wrap => {
+                        if let Some(mut c) = self.calls.remove(&call) {
+                            c.disposition = Some(disposition);
+                            self.finish_connected(call, c, now).await;
+                        }
+                    }
+                    _ => reject(&mut self.seats, "disposition", "the call is not connected"),
+                }
+            }
+            AgentCommand::ManualDial {
+                account_id,
+                number,
+                debt_ids,
+            } => {
+                self.manual_dial(seat, account_id, number, debt_ids, now)
+                    .await
+            }
+        }
+    }
+
+    fn check_disposition(&self, call: CallId, d: &Disposition) -> Result<(), String> {
+        let c = &self.calls[&call];
+        for debt in &d.debts_discussed {
+            if !c.record.debt_ids.contains(debt) {
+                return Err(format!(
+                    "debts_discussed: {debt} is not a debt of this call"
+                ));
+            }
+        }
+        match d.code {
+            DispositionCode::PromiseToPay => {
+                let Some(p) = &d.promise else {
+                    return Err("promise: required for a promise to pay".into());
+                };
+                if p.amount_minor <= 0 {
+                    return Err("promise.amount_minor: must be positive".into());
+                }
+                if !c.record.debt_ids.contains(&p.debt_id) {
+                    return Err("promise.debt_id: not a debt of this call".into());
+                }
+                if p.due_date.parse::<jiff::civil::Date>().is_err() {
+                    return Err("promise.due_date: must be YYYY-MM-DD".into());
+                }
+            }
+            DispositionCode::Callback if d.callback_at_ms.is_none_or(|t| t <= c.dialed_at) => {
+                return Err("callback_at: required, in the future".into());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn build_pacer(spec: &CampaignSpec) -> Result<Box<dyn Controller>, EngineError> {
+    spec.pacing
+        .build(&spec.pacing_config())
+        .map_err(|e| EngineError::Conflict(format!("pacing: {e}")))
+}
+
+fn code_tag(kind: HoldKind) -> &'static str {
+    match kind {
+        HoldKind::Cease => "cease-",
+        HoldKind::Attorney => "attorney-",
+        HoldKind::Dispute => "dispute-",
+        HoldKind::WrongNumber => "wrong-number",
+        _ => "hold-",
+    }
+}
+
+/// Debts no hold in force stops calls about (cease, attorney, dispute, bankruptcy,
+/// deceased, medium opt-out), scoped to the debt or the whole account.
+pub(crate) fn open_debts(v: &AccountView, now: Millis) -> Vec<String> {
+    let blocking = |k: HoldKind| !matches!(k, HoldKind::NumberOptout | HoldKind::WrongNumber);
+    let in_force = |h: &Hold| {
+        h.since.as_millisecond() <= now && h.until.is_none_or(|u| u.as_millisecond() > now)
+    };
+    v.account
+        .debts
+        .iter()
+        .filter(|d| {
+            !v.account.holds.iter().any(|h| {
+                blocking(h.kind) && in_force(h) && (h.debt_id.is_empty() || h.debt_id == d.debt_id)
+            })
+        })
+        .map(|d| d.debt_id.clone())
+        .collect()
+}
+
+/// The counter keys of the debts of a call: student loans of one group share one.
+fn debt_keys(v: &AccountView, debts: &[String]) -> Vec<String> {
+    let mut keys: Vec<String> = debts
+        .iter()
+        .map(|id| {
+            v.account
+                .debts
+                .iter()
+                .find(|d| &d.debt_id == id && !d.student_loan_group.is_empty())
+                .map_or_else(|| id.clone(), |d| d.student_loan_group.clone())
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Retries an idempotent ledger write with capped backoff until it succeeds.
+async fn retry<F, Fut>(what: &'static str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::outcomes::SinkError>>,
+{
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match f().await {
+            Ok(()) => return,
+            Err(e) => {
+                warn!(error = %e, what, "ledger write failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Polls futures concurrently (on this task) and collects their results in order, so a
+/// batch of store calls can be committed together.
+async fn join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}

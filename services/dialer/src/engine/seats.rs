@@ -128,6 +128,29 @@ impl Seats {
         self.send(idx, AgentEvent::State { state });
     }
 
+    /// Reserves the seat for `call` and shows the agent the screen pop.
+    pub fn offer(
+        &mut self,
+        idx: usize,
+        call: CallId,
+        pop: crate::session::ScreenPop,
+        preview: bool,
+        now: Millis,
+    ) {
+        if self.seats[idx].state != SeatState::Reserved {
+            self.set(idx, SeatState::Reserved, now);
+        }
+        self.seats[idx].call = Some(call);
+        self.send(
+            idx,
+            AgentEvent::Offered {
+                call,
+                pop: Box::new(pop),
+                preview,
+            },
+        );
+    }
+
     /// Sends an event to the seat's agent; a closed session logs the seat out.
     pub fn send(&mut self, idx: usize, event: AgentEvent) {
         let seat = &mut self.seats[idx];

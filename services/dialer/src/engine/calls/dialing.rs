@@ -525,17 +525,7 @@ impl<B: Backend> Runtime<B> {
                         },
                     );
                     self.busy_accounts.insert(account, id);
-                    self.seats.get_mut(seat).call = Some(id);
-                    self.seats.set(seat, SeatState::Reserved, now);
-                    self.seats.get_mut(seat).call = Some(id);
-                    self.seats.send(
-                        seat,
-                        AgentEvent::Offered {
-                            call: id,
-                            pop: Box::new(pop),
-                            preview: true,
-                        },
-                    );
+                    self.seats.offer(seat, id, pop, true, now);
                 }
             }
         }
@@ -690,18 +680,10 @@ impl<B: Backend> Runtime<B> {
         };
         match started.first().copied() {
             Some(id) => {
-                self.seats.get_mut(seat).call = Some(id);
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.pop = Some(pop.clone());
                 }
-                self.seats.send(
-                    seat,
-                    AgentEvent::Offered {
-                        call: id,
-                        pop: Box::new(pop),
-                        preview: false,
-                    },
-                );
+                self.seats.offer(seat, id, pop, false, now);
             }
             None => {
                 self.seats.set(seat, SeatState::Ready, now);

@@ -123,16 +123,7 @@ impl<B: Backend> Runtime<B> {
         c.record.agent_id = agent;
         if let Some(pop) = pop {
             c.pop = Some(pop.clone());
-            self.seats.set(seat, SeatState::Reserved, now);
-            self.seats.get_mut(seat).call = Some(id);
-            self.seats.send(
-                seat,
-                AgentEvent::Offered {
-                    call: id,
-                    pop: Box::new(pop),
-                    preview: false,
-                },
-            );
+            self.seats.offer(seat, id, pop, false, now);
         }
     }
 

@@ -4,27 +4,11 @@
 //! `dialer_campaign_accounts` and `dialer_feed_cursor`, migrations under
 //! `migrations/dialer/`).
 
-use std::str::FromStr;
-use std::time::Duration;
-
 use jiff::Timestamp;
-use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Row, SqlitePool};
+use sqlx::Row;
 
 use crate::campaign::CampaignSpec;
-
-static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/dialer/postgres");
-static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/dialer/sqlite");
-
-/// The dialer may share a database (and so sqlx's `_sqlx_migrations` table) with the ledger
-/// and the outbox, whose versions this migrator does not know: ignore them.
-fn shared_db_migrator(m: &Migrator) -> Migrator {
-    let mut m = Migrator::with_migrations(m.iter().cloned().collect());
-    m.set_ignore_missing(true);
-    m
-}
+use crate::db::{Db, DbError};
 
 /// What a campaign is to be resumed as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,24 +54,16 @@ pub struct StoredCampaign {
 /// A failure of the campaign store.
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignStoreError {
+    #[error(transparent)]
+    Open(#[from] DbError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database url {0} (want postgres://... or sqlite:...)")]
-    Url(String),
     #[error("campaign {0} already exists")]
     Exists(String),
     #[error("campaign {0} not found")]
     NotFound(String),
     #[error("stored campaign {id} is unreadable: {problem}")]
     Corrupt { id: String, problem: String },
-}
-
-#[derive(Debug, Clone)]
-enum Db {
-    Pg(PgPool),
-    Sqlite(SqlitePool),
 }
 
 /// The campaign table of the dialer's database. Cheap to clone.
@@ -107,54 +83,18 @@ fn from_micros(us: i64) -> Timestamp {
 impl CampaignStore {
     /// Connects to `postgres://...` or `sqlite:...` and applies pending migrations.
     pub async fn open(url: &str) -> Result<CampaignStore, CampaignStoreError> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
-                .await?;
-            shared_db_migrator(&PG_MIGRATOR).run(&pool).await?;
-            Db::Pg(pool)
-        } else if url.starts_with("sqlite:") {
-            let memory = url.contains(":memory:") || url.contains("mode=memory");
-            let mut opts = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(30));
-            if !memory {
-                opts = opts
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full);
-            }
-            let pool = SqlitePoolOptions::new()
-                // An in-memory database exists once per connection: keep exactly one.
-                .max_connections(if memory { 1 } else { 4 })
-                .min_connections(if memory { 1 } else { 0 })
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(opts)
-                .await?;
-            shared_db_migrator(&SQLITE_MIGRATOR).run(&pool).await?;
-            Db::Sqlite(pool)
-        } else {
-            return Err(CampaignStoreError::Url(ledger::redact::url(url)));
-        };
-        Ok(CampaignStore { db })
+        Ok(CampaignStore {
+            db: crate::db::connect(url, 4).await?,
+        })
     }
 
     /// `postgres` or `sqlite`.
     pub fn dialect(&self) -> &'static str {
-        match self.db {
-            Db::Pg(_) => "postgres",
-            Db::Sqlite(_) => "sqlite",
-        }
+        self.db.dialect()
     }
 
     pub async fn close(&self) {
-        match &self.db {
-            Db::Pg(p) => p.close().await,
-            Db::Sqlite(p) => p.close().await,
-        }
+        self.db.close().await
     }
 
     fn spec_json(spec: &CampaignSpec) -> String {

@@ -27,6 +27,7 @@
 //!
 //! - [`config`]: the TOML file and `DIALER_*` overrides, validated at start.
 //! - [`app`]: dialerd built from its configuration (stores, outbox, ledger link, registry).
+//! - [`db`]: connecting to the dialer's database (PostgreSQL or SQLite) and migrating it.
 //! - [`campaign_store`]: campaigns kept in the dialer's database.
 //! - [`registry`]: campaign id to running campaign, and the campaign life cycle.
 //! - [`grpc`]: the gRPC edge (CampaignService, AgentService, ComplianceService).
@@ -40,6 +41,7 @@ pub mod campaign;
 pub mod campaign_store;
 pub mod carrier;
 pub mod config;
+pub mod db;
 pub mod embedded;
 pub mod engine;
 pub mod grpc;

@@ -51,6 +51,16 @@ pub enum OutboxError {
     Closed,
 }
 
+impl From<crate::db::DbError> for OutboxError {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::Sql(e) => e.into(),
+            crate::db::DbError::Migrate(e) => e.into(),
+            crate::db::DbError::Url(u) => OutboxError::Url(u),
+        }
+    }
+}
+
 impl From<sqlx::Error> for OutboxError {
     fn from(e: sqlx::Error) -> Self {
         OutboxError::Db(Arc::new(e))

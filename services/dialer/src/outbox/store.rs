@@ -6,26 +6,12 @@
 //! single-row statements inside one `BEGIN IMMEDIATE` transaction) and how a key list is bound
 //! (`= ANY($1)` vs `json_each`).
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, PgPool, SqlitePool};
+use sqlx::FromRow;
 
 use super::OutboxError;
-
-static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/dialer/postgres");
-static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/dialer/sqlite");
+use crate::db::Db;
 
 type Result<T, E = OutboxError> = std::result::Result<T, E>;
-
-#[derive(Clone)]
-enum Db {
-    Pg(PgPool),
-    Sqlite(SqlitePool),
-}
 
 /// Handle on the outbox tables; cheap to clone.
 #[derive(Clone)]
@@ -170,62 +156,20 @@ const UPSERT_READY_PG: &str = "INSERT INTO dialer_outbox (idempotency_key, owner
     ON CONFLICT (idempotency_key) DO UPDATE SET state = 'ready', payload = excluded.payload, \
     ready_seq = excluded.ready_seq, updated_at = excluded.updated_at";
 
-/// `m` with `ignore_missing`: in a database shared with the ledger, the ledger's applied
-/// versions are unknown to the dialer (and the other way round; see docs/outbox.md).
-fn shared_db_migrator(m: &Migrator) -> Migrator {
-    let mut m = Migrator::with_migrations(m.iter().cloned().collect());
-    m.set_ignore_missing(true);
-    m
-}
-
 impl Store {
     /// Connects to `postgres://...` or `sqlite:...` and applies pending migrations.
     pub(crate) async fn connect(url: &str) -> Result<Self> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
-                .await?;
-            shared_db_migrator(&PG_MIGRATOR).run(&pool).await?;
-            Db::Pg(pool)
-        } else if url.starts_with("sqlite:") {
-            let memory = url.contains(":memory:") || url.contains("mode=memory");
-            let mut opts = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .busy_timeout(Duration::from_secs(30));
-            if !memory {
-                // WAL + FULL: a committed batch (an awaited begin or finish) survives a crash
-                // of the process and of the machine.
-                opts = opts
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full);
-            }
-            let pool = SqlitePoolOptions::new()
-                // An in-memory database exists once per connection: keep exactly one.
-                .max_connections(if memory { 1 } else { 4 })
-                .min_connections(if memory { 1 } else { 0 })
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(opts)
-                .await?;
-            shared_db_migrator(&SQLITE_MIGRATOR).run(&pool).await?;
-            Db::Sqlite(pool)
-        } else {
-            return Err(OutboxError::Url(ledger::redact::url(url)));
-        };
-        Ok(Store { db })
+        Ok(Store {
+            db: crate::db::connect(url, 8).await?,
+        })
     }
 
     pub(crate) fn dialect(&self) -> &'static str {
-        match self.db {
-            Db::Pg(_) => "postgres",
-            Db::Sqlite(_) => "sqlite",
-        }
+        self.db.dialect()
     }
 
     pub(crate) async fn close(&self) {
-        with_pool!(self, p, D => p.close().await)
+        self.db.close().await
     }
 
     /// Highest relay order used so far (0 when none), so a restarted writer continues above it.

@@ -59,6 +59,7 @@ async fn run(agents: usize, minutes: u64) {
             account,
             contacts: Vec::new(),
             promises: Vec::new(),
+            version: 0,
         })
         .collect();
     let ids: Vec<String> = accounts
@@ -143,19 +144,14 @@ impl dialer::outcomes::OutcomeSink for CountingSink {
     async fn finish(
         &self,
         _: &ledger::domain::ContactOutcome,
+        _: &[dialer::outcomes::LedgerCommand],
     ) -> Result<(), dialer::outcomes::SinkError> {
         Ok(())
     }
-}
-
-impl dialer::outcomes::LedgerWrites for CountingSink {
-    async fn set_hold(&self, _: ledger::domain::Hold) -> Result<(), dialer::outcomes::SinkError> {
-        Ok(())
-    }
-    async fn record_promise(
+    async fn unacknowledged(
         &self,
-        _: ledger::domain::Promise,
-    ) -> Result<(), dialer::outcomes::SinkError> {
-        Ok(())
+        _: &[String],
+    ) -> Result<Vec<dialer::outcomes::Unacknowledged>, dialer::outcomes::SinkError> {
+        Ok(Vec::new())
     }
 }

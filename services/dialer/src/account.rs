@@ -11,7 +11,7 @@ use compliance::CallRequest;
 use compliance::clock::ClockTime;
 use compliance::model::{self as cm, DialMode, PhoneKind};
 use jiff::Timestamp;
-use ledger::domain::{Account, ContactOutcome, Person, PersonRole, Phone, Promise};
+use ledger::domain::{Account, AccountCheck, ContactOutcome, Person, PersonRole, Phone, Promise};
 
 /// One account as the dialer sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,10 @@ pub struct AccountView {
     pub contacts: Vec<ContactOutcome>,
     /// Promises to pay (for the screen pop).
     pub promises: Vec<Promise>,
+    /// The system of record's change seq this view reflects at least (every change up to it
+    /// is in the view); the pre-dial check asks for what came after. 0: none (a source that is
+    /// its own truth).
+    pub version: i64,
 }
 
 /// A failure to load an account from the system of record. The dialer fails closed on it.
@@ -38,6 +42,18 @@ pub trait AccountSource: Send + Sync + 'static {
         &self,
         account_id: &str,
     ) -> impl Future<Output = Result<AccountView, SourceError>> + Send;
+
+    /// The pre-dial check: every change of these accounts after the given versions, up to
+    /// the answer's `as_of_seq`. The engine asks just before it dials, so every hold or
+    /// consent the system of record committed before the ask is seen. A source that is its
+    /// own truth (a map) has nothing to report.
+    fn check(
+        &self,
+        accounts: &[(String, i64)],
+    ) -> impl Future<Output = Result<AccountCheck, SourceError>> + Send {
+        let _ = accounts;
+        async { Ok(AccountCheck::default()) }
+    }
 }
 
 impl AccountView {
@@ -64,6 +80,17 @@ impl AccountView {
                 .unwrap_or(order.len())
         });
         phones
+    }
+
+    /// Records a revocation of consent to automated calls on `number` (US-TCPA-05), as the
+    /// ledger will once the revocation reaches it.
+    pub fn revoke_consent(&mut self, number: &str, at: Timestamp) {
+        for p in &mut self.account.persons {
+            for ph in p.phones.iter_mut().filter(|ph| ph.number == number) {
+                ph.consent_automated = false;
+                ph.consent_revoked_at = Some(at);
+            }
+        }
     }
 
     /// Total balance in minor units over all debts.
@@ -201,7 +228,7 @@ pub fn history_entry(c: &ContactOutcome) -> cm::HistoryEntry {
         outcome: c.outcome,
         channel: c.channel,
         mode: c.dial_mode,
-        party: c.party,
+        party: c.party.target(&c.third_party_id),
         third_party_id: non_empty(&c.third_party_id),
     }
 }

@@ -12,7 +12,7 @@ use tokio_stream::StreamExt;
 use tracing::{info, warn};
 
 use crate::account::AccountView;
-use crate::backend::{Durable, MemorySource, ServiceSink, ServiceSource, ServiceStores};
+use crate::backend::{MemorySource, ServiceSink, ServiceSource, ServiceStores};
 use crate::campaign_store::{CampaignStore, CampaignStoreError};
 use crate::carrier::SimNetwork;
 use crate::config::{CarrierConfig, Config, ConfigError};
@@ -53,6 +53,15 @@ pub enum StartError {
     },
     #[error("resuming campaigns: {0}")]
     Resume(#[from] RegistryError),
+    #[error(transparent)]
+    Claim(#[from] crate::replica::ClaimError),
+    /// The ledger answered and refused the dialer's credentials.
+    #[error(
+        "the ledger refused the dialer's credentials ({0}): set ledger_token \
+         (DIALER_LEDGER_TOKEN) to a valid JWT with role dialer, or ledger_jwt_hs256_key \
+         (DIALER_LEDGER_JWT_HS256_KEY) to the ledger's key"
+    )]
+    LedgerRefused(String),
 }
 
 /// The sample portfolio served without a ledger: `count` accounts loaded 30 days before
@@ -67,6 +76,7 @@ pub fn sample_source(count: u32, now_ms: i64) -> MemorySource {
                 account,
                 contacts: Vec::new(),
                 promises: Vec::new(),
+                version: 0,
             }),
     )
 }
@@ -140,21 +150,32 @@ pub struct App {
     pub resumed: usize,
     /// None without a ledger (outcomes kept in memory).
     pub ledger: Option<LedgerSide>,
+    /// This process's claim on its replica id.
+    pub claim: crate::replica::ReplicaClaim,
+    /// Follows the campaign table other replicas change.
+    pub sync: JoinHandle<()>,
 }
 
 /// Builds everything from `cfg`: recovers this replica's attempts left in progress by a
 /// previous run, resumes the stored campaigns, starts the outbox relay and the change feed.
 pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
+    let CarrierConfig::Sim { seed, speed, .. } = &cfg.carrier;
+    // One clock for the campaigns and the simulated carrier: at `speed`, rings and talks are
+    // recorded as long as the network played them.
     let clock = match cfg.carrier.clock_start()? {
         Some(t) => Clock::starting_at(t.as_millisecond()),
         None => Clock::system(),
-    };
+    }
+    .with_rate(*speed);
     let metrics = Metrics::new();
     let store = CampaignStore::open(&cfg.database_url).await?;
+    let claim_ttl = Duration::from_secs(cfg.replica_claim_ttl_s);
+    let claim = crate::replica::claim(&store, &cfg.replica_id, claim_ttl).await?;
     let (sink, source, link, outbox) = match &cfg.ledger_url {
         Some(url) => {
             let token = ledger_token(cfg);
             let link = LedgerLink::connect_lazy(url, token)?;
+            check_credentials(&link).await?;
             let outbox = Outbox::open(&cfg.database_url, &cfg.replica_id).await?;
             // Attempts a previous run of this replica left in progress are recorded with
             // their provisional outcomes before any new attempt begins.
@@ -164,10 +185,7 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
                 adopted = recovered.adopted,
                 "outbox recovered"
             );
-            let sink = ServiceSink::Ledger(Durable {
-                outbox: outbox.clone(),
-                ledger: link.clone(),
-            });
+            let sink = ServiceSink::Ledger(outbox.clone());
             (
                 sink,
                 ServiceSource::Ledger(link.clone()),
@@ -198,11 +216,10 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
         &cfg.replica_id,
     )
     .await?;
-    let CarrierConfig::Sim { seed, speed, .. } = &cfg.carrier;
     let network = SimNetwork {
         scenario: simulator::scenario::Scenario::get(cfg.carrier.scenario()?),
         seed: *seed,
-        speed: *speed,
+        speed: clock.rate(),
     };
     let mut registry = Registry::new(
         Arc::new(stores),
@@ -214,8 +231,12 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
     if let Some(link) = &link {
         registry = registry.with_lister(Arc::new(link.clone()));
     }
+    if let Some(outbox) = &outbox {
+        registry = registry.with_open_calls(Arc::new(outbox.clone()), claim_ttl);
+    }
     let registry = Arc::new(registry);
     let resumed = registry.resume().await?;
+    let sync = tokio::spawn(follow_store(registry.clone()));
     let ledger = match (link, outbox) {
         (Some(link), Some(outbox)) => {
             let relay = outbox.spawn_relay(link.channel(), ledger_token(cfg), Default::default());
@@ -255,7 +276,57 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
         },
         resumed,
         ledger,
+        claim,
+        sync,
     })
+}
+
+/// How long the start-up credentials check waits for the ledger.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Fails the start if the ledger answers and refuses the dialer's credentials (a bad or
+/// missing token, a role other than dialer). A ledger that does not answer is not an error:
+/// the outbox holds outcomes and the pre-dial check holds dials until it does.
+async fn check_credentials(link: &LedgerLink) -> Result<(), StartError> {
+    match tokio::time::timeout(PROBE_TIMEOUT, link.probe()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(ledger_link::LinkError::Status(s)))
+            if matches!(
+                s.code(),
+                tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+            ) =>
+        {
+            Err(StartError::LedgerRefused(format!(
+                "{:?}: {}",
+                s.code(),
+                s.message()
+            )))
+        }
+        Ok(Err(e)) => {
+            warn!(error = %e, "the ledger did not answer at start; dialing waits for it");
+            Ok(())
+        }
+        Err(_) => {
+            warn!("the ledger did not answer at start; dialing waits for it");
+            Ok(())
+        }
+    }
+}
+
+/// Brings the registry in line with the campaign table every second (campaigns created,
+/// paused, re-paced or stopped through another replica).
+async fn follow_store<B: Backend>(registry: Arc<Registry<B>>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if registry.draining() {
+            return;
+        }
+        if let Err(e) = registry.sync().await {
+            warn!(error = %e, "following the campaign table");
+        }
+    }
 }
 
 /// Follows the ledger's change feed from the stored cursor: every change to an account
@@ -381,12 +452,27 @@ pub async fn run(
         );
     }
     // The last step of the shutdown: the finished attempts reach the ledger (bounded by the
-    // grace period again; what is left is sent by the next start).
+    // grace period again; what is left is sent by the next start), then the replica id is
+    // given back.
     let grace = app.options.shutdown_grace;
     let ledger = app.ledger;
-    let flush = async move {
-        if let Some(l) = ledger {
-            l.flush(tokio::time::Instant::now() + grace).await;
+    let claim = Arc::new(app.claim);
+    let sync = app.sync;
+    let flush = {
+        let claim = claim.clone();
+        async move {
+            sync.abort();
+            if let Some(l) = ledger {
+                l.flush(tokio::time::Instant::now() + grace).await;
+            }
+            claim.release().await;
+        }
+    };
+    // Another process taking the id (this one was frozen past its claim) stops this one.
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = claim.lost() => {}
         }
     };
     Ok(crate::server::serve(

@@ -12,7 +12,8 @@ use queue::{AnyBook, AnyQueue, AttemptBook, CampaignQueue, QueueError};
 
 use crate::account::{AccountSource, AccountView, SourceError};
 use crate::engine::Backend;
-use crate::outcomes::{LedgerWrites, OutcomeSink};
+use crate::outcomes::{LedgerCommand, OutcomeSink, SinkError, Unacknowledged};
+use ledger::domain::{AccountCheck, ContactOutcome};
 
 /// One set of stores.
 pub struct Stores<Q, B, O, S> {
@@ -38,7 +39,7 @@ impl<Q, B, O, S> Backend for Stores<Q, B, O, S>
 where
     Q: CampaignQueue + 'static,
     B: AttemptBook + 'static,
-    O: OutcomeSink + LedgerWrites,
+    O: OutcomeSink,
     S: AccountSource,
 {
     type Queue = Q;
@@ -142,49 +143,12 @@ impl AccountSource for MemorySource {
     }
 }
 
-/// The durable outbox for outcomes and the ledger client for holds and promises, as one
-/// [`OutcomeSink`] + [`LedgerWrites`].
+/// Where dialerd's outcomes (and the holds, promises and consent changes of dispositions) go:
+/// the durable outbox relayed to the ledger, or memory when no ledger is configured (demos,
+/// tests).
 #[derive(Debug)]
-pub struct Durable<O, L> {
-    pub outbox: O,
-    pub ledger: L,
-}
-
-impl<O: OutcomeSink, L: Send + Sync + 'static> OutcomeSink for Durable<O, L> {
-    async fn begin(
-        &self,
-        provisional: &ledger::domain::ContactOutcome,
-    ) -> Result<(), crate::outcomes::SinkError> {
-        self.outbox.begin(provisional).await
-    }
-
-    async fn finish(
-        &self,
-        outcome: &ledger::domain::ContactOutcome,
-    ) -> Result<(), crate::outcomes::SinkError> {
-        self.outbox.finish(outcome).await
-    }
-}
-
-impl<O: Send + Sync + 'static, L: LedgerWrites> LedgerWrites for Durable<O, L> {
-    async fn set_hold(&self, hold: ledger::domain::Hold) -> Result<(), crate::outcomes::SinkError> {
-        self.ledger.set_hold(hold).await
-    }
-
-    async fn record_promise(
-        &self,
-        promise: ledger::domain::Promise,
-    ) -> Result<(), crate::outcomes::SinkError> {
-        self.ledger.record_promise(promise).await
-    }
-}
-
-/// Where dialerd's outcomes go: the durable outbox relayed to the ledger (holds and promises
-/// written to the ledger directly), or memory when no ledger is configured (demos, tests).
-#[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
 pub enum ServiceSink {
-    Ledger(Durable<crate::outbox::Outbox, crate::ledger_link::LedgerLink>),
+    Ledger(crate::outbox::Outbox),
     Memory(crate::outcomes::MemorySink),
 }
 
@@ -198,42 +162,28 @@ pub enum ServiceSource {
 }
 
 impl OutcomeSink for ServiceSink {
-    async fn begin(
-        &self,
-        provisional: &ledger::domain::ContactOutcome,
-    ) -> Result<(), crate::outcomes::SinkError> {
+    async fn begin(&self, provisional: &ContactOutcome) -> Result<(), SinkError> {
         match self {
-            ServiceSink::Ledger(d) => d.begin(provisional).await,
+            ServiceSink::Ledger(o) => o.begin(provisional).await,
             ServiceSink::Memory(m) => m.begin(provisional).await,
         }
     }
 
     async fn finish(
         &self,
-        outcome: &ledger::domain::ContactOutcome,
-    ) -> Result<(), crate::outcomes::SinkError> {
+        outcome: &ContactOutcome,
+        commands: &[LedgerCommand],
+    ) -> Result<(), SinkError> {
         match self {
-            ServiceSink::Ledger(d) => d.finish(outcome).await,
-            ServiceSink::Memory(m) => m.finish(outcome).await,
-        }
-    }
-}
-
-impl LedgerWrites for ServiceSink {
-    async fn set_hold(&self, hold: ledger::domain::Hold) -> Result<(), crate::outcomes::SinkError> {
-        match self {
-            ServiceSink::Ledger(d) => d.set_hold(hold).await,
-            ServiceSink::Memory(m) => m.set_hold(hold).await,
+            ServiceSink::Ledger(o) => o.finish(outcome, commands).await,
+            ServiceSink::Memory(m) => m.finish(outcome, commands).await,
         }
     }
 
-    async fn record_promise(
-        &self,
-        promise: ledger::domain::Promise,
-    ) -> Result<(), crate::outcomes::SinkError> {
+    async fn unacknowledged(&self, accounts: &[String]) -> Result<Vec<Unacknowledged>, SinkError> {
         match self {
-            ServiceSink::Ledger(d) => d.record_promise(promise).await,
-            ServiceSink::Memory(m) => m.record_promise(promise).await,
+            ServiceSink::Ledger(o) => o.unacknowledged(accounts).await,
+            ServiceSink::Memory(m) => m.unacknowledged(accounts).await,
         }
     }
 }
@@ -243,6 +193,13 @@ impl AccountSource for ServiceSource {
         match self {
             ServiceSource::Ledger(l) => l.load(account_id).await,
             ServiceSource::Sample(m) => m.load(account_id).await,
+        }
+    }
+
+    async fn check(&self, accounts: &[(String, i64)]) -> Result<AccountCheck, SourceError> {
+        match self {
+            ServiceSource::Ledger(l) => l.check(accounts).await,
+            ServiceSource::Sample(m) => m.check(accounts).await,
         }
     }
 }

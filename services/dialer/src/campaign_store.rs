@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use crate::campaign::CampaignSpec;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, with_pool};
 
 /// What a campaign is to be resumed as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,24 @@ pub struct StoredCampaign {
     pub state: StoredState,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Bumped by every change of state or configuration.
+    pub version: i64,
+}
+
+/// A campaign's durable state as the engine checks it before dialing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Control {
+    pub state: StoredState,
+    pub version: i64,
+    /// The configuration, when it is newer than the version the caller knew.
+    pub spec: Option<CampaignSpec>,
+}
+
+/// Another live process holds a replica id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaHeld {
+    pub instance: String,
+    pub renewed_at: Timestamp,
 }
 
 /// A failure of the campaign store.
@@ -139,77 +157,91 @@ impl CampaignStore {
         Ok(())
     }
 
-    /// Replaces a campaign's configuration.
+    /// Replaces a campaign's configuration; returns its new version.
     pub async fn save_spec(
         &self,
         spec: &CampaignSpec,
         now: Timestamp,
-    ) -> Result<(), CampaignStoreError> {
+    ) -> Result<i64, CampaignStoreError> {
         let json = Self::spec_json(spec);
-        let n = match &self.db {
-            Db::Pg(p) => sqlx::query(
-                "UPDATE dialer_campaigns SET spec = $2, updated_at = $3 WHERE campaign_id = $1",
+        let v: Option<i64> = with_pool!(self.db, p, D => {
+            sqlx::query_scalar(
+                "UPDATE dialer_campaigns SET spec = $2, updated_at = $3, version = version + 1 \
+                 WHERE campaign_id = $1 RETURNING version",
             )
             .bind(&spec.id)
             .bind(&json)
             .bind(micros(now))
-            .execute(p)
+            .fetch_optional(p)
             .await?
-            .rows_affected(),
-            Db::Sqlite(p) => sqlx::query(
-                "UPDATE dialer_campaigns SET spec = ?2, updated_at = ?3 WHERE campaign_id = ?1",
-            )
-            .bind(&spec.id)
-            .bind(&json)
-            .bind(micros(now))
-            .execute(p)
-            .await?
-            .rows_affected(),
-        };
-        if n == 0 {
-            return Err(CampaignStoreError::NotFound(spec.id.clone()));
-        }
-        Ok(())
+        });
+        v.ok_or_else(|| CampaignStoreError::NotFound(spec.id.clone()))
     }
 
-    /// Records the state a campaign is to be resumed in.
+    /// Records the state a campaign is to be resumed in (and every replica is to follow
+    /// before its next dial); returns its new version.
     pub async fn set_state(
         &self,
         id: &str,
         state: StoredState,
         now: Timestamp,
-    ) -> Result<(), CampaignStoreError> {
-        let n = match &self.db {
-            Db::Pg(p) => sqlx::query(
-                "UPDATE dialer_campaigns SET state = $2, updated_at = $3 WHERE campaign_id = $1",
+    ) -> Result<i64, CampaignStoreError> {
+        let v: Option<i64> = with_pool!(self.db, p, D => {
+            sqlx::query_scalar(
+                "UPDATE dialer_campaigns SET state = $2, updated_at = $3, version = version + 1 \
+                 WHERE campaign_id = $1 RETURNING version",
             )
             .bind(id)
             .bind(state.as_str())
             .bind(micros(now))
-            .execute(p)
+            .fetch_optional(p)
             .await?
-            .rows_affected(),
-            Db::Sqlite(p) => sqlx::query(
-                "UPDATE dialer_campaigns SET state = ?2, updated_at = ?3 WHERE campaign_id = ?1",
+        });
+        v.ok_or_else(|| CampaignStoreError::NotFound(id.to_string()))
+    }
+
+    /// A campaign's durable state and version, and its configuration if the version is not
+    /// `known` (`None`: no such campaign). The engine asks before each round of dials.
+    pub async fn control(
+        &self,
+        id: &str,
+        known: i64,
+    ) -> Result<Option<Control>, CampaignStoreError> {
+        let row: Option<(String, i64, Option<String>)> = with_pool!(self.db, p, D => {
+            sqlx::query_as(
+                "SELECT state, version, CASE WHEN version <> $2 THEN spec END \
+                 FROM dialer_campaigns WHERE campaign_id = $1",
             )
             .bind(id)
-            .bind(state.as_str())
-            .bind(micros(now))
-            .execute(p)
+            .bind(known)
+            .fetch_optional(p)
             .await?
-            .rows_affected(),
+        });
+        let Some((state, version, spec)) = row else {
+            return Ok(None);
         };
-        if n == 0 {
-            return Err(CampaignStoreError::NotFound(id.to_string()));
-        }
-        Ok(())
+        let corrupt = |problem: String| CampaignStoreError::Corrupt {
+            id: id.to_string(),
+            problem,
+        };
+        let state = StoredState::parse(&state)
+            .ok_or_else(|| corrupt(format!("unknown state {state:?}")))?;
+        let spec = match spec {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))?),
+            None => None,
+        };
+        Ok(Some(Control {
+            state,
+            version,
+            spec,
+        }))
     }
 
     /// Every stored campaign, in id order.
     pub async fn list(&self) -> Result<Vec<StoredCampaign>, CampaignStoreError> {
-        const SQL: &str = "SELECT campaign_id, spec, state, created_at, updated_at \
+        const SQL: &str = "SELECT campaign_id, spec, state, created_at, updated_at, version \
                            FROM dialer_campaigns ORDER BY campaign_id";
-        let rows: Vec<(String, String, String, i64, i64)> = match &self.db {
+        let rows: Vec<(String, String, String, i64, i64, i64)> = match &self.db {
             Db::Pg(p) => sqlx::query(SQL)
                 .fetch_all(p)
                 .await?
@@ -221,6 +253,7 @@ impl CampaignStore {
                         r.try_get(2)?,
                         r.try_get(3)?,
                         r.try_get(4)?,
+                        r.try_get(5)?,
                     ))
                 })
                 .collect::<Result<_, sqlx::Error>>()?,
@@ -235,12 +268,13 @@ impl CampaignStore {
                         r.try_get(2)?,
                         r.try_get(3)?,
                         r.try_get(4)?,
+                        r.try_get(5)?,
                     ))
                 })
                 .collect::<Result<_, sqlx::Error>>()?,
         };
         rows.into_iter()
-            .map(|(id, spec, state, created, updated)| {
+            .map(|(id, spec, state, created, updated, version)| {
                 let corrupt = |problem: String| CampaignStoreError::Corrupt {
                     id: id.clone(),
                     problem,
@@ -254,6 +288,7 @@ impl CampaignStore {
                     state,
                     created_at: from_micros(created),
                     updated_at: from_micros(updated),
+                    version,
                 })
             })
             .collect()
@@ -329,6 +364,118 @@ impl CampaignStore {
 }
 
 impl CampaignStore {
+    /// Claims `replica` for `instance` at `now`: granted if nobody holds it, the holder is
+    /// `instance` itself, its claim was last renewed before `lapsed_before`, or `dead` says
+    /// the holder is gone. Otherwise the holder. One statement, so two processes racing for
+    /// an id cannot both win.
+    pub async fn claim_replica(
+        &self,
+        replica: &str,
+        instance: &str,
+        now: Timestamp,
+        lapsed_before: Timestamp,
+        dead: impl Fn(&str) -> bool,
+    ) -> Result<Result<(), ReplicaHeld>, CampaignStoreError> {
+        let held: Option<(String, i64)> = with_pool!(self.db, p, D => {
+            sqlx::query_as("SELECT instance, renewed_at FROM dialer_replicas WHERE replica_id = $1")
+                .bind(replica)
+                .fetch_optional(p)
+                .await?
+        });
+        // Take over from a dead holder by naming it: the update matches only if it still
+        // holds the id (otherwise somebody else won the race).
+        let takeover = held
+            .as_ref()
+            .filter(|(i, _)| i != instance && dead(i))
+            .map(|(i, _)| i.clone())
+            .unwrap_or_default();
+        let n = with_pool!(self.db, p, D => {
+            sqlx::query(
+                "INSERT INTO dialer_replicas (replica_id, instance, claimed_at, renewed_at) \
+                 VALUES ($1, $2, $3, $3) ON CONFLICT (replica_id) DO UPDATE \
+                 SET instance = excluded.instance, claimed_at = excluded.claimed_at, \
+                 renewed_at = excluded.renewed_at \
+                 WHERE dialer_replicas.instance = $2 OR dialer_replicas.renewed_at < $4 \
+                 OR dialer_replicas.instance = $5",
+            )
+            .bind(replica)
+            .bind(instance)
+            .bind(micros(now))
+            .bind(micros(lapsed_before))
+            .bind(&takeover)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        if n == 1 {
+            return Ok(Ok(()));
+        }
+        let held: Option<(String, i64)> = with_pool!(self.db, p, D => {
+            sqlx::query_as("SELECT instance, renewed_at FROM dialer_replicas WHERE replica_id = $1")
+                .bind(replica)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(Err(held.map_or_else(
+            || ReplicaHeld {
+                instance: String::new(),
+                renewed_at: now,
+            },
+            |(instance, at)| ReplicaHeld {
+                instance,
+                renewed_at: from_micros(at),
+            },
+        )))
+    }
+
+    /// Renews `instance`'s claim; false if it no longer holds the id.
+    pub async fn renew_replica(
+        &self,
+        replica: &str,
+        instance: &str,
+        now: Timestamp,
+    ) -> Result<bool, CampaignStoreError> {
+        let n = with_pool!(self.db, p, D => {
+            sqlx::query(
+                "UPDATE dialer_replicas SET renewed_at = $3 WHERE replica_id = $1 AND instance = $2",
+            )
+            .bind(replica)
+            .bind(instance)
+            .bind(micros(now))
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Gives the id back (a clean shutdown), if `instance` still holds it.
+    pub async fn release_replica(
+        &self,
+        replica: &str,
+        instance: &str,
+    ) -> Result<(), CampaignStoreError> {
+        with_pool!(self.db, p, D => {
+            sqlx::query("DELETE FROM dialer_replicas WHERE replica_id = $1 AND instance = $2")
+                .bind(replica)
+                .bind(instance)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Replica ids whose claim was renewed at or after `since`: the live ones.
+    pub async fn live_replicas(&self, since: Timestamp) -> Result<Vec<String>, CampaignStoreError> {
+        Ok(with_pool!(self.db, p, D => {
+            sqlx::query_scalar("SELECT replica_id FROM dialer_replicas WHERE renewed_at >= $1")
+                .bind(micros(since))
+                .fetch_all(p)
+                .await?
+        }))
+    }
+
     /// The last ledger change seq handled under `name` (0: none yet).
     pub async fn feed_cursor(&self, name: &str) -> Result<i64, CampaignStoreError> {
         let seq: Option<i64> = match &self.db {

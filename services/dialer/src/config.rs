@@ -54,9 +54,14 @@ pub struct Config {
     #[serde(default)]
     pub tls: Option<TlsConfig>,
     /// This replica's name: queue lease owner and outbox owner. Must stay the same across
-    /// restarts of one replica so it recovers its own in-flight attempts.
+    /// restarts of one replica so it recovers its own in-flight attempts, and differ between
+    /// replicas: a dialerd refuses to start with an id another live one holds.
     #[serde(default = "default_replica")]
     pub replica_id: String,
+    /// Seconds a replica's claim on its id lives without renewal (renewed every third of
+    /// it): how long a crashed replica's id stays taken on another host.
+    #[serde(default = "default_claim_ttl")]
+    pub replica_claim_ttl_s: u64,
     /// The telephone network.
     #[serde(default)]
     pub carrier: CarrierConfig,
@@ -144,6 +149,9 @@ fn default_listen() -> String {
 fn default_replica() -> String {
     "dialer-1".to_owned()
 }
+fn default_claim_ttl() -> u64 {
+    15
+}
 fn default_scenario() -> String {
     "S2".to_owned()
 }
@@ -188,6 +196,7 @@ impl Default for Config {
             jwt_hs256_key: None,
             tls: None,
             replica_id: default_replica(),
+            replica_claim_ttl_s: default_claim_ttl(),
             carrier: CarrierConfig::default(),
             shutdown_grace_s: default_grace(),
         }
@@ -274,6 +283,9 @@ impl Config {
         }
         if let Some(v) = env("DIALER_REPLICA_ID") {
             self.replica_id = v;
+        }
+        if let Some(v) = env("DIALER_REPLICA_CLAIM_TTL_S") {
+            self.replica_claim_ttl_s = parse_env("DIALER_REPLICA_CLAIM_TTL_S", &v)?;
         }
         if let Some(v) = env("DIALER_SHUTDOWN_GRACE_S") {
             self.shutdown_grace_s = parse_env("DIALER_SHUTDOWN_GRACE_S", &v)?;
@@ -390,6 +402,17 @@ impl Config {
         let CarrierConfig::Sim { speed, .. } = &self.carrier;
         if !(*speed > 0.0 && *speed <= 1000.0) {
             return Err(invalid("carrier.speed", "must be in (0, 1000]"));
+        }
+        if *speed != 1.0 && self.carrier.clock_start()?.is_none() {
+            // The speed is the dialer's clock rate too: from now, it would run ahead of the
+            // wall clock and record contacts in the future.
+            return Err(invalid(
+                "carrier.speed",
+                "other than 1 needs carrier.clock_start (the dialer's clock runs at this speed)",
+            ));
+        }
+        if !(3..=600).contains(&self.replica_claim_ttl_s) {
+            return Err(invalid("replica_claim_ttl_s", "must be 3 to 600"));
         }
         if !(1..=3600).contains(&self.shutdown_grace_s) {
             return Err(invalid("shutdown_grace_s", "must be 1 to 3600"));

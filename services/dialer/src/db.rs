@@ -80,6 +80,27 @@ pub async fn connect(url: &str, pg_connections: u32) -> Result<Db, DbError> {
     }
 }
 
+/// Runs `$body` with `$p` bound to the pool of either dialect of the [`Db`] `$db` and `$D`
+/// to its database type: one body, type-checked against each driver. (Placeholders `$1`,
+/// `$2`, ... read the same in both.)
+macro_rules! with_pool {
+    ($db:expr, $p:ident, $D:ident => $body:expr) => {
+        match &$db {
+            $crate::db::Db::Pg($p) => {
+                #[allow(dead_code)]
+                type $D = sqlx::Postgres;
+                $body
+            }
+            $crate::db::Db::Sqlite($p) => {
+                #[allow(dead_code)]
+                type $D = sqlx::Sqlite;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_pool;
+
 impl Db {
     /// `postgres` or `sqlite`.
     pub fn dialect(&self) -> &'static str {

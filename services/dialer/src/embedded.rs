@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::backend::{Durable, Stores};
+use crate::backend::Stores;
 use crate::campaign::CampaignSpec;
 use crate::carrier::Prompt;
 use crate::carrier::sim::SimCarrier;
@@ -236,13 +236,7 @@ pub async fn run_shift(
     let stores = Stores {
         queues: Box::new(|_| MemoryQueue::new()),
         book: MemoryAttemptBook::new(),
-        outbox: OnRuntime::new(
-            Arc::new(Durable {
-                outbox: outbox.clone(),
-                ledger: link.clone(),
-            }),
-            real.clone(),
-        ),
+        outbox: OnRuntime::new(Arc::new(outbox.clone()), real.clone()),
         source: OnRuntime::new(Arc::new(link.clone()), real),
         compliance: compliance::Engine::builtin(),
         owner: owner.into(),

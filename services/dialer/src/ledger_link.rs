@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use collections_proto::ledger_v1 as pb;
 use jiff::{SignedDuration, Timestamp};
-use ledger::domain::{AccountFilter, Change, ValidationError};
+use ledger::domain::{AccountCheck, AccountFilter, Change, MAX_CHECK_ACCOUNTS, ValidationError};
 use ledger::grpc as conv;
 use pb::ledger_service_client::LedgerServiceClient;
 use tokio::sync::mpsc;
@@ -242,6 +242,17 @@ impl LedgerLink {
         })
     }
 
+    /// Asks the ledger for the head of its change feed with this link's token and the
+    /// dialer's role: at start, so credentials the ledger refuses stop dialerd at once
+    /// instead of being retried forever.
+    pub async fn probe(&self) -> Result<i64, LinkError> {
+        let mut c = self.client.clone();
+        let r = self
+            .timed(c.check_accounts(pb::CheckAccountsRequest::default()))
+            .await?;
+        Ok(r.into_inner().as_of_seq)
+    }
+
     /// `fut` under the request timeout.
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, Status>>) -> Result<T, LinkError> {
         match tokio::time::timeout(self.opts.request_timeout, fut).await {
@@ -261,8 +272,11 @@ fn source_error(account_id: &str, s: &Status) -> SourceError {
 }
 
 impl AccountSource for LedgerLink {
-    /// GetAccount, GetContactHistory (the last `history_days`) and ListPromises, concurrently.
+    /// The feed's head first (the view's version: every change up to it is in what follows),
+    /// then GetAccount, GetContactHistory (the last `history_days`) and ListPromises,
+    /// concurrently.
     async fn load(&self, account_id: &str) -> Result<AccountView, SourceError> {
+        let version = self.check(&[]).await?.as_of_seq;
         let since = Timestamp::now()
             .checked_sub(SignedDuration::from_hours(
                 i64::from(self.opts.history_days) * 24,
@@ -316,7 +330,51 @@ impl AccountSource for LedgerLink {
             account,
             contacts,
             promises,
+            version,
         })
+    }
+
+    /// CheckAccounts, in pages of the ledger's limit (an empty ask still learns the head).
+    async fn check(&self, accounts: &[(String, i64)]) -> Result<AccountCheck, SourceError> {
+        let pages: Vec<&[(String, i64)]> = if accounts.is_empty() {
+            vec![&[]]
+        } else {
+            accounts.chunks(MAX_CHECK_ACCOUNTS).collect()
+        };
+        let mut out: Option<AccountCheck> = None;
+        for page in pages {
+            let mut c = self.client.clone();
+            let req = pb::CheckAccountsRequest {
+                accounts: page
+                    .iter()
+                    .map(|(id, seq)| pb::AccountCursor {
+                        account_id: id.clone(),
+                        after_seq: *seq,
+                    })
+                    .collect(),
+            };
+            let r = match self.timed(c.check_accounts(req)).await {
+                Ok(r) => r.into_inner(),
+                Err(LinkError::Status(s)) => return Err(source_error("", &s)),
+                Err(e) => return Err(SourceError::Unavailable(e.to_string())),
+            };
+            let r = conv::check_from_pb(r).map_err(|e| {
+                SourceError::Unavailable(format!("ledger sent an invalid check: {e}"))
+            })?;
+            out = Some(match out {
+                None => r,
+                // Pages answer at different heads: the lowest one holds for all of them.
+                Some(mut o) => {
+                    o.as_of_seq = o.as_of_seq.min(r.as_of_seq);
+                    o.changes.extend(r.changes);
+                    o
+                }
+            });
+        }
+        let mut out = out.unwrap_or_default();
+        let as_of = out.as_of_seq;
+        out.changes.retain(|c| c.seq <= as_of);
+        Ok(out)
     }
 }
 
@@ -396,34 +454,5 @@ async fn watch_task(
             _ = tx.closed() => return,
         }
         backoff = (backoff * 2).min(opts.backoff_max);
-    }
-}
-
-/// Holds and promises from dispositions. Their ids derive from the attempt, so a retry after
-/// a lost answer is applied once.
-impl crate::outcomes::LedgerWrites for LedgerLink {
-    async fn set_hold(&self, hold: ledger::domain::Hold) -> Result<(), crate::outcomes::SinkError> {
-        let mut c = self.client.clone();
-        let req = pb::SetHoldRequest {
-            hold: Some(conv::hold_out(hold)),
-        };
-        self.timed(c.set_hold(req))
-            .await
-            .map(drop)
-            .map_err(|e| crate::outcomes::SinkError(e.to_string()))
-    }
-
-    async fn record_promise(
-        &self,
-        promise: ledger::domain::Promise,
-    ) -> Result<(), crate::outcomes::SinkError> {
-        let mut c = self.client.clone();
-        let req = pb::RecordPromiseRequest {
-            promise: Some(conv::promise_out(promise)),
-        };
-        self.timed(c.record_promise(req))
-            .await
-            .map(drop)
-            .map_err(|e| crate::outcomes::SinkError(e.to_string()))
     }
 }

@@ -20,8 +20,8 @@
 //! - [`outcomes`]: the seam to the durable outbox that carries every attempt's outcome to the
 //!   ledger exactly once.
 //! - [`outbox`]: that outbox (SQLite or PostgreSQL) and its relay to the ledger.
-//! - [`ledger_link`]: the dialer's client of the ledger (account views, the change feed,
-//!   account lists).
+//! - [`ledger_link`]: the dialer's client of the ledger (account views, the pre-dial check,
+//!   the change feed, account lists).
 //!
 //! The service, `dialerd`:
 //!
@@ -29,7 +29,9 @@
 //! - [`app`]: dialerd built from its configuration (stores, outbox, ledger link, registry).
 //! - [`db`]: connecting to the dialer's database (PostgreSQL or SQLite) and migrating it.
 //! - [`campaign_store`]: campaigns kept in the dialer's database.
-//! - [`registry`]: campaign id to running campaign, and the campaign life cycle.
+//! - [`registry`]: campaign id to running campaign, and the campaign life cycle, shared by
+//!   every replica on one database.
+//! - [`replica`]: one live process per replica id.
 //! - [`grpc`]: the gRPC edge (CampaignService, AgentService, ComplianceService).
 //! - [`metrics`]: Prometheus figures per campaign.
 //! - [`server`]: the tonic stack, health, reflection, TLS and the shutdown sequence.
@@ -52,6 +54,7 @@ pub mod outbox;
 pub mod outcomes;
 pub mod portfolio;
 pub mod registry;
+pub mod replica;
 pub mod server;
 pub mod session;
 pub mod sim_agents;

@@ -10,11 +10,11 @@
 
 use std::sync::Arc;
 
-use ledger::domain::{ContactOutcome, Hold, Promise};
+use ledger::domain::{AccountCheck, ContactOutcome};
 use tokio::runtime::Handle;
 
 use crate::account::{AccountSource, AccountView, SourceError};
-use crate::outcomes::{LedgerWrites, OutcomeSink, SinkError};
+use crate::outcomes::{LedgerCommand, OutcomeSink, SinkError, Unacknowledged};
 
 /// `T`'s calls, run on the runtime of `handle`.
 #[derive(Debug)]
@@ -52,23 +52,21 @@ impl<T: OutcomeSink> OutcomeSink for OnRuntime<T> {
             .map_err(SinkError)?
     }
 
-    async fn finish(&self, outcome: &ContactOutcome) -> Result<(), SinkError> {
+    async fn finish(
+        &self,
+        outcome: &ContactOutcome,
+        commands: &[LedgerCommand],
+    ) -> Result<(), SinkError> {
         let o = outcome.clone();
-        self.run(move |s| async move { s.finish(&o).await })
-            .await
-            .map_err(SinkError)?
-    }
-}
-
-impl<T: LedgerWrites> LedgerWrites for OnRuntime<T> {
-    async fn set_hold(&self, hold: Hold) -> Result<(), SinkError> {
-        self.run(move |s| async move { s.set_hold(hold).await })
+        let c = commands.to_vec();
+        self.run(move |s| async move { s.finish(&o, &c).await })
             .await
             .map_err(SinkError)?
     }
 
-    async fn record_promise(&self, promise: Promise) -> Result<(), SinkError> {
-        self.run(move |s| async move { s.record_promise(promise).await })
+    async fn unacknowledged(&self, accounts: &[String]) -> Result<Vec<Unacknowledged>, SinkError> {
+        let a = accounts.to_vec();
+        self.run(move |s| async move { s.unacknowledged(&a).await })
             .await
             .map_err(SinkError)?
     }
@@ -78,6 +76,13 @@ impl<T: AccountSource> AccountSource for OnRuntime<T> {
     async fn load(&self, account_id: &str) -> Result<AccountView, SourceError> {
         let id = account_id.to_string();
         self.run(move |s| async move { s.load(&id).await })
+            .await
+            .map_err(SourceError::Unavailable)?
+    }
+
+    async fn check(&self, accounts: &[(String, i64)]) -> Result<AccountCheck, SourceError> {
+        let a = accounts.to_vec();
+        self.run(move |s| async move { s.check(&a).await })
             .await
             .map_err(SourceError::Unavailable)?
     }
@@ -99,8 +104,11 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
             self.0.begin(p).await
         }
-        async fn finish(&self, o: &ContactOutcome) -> Result<(), SinkError> {
-            self.0.finish(o).await
+        async fn finish(&self, o: &ContactOutcome, c: &[LedgerCommand]) -> Result<(), SinkError> {
+            self.0.finish(o, c).await
+        }
+        async fn unacknowledged(&self, a: &[String]) -> Result<Vec<Unacknowledged>, SinkError> {
+            self.0.unacknowledged(a).await
         }
     }
 

@@ -3,21 +3,101 @@
 //!
 //! Each attempt is written twice under one idempotency key: before the dial, a provisional
 //! outcome (what to record if the dialer never learns more, e.g. it crashes mid-call: a
-//! placed call counts, so the provisional outcome is a counted one), then the final outcome.
-//! Whatever happens, the ledger receives exactly one outcome per attempt.
+//! placed call counts, so the provisional outcome is a counted one), then the final outcome
+//! together with the ledger writes its disposition makes (a cease hold, a promise, a consent
+//! revocation), in one durable step. Whatever happens, the ledger receives exactly one outcome
+//! per attempt and every consumer instruction an agent recorded.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
-use ledger::domain::{ContactOutcome, Hold, Promise};
+use ledger::domain::{ConsentUpdate, ContactOutcome, Hold, Promise};
 
 /// The outcome store failed; the engine fails closed (no dial without a provisional record).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("outcome store: {0}")]
 pub struct SinkError(pub String);
 
-/// A durable destination for attempt outcomes.
+/// A write a disposition makes in the ledger besides the outcome. Each has an idempotency key
+/// derived from the attempt, so a resend is applied once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LedgerCommand {
+    /// A cease, attorney, dispute or wrong-number hold (SetHold, idempotent by hold_id).
+    Hold(Hold),
+    /// A promise to pay (RecordPromise, idempotent by promise_id).
+    Promise(Promise),
+    /// Consent to automated calls given or revoked on a phone (SetConsent).
+    Consent { key: String, update: ConsentUpdate },
+}
+
+impl LedgerCommand {
+    /// The command's idempotency key (its outbox row).
+    pub fn key(&self) -> &str {
+        match self {
+            LedgerCommand::Hold(h) => &h.hold_id,
+            LedgerCommand::Promise(p) => &p.promise_id,
+            LedgerCommand::Consent { key, .. } => key,
+        }
+    }
+
+    pub fn account_id(&self) -> &str {
+        match self {
+            LedgerCommand::Hold(h) => &h.account_id,
+            LedgerCommand::Promise(p) => &p.account_id,
+            LedgerCommand::Consent { update, .. } => &update.account_id,
+        }
+    }
+
+    /// What kind of write it is (the outbox's `kind` column).
+    pub fn kind(&self) -> WriteKind {
+        match self {
+            LedgerCommand::Hold(_) => WriteKind::Hold,
+            LedgerCommand::Promise(_) => WriteKind::Promise,
+            LedgerCommand::Consent { .. } => WriteKind::Consent,
+        }
+    }
+}
+
+/// What an outbox row carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteKind {
+    Outcome,
+    Hold,
+    Promise,
+    Consent,
+}
+
+impl WriteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteKind::Outcome => "outcome",
+            WriteKind::Hold => "hold",
+            WriteKind::Promise => "promise",
+            WriteKind::Consent => "consent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WriteKind> {
+        Some(match s {
+            "outcome" => WriteKind::Outcome,
+            "hold" => WriteKind::Hold,
+            "promise" => WriteKind::Promise,
+            "consent" => WriteKind::Consent,
+            _ => return None,
+        })
+    }
+}
+
+/// A write about an account that the ledger has not acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unacknowledged {
+    pub account_id: String,
+    pub key: String,
+    pub kind: WriteKind,
+}
+
+/// A durable destination for attempt outcomes and the ledger writes dispositions make.
 pub trait OutcomeSink: Send + Sync + 'static {
     /// Durably notes an attempt before it is dialed, with the outcome to record if no final
     /// one ever comes.
@@ -26,22 +106,21 @@ pub trait OutcomeSink: Send + Sync + 'static {
         provisional: &ContactOutcome,
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 
-    /// Durably records the attempt's final outcome (same idempotency key as `begin`).
+    /// Durably records the attempt's final outcome (same idempotency key as `begin`) and the
+    /// commands its disposition makes, all in one step: when it returns, none can be lost.
     fn finish(
         &self,
         outcome: &ContactOutcome,
+        commands: &[LedgerCommand],
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
-}
 
-/// The other writes a disposition makes in the ledger: a hold (cease, attorney, dispute,
-/// wrong number) and a promise to pay. Ids are derived from the attempt, so a retry is
-/// idempotent.
-pub trait LedgerWrites: Send + Sync + 'static {
-    fn set_hold(&self, hold: Hold) -> impl Future<Output = Result<(), SinkError>> + Send;
-    fn record_promise(
+    /// The writes about `accounts`, by any replica sharing this store, that the ledger has
+    /// not acknowledged yet. The engine does not dial an account with such a write unless
+    /// its own copy of the account already reflects it (after a crash, it does not).
+    fn unacknowledged(
         &self,
-        promise: Promise,
-    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+        accounts: &[String],
+    ) -> impl Future<Output = Result<Vec<Unacknowledged>, SinkError>> + Send;
 }
 
 /// An in-memory sink for tests and benches: keeps what it was given.
@@ -56,6 +135,7 @@ struct MemoryInner {
     finals: Vec<ContactOutcome>,
     holds: Vec<Hold>,
     promises: Vec<Promise>,
+    consents: Vec<ConsentUpdate>,
     /// Attempts begun while another attempt on the same account was open.
     overlapping: Vec<String>,
 }
@@ -78,6 +158,11 @@ impl MemorySink {
     /// Promises recorded by dispositions.
     pub fn promises(&self) -> Vec<Promise> {
         self.lock().promises.clone()
+    }
+
+    /// Consent changes recorded by dispositions.
+    pub fn consents(&self) -> Vec<ConsentUpdate> {
+        self.lock().consents.clone()
     }
 
     /// Attempts begun while another on the same account was still open (must stay empty:
@@ -108,7 +193,11 @@ impl OutcomeSink for MemorySink {
         Ok(())
     }
 
-    async fn finish(&self, outcome: &ContactOutcome) -> Result<(), SinkError> {
+    async fn finish(
+        &self,
+        outcome: &ContactOutcome,
+        commands: &[LedgerCommand],
+    ) -> Result<(), SinkError> {
         let mut inner = self.lock();
         if inner.provisional.remove(&outcome.idempotency_key).is_none() {
             return Err(SinkError(format!(
@@ -117,18 +206,18 @@ impl OutcomeSink for MemorySink {
             )));
         }
         inner.finals.push(outcome.clone());
+        for c in commands {
+            match c {
+                LedgerCommand::Hold(h) => inner.holds.push(h.clone()),
+                LedgerCommand::Promise(p) => inner.promises.push(p.clone()),
+                LedgerCommand::Consent { update, .. } => inner.consents.push(update.clone()),
+            }
+        }
         Ok(())
     }
-}
 
-impl LedgerWrites for MemorySink {
-    async fn set_hold(&self, hold: Hold) -> Result<(), SinkError> {
-        self.lock().holds.push(hold);
-        Ok(())
-    }
-
-    async fn record_promise(&self, promise: Promise) -> Result<(), SinkError> {
-        self.lock().promises.push(promise);
-        Ok(())
+    /// The memory sink is its own ledger: everything is acknowledged at once.
+    async fn unacknowledged(&self, _: &[String]) -> Result<Vec<Unacknowledged>, SinkError> {
+        Ok(Vec::new())
     }
 }

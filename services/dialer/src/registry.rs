@@ -1,6 +1,8 @@
 //! The campaign registry: campaign id to running campaign, and the campaign life cycle
 //! (create, update, start, pause, resume, stop) kept in the dialer's database so a restarted
-//! dialerd resumes every campaign in the state it was left in.
+//! dialerd resumes every campaign in the state it was left in, and so every replica on that
+//! database follows it: a change is written there first, each engine reads it before its
+//! next round of dials, and [`Registry::sync`] brings this replica's view in line.
 //!
 //! One engine task per campaign that is not stopped, each on its own carrier from the
 //! [`Network`]. The map is behind a plain mutex never held across an await; life-cycle
@@ -18,12 +20,15 @@ use jiff::Timestamp;
 use ledger::domain::AccountFilter;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::campaign::{CampaignSpec, SpecError};
 use crate::campaign_store::{CampaignStore, CampaignStoreError, StoredState};
 use crate::carrier::Network;
-use crate::engine::{self, AddReport, Backend, CampaignHandle, Clock, EngineError, Figures};
+use crate::engine::{
+    self, AddReport, Backend, CampaignControl, CampaignHandle, Clock, Control, EngineError,
+    Figures, RunState,
+};
 
 /// Where a campaign is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +130,8 @@ fn engine_error(id: &str, e: EngineError) -> RegistryError {
 struct Entry {
     spec: CampaignSpec,
     state: CampaignState,
+    /// The stored version this entry reflects.
+    version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
     handle: Option<CampaignHandle>,
@@ -179,6 +186,56 @@ impl AccountLister for crate::ledger_link::LedgerLink {
     }
 }
 
+/// The engine reads the campaign table before it dials.
+impl CampaignControl for CampaignStore {
+    fn check<'a>(
+        &'a self,
+        id: &'a str,
+        known: i64,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<Control>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let c = self.control(id, known).await.map_err(|e| e.to_string())?;
+            Ok(c.map(|c| Control {
+                state: match c.state {
+                    StoredState::Ready => RunState::Ready,
+                    StoredState::Running => RunState::Running,
+                    StoredState::Paused => RunState::Paused,
+                    StoredState::Stopped => RunState::Stopped,
+                },
+                version: c.version,
+                spec: c.spec,
+            }))
+        })
+    }
+}
+
+/// Counts the calls in progress of a campaign on every live replica (the outbox's
+/// provisional rows), so a stop can wait for all of them.
+pub trait OpenCalls: Send + Sync + 'static {
+    fn open_calls<'a>(
+        &'a self,
+        campaign: &'a str,
+        owners: &'a [String],
+    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send + 'a>>;
+}
+
+impl OpenCalls for crate::outbox::Outbox {
+    fn open_calls<'a>(
+        &'a self,
+        campaign: &'a str,
+        owners: &'a [String],
+    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send + 'a>> {
+        Box::pin(async move {
+            crate::outbox::Outbox::open_calls(self, campaign, owners)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// How long a stop waits for other replicas' calls in progress at most.
+pub const STOP_WAIT_OTHERS: Duration = Duration::from_secs(600);
+
 /// Most accounts one AddAccounts adds (by ids or by filter).
 pub const MAX_ACCOUNTS_PER_ADD: usize = 100_000;
 
@@ -208,6 +265,9 @@ pub struct Registry<B: Backend> {
     draining: AtomicBool,
     /// Account lists by filter; none without a ledger.
     lister: Option<Arc<dyn AccountLister>>,
+    /// Other replicas' calls in progress, and how long a replica claim lives; none when this
+    /// replica is alone (no outbox).
+    open_calls: Option<(Arc<dyn OpenCalls>, Duration)>,
 }
 
 impl<B: Backend> std::fmt::Debug for Registry<B> {
@@ -240,7 +300,19 @@ impl<B: Backend> Registry<B> {
             admin: tokio::sync::Mutex::new(()),
             draining: AtomicBool::new(false),
             lister: None,
+            open_calls: None,
         }
+    }
+
+    /// Lets a stop wait for the calls in progress of every live replica (replica claims
+    /// renewed within `claim_ttl`).
+    pub fn with_open_calls(
+        mut self,
+        open_calls: Arc<dyn OpenCalls>,
+        claim_ttl: Duration,
+    ) -> Registry<B> {
+        self.open_calls = Some((open_calls, claim_ttl));
+        self
     }
 
     /// Lets campaigns be filled by filter through `lister`.
@@ -285,18 +357,22 @@ impl<B: Backend> Registry<B> {
         }
     }
 
-    /// Starts the engine task of a campaign (in [`engine::RunState::Ready`]).
+    /// Starts the engine task of a campaign (in [`engine::RunState::Ready`]), following the
+    /// stored campaign from `version` on.
     fn spawn(
         &self,
         spec: &CampaignSpec,
+        version: i64,
     ) -> Result<(CampaignHandle, JoinHandle<()>), RegistryError> {
         let (carrier, events) = self.network.open(&spec.id);
-        engine::spawn(
+        let control: Arc<dyn CampaignControl> = Arc::new(self.store.clone());
+        engine::spawn_with(
             spec.clone(),
             self.backend.clone(),
             carrier,
             events,
             self.clock,
+            Some((control, version)),
         )
         .map_err(|e| engine_error(&spec.id, e))
     }
@@ -316,7 +392,7 @@ impl<B: Backend> Registry<B> {
             let (handle, task) = if state == CampaignState::Stopped {
                 (None, None)
             } else {
-                let (h, t) = self.spawn(&c.spec)?;
+                let (h, t) = self.spawn(&c.spec, c.version)?;
                 (Some(h), Some(t))
             };
             let figures = handle.as_ref().map_or_else(
@@ -328,6 +404,7 @@ impl<B: Backend> Registry<B> {
                 Entry {
                     spec: c.spec,
                     state,
+                    version: c.version,
                     created_at: c.created_at,
                     updated_at: c.updated_at,
                     handle: handle.clone(),
@@ -368,10 +445,11 @@ impl<B: Backend> Registry<B> {
         }
         let now = self.now();
         self.store.insert(&spec, StoredState::Ready, now).await?;
-        let (handle, task) = self.spawn(&spec)?;
+        let (handle, task) = self.spawn(&spec, 1)?;
         let entry = Entry {
             spec: spec.clone(),
             state: CampaignState::Ready,
+            version: 1,
             created_at: now,
             updated_at: now,
             figures: handle.figures(),
@@ -403,18 +481,20 @@ impl<B: Backend> Registry<B> {
             }
             e.handle.clone()
         };
+        // Stored first: every replica (this one included) dials under what is stored.
+        let now = self.now();
+        let version = self.store.save_spec(&spec, now).await?;
         if let Some(h) = &handle {
             h.update(spec.clone())
                 .await
                 .map_err(|e| engine_error(&spec.id, e))?;
         }
-        let now = self.now();
-        self.store.save_spec(&spec, now).await?;
         let mut map = self.lock();
         let e = map
             .get_mut(&spec.id)
             .ok_or_else(|| RegistryError::NotFound(spec.id.clone()))?;
         e.spec = spec;
+        e.version = e.version.max(version);
         e.updated_at = now;
         info!(campaign_id = %e.spec.id, "campaign updated");
         Ok(e.info())
@@ -493,19 +573,21 @@ impl<B: Backend> Registry<B> {
         let handle = handle.ok_or_else(|| {
             RegistryError::FailedPrecondition(format!("campaign {id} has stopped"))
         })?;
+        // Stored first: every replica's engine reads it before its next round of dials.
+        let now = self.now();
+        let version = self.store.set_state(id, to.stored(), now).await?;
         match to {
             CampaignState::Running => handle.start().await,
             CampaignState::Paused => handle.pause().await,
             _ => Ok(()),
         }
         .map_err(|e| engine_error(id, e))?;
-        let now = self.now();
-        self.store.set_state(id, to.stored(), now).await?;
         let mut map = self.lock();
         let e = map
             .get_mut(id)
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
         e.state = to;
+        e.version = e.version.max(version);
         e.updated_at = now;
         info!(campaign_id = %id, state = to.as_str(), "campaign state");
         Ok(e.info())
@@ -544,9 +626,11 @@ impl<B: Backend> Registry<B> {
         .await
     }
 
-    /// Stops a campaign for good: no new dials; the returned future ends once the calls in
-    /// progress have ended and been recorded. With `wait` false it returns as soon as the
-    /// campaign is stopping (the rest happens in the background).
+    /// Stops a campaign for good: no new dials, on any replica (the stop is stored first and
+    /// every engine reads it before its next round); the returned future ends once the calls
+    /// in progress, this replica's and those of every other live replica, have ended and been
+    /// recorded. With `wait` false it returns as soon as the campaign is stopping (the rest
+    /// happens in the background).
     pub async fn stop(&self, id: &str, wait: bool) -> Result<CampaignInfo, RegistryError> {
         self.check_open()?;
         let handle = {
@@ -564,45 +648,151 @@ impl<B: Backend> Registry<B> {
                 }
             };
             if handle.is_some() {
-                // Persisted first: a crash while stopping must not resume the campaign.
-                self.store
+                // Persisted first: a crash while stopping must not resume the campaign, and
+                // the other replicas stop at their next round.
+                let version = self
+                    .store
                     .set_state(id, StoredState::Stopped, self.now())
                     .await?;
+                if let Some(e) = self.lock().get_mut(id) {
+                    e.version = e.version.max(version);
+                }
             }
             handle
         };
         let Some(handle) = handle else {
             if wait {
                 self.wait_stopped(id).await;
+                self.wait_other_replicas(id).await;
             }
             return self.get(id);
         };
         info!(campaign_id = %id, "campaign stopping");
-        let finish = {
-            let id = id.to_string();
-            let now = self.now();
-            let task = self.lock().get_mut(&id).and_then(|e| e.task.take());
-            let entries = self.entries.clone();
-            async move {
-                handle.stop().await;
-                if let Some(t) = task {
-                    let _ = t.await;
-                }
-                let mut map = entries.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(e) = map.get_mut(&id) {
-                    e.state = CampaignState::Stopped;
-                    e.updated_at = now;
-                    e.handle = None;
-                }
-                info!(campaign_id = %id, "campaign stopped");
-            }
-        };
+        let finish = self.finish_stop(id, handle);
         if wait {
             finish.await;
+            self.wait_other_replicas(id).await;
         } else {
             tokio::spawn(finish);
         }
         self.get(id)
+    }
+
+    /// The second half of a stop on this replica: the engine's calls end, then the entry is
+    /// stopped.
+    fn finish_stop(
+        &self,
+        id: &str,
+        handle: CampaignHandle,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let id = id.to_string();
+        let now = self.now();
+        let task = self.lock().get_mut(&id).and_then(|e| e.task.take());
+        let entries = self.entries.clone();
+        async move {
+            handle.stop().await;
+            if let Some(t) = task {
+                let _ = t.await;
+            }
+            let mut map = entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(e) = map.get_mut(&id) {
+                e.state = CampaignState::Stopped;
+                e.updated_at = now;
+                e.handle = None;
+            }
+            info!(campaign_id = %id, "campaign stopped");
+        }
+    }
+
+    /// Waits (at most [`STOP_WAIT_OTHERS`]) until no live replica has a call of `id` in
+    /// progress. Calls of a replica whose claim lapsed (a crash) are recorded when it, or a
+    /// replica adopting its rows, starts again: they are not waited for.
+    async fn wait_other_replicas(&self, id: &str) {
+        let Some((calls, ttl)) = &self.open_calls else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let since = Timestamp::now()
+                .checked_sub(jiff::SignedDuration::try_from(*ttl).unwrap_or_default())
+                .unwrap_or(Timestamp::UNIX_EPOCH);
+            let open = match self.store.live_replicas(since).await {
+                Ok(live) => calls.open_calls(id, &live).await,
+                Err(e) => Err(e.to_string()),
+            };
+            match open {
+                Ok(0) => return,
+                Ok(n) => debug!(campaign_id = %id, calls = n, "waiting for other replicas' calls"),
+                Err(e) => warn!(campaign_id = %id, error = %e, "counting calls in progress"),
+            }
+            if started.elapsed() >= STOP_WAIT_OTHERS {
+                warn!(campaign_id = %id, "other replicas still have calls in progress");
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Brings this replica in line with the campaign table, which other replicas change too:
+    /// campaigns created elsewhere start here (in their stored state), and stored changes of
+    /// state or configuration reach the engines and what GetCampaign reports. (Engines also
+    /// read their campaign's row before each round of dials; this is for everything else.)
+    pub async fn sync(&self) -> Result<(), RegistryError> {
+        if self.draining() {
+            return Ok(());
+        }
+        self.resume().await?;
+        for c in self.store.list().await? {
+            let id = c.spec.id.clone();
+            let _admin = self.admin.lock().await;
+            let Some((handle, version)) =
+                self.lock().get(&id).map(|e| (e.handle.clone(), e.version))
+            else {
+                continue;
+            };
+            if c.version <= version {
+                continue;
+            }
+            let to = CampaignState::from_stored(c.state);
+            if let Some(h) = &handle {
+                if h.spec() != c.spec
+                    && let Err(e) = h.update(c.spec.clone()).await
+                {
+                    warn!(campaign_id = %id, error = %e, "stored configuration refused");
+                }
+                let r = match to {
+                    CampaignState::Running => h.start().await,
+                    CampaignState::Paused => h.pause().await,
+                    _ => Ok(()),
+                };
+                if let Err(e) = r {
+                    warn!(campaign_id = %id, error = %e, "stored state not applied");
+                }
+            }
+            let stop = {
+                let mut map = self.lock();
+                let Some(e) = map.get_mut(&id) else { continue };
+                e.spec = c.spec;
+                e.version = c.version;
+                e.updated_at = c.updated_at;
+                let stopping = to == CampaignState::Stopped
+                    && !matches!(e.state, CampaignState::Stopping | CampaignState::Stopped);
+                e.state = if stopping {
+                    CampaignState::Stopping
+                } else {
+                    to
+                };
+                if stopping { handle } else { None }
+            };
+            if let Some(h) = stop {
+                info!(campaign_id = %id, "campaign stopped by another replica");
+                tokio::spawn(self.finish_stop(&id, h));
+            }
+            info!(campaign_id = %id, state = to.as_str(), version = c.version, "campaign synced");
+        }
+        Ok(())
     }
 
     async fn wait_stopped(&self, id: &str) {

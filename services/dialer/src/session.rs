@@ -87,6 +87,9 @@ pub enum AgentEvent {
         reasons: Vec<String>,
         next_eligible_ms: Option<i64>,
     },
+    /// The call's disposition and everything it asked for (holds, promise, consent) are
+    /// durable: nothing of it is lost if the dialer stops now.
+    DispositionSaved { call: CallId },
     /// A command that could not be applied (the session goes on).
     Rejected { command: String, problem: String },
 }
@@ -190,6 +193,8 @@ pub enum DispositionCode {
     NoContact,
     /// An answering machine the detector passed to the agent.
     Machine,
+    /// The consumer revoked consent to automated calls on the number called (US-TCPA-05).
+    RevokeConsent,
 }
 
 impl DispositionCode {
@@ -207,6 +212,7 @@ impl DispositionCode {
             DispositionCode::ThirdParty => "THIRD_PARTY",
             DispositionCode::NoContact => "NO_CONTACT",
             DispositionCode::Machine => "MACHINE",
+            DispositionCode::RevokeConsent => "REVOKE_CONSENT",
         }
     }
 

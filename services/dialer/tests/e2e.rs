@@ -367,6 +367,7 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
             account: a.clone(),
             contacts: Vec::new(),
             promises: Vec::new(),
+            version: 0,
         };
         let req = view.call_request(
             &o.number,

@@ -48,6 +48,7 @@ fn views(n: usize, seed: u64) -> Vec<AccountView> {
             account,
             contacts: Vec::new(),
             promises: Vec::new(),
+            version: 0,
         })
         .collect()
 }

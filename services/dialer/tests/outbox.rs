@@ -97,7 +97,7 @@ async fn exactly_once_across_ledger_outage(db: &TestDb) {
                         .expect("begin");
                 }
                 if finish {
-                    ob.finish(&final_outcome(&key(i), &acct(i)))
+                    ob.finish(&final_outcome(&key(i), &acct(i)), &[])
                         .await
                         .expect("finish");
                 }
@@ -156,7 +156,9 @@ async fn relay_crash_and_dead_owner_recovery(db: &TestDb) {
         async move {
             ob.begin(&provisional(&key(i), &acct(i))).await.unwrap();
             if i < FINISHED {
-                ob.finish(&final_outcome(&key(i), &acct(i))).await.unwrap();
+                ob.finish(&final_outcome(&key(i), &acct(i)), &[])
+                    .await
+                    .unwrap();
             }
         }
     })
@@ -223,16 +225,18 @@ async fn rejected_outcomes_go_to_the_dead_table(db: &TestDb) {
     // First in relay order: an account the ledger does not know, and a final outcome with a
     // malformed number (finish keeps whatever the call produced).
     ob.begin(&provisional("bad-acct", "R-404")).await.unwrap();
-    ob.finish(&final_outcome("bad-acct", "R-404"))
+    ob.finish(&final_outcome("bad-acct", "R-404"), &[])
         .await
         .unwrap();
     ob.begin(&provisional("bad-num", "R-1")).await.unwrap();
     let mut bad = final_outcome("bad-num", "R-1");
     bad.number = "404-555-0134".into();
-    ob.finish(&bad).await.unwrap();
+    ob.finish(&bad, &[]).await.unwrap();
     for i in 0..100 {
         ob.begin(&provisional(&key(i), "R-1")).await.unwrap();
-        ob.finish(&final_outcome(&key(i), "R-1")).await.unwrap();
+        ob.finish(&final_outcome(&key(i), "R-1"), &[])
+            .await
+            .unwrap();
     }
     let relay = ob.spawn_relay(
         lazy_channel(&ledger.uri()).unwrap(),
@@ -301,11 +305,11 @@ async fn begin_and_finish_contract(db: &TestDb) {
     other.disposition = "SECOND-BEGIN".into();
     ob.begin(&other).await.unwrap();
     // Finish of a key never begun: inserted ready. Begin after finish: no change.
-    ob.finish(&final_outcome("c-2", "C-1")).await.unwrap();
+    ob.finish(&final_outcome("c-2", "C-1"), &[]).await.unwrap();
     ob.begin(&provisional("c-2", "C-1")).await.unwrap();
     // Begin and finish racing into one batch still end ready with the final payload.
     let (p3, f3) = (provisional("c-3", "C-1"), final_outcome("c-3", "C-1"));
-    let (x, y) = tokio::join!(ob.begin(&p3), ob.finish(&f3));
+    let (x, y) = tokio::join!(ob.begin(&p3), ob.finish(&f3, &[]));
     x.unwrap();
     y.unwrap();
     let st = ob.stats().await.unwrap();
@@ -322,7 +326,7 @@ async fn begin_and_finish_contract(db: &TestDb) {
         fast_relay(),
     );
     assert_eq!(ob.flush(deadline()).await.unwrap(), 0);
-    ob.finish(&final_outcome("c-1", "C-1")).await.unwrap();
+    ob.finish(&final_outcome("c-1", "C-1"), &[]).await.unwrap();
     assert_eq!(ob.flush(deadline()).await.unwrap(), 0);
     let got = recorded(&mut admin).await;
     let disp = |k: &str| got[k].1.clone();
@@ -332,14 +336,14 @@ async fn begin_and_finish_contract(db: &TestDb) {
         ("FINAL".into(), "FINAL".into(), "FINAL".into())
     );
     // A finish repeated after delivery is resent and acknowledged as a duplicate.
-    ob.finish(&final_outcome("c-2", "C-1")).await.unwrap();
+    ob.finish(&final_outcome("c-2", "C-1"), &[]).await.unwrap();
     assert_eq!(ob.flush(deadline()).await.unwrap(), 0);
     assert_eq!(recorded(&mut admin).await.len(), 3);
     assert_eq!(ob.stats().await.unwrap().duplicates, 1);
 
     // A wrong token: the relay keeps retrying, nothing is lost or dead-lettered.
     relay.shutdown().await;
-    ob.finish(&final_outcome("c-4", "C-1")).await.unwrap();
+    ob.finish(&final_outcome("c-4", "C-1"), &[]).await.unwrap();
     let relay = ob.spawn_relay(
         lazy_channel(&ledger.uri()).unwrap(),
         dialer::ledger_link::Token::fixed("not-a-jwt"),

@@ -1,14 +1,48 @@
 //! Plain Rust types of the ledger and their validation rules, free of protobuf and SQL, so the
 //! store and the gRPC edge agree on one meaning. The contact vocabulary (outcome, direction,
-//! channel, dial mode, party, hold kind, phone kind, blackout days and places) is the
-//! compliance crate's, so the ledger's history feeds the compliance engine without mapping.
+//! channel, dial mode, hold kind, phone kind, blackout days and places) is the compliance
+//! crate's, so the ledger's history feeds the compliance engine without mapping; only
+//! [`Party`] is the ledger's own (who a call reached, where the rules ask whom it was for).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use compliance::model::{
-    Channel, DialMode, Direction, HoldKind, Outcome, Party, PhoneKind, Place,
-};
+pub use compliance::model::{Channel, DialMode, Direction, HoldKind, Outcome, PhoneKind, Place};
+
+/// Who a contact reached: what managers' right-party figures are computed from. (Whom a call
+/// was *for*, which the frequency rules count by, follows from it: see [`Party::target`].)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    /// The consumer themself (a right-party contact).
+    #[default]
+    Consumer,
+    /// The consumer's attorney (calls to them are not counted, US-REGF-05, -10).
+    Attorney,
+    /// Somebody else: a wrong number, a relative, or the third party of a location call
+    /// (named by `third_party_id`, US-REGF-14).
+    ThirdParty,
+    /// Nobody: busy, no answer, failed, not in service.
+    Nobody,
+    /// An answering machine or voicemail.
+    Machine,
+    /// A person who was not identified (hung up before an agent came, or said nothing).
+    Unidentified,
+}
+
+impl Party {
+    /// Whom the contact was for, as the compliance rules count it: the attorney, the third
+    /// party of a location call (`third_party_id` set), else the consumer (a call to the
+    /// consumer's number counts whoever or whatever answered it).
+    pub fn target(self, third_party_id: &str) -> compliance::model::Party {
+        use compliance::model::Party as T;
+        match self {
+            Party::Attorney => T::Attorney,
+            Party::ThirdParty if !third_party_id.is_empty() => T::ThirdParty,
+            _ => T::Consumer,
+        }
+    }
+}
 
 /// Day of week as the compliance crate names it.
 pub use compliance::model::Day;
@@ -234,6 +268,10 @@ pub struct ContactOutcome {
     /// Set by the ledger on recording.
     pub event_id: i64,
     pub recorded_at: Option<Timestamp>,
+    /// The ledger change seq the dialer's pre-dial check confirmed the account against (0:
+    /// no check). Kept for audit: every change up to it was known when the call was placed.
+    #[serde(default)]
+    pub checked_seq: i64,
 }
 
 impl ContactOutcome {
@@ -260,10 +298,10 @@ impl ContactOutcome {
         if self.channel == Channel::Call || !self.number.is_empty() {
             validate_e164("number", &self.number)?;
         }
-        if self.party == Party::ThirdParty && self.third_party_id.is_empty() {
+        if !self.third_party_id.is_empty() && self.party != Party::ThirdParty {
             return Err(ValidationError::new(
                 "third_party_id",
-                "is required when party is THIRD_PARTY",
+                "names the third party of a location call: only with party THIRD_PARTY",
             ));
         }
         if self.ring_ms < 0 {
@@ -510,6 +548,28 @@ pub enum ChangeKind {
     Promise,
     Account,
 }
+
+/// A change without its payload, as the pre-dial check reports it (`CheckAccounts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRef {
+    pub seq: i64,
+    pub kind: ChangeKind,
+    pub account_id: String,
+    /// Outcome: its idempotency key; hold: hold_id; promise: promise_id; consent: the number;
+    /// account: the account id.
+    pub ref_id: String,
+}
+
+/// What the pre-dial check found: every change of the asked accounts after their cursors, up
+/// to `as_of_seq`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountCheck {
+    pub as_of_seq: i64,
+    pub changes: Vec<ChangeRef>,
+}
+
+/// Most accounts one pre-dial check asks about.
+pub const MAX_CHECK_ACCOUNTS: usize = 1000;
 
 /// A consent change as the feed carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

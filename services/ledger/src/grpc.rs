@@ -26,6 +26,8 @@ pub const MAX_INFLIGHT: usize = 2;
 pub const ACCOUNTS_PAGE_DEFAULT: u32 = 1000;
 /// Largest ListAccounts page; larger requests are served this many.
 pub const ACCOUNTS_PAGE_MAX: u32 = 10_000;
+/// Most changes one pre-dial check returns (beyond, its `as_of_seq` stops earlier).
+pub const CHECK_CHANGES_MAX: u32 = 10_000;
 /// How often a watcher polls for other replicas' commits when idle.
 pub const WATCH_POLL: Duration = Duration::from_millis(500);
 
@@ -136,6 +138,7 @@ enum_map!(dial_mode_from, dial_mode_to, pb::DialMode, DialMode, {
 });
 enum_map!(party_from, party_to, pb::Party, Party, {
     Consumer => Party::Consumer, Attorney => Party::Attorney, ThirdParty => Party::ThirdParty,
+    Nobody => Party::Nobody, Machine => Party::Machine, Unidentified => Party::Unidentified,
 });
 enum_map!(amd_from, amd_to, pb::AmdVerdict, AmdVerdict, {
     NotRun => AmdVerdict::NotRun, Human => AmdVerdict::Human, Machine => AmdVerdict::Machine,
@@ -215,6 +218,7 @@ fn outcome_map(o: pb::ContactOutcome) -> VResult<ContactOutcome> {
         counts_for_regf: false,
         event_id: 0,
         recorded_at: None,
+        checked_seq: o.checked_seq,
     })
 }
 
@@ -242,6 +246,7 @@ pub fn outcome_out(o: ContactOutcome) -> pb::ContactOutcome {
         counts_for_regf: o.counts_for_regf,
         event_id: o.event_id,
         recorded_at: opt_ts_to(o.recorded_at),
+        checked_seq: o.checked_seq,
     }
 }
 
@@ -519,22 +524,7 @@ pub fn promise_out(p: Promise) -> pb::Promise {
 /// the feed, e.g. the dialer's ledger link). The payload must match the kind.
 pub fn change_from_pb(c: pb::Change) -> VResult<Change> {
     use pb::change::Payload;
-    let kind = match pb::ChangeKind::try_from(c.kind) {
-        Ok(pb::ChangeKind::Outcome) => ChangeKind::Outcome,
-        Ok(pb::ChangeKind::Hold) => ChangeKind::Hold,
-        Ok(pb::ChangeKind::Consent) => ChangeKind::Consent,
-        Ok(pb::ChangeKind::Promise) => ChangeKind::Promise,
-        Ok(pb::ChangeKind::Account) => ChangeKind::Account,
-        Ok(pb::ChangeKind::Unspecified) => {
-            return Err(ValidationError::new("change.kind", "is required"));
-        }
-        Err(_) => {
-            return Err(ValidationError::new(
-                "change.kind",
-                format!("unknown enum value {}", c.kind),
-            ));
-        }
-    };
+    let kind = change_kind_from(c.kind, "change.kind")?;
     let payload = match (kind, c.payload) {
         (ChangeKind::Outcome, Some(Payload::Outcome(o))) => {
             ChangePayload::Outcome(Box::new(outcome_from_pb(o)?))
@@ -571,6 +561,92 @@ pub fn change_from_pb(c: pb::Change) -> VResult<Change> {
         account_id: c.account_id,
         recorded_at: req_ts_from(&c.recorded_at, "change.recorded_at")?,
         payload,
+    })
+}
+
+fn change_kind_to(k: ChangeKind) -> i32 {
+    (match k {
+        ChangeKind::Outcome => pb::ChangeKind::Outcome,
+        ChangeKind::Hold => pb::ChangeKind::Hold,
+        ChangeKind::Consent => pb::ChangeKind::Consent,
+        ChangeKind::Promise => pb::ChangeKind::Promise,
+        ChangeKind::Account => pb::ChangeKind::Account,
+    }) as i32
+}
+
+fn change_kind_from(k: i32, f: &str) -> VResult<ChangeKind> {
+    match pb::ChangeKind::try_from(k) {
+        Ok(pb::ChangeKind::Outcome) => Ok(ChangeKind::Outcome),
+        Ok(pb::ChangeKind::Hold) => Ok(ChangeKind::Hold),
+        Ok(pb::ChangeKind::Consent) => Ok(ChangeKind::Consent),
+        Ok(pb::ChangeKind::Promise) => Ok(ChangeKind::Promise),
+        Ok(pb::ChangeKind::Account) => Ok(ChangeKind::Account),
+        Ok(pb::ChangeKind::Unspecified) => Err(ValidationError::new(f, "is required")),
+        Err(_) => Err(ValidationError::new(f, format!("unknown enum value {k}"))),
+    }
+}
+
+/// A consent change from the wire (SetConsent).
+pub fn consent_update_in(r: pb::SetConsentRequest) -> VResult<ConsentUpdate> {
+    Ok(ConsentUpdate {
+        at: req_ts_from(&r.at, "at")?,
+        account_id: r.account_id,
+        person_id: r.person_id,
+        number: r.number,
+        consent: r.consent,
+        source: r.source,
+        set_by: r.set_by,
+    })
+}
+
+/// A consent change to the wire (for clients such as the dialer's outbox).
+pub fn consent_update_out(c: ConsentUpdate) -> pb::SetConsentRequest {
+    pb::SetConsentRequest {
+        account_id: c.account_id,
+        person_id: c.person_id,
+        number: c.number,
+        consent: c.consent,
+        source: c.source,
+        at: Some(ts_to(c.at)),
+        set_by: c.set_by,
+    }
+}
+
+/// A pre-dial check's answer to the wire.
+pub fn check_out(c: AccountCheck) -> pb::CheckAccountsResponse {
+    pb::CheckAccountsResponse {
+        as_of_seq: c.as_of_seq,
+        changes: c
+            .changes
+            .into_iter()
+            .map(|r| pb::ChangeRef {
+                seq: r.seq,
+                kind: change_kind_to(r.kind),
+                account_id: r.account_id,
+                ref_id: r.ref_id,
+            })
+            .collect(),
+    }
+}
+
+/// A pre-dial check's answer back to the domain (for the dialer).
+pub fn check_from_pb(c: pb::CheckAccountsResponse) -> VResult<AccountCheck> {
+    let changes = c
+        .changes
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            Ok(ChangeRef {
+                kind: change_kind_from(r.kind, &format!("changes[{i}].kind"))?,
+                seq: r.seq,
+                account_id: r.account_id,
+                ref_id: r.ref_id,
+            })
+        })
+        .collect::<VResult<_>>()?;
+    Ok(AccountCheck {
+        as_of_seq: c.as_of_seq,
+        changes,
     })
 }
 
@@ -1135,16 +1211,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         req: Request<pb::SetConsentRequest>,
     ) -> Result<Response<pb::Phone>, Status> {
         let caller = require(&req, &[Role::Crm, Role::Dialer])?;
-        let r = req.into_inner();
-        let c = ConsentUpdate {
-            at: req_ts_from(&r.at, "at").map_err(invalid)?,
-            account_id: r.account_id,
-            person_id: r.person_id,
-            number: r.number,
-            consent: r.consent,
-            source: r.source,
-            set_by: r.set_by,
-        };
+        let c = consent_update_in(req.into_inner()).map_err(invalid)?;
         let number = crate::redact::phone(&c.number);
         let consent = c.consent;
         let p = self
@@ -1154,6 +1221,39 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
             .map_err(status)?;
         tracing::info!(number = %number, consent, actor = %caller.subject, "consent set");
         Ok(Response::new(phone_out(p)))
+    }
+
+    async fn check_accounts(
+        &self,
+        req: Request<pb::CheckAccountsRequest>,
+    ) -> Result<Response<pb::CheckAccountsResponse>, Status> {
+        require(&req, &[Role::Dialer])?;
+        let r = req.into_inner();
+        if r.accounts.len() > MAX_CHECK_ACCOUNTS {
+            return Err(Status::invalid_argument(format!(
+                "accounts: at most {MAX_CHECK_ACCOUNTS} per check"
+            )));
+        }
+        let mut cursors = Vec::with_capacity(r.accounts.len());
+        for (i, a) in r.accounts.into_iter().enumerate() {
+            if a.account_id.is_empty() {
+                return Err(Status::invalid_argument(format!(
+                    "accounts[{i}].account_id: is required"
+                )));
+            }
+            if a.after_seq < 0 {
+                return Err(Status::invalid_argument(format!(
+                    "accounts[{i}].after_seq: must not be negative"
+                )));
+            }
+            cursors.push((a.account_id, a.after_seq));
+        }
+        let check = self
+            .store
+            .check_accounts(&cursors, CHECK_CHANGES_MAX)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(check_out(check)))
     }
 }
 
@@ -1195,6 +1295,7 @@ mod tests {
             counts_for_regf: true,
             event_id: 42,
             recorded_at: Some(Timestamp::from_second(1_767_625_300).unwrap()),
+            checked_seq: 7,
         }
     }
 

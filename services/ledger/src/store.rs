@@ -75,6 +75,9 @@ trait Dialect {
     const ACCOUNT_DEBTS_IN: &'static str;
     /// Contact events whose ids are in the list `$1`.
     const EVENTS_IN: &'static str;
+    /// Changes of the accounts in the list `$1` with `$2 < seq <= $3`, at most `$4`, in seq
+    /// order, with an outcome's idempotency key as its ref.
+    const CHECK_ACCOUNTS: &'static str;
 }
 
 impl Dialect for sqlx::Postgres {
@@ -86,6 +89,10 @@ impl Dialect for sqlx::Postgres {
         event_cols!(),
         " FROM contact_events WHERE event_id = ANY($1)"
     );
+    const CHECK_ACCOUNTS: &'static str = "SELECT c.seq, c.kind, c.account_id, \
+         COALESCE(e.idempotency_key, c.ref_id) FROM changes c \
+         LEFT JOIN contact_events e ON e.event_id = c.event_id \
+         WHERE c.account_id = ANY($1) AND c.seq > $2 AND c.seq <= $3 ORDER BY c.seq LIMIT $4";
 }
 
 impl Dialect for sqlx::Sqlite {
@@ -99,13 +106,19 @@ impl Dialect for sqlx::Sqlite {
         event_cols!(),
         " FROM contact_events WHERE event_id IN (SELECT value FROM json_each($1))"
     );
+    const CHECK_ACCOUNTS: &'static str = "SELECT c.seq, c.kind, c.account_id, \
+         COALESCE(e.idempotency_key, c.ref_id) FROM changes c \
+         LEFT JOIN contact_events e ON e.event_id = c.event_id \
+         WHERE c.account_id IN (SELECT value FROM json_each($1)) AND c.seq > $2 AND c.seq <= $3 \
+         ORDER BY c.seq LIMIT $4";
 }
 
 macro_rules! event_cols {
     () => {
         "event_id, idempotency_key, account_id, person_id, debt_ids, number, direction, \
          channel, dial_mode, outcome, counts_for_regf, party, third_party_id, campaign_id, \
-         agent_id, started_at, ring_ms, talk_ms, amd, recording_ref, disposition, recorded_at"
+         agent_id, started_at, ring_ms, talk_ms, amd, recording_ref, disposition, recorded_at, \
+         checked_seq"
     };
 }
 use event_cols;
@@ -406,6 +419,7 @@ struct EventRow {
     recording_ref: String,
     disposition: String,
     recorded_at: i64,
+    checked_seq: i64,
 }
 
 impl EventRow {
@@ -438,6 +452,7 @@ impl EventRow {
             counts_for_regf: self.counts_for_regf,
             event_id: self.event_id,
             recorded_at: Some(ts(self.recorded_at)?),
+            checked_seq: self.checked_seq,
         })
     }
 }
@@ -545,7 +560,7 @@ const UPSERT_ACTIVITY_PG: &str = "INSERT INTO debt_activity (debt_id, account_id
     regf_attempts = debt_activity.regf_attempts + excluded.regf_attempts, \
     conversations = debt_activity.conversations + excluded.conversations";
 
-/// Binds one contact event's 21 values to `INSERT_EVENT_SQLITE`, in its column order (one
+/// Binds one contact event's 22 values to `INSERT_EVENT_SQLITE`, in its column order (one
 /// place for the order, shared by the per-row ingest and the benchmark's naive baseline).
 macro_rules! bind_event {
     ($query:expr, $o:expr, $v:expr, $counts:expr, $now:expr) => {
@@ -570,6 +585,7 @@ macro_rules! bind_event {
             .bind(&$v.amd)
             .bind(&$o.recording_ref)
             .bind(&$o.disposition)
+            .bind($o.checked_seq)
             .bind($now)
     };
 }
@@ -577,19 +593,20 @@ macro_rules! bind_event {
 const INSERT_EVENT_SQLITE: &str = "INSERT INTO contact_events (idempotency_key, account_id, \
     person_id, debt_ids, number, direction, channel, dial_mode, outcome, counts_for_regf, party, \
     third_party_id, campaign_id, agent_id, started_at, ring_ms, talk_ms, amd, recording_ref, \
-    disposition, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-    $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (idempotency_key) DO NOTHING \
+    disposition, checked_seq, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+    $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) ON CONFLICT (idempotency_key) DO NOTHING \
     RETURNING event_id";
 
 const INSERT_EVENTS_PG: &str = "INSERT INTO contact_events (idempotency_key, account_id, \
     person_id, debt_ids, number, direction, channel, dial_mode, outcome, counts_for_regf, party, \
     third_party_id, campaign_id, agent_id, started_at, ring_ms, talk_ms, amd, recording_ref, \
-    disposition, recorded_at) \
-    SELECT k, a, p, d, n, di, ch, dm, o, c, pa, tp, ca, ag, s, r, t, am, rr, ds, $21 \
+    disposition, checked_seq, recorded_at) \
+    SELECT k, a, p, d, n, di, ch, dm, o, c, pa, tp, ca, ag, s, r, t, am, rr, ds, cs, $22 \
     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
     $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::text[], $13::text[], \
-    $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::text[]) \
-    AS u(k, a, p, d, n, di, ch, dm, o, c, pa, tp, ca, ag, s, r, t, am, rr, ds) \
+    $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::text[], \
+    $21::bigint[]) \
+    AS u(k, a, p, d, n, di, ch, dm, o, c, pa, tp, ca, ag, s, r, t, am, rr, ds, cs) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING event_id, idempotency_key";
 
 impl Store {
@@ -1579,6 +1596,65 @@ impl Store {
         Ok(out)
     }
 
+    /// The pre-dial check: every change of `cursors`' accounts after each one's seq, up to
+    /// the head of the feed read first (so every change committed before the call is
+    /// reported: seq order is commit order). Outcome changes carry their idempotency key, so
+    /// a dialer can tell its own outcomes from news. At most `limit` changes: past it,
+    /// `as_of_seq` stops at the last one reported, which keeps the promise.
+    pub async fn check_accounts(
+        &self,
+        cursors: &[(String, i64)],
+        limit: u32,
+    ) -> Result<AccountCheck> {
+        let head = self.max_seq().await?;
+        let Some(min_after) = cursors.iter().map(|c| c.1).min() else {
+            return Ok(AccountCheck {
+                as_of_seq: head,
+                changes: Vec::new(),
+            });
+        };
+        let ids: Vec<&str> = cursors.iter().map(|c| c.0.as_str()).collect();
+        let rows: Vec<(i64, String, String, String)> = match &self.db {
+            Db::Pg(p) => {
+                sqlx::query_as(<sqlx::Postgres as Dialect>::CHECK_ACCOUNTS)
+                    .bind(&ids)
+                    .bind(min_after)
+                    .bind(head)
+                    .bind(i64::from(limit))
+                    .fetch_all(p)
+                    .await?
+            }
+            Db::Sqlite(p) => {
+                sqlx::query_as(<sqlx::Sqlite as Dialect>::CHECK_ACCOUNTS)
+                    .bind(json(&ids))
+                    .bind(min_after)
+                    .bind(head)
+                    .bind(i64::from(limit))
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        let as_of_seq = if rows.len() as u64 >= u64::from(limit) {
+            rows.last().map_or(head, |r| r.0)
+        } else {
+            head
+        };
+        let after: HashMap<&str, i64> = cursors.iter().map(|c| (c.0.as_str(), c.1)).collect();
+        let mut changes = Vec::with_capacity(rows.len());
+        for (seq, kind, account_id, ref_id) in rows {
+            if seq > as_of_seq || after.get(account_id.as_str()).is_some_and(|&a| seq <= a) {
+                continue;
+            }
+            changes.push(ChangeRef {
+                seq,
+                kind: parse("change kind", &kind)?,
+                account_id,
+                ref_id,
+            });
+        }
+        Ok(AccountCheck { as_of_seq, changes })
+    }
+
     // ------------------------------------------------------------------ retention
 
     /// Deletes contact events all of whose debts had their last activity before `cutoff`
@@ -1784,6 +1860,7 @@ async fn ingest_pg(
         .bind(col!(|v| v.amd.as_str()))
         .bind(col!(|v| v.o.recording_ref.as_str()))
         .bind(col!(|v| v.o.disposition.as_str()))
+        .bind(col!(|v| v.o.checked_seq))
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;

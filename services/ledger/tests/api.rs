@@ -18,6 +18,7 @@ both_stores!(
     history_holds_consents_promises,
     watch_changes_resumes_without_loss,
     list_accounts_filters_and_pages,
+    check_accounts_reports_every_change_after_the_cursor,
 );
 
 async fn accounts_upsert_get_validate(url: &str) {
@@ -944,4 +945,114 @@ async fn metrics_endpoint_serves_prometheus_text() {
     );
     assert!(body.contains("ledger_ingest_batch_size"));
     task.abort();
+}
+
+/// The dialer's pre-dial check: every change of the asked accounts after their cursors and up
+/// to `as_of_seq` is reported (outcomes by idempotency key), and nothing of other accounts.
+async fn check_accounts_reports_every_change_after_the_cursor(url: &str) {
+    let srv = TestServer::start(url, None).await;
+    let mut c = srv.client().await;
+    upsert(&mut c, vec![account("K-1"), account("K-2")]).await;
+    let check =
+        |c: &mut pb::ledger_service_client::LedgerServiceClient<tonic::transport::Channel>,
+         cursors: Vec<(&str, i64)>| {
+            let mut c = c.clone();
+            let accounts = cursors
+                .into_iter()
+                .map(|(a, s)| pb::AccountCursor {
+                    account_id: a.into(),
+                    after_seq: s,
+                })
+                .collect();
+            async move {
+                c.check_accounts(pb::CheckAccountsRequest { accounts })
+                    .await
+                    .map(|r| r.into_inner())
+            }
+        };
+    let first = check(&mut c, vec![("K-1", 0), ("K-2", 0)]).await.unwrap();
+    // Each upsert is one ACCOUNT change (plus its holds).
+    assert!(first.as_of_seq > 0);
+    assert!(
+        first
+            .changes
+            .iter()
+            .all(|r| r.kind == pb::ChangeKind::Account as i32
+                || r.kind == pb::ChangeKind::Hold as i32)
+    );
+    assert!(first.changes.iter().any(|r| r.account_id == "K-1"));
+    let base = first.as_of_seq;
+
+    let mut checked = outcome("ck-1", "K-1", pb::OutcomeKind::NoAnswer, T0);
+    checked.checked_seq = base;
+    record(&mut c, vec![checked]).await;
+    // The seq the dialer checked against is kept with the contact, for audit.
+    let stored = c
+        .get_contact_history(pb::GetContactHistoryRequest {
+            account_id: "K-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.contacts[0].checked_seq, base);
+    c.set_hold(pb::SetHoldRequest {
+        hold: Some(pb::Hold {
+            hold_id: "ck-h1".into(),
+            account_id: "K-1".into(),
+            kind: pb::HoldKind::Cease as i32,
+            since: ts(T0),
+            ..Default::default()
+        }),
+    })
+    .await
+    .unwrap();
+    record(
+        &mut c,
+        vec![outcome("ck-2", "K-2", pb::OutcomeKind::NoAnswer, T0)],
+    )
+    .await;
+
+    let r = check(&mut c, vec![("K-1", base)]).await.unwrap();
+    let refs: Vec<(i32, &str)> = r
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.ref_id.as_str()))
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            (pb::ChangeKind::Outcome as i32, "ck-1"),
+            (pb::ChangeKind::Hold as i32, "ck-h1")
+        ]
+    );
+    assert!(
+        r.changes
+            .iter()
+            .all(|c| c.account_id == "K-1" && c.seq > base)
+    );
+    assert!(r.changes.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(r.as_of_seq >= r.changes.last().unwrap().seq);
+
+    // After the last change seen, nothing more; and an empty ask still gives the head.
+    let hold_seq = r.changes[1].seq;
+    let r = check(&mut c, vec![("K-1", hold_seq)]).await.unwrap();
+    assert!(r.changes.is_empty(), "{r:?}");
+    let head = check(&mut c, vec![]).await.unwrap();
+    assert!(head.as_of_seq > hold_seq);
+
+    // Bad cursors name the field.
+    let e = check(&mut c, vec![("", 0)]).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().starts_with("accounts[0].account_id"),
+        "{}",
+        e.message()
+    );
+    let e = check(&mut c, vec![("K-1", -1)]).await.unwrap_err();
+    assert!(
+        e.message().starts_with("accounts[0].after_seq"),
+        "{}",
+        e.message()
+    );
 }

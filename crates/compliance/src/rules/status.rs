@@ -36,7 +36,10 @@ pub fn hold(
     let mut until: Option<Timestamp> = Some(Timestamp::MIN);
     let mut scope = String::new();
     for h in ctx.req.consumer.holds.iter().filter(|h| h.kind == kind) {
-        if t < h.since || h.until.is_some_and(|u| t >= u) {
+        // In force until released. A `since` later than `t` is the receiving system's
+        // clock ahead of ours (the hold was received: US-REGF-06 takes effect on receipt),
+        // so it counts already: compliance fails closed on clocks that disagree.
+        if h.until.is_some_and(|u| t >= u && u > h.since) {
             continue;
         }
         if h.number.as_deref().is_some_and(|n| n != dial.number) {

@@ -80,6 +80,7 @@ fn outcome(i: usize, accounts: usize, prefix: &str, finished: bool) -> ContactOu
         counts_for_regf: false,
         event_id: 0,
         recorded_at: None,
+        checked_seq: 0,
     }
 }
 
@@ -165,7 +166,7 @@ async fn attempts(
             let mut i = w;
             while i < n {
                 ob.begin(&outcome(i, accounts, prefix, false)).await?;
-                ob.finish(&outcome(i, accounts, prefix, true)).await?;
+                ob.finish(&outcome(i, accounts, prefix, true), &[]).await?;
                 i += concurrency;
             }
             Ok::<_, dialer::outcomes::SinkError>(())
@@ -233,7 +234,7 @@ async fn relay(
         set.spawn(async move {
             let mut i = w;
             while i < n {
-                ob.finish(&outcome(i, accounts, prefix, true)).await?;
+                ob.finish(&outcome(i, accounts, prefix, true), &[]).await?;
                 i += 200;
             }
             Ok::<_, dialer::outcomes::SinkError>(())

@@ -71,6 +71,11 @@ pub struct Figures {
     /// attempt reservation), over the last 10,000 decisions: median and 99th percentile.
     pub decision_p50_us: u32,
     pub decision_p99_us: u32,
+    /// Wall-clock time from the pre-dial check's question to the ledger until the dial, over
+    /// the last 10,000 rounds that dialed: 99th percentile and maximum. A hold the ledger
+    /// committed longer ago than this before a dial was seen by it.
+    pub pre_dial_lag_p99_us: u32,
+    pub pre_dial_lag_max_us: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -111,12 +116,42 @@ pub struct Counters {
     days: VecDeque<(Millis, u64, u64)>,
     window_days: u32,
     recent_dials: VecDeque<Millis>,
-    /// Last decision latencies (µs), a ring of [`LATENCY_SAMPLES`].
-    latencies: Vec<u32>,
-    latency_next: usize,
+    /// Last decision latencies (µs).
+    decisions: Samples,
+    /// Last pre-dial check lags (µs).
+    pre_dial: Samples,
 }
 
 const LATENCY_SAMPLES: usize = 10_000;
+
+/// The last [`LATENCY_SAMPLES`] durations (µs), in a ring.
+#[derive(Debug, Clone, Default)]
+struct Samples {
+    ring: Vec<u32>,
+    next: usize,
+}
+
+impl Samples {
+    fn push(&mut self, took: std::time::Duration) {
+        let us = took.as_micros().min(u128::from(u32::MAX)) as u32;
+        if self.ring.len() < LATENCY_SAMPLES {
+            self.ring.push(us);
+        } else {
+            self.ring[self.next] = us;
+        }
+        self.next = (self.next + 1) % LATENCY_SAMPLES;
+    }
+
+    /// The quantiles `qs` of the samples (0 when there are none).
+    fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [u32; N] {
+        if self.ring.is_empty() {
+            return [0; N];
+        }
+        let mut v = self.ring.clone();
+        v.sort_unstable();
+        qs.map(|q| v[((v.len() - 1) as f64 * q).round() as usize])
+    }
+}
 
 impl Counters {
     pub fn new(campaign_id: &str, window_days: u32) -> Counters {
@@ -136,8 +171,8 @@ impl Counters {
             days: VecDeque::new(),
             window_days,
             recent_dials: VecDeque::new(),
-            latencies: Vec::new(),
-            latency_next: 0,
+            decisions: Samples::default(),
+            pre_dial: Samples::default(),
         }
     }
 
@@ -178,23 +213,12 @@ impl Counters {
     }
 
     pub fn decided(&mut self, took: std::time::Duration) {
-        let us = took.as_micros().min(u128::from(u32::MAX)) as u32;
-        if self.latencies.len() < LATENCY_SAMPLES {
-            self.latencies.push(us);
-        } else {
-            self.latencies[self.latency_next] = us;
-        }
-        self.latency_next = (self.latency_next + 1) % LATENCY_SAMPLES;
+        self.decisions.push(took);
     }
 
-    fn latency_quantiles(&self) -> (u32, u32) {
-        if self.latencies.is_empty() {
-            return (0, 0);
-        }
-        let mut v = self.latencies.clone();
-        v.sort_unstable();
-        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-        (at(0.5), at(0.99))
+    /// A round of dials went out `lag` after its pre-dial check was asked.
+    pub fn pre_dial_lag(&mut self, lag: std::time::Duration) {
+        self.pre_dial.push(lag);
     }
 
     pub fn refused(&mut self, code: &str) {
@@ -232,7 +256,8 @@ impl Counters {
             .iter()
             .fold((0, 0), |(l, d), x| (l + x.1, d + x.2));
         let worked = time.talk + time.wrap;
-        let (decision_p50_us, decision_p99_us) = self.latency_quantiles();
+        let [decision_p50_us, decision_p99_us] = self.decisions.quantiles([0.5, 0.99]);
+        let [pre_dial_lag_p99_us, pre_dial_lag_max_us] = self.pre_dial.quantiles([0.99, 1.0]);
         Figures {
             campaign_id: self.campaign_id.clone(),
             at_ms: now,
@@ -258,6 +283,8 @@ impl Counters {
             errors: self.errors,
             decision_p50_us,
             decision_p99_us,
+            pre_dial_lag_p99_us,
+            pre_dial_lag_max_us,
         }
     }
 }

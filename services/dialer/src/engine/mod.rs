@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::account::{AccountSource, AccountView};
 use crate::campaign::{CampaignSpec, SpecError};
 use crate::carrier::{CallId, Carrier, CarrierEvent};
-use crate::outcomes::{LedgerWrites, OutcomeSink};
+use crate::outcomes::OutcomeSink;
 use crate::session::{AgentCommand, AgentEvent, AgentId};
 
 pub use figures::{Figures, RunState};
@@ -34,7 +34,7 @@ pub use figures::{Figures, RunState};
 pub trait Backend: Send + Sync + 'static {
     type Queue: CampaignQueue + 'static;
     type Book: AttemptBook + 'static;
-    type Outbox: OutcomeSink + LedgerWrites;
+    type Outbox: OutcomeSink;
     type Source: AccountSource;
 
     /// The queue of one campaign.
@@ -47,12 +47,39 @@ pub trait Backend: Send + Sync + 'static {
     fn owner(&self) -> &str;
 }
 
-/// Tokio time as Unix milliseconds: `origin_ms` at the instant the clock was made. A paused
-/// tokio clock makes it a virtual clock.
+/// A campaign's durable state as every replica running it sees it (the dialer's database):
+/// its run state, configuration and their version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Control {
+    /// `Ready`, `Running`, `Paused` or `Stopped`.
+    pub state: RunState,
+    pub version: i64,
+    /// The configuration, when newer than the version asked about.
+    pub spec: Option<CampaignSpec>,
+}
+
+/// Where the engine reads a campaign's durable state before it dials.
+pub trait CampaignControl: Send + Sync + 'static {
+    /// The state of campaign `id`, with its configuration if its version is not `known`;
+    /// `None` if the campaign is gone.
+    fn check<'a>(
+        &'a self,
+        id: &'a str,
+        known: i64,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Option<Control>, String>> + Send + 'a>,
+    >;
+}
+
+/// Tokio time as Unix milliseconds: `origin_ms` at the instant the clock was made, running
+/// `rate` clock seconds per tokio second. A paused tokio clock makes it a virtual clock; a
+/// rate above 1 is a fast clock for demos and tests, the same one the simulated carrier plays
+/// its calls on, so recorded ring and talk times are the network's.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     origin: Instant,
     origin_ms: Millis,
+    rate: f64,
 }
 
 impl Clock {
@@ -61,6 +88,7 @@ impl Clock {
         Clock {
             origin: Instant::now(),
             origin_ms,
+            rate: 1.0,
         }
     }
 
@@ -69,8 +97,30 @@ impl Clock {
         Clock::starting_at(jiff::Timestamp::now().as_millisecond())
     }
 
+    /// The same clock running `rate` times as fast from its origin (clamped to
+    /// [0.001, 1000]).
+    pub fn with_rate(mut self, rate: f64) -> Clock {
+        self.rate = if rate.is_finite() {
+            rate.clamp(0.001, 1000.0)
+        } else {
+            1.0
+        };
+        self
+    }
+
+    /// Clock seconds per tokio second.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
     pub fn now_ms(&self) -> Millis {
-        self.origin_ms + self.origin.elapsed().as_millis() as Millis
+        let elapsed = self.origin.elapsed();
+        let ms = if self.rate == 1.0 {
+            elapsed.as_millis() as Millis
+        } else {
+            (elapsed.as_secs_f64() * 1000.0 * self.rate).round() as Millis
+        };
+        self.origin_ms + ms
     }
 
     /// The tokio instant at which the clock reads `ms`.
@@ -78,8 +128,10 @@ impl Clock {
         let delta = ms - self.origin_ms;
         if delta <= 0 {
             self.origin
-        } else {
+        } else if self.rate == 1.0 {
             self.origin + Duration::from_millis(delta as u64)
+        } else {
+            self.origin + Duration::from_secs_f64(delta as f64 / 1000.0 / self.rate)
         }
     }
 }
@@ -137,6 +189,11 @@ pub(crate) enum Command {
     Stop {
         reply: oneshot::Sender<()>,
     },
+    /// A call's outcome and disposition commands are durable (sent by the write task).
+    Saved {
+        agent: AgentId,
+        call: CallId,
+    },
 }
 
 /// A running campaign, as its managers, agents and the ledger feed reach it. Cheap to clone.
@@ -160,6 +217,7 @@ impl std::fmt::Debug for Command {
             Command::SetState { .. } => "SetState",
             Command::Update { .. } => "Update",
             Command::Stop { .. } => "Stop",
+            Command::Saved { .. } => "Saved",
         })
     }
 }
@@ -271,11 +329,33 @@ pub fn spawn<B: Backend>(
     carrier_events: mpsc::UnboundedReceiver<CarrierEvent>,
     clock: Clock,
 ) -> Result<(CampaignHandle, tokio::task::JoinHandle<()>), EngineError> {
+    spawn_with(spec, backend, carrier, carrier_events, clock, None)
+}
+
+/// [`spawn`] for a campaign other replicas may run too: before each round of dials the task
+/// reads `control` (starting from version `known`) and follows the state and configuration
+/// stored there.
+pub fn spawn_with<B: Backend>(
+    spec: CampaignSpec,
+    backend: Arc<B>,
+    carrier: Arc<dyn Carrier>,
+    carrier_events: mpsc::UnboundedReceiver<CarrierEvent>,
+    clock: Clock,
+    control: Option<(Arc<dyn CampaignControl>, i64)>,
+) -> Result<(CampaignHandle, tokio::task::JoinHandle<()>), EngineError> {
     spec.validate()?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let runtime = calls::Runtime::new(spec.clone(), backend, carrier, clock, tx.clone())?;
-    let (figures_tx, figures) = watch::channel(runtime.initial_figures());
     let (spec_tx, spec_rx) = watch::channel(spec.clone());
+    let runtime = calls::Runtime::new(
+        spec.clone(),
+        backend,
+        carrier,
+        clock,
+        tx.clone(),
+        control,
+        spec_tx,
+    )?;
+    let (figures_tx, figures) = watch::channel(runtime.initial_figures());
     let handle = CampaignHandle {
         id: spec.id.clone(),
         tx,
@@ -283,7 +363,7 @@ pub fn spawn<B: Backend>(
         spec: spec_rx,
         clock,
     };
-    let task = tokio::spawn(runtime.run(rx, carrier_events, figures_tx, spec_tx));
+    let task = tokio::spawn(runtime.run(rx, carrier_events, figures_tx));
     Ok((handle, task))
 }
 

@@ -689,6 +689,7 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
         Ok(pb::DispositionCode::ThirdParty) => DispositionCode::ThirdParty,
         Ok(pb::DispositionCode::NoContact) => DispositionCode::NoContact,
         Ok(pb::DispositionCode::Machine) => DispositionCode::Machine,
+        Ok(pb::DispositionCode::RevokeConsent) => DispositionCode::RevokeConsent,
         Err(_) => {
             return Err(invalid(
                 format_args!("{F}.code"),
@@ -907,6 +908,9 @@ pub fn agent_event_to(e: AgentEvent) -> pb::AgentMessage {
             account_id,
             reasons: reasons.iter().map(|r| finding_from_code(r)).collect(),
             next_eligible: next_eligible_ms.map(ms_to),
+        }),
+        AgentEvent::DispositionSaved { call } => E::Saved(pb::DispositionSaved {
+            call_id: call.to_string(),
         }),
         AgentEvent::Rejected { command, problem } => E::Rejected(pb::CommandRejected {
             command: command.clone(),

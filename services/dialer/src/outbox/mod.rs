@@ -1,8 +1,10 @@
 //! The durable outbox: every attempt's outcome is written here before and after the dial
-//! ([`crate::outcomes::OutcomeSink`]), and a relay task ([`relay`]) streams ready rows to the
-//! ledger, deleting each only after the ledger acknowledged it. Together with the ledger's
-//! idempotency keys this gives exactly one recorded outcome per attempt across crashes of the
-//! dialer, the ledger or the network (the argument is in `docs/outbox.md`).
+//! ([`crate::outcomes::OutcomeSink`]), with the holds, promises and consent changes its
+//! disposition makes, and a relay task ([`relay`]) sends ready rows to the ledger, deleting
+//! each only after the ledger acknowledged it. Together with the ledger's idempotency keys
+//! this gives exactly one recorded outcome per attempt, and every consumer instruction an
+//! agent recorded, across crashes of the dialer, the ledger or the network (the argument is
+//! in `docs/outbox.md`).
 //!
 //! Writes go through one group-commit writer task per [`Outbox`]: callers queue their write
 //! and await the commit of the batch that carried it, so hundreds of concurrent `begin` and
@@ -25,8 +27,8 @@ use tracing::Instrument;
 pub use relay::{RelayConfig, RelayHandle};
 pub use store::DeadLetter;
 
-use crate::outcomes::{OutcomeSink, SinkError};
-use store::{Store, Write};
+use crate::outcomes::{LedgerCommand, OutcomeSink, SinkError, Unacknowledged, WriteKind};
+use store::{Row, Store, Write};
 
 /// Why an outbox operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -162,17 +164,60 @@ impl Shared {
 
 #[derive(Debug)]
 enum Kind {
+    /// A provisional row (a dial about to happen).
     Begin,
+    /// A ready row: a final outcome or a command.
     Finish,
 }
 
-/// One queued call: its write and where to report the batch's commit.
+/// One row to write.
+#[derive(Debug)]
+struct Item {
+    kind: Kind,
+    row: Row,
+    payload: Vec<u8>,
+}
+
+/// One queued call: its rows (committed together) and where to report the batch's commit.
 #[derive(Debug)]
 struct Pending {
-    kind: Kind,
-    key: String,
-    payload: Vec<u8>,
+    items: Vec<Item>,
     done: oneshot::Sender<Result<(), OutboxError>>,
+}
+
+/// The outbox row of an outcome.
+fn outcome_item(kind: Kind, o: &ContactOutcome) -> Item {
+    Item {
+        kind,
+        row: Row {
+            key: o.idempotency_key.clone(),
+            kind: WriteKind::Outcome,
+            account: o.account_id.clone(),
+            campaign: o.campaign_id.clone(),
+        },
+        payload: ledger::grpc::outcome_out(o.clone()).encode_to_vec(),
+    }
+}
+
+/// The outbox row of a command (always ready: it is sent as soon as it is committed).
+fn command_item(c: &LedgerCommand, campaign: &str) -> Item {
+    let payload = match c {
+        LedgerCommand::Hold(h) => ledger::grpc::hold_out(h.clone()).encode_to_vec(),
+        LedgerCommand::Promise(p) => ledger::grpc::promise_out(p.clone()).encode_to_vec(),
+        LedgerCommand::Consent { update, .. } => {
+            ledger::grpc::consent_update_out(update.clone()).encode_to_vec()
+        }
+    };
+    Item {
+        kind: Kind::Finish,
+        row: Row {
+            key: c.key().to_owned(),
+            kind: c.kind(),
+            account: c.account_id().to_owned(),
+            campaign: campaign.to_owned(),
+        },
+        payload,
+    }
 }
 
 /// Handle on a dialer replica's outbox; cheap to clone. The writer task lives while any
@@ -231,20 +276,20 @@ impl Outbox {
         self.shared.store.dialect()
     }
 
-    async fn submit(&self, kind: Kind, o: &ContactOutcome) -> Result<(), OutboxError> {
-        let payload = ledger::grpc::outcome_out(o.clone()).encode_to_vec();
+    async fn submit(&self, items: Vec<Item>) -> Result<(), OutboxError> {
         let (done, rx) = oneshot::channel();
         self.shared.wrote.store(true, Ordering::Relaxed);
         self.tx
-            .send(Pending {
-                kind,
-                key: o.idempotency_key.clone(),
-                payload,
-                done,
-            })
+            .send(Pending { items, done })
             .await
             .map_err(|_| OutboxError::Closed)?;
         rx.await.map_err(|_| OutboxError::Closed)?
+    }
+
+    /// Provisional rows of `campaign` written by the replicas `owners`: their calls still in
+    /// progress. A stop waits for the live replicas' to reach 0.
+    pub async fn open_calls(&self, campaign: &str, owners: &[String]) -> Result<u64, OutboxError> {
+        self.shared.store.open_calls(campaign, owners).await
     }
 
     /// Publishes the provisional rows of `owner` as they are and moves all of that owner's
@@ -380,15 +425,35 @@ impl OutcomeSink for Outbox {
         provisional
             .validate()
             .map_err(|e| SinkError(OutboxError::Invalid(e).to_string()))?;
-        self.submit(Kind::Begin, provisional)
+        self.submit(vec![outcome_item(Kind::Begin, provisional)])
             .await
             .map_err(|e| SinkError(e.to_string()))
     }
 
     /// Not validated: the call happened, so its outcome is kept whatever it holds; a bad one
-    /// ends in the dead-letter table with the ledger's reason.
-    async fn finish(&self, outcome: &ContactOutcome) -> Result<(), SinkError> {
-        self.submit(Kind::Finish, outcome)
+    /// ends in the dead-letter table with the ledger's reason. The commands commit in the same
+    /// transaction as the outcome.
+    async fn finish(
+        &self,
+        outcome: &ContactOutcome,
+        commands: &[LedgerCommand],
+    ) -> Result<(), SinkError> {
+        let mut items = Vec::with_capacity(1 + commands.len());
+        items.push(outcome_item(Kind::Finish, outcome));
+        items.extend(
+            commands
+                .iter()
+                .map(|c| command_item(c, &outcome.campaign_id)),
+        );
+        self.submit(items)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn unacknowledged(&self, accounts: &[String]) -> Result<Vec<Unacknowledged>, SinkError> {
+        self.shared
+            .store
+            .unacknowledged(accounts)
             .await
             .map_err(|e| SinkError(e.to_string()))
     }
@@ -402,28 +467,22 @@ fn fold(batch: &mut [Pending], first_seq: i64) -> Vec<Write> {
     let mut at: HashMap<String, usize> = HashMap::with_capacity(batch.len());
     let mut writes: Vec<Write> = Vec::with_capacity(batch.len());
     let mut seq = first_seq;
-    for p in batch.iter_mut() {
-        let payload = std::mem::take(&mut p.payload);
-        let key = std::mem::take(&mut p.key);
-        match (at.entry(key), &p.kind) {
+    for item in batch.iter_mut().flat_map(|p| p.items.iter_mut()) {
+        let payload = std::mem::take(&mut item.payload);
+        let row = item.row.clone();
+        match (at.entry(row.key.clone()), &item.kind) {
             (Entry::Vacant(e), Kind::Begin) => {
-                let key = e.key().clone();
                 e.insert(writes.len());
-                writes.push(Write::Provisional { key, payload });
+                writes.push(Write::Provisional { row, payload });
             }
             (Entry::Vacant(e), Kind::Finish) => {
-                let key = e.key().clone();
                 e.insert(writes.len());
-                writes.push(Write::Ready { key, payload, seq });
+                writes.push(Write::Ready { row, payload, seq });
                 seq += 1;
             }
             (Entry::Occupied(_), Kind::Begin) => {}
             (Entry::Occupied(e), Kind::Finish) => {
-                writes[*e.get()] = Write::Ready {
-                    key: e.key().clone(),
-                    payload,
-                    seq,
-                };
+                writes[*e.get()] = Write::Ready { row, payload, seq };
                 seq += 1;
             }
         }
@@ -440,7 +499,8 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>, max_batch:
         let mut batch = std::mem::take(&mut buf);
         let finishes = batch
             .iter()
-            .filter(|p| matches!(p.kind, Kind::Finish))
+            .flat_map(|p| &p.items)
+            .filter(|i| matches!(i.kind, Kind::Finish))
             .count();
         let writes = fold(&mut batch, shared.next_seqs(finishes));
         let any_ready = writes.iter().any(|w| matches!(w, Write::Ready { .. }));
@@ -476,10 +536,21 @@ mod tests {
 
     fn call(kind: Kind, key: &str, payload: &[u8]) -> Pending {
         Pending {
-            kind,
-            key: key.to_owned(),
-            payload: payload.to_vec(),
+            items: vec![Item {
+                kind,
+                row: row(key),
+                payload: payload.to_vec(),
+            }],
             done: oneshot::channel().0,
+        }
+    }
+
+    fn row(key: &str) -> Row {
+        Row {
+            key: key.to_owned(),
+            kind: WriteKind::Outcome,
+            account: "acc".into(),
+            campaign: "c".into(),
         }
     }
 
@@ -497,7 +568,7 @@ mod tests {
         ];
         let w = fold(&mut batch, 10);
         let ready = |key: &str, payload: &[u8], seq| Write::Ready {
-            key: key.into(),
+            row: row(key),
             payload: payload.to_vec(),
             seq,
         };
@@ -508,7 +579,7 @@ mod tests {
                 ready("a", b"a-final", 10),
                 // Repeated begin: the first payload stands.
                 Write::Provisional {
-                    key: "b".into(),
+                    row: row("b"),
                     payload: b"b-prov".to_vec(),
                 },
                 // Begin after finish changes nothing.

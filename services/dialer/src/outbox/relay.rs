@@ -1,7 +1,9 @@
-//! The relay: streams this replica's ready rows to the ledger over
+//! The relay: streams this replica's ready outcome rows to the ledger over
 //! `LedgerService.RecordOutcomes` and deletes each row only after the ledger acknowledged it
 //! (RECORDED or DUPLICATE, sent after the ledger's commit). A REJECTED outcome moves to the
-//! dead-letter table with the ledger's error instead of being retried forever.
+//! dead-letter table with the ledger's error instead of being retried forever. Command rows
+//! (holds, promises, consent changes from dispositions) go by their unary RPCs, each
+//! idempotent by its key, and are deleted once the ledger answered.
 //!
 //! One stream at a time, with at most `window` outcomes sent and not acknowledged. When the
 //! stream breaks (ledger down, network, ledger restart) everything unacknowledged is still a
@@ -27,6 +29,7 @@ use tracing::Instrument;
 use super::Outbox;
 use super::store::Rejection;
 use crate::ledger_link::{BearerAuth, Token};
+use crate::outcomes::WriteKind;
 
 /// Tuning of the relay.
 #[derive(Debug, Clone)]
@@ -191,6 +194,7 @@ async fn session(
     let (tx, rx) = mpsc::channel::<pb::RecordOutcomesRequest>(cfg.window + 1);
     let mut client = LedgerServiceClient::with_interceptor(channel, BearerAuth(token.clone()))
         .max_decoding_message_size(16 * 1024 * 1024);
+    let mut commands_client = client.clone();
     let opened = tokio::select! {
         r = client.record_outcomes(ReceiverStream::new(rx)) => r,
         _ = stopped(stop) => return End::Stopped,
@@ -235,8 +239,13 @@ async fn session(
             }
             let mut msg = Vec::with_capacity(cfg.message_size.min(rows.len()));
             let mut corrupt = Vec::new();
+            let mut commands = Vec::new();
             for r in rows {
                 if inflight.contains(&r.idempotency_key) {
+                    continue;
+                }
+                if r.kind != WriteKind::Outcome.as_str() {
+                    commands.push(r);
                     continue;
                 }
                 match pb::ContactOutcome::decode(r.payload.as_slice()) {
@@ -279,6 +288,12 @@ async fn session(
                     return broken(format!("writing dead letters: {e}"), acked_any);
                 }
             }
+            if !commands.is_empty() {
+                if let Err(reason) = send_commands(outbox, &mut commands_client, commands).await {
+                    return broken(reason, acked_any);
+                }
+                acked_any = true;
+            }
         }
         tokio::select! {
             biased;
@@ -302,6 +317,109 @@ async fn session(
             }
         }
     }
+}
+
+/// Sends command rows by their unary RPCs, in relay order: each answered one is deleted, a
+/// refused one (the ledger will never take it as it is) dead-lettered. Any other failure
+/// ends the session with its reason; what is left is sent again on the next one.
+async fn send_commands(
+    outbox: &Outbox,
+    client: &mut LedgerServiceClient<
+        tonic::service::interceptor::InterceptedService<Channel, BearerAuth>,
+    >,
+    rows: Vec<super::store::ReadyRow>,
+) -> Result<(), String> {
+    let s = &outbox.shared;
+    for r in rows {
+        let sent = match WriteKind::parse(&r.kind) {
+            Some(WriteKind::Hold) => match pb::Hold::decode(r.payload.as_slice()) {
+                Ok(h) => Ok(client
+                    .set_hold(pb::SetHoldRequest { hold: Some(h) })
+                    .await
+                    .map(drop)),
+                Err(e) => Err(e),
+            },
+            Some(WriteKind::Promise) => match pb::Promise::decode(r.payload.as_slice()) {
+                Ok(p) => Ok(client
+                    .record_promise(pb::RecordPromiseRequest { promise: Some(p) })
+                    .await
+                    .map(drop)),
+                Err(e) => Err(e),
+            },
+            Some(WriteKind::Consent) => match pb::SetConsentRequest::decode(r.payload.as_slice()) {
+                Ok(c) => Ok(client.set_consent(c).await.map(drop)),
+                Err(e) => Err(e),
+            },
+            // Outcomes never come here; an unknown kind is a newer dialer's row.
+            Some(WriteKind::Outcome) | None => continue,
+        };
+        s.counters.sent.fetch_add(1, Ordering::Relaxed);
+        let rejection = |code: String, message: String| Rejection {
+            key: r.idempotency_key.clone(),
+            code,
+            field: String::new(),
+            message,
+        };
+        match sent {
+            Ok(Ok(())) => {
+                s.store
+                    .delete(std::slice::from_ref(&r.idempotency_key))
+                    .await
+                    .map_err(|e| format!("deleting a sent command: {e}"))?;
+                s.counters.recorded.fetch_add(1, Ordering::Relaxed);
+                s.progress.send_modify(|p| *p += 1);
+            }
+            Ok(Err(st)) if refused(&st) => {
+                let code = code_name(st.code()).to_owned();
+                dead_letter(outbox, &[rejection(code, st.message().to_owned())])
+                    .await
+                    .map_err(|e| format!("writing dead letters: {e}"))?;
+            }
+            Ok(Err(st)) => {
+                return Err(format!(
+                    "{} command: {:?}: {}",
+                    r.kind,
+                    st.code(),
+                    st.message()
+                ));
+            }
+            Err(e) => {
+                dead_letter(
+                    outbox,
+                    &[rejection(
+                        "DATA_LOSS".into(),
+                        format!("undecodable outbox row: {e}"),
+                    )],
+                )
+                .await
+                .map_err(|e| format!("writing dead letters: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The gRPC code's canonical name, as the ledger's per-record errors spell it.
+fn code_name(c: tonic::Code) -> &'static str {
+    match c {
+        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
+        tonic::Code::NotFound => "NOT_FOUND",
+        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
+        tonic::Code::OutOfRange => "OUT_OF_RANGE",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Answers that resending cannot change (the command itself is wrong or its account gone);
+/// auth errors are not among them: a token may be fixed without touching the row.
+fn refused(st: &tonic::Status) -> bool {
+    matches!(
+        st.code(),
+        tonic::Code::InvalidArgument
+            | tonic::Code::NotFound
+            | tonic::Code::FailedPrecondition
+            | tonic::Code::OutOfRange
+    )
 }
 
 async fn dead_letter(outbox: &Outbox, rejected: &[Rejection]) -> Result<(), super::OutboxError> {

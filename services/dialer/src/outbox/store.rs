@@ -9,7 +9,8 @@
 use sqlx::FromRow;
 
 use super::OutboxError;
-use crate::db::Db;
+use crate::db::{Db, with_pool};
+use crate::outcomes::{Unacknowledged, WriteKind};
 
 type Result<T, E = OutboxError> = std::result::Result<T, E>;
 
@@ -32,34 +33,22 @@ impl std::fmt::Debug for Store {
 trait Dialect {
     /// Deletes the rows whose keys are in the list `$1`.
     const DELETE_KEYS: &'static str;
+    /// (account, key, kind) of the rows about the accounts in the list `$1`.
+    const OF_ACCOUNTS: &'static str;
 }
 
 impl Dialect for sqlx::Postgres {
     const DELETE_KEYS: &'static str =
         "DELETE FROM dialer_outbox WHERE idempotency_key = ANY($1::text[])";
+    const OF_ACCOUNTS: &'static str = "SELECT account_id, idempotency_key, kind \
+         FROM dialer_outbox WHERE account_id = ANY($1::text[])";
 }
 
 impl Dialect for sqlx::Sqlite {
     const DELETE_KEYS: &'static str = "DELETE FROM dialer_outbox \
          WHERE idempotency_key IN (SELECT value FROM json_each($1))";
-}
-
-/// Runs `$body` with `$p` bound to the pool of either dialect and `$D` to its database type.
-macro_rules! with_pool {
-    ($store:expr, $p:ident, $D:ident => $body:expr) => {
-        match &$store.db {
-            Db::Pg($p) => {
-                #[allow(dead_code)]
-                type $D = sqlx::Postgres;
-                $body
-            }
-            Db::Sqlite($p) => {
-                #[allow(dead_code)]
-                type $D = sqlx::Sqlite;
-                $body
-            }
-        }
-    };
+    const OF_ACCOUNTS: &'static str = "SELECT account_id, idempotency_key, kind \
+         FROM dialer_outbox WHERE account_id IN (SELECT value FROM json_each($1))";
 }
 
 /// Runs `$body` inside a write transaction `$tx` of either dialect (SQLite: `BEGIN IMMEDIATE`,
@@ -85,15 +74,24 @@ macro_rules! write_tx {
     };
 }
 
+/// Which row a write is, and what it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub key: String,
+    pub kind: WriteKind,
+    pub account: String,
+    pub campaign: String,
+}
+
 /// What one batch does to one key (the writer folds a batch's calls per key first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Write {
     /// Insert a provisional row unless the key is present (a repeated begin, or a begin after
     /// the finish, changes nothing).
-    Provisional { key: String, payload: Vec<u8> },
+    Provisional { row: Row, payload: Vec<u8> },
     /// Insert or replace as ready with this payload and relay order.
     Ready {
-        key: String,
+        row: Row,
         payload: Vec<u8>,
         seq: i64,
     },
@@ -104,6 +102,8 @@ pub(crate) enum Write {
 pub(crate) struct ReadyRow {
     pub idempotency_key: String,
     pub ready_seq: i64,
+    /// `outcome`, `hold`, `promise` or `consent` (see [`WriteKind`]).
+    pub kind: String,
     pub payload: Vec<u8>,
 }
 
@@ -113,7 +113,10 @@ pub struct DeadLetter {
     pub idempotency_key: String,
     /// The replica whose relay received the rejection.
     pub owner: String,
-    /// Protobuf-encoded `collections.ledger.v1.ContactOutcome`, as it was sent.
+    /// `outcome`, `hold`, `promise` or `consent`.
+    pub kind: String,
+    /// Protobuf-encoded `collections.ledger.v1.ContactOutcome` (or `Hold`, `Promise`,
+    /// `SetConsentRequest`, by kind), as it was sent.
     pub payload: Vec<u8>,
     /// gRPC code name the ledger gave, e.g. `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub error_code: String,
@@ -136,23 +139,27 @@ pub(crate) struct Rejection {
 }
 
 const INSERT_PROVISIONAL: &str = "INSERT INTO dialer_outbox (idempotency_key, owner, state, \
-    ready_seq, payload, created_at, updated_at) VALUES ($1, $2, 'provisional', NULL, $3, $4, $4) \
+    ready_seq, payload, created_at, updated_at, kind, account_id, campaign_id) \
+    VALUES ($1, $2, 'provisional', NULL, $3, $4, $4, $5, $6, $7) \
     ON CONFLICT (idempotency_key) DO NOTHING";
 
 const UPSERT_READY: &str = "INSERT INTO dialer_outbox (idempotency_key, owner, state, \
-    ready_seq, payload, created_at, updated_at) VALUES ($1, $2, 'ready', $3, $4, $5, $5) \
+    ready_seq, payload, created_at, updated_at, kind, account_id, campaign_id) \
+    VALUES ($1, $2, 'ready', $3, $4, $5, $5, $6, $7, $8) \
     ON CONFLICT (idempotency_key) DO UPDATE SET state = 'ready', payload = excluded.payload, \
     ready_seq = excluded.ready_seq, updated_at = excluded.updated_at";
 
 const INSERT_PROVISIONAL_PG: &str = "INSERT INTO dialer_outbox (idempotency_key, owner, state, \
-    ready_seq, payload, created_at, updated_at) \
-    SELECT k, $2, 'provisional', NULL, p, $3, $3 FROM UNNEST($1::text[], $4::bytea[]) AS u(k, p) \
+    ready_seq, payload, created_at, updated_at, kind, account_id, campaign_id) \
+    SELECT k, $2, 'provisional', NULL, p, $3, $3, t, a, c \
+    FROM UNNEST($1::text[], $4::bytea[], $5::text[], $6::text[], $7::text[]) AS u(k, p, t, a, c) \
     ON CONFLICT (idempotency_key) DO NOTHING";
 
 const UPSERT_READY_PG: &str = "INSERT INTO dialer_outbox (idempotency_key, owner, state, \
-    ready_seq, payload, created_at, updated_at) \
-    SELECT k, $2, 'ready', s, p, $3, $3 \
-    FROM UNNEST($1::text[], $4::bytea[], $5::bigint[]) AS u(k, p, s) \
+    ready_seq, payload, created_at, updated_at, kind, account_id, campaign_id) \
+    SELECT k, $2, 'ready', s, p, $3, $3, t, a, c \
+    FROM UNNEST($1::text[], $4::bytea[], $5::bigint[], $6::text[], $7::text[], $8::text[]) \
+    AS u(k, p, s, t, a, c) \
     ON CONFLICT (idempotency_key) DO UPDATE SET state = 'ready', payload = excluded.payload, \
     ready_seq = excluded.ready_seq, updated_at = excluded.updated_at";
 
@@ -174,7 +181,7 @@ impl Store {
 
     /// Highest relay order used so far (0 when none), so a restarted writer continues above it.
     pub(crate) async fn max_ready_seq(&self) -> Result<i64> {
-        let (v,): (Option<i64>,) = with_pool!(self, p, D => {
+        let (v,): (Option<i64>,) = with_pool!(self.db, p, D => {
             sqlx::query_as("SELECT max(ready_seq) FROM dialer_outbox").fetch_one(p).await?
         });
         Ok(v.unwrap_or(0))
@@ -186,33 +193,44 @@ impl Store {
             Db::Pg(p) => {
                 // Key order inside each statement: two processes writing overlapping keys
                 // take the index locks in one order and cannot deadlock.
-                let mut prov: Vec<(&str, &[u8])> = Vec::new();
-                let mut ready: Vec<(&str, &[u8], i64)> = Vec::new();
+                let mut prov: Vec<(&Row, &[u8])> = Vec::new();
+                let mut ready: Vec<(&Row, &[u8], i64)> = Vec::new();
                 for w in writes {
                     match w {
-                        Write::Provisional { key, payload } => prov.push((key, payload)),
-                        Write::Ready { key, payload, seq } => ready.push((key, payload, *seq)),
+                        Write::Provisional { row, payload } => prov.push((row, payload)),
+                        Write::Ready { row, payload, seq } => ready.push((row, payload, *seq)),
                     }
                 }
-                prov.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                ready.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                prov.sort_unstable_by(|a, b| a.0.key.cmp(&b.0.key));
+                ready.sort_unstable_by(|a, b| a.0.key.cmp(&b.0.key));
+                macro_rules! col {
+                    ($v:expr, $e:expr) => {
+                        $v.iter().map($e).collect::<Vec<_>>()
+                    };
+                }
                 let mut tx = p.begin().await?;
                 if !prov.is_empty() {
                     sqlx::query(INSERT_PROVISIONAL_PG)
-                        .bind(prov.iter().map(|w| w.0).collect::<Vec<_>>())
+                        .bind(col!(prov, |w| w.0.key.as_str()))
                         .bind(owner)
                         .bind(now)
-                        .bind(prov.iter().map(|w| w.1).collect::<Vec<_>>())
+                        .bind(col!(prov, |w| w.1))
+                        .bind(col!(prov, |w| w.0.kind.as_str()))
+                        .bind(col!(prov, |w| w.0.account.as_str()))
+                        .bind(col!(prov, |w| w.0.campaign.as_str()))
                         .execute(&mut *tx)
                         .await?;
                 }
                 if !ready.is_empty() {
                     sqlx::query(UPSERT_READY_PG)
-                        .bind(ready.iter().map(|w| w.0).collect::<Vec<_>>())
+                        .bind(col!(ready, |w| w.0.key.as_str()))
                         .bind(owner)
                         .bind(now)
-                        .bind(ready.iter().map(|w| w.1).collect::<Vec<_>>())
-                        .bind(ready.iter().map(|w| w.2).collect::<Vec<_>>())
+                        .bind(col!(ready, |w| w.1))
+                        .bind(col!(ready, |w| w.2))
+                        .bind(col!(ready, |w| w.0.kind.as_str()))
+                        .bind(col!(ready, |w| w.0.account.as_str()))
+                        .bind(col!(ready, |w| w.0.campaign.as_str()))
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -222,22 +240,28 @@ impl Store {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 for w in writes {
                     match w {
-                        Write::Provisional { key, payload } => {
+                        Write::Provisional { row, payload } => {
                             sqlx::query(INSERT_PROVISIONAL)
-                                .bind(key)
+                                .bind(&row.key)
                                 .bind(owner)
                                 .bind(payload)
                                 .bind(now)
+                                .bind(row.kind.as_str())
+                                .bind(&row.account)
+                                .bind(&row.campaign)
                                 .execute(&mut *tx)
                                 .await?;
                         }
-                        Write::Ready { key, payload, seq } => {
+                        Write::Ready { row, payload, seq } => {
                             sqlx::query(UPSERT_READY)
-                                .bind(key)
+                                .bind(&row.key)
                                 .bind(owner)
                                 .bind(seq)
                                 .bind(payload)
                                 .bind(now)
+                                .bind(row.kind.as_str())
+                                .bind(&row.account)
+                                .bind(&row.campaign)
                                 .execute(&mut *tx)
                                 .await?;
                         }
@@ -247,6 +271,66 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The rows about `accounts`, of every owner: writes the ledger has not acknowledged.
+    pub(crate) async fn unacknowledged(&self, accounts: &[String]) -> Result<Vec<Unacknowledged>> {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(String, String, String)> = match &self.db {
+            Db::Pg(p) => {
+                sqlx::query_as(<sqlx::Postgres as Dialect>::OF_ACCOUNTS)
+                    .bind(accounts)
+                    .fetch_all(p)
+                    .await?
+            }
+            Db::Sqlite(p) => {
+                sqlx::query_as(<sqlx::Sqlite as Dialect>::OF_ACCOUNTS)
+                    .bind(serde_json::Value::from(accounts).to_string())
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(account_id, key, kind)| Unacknowledged {
+                account_id,
+                key,
+                // An unknown kind (a newer dialer's row) is treated as the strictest: a hold.
+                kind: WriteKind::parse(&kind).unwrap_or(WriteKind::Hold),
+            })
+            .collect())
+    }
+
+    /// Provisional rows of `campaign` of the `owners` (their calls in progress).
+    pub(crate) async fn open_calls(&self, campaign: &str, owners: &[String]) -> Result<u64> {
+        if owners.is_empty() {
+            return Ok(0);
+        }
+        let (n,): (i64,) = match &self.db {
+            Db::Pg(p) => {
+                sqlx::query_as(
+                    "SELECT count(*) FROM dialer_outbox WHERE campaign_id = $1 \
+                     AND state = 'provisional' AND owner = ANY($2::text[])",
+                )
+                .bind(campaign)
+                .bind(owners)
+                .fetch_one(p)
+                .await?
+            }
+            Db::Sqlite(p) => {
+                sqlx::query_as(
+                    "SELECT count(*) FROM dialer_outbox WHERE campaign_id = $1 \
+                     AND state = 'provisional' AND owner IN (SELECT value FROM json_each($2))",
+                )
+                .bind(campaign)
+                .bind(serde_json::Value::from(owners).to_string())
+                .fetch_one(p)
+                .await?
+            }
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Up to `limit` ready rows of `owner` after the relay-order cursor `(seq, key)` (from the
@@ -259,9 +343,9 @@ impl Store {
     ) -> Result<Vec<ReadyRow>> {
         let (seq, key) = after.map_or((i64::MIN, ""), |(s, k)| (*s, k.as_str()));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = with_pool!(self, p, D => {
+        let rows = with_pool!(self.db, p, D => {
             sqlx::query_as(
-                "SELECT idempotency_key, ready_seq, payload FROM dialer_outbox \
+                "SELECT idempotency_key, ready_seq, kind, payload FROM dialer_outbox \
                  WHERE owner = $1 AND state = 'ready' AND (ready_seq, idempotency_key) > ($2, $3) \
                  ORDER BY ready_seq, idempotency_key LIMIT $4",
             )
@@ -306,11 +390,13 @@ impl Store {
             for r in rejected {
                 n += sqlx::query(
                     "INSERT INTO dialer_outbox_dead (idempotency_key, owner, payload, error_code, \
-                     error_field, error_message, created_at, dead_at) \
-                     SELECT idempotency_key, owner, payload, $2, $3, $4, created_at, $5 \
-                     FROM dialer_outbox WHERE idempotency_key = $1 \
+                     error_field, error_message, created_at, dead_at, kind, account_id, \
+                     campaign_id) \
+                     SELECT idempotency_key, owner, payload, $2, $3, $4, created_at, $5, kind, \
+                     account_id, campaign_id FROM dialer_outbox WHERE idempotency_key = $1 \
                      ON CONFLICT (idempotency_key) DO UPDATE SET owner = excluded.owner, \
-                     payload = excluded.payload, error_code = excluded.error_code, \
+                     payload = excluded.payload, kind = excluded.kind, \
+                     error_code = excluded.error_code, \
                      error_field = excluded.error_field, error_message = excluded.error_message, \
                      dead_at = excluded.dead_at",
                 )
@@ -376,7 +462,7 @@ impl Store {
 
     /// Rows of `owner` by state: (provisional, ready).
     pub(crate) async fn counts(&self, owner: &str) -> Result<(u64, u64)> {
-        let rows: Vec<(String, i64)> = with_pool!(self, p, D => {
+        let rows: Vec<(String, i64)> = with_pool!(self.db, p, D => {
             sqlx::query_as(
                 "SELECT state, count(*) FROM dialer_outbox WHERE owner = $1 GROUP BY state",
             )
@@ -397,7 +483,7 @@ impl Store {
 
     /// Rows in the dead-letter table (all owners).
     pub(crate) async fn dead_count(&self) -> Result<u64> {
-        let (n,): (i64,) = with_pool!(self, p, D => {
+        let (n,): (i64,) = with_pool!(self.db, p, D => {
             sqlx::query_as("SELECT count(*) FROM dialer_outbox_dead").fetch_one(p).await?
         });
         Ok(u64::try_from(n).unwrap_or(0))
@@ -405,10 +491,10 @@ impl Store {
 
     /// Up to `limit` dead letters, oldest rejection first.
     pub(crate) async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>> {
-        let rows = with_pool!(self, p, D => {
+        let rows = with_pool!(self.db, p, D => {
             sqlx::query_as(
-                "SELECT idempotency_key, owner, payload, error_code, error_field, error_message, \
-                 created_at, dead_at FROM dialer_outbox_dead \
+                "SELECT idempotency_key, owner, kind, payload, error_code, error_field, \
+                 error_message, created_at, dead_at FROM dialer_outbox_dead \
                  ORDER BY dead_at, idempotency_key LIMIT $1",
             )
             .bind(i64::from(limit))
@@ -432,8 +518,9 @@ impl Store {
             for k in keys {
                 let moved = sqlx::query(
                     "INSERT INTO dialer_outbox (idempotency_key, owner, state, ready_seq, payload, \
-                     created_at, updated_at) \
-                     SELECT idempotency_key, $2, 'ready', $3, payload, created_at, $4 \
+                     created_at, updated_at, kind, account_id, campaign_id) \
+                     SELECT idempotency_key, $2, 'ready', $3, payload, created_at, $4, kind, \
+                     account_id, campaign_id \
                      FROM dialer_outbox_dead WHERE idempotency_key = $1 \
                      ON CONFLICT (idempotency_key) DO NOTHING",
                 )

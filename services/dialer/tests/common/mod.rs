@@ -336,6 +336,7 @@ pub fn outcome(key: &str, account: &str, kind: Outcome, disposition: &str) -> Co
         counts_for_regf: false,
         event_id: 0,
         recorded_at: None,
+        checked_seq: 0,
     }
 }
 

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use compliance::model::{DialMode, Direction, Outcome, Party};
+use compliance::model::{DialMode, Direction, Outcome};
 use compliance::{Decision, Verdict as Allowed};
-use ledger::domain::{AmdVerdict, Channel, ContactOutcome};
+use ledger::domain::{AmdVerdict, ChangeKind, Channel, ContactOutcome, Party};
 use pacing::{InFlight, Phase as PacePhase, Tick};
 use queue::reservation::window_start;
 use queue::{AttemptBook, CampaignQueue, Lease, Millis, Next, Reservation, ReserveOutcome};
@@ -20,7 +20,7 @@ use crate::carrier::{CallId, Originate};
 use crate::engine::Backend;
 use crate::engine::figures::RunState;
 use crate::engine::seats::Seats;
-use crate::outcomes::OutcomeSink;
+use crate::outcomes::{OutcomeSink, WriteKind};
 use crate::session::{AgentEvent, SeatState};
 
 impl<B: Backend> Runtime<B> {
@@ -67,6 +67,10 @@ impl<B: Backend> Runtime<B> {
             }
         };
         if self.state != RunState::Running {
+            return;
+        }
+        let wants = self.spec.dial_mode() == DialMode::Preview || decision.dial > 0;
+        if !wants || !self.confirm_running(now).await {
             return;
         }
         if self.spec.dial_mode() == DialMode::Preview {
@@ -329,7 +333,7 @@ impl<B: Backend> Runtime<B> {
             dial_mode: Some(mode),
             // If nothing more is ever known (a crash mid-call), a placed call that counts.
             outcome: Outcome::NoAnswer,
-            party: Party::Consumer,
+            party: Party::Nobody,
             third_party_id: String::new(),
             campaign_id: self.spec.id.clone(),
             agent_id: seat
@@ -344,6 +348,7 @@ impl<B: Backend> Runtime<B> {
             counts_for_regf: false,
             event_id: 0,
             recorded_at: None,
+            checked_seq: 0,
         };
         Some(Prepared {
             id: NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -366,9 +371,115 @@ impl<B: Backend> Runtime<B> {
         })
     }
 
+    /// The pre-dial check, for one round of prepared calls at once: asks the system of
+    /// record what changed on their accounts since our copies were read, and the outbox what
+    /// we wrote about them that the ledger has not acknowledged. A call goes ahead only if
+    /// nothing it could not see exists: a change other than our own outcomes means the
+    /// account is reloaded first; an unacknowledged hold or consent change, or an outcome our
+    /// copy lacks (after a restart), means it waits until the ledger has it. Either store
+    /// failing holds the whole round back (fail closed). The calls that go ahead carry the
+    /// ledger seq they were confirmed against.
+    pub(super) async fn confirm(&mut self, prepared: Vec<Prepared>, now: Millis) -> Vec<Prepared> {
+        if prepared.is_empty() {
+            return prepared;
+        }
+        let cursors: Vec<(String, i64)> = prepared
+            .iter()
+            .map(|p| {
+                let version = self.accounts.get(&p.call.account).map_or(0, |v| v.version);
+                (p.call.account.clone(), version)
+            })
+            .collect();
+        let accounts: Vec<String> = cursors.iter().map(|c| c.0.clone()).collect();
+        let backend = self.backend.clone();
+        let (checked, unacked) = tokio::join!(
+            backend.source().check(&cursors),
+            backend.outbox().unacknowledged(&accounts)
+        );
+        let (check, unacked) = match (checked, unacked) {
+            (Ok(c), Ok(u)) => (c, u),
+            (c, u) => {
+                let e = c
+                    .err()
+                    .map(|e| e.to_string())
+                    .or(u.err().map(|e| e.to_string()));
+                warn!(error = ?e, "pre-dial check failed: not dialing this round");
+                self.counters.errors += 1;
+                for p in prepared {
+                    self.hold_back(p.call, "PRE_DIAL_CHECK_UNAVAILABLE", now + MINUTE)
+                        .await;
+                }
+                return Vec::new();
+            }
+        };
+        let mut go = Vec::with_capacity(prepared.len());
+        for mut p in prepared {
+            let account = p.call.account.clone();
+            let Some(view) = self.accounts.get_mut(&account) else {
+                continue;
+            };
+            let news = check.changes.iter().any(|c| {
+                c.account_id == account
+                    && !(c.kind == ChangeKind::Outcome
+                        && view.contacts.iter().any(|o| o.idempotency_key == c.ref_id))
+            });
+            let waiting = unacked.iter().any(|u| {
+                u.account_id == account
+                    && match u.kind {
+                        WriteKind::Outcome => {
+                            !view.contacts.iter().any(|o| o.idempotency_key == u.key)
+                        }
+                        WriteKind::Hold | WriteKind::Consent => true,
+                        WriteKind::Promise => false,
+                    }
+            });
+            if news {
+                debug!(account_id = %account, "changed in the ledger since loaded: reloading");
+                self.hold_back(p.call, "PRE_DIAL_CHANGED", now + 5_000)
+                    .await;
+                self.load(vec![account], None);
+            } else if waiting {
+                debug!(account_id = %account, "writes not yet acknowledged by the ledger");
+                self.hold_back(p.call, "PRE_DIAL_UNACKNOWLEDGED", now + 5_000)
+                    .await;
+            } else {
+                // Every change up to `as_of` is in our copy now.
+                view.version = view.version.max(check.as_of_seq);
+                p.call.record.checked_seq = check.as_of_seq;
+                go.push(p);
+            }
+        }
+        go
+    }
+
+    /// A prepared call that is not dialed after all: its reservation released and its lease
+    /// back to the queue until `retry_at` (a seat it was for hears it from the caller, which
+    /// sees no call started).
+    async fn hold_back(&mut self, call: Call, reason: &'static str, retry_at: Millis) {
+        self.counters.refused(reason);
+        if let Some(r) = &call.reservation
+            && let Err(e) = self.backend.book().release(r).await
+        {
+            warn!(error = %e, "reservation release failed");
+        }
+        if let Some(l) = &call.lease {
+            let rank = self
+                .accounts
+                .get(&call.account)
+                .map_or(0.0, |v| self.rank(v, retry_at));
+            self.complete(l, Next::Sleep { at: retry_at, rank }).await;
+        }
+    }
+
     /// Notes the prepared attempts in the outbox (all at once, so the outbox commits them
-    /// together) and dials those it accepted. Returns the calls started.
+    /// together) and dials those it accepted, after the pre-dial check. Returns the calls
+    /// started.
     pub(super) async fn launch(&mut self, prepared: Vec<Prepared>, now: Millis) -> Vec<CallId> {
+        let asked = std::time::Instant::now();
+        let prepared = self.confirm(prepared, now).await;
+        if prepared.is_empty() {
+            return Vec::new();
+        }
         let backend = self.backend.clone();
         let noted = join_all(
             prepared
@@ -416,6 +527,9 @@ impl<B: Backend> Runtime<B> {
                 continue;
             }
             started.push(id);
+        }
+        if !started.is_empty() {
+            self.counters.pre_dial_lag(asked.elapsed());
         }
         started
     }
@@ -490,7 +604,7 @@ impl<B: Backend> Runtime<B> {
                         channel: Channel::Call,
                         dial_mode: Some(DialMode::Preview),
                         outcome: Outcome::NoAnswer,
-                        party: Party::Consumer,
+                        party: Party::Nobody,
                         third_party_id: String::new(),
                         campaign_id: self.spec.id.clone(),
                         agent_id: self.seats.get(seat).agent.clone(),
@@ -503,6 +617,7 @@ impl<B: Backend> Runtime<B> {
                         counts_for_regf: false,
                         event_id: 0,
                         recorded_at: None,
+                        checked_seq: 0,
                     };
                     record.person_id = pop.person_id.clone();
                     self.calls.insert(

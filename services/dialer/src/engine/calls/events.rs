@@ -2,7 +2,7 @@
 //! deadline and the safe-harbor message, wrap-up, dispositions and the final outcome.
 
 use compliance::model::{HoldKind, Outcome};
-use ledger::domain::{AmdVerdict, Hold, Promise, PromiseStatus};
+use ledger::domain::{AmdVerdict, ConsentUpdate, Hold, Party, Promise, PromiseStatus};
 use pacing::{Completed, Outcome as PaceOutcome};
 use queue::recycle::Recycle;
 use queue::{AttemptBook, CampaignQueue, Millis, Next};
@@ -10,8 +10,8 @@ use tracing::{debug, info, warn};
 
 use super::{Call, DAY, MINUTE, Phase, Runtime, code_tag, open_debts, retry, ts};
 use crate::carrier::{CallId, CarrierEvent, EndCause, Prompt, Verdict};
-use crate::engine::{Backend, outcome_name};
-use crate::outcomes::{LedgerWrites, OutcomeSink};
+use crate::engine::{Backend, Command, outcome_name};
+use crate::outcomes::{LedgerCommand, OutcomeSink};
 use crate::session::{AgentEvent, Disposition, DispositionCode, SeatState};
 
 impl<B: Backend> Runtime<B> {
@@ -303,6 +303,7 @@ impl<B: Backend> Runtime<B> {
             None => (Outcome::Answered, "NO_DISPOSITION"),
         };
         c.record.disposition = code.to_string();
+        let mut commands = Vec::new();
         if let Some(d) = &d {
             if !d.debts_discussed.is_empty() {
                 c.record.debt_ids = d.debts_discussed.clone();
@@ -310,10 +311,15 @@ impl<B: Backend> Runtime<B> {
             if d.code.is_rpc() {
                 self.counters.right_party_contacts += 1;
             }
-            self.apply_disposition(&c, d, now).await;
+            commands = self.apply_disposition(&c, d, now).await;
         }
+        let saved_to = d
+            .as_ref()
+            .and(seat)
+            .map(|s| self.seats.get(s).agent.clone());
         c.disposition = d;
-        self.finish(id, c, outcome, now).await;
+        self.finish_with(id, c, outcome, commands, saved_to, now)
+            .await;
         if let Some(seat) = seat
             && self.seats.get(seat).state == SeatState::WrapUp
         {
@@ -321,9 +327,16 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
-    /// Holds and promises a disposition makes: applied to our copy at once (so no further
-    /// call starts this second) and written to the ledger.
-    pub(super) async fn apply_disposition(&mut self, c: &Call, d: &Disposition, now: Millis) {
+    /// What a disposition asks of the ledger (holds, a promise, a consent revocation): applied
+    /// to our copy at once, so no further call starts this second, and returned to be written
+    /// with the call's outcome in one durable step.
+    pub(super) async fn apply_disposition(
+        &mut self,
+        c: &Call,
+        d: &Disposition,
+        now: Millis,
+    ) -> Vec<LedgerCommand> {
+        let mut commands = Vec::new();
         let hold_kind = match d.code {
             DispositionCode::CeaseRequest => Some(HoldKind::Cease),
             DispositionCode::Attorney => Some(HoldKind::Attorney),
@@ -356,10 +369,7 @@ impl<B: Backend> Runtime<B> {
                 if let Some(v) = self.accounts.get_mut(&c.account) {
                     v.account.holds.push(hold.clone());
                 }
-                let backend = self.backend.clone();
-                tokio::spawn(async move {
-                    retry("set_hold", || backend.outbox().set_hold(hold.clone())).await
-                });
+                commands.push(LedgerCommand::Hold(hold));
             }
             if kind != HoldKind::WrongNumber
                 && let Some(v) = self.accounts.get(&c.account)
@@ -369,9 +379,28 @@ impl<B: Backend> Runtime<B> {
                 warn!(error = %e, "queue remove failed");
             }
         }
+        if d.code == DispositionCode::RevokeConsent {
+            // US-TCPA-05: applied on receipt, to the number called.
+            let update = ConsentUpdate {
+                account_id: c.account.clone(),
+                person_id: c.record.person_id.clone(),
+                number: c.record.number.clone(),
+                consent: false,
+                source: "agent disposition".into(),
+                at: ts(now),
+                set_by: c.record.agent_id.clone(),
+            };
+            if let Some(v) = self.accounts.get_mut(&c.account) {
+                v.revoke_consent(&update.number, update.at);
+            }
+            commands.push(LedgerCommand::Consent {
+                key: format!("{}-consent", c.record.idempotency_key),
+                update,
+            });
+        }
         if let (DispositionCode::PromiseToPay, Some(p)) = (d.code, &d.promise) {
             self.counters.promises += 1;
-            let promise = Promise {
+            commands.push(LedgerCommand::Promise(Promise {
                 promise_id: format!("{}-ptp", c.record.idempotency_key),
                 account_id: c.account.clone(),
                 debt_id: p.debt_id.clone(),
@@ -383,22 +412,32 @@ impl<B: Backend> Runtime<B> {
                 set_by: c.record.agent_id.clone(),
                 created_at: None,
                 updated_at: None,
-            };
-            let backend = self.backend.clone();
-            tokio::spawn(async move {
-                retry("record_promise", || {
-                    backend.outbox().record_promise(promise.clone())
-                })
-                .await
-            });
+            }));
         }
+        commands
     }
 
     /// Records the final outcome, releases an attempt that does not count, and tells the
     /// queue what comes next for the account.
-    pub(super) async fn finish(&mut self, id: CallId, mut c: Call, outcome: Outcome, now: Millis) {
+    pub(super) async fn finish(&mut self, id: CallId, c: Call, outcome: Outcome, now: Millis) {
+        self.finish_with(id, c, outcome, Vec::new(), None, now)
+            .await
+    }
+
+    /// [`Self::finish`] with the commands of the call's disposition, written with the outcome;
+    /// `saved_to` hears [`AgentEvent::DispositionSaved`] once they are durable.
+    pub(super) async fn finish_with(
+        &mut self,
+        id: CallId,
+        mut c: Call,
+        outcome: Outcome,
+        commands: Vec<LedgerCommand>,
+        saved_to: Option<String>,
+        now: Millis,
+    ) {
         self.busy_accounts.remove(&c.account);
         c.record.outcome = outcome;
+        c.record.party = party_reached(outcome, c.disposition.as_ref().map(|d| d.code));
         if c.record.disposition == "DIALER_LOST" {
             c.record.disposition.clear();
         }
@@ -413,8 +452,15 @@ impl<B: Backend> Runtime<B> {
         );
         let backend = self.backend.clone();
         let record = c.record.clone();
+        let tx = self.tx.clone();
         self.writes.spawn(async move {
-            retry("record outcome", || backend.outbox().finish(&record)).await
+            retry("record outcome", || {
+                backend.outbox().finish(&record, &commands)
+            })
+            .await;
+            if let Some(agent) = saved_to {
+                let _ = tx.send(Command::Saved { agent, call: id });
+            }
         });
         if let Some(r) = &c.reservation
             && !outcome.counts_for_regf()
@@ -482,6 +528,59 @@ impl<B: Backend> Runtime<B> {
                     rank,
                 },
             },
+        }
+    }
+}
+
+/// Who a finished call reached, from its outcome and the agent's disposition (the ledger's
+/// right-party figures are computed from it).
+fn party_reached(outcome: Outcome, code: Option<DispositionCode>) -> Party {
+    match outcome {
+        Outcome::Busy | Outcome::Sit | Outcome::Failed | Outcome::NoAnswer => Party::Nobody,
+        Outcome::Voicemail | Outcome::Lcm | Outcome::Machine => Party::Machine,
+        Outcome::Conversation => Party::Consumer,
+        Outcome::WrongParty => Party::ThirdParty,
+        Outcome::Answered if code == Some(DispositionCode::ThirdParty) => Party::ThirdParty,
+        Outcome::Answered | Outcome::Abandoned => Party::Unidentified,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_party_is_who_the_call_reached() {
+        let d = Some;
+        assert_eq!(party_reached(Outcome::Busy, None), Party::Nobody);
+        assert_eq!(party_reached(Outcome::NoAnswer, None), Party::Nobody);
+        assert_eq!(party_reached(Outcome::Failed, None), Party::Nobody);
+        assert_eq!(party_reached(Outcome::Machine, None), Party::Machine);
+        assert_eq!(party_reached(Outcome::Abandoned, None), Party::Unidentified);
+        assert_eq!(
+            party_reached(Outcome::Conversation, d(DispositionCode::PromiseToPay)),
+            Party::Consumer
+        );
+        assert_eq!(
+            party_reached(Outcome::WrongParty, d(DispositionCode::WrongNumber)),
+            Party::ThirdParty
+        );
+        assert_eq!(
+            party_reached(Outcome::Answered, d(DispositionCode::ThirdParty)),
+            Party::ThirdParty
+        );
+        assert_eq!(
+            party_reached(Outcome::Answered, d(DispositionCode::NoContact)),
+            Party::Unidentified
+        );
+        // Whoever answered, the call was for the consumer: it counts (US-REGF-10).
+        for p in [
+            Party::Nobody,
+            Party::Machine,
+            Party::Unidentified,
+            Party::ThirdParty,
+        ] {
+            assert_eq!(p.target(""), compliance::model::Party::Consumer);
         }
     }
 }

@@ -27,7 +27,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::figures::{AgentCounts, Counters, Figures, QueueView, RunState};
 use super::seats::Seats;
-use super::{AddReport, Backend, Clock, Command, Deadlines, EngineError};
+use super::{AddReport, Backend, CampaignControl, Clock, Command, Deadlines, EngineError};
 use crate::account::{AccountSource, AccountView, SourceError};
 use crate::campaign::CampaignSpec;
 use crate::carrier::{CallId, Carrier, CarrierEvent};
@@ -117,6 +117,13 @@ pub(crate) struct Runtime<B: Backend> {
     carrier: Arc<dyn Carrier>,
     clock: Clock,
     pacer: Box<dyn Controller>,
+    /// The campaign's durable state shared with other replicas, checked before each round of
+    /// dials; `None` when this process is the only one running it (tests, the demo).
+    control: Option<Arc<dyn CampaignControl>>,
+    /// The control version whose state and configuration this task follows.
+    version: i64,
+    /// Publishes the configuration in force (the handle reads it).
+    spec_tx: watch::Sender<CampaignSpec>,
     /// Our own command sender, for work finished in spawned tasks.
     tx: mpsc::UnboundedSender<Command>,
     accounts: HashMap<String, AccountView>,
@@ -153,8 +160,14 @@ impl<B: Backend> Runtime<B> {
         carrier: Arc<dyn Carrier>,
         clock: Clock,
         tx: mpsc::UnboundedSender<Command>,
+        control: Option<(Arc<dyn CampaignControl>, i64)>,
+        spec_tx: watch::Sender<CampaignSpec>,
     ) -> Result<Self, EngineError> {
         let pacer = build_pacer(&spec)?;
+        let (control, version) = match control {
+            Some((c, v)) => (Some(c), v),
+            None => (None, 0),
+        };
         let queue = backend.queue(&spec.id);
         let now = clock.now_ms();
         Ok(Runtime {
@@ -166,6 +179,9 @@ impl<B: Backend> Runtime<B> {
             carrier,
             clock,
             pacer,
+            control,
+            version,
+            spec_tx,
             tx,
             accounts: HashMap::new(),
             cursor: HashMap::new(),
@@ -201,7 +217,6 @@ impl<B: Backend> Runtime<B> {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<CarrierEvent>,
         figures: watch::Sender<Figures>,
-        spec_tx: watch::Sender<CampaignSpec>,
     ) {
         let span = info_span!("campaign", campaign_id = %self.spec.id);
         async move {
@@ -218,9 +233,6 @@ impl<B: Backend> Runtime<B> {
                     cmd = commands.recv() => match cmd {
                         Some(Command::Update { spec, reply }) => {
                             let r = self.update(*spec);
-                            if r.is_ok() {
-                                let _ = spec_tx.send(self.spec.clone());
-                            }
                             let _ = reply.send(r);
                         }
                         Some(c) => self.on_command(c).await,
@@ -263,8 +275,70 @@ impl<B: Backend> Runtime<B> {
         }
         self.counters.set_window(spec.abandon_window_days);
         self.spec = spec;
+        let _ = self.spec_tx.send(self.spec.clone());
         info!("campaign configuration updated");
         Ok(())
+    }
+
+    /// Before a round of dials: the campaign's durable state, which any replica may have
+    /// changed (pause, stop, a new configuration). Whatever it says is applied first, so a
+    /// pause committed anywhere stops this replica's next dial. `true`: dial. A store that
+    /// does not answer means no dial (fail closed).
+    pub(super) async fn confirm_running(&mut self, now: Millis) -> bool {
+        let Some(control) = self.control.clone() else {
+            return self.state == RunState::Running;
+        };
+        let c = match control.check(&self.spec.id, self.version).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                warn!("campaign gone from the database: stopping");
+                self.begin_stop(now).await;
+                return false;
+            }
+            Err(e) => {
+                warn!(error = %e, "campaign state unreadable: not dialing");
+                self.counters.errors += 1;
+                return false;
+            }
+        };
+        if let Some(spec) = c.spec
+            && spec != self.spec
+            && let Err(e) = self.update(spec)
+        {
+            warn!(error = %e, "stored configuration refused; keeping the one in force");
+        }
+        self.version = c.version;
+        match c.state {
+            RunState::Stopping | RunState::Stopped => {
+                info!("stopped by another replica");
+                self.begin_stop(now).await;
+            }
+            s if s != self.state && self.state != RunState::Stopping => {
+                info!(from = ?self.state, to = ?s, "campaign state set by another replica");
+                self.state = s;
+            }
+            _ => {}
+        }
+        self.state == RunState::Running
+    }
+
+    /// No new dials; the task ends once the calls in progress have ended.
+    async fn begin_stop(&mut self, now: Millis) {
+        if matches!(self.state, RunState::Stopping | RunState::Stopped) {
+            return;
+        }
+        info!("stopping: no new dials, waiting for calls in progress");
+        self.state = RunState::Stopping;
+        // Preview offers were never dialed: give them back.
+        let previews: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.phase == Phase::Preview)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in previews {
+            self.unoffer(id, now).await;
+        }
     }
 
     fn figures(&mut self, now: Millis) -> Figures {
@@ -333,20 +407,14 @@ impl<B: Backend> Runtime<B> {
                 let _ = reply.send(r);
             }
             Command::Update { .. } => {}
-            Command::Stop { reply } => {
-                info!("stopping: no new dials, waiting for calls in progress");
-                self.state = RunState::Stopping;
-                self.stop_waiters.push(reply);
-                // Preview offers were never dialed: give them back.
-                let previews: Vec<CallId> = self
-                    .calls
-                    .iter()
-                    .filter(|(_, c)| c.phase == Phase::Preview)
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in previews {
-                    self.unoffer(id, now).await;
+            Command::Saved { agent, call } => {
+                if let Some(seat) = self.seats.index(&agent) {
+                    self.seats.send(seat, AgentEvent::DispositionSaved { call });
                 }
+            }
+            Command::Stop { reply } => {
+                self.stop_waiters.push(reply);
+                self.begin_stop(now).await;
             }
         }
     }
@@ -647,11 +715,14 @@ fn code_tag(kind: HoldKind) -> &'static str {
 }
 
 /// Debts no hold in force stops calls about (cease, attorney, dispute, bankruptcy,
-/// deceased, medium opt-out), scoped to the debt or the whole account.
+/// deceased, medium opt-out), scoped to the debt or the whole account. A hold is in force
+/// until released, even when its `since` is later than our clock (the compliance engine's
+/// reading: a hold received counts at once).
 pub(crate) fn open_debts(v: &AccountView, now: Millis) -> Vec<String> {
     let blocking = |k: HoldKind| !matches!(k, HoldKind::NumberOptout | HoldKind::WrongNumber);
     let in_force = |h: &Hold| {
-        h.since.as_millisecond() <= now && h.until.is_none_or(|u| u.as_millisecond() > now)
+        h.until
+            .is_none_or(|u| u.as_millisecond() > now || u <= h.since)
     };
     v.account
         .debts

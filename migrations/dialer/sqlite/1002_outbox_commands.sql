@@ -1,0 +1,18 @@
+-- The outbox carries every write the dialer makes in the ledger (sqlite), not only outcomes:
+-- holds, promises and consent changes from dispositions travel the same durable path. Keep in
+-- step with the other dialect's 1002_outbox_commands.sql.
+
+-- What a row carries: outcome (ContactOutcome), hold (Hold), promise (Promise) or consent
+-- (SetConsentRequest), protobuf-encoded; the account and campaign it is about, so the engine
+-- can refuse to dial an account while a write about it is unacknowledged and a stop can wait
+-- for every replica's calls in progress.
+ALTER TABLE dialer_outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'outcome'
+    CHECK (kind IN ('outcome', 'hold', 'promise', 'consent'));
+ALTER TABLE dialer_outbox ADD COLUMN account_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE dialer_outbox ADD COLUMN campaign_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX dialer_outbox_account ON dialer_outbox (account_id);
+CREATE INDEX dialer_outbox_campaign ON dialer_outbox (campaign_id, state);
+
+ALTER TABLE dialer_outbox_dead ADD COLUMN kind TEXT NOT NULL DEFAULT 'outcome';
+ALTER TABLE dialer_outbox_dead ADD COLUMN account_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE dialer_outbox_dead ADD COLUMN campaign_id TEXT NOT NULL DEFAULT '';

@@ -4,6 +4,13 @@
 /// Encoded `FileDescriptorSet` of every `.proto` under `proto/` (for tonic-reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 
+/// Largest gRPC message (bytes) every server and client of the project sends or accepts: the
+/// ledger's and the dialer's servers, and the dialer's clients to the ledger (its link and
+/// its outbox relay), so a message one side may send the other may read. Sized for the
+/// largest record the services' bounds allow (a full account, a 1000-outcome page or ingest
+/// message, a 100,000-id `AddAccounts`), with room to spare; the ledger's tests check that.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
 /// `collections.*` protobuf packages.
 pub mod collections {
     /// `collections.dialer.*`

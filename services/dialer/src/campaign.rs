@@ -9,6 +9,7 @@ use queue::recycle::RecyclePolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::carrier::MIN_RING;
+use crate::limits::{CAMPAIGN_ID_BYTES, MAX_MIN_HANDLE_SAMPLES, MAX_PACK_IDS};
 
 /// Everything a campaign is configured with. Changing it on a running campaign takes effect
 /// at the next second (see [`crate::engine::CampaignHandle::update`]).
@@ -101,7 +102,7 @@ impl CampaignSpec {
                 problem: problem.to_string(),
             })
         };
-        if self.id.is_empty() || self.id.len() > 64 {
+        if self.id.is_empty() || self.id.len() > CAMPAIGN_ID_BYTES {
             return bad("id", "1 to 64 characters");
         }
         if !self
@@ -153,6 +154,15 @@ impl CampaignSpec {
         if self.lease_s < 60 || self.lease_s > 86_400 {
             return bad("lease_s", "must be 60 to 86400");
         }
+        if let Some(packs) = &self.compliance.packs {
+            if packs.len() > MAX_PACK_IDS {
+                return bad(
+                    "compliance.packs.ids",
+                    &format!("at most {MAX_PACK_IDS} pack ids"),
+                );
+            }
+        }
+        self.validate_pacing()?;
         self.compliance.validate().map_err(|e| {
             use compliance::policy::PolicyError;
             let field = match &e {
@@ -182,6 +192,99 @@ impl CampaignSpec {
                 field: "pacing",
                 problem: e.to_string(),
             })
+    }
+
+    /// The pacing policy's own knobs, each named as the API names it: the power ratio within
+    /// the line cap, the predictive model's ranges.
+    fn validate_pacing(&self) -> Result<(), SpecError> {
+        let bad = |field: &'static str, problem: String| Err(SpecError { field, problem });
+        match &self.pacing {
+            Pacing::Power { ratio } => {
+                if !(*ratio >= 1.0 && *ratio <= self.max_lines_per_agent) {
+                    return bad(
+                        "pacing.power_ratio",
+                        format!(
+                            "must be in [1, max_lines_per_agent = {}]",
+                            self.max_lines_per_agent
+                        ),
+                    );
+                }
+            }
+            Pacing::Predictive(k) => {
+                let positive = |v: f64| v.is_finite() && v > 0.0;
+                let checks: [(&'static str, bool, &str); 11] = [
+                    (
+                        "pacing.predictive.margin",
+                        (0.0..0.5).contains(&k.margin),
+                        "must be in [0, 0.5)",
+                    ),
+                    (
+                        "pacing.predictive.answer_half_life_s",
+                        positive(k.answer_half_life_s),
+                        "must be positive",
+                    ),
+                    (
+                        "pacing.predictive.handle_half_life_s",
+                        positive(k.handle_half_life_s),
+                        "must be positive",
+                    ),
+                    (
+                        "pacing.predictive.prior_live",
+                        k.prior_live > 0.0 && k.prior_live < 1.0,
+                        "must be in (0, 1)",
+                    ),
+                    (
+                        "pacing.predictive.prior_dials",
+                        positive(k.prior_dials),
+                        "must be positive",
+                    ),
+                    (
+                        "pacing.predictive.amd_delay_s",
+                        k.amd_delay_s.is_finite() && k.amd_delay_s >= 0.0,
+                        "must not be negative",
+                    ),
+                    (
+                        "pacing.predictive.theta_min",
+                        k.theta_min > 0.0 && k.theta_min <= k.theta0,
+                        "need 0 < theta_min <= theta0 <= theta_max < 1",
+                    ),
+                    (
+                        "pacing.predictive.theta_max",
+                        k.theta0 <= k.theta_max && k.theta_max < 1.0,
+                        "need 0 < theta_min <= theta0 <= theta_max < 1",
+                    ),
+                    (
+                        "pacing.predictive.gain",
+                        positive(k.gain),
+                        "must be positive",
+                    ),
+                    (
+                        "pacing.predictive.payback_lives",
+                        positive(k.payback_lives),
+                        "must be positive",
+                    ),
+                    (
+                        "pacing.predictive.class_split_s",
+                        positive(k.class_split_s),
+                        "must be positive",
+                    ),
+                ];
+                if let Some((field, _, problem)) = checks.iter().find(|(_, ok, _)| !ok) {
+                    return bad(field, problem.to_string());
+                }
+                if !(1..=64).contains(&k.horizon_points) {
+                    return bad("pacing.predictive.horizon_points", "must be 1 to 64".into());
+                }
+                if k.min_handle_samples > MAX_MIN_HANDLE_SAMPLES as usize {
+                    return bad(
+                        "pacing.predictive.min_handle_samples",
+                        format!("at most {MAX_MIN_HANDLE_SAMPLES}"),
+                    );
+                }
+            }
+            Pacing::Preview | Pacing::Progressive | Pacing::VicidialAdaptive => {}
+        }
+        Ok(())
     }
 
     /// The pacing controller's configuration for `agents` seats.

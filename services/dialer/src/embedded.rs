@@ -87,6 +87,9 @@ impl Default for DemoOptions {
 pub struct EmbeddedLedger {
     pub uri: String,
     pub jwt_key: String,
+    /// The ledger's clock (the wall clock until a shift moves it to its virtual time, so
+    /// outcomes are judged against the time they were made in).
+    pub clock: ledger::clock::Clock,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -135,6 +138,11 @@ pub async fn start_ledger(dir: &Path) -> Result<EmbeddedLedger, EmbeddedError> {
         .map_err(|e| EmbeddedError::Ledger(e.to_string()))?;
     let jwt_key = uuid::Uuid::new_v4().to_string();
     let auth = Auth::new(Some(&jwt_key));
+    let clock = ledger::clock::Clock::system();
+    let opts = ledger::server::ServeOptions {
+        clock: clock.clone(),
+        ..Default::default()
+    };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {
@@ -144,7 +152,7 @@ pub async fn start_ledger(dir: &Path) -> Result<EmbeddedLedger, EmbeddedError> {
             store,
             ledger::metrics::Metrics::new(),
             auth,
-            ledger::server::ServeOptions::default(),
+            opts,
             listener,
             shutdown,
         )
@@ -156,6 +164,7 @@ pub async fn start_ledger(dir: &Path) -> Result<EmbeddedLedger, EmbeddedError> {
     Ok(EmbeddedLedger {
         uri: format!("http://{addr}"),
         jwt_key,
+        clock,
         stop: Some(stop),
         task,
     })
@@ -258,6 +267,7 @@ pub async fn run_shift(
         hours: opts.hours,
         progress_every_min: opts.progress_every_min.max(1),
         account_ids,
+        ledger_clock: ledger.clock.clone(),
     };
     std::thread::Builder::new()
         .name("virtual-shift".into())
@@ -345,6 +355,8 @@ struct VirtualShift {
     hours: f64,
     progress_every_min: u32,
     account_ids: Vec<String>,
+    /// Kept at the shift's virtual time (see [`VirtualShift::shift`]).
+    ledger_clock: ledger::clock::Clock,
 }
 
 type ShiftResult = Result<(Figures, u32, usize), EmbeddedError>;
@@ -370,6 +382,18 @@ impl VirtualShift {
     ) -> ShiftResult {
         let (carrier, events) = SimCarrier::new(Scenario::get(self.scenario), self.seed);
         let clock = Clock::starting_at(self.start_ms);
+        // The ledger refuses outcomes that start in its future: it lives on this shift's
+        // virtual time, set every virtual second (an outcome reaches it after it started, so
+        // it is never more than that second ahead), and runs on in real time after the shift.
+        let ledger_clock = self.ledger_clock.clone();
+        let publisher = tokio::spawn(async move {
+            loop {
+                if let Ok(t) = Timestamp::from_millisecond(clock.now_ms()) {
+                    ledger_clock.set(t);
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
         let (handle, task) = engine::spawn(
             self.spec,
             Arc::new(stores),
@@ -400,6 +424,7 @@ impl VirtualShift {
         for t in team {
             t.abort();
         }
+        publisher.abort();
         let safe_harbor = carrier
             .prompts()
             .iter()

@@ -188,7 +188,9 @@ impl LedgerLink {
 
     pub fn from_channel(channel: Channel, token: Token) -> Self {
         Self {
-            client: LedgerServiceClient::with_interceptor(channel.clone(), BearerAuth(token)),
+            client: LedgerServiceClient::with_interceptor(channel.clone(), BearerAuth(token))
+                .max_decoding_message_size(collections_proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(collections_proto::MAX_MESSAGE_BYTES),
             channel,
             opts: LinkOptions::default(),
         }
@@ -262,11 +264,21 @@ impl LedgerLink {
     }
 }
 
+/// How a load failure reads when the account does not fit in one gRPC message.
+pub const TOO_LARGE: &str = "is too large for one gRPC message";
+
 /// NOT_FOUND is the account's absence; anything else (transport, timeout, auth, ledger
-/// error) is "unavailable": the dialer fails closed either way.
+/// error) is "unavailable": the dialer fails closed either way. OUT_OF_RANGE is a message
+/// over the size limit, which the ledger's bounds make impossible for an account it
+/// accepted; said as such, so it is not mistaken for an outage.
 fn source_error(account_id: &str, s: &Status) -> SourceError {
     match s.code() {
         Code::NotFound => SourceError::NotFound(account_id.to_owned()),
+        Code::OutOfRange => SourceError::Unavailable(format!(
+            "account {account_id} {TOO_LARGE} (limit {} bytes): {}",
+            collections_proto::MAX_MESSAGE_BYTES,
+            s.message()
+        )),
         code => SourceError::Unavailable(format!("{code:?}: {}", s.message())),
     }
 }

@@ -48,6 +48,7 @@ pub mod embedded;
 pub mod engine;
 pub mod grpc;
 pub mod ledger_link;
+pub mod limits;
 pub mod metrics;
 pub mod offload;
 pub mod outbox;

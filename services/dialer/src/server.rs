@@ -125,8 +125,12 @@ pub async fn serve<B: Backend>(
     let refl_v1alpha = reflection("grpc.reflection.v1alpha.ServerReflection").build_v1alpha()?;
     // Streams end when this turns true (step 3); the sender lives until `serve` returns.
     let (streams_tx, streams_rx) = watch::channel(false);
+    // The project's one message limit (its requests' bounds keep them inside it).
+    const MAX: usize = collections_proto::MAX_MESSAGE_BYTES;
     let campaigns = InterceptedService::new(
-        CampaignServiceServer::new(CampaignGrpc::new(registry.clone(), streams_rx.clone())),
+        CampaignServiceServer::new(CampaignGrpc::new(registry.clone(), streams_rx.clone()))
+            .max_decoding_message_size(MAX)
+            .max_encoding_message_size(MAX),
         opts.auth.clone(),
     );
     let agents = InterceptedService::new(
@@ -134,11 +138,15 @@ pub async fn serve<B: Backend>(
             registry.clone(),
             metrics.clone(),
             streams_rx.clone(),
-        )),
+        ))
+        .max_decoding_message_size(MAX)
+        .max_encoding_message_size(MAX),
         opts.auth.clone(),
     );
     let explain = InterceptedService::new(
-        ComplianceServiceServer::new(ComplianceGrpc::new(registry.clone())),
+        ComplianceServiceServer::new(ComplianceGrpc::new(registry.clone()))
+            .max_decoding_message_size(MAX)
+            .max_encoding_message_size(MAX),
         opts.auth.clone(),
     );
     let mut builder = tonic::transport::Server::builder();

@@ -179,6 +179,8 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
             ("LEDGER_DATABASE_URL", db.ledger_url.clone()),
             ("LEDGER_LISTEN", "127.0.0.1:0".into()),
             ("LEDGER_JWT_HS256_KEY", common::KEY.into()),
+            // The ledger stays on the wall clock: the dialer's (fast) clock starts at START,
+            // days before any run, so no outcome is from the ledger's future.
         ],
         "ledgerd listening on ",
     )
@@ -261,13 +263,19 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
         .take(20)
         .map(|a| a.account_id.clone())
         .collect();
+    // The CRM's world runs on the dialer's clock (from START, not the wall clock): a cease
+    // effective "now" there; one dated by the wall clock would not be in force yet.
+    let cease_since = figures_until(&mut campaigns, &campaign, |_| true)
+        .await
+        .at
+        .expect("figures carry their instant");
     for account in &ceased {
         crm.set_hold(lpb::SetHoldRequest {
             hold: Some(lpb::Hold {
                 hold_id: format!("{account}-cease"),
                 account_id: account.clone(),
                 kind: lpb::HoldKind::Cease as i32,
-                since: Some(ledger::grpc::ts_to(Timestamp::now())),
+                since: Some(cease_since),
                 set_by: "crm:letter".into(),
                 reason: "written cease".into(),
                 ..Default::default()

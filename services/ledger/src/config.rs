@@ -1,6 +1,7 @@
 //! ledgerd configuration: a TOML file plus environment overrides (`LEDGER_DATABASE_URL`,
-//! `LEDGER_LISTEN`, `LEDGER_METRICS_LISTEN`, `LEDGER_JWT_HS256_KEY`), validated at start so a
-//! bad setting stops the process with a message naming it.
+//! `LEDGER_LISTEN`, `LEDGER_METRICS_LISTEN`, `LEDGER_JWT_HS256_KEY`,
+//! `LEDGER_MAX_FUTURE_SKEW_S`, `LEDGER_CLOCK_START`), validated at start so a bad setting
+//! stops the process with a message naming it.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -33,6 +34,19 @@ pub struct Config {
     /// Most outcomes applied in one ingest transaction (1..=10000, default 4000).
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
+    /// An outcome whose `started_at` is more than this many seconds after the ledger's now
+    /// is refused (0..=86400, default 300: clocks of the dialer and the ledger disagree a
+    /// little, an attempt never starts in the future).
+    #[serde(default = "default_max_future_skew_s")]
+    pub max_future_skew_s: u64,
+    /// RFC 3339 instant the ledger's clock starts at, then running in real time (demos and
+    /// tests whose dialer runs on `DIALER_CARRIER_CLOCK_START`); unset: the wall clock.
+    #[serde(default)]
+    pub clock_start: Option<String>,
+}
+
+fn default_max_future_skew_s() -> u64 {
+    crate::limits::DEFAULT_MAX_FUTURE_SKEW.as_secs()
 }
 
 fn default_max_batch() -> usize {
@@ -77,6 +91,8 @@ impl Default for Config {
             jwt_hs256_key: None,
             retention_years: default_retention(),
             max_batch: default_max_batch(),
+            max_future_skew_s: default_max_future_skew_s(),
+            clock_start: None,
         }
     }
 }
@@ -111,6 +127,15 @@ impl Config {
         }
         if let Some(v) = env("LEDGER_JWT_HS256_KEY") {
             cfg.jwt_hs256_key = Some(v);
+        }
+        if let Some(v) = env("LEDGER_MAX_FUTURE_SKEW_S") {
+            cfg.max_future_skew_s = v.parse().map_err(|_| ConfigError::Invalid {
+                field: "max_future_skew_s",
+                message: format!("{v:?} is not a number of seconds"),
+            })?;
+        }
+        if let Some(v) = env("LEDGER_CLOCK_START") {
+            cfg.clock_start = Some(v);
         }
         cfg.validate()?;
         Ok(cfg)
@@ -151,6 +176,13 @@ impl Config {
                 message: "must be 1..=10000".into(),
             });
         }
+        if self.max_future_skew_s > 86_400 {
+            return Err(ConfigError::Invalid {
+                field: "max_future_skew_s",
+                message: "must be 0..=86400".into(),
+            });
+        }
+        self.clock()?;
         if self.retention_years < 3 {
             return Err(ConfigError::Invalid {
                 field: "retention_years",
@@ -158,6 +190,20 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The ledger's clock: the wall clock, or one starting at `clock_start`.
+    pub fn clock(&self) -> Result<crate::clock::Clock, ConfigError> {
+        match &self.clock_start {
+            None => Ok(crate::clock::Clock::system()),
+            Some(v) => v
+                .parse::<jiff::Timestamp>()
+                .map(crate::clock::Clock::starting_at)
+                .map_err(|e| ConfigError::Invalid {
+                    field: "clock_start",
+                    message: format!("{v:?} is not an RFC 3339 instant ({e})"),
+                }),
+        }
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
@@ -193,5 +239,18 @@ mod tests {
         assert!(e.to_string().starts_with("retention_years"), "{e}");
         std::fs::write(&p, "bogus = 1\n").unwrap();
         assert!(Config::load(Some(&p), |_| None).is_err());
+        for (k, v, field) in [
+            ("LEDGER_MAX_FUTURE_SKEW_S", "-1", "max_future_skew_s"),
+            ("LEDGER_MAX_FUTURE_SKEW_S", "90000", "max_future_skew_s"),
+            ("LEDGER_CLOCK_START", "noon", "clock_start"),
+        ] {
+            let e = Config::load(None, |key| (key == k).then(|| v.to_owned())).unwrap_err();
+            assert!(e.to_string().starts_with(field), "{e}");
+        }
+        let c = Config::load(None, |k| {
+            (k == "LEDGER_CLOCK_START").then(|| "2031-01-01T00:00:00Z".to_owned())
+        })
+        .unwrap();
+        assert!(c.clock().unwrap().now() >= "2031-01-01T00:00:00Z".parse().unwrap());
     }
 }

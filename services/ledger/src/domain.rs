@@ -4,8 +4,11 @@
 //! crate's, so the ledger's history feeds the compliance engine without mapping; only
 //! [`Party`] is the ledger's own (who a call reached, where the rules ask whom it was for).
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+
+use crate::codes;
+use crate::limits::*;
 
 pub use compliance::model::{Channel, DialMode, Direction, HoldKind, Outcome, PhoneKind, Place};
 
@@ -67,19 +70,50 @@ impl ValidationError {
 
 type VResult = Result<(), ValidationError>;
 
-fn required(field: &str, v: &str) -> VResult {
+/// A required id (or name): not blank, at most `max` bytes.
+fn required(field: &str, v: &str, max: usize) -> VResult {
     if v.trim().is_empty() {
         return Err(ValidationError::new(field, "is required"));
     }
-    if v.len() > 200 {
-        return Err(ValidationError::new(field, "is longer than 200 bytes"));
+    bounded(field, v, max)
+}
+
+/// A required id of at most [`ID_BYTES`].
+fn required_id(field: &str, v: &str) -> VResult {
+    required(field, v, ID_BYTES)
+}
+
+/// An optional string of at most `max` bytes.
+pub fn bounded(field: &str, v: &str, max: usize) -> VResult {
+    if v.len() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("is {} bytes long; at most {max} allowed", v.len()),
+        ));
     }
     Ok(())
 }
 
-fn bounded(field: &str, v: &str) -> VResult {
-    if v.len() > 1000 {
-        return Err(ValidationError::new(field, "is longer than 1000 bytes"));
+/// A repeated field of at most `max` entries.
+pub fn at_most<T>(field: &str, items: &[T], max: usize) -> VResult {
+    if items.len() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("has {} entries; at most {max} allowed", items.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// An amount in minor units: `0..=MAX_MINOR` (or `1..=` when `positive`).
+fn money(field: &str, v: i64, positive: bool) -> VResult {
+    let lo = i64::from(positive);
+    if v < lo || v > MAX_MINOR {
+        let what = if positive { "positive" } else { "non-negative" };
+        return Err(ValidationError::new(
+            field,
+            format!("must be {what} and at most {MAX_MINOR}"),
+        ));
     }
     Ok(())
 }
@@ -100,9 +134,9 @@ pub fn validate_e164(field: &str, v: &str) -> VResult {
     }
 }
 
-/// ISO 4217 shape: three upper-case ASCII letters.
+/// An ISO 4217 code, upper case.
 pub fn validate_currency(field: &str, v: &str) -> VResult {
-    if v.len() == 3 && v.bytes().all(|b| b.is_ascii_uppercase()) {
+    if codes::is_currency(v) {
         Ok(())
     } else {
         Err(ValidationError::new(
@@ -286,14 +320,15 @@ impl ContactOutcome {
 
     /// Content rules (shape only; the store checks that the account and debts exist).
     pub fn validate(&self) -> VResult {
-        required("idempotency_key", &self.idempotency_key)?;
-        required("account_id", &self.account_id)?;
-        bounded("person_id", &self.person_id)?;
+        required_id("idempotency_key", &self.idempotency_key)?;
+        required_id("account_id", &self.account_id)?;
+        bounded("person_id", &self.person_id, ID_BYTES)?;
         if self.debt_ids.is_empty() {
             return Err(ValidationError::new("debt_ids", "needs at least one debt"));
         }
+        at_most("debt_ids", &self.debt_ids, MAX_DEBTS)?;
         for (i, d) in self.debt_ids.iter().enumerate() {
-            required(&format!("debt_ids[{i}]"), d)?;
+            required_id(&format!("debt_ids[{i}]"), d)?;
         }
         if self.channel == Channel::Call || !self.number.is_empty() {
             validate_e164("number", &self.number)?;
@@ -304,20 +339,67 @@ impl ContactOutcome {
                 "names the third party of a location call: only with party THIRD_PARTY",
             ));
         }
-        if self.ring_ms < 0 {
-            return Err(ValidationError::new("ring_ms", "must not be negative"));
+        for (f, v) in [("ring_ms", self.ring_ms), ("talk_ms", self.talk_ms)] {
+            if !(0..=MAX_DURATION_MS).contains(&v) {
+                return Err(ValidationError::new(
+                    f,
+                    format!("must be 0..={MAX_DURATION_MS} (a day)"),
+                ));
+            }
         }
-        if self.talk_ms < 0 {
-            return Err(ValidationError::new("talk_ms", "must not be negative"));
-        }
-        for (f, v) in [
-            ("campaign_id", &self.campaign_id),
-            ("agent_id", &self.agent_id),
-            ("third_party_id", &self.third_party_id),
-            ("recording_ref", &self.recording_ref),
-            ("disposition", &self.disposition),
+        for (f, v, max) in [
+            ("campaign_id", &self.campaign_id, ID_BYTES),
+            ("agent_id", &self.agent_id, ID_BYTES),
+            ("third_party_id", &self.third_party_id, ID_BYTES),
+            ("recording_ref", &self.recording_ref, REF_BYTES),
+            ("disposition", &self.disposition, DISPOSITION_BYTES),
         ] {
-            bounded(f, v)?;
+            bounded(f, v, max)?;
+        }
+        Ok(())
+    }
+
+    /// An attempt cannot have started in the future: `started_at` may be at most `skew`
+    /// after `now` (the ledger's clock), for clocks that disagree a little.
+    pub fn validate_started_at(&self, now: Timestamp, skew: SignedDuration) -> VResult {
+        let latest = now.checked_add(skew).unwrap_or(Timestamp::MAX);
+        if self.started_at > latest {
+            return Err(ValidationError::new(
+                "started_at",
+                format!(
+                    "{} is in the future (the ledger's clock reads {now}; at most {} s ahead allowed)",
+                    self.started_at,
+                    skew.as_secs()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Address {
+    fn validate_with(&self, f: &str) -> VResult {
+        bounded(&format!("{f}.line1"), &self.line1, NAME_BYTES)?;
+        bounded(&format!("{f}.city"), &self.city, CITY_BYTES)?;
+        bounded(&format!("{f}.zip"), &self.zip, ZIP_BYTES)?;
+        if !self.country.is_empty() && !codes::is_country(&self.country) {
+            return Err(ValidationError::new(
+                format!("{f}.country"),
+                "must be an ISO 3166 alpha-2 code like US",
+            ));
+        }
+        let country = if self.country.is_empty() {
+            "US"
+        } else {
+            &self.country
+        };
+        if !self.state.is_empty() && !codes::is_state(country, &self.state) {
+            let problem = if codes::has_state_codes(country) {
+                format!("is not a state, territory or province code of {country}")
+            } else {
+                "must be a two-letter upper-case code".to_owned()
+            };
+            return Err(ValidationError::new(format!("{f}.state"), problem));
         }
         Ok(())
     }
@@ -326,8 +408,9 @@ impl ContactOutcome {
 impl Account {
     /// Every rule of a record, with the field path of the first one broken.
     pub fn validate(&self) -> VResult {
-        required("account.account_id", &self.account_id)?;
-        bounded("account.creditor", &self.creditor)?;
+        required_id("account.account_id", &self.account_id)?;
+        bounded("account.creditor", &self.creditor, NAME_BYTES)?;
+        bounded("account.known_zone", &self.known_zone, ZONE_BYTES)?;
         if !self.known_zone.is_empty() && jiff::tz::TimeZone::get(&self.known_zone).is_err() {
             return Err(ValidationError::new(
                 "account.known_zone",
@@ -340,17 +423,19 @@ impl Account {
                 "needs at least one person",
             ));
         }
+        at_most("account.persons", &self.persons, MAX_PERSONS)?;
         let mut person_ids = std::collections::HashSet::new();
         for (i, p) in self.persons.iter().enumerate() {
             let f = format!("account.persons[{i}]");
-            required(&format!("{f}.person_id"), &p.person_id)?;
+            required_id(&format!("{f}.person_id"), &p.person_id)?;
             if !person_ids.insert(p.person_id.as_str()) {
                 return Err(ValidationError::new(
                     format!("{f}.person_id"),
                     "is repeated",
                 ));
             }
-            required(&format!("{f}.full_name"), &p.full_name)?;
+            required(&format!("{f}.full_name"), &p.full_name, NAME_BYTES)?;
+            at_most(&format!("{f}.phones"), &p.phones, MAX_PHONES)?;
             let mut numbers = std::collections::HashSet::new();
             for (j, ph) in p.phones.iter().enumerate() {
                 validate_e164(&format!("{f}.phones[{j}].number"), &ph.number)?;
@@ -360,6 +445,11 @@ impl Account {
                         "is repeated",
                     ));
                 }
+                bounded(
+                    &format!("{f}.phones[{j}].consent_source"),
+                    &ph.consent_source,
+                    NAME_BYTES,
+                )?;
                 if ph.consent_automated && ph.consent_at.is_none() {
                     return Err(ValidationError::new(
                         format!("{f}.phones[{j}].consent_at"),
@@ -367,15 +457,9 @@ impl Account {
                     ));
                 }
             }
+            at_most(&format!("{f}.addresses"), &p.addresses, MAX_ADDRESSES)?;
             for (j, a) in p.addresses.iter().enumerate() {
-                let alpha2 =
-                    a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase());
-                if !a.country.is_empty() && !alpha2 {
-                    return Err(ValidationError::new(
-                        format!("{f}.addresses[{j}].country"),
-                        "must be ISO 3166 alpha-2 like US",
-                    ));
-                }
+                a.validate_with(&format!("{f}.addresses[{j}]"))?;
             }
         }
         if self.debts.is_empty() {
@@ -384,21 +468,34 @@ impl Account {
                 "needs at least one debt",
             ));
         }
+        at_most("account.debts", &self.debts, MAX_DEBTS)?;
         let mut debt_ids = std::collections::HashSet::new();
         for (i, d) in self.debts.iter().enumerate() {
             let f = format!("account.debts[{i}]");
-            required(&format!("{f}.debt_id"), &d.debt_id)?;
+            required_id(&format!("{f}.debt_id"), &d.debt_id)?;
             if !debt_ids.insert(d.debt_id.as_str()) {
                 return Err(ValidationError::new(format!("{f}.debt_id"), "is repeated"));
             }
+            money(&format!("{f}.balance_minor"), d.balance_minor, false)?;
             validate_currency(&format!("{f}.currency"), &d.currency)?;
-            if d.days_past_due < 0 {
+            if !(0..=MAX_DAYS_PAST_DUE).contains(&d.days_past_due) {
                 return Err(ValidationError::new(
                     format!("{f}.days_past_due"),
-                    "must not be negative",
+                    format!("must be 0..={MAX_DAYS_PAST_DUE}"),
                 ));
             }
+            bounded(
+                &format!("{f}.student_loan_group"),
+                &d.student_loan_group,
+                ID_BYTES,
+            )?;
+            bounded(
+                &format!("{f}.original_creditor"),
+                &d.original_creditor,
+                NAME_BYTES,
+            )?;
         }
+        at_most("account.holds", &self.holds, MAX_HOLDS)?;
         for (i, h) in self.holds.iter().enumerate() {
             if h.account_id != self.account_id {
                 return Err(ValidationError::new(
@@ -408,8 +505,17 @@ impl Account {
             }
             h.validate_with(&format!("account.holds[{i}]"))?;
         }
+        at_most("account.blackouts", &self.blackouts, MAX_BLACKOUTS)?;
         for (i, b) in self.blackouts.iter().enumerate() {
             let f = format!("account.blackouts[{i}]");
+            for (j, d) in b.days.iter().enumerate() {
+                if b.days[..j].contains(d) {
+                    return Err(ValidationError::new(
+                        format!("{f}.days[{j}]"),
+                        "is repeated",
+                    ));
+                }
+            }
             if b.from.is_empty() != b.to.is_empty() {
                 return Err(ValidationError::new(
                     format!("{f}.to"),
@@ -420,10 +526,23 @@ impl Account {
                 validate_hhmm(&format!("{f}.from"), &b.from)?;
                 validate_hhmm(&format!("{f}.to"), &b.to)?;
             }
+            if let (Some(since), Some(until)) = (b.since, b.until)
+                && until < since
+            {
+                return Err(ValidationError::new(
+                    format!("{f}.until"),
+                    "must not be before since",
+                ));
+            }
             if !b.number.is_empty() {
                 validate_e164(&format!("{f}.number"), &b.number)?;
             }
         }
+        at_most(
+            "account.call_consents",
+            &self.call_consents,
+            MAX_CALL_CONSENTS,
+        )?;
         for (i, c) in self.call_consents.iter().enumerate() {
             let f = format!("account.call_consents[{i}]");
             if !debt_ids.contains(c.debt_id.as_str()) {
@@ -446,9 +565,11 @@ impl Hold {
     }
 
     fn validate_with(&self, f: &str) -> VResult {
-        required(&format!("{f}.account_id"), &self.account_id)?;
-        bounded(&format!("{f}.hold_id"), &self.hold_id)?;
-        bounded(&format!("{f}.reason"), &self.reason)?;
+        required_id(&format!("{f}.account_id"), &self.account_id)?;
+        bounded(&format!("{f}.hold_id"), &self.hold_id, ID_BYTES)?;
+        bounded(&format!("{f}.debt_id"), &self.debt_id, ID_BYTES)?;
+        bounded(&format!("{f}.set_by"), &self.set_by, ID_BYTES)?;
+        bounded(&format!("{f}.reason"), &self.reason, TEXT_BYTES)?;
         if matches!(self.kind, HoldKind::NumberOptout | HoldKind::WrongNumber)
             || !self.number.is_empty()
         {
@@ -494,17 +615,14 @@ pub struct Promise {
 
 impl Promise {
     pub fn validate(&self) -> VResult {
-        required("promise.account_id", &self.account_id)?;
-        required("promise.debt_id", &self.debt_id)?;
-        bounded("promise.promise_id", &self.promise_id)?;
-        if self.amount_minor <= 0 {
-            return Err(ValidationError::new(
-                "promise.amount_minor",
-                "must be positive",
-            ));
-        }
+        required_id("promise.account_id", &self.account_id)?;
+        required_id("promise.debt_id", &self.debt_id)?;
+        bounded("promise.promise_id", &self.promise_id, ID_BYTES)?;
+        money("promise.amount_minor", self.amount_minor, true)?;
         validate_currency("promise.currency", &self.currency)?;
-        if self.due_date.parse::<jiff::civil::Date>().is_err() {
+        bounded("promise.outcome_key", &self.outcome_key, ID_BYTES)?;
+        bounded("promise.set_by", &self.set_by, ID_BYTES)?;
+        if self.due_date.len() != 10 || self.due_date.parse::<jiff::civil::Date>().is_err() {
             return Err(ValidationError::new(
                 "promise.due_date",
                 "must be a date YYYY-MM-DD",
@@ -528,12 +646,14 @@ pub struct ConsentUpdate {
 
 impl ConsentUpdate {
     pub fn validate(&self) -> VResult {
-        required("account_id", &self.account_id)?;
-        required("person_id", &self.person_id)?;
+        required_id("account_id", &self.account_id)?;
+        required_id("person_id", &self.person_id)?;
         validate_e164("number", &self.number)?;
         if self.consent {
-            required("source", &self.source)?;
+            required("source", &self.source, NAME_BYTES)?;
         }
+        bounded("source", &self.source, NAME_BYTES)?;
+        bounded("set_by", &self.set_by, ID_BYTES)?;
         Ok(())
     }
 }
@@ -632,7 +752,11 @@ impl AccountFilter {
     /// Bounds must be ordered and days non-negative; `field_prefix` names the message
     /// (e.g. `filter`) in the error.
     pub fn validate(&self, field_prefix: &str) -> VResult {
-        bounded(&format!("{field_prefix}.creditor"), &self.creditor)?;
+        bounded(
+            &format!("{field_prefix}.creditor"),
+            &self.creditor,
+            NAME_BYTES,
+        )?;
         for (f, v) in [
             ("min_days_past_due", self.min_days_past_due),
             ("max_days_past_due", self.max_days_past_due),

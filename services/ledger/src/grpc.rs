@@ -14,7 +14,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{Role, require};
+use crate::clock::Clock;
 use crate::domain::{self, *};
+use crate::limits::{self, ID_BYTES, MAX_OUTCOMES_PER_MESSAGE, PAGE_TOKEN_BYTES};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
@@ -733,6 +735,10 @@ pub struct LedgerGrpc {
     /// does not wait for clients forever.
     stop: watch::Receiver<bool>,
     max_batch: usize,
+    /// What "now" is when an outcome's `started_at` is checked.
+    clock: Clock,
+    /// How far after `clock`'s now an outcome may start.
+    max_future_skew: jiff::SignedDuration,
 }
 
 impl LedgerGrpc {
@@ -742,6 +748,9 @@ impl LedgerGrpc {
             metrics,
             stop,
             max_batch: MAX_BATCH,
+            clock: Clock::system(),
+            max_future_skew: jiff::SignedDuration::try_from(limits::DEFAULT_MAX_FUTURE_SKEW)
+                .unwrap_or(jiff::SignedDuration::ZERO),
         }
     }
 
@@ -750,6 +759,31 @@ impl LedgerGrpc {
         self.max_batch = n.max(1);
         self
     }
+
+    /// Outcomes may start at most `skew` after `clock`'s now.
+    pub fn with_clock(mut self, clock: Clock, skew: Duration) -> Self {
+        self.clock = clock;
+        self.max_future_skew =
+            jiff::SignedDuration::try_from(skew).unwrap_or(jiff::SignedDuration::MAX);
+        self
+    }
+}
+
+/// A request's id field: required, at most [`ID_BYTES`].
+fn required_id(field: &str, v: &str) -> Result<(), Status> {
+    if v.is_empty() {
+        return Err(Status::invalid_argument(format!("{field}: is required")));
+    }
+    domain::bounded(field, v, ID_BYTES).map_err(invalid)
+}
+
+/// A request's optional id field: at most [`ID_BYTES`].
+fn optional_id(field: &str, v: &str) -> Result<(), Status> {
+    domain::bounded(field, v, ID_BYTES).map_err(invalid)
+}
+
+fn page_token_bound(v: &str) -> Result<(), Status> {
+    domain::bounded("page_token", v, PAGE_TOKEN_BYTES).map_err(invalid)
 }
 
 async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -893,9 +927,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
     ) -> Result<Response<pb::Account>, Status> {
         require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
-        if r.account_id.is_empty() {
-            return Err(Status::invalid_argument("account_id: is required"));
-        }
+        required_id("account_id", &r.account_id)?;
         let a = self
             .store
             .get_account(&r.account_id)
@@ -914,6 +946,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
             0 => ACCOUNTS_PAGE_DEFAULT,
             n => n.min(ACCOUNTS_PAGE_MAX),
         };
+        page_token_bound(&r.page_token)?;
         let after = if r.page_token.is_empty() {
             String::new()
         } else {
@@ -948,6 +981,8 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         require(&req, &[Role::Dialer])?;
         let mut inbound = req.into_inner();
         let max_batch = self.max_batch;
+        let clock = self.clock.clone();
+        let skew = self.max_future_skew;
         let (item_tx, mut item_rx) = mpsc::channel::<Item>(max_batch * 4);
         let (out_tx, out_rx) = mpsc::channel(64);
         // Reader: decode and check shape while the writer commits the previous batch.
@@ -960,9 +995,27 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
                 };
                 match msg {
                     Ok(Some(msg)) => {
+                        // Too many in one message: each is refused (the sender splits).
+                        let too_many = (msg.outcomes.len() > MAX_OUTCOMES_PER_MESSAGE).then(|| {
+                            ValidationError::new(
+                                "outcomes",
+                                format!(
+                                    "{} in one message; at most {MAX_OUTCOMES_PER_MESSAGE} allowed",
+                                    msg.outcomes.len()
+                                ),
+                            )
+                        });
+                        let now = clock.now();
                         for o in msg.outcomes {
                             let key = o.idempotency_key.clone();
-                            let item = match outcome_in(o) {
+                            let checked = match &too_many {
+                                Some(e) => Err(e.clone()),
+                                None => outcome_in(o).and_then(|o| {
+                                    o.validate_started_at(now, skew)?;
+                                    Ok(o)
+                                }),
+                            };
+                            let item = match checked {
                                 Ok(o) => Item::Ok(Box::new(o)),
                                 Err(e) => Item::Rejected(key, e),
                             };
@@ -1027,9 +1080,9 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
     ) -> Result<Response<pb::GetContactHistoryResponse>, Status> {
         require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
-        if r.account_id.is_empty() {
-            return Err(Status::invalid_argument("account_id: is required"));
-        }
+        required_id("account_id", &r.account_id)?;
+        optional_id("person_id", &r.person_id)?;
+        optional_id("debt_id", &r.debt_id)?;
         let since = opt_ts_from(&r.since, "since").map_err(invalid)?;
         let h = self
             .store
@@ -1058,20 +1111,38 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
             0 => 100,
             n => n.min(1000),
         };
+        for (f, v) in [
+            ("account_id", &r.account_id),
+            ("debt_id", &r.debt_id),
+            ("campaign_id", &r.campaign_id),
+            ("idempotency_key", &r.idempotency_key),
+        ] {
+            optional_id(f, v)?;
+        }
+        page_token_bound(&r.page_token)?;
         let after_event_id = if r.page_token.is_empty() {
             0
         } else {
             r.page_token
                 .parse::<i64>()
-                .map_err(|_| Status::invalid_argument("page_token: is not a token we issued"))?
+                .ok()
+                .filter(|id| *id >= 0)
+                .ok_or_else(|| Status::invalid_argument("page_token: is not a token we issued"))?
         };
+        let since = opt_ts_from(&r.since, "since").map_err(invalid)?;
+        let until = opt_ts_from(&r.until, "until").map_err(invalid)?;
+        if let (Some(s), Some(u)) = (since, until)
+            && u < s
+        {
+            return Err(Status::invalid_argument("until: must not be before since"));
+        }
         let f = OutcomeFilter {
             account_id: r.account_id,
             debt_id: r.debt_id,
             campaign_id: r.campaign_id,
             idempotency_key: r.idempotency_key,
-            since: opt_ts_from(&r.since, "since").map_err(invalid)?,
-            until: opt_ts_from(&r.until, "until").map_err(invalid)?,
+            since,
+            until,
             after_event_id,
             limit: limit + 1,
         };
@@ -1102,6 +1173,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         if r.after_seq < 0 {
             return Err(Status::invalid_argument("after_seq: must not be negative"));
         }
+        optional_id("account_id", &r.account_id)?;
         let store = self.store.clone();
         let metrics = self.metrics.clone();
         let (tx, rx) = mpsc::channel(256);
@@ -1173,9 +1245,8 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
     ) -> Result<Response<pb::ListPromisesResponse>, Status> {
         require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
-        if r.account_id.is_empty() {
-            return Err(Status::invalid_argument("account_id: is required"));
-        }
+        required_id("account_id", &r.account_id)?;
+        optional_id("debt_id", &r.debt_id)?;
         let v = self
             .store
             .list_promises(&r.account_id, &r.debt_id)

@@ -3,11 +3,15 @@
 //!
 //! Layers: [`domain`] (plain types and validation), [`store`] (sqlx, PostgreSQL or SQLite),
 //! [`grpc`] (protobuf mapping and streaming RPCs), [`server`] (tonic stack), plus [`auth`],
-//! [`config`], [`metrics`] and [`redact`].
+//! [`config`], [`metrics`] and [`redact`]; [`limits`] holds every bound on input, [`codes`]
+//! the ISO code lists, [`clock`] the ledger's notion of now.
 
+pub mod clock;
+pub mod codes;
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod limits;
 pub mod metrics;
 pub mod redact;
 pub mod server;

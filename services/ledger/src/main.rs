@@ -125,6 +125,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     let opts = ledger::server::ServeOptions {
         max_batch: cfg.max_batch,
+        clock: cfg.clock()?,
+        max_future_skew: std::time::Duration::from_secs(cfg.max_future_skew_s),
     };
     ledger::server::serve(store.clone(), metrics, auth, opts, listener, shutdown).await?;
     store.close().await;

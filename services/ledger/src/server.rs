@@ -3,12 +3,14 @@
 //! the benchmark and in-process tests alike, so all of them run the same stack.
 
 use std::future::Future;
+use std::time::Duration;
 
 use collections_proto::ledger_v1::ledger_service_server::LedgerServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::auth::Auth;
+use crate::clock::Clock;
 use crate::grpc::LedgerGrpc;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -27,12 +29,19 @@ pub enum ServeError {
 pub struct ServeOptions {
     /// Most outcomes per ingest transaction.
     pub max_batch: usize,
+    /// The ledger's "now" for checking outcomes' `started_at` (the wall clock unless the
+    /// senders run on a set clock).
+    pub clock: Clock,
+    /// How far after the clock's now an outcome's `started_at` may be.
+    pub max_future_skew: Duration,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             max_batch: crate::grpc::MAX_BATCH,
+            clock: Clock::system(),
+            max_future_skew: crate::limits::DEFAULT_MAX_FUTURE_SKEW,
         }
     }
 }
@@ -69,9 +78,14 @@ pub async fn serve(
     };
     let ledger = tonic::service::interceptor::InterceptedService::new(
         LedgerServiceServer::new(
-            LedgerGrpc::new(store, metrics, stop_rx).with_max_batch(opts.max_batch),
+            LedgerGrpc::new(store, metrics, stop_rx)
+                .with_max_batch(opts.max_batch)
+                .with_clock(opts.clock, opts.max_future_skew),
         )
-        .max_decoding_message_size(16 * 1024 * 1024),
+        // The project's one limit, which its clients use too (the bounds make every record
+        // fit; see `crate::limits`).
+        .max_decoding_message_size(collections_proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(collections_proto::MAX_MESSAGE_BYTES),
         auth,
     );
     tonic::transport::Server::builder()

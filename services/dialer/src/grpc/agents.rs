@@ -99,10 +99,16 @@ fn login(first: Option<pb::AgentRequest>, subject: &str, role: Role) -> Result<p
     if l.campaign_id.is_empty() {
         return Err(invalid("login.campaign_id", "required"));
     }
+    if l.campaign_id.len() > crate::limits::CAMPAIGN_ID_BYTES {
+        return Err(invalid(
+            "login.campaign_id",
+            format_args!("at most {} bytes", crate::limits::CAMPAIGN_ID_BYTES),
+        ));
+    }
     if l.endpoint.trim().is_empty() {
         return Err(invalid("login.endpoint", "required"));
     }
-    convert::text("login.endpoint", &l.endpoint, 256)?;
+    convert::text("login.endpoint", &l.endpoint, crate::limits::ENDPOINT_CHARS)?;
     if l.agent_id.is_empty() {
         l.agent_id = subject.to_string();
     } else if role != Role::Admin && l.agent_id != subject {

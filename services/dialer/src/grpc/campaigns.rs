@@ -15,7 +15,7 @@ use super::{Shared, status};
 use crate::campaign::CampaignSpec;
 use crate::engine::{Backend, RunState};
 
-use crate::registry::MAX_ACCOUNTS_PER_ADD as MAX_ACCOUNTS_PER_REQUEST;
+use crate::limits::MAX_ACCOUNTS_PER_ADD as MAX_ACCOUNTS_PER_REQUEST;
 
 const MANAGERS: &[Role] = &[Role::Manager];
 
@@ -53,8 +53,11 @@ fn campaign_id(v: &str) -> Result<&str, Status> {
     if v.is_empty() {
         return Err(invalid("campaign_id", "required"));
     }
-    if v.len() > 64 {
-        return Err(invalid("campaign_id", "at most 64 characters"));
+    if v.len() > crate::limits::CAMPAIGN_ID_BYTES {
+        return Err(invalid(
+            "campaign_id",
+            format_args!("at most {} characters", crate::limits::CAMPAIGN_ID_BYTES),
+        ));
     }
     Ok(v)
 }
@@ -201,7 +204,12 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
             (true, None) => return Err(invalid("account_ids", "required (or a filter)")),
             (true, Some(f)) => {
                 let filter = convert::account_filter(f)?;
-                convert::text("page_token", &r.page_token, 1000)?;
+                if r.page_token.len() > crate::limits::PAGE_TOKEN_BYTES {
+                    return Err(invalid(
+                        "page_token",
+                        format_args!("at most {} bytes", crate::limits::PAGE_TOKEN_BYTES),
+                    ));
+                }
                 let (report, next) = self
                     .registry
                     .add_by_filter(id, &filter, &r.page_token)

@@ -43,6 +43,13 @@ impl<B: Backend> pb::compliance_service_server::ComplianceService for Compliance
             None => Timestamp::from_millisecond(self.registry.clock().now_ms())
                 .map_err(|_| Status::internal("clock out of range"))?,
         };
+        convert::at_most("debt_ids", &r.debt_ids, crate::limits::MAX_DEBTS)?;
+        if r.campaign_id.len() > crate::limits::CAMPAIGN_ID_BYTES {
+            return Err(invalid(
+                "campaign_id",
+                format_args!("at most {} bytes", crate::limits::CAMPAIGN_ID_BYTES),
+            ));
+        }
         let spec = if r.campaign_id.is_empty() {
             None
         } else {
@@ -59,6 +66,9 @@ impl<B: Backend> pb::compliance_service_server::ComplianceService for Compliance
             .map_err(|e| match e {
                 SourceError::NotFound(id) => {
                     Status::not_found(format!("account_id: account {id} not found"))
+                }
+                SourceError::Unavailable(m) if m.contains(crate::ledger_link::TOO_LARGE) => {
+                    Status::internal(m)
                 }
                 SourceError::Unavailable(_) => Status::unavailable("the ledger is unavailable"),
             })?;

@@ -14,6 +14,7 @@ use tonic::Status;
 use crate::campaign::CampaignSpec;
 use crate::carrier::{CallId, EndCause};
 use crate::engine::{Figures, RunState};
+use crate::limits::{self, ID_BYTES, MAX_DEBTS, MAX_MINOR};
 use crate::registry::{CampaignInfo, CampaignState};
 use crate::session::{
     AgentCommand, AgentEvent, Disposition, DispositionCode, PromiseTerms, ScreenPop, SeatState,
@@ -61,15 +62,26 @@ pub fn text(field: &str, v: &str, max: usize) -> Result<(), Status> {
     Ok(())
 }
 
-/// An id: 1 to 128 characters, none of them control characters or spaces.
+/// An id: 1 to [`ID_BYTES`] bytes (the ledger's bound), no spaces or control characters.
 pub fn id(field: &str, v: &str) -> Result<(), Status> {
     if v.is_empty() {
         return Err(invalid(field, "required"));
     }
-    if v.chars().count() > 128 || v.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if v.len() > ID_BYTES || v.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(invalid(
             field,
-            "1 to 128 characters, no spaces or control characters",
+            format!("1 to {ID_BYTES} bytes, no spaces or control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A repeated field of at most `max` entries.
+pub fn at_most<T>(field: &str, items: &[T], max: usize) -> Result<(), Status> {
+    if items.len() > max {
+        return Err(invalid(
+            field,
+            format!("{} entries; at most {max} allowed", items.len()),
         ));
     }
     Ok(())
@@ -198,7 +210,7 @@ pub fn merge_campaign(
     packs: &[&str],
 ) -> Result<CampaignSpec, Status> {
     if let Some(name) = c.name {
-        text("campaign.name", &name, 200)?;
+        text("campaign.name", &name, limits::NAME_CHARS)?;
         spec.name = name;
     }
     if let Some(p) = c.pacing {
@@ -228,17 +240,28 @@ pub fn merge_campaign(
             &mut policy.last_dial_margin_minutes,
             p.last_dial_margin_minutes,
         );
-        if policy.last_dial_margin_minutes > 180 {
+        if policy.last_dial_margin_minutes > limits::MAX_LAST_DIAL_MARGIN_MINUTES {
             return Err(invalid(
                 "campaign.compliance.last_dial_margin_minutes",
-                "at most 180",
+                format_args!("at most {}", limits::MAX_LAST_DIAL_MARGIN_MINUTES),
             ));
         }
         if let Some(sel) = p.packs {
             if sel.all {
                 policy.packs = None;
             } else {
+                at_most(
+                    "campaign.compliance.packs.ids",
+                    &sel.ids,
+                    limits::MAX_PACK_IDS,
+                )?;
                 for (i, id) in sel.ids.iter().enumerate() {
+                    if sel.ids[..i].iter().any(|p| p.eq_ignore_ascii_case(id)) {
+                        return Err(invalid(
+                            format_args!("campaign.compliance.packs.ids[{i}]"),
+                            "listed twice",
+                        ));
+                    }
                     if !packs.iter().any(|p| p.eq_ignore_ascii_case(id)) {
                         return Err(invalid(
                             format_args!("campaign.compliance.packs.ids[{i}]"),
@@ -289,10 +312,11 @@ pub fn merge_campaign(
             ("follow_the_sun", &mut w.follow_the_sun, r.follow_the_sun),
         ] {
             if let Some(v) = v {
-                if !(v.is_finite() && (-100.0..=100.0).contains(&v)) {
+                let max = limits::MAX_RANKING_WEIGHT;
+                if !(v.is_finite() && (-max..=max).contains(&v)) {
                     return Err(invalid(
                         format_args!("campaign.ranking.{field}"),
-                        "must be a number in [-100, 100]",
+                        format_args!("must be a number in [-{max}, {max}]"),
                     ));
                 }
                 *slot = v;
@@ -326,10 +350,10 @@ pub fn merge_campaign(
             ),
         ] {
             if let Some(v) = v {
-                if v > 60 * 24 * 90 {
+                if v > limits::MAX_RECYCLE_MINUTES {
                     return Err(invalid(
                         format_args!("campaign.recycling.{field}"),
-                        "at most 129600 (90 days)",
+                        format_args!("at most {} (90 days)", limits::MAX_RECYCLE_MINUTES),
                     ));
                 }
                 *slot = v;
@@ -358,19 +382,19 @@ pub fn merge_campaign(
         spec.caller_id = v;
     }
     if let Some(v) = c.safe_harbor_template {
-        text("campaign.safe_harbor_template", &v, 1000)?;
+        text("campaign.safe_harbor_template", &v, limits::TEMPLATE_CHARS)?;
         spec.safe_harbor_template = v;
     }
     if let Some(v) = c.voicemail_template {
-        text("campaign.voicemail_template", &v, 1000)?;
+        text("campaign.voicemail_template", &v, limits::TEMPLATE_CHARS)?;
         spec.voicemail_template = (!v.trim().is_empty()).then_some(v);
     }
     if let Some(v) = c.script {
-        text("campaign.script", &v, 20_000)?;
+        text("campaign.script", &v, limits::SCRIPT_CHARS)?;
         spec.script = v;
     }
     if let Some(v) = c.mini_miranda {
-        text("campaign.mini_miranda", &v, 2000)?;
+        text("campaign.mini_miranda", &v, limits::MINI_MIRANDA_CHARS)?;
         spec.mini_miranda = v;
     }
     set(&mut spec.wrap_up_s, c.wrap_up_s);
@@ -631,7 +655,11 @@ pub fn agent_command(c: pb::agent_request::Command) -> Result<AgentCommand, Stat
             if n.pause_code.trim().is_empty() {
                 return Err(invalid("not_ready.pause_code", "required"));
             }
-            text("not_ready.pause_code", &n.pause_code, 64)?;
+            text(
+                "not_ready.pause_code",
+                &n.pause_code,
+                limits::PAUSE_CODE_CHARS,
+            )?;
             AgentCommand::NotReady { code: n.pause_code }
         }
         C::Accept(a) => AgentCommand::Accept {
@@ -659,6 +687,7 @@ pub fn agent_command(c: pb::agent_request::Command) -> Result<AgentCommand, Stat
                     .map_err(|e| invalid(e.field, e.message))?;
                 Some(m.number)
             };
+            at_most("manual_dial.debt_ids", &m.debt_ids, MAX_DEBTS)?;
             for (i, d) in m.debt_ids.iter().enumerate() {
                 id(&format!("manual_dial.debt_ids[{i}]"), d)?;
             }
@@ -697,7 +726,7 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
             ));
         }
     };
-    text(&format!("{F}.notes"), &d.notes, 4000)?;
+    text(&format!("{F}.notes"), &d.notes, limits::NOTES_CHARS)?;
     let promise = match (code, d.promise) {
         (DispositionCode::PromiseToPay, None) => {
             return Err(invalid(
@@ -706,15 +735,15 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
             ));
         }
         (DispositionCode::PromiseToPay, Some(p)) => {
-            if p.amount_minor <= 0 {
+            if !(1..=MAX_MINOR).contains(&p.amount_minor) {
                 return Err(invalid(
                     format_args!("{F}.promise.amount_minor"),
-                    "must be positive",
+                    format_args!("must be positive and at most {MAX_MINOR}"),
                 ));
             }
             ledger::domain::validate_currency(&format!("{F}.promise.currency"), &p.currency)
                 .map_err(|e| invalid(e.field, e.message))?;
-            if p.due_date.parse::<jiff::civil::Date>().is_err() {
+            if p.due_date.len() != 10 || p.due_date.parse::<jiff::civil::Date>().is_err() {
                 return Err(invalid(
                     format_args!("{F}.promise.due_date"),
                     "must be YYYY-MM-DD",
@@ -746,6 +775,11 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
         (_, Some(t)) => Some(ts_from(t, &format!("{F}.callback_at"))?.as_millisecond()),
         (_, None) => None,
     };
+    at_most(
+        &format!("{F}.debts_discussed"),
+        &d.debts_discussed,
+        MAX_DEBTS,
+    )?;
     for (i, debt) in d.debts_discussed.iter().enumerate() {
         id(&format!("{F}.debts_discussed[{i}]"), debt)?;
     }

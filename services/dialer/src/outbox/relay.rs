@@ -193,7 +193,8 @@ async fn session(
     // keeps reading acks (the ledger stops reading if its acks are not read).
     let (tx, rx) = mpsc::channel::<pb::RecordOutcomesRequest>(cfg.window + 1);
     let mut client = LedgerServiceClient::with_interceptor(channel, BearerAuth(token.clone()))
-        .max_decoding_message_size(16 * 1024 * 1024);
+        .max_decoding_message_size(collections_proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(collections_proto::MAX_MESSAGE_BYTES);
     let mut commands_client = client.clone();
     let opened = tokio::select! {
         r = client.record_outcomes(ReceiverStream::new(rx)) => r,

@@ -149,6 +149,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         Auth::new(None),
         ledger::server::ServeOptions {
             max_batch: args.max_batch,
+            ..Default::default()
         },
         listener,
         async {

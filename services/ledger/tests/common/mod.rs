@@ -83,6 +83,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(url: &str, key: Option<&str>) -> Self {
+        Self::start_with(url, key, Default::default()).await
+    }
+
+    /// With these server options (clock, skew, batch size).
+    pub async fn start_with(
+        url: &str,
+        key: Option<&str>,
+        opts: ledger::server::ServeOptions,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -97,16 +106,9 @@ impl TestServer {
         let s = store.clone();
         let auth = Auth::new(key);
         let task = tokio::spawn(async move {
-            ledger::server::serve(
-                s,
-                Metrics::new(),
-                auth,
-                Default::default(),
-                listener,
-                async {
-                    let _ = rx.await;
-                },
-            )
+            ledger::server::serve(s, Metrics::new(), auth, opts, listener, async {
+                let _ = rx.await;
+            })
             .await
             .expect("serve");
         });

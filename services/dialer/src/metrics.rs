@@ -29,6 +29,11 @@ pub struct Metrics {
     pub agents: IntGaugeVec,
     pub queue: IntGaugeVec,
     pub campaigns: IntGaugeVec,
+    /// Seconds from a round's pre-dial check to its dials (p99, max): how stale the newest
+    /// ledger state a dial did not see can be.
+    pub pre_dial_lag: GaugeVec,
+    /// Seconds the clock reads behind the latest recorded contact (alarm when above 0).
+    pub clock_behind: GaugeVec,
     /// Open agent sessions.
     pub sessions: IntGauge,
     /// Outcomes written but not yet acknowledged by the ledger (set by the outbox relay).
@@ -106,6 +111,22 @@ impl Metrics {
                 &["state"],
             )
             .expect("valid metric"),
+            pre_dial_lag: GaugeVec::new(
+                Opts::new(
+                    "dialer_pre_dial_lag_seconds",
+                    "From the pre-dial check's question to the ledger to the dials (p99, max)",
+                ),
+                &["campaign", "quantile"],
+            )
+            .expect("valid metric"),
+            clock_behind: GaugeVec::new(
+                Opts::new(
+                    "dialer_clock_behind_history_seconds",
+                    "How far the clock reads behind recorded contacts; above 0 stops dialing",
+                ),
+                &["campaign"],
+            )
+            .expect("valid metric"),
             sessions: IntGauge::new("dialer_agent_sessions", "Open agent sessions")
                 .expect("valid metric"),
             outbox_depth: IntGauge::new(
@@ -128,6 +149,8 @@ impl Metrics {
             Box::new(m.agents.clone()),
             Box::new(m.queue.clone()),
             Box::new(m.campaigns.clone()),
+            Box::new(m.pre_dial_lag.clone()),
+            Box::new(m.clock_behind.clone()),
             Box::new(m.sessions.clone()),
             Box::new(m.outbox_depth.clone()),
         ] {
@@ -178,6 +201,17 @@ impl Metrics {
             self.lines
                 .with_label_values(&[c])
                 .set(i64::from(f.lines_in_use));
+            for (q, us) in [
+                ("0.99", f.pre_dial_lag_p99_us),
+                ("1", f.pre_dial_lag_max_us),
+            ] {
+                self.pre_dial_lag
+                    .with_label_values(&[c, q])
+                    .set(f64::from(us) / 1e6);
+            }
+            self.clock_behind
+                .with_label_values(&[c])
+                .set(f.clock_behind_ms as f64 / 1000.0);
             let a = &f.agents;
             for (state, n) in [
                 ("ready", a.ready),

@@ -346,8 +346,12 @@ async fn record_outcomes_request(url: &str) {
         m("dial_mode", |o| o.dial_mode = 99),
         m("outcome", |o| o.outcome = 0),
         m("party", |o| o.party = 9),
-        m("third_party_id", |o| o.party = pb::Party::ThirdParty as i32),
-        m("third_party_id", |o| o.third_party_id = long(ID_BYTES)),
+        // A third party named on a call that was not a location call.
+        m("third_party_id", |o| o.third_party_id = "tp-1".into()),
+        m("third_party_id", |o| {
+            o.party = pb::Party::ThirdParty as i32;
+            o.third_party_id = long(ID_BYTES)
+        }),
         m("campaign_id", |o| o.campaign_id = long(ID_BYTES)),
         m("agent_id", |o| o.agent_id = long(ID_BYTES)),
         m("started_at", |o| o.started_at = None),

@@ -76,6 +76,9 @@ pub struct Figures {
     /// committed longer ago than this before a dial was seen by it.
     pub pre_dial_lag_p99_us: u32,
     pub pre_dial_lag_max_us: u32,
+    /// How far the clock reads behind the latest recorded contact, when that is more than a
+    /// few minutes (0 otherwise): a clock that ran backwards; the campaign does not dial.
+    pub clock_behind_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -112,6 +115,8 @@ pub struct Counters {
     pub errors: u64,
     pub refused_by_reason: BTreeMap<String, u64>,
     pub outcomes: BTreeMap<String, u64>,
+    /// See [`Figures::clock_behind_ms`].
+    pub clock_behind_ms: i64,
     /// (UTC day, live answers, abandoned) for the rolling window.
     days: VecDeque<(Millis, u64, u64)>,
     window_days: u32,
@@ -167,6 +172,7 @@ impl Counters {
             peak_lines: 0,
             errors: 0,
             refused_by_reason: BTreeMap::new(),
+            clock_behind_ms: 0,
             outcomes: BTreeMap::new(),
             days: VecDeque::new(),
             window_days,
@@ -285,6 +291,7 @@ impl Counters {
             decision_p99_us,
             pre_dial_lag_p99_us,
             pre_dial_lag_max_us,
+            clock_behind_ms: self.clock_behind_ms,
         }
     }
 }

@@ -70,7 +70,7 @@ impl<B: Backend> Runtime<B> {
             return;
         }
         let wants = self.spec.dial_mode() == DialMode::Preview || decision.dial > 0;
-        if !wants || !self.confirm_running(now).await {
+        if !wants || self.clock_behind(now) || !self.confirm_running(now).await {
             return;
         }
         if self.spec.dial_mode() == DialMode::Preview {
@@ -143,6 +143,7 @@ impl<B: Backend> Runtime<B> {
         if !self.accounts.contains_key(account) {
             match self.backend.source().load(account).await {
                 Ok(v) => {
+                    self.note_history(&v);
                     self.accounts.insert(account.to_string(), v);
                 }
                 Err(e) => {

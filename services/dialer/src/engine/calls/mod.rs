@@ -43,6 +43,9 @@ const MINUTE: Millis = 60_000;
 const DAY: Millis = 86_400_000;
 /// At most this many accounts popped per second beyond what is dialed (refused ones).
 const MAX_POP_ROUNDS: usize = 8;
+/// How far the clock may read behind recorded history before dialing stops: clocks of
+/// different machines disagree by seconds, not minutes.
+pub(crate) const CLOCK_SKEW: Millis = 5 * MINUTE;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
@@ -124,6 +127,9 @@ pub(crate) struct Runtime<B: Backend> {
     version: i64,
     /// Publishes the configuration in force (the handle reads it).
     spec_tx: watch::Sender<CampaignSpec>,
+    /// The latest contact of any loaded account (Unix ms): a clock reading much earlier than
+    /// that runs backwards (see [`CLOCK_SKEW`]).
+    latest_history: Millis,
     /// Our own command sender, for work finished in spawned tasks.
     tx: mpsc::UnboundedSender<Command>,
     accounts: HashMap<String, AccountView>,
@@ -182,6 +188,7 @@ impl<B: Backend> Runtime<B> {
             control,
             version,
             spec_tx,
+            latest_history: Millis::MIN,
             tx,
             accounts: HashMap::new(),
             cursor: HashMap::new(),
@@ -278,6 +285,35 @@ impl<B: Backend> Runtime<B> {
         let _ = self.spec_tx.send(self.spec.clone());
         info!("campaign configuration updated");
         Ok(())
+    }
+
+    /// Remembers how late `v`'s history goes (for the backwards-clock alarm).
+    fn note_history(&mut self, v: &AccountView) {
+        if let Some(t) = v
+            .contacts
+            .iter()
+            .map(|c| c.started_at.as_millisecond())
+            .max()
+        {
+            self.latest_history = self.latest_history.max(t);
+        }
+    }
+
+    /// Whether the clock reads far earlier than recorded history: a clock that ran backwards
+    /// (a restart on a wrong or earlier configured time). The rules' windows and counts are
+    /// then unreliable, so the campaign does not dial until the clock has caught up; the
+    /// figures carry the alarm and it is logged.
+    pub(super) fn clock_behind(&mut self, now: Millis) -> bool {
+        let behind = self.latest_history - now;
+        let alarm = behind > CLOCK_SKEW;
+        if alarm && self.counters.clock_behind_ms == 0 {
+            tracing::error!(
+                behind_s = behind / 1000,
+                "the clock reads earlier than recorded history: dialing stopped until it catches up"
+            );
+        }
+        self.counters.clock_behind_ms = if alarm { behind } else { 0 };
+        alarm
     }
 
     /// Before a round of dials: the campaign's durable state, which any replica may have
@@ -495,6 +531,7 @@ impl<B: Backend> Runtime<B> {
                 }
                 debug!(account_id = %id, "account retired by a ledger change");
             }
+            self.note_history(&v);
             self.accounts.insert(id, v);
         }
         if !items.is_empty() {

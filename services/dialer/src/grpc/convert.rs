@@ -599,6 +599,9 @@ pub fn figures_to(f: &Figures) -> pb::Figures {
         refused_by_reason: f.refused_by_reason.clone().into_iter().collect(),
         outcomes: f.outcomes.clone().into_iter().collect(),
         errors: f.errors,
+        pre_dial_lag_p99_us: f.pre_dial_lag_p99_us,
+        pre_dial_lag_max_us: f.pre_dial_lag_max_us,
+        clock_behind_ms: f.clock_behind_ms,
     }
 }
 

@@ -304,7 +304,7 @@ impl<B: Backend> Runtime<B> {
     /// then unreliable, so the campaign does not dial until the clock has caught up; the
     /// figures carry the alarm and it is logged.
     pub(super) fn clock_behind(&mut self, now: Millis) -> bool {
-        let behind = self.latest_history - now;
+        let behind = self.latest_history.saturating_sub(now);
         let alarm = behind > CLOCK_SKEW;
         if alarm && self.counters.clock_behind_ms == 0 {
             tracing::error!(

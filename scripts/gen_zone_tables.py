@@ -2,8 +2,10 @@
 """Generate the compliance engine's time-zone tables.
 
 Writes (deterministically, sorted):
-  crates/compliance/data/phone_prefix_zones.tsv  (from phonenumbers' copy of libphonenumber)
-  crates/compliance/data/zip_zones.tsv           (from the zipcodes package, widened conservatively)
+  crates/compliance/data/phone_prefix_zones.tsv   (from phonenumbers' copy of libphonenumber)
+  crates/compliance/data/nanp_non_geographic.tsv  (NANP area codes libphonenumber's metadata
+                                                   numbers as non-geographic: toll-free, ...)
+  crates/compliance/data/zip_zones.tsv            (from the zipcodes package, widened conservatively)
 and checks the hand-written crates/compliance/data/region_zones.tsv against the ZIP data.
 
 Usage:
@@ -37,6 +39,7 @@ PINS = {
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "crates" / "compliance" / "data"
 PHONE_OUT = DATA / "phone_prefix_zones.tsv"
+NONGEO_OUT = DATA / "nanp_non_geographic.tsv"
 ZIP_OUT = DATA / "zip_zones.tsv"
 REGION_FILE = DATA / "region_zones.tsv"
 APACHE_FILE = DATA / "LICENSE-APACHE-2.0"
@@ -366,6 +369,155 @@ def nanp_report(rows: dict[str, set[str]]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# Non-geographic NANP area codes, from libphonenumber's own number-type metadata
+# ---------------------------------------------------------------------------
+# libphonenumber's PhoneNumberMetadata types that tie a number to no place. (NANP fixed
+# and mobile numbers share one geographic pattern; every other type is non-geographic.)
+NON_GEO_TYPES = {
+    "toll_free": "TOLL_FREE",
+    "premium_rate": "PREMIUM_RATE",
+    "shared_cost": "SHARED_COST",
+    "personal_number": "PERSONAL_NUMBER",
+    "voip": "VOIP",
+    "pager": "PAGER",
+    "uan": "UAN",
+    "voicemail": "VOICEMAIL",
+}
+
+
+def regex_prefixes(pattern: str, k: int, length: int) -> set[str]:
+    """The k-digit prefixes of the `length`-digit strings that fully match `pattern`.
+
+    Walks the parsed regular expression (libphonenumber's patterns use only literals,
+    classes, \\d, groups, alternation and bounded repeats), tracking each partial match as
+    (first k digits, digits consumed). Exact, unlike sampling numbers."""
+    try:
+        from re import _constants as C, _parser as P  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_constants as C  # type: ignore
+        import sre_parse as P  # type: ignore
+
+    digits = "0123456789"
+
+    def chars(op, av) -> str:
+        if op is C.LITERAL:
+            return chr(av)
+        if op is C.ANY:
+            return digits
+        if op is C.IN:
+            out, negate = set(), False
+            for iop, iav in av:
+                if iop is C.NEGATE:
+                    negate = True
+                elif iop is C.LITERAL:
+                    out.add(chr(iav))
+                elif iop is C.RANGE:
+                    out |= {chr(c) for c in range(iav[0], iav[1] + 1)}
+                elif iop is C.CATEGORY and iav is C.CATEGORY_DIGIT:
+                    out |= set(digits)
+                else:
+                    raise GenError(f"regex {pattern!r}: unsupported class item {iop}")
+            return "".join(sorted((set(digits) - out) if negate else out & set(digits)))
+        raise GenError(f"regex {pattern!r}: unsupported op {op}")
+
+    def walk(items, states: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        for op, av in items:
+            if not states:
+                break
+            states = step(op, av, states)
+        return states
+
+    def step(op, av, states):
+        if op in (C.LITERAL, C.IN, C.ANY):
+            cs = chars(op, av)
+            out = set()
+            for p, n in states:
+                if n >= length:
+                    continue
+                if len(p) < k:
+                    out |= {(p + c, n + 1) for c in cs}
+                else:
+                    out.add((p, n + 1))
+            return out
+        if op is C.SUBPATTERN:
+            return walk(av[-1], states)
+        if op is C.BRANCH:
+            return set().union(*(walk(alt, states) for alt in av[1]))
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT) or getattr(C, "POSSESSIVE_REPEAT", None) is op:
+            lo, hi, body = av
+            out, cur, r = set(), states, 0
+            while cur:
+                if r >= lo:
+                    out |= cur
+                if r == hi:
+                    break
+                nxt = walk(body, cur)
+                if nxt == cur:  # the body matched only the empty string
+                    break
+                cur, r = nxt, r + 1
+            return out
+        if op is C.AT:
+            return states
+        raise GenError(f"regex {pattern!r}: unsupported op {op}")
+
+    ends = walk(P.parse(pattern), {("", 0)})
+    return {p for p, n in ends if n == length and len(p) == k}
+
+
+def build_non_geographic(phone: dict[str, set[str]]) -> tuple[dict[str, set[str]], dict]:
+    """NPA -> libphonenumber number types, for NANP area codes that some region's metadata
+    numbers as non-geographic (10-digit national numbers only). An NPA that the zone table
+    maps at any length is left out: the table always wins, so a mapped prefix is never
+    classified non-geographic."""
+    import phonenumbers as pn
+    from phonenumbers import PhoneMetadata
+
+    mapped = {k[1:4] for k in phone if k.startswith("1") and len(k) >= 4}
+    found: dict[str, set[str]] = defaultdict(set)
+    regions = sorted(pn.COUNTRY_CODE_TO_REGION_CODE[1])
+    for region in regions:
+        md = PhoneMetadata.metadata_for_region(region)
+        if md is None:
+            raise GenError(f"phonenumbers: no metadata for NANP region {region}")
+        for attr, name in NON_GEO_TYPES.items():
+            desc = getattr(md, attr, None)
+            pattern = desc.national_number_pattern if desc is not None else None
+            if not pattern:
+                continue
+            for npa in regex_prefixes(pattern, 3, 10):
+                found[npa].add(name)
+    kept = {npa: types for npa, types in found.items() if npa not in mapped}
+    shadowed = sorted(npa for npa in found if npa in mapped)
+
+    # Cross-check the regex walk with the library itself: every listed NPA has a number
+    # that phonenumbers classifies as one of the listed types.
+    by_name = {name: getattr(pn.PhoneNumberType, name) for name in NON_GEO_TYPES.values()}
+    for npa, types in sorted(kept.items()):
+        ok = False
+        for region in regions:
+            md = PhoneMetadata.metadata_for_region(region)
+            for attr, name in NON_GEO_TYPES.items():
+                desc = getattr(md, attr, None)
+                if name not in types or desc is None or not desc.national_number_pattern:
+                    continue
+                for six in sorted(p for p in regex_prefixes(desc.national_number_pattern, 6, 10)
+                                  if p.startswith(npa))[:50]:
+                    for line in ("2345", "0000", "5678", "9999"):
+                        if pn.number_type(pn.parse(f"+1{six}{line}")) == by_name[name]:
+                            ok = True
+                            break
+                    if ok:
+                        break
+                if ok:
+                    break
+            if ok:
+                break
+        if not ok:
+            raise GenError(f"NPA {npa}: no number phonenumbers classifies as {sorted(types)}")
+    return kept, {"regions": regions, "shadowed": shadowed}
+
+
+# ---------------------------------------------------------------------------
 # Regions
 # ---------------------------------------------------------------------------
 def load_regions(valid: set[str]) -> dict[str, set[str]]:
@@ -539,6 +691,7 @@ def main() -> int:
     valid = _valid_zones()
     regions = load_regions(valid)
     phone, pinfo = build_phone(valid)
+    nongeo, ninfo = build_non_geographic(phone)
     zips, zinfo = build_zips(valid, regions)
 
     v_pn, v_zc = PINS["phonenumbers"], PINS["zipcodes"]
@@ -553,6 +706,20 @@ def main() -> int:
             "Generated by scripts/gen_zone_tables.py, do not edit. See docs/zone-data.md.",
         ],
         phone,
+    )
+    write_table(
+        NONGEO_OUT,
+        [
+            "NANP area code (NPA, 3 digits) -> libphonenumber number types that make it non-geographic, '&'-joined, sorted.",
+            f"Source: Google libphonenumber phone-number metadata via PyPI phonenumbers=={v_pn} (phonenumbers.PhoneMetadata,",
+            f"country code 1, regions {','.join(ninfo['regions'])}): NPAs whose 10-digit numbers match a",
+            "TOLL_FREE, PREMIUM_RATE, SHARED_COST, PERSONAL_NUMBER, VOIP, PAGER, UAN or VOICEMAIL pattern (some only in part).",
+            "Licence: Apache-2.0, Copyright (C) 2011-2026 The Libphonenumber Authors; see NOTICE and LICENSE-APACHE-2.0.",
+            "An NPA that phone_prefix_zones.tsv maps at any length is never listed: the zone table always wins.",
+            "Used only to tell 'non-geographic' from 'unknown' when no prefix matches; both give no zone.",
+            "Generated by scripts/gen_zone_tables.py, do not edit. See docs/zone-data.md.",
+        ],
+        nongeo,
     )
     write_table(
         ZIP_OUT,
@@ -575,6 +742,11 @@ def main() -> int:
         print(f"  {k}: {n}")
     for k, n in sorted(pinfo["renamed"].items()):
         print(f"  renamed {k}: {n} prefixes")
+    print(f"  non-geographic NANP NPAs written to {NONGEO_OUT.relative_to(REPO)}: {len(nongeo)} "
+          f"({', '.join(sorted(nongeo))})")
+    if ninfo["shadowed"]:
+        print("  non-geographic in the metadata but mapped by the zone table (kept geographic): "
+              + ", ".join(ninfo["shadowed"]))
     gaps = nanp_report(phone)
     print(f"  NANP NPAs valid/geocoded by libphonenumber but without any zone entry: {len(gaps)}")
     for g in gaps:

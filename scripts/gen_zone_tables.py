@@ -337,7 +337,8 @@ def build_phone(valid: set[str]) -> tuple[dict[str, set[str]], dict]:
             stats["dropped (only Etc/Unknown)"] += 1
             continue
         rows[key] = zones
-    info = {"had_bare_1": had_bare_1, "stats": stats, "renamed": renamed}
+    widened = widen_non_geographic_prefixes(rows)
+    info = {"had_bare_1": had_bare_1, "stats": stats, "renamed": renamed, "widened": widened}
     return rows, info
 
 
@@ -462,6 +463,122 @@ def regex_prefixes(pattern: str, k: int, length: int) -> set[str]:
 
     ends = walk(P.parse(pattern), {("", 0)})
     return {p for p, n in ends if n == length and len(p) == k}
+
+
+def regex_can_start(pattern: str, prefix: str) -> bool:
+    """Whether some full match of `pattern` starts with the digits `prefix`."""
+    try:
+        from re import _constants as C, _parser as P  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_constants as C  # type: ignore
+        import sre_parse as P  # type: ignore
+
+    k, limit = len(prefix), 20
+
+    def chars(op, av) -> set[str]:
+        # Reuse regex_prefixes' class reading through a one-character pattern walk.
+        if op is C.LITERAL:
+            return {chr(av)}
+        if op is C.ANY:
+            return set("0123456789")
+        out, negate = set(), False
+        for iop, iav in av:
+            if iop is C.NEGATE:
+                negate = True
+            elif iop is C.LITERAL:
+                out.add(chr(iav))
+            elif iop is C.RANGE:
+                out |= {chr(c) for c in range(iav[0], iav[1] + 1)}
+            elif iop is C.CATEGORY and iav is C.CATEGORY_DIGIT:
+                out |= set("0123456789")
+            else:
+                raise GenError(f"regex {pattern!r}: unsupported class item {iop}")
+        return (set("0123456789") - out) if negate else out
+
+    def walk(items, states: set[int]) -> set[int]:
+        for op, av in items:
+            if not states:
+                break
+            states = step(op, av, states)
+        return states
+
+    def step(op, av, states: set[int]) -> set[int]:
+        if op in (C.LITERAL, C.IN, C.ANY):
+            cs = chars(op, av)
+            return {n + 1 for n in states if n < limit and (prefix[n] in cs if n < k else cs)}
+        if op is C.SUBPATTERN:
+            return walk(av[-1], states)
+        if op is C.BRANCH:
+            return set().union(*(walk(alt, states) for alt in av[1]))
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT) or getattr(C, "POSSESSIVE_REPEAT", None) is op:
+            lo, hi, body = av
+            out, cur, r = set(), states, 0
+            while cur:
+                if r >= lo:
+                    out |= cur
+                if r == hi:
+                    break
+                nxt = walk(body, cur)
+                if nxt == cur:
+                    break
+                cur, r = nxt, r + 1
+            return out
+        if op is C.AT:
+            return states
+        raise GenError(f"regex {pattern!r}: unsupported op {op}")
+
+    return any(n >= k for n in walk(P.parse(pattern), {0}))
+
+
+def widen_non_geographic_prefixes(rows: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Outside the NANP, libphonenumber's time_zones_for_number() gives a number of a
+    non-geographic type (a mobile outside its few geographic-mobile countries, toll-free,
+    VoIP, ...) its country's zones, not its prefix's. So a prefix under which the metadata
+    has such numbers gets its country's zones added (e.g. 614, Australian mobiles: Sydney
+    plus every Australian zone). Returns the zones added per prefix."""
+    import phonenumbers as pn
+    from phonenumbers import PhoneMetadata
+
+    types = ["mobile", *NON_GEO_TYPES]
+    patterns: dict[int, list[str]] = {}
+    for cc, regions in pn.COUNTRY_CODE_TO_REGION_CODE.items():
+        if cc == 1:
+            continue  # NANP non-geographic numbers: nanp_non_geographic.tsv, no zone
+        pats = []
+        for region in regions:
+            md = (PhoneMetadata.metadata_for_nongeo_region(cc) if region == "001"
+                  else PhoneMetadata.metadata_for_region(region))
+            if md is None:
+                continue
+            for attr in types:
+                if attr == "mobile" and pn.is_number_type_geographical(pn.PhoneNumberType.MOBILE, cc):
+                    continue
+                desc = getattr(md, attr, None)
+                if desc is not None and desc.national_number_pattern:
+                    pats.append(desc.national_number_pattern)
+        patterns[cc] = pats
+
+    def country_zones(cc: str) -> set[str]:
+        # As libphonenumber's _country_level_time_zones_for_number looks them up.
+        for n in range(len(cc), 0, -1):
+            if cc[:n] in rows:
+                return rows[cc[:n]]
+        return set()
+
+    added: dict[str, set[str]] = {}
+    for key, zones in rows.items():
+        if key.startswith("1"):
+            continue
+        cc = next((key[:n] for n in (1, 2, 3) if int(key[:n]) in patterns), None)
+        if cc is None:
+            continue
+        extra = country_zones(cc) - zones
+        national = key[len(cc):]
+        if extra and any(regex_can_start(pat, national) for pat in patterns[int(cc)]):
+            added[key] = extra
+    for key, extra in added.items():
+        rows[key] = rows[key] | extra
+    return added
 
 
 def build_non_geographic(phone: dict[str, set[str]]) -> tuple[dict[str, set[str]], dict]:
@@ -701,7 +818,8 @@ def main() -> int:
             "E.164 prefix (without '+') -> IANA time zones, '&'-joined, sorted.",
             f"Source: Google libphonenumber time-zone map via PyPI phonenumbers=={v_pn} (phonenumbers.tzdata.TIMEZONE_DATA).",
             "Licence: Apache-2.0, Copyright (C) 2011-2026 The Libphonenumber Authors; see NOTICE and LICENSE-APACHE-2.0.",
-            "Changes: Etc/Unknown removed; bare country-code entry '1' dropped; deprecated zone names renamed.",
+            "Changes: Etc/Unknown removed; bare country-code entry '1' dropped; deprecated zone names renamed;",
+            "outside the NANP, a prefix with non-geographic numbers (mobile, toll-free...) also has its country's zones.",
             "A prefix missing here means unknown location (longest-prefix match, never a default).",
             "Generated by scripts/gen_zone_tables.py, do not edit. See docs/zone-data.md.",
         ],
@@ -742,6 +860,12 @@ def main() -> int:
         print(f"  {k}: {n}")
     for k, n in sorted(pinfo["renamed"].items()):
         print(f"  renamed {k}: {n} prefixes")
+    w = pinfo["widened"]
+    import phonenumbers as pn
+
+    ccs = {next(k[:n] for n in (1, 2, 3) if int(k[:n]) in pn.COUNTRY_CODE_TO_REGION_CODE) for k in w}
+    print(f"  prefixes with non-geographic numbers (outside the NANP) given their country's zones: {len(w)} "
+          f"(country codes {' '.join(sorted(ccs, key=int))})")
     print(f"  non-geographic NANP NPAs written to {NONGEO_OUT.relative_to(REPO)}: {len(nongeo)} "
           f"({', '.join(sorted(nongeo))})")
     if ninfo["shadowed"]:

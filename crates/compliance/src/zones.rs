@@ -295,6 +295,12 @@ pub fn locate(
                 .flatten()
                 .map(|&c| Region::country(c)),
         );
+        // A NANP number says where it was assigned, not which country its owner lives in
+        // (phones travel): without an address, a Canadian number's owner may be a US
+        // consumer, so US-REGF-01 applies too (fail closed; no province is known either).
+        if places.iter().any(|p| p.country == *b"CA") {
+            add_place(&mut places, Region::country(US));
+        }
     }
     if places.is_empty() {
         places.push(Region::country(US));

@@ -697,3 +697,25 @@ fn a_third_party_reached_after_now_is_not_called_again() {
         "third_party_id": "neighbour"}]);
     assert_deny(&eval(c), ReasonCode::RegfLocationRepeat, None);
 }
+
+#[test]
+fn a_canadian_number_alone_is_held_to_the_reg_f_window() {
+    // US-REGF-01: +1 506 (New Brunswick) and no address: the owner may live in the US and no
+    // province is known, so Mon 23:48 ADT is refused, not allowed for want of a Canadian pack.
+    let d = eval(case(
+        "2026-08-18T02:48:34Z",
+        "+15065737812",
+        "mobile",
+        Value::Null,
+    ));
+    assert_deny(&d, ReasonCode::RegfHours, Some("2026-08-18T11:00:00Z"));
+    // With a province on file the province's packs decide (Ontario: 07:00-21:00).
+    let on = eval(case(
+        "2026-08-18T02:48:34Z",
+        "+14165550134",
+        "mobile",
+        json!({"state": "ON", "country": "CA"}),
+    ));
+    // Toronto 22:48 EDT; the province also has Central-time north-west Ontario.
+    assert_deny(&on, ReasonCode::CaOnHours, Some("2026-08-18T12:00:00Z"));
+}

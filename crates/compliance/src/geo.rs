@@ -2,9 +2,14 @@
 //! (state, province, country) to IANA time zones.
 //!
 //! The tables are committed data files (see `docs/zone-data.md` for sources, licences and
-//! refresh): libphonenumber's prefix map, a conservative ZIP table and a hand-written region
-//! table. They are parsed once, on first use, into structures made for hot lookups: a digit
-//! trie for longest-prefix match and a direct array indexed by the 5-digit ZIP.
+//! refresh): libphonenumber's prefix map, the NANP area codes its metadata numbers as
+//! non-geographic, a conservative ZIP table and a hand-written region table. They are parsed
+//! once, on first use, into structures made for hot lookups: a digit trie for longest-prefix
+//! match and a direct array indexed by the 5-digit ZIP.
+//!
+//! No hand-written rule may narrow what the data says (US-REGF-01, rules.md section 6): a
+//! number's zones are always those of its longest table prefix, and "non-geographic" is only
+//! said of a number no table prefix matches.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,6 +20,7 @@ use jiff::tz::TimeZone;
 use crate::clock::{OffsetSpan, ZoneClock};
 
 const PHONE_PREFIXES: &str = include_str!("../data/phone_prefix_zones.tsv");
+const NANP_NON_GEOGRAPHIC: &str = include_str!("../data/nanp_non_geographic.tsv");
 const ZIPS: &str = include_str!("../data/zip_zones.tsv");
 const REGIONS: &str = include_str!("../data/region_zones.tsv");
 
@@ -31,8 +37,9 @@ pub struct ZoneSetId(u32);
 pub enum PhoneLocation {
     /// The number's prefix maps to these zones (several for a split rate centre).
     Zones(ZoneSetId),
-    /// Toll-free, personal-communications and other numbers tied to no place (8XX, 5XX,
-    /// 700, 900 ...).
+    /// No table prefix matches and libphonenumber's metadata numbers the area code as
+    /// toll-free, premium-rate, personal, VoIP ... (8XX, 5XX, 600, 900; the generated
+    /// `nanp_non_geographic.tsv`). Gives no zone, like `Unknown`.
     NonGeographic,
     /// A prefix the map does not know: no location, never a default.
     Unknown,
@@ -55,6 +62,8 @@ pub struct Geo {
     zip_sets: Vec<u32>,
     /// Two-letter state of each ZIP (same index), `[0, 0]` when unknown.
     zip_states: Vec<[u8; 2]>,
+    /// `nanp_non_geographic[npa]`: the NANP area code is non-geographic (data, not a pattern).
+    nanp_non_geographic: Vec<bool>,
     regions: HashMap<String, ZoneSetId>,
     us_zones: ZoneSetId,
     ca_zones: ZoneSetId,
@@ -71,7 +80,7 @@ const NO_CHILD: u32 = 0; // node 0 is the root, never anyone's child
 /// The tables, parsed on first use.
 pub fn geo() -> &'static Geo {
     static GEO: OnceLock<Geo> = OnceLock::new();
-    GEO.get_or_init(|| Geo::parse(PHONE_PREFIXES, ZIPS, REGIONS))
+    GEO.get_or_init(|| Geo::parse(PHONE_PREFIXES, NANP_NON_GEOGRAPHIC, ZIPS, REGIONS))
 }
 
 /// Records of a table file: `KEY<TAB>ZONE&ZONE[<TAB>EXTRA]`, `#` comments.
@@ -97,11 +106,16 @@ impl Interner {
     /// Interns `A&B&C`; zones the bundled tz database does not know are left out (a test
     /// checks that every table zone loads).
     fn set(&mut self, zones: &str) -> Option<ZoneSetId> {
-        let mut ids: Vec<ZoneId> = zones
+        let mut ids = self.ids(zones)?;
+        self.set_of(&mut ids)
+    }
+
+    fn ids(&mut self, zones: &str) -> Option<Vec<ZoneId>> {
+        let ids: Vec<ZoneId> = zones
             .split('&')
             .filter_map(|name| self.zone(name.trim()))
             .collect();
-        self.set_of(&mut ids)
+        (!ids.is_empty()).then_some(ids)
     }
 
     fn set_of(&mut self, ids: &mut Vec<ZoneId>) -> Option<ZoneSetId> {
@@ -133,7 +147,7 @@ impl Interner {
 }
 
 impl Geo {
-    fn parse(phones: &str, zips: &str, regions: &str) -> Geo {
+    fn parse(phones: &str, non_geographic: &str, zips: &str, regions: &str) -> Geo {
         let mut int = Interner::default();
 
         let mut trie = vec![TrieNode::default()];
@@ -151,8 +165,17 @@ impl Geo {
             trie[node].set = Some(set);
         }
 
+        let mut nanp_non_geographic = vec![false; 1000];
+        for (npa, _types, _) in records(non_geographic) {
+            if let Ok(n @ 200..=999) = npa.parse::<usize>() {
+                nanp_non_geographic[n] = true;
+            }
+        }
+
         let mut zip_sets = vec![u32::MAX; 100_000];
         let mut zip_states = vec![[0u8; 2]; 100_000];
+        // Every zone any ZIP of a state has, so that the state alone never says less.
+        let mut state_zip_zones: HashMap<String, Vec<ZoneId>> = HashMap::new();
         for (zip, zones, state) in records(zips) {
             let (Some(z), Some(set)) = (parse_zip(zip), int.set(zones)) else {
                 continue;
@@ -160,13 +183,26 @@ impl Geo {
             zip_sets[z] = set.0;
             if let Some(s) = state.map(str::trim).filter(|s| s.len() == 2) {
                 zip_states[z] = [s.as_bytes()[0], s.as_bytes()[1]];
+                state_zip_zones
+                    .entry(format!("US-{s}"))
+                    .or_default()
+                    .extend_from_slice(&int.sets[set.0 as usize]);
             }
         }
 
         let mut region_map = HashMap::new();
         let (mut us, mut ca) = (Vec::new(), Vec::new());
         for (key, zones, _) in records(regions) {
-            let Some(set) = int.set(zones) else { continue };
+            // A state's zones are its official ones (the hand-written table) plus every zone
+            // one of its ZIPs has: places that keep a neighbour's clock in practice (Phenix
+            // City AL on Eastern time) are in the state too.
+            let Some(mut ids) = int.ids(zones) else {
+                continue;
+            };
+            ids.extend(state_zip_zones.get(key).into_iter().flatten());
+            let Some(set) = int.set_of(&mut ids) else {
+                continue;
+            };
             // The freely associated states (FM, MH, PW) use US ZIP codes but are not US
             // territory: they stay out of the `all_us` set.
             if key.starts_with("US-") && !matches!(key, "US-FM" | "US-MH" | "US-PW") {
@@ -187,6 +223,7 @@ impl Geo {
             trie,
             zip_sets,
             zip_states,
+            nanp_non_geographic,
             regions: region_map,
             us_zones,
             ca_zones,
@@ -247,7 +284,9 @@ impl Geo {
         self.zones(self.ca_zones)
     }
 
-    /// Where an E.164 number points, by longest prefix.
+    /// Where an E.164 number points: the zones of its longest table prefix. Only a number
+    /// that no prefix matches can be non-geographic (US-REGF-01: the table is never
+    /// overridden, so 1-520 Tucson keeps America/Phoenix).
     pub fn phone(&self, e164: &str) -> Result<PhoneLocation, InvalidNumber> {
         let digits = e164.strip_prefix('+').ok_or(InvalidNumber)?;
         if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -255,12 +294,8 @@ impl Geo {
         }
         let d = digits.as_bytes();
         let nanp = d[0] == b'1';
-        if nanp && (d.len() != 11 || is_nanp_non_geographic(&d[1..4])) {
-            return if d.len() == 11 {
-                Ok(PhoneLocation::NonGeographic)
-            } else {
-                Err(InvalidNumber)
-            };
+        if nanp && d.len() != 11 {
+            return Err(InvalidNumber);
         }
         // A NANP match must reach at least the area code: country code 1 alone is no place.
         let min_len = if nanp { 4 } else { 1 };
@@ -278,7 +313,20 @@ impl Geo {
                 best = Some(set);
             }
         }
-        Ok(best.map_or(PhoneLocation::Unknown, PhoneLocation::Zones))
+        Ok(match best {
+            Some(set) => PhoneLocation::Zones(set),
+            None if nanp && self.nanp_non_geographic[npa(d)] => PhoneLocation::NonGeographic,
+            None => PhoneLocation::Unknown,
+        })
+    }
+
+    /// NANP area codes that libphonenumber's metadata numbers as non-geographic and the zone
+    /// table does not map, for tests and docs.
+    pub fn nanp_non_geographic(&self) -> impl Iterator<Item = u16> + '_ {
+        (0u16..)
+            .zip(&self.nanp_non_geographic)
+            .filter(|&(_, &ng)| ng)
+            .map(|(n, _)| n)
     }
 
     /// Zones of a US ZIP (the first five digits of ZIP or ZIP+4).
@@ -328,18 +376,11 @@ fn parse_zip(zip: &str) -> Option<usize> {
     five.parse().ok()
 }
 
-/// NANP area codes that are not tied to a place: toll-free 8XX, personal communications
-/// 5XX, 600, 700, 900, and N11 service codes.
-fn is_nanp_non_geographic(npa: &[u8]) -> bool {
-    match npa {
-        [b'8', a, b] if a == b => true, // 800, 833, 844, 855, 866, 877, 888 (and 811/822: N11-like or reserved)
-        [b'5', a, b] if a == b => true, // 500, 522, 533, 544, 566, 577, 588 ...
-        [b'5', b'2', _] | [b'5', b'3', b'3'] => true, // 521-529 personal communications
-        b"600" | b"700" | b"710" | b"900" => true,
-        [_, b'1', b'1'] => true,     // N11
-        [b'0' | b'1', _, _] => true, // not a valid NPA
-        _ => false,
-    }
+/// The area code of an 11-digit `1NPANXXXXXX` number.
+fn npa(d: &[u8]) -> usize {
+    d[1..4]
+        .iter()
+        .fold(0, |n, &b| n * 10 + usize::from(b - b'0'))
 }
 
 #[cfg(test)]
@@ -404,9 +445,46 @@ mod tests {
             geo().phone("+19005550134"),
             Ok(PhoneLocation::NonGeographic)
         );
+        assert_eq!(
+            geo().phone("+16005550134"),
+            Ok(PhoneLocation::NonGeographic)
+        );
+        // Not in libphonenumber's metadata nor in the zone table: unknown, no zone either.
+        assert_eq!(geo().phone("+17005550134"), Ok(PhoneLocation::Unknown));
+        assert_eq!(geo().phone("+19115550134"), Ok(PhoneLocation::Unknown));
+        assert_eq!(geo().phone("+16245550134"), Ok(PhoneLocation::Unknown));
+        assert_eq!(geo().phone("+10125550134"), Ok(PhoneLocation::Unknown));
         assert_eq!(geo().phone("12125550134"), Err(InvalidNumber));
         assert_eq!(geo().phone("+1212555013"), Err(InvalidNumber));
         assert_eq!(geo().phone("+1212555013x"), Err(InvalidNumber));
+    }
+
+    #[test]
+    fn a_table_prefix_is_never_non_geographic() {
+        // US-REGF-01: 520 (Tucson) once matched a hand-written "5XX is personal" pattern
+        // that overrode the table, so 1-520 numbers lost America/Phoenix.
+        assert_eq!(phone("+15205550134"), ["America/Phoenix"]);
+        assert_eq!(phone("+15206240134"), ["America/Phoenix"]);
+        // Caribbean area codes whose metadata has VoIP or personal numbers keep their zone.
+        assert_eq!(phone("+12425550134"), ["America/Nassau"]);
+        let listed: Vec<u16> = geo().nanp_non_geographic().collect();
+        assert!(listed.contains(&800) && listed.contains(&500) && !listed.contains(&520));
+        for (prefix, _, _) in records(PHONE_PREFIXES) {
+            if let Some(npa) = prefix.strip_prefix('1').and_then(|p| p.get(..3)) {
+                let npa: u16 = npa.parse().expect("digits");
+                assert!(
+                    !listed.contains(&npa),
+                    "NPA {npa} is mapped and listed non-geographic"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_state_alone_covers_every_zone_of_its_zips() {
+        // Phenix City AL keeps Eastern time (zip_zones.tsv rule d2); the state alone must too.
+        let al = names(geo().region("US", Some("AL")).expect("AL"));
+        assert!(al.contains(&"America/Chicago") && al.contains(&"America/New_York"));
     }
 
     #[test]

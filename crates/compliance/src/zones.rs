@@ -237,6 +237,8 @@ pub fn locate(
         };
         let zip = a.zip.as_deref().map(str::trim).filter(|z| !z.is_empty());
         let mut found = false;
+        // The ZIP's own state when the address names a different one.
+        let mut other_state = None;
         if country == US
             && let Some(zip) = zip
         {
@@ -245,9 +247,14 @@ pub fn locate(
                     for &z in geo.zones(set) {
                         c.add(z, |s| s.zips |= bit);
                     }
-                    found = true;
+                    let zip_state = geo.zip_state(zip).and_then(code);
+                    // A ZIP refines its own state only: when the address names another state,
+                    // the information conflicts and both places count (US-REGF-01).
+                    found = state.is_none() || zip_state == state;
                     if state.is_none() {
-                        state = geo.zip_state(zip).and_then(code);
+                        state = zip_state;
+                    } else if !found {
+                        other_state = zip_state;
                     }
                 }
                 None if zip.len() < 5 || !zip.as_bytes()[..5].iter().all(u8::is_ascii_digit) => {
@@ -269,14 +276,16 @@ pub fn locate(
             }
         }
         let nyc = country == US && zip.is_some_and(is_nyc_zip);
-        add_place(
-            &mut places,
-            Region {
-                country,
-                state,
-                nyc,
-            },
-        );
+        for state in [Some(state), other_state.map(Some)].into_iter().flatten() {
+            add_place(
+                &mut places,
+                Region {
+                    country,
+                    state,
+                    nyc,
+                },
+            );
+        }
     }
     let from_addresses = c.zones.len() > after_phones || addresses.iter().any(|a| a.current);
     if places.is_empty() {
@@ -286,6 +295,12 @@ pub fn locate(
                 .flatten()
                 .map(|&c| Region::country(c)),
         );
+        // A NANP number says where it was assigned, not which country its owner lives in
+        // (phones travel): without an address, a Canadian number's owner may be a US
+        // consumer, so US-REGF-01 applies too (fail closed; no province is known either).
+        if places.iter().any(|p| p.country == *b"CA") {
+            add_place(&mut places, Region::country(US));
+        }
     }
     if places.is_empty() {
         places.push(Region::country(US));

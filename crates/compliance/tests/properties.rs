@@ -2,6 +2,8 @@
 //! - a call is never allowed while any candidate zone is outside 08:00-21:00 (US-REGF-01);
 //! - at `next_eligible`, no time- or count-based reason fails any more;
 //! - removing history never turns an allowed call into a refused one;
+//! - an earlier clock never forgets history: entries later than the evaluation instant
+//!   still count (fail closed, US-REGF-08/09, holds);
 //! - a dialer that only dials when allowed never puts more than 7 counted calls about one
 //!   debt into any 7 consecutive local dates (US-REGF-08).
 //!
@@ -94,7 +96,9 @@ fn address() -> impl Strategy<Value = Address> {
         (0..ZIPS.len()).prop_map(|i| Address {
             zip: Some(ZIPS[i].0.to_string()),
             state: Some(ZIPS[i].1.to_string()),
-            ..Address::default()
+            // `Address::default()` is not current (serde's default is): say so.
+            current: true,
+            country: None,
         }),
         (0..STATES.len()).prop_map(|i| Address {
             zip: None,
@@ -106,9 +110,10 @@ fn address() -> impl Strategy<Value = Address> {
 }
 
 fn entry(debts: usize) -> impl Strategy<Value = (i64, usize, usize, usize, bool)> {
-    // (seconds before `at`, outcome, debt index, phone index, inbound)
+    // (seconds before `at`, outcome, debt index, phone index, inbound); some entries are
+    // later than `at`, as after a restart whose clock starts behind the history.
     (
-        0..14 * 86_400i64,
+        -2 * 86_400..14 * 86_400i64,
         0..OUTCOMES.len(),
         0..debts,
         0..3usize,
@@ -231,6 +236,49 @@ proptest! {
             fewer.history.retain(|_| { i += 1; keep[i - 1] });
             let again = engine.evaluate(&fewer, &policy).expect("valid request");
             prop_assert_eq!(again.verdict, Verdict::Allow, "{:?}", again.reasons);
+        }
+    }
+}
+
+/// Reasons that history alone raises (not the time of day, not a pack's effective date).
+const HISTORY_CODES: &[&str] = &[
+    "US_REGF_7IN7",
+    "US_REGF_POSTCONV",
+    "POLICY_PACING",
+    "US_MA_2IN7",
+    "US_MA_2IN30_OTHER",
+    "US_WA_3PERWEEK",
+    "US_WA_WORK_1PERWEEK",
+    "UK_OFCOM_72H",
+    "UK_OFCOM_AMD_24H",
+    "US_TCPA_RES_PRERECORDED_CAP",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Fail closed: evaluated by a clock that is behind (so that part of the history lies
+    /// "in the future"), every refusal that history gives at the true instant is still given.
+    /// (Without prior consents, which only ever lift refusals from their own instant on.)
+    #[test]
+    fn an_earlier_clock_never_forgets_history(
+        req in request(),
+        policy in policy(),
+        back in 1..10 * 86_400i64,
+    ) {
+        let engine = Engine::builtin();
+        let d = engine.evaluate(&req, &policy).expect("valid request");
+        let mut earlier = req.clone();
+        earlier.at = ts(req.at.as_second() - back);
+        let e = engine.evaluate(&earlier, &policy).expect("valid request");
+        for r in d.reasons.iter().filter(|r| HISTORY_CODES.contains(&r.code.as_str())) {
+            prop_assert!(
+                e.has(r.code),
+                "{} at {} but not {back} s earlier: {:?}",
+                r.code.as_str(),
+                req.at,
+                e.reasons
+            );
         }
     }
 }

@@ -598,3 +598,124 @@ fn reassigned_number_answers_and_cell_consent_for_automated_modes() {
             .any(|w| w.code == ReasonCode::WarnRndNoData)
     );
 }
+
+// Fail closed: history later than the evaluation instant counts (it happened; the clock
+// evaluating is behind, e.g. after a restart). Its window is measured from its own date.
+
+#[test]
+fn seven_calls_dated_after_now_still_count_for_seven_in_seven() {
+    // US-REGF-08: at Tue Apr 7 10:00 EDT, seven counted calls are already dated Apr 8-10.
+    let h = vec![
+        call("2026-04-08T14:00:00Z", "no_answer"),
+        call("2026-04-08T16:00:00Z", "no_answer"),
+        call("2026-04-08T18:00:00Z", "voicemail"),
+        call("2026-04-09T14:00:00Z", "no_answer"),
+        call("2026-04-09T18:00:00Z", "machine"),
+        call("2026-04-10T14:00:00Z", "no_answer"),
+        call("2026-04-10T18:00:00Z", "lcm"),
+    ];
+    let d = eval(with_history(ny("2026-04-07T14:00:00Z"), h));
+    // The Apr 8 calls leave their own 7-date window on Apr 15 (08:00 EDT = 12:00Z).
+    assert_deny(&d, ReasonCode::Regf7in7, Some("2026-04-15T12:00:00Z"));
+}
+
+#[test]
+fn a_promise_to_pay_recorded_after_now_starts_the_quiet_period() {
+    // US-REGF-09: the conversation (a promise to pay) is dated Fri Aug 14, the clock says
+    // Wed Aug 12: quiet until Aug 21, as if the clock were right.
+    let h = vec![call("2026-08-14T15:00:00Z", "conversation")];
+    let d = eval(with_history(ny("2026-08-12T14:00:00Z"), h));
+    assert_deny(&d, ReasonCode::RegfPostconv, Some("2026-08-21T12:00:00Z"));
+}
+
+#[test]
+fn a_hold_received_after_now_applies() {
+    // US-REGF-06: a cease notice received "later" stops the call now, and never clears.
+    let mut c = ny("2026-07-15T14:00:00Z");
+    c["consumer"]["holds"] = json!([{"kind": "cease", "since": "2026-07-20T00:00:00Z"}]);
+    assert_deny(&eval(c.clone()), ReasonCode::RegfCease, None);
+    // Its end still releases the call.
+    c["consumer"]["holds"][0]["until"] = json!("2026-07-14T00:00:00Z");
+    assert_allow(&eval(c));
+}
+
+#[test]
+fn a_revocation_recorded_after_now_applies() {
+    // US-TCPA-05: revocation applies on ingest, whatever its timestamp.
+    let mut c = case(
+        "2026-10-13T14:00:00Z",
+        "+14045550134",
+        "mobile",
+        json!({"zip": "30303", "state": "GA"}),
+    );
+    c["consumer"]["phones"][0]["consent_automated"] = json!(true);
+    c["consumer"]["phones"][0]["consent_revoked_at"] = json!("2026-10-20T16:00:00Z");
+    c["mode"] = json!("predictive");
+    assert_deny(&eval(c), ReasonCode::TcpaRevoked, None);
+}
+
+#[test]
+fn a_blackout_asked_for_after_now_applies() {
+    // US-REGF-02: "weekdays 15:00-17:00 are bad", recorded a week "later".
+    let mut c = ny("2026-07-15T19:30:00Z"); // Wed 15:30 EDT
+    c["consumer"]["blackouts"] = json!([{"days": ["mon", "tue", "wed", "thu", "fri"],
+        "from": "15:00", "to": "17:00", "since": "2026-07-22T00:00:00Z"}]);
+    assert_deny(
+        &eval(c),
+        ReasonCode::RegfConsumerTime,
+        Some("2026-07-15T21:00:00Z"),
+    );
+}
+
+#[test]
+fn an_abandoned_call_dated_after_now_still_needs_its_72_hours() {
+    // UK-OFCOM-01: measured from the abandoned call's own time.
+    let mut c = case(
+        "2026-07-15T10:00:00Z",
+        "+442071838750",
+        "landline",
+        json!({"country": "GB"}),
+    );
+    c["mode"] = json!("predictive");
+    c["history"] = json!([{"at": "2026-07-15T11:00:00Z", "number": "+442071838750",
+                           "debt_ids": ["d1"], "outcome": "abandoned"}]);
+    assert_deny(
+        &eval(c),
+        ReasonCode::UkOfcom72h,
+        Some("2026-07-18T11:00:00Z"),
+    );
+}
+
+#[test]
+fn a_third_party_reached_after_now_is_not_called_again() {
+    // US-REGF-14: once per third party, whenever that once was recorded.
+    let mut c = ny("2026-07-15T14:00:00Z");
+    c["dial"]["party"] = json!("third_party");
+    c["dial"]["third_party_id"] = json!("neighbour");
+    c["history"] = json!([{"at": "2026-07-16T14:00:00Z", "number": "+12125550134",
+        "debt_ids": ["d1"], "outcome": "answered", "party": "third_party",
+        "third_party_id": "neighbour"}]);
+    assert_deny(&eval(c), ReasonCode::RegfLocationRepeat, None);
+}
+
+#[test]
+fn a_canadian_number_alone_is_held_to_the_reg_f_window() {
+    // US-REGF-01: +1 506 (New Brunswick) and no address: the owner may live in the US and no
+    // province is known, so Mon 23:48 ADT is refused, not allowed for want of a Canadian pack.
+    let d = eval(case(
+        "2026-08-18T02:48:34Z",
+        "+15065737812",
+        "mobile",
+        Value::Null,
+    ));
+    assert_deny(&d, ReasonCode::RegfHours, Some("2026-08-18T11:00:00Z"));
+    // With a province on file the province's packs decide (Ontario: 07:00-21:00).
+    let on = eval(case(
+        "2026-08-18T02:48:34Z",
+        "+14165550134",
+        "mobile",
+        json!({"state": "ON", "country": "CA"}),
+    ));
+    // Toronto 22:48 EDT; the province also has Central-time north-west Ontario.
+    assert_deny(&on, ReasonCode::CaOnHours, Some("2026-08-18T12:00:00Z"));
+}

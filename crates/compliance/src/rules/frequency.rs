@@ -4,6 +4,10 @@
 //!
 //! Dates are the consumer's local dates in each candidate zone; with several zones the
 //! strictest answer wins (rules.md section 10, question 1).
+//!
+//! Fail closed: an entry later than the evaluation instant still counts (it happened; the
+//! clock evaluating is behind, e.g. after a restart). Its window is measured from its own
+//! date, so it counts from now until its own window ends.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -33,19 +37,21 @@ pub struct Cap {
 /// Counted entries' days, at most this many without allocating.
 type Days = Vec<DayNumber>;
 
-/// Days `[day - window + 1, day]` hold `limit` or more entries: returns the first later day
-/// on which they no longer do (entries only ever leave the window as days pass).
+/// Entries dated `day - window + 1` or later (later than `day` too: fail closed) number
+/// `limit` or more: returns the first later day on which they no longer do (entries only
+/// ever leave the window as days pass, each `window` days after its own date).
 fn cap_clears(
     days: &[DayNumber],
     day: DayNumber,
     window: i32,
     limit: u32,
 ) -> Option<Option<DayNumber>> {
-    let count = |d: DayNumber| days.iter().filter(|&&x| x > d - window && x <= d).count() as u32;
+    let count = |d: DayNumber| days.iter().filter(|&&x| x > d - window).count() as u32;
     if count(day) < limit {
         return None;
     }
-    Some((1..=window).map(|k| day + k).find(|&d| count(d) < limit))
+    let last = days.iter().copied().fold(day, DayNumber::max);
+    Some((day + 1..=last + window).find(|&d| count(d) < limit))
 }
 
 fn numbers_match(numbers: Numbers, en: &Entry<'_>) -> bool {
@@ -57,17 +63,16 @@ fn numbers_match(numbers: Numbers, en: &Entry<'_>) -> bool {
     }
 }
 
-fn counted(cap: &Cap, en: &Entry<'_>, t: Timestamp) -> bool {
+/// US-REGF-08/10: whether an entry counts for the cap; at any date, also one later than the
+/// evaluation instant (fail closed).
+fn counted(cap: &Cap, en: &Entry<'_>) -> bool {
     let class = match cap.counts {
         Counts::Regf => en.regf,
         Counts::Reached => en.reached,
         Counts::Attempts => en.placed,
         Counts::Messages => en.message,
     };
-    class
-        && en.e.at <= t
-        && (cap.channels == Channels::All || en.call)
-        && numbers_match(cap.numbers, en)
+    class && (cap.channels == Channels::All || en.call) && numbers_match(cap.numbers, en)
 }
 
 pub fn frequency(ctx: &Ctx<'_>, t: Timestamp, sink: &mut Sink, cap: &Cap) {
@@ -88,7 +93,7 @@ pub fn frequency(ctx: &Ctx<'_>, t: Timestamp, sink: &mut Sink, cap: &Cap) {
         && !ctx
             .entries
             .iter()
-            .any(|en| en.e.outcome == Outcome::Conversation && en.e.at <= t)
+            .any(|en| en.e.outcome == Outcome::Conversation)
     {
         return;
     }
@@ -106,7 +111,7 @@ pub fn frequency(ctx: &Ctx<'_>, t: Timestamp, sink: &mut Sink, cap: &Cap) {
         let key = (cap.scope == Scope::Debt).then_some(pass);
         let bit = key.map_or(0, |k| 1u32 << k);
         let include = |en: &Entry<'_>| {
-            counted(cap, en, t)
+            counted(cap, en)
                 && (key.is_none()
                     || (en.keys & bit != 0 && !(cap.consent_excludes && en.consented & bit != 0)))
         };
@@ -114,7 +119,8 @@ pub fn frequency(ctx: &Ctx<'_>, t: Timestamp, sink: &mut Sink, cap: &Cap) {
         let mut worst: Option<(usize, DayNumber, usize)> = None;
         for (zi, z) in ctx.zones.iter().enumerate() {
             let today = z.clock.day(t);
-            let in_window = |d: DayNumber| d > today - cap.window_days && d <= today;
+            // Dated today or later (fail closed), or within the window before today.
+            let in_window = |d: DayNumber| d > today - cap.window_days;
             // The common case, under the cap, allocates nothing.
             let n = (0..ctx.entries.len())
                 .filter(|&i| include(&ctx.entries[i]) && in_window(ctx.day(i, zi)))
@@ -186,7 +192,8 @@ pub fn post_conversation(
                 .entries
                 .iter()
                 .enumerate()
-                .filter(|(_, en)| en.conversation & bit != 0 && en.e.at <= t)
+                // US-REGF-09: a conversation later than `t` starts its quiet period too.
+                .filter(|(_, en)| en.conversation & bit != 0)
                 .map(|(i, _)| ctx.day(i, zi))
                 .filter(|&c| today < c + days)
                 .max();
@@ -242,7 +249,7 @@ pub fn repeat_gap(
     let last = ctx
         .entries
         .iter()
-        .filter(|en| en.same_number && en.placed && en.e.at <= t && after(en))
+        .filter(|en| en.same_number && en.placed && after(en))
         .map(|en| en.e.at)
         .filter(|at| now < at.as_second() + gap)
         .max();
@@ -275,11 +282,7 @@ pub fn residential_prerecorded(
     for (zi, z) in ctx.zones.iter().enumerate() {
         days.clear();
         for (i, en) in ctx.entries.iter().enumerate() {
-            if en.same_number
-                && en.placed
-                && en.e.at <= t
-                && en.e.mode == Some(DialMode::Prerecorded)
-            {
+            if en.same_number && en.placed && en.e.mode == Some(DialMode::Prerecorded) {
                 days.push(ctx.day(i, zi));
             }
         }

@@ -1,6 +1,9 @@
 //! Status rules, which no amount of waiting clears: holds (US-REGF-05/06/07, policy holds),
 //! the workplace prohibition (US-REGF-04), repeated location calls (US-REGF-14) and the
 //! TCPA consent rules for automated calls (US-TCPA-04, -05, -07).
+//!
+//! Fail closed: a hold, a reached third party or a revocation recorded later than the
+//! evaluation instant counts (it happened; the evaluating clock is behind).
 
 use jiff::Timestamp;
 
@@ -111,7 +114,7 @@ pub fn workplace(
 
 pub fn location_repeat(
     ctx: &Ctx<'_>,
-    t: Timestamp,
+    _t: Timestamp,
     sink: &mut Sink,
     id: &'static str,
     reason: ReasonCode,
@@ -128,7 +131,6 @@ pub fn location_repeat(
         en.e.party == Party::ThirdParty
             && en.e.third_party_id.as_deref() == Some(who)
             && en.e.outcome.reached()
-            && en.e.at <= t
     });
     if before {
         sink.hit(id, reason, Clears::Never, None, || {
@@ -168,7 +170,7 @@ pub fn tcpa_wireless(
 
 pub fn tcpa_revoked(
     ctx: &Ctx<'_>,
-    t: Timestamp,
+    _t: Timestamp,
     sink: &mut Sink,
     id: &'static str,
     reason: ReasonCode,
@@ -179,13 +181,10 @@ pub fn tcpa_revoked(
     let Some(revoked) = ctx.dial_phone.and_then(|p| p.consent_revoked_at) else {
         return;
     };
-    if revoked <= t {
-        sink.hit(id, reason, Clears::Never, None, || {
-            format!(
-                "consent for automated calls revoked at {revoked}; manual dialing remains possible"
-            )
-        });
-    }
+    // Applied on ingest, whatever its timestamp says (US-TCPA-05).
+    sink.hit(id, reason, Clears::Never, None, || {
+        format!("consent for automated calls revoked at {revoked}; manual dialing remains possible")
+    });
 }
 
 pub fn tcpa_reassigned(

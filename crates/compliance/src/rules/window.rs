@@ -237,7 +237,8 @@ pub fn blackouts(
 ) {
     let dial = &ctx.req.dial;
     for b in &ctx.req.consumer.blackouts {
-        if b.since.is_some_and(|s| t < s) || b.until.is_some_and(|u| t >= u) {
+        // A blackout the consumer asked for "after" `t` applies as well (fail closed).
+        if b.until.is_some_and(|u| t >= u) {
             continue;
         }
         if b.number.as_deref().is_some_and(|n| n != dial.number) {

@@ -42,7 +42,7 @@ pub fn hold(
         // In force until released. A `since` later than `t` is the receiving system's
         // clock ahead of ours (the hold was received: US-REGF-06 takes effect on receipt),
         // so it counts already: compliance fails closed on clocks that disagree.
-        if h.until.is_some_and(|u| t >= u && u > h.since) {
+        if h.until.is_some_and(|u| t >= u) {
             continue;
         }
         if h.number.as_deref().is_some_and(|n| n != dial.number) {

@@ -757,10 +757,7 @@ fn code_tag(kind: HoldKind) -> &'static str {
 /// reading: a hold received counts at once).
 pub(crate) fn open_debts(v: &AccountView, now: Millis) -> Vec<String> {
     let blocking = |k: HoldKind| !matches!(k, HoldKind::NumberOptout | HoldKind::WrongNumber);
-    let in_force = |h: &Hold| {
-        h.until
-            .is_none_or(|u| u.as_millisecond() > now || u <= h.since)
-    };
+    let in_force = |h: &Hold| h.until.is_none_or(|u| u.as_millisecond() > now);
     v.account
         .debts
         .iter()

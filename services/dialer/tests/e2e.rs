@@ -163,12 +163,12 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
     assert_eq!(left, 0, "nothing left in the outbox");
 
     // Every disposition the dialer confirmed saved is in the ledger, across the crash.
-    let (t1, t2) = (team1.tally.lock().unwrap(), team2.tally.lock().unwrap());
+    let (t1, t2) = (team1.take_tally(), team2.take_tally());
     assert!(
         t1.saved_count() + t2.saved_count() > 10,
         "agents took calls"
     );
-    assert_dispositions_kept(&[&*t1, &*t2], &recorded);
+    assert_dispositions_kept(&[&t1, &t2], &recorded);
 
     // Where the ledger put each CRM cease in its order of changes.
     let mut dialer_role = procs::ledger_client(ledgerd.addr, Role::Dialer).await;
@@ -303,7 +303,6 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
             assert!(w[0].1 <= w[1].0, "{account} called twice at once");
         }
     }
-    drop((t1, t2));
 
     ledgerd.kill().await;
     db.cleanup().await;

@@ -302,6 +302,11 @@ pub struct Team {
 }
 
 impl Team {
+    /// What the team sent and had confirmed so far (the team should be stopped).
+    pub fn take_tally(&self) -> Tally {
+        std::mem::take(&mut *self.tally.lock().unwrap())
+    }
+
     pub fn abort(&self) {
         for t in &self.tasks {
             t.abort();

@@ -1,0 +1,229 @@
+//! Pause and stop mean stop, on every replica. Three real `dialerd` replicas on one
+//! PostgreSQL and Redis with a real `ledgerd` run one campaign, with agents on each. A pause
+//! through one replica stops every replica's dialing, a resume through another restarts all
+//! of them, and `StopCampaign(wait)` through the third returns only when no replica has a call
+//! in progress, after which none dials again. A fourth process on an id a live replica holds
+//! refuses to start. Every disposition the replicas confirmed is in the ledger, and every
+//! attempt is there exactly once.
+
+mod common;
+mod harness;
+mod procs;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use auth::Role;
+use collections_proto::dialer_v1 as pb;
+use harness::{Campaigns, PATIENCE, START, figures_until};
+use procs::{assert_dispositions_kept, dialerd, dialerd_env, manager};
+
+/// The replica ids, and how long a claim lives unrenewed.
+const REPLICAS: [&str; 3] = ["rep-1", "rep-2", "rep-3"];
+const CLAIM_TTL_S: &str = "3";
+
+fn env(db: &common::TestDb, ledger: SocketAddr, id: &str) -> Vec<(&'static str, String)> {
+    let mut e = dialerd_env(db, ledger, id, START);
+    e.push(("DIALER_REPLICA_CLAIM_TTL_S", CLAIM_TTL_S.into()));
+    e
+}
+
+async fn state(c: &mut Campaigns, id: &str) -> i32 {
+    c.get_campaign(pb::GetCampaignRequest {
+        campaign_id: id.into(),
+    })
+    .await
+    .expect("campaign")
+    .into_inner()
+    .state
+}
+
+/// Waits until the replica reports `want`.
+async fn until_state(c: &mut Campaigns, id: &str, want: pb::CampaignState) {
+    tokio::time::timeout(PATIENCE, async {
+        while state(c, id).await != want as i32 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{want:?} in time"));
+}
+
+async fn dials(c: &mut Campaigns, id: &str) -> u64 {
+    figures_until(c, id, |_| true).await.dials
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_stop_hold_on_every_replica() {
+    let db = common::TestDb::postgres().await;
+    let run = format!("R{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let campaign = format!("rep-{}", &run[1..9]);
+    let mut ledgerd = procs::ledgerd(&db).await;
+    let accounts = procs::portfolio(&run, 900);
+    let mut crm = procs::ledger_client(ledgerd.addr, Role::Crm).await;
+    procs::load(&mut crm, &accounts).await;
+
+    let mut procs_ = Vec::new();
+    for id in REPLICAS {
+        procs_.push(dialerd(&env(&db, ledgerd.addr, id)).await);
+    }
+    let mut managers = Vec::new();
+    for p in &procs_ {
+        managers.push(manager(p.addr).await);
+    }
+    managers[0]
+        .create_campaign(harness::campaign(&campaign, pb::PacingMode::Predictive))
+        .await
+        .expect("created");
+    let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+    procs::add_accounts(&mut managers[0], &campaign, &ids).await;
+    // The others pick the campaign up from the shared table.
+    for m in &mut managers[1..] {
+        until_state(m, &campaign, pb::CampaignState::Ready).await;
+    }
+    let mut teams = Vec::new();
+    for (i, p) in procs_.iter().enumerate() {
+        let prefix = format!("rep{}-agent", i + 1);
+        teams.push(
+            procs::team(p.addr, &campaign, &prefix, 3, |k| {
+                if k % 9 == 4 {
+                    pb::DispositionCode::CeaseRequest
+                } else {
+                    pb::DispositionCode::RightPartyContact
+                }
+            })
+            .await,
+        );
+    }
+    managers[0]
+        .start_campaign(pb::StartCampaignRequest {
+            campaign_id: campaign.clone(),
+        })
+        .await
+        .expect("started");
+    for m in &mut managers {
+        figures_until(m, &campaign, |f| f.dials >= 10).await;
+    }
+
+    // Paused through replica 1: every replica reports it and none dials any more.
+    managers[0]
+        .pause_campaign(pb::PauseCampaignRequest {
+            campaign_id: campaign.clone(),
+        })
+        .await
+        .expect("paused");
+    for m in &mut managers {
+        until_state(m, &campaign, pb::CampaignState::Paused).await;
+    }
+    let mut frozen = Vec::new();
+    for m in &mut managers {
+        frozen.push(dials(m, &campaign).await);
+    }
+    // A minute of the dialers' clocks (they run 20 times as fast).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (i, m) in managers.iter_mut().enumerate() {
+        assert_eq!(
+            dials(m, &campaign).await,
+            frozen[i],
+            "replica {} dialed while paused",
+            i + 1
+        );
+    }
+
+    // Resumed through replica 2: every replica dials again.
+    managers[1]
+        .resume_campaign(pb::ResumeCampaignRequest {
+            campaign_id: campaign.clone(),
+        })
+        .await
+        .expect("resumed");
+    for (i, m) in managers.iter_mut().enumerate() {
+        until_state(m, &campaign, pb::CampaignState::Running).await;
+        let before = frozen[i];
+        figures_until(m, &campaign, |f| f.dials >= before + 5).await;
+    }
+
+    // Stopped through replica 3, waiting: when it returns no replica has a call in progress.
+    managers[2]
+        .stop_campaign(pb::StopCampaignRequest {
+            campaign_id: campaign.clone(),
+            wait: true,
+        })
+        .await
+        .expect("stopped");
+    let mut sql = <sqlx::PgConnection as sqlx::Connection>::connect(&db.dialer_url)
+        .await
+        .expect("dialer database");
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM dialer_outbox WHERE campaign_id = $1 AND state = 'provisional'",
+    )
+    .bind(&campaign)
+    .fetch_one(&mut sql)
+    .await
+    .expect("outbox");
+    assert_eq!(open, 0, "calls still in progress after StopCampaign(wait)");
+    let mut stopped = Vec::new();
+    for m in &mut managers {
+        until_state(m, &campaign, pb::CampaignState::Stopped).await;
+        stopped.push(dials(m, &campaign).await);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (i, m) in managers.iter_mut().enumerate() {
+        assert_eq!(
+            dials(m, &campaign).await,
+            stopped[i],
+            "replica {} dialed after the stop",
+            i + 1
+        );
+    }
+
+    // A fourth process on replica 1's id: refused while replica 1 lives.
+    let out = tokio::time::timeout(
+        PATIENCE,
+        tokio::process::Command::new(procs::dialerd_bin())
+            .envs(env(&db, ledgerd.addr, REPLICAS[0]))
+            .env("RUST_LOG", "warn")
+            .output(),
+    )
+    .await
+    .expect("exits in time")
+    .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("replica id rep-1 is held by a live dialerd")
+            && err.contains("DIALER_REPLICA_ID"),
+        "{err}"
+    );
+
+    // A graceful stop of each replica; then the ledger has everything, once.
+    for t in &teams {
+        t.abort();
+    }
+    drop(managers);
+    for p in &mut procs_ {
+        assert!(p.terminate().await.success());
+    }
+    let recorded = procs::outcomes(&mut crm, &campaign).await;
+    let keys: HashSet<&str> = recorded
+        .iter()
+        .map(|o| o.idempotency_key.as_str())
+        .collect();
+    assert_eq!(keys.len(), recorded.len());
+    let total: u64 = stopped.iter().sum();
+    assert_eq!(
+        recorded.len() as u64,
+        total,
+        "every replica's attempts, once"
+    );
+    let tallies: Vec<procs::Tally> = teams.iter().map(procs::Team::take_tally).collect();
+    let refs: Vec<&procs::Tally> = tallies.iter().collect();
+    assert!(
+        refs.iter().all(|t| t.saved_count() > 0),
+        "agents on every replica took calls"
+    );
+    assert_dispositions_kept(&refs, &recorded);
+    ledgerd.kill().await;
+    db.cleanup().await;
+}

@@ -264,7 +264,16 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
     }
     assert!(per_debt.values().all(|&n| n <= 7));
     // Busy, no answer and failed calls reached nobody; a right-party contact the consumer.
+    // An unanswered call rang at least 15 s (US-TCPA-02) on the network's clock, which is the
+    // dialer's: the recorded ring time is the network's even at 20 times real time.
     for o in &recorded {
+        if o.outcome == compliance::model::Outcome::NoAnswer && o.disposition != "DIALER_LOST" {
+            assert!(
+                o.ring_ms >= 15_000,
+                "no answer after {} ms of ringing",
+                o.ring_ms
+            );
+        }
         match o.outcome {
             compliance::model::Outcome::Busy
             | compliance::model::Outcome::NoAnswer

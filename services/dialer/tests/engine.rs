@@ -357,3 +357,81 @@ async fn preview_mode_offers_accounts_to_agents_who_accept_them() {
     assert!(finals.iter().all(|o| o.outcome != Outcome::Abandoned));
     assert!(stores.outbox.overlapping().is_empty());
 }
+
+/// A clock that reads far earlier than recorded history (a restart on an earlier configured
+/// time) stops dialing with an alarm, and dialing resumes once the clock has caught up.
+#[tokio::test(start_paused = true)]
+async fn a_clock_behind_recorded_history_stops_dialing() {
+    let mut accounts = views(200, 8);
+    let start = START.parse::<Timestamp>().expect("ts");
+    // One account was called an hour "from now": by a clock that was ahead, or before a
+    // restart whose clock was set back.
+    let later = start
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .expect("ts");
+    let number = accounts[0].account.persons[0].phones[0].number.clone();
+    let debt = accounts[0].account.debts[0].debt_id.clone();
+    let account_id = accounts[0].account.account_id.clone();
+    accounts[0].contacts.push(ledger::domain::ContactOutcome {
+        idempotency_key: "earlier-run".into(),
+        account_id,
+        person_id: String::new(),
+        debt_ids: vec![debt],
+        number,
+        direction: compliance::model::Direction::Outbound,
+        channel: compliance::model::Channel::Call,
+        dial_mode: Some(compliance::model::DialMode::Predictive),
+        outcome: Outcome::NoAnswer,
+        party: ledger::domain::Party::Nobody,
+        third_party_id: String::new(),
+        campaign_id: "clock".into(),
+        agent_id: String::new(),
+        started_at: later,
+        ring_ms: 22_000,
+        talk_ms: 0,
+        amd: ledger::domain::AmdVerdict::NotRun,
+        recording_ref: String::new(),
+        disposition: String::new(),
+        counts_for_regf: true,
+        event_id: 1,
+        recorded_at: None,
+        checked_seq: 0,
+    });
+    let stores = stores(accounts.clone());
+    let (carrier, events) = SimCarrier::new(Scenario::get(ScenarioId::S5), 2);
+    let clock = Clock::starting_at(start.as_millisecond());
+    let (handle, task) = engine::spawn(
+        spec("clock"),
+        stores.clone(),
+        Arc::new(carrier.clone()),
+        events,
+        clock,
+    )
+    .expect("spawn");
+    handle
+        .add_accounts(
+            accounts
+                .iter()
+                .map(|v| v.account.account_id.clone())
+                .collect(),
+        )
+        .await
+        .expect("added");
+    let team =
+        sim_agents::spawn_team(&handle, &carrier, 5, "c", &Behaviour::default(), 2).expect("team");
+    handle.start().await.expect("start");
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let f = handle.figures().borrow().clone();
+    assert_eq!(f.dials, 0, "no dial while the clock is behind history");
+    assert!(f.clock_behind_ms > 50 * 60_000, "{}", f.clock_behind_ms);
+    // Within the allowed skew of the history again: dialing resumes, the alarm clears.
+    tokio::time::sleep(Duration::from_secs(3000)).await;
+    let f = handle.figures().borrow().clone();
+    assert!(f.dials > 0);
+    assert_eq!(f.clock_behind_ms, 0);
+    handle.stop().await;
+    task.await.expect("task");
+    for t in team {
+        t.abort();
+    }
+}

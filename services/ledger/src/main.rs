@@ -109,14 +109,15 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    // In place before the address is announced: a SIGTERM right after start takes the graceful path.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("SIGTERM handler")?;
     // Tests and scripts read this line to find a port chosen with :0.
     println!("ledgerd listening on {addr}");
     tracing::info!(%addr, store = store.dialect(), auth = cfg.jwt_hs256_key.is_some(), "ledgerd started");
     let auth = Auth::new(cfg.jwt_hs256_key.as_deref());
-    let shutdown = async {
+    let shutdown = async move {
         let ctrl_c = tokio::signal::ctrl_c();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -290,6 +290,10 @@ async fn main() -> anyhow::Result<()> {
         f1.decision_p50_us, f1.decision_p99_us
     );
     println!(
+        "  pre-dial check lag   p99 {} us, max {} us (ledger question to dials: how old an unseen hold can be)",
+        f1.pre_dial_lag_p99_us, f1.pre_dial_lag_max_us
+    );
+    println!(
         "  CPU                  {:.2} cores ({cpu:.1} s over {secs:.0} s; server, ledger and the {} softphones together)",
         cpu / secs,
         args.agents

@@ -4,7 +4,7 @@
 
 use crate::memory::{MemoryAttemptBook, MemoryQueue};
 use crate::redis_store::{RedisAttemptBook, RedisQueue};
-use crate::reservation::PastAttempt;
+use crate::reservation::{Counters, PastAttempt};
 use crate::{
     AttemptBook, CampaignQueue, Lease, Millis, Next, QueueError, QueueItem, QueueSizes,
     Reservation, ReserveOutcome,
@@ -111,6 +111,20 @@ impl CampaignQueue for AnyQueue {
             AnyQueue::Redis(q) => q.sizes().await,
         }
     }
+
+    async fn mark_alive(&self) -> Result<(), QueueError> {
+        match self {
+            AnyQueue::Memory(q) => q.mark_alive().await,
+            AnyQueue::Redis(q) => q.mark_alive().await,
+        }
+    }
+
+    async fn is_alive(&self) -> Result<bool, QueueError> {
+        match self {
+            AnyQueue::Memory(q) => q.is_alive().await,
+            AnyQueue::Redis(q) => q.is_alive().await,
+        }
+    }
 }
 
 impl AttemptBook for AnyBook {
@@ -128,10 +142,30 @@ impl AttemptBook for AnyBook {
         }
     }
 
-    async fn rebuild(&self, account: &str, attempts: &[PastAttempt]) -> Result<(), QueueError> {
+    async fn settle(&self, r: &Reservation, debt_keys: &[String]) -> Result<(), QueueError> {
         match self {
-            AnyBook::Memory(b) => b.rebuild(account, attempts).await,
-            AnyBook::Redis(b) => b.rebuild(account, attempts).await,
+            AnyBook::Memory(b) => b.settle(r, debt_keys).await,
+            AnyBook::Redis(b) => b.settle(r, debt_keys).await,
+        }
+    }
+
+    async fn rebuild(
+        &self,
+        account: &str,
+        attempts: &[PastAttempt],
+        now: Millis,
+        grace: Millis,
+    ) -> Result<(), QueueError> {
+        match self {
+            AnyBook::Memory(b) => b.rebuild(account, attempts, now, grace).await,
+            AnyBook::Redis(b) => b.rebuild(account, attempts, now, grace).await,
+        }
+    }
+
+    async fn counters(&self, account: &str) -> Result<Counters, QueueError> {
+        match self {
+            AnyBook::Memory(b) => b.counters(account).await,
+            AnyBook::Redis(b) => b.counters(account).await,
         }
     }
 }

@@ -7,7 +7,9 @@
 //!   completed expires and its account returns to the queue. Accounts the compliance engine
 //!   defers sleep until their `next_eligible` instant and wake on their own (no polling).
 //! - [`AttemptBook`]: before each dial, atomically re-checks and records the attempt in
-//!   per-debt and per-phone counters; rebuilt from the ledger's contact history on cold start.
+//!   per-debt and per-phone counters; settled to the final outcome's debts when the call
+//!   ends, and rebuilt exactly from the ledger's contact history whenever an account is
+//!   loaded.
 //!
 //! Two stores implement both: [`memory`] (the embedded default) and [`redis_store`] (sorted
 //! sets and Lua scripts, keys hash-tagged per campaign and per account for Redis Cluster).
@@ -131,6 +133,14 @@ pub trait CampaignQueue: Send + Sync {
     fn next_wake(&self) -> impl Future<Output = Result<Option<Millis>, QueueError>> + Send;
 
     fn sizes(&self) -> impl Future<Output = Result<QueueSizes, QueueError>> + Send;
+
+    /// Records that the campaign's accounts are in this store. A store that lost its data (a
+    /// new process on in-process queues, a flushed Redis) has lost the marker too, which is
+    /// how a restarted dialer knows to queue the campaign's accounts again.
+    fn mark_alive(&self) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Whether [`CampaignQueue::mark_alive`] was called on the data this store still holds.
+    fn is_alive(&self) -> impl Future<Output = Result<bool, QueueError>> + Send;
 }
 
 fn check_rank(rank: f64) -> Result<(), QueueError> {

@@ -1,10 +1,13 @@
 //! In-process stores: the embedded default, with the same semantics as the Redis store
 //! (atomic under one mutex), so tests can run the same scenarios against both.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::reservation::{AttemptBook, Reservation, ReserveOutcome};
+use crate::reservation::{
+    AttemptBook, Counters, KEEP_MS, PastAttempt, Reservation, ReserveOutcome, check_settled,
+};
 use crate::{
     CampaignQueue, Lease, Millis, Next, QueueError, QueueItem, QueueSizes, check_items, check_rank,
 };
@@ -75,6 +78,7 @@ impl State {
 #[derive(Debug, Default)]
 pub struct MemoryQueue {
     state: Mutex<State>,
+    alive: AtomicBool,
 }
 
 impl MemoryQueue {
@@ -230,25 +234,52 @@ impl CampaignQueue for MemoryQueue {
             leased: s.leased.len() as u64,
         })
     }
+
+    async fn mark_alive(&self) -> Result<(), QueueError> {
+        self.alive.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn is_alive(&self) -> Result<bool, QueueError> {
+        Ok(self.alive.load(Ordering::Acquire))
+    }
 }
+
+/// One counter: attempts (id, instant).
+type Counter = Vec<(String, Millis)>;
 
 /// Attempt counters in this process.
 #[derive(Debug, Default)]
 pub struct MemoryAttemptBook {
-    /// counter key -> attempts (id, instant)
-    counters: Mutex<HashMap<String, Vec<(String, Millis)>>>,
+    /// account -> counter key -> attempts (the account's map is its key index).
+    accounts: Mutex<HashMap<String, HashMap<String, Counter>>>,
 }
 
 impl MemoryAttemptBook {
     pub fn new() -> MemoryAttemptBook {
         MemoryAttemptBook::default()
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Counter>>> {
+        self.accounts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Drops empty counters, and the account once it has none.
+fn tidy(all: &mut HashMap<String, HashMap<String, Counter>>, account: &str) {
+    if let Some(c) = all.get_mut(account) {
+        c.retain(|_, v| !v.is_empty());
+        if c.is_empty() {
+            all.remove(account);
+        }
+    }
 }
 
 impl AttemptBook for MemoryAttemptBook {
     async fn reserve(&self, r: &Reservation) -> Result<ReserveOutcome, QueueError> {
         r.validate()?;
-        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = self.lock();
+        let c = all.entry(r.account.clone()).or_default();
         for debt in &r.debt_keys {
             let key = r.debt_counter(debt);
             let n = c.get(&key).map_or(0, |v| {
@@ -269,46 +300,92 @@ impl AttemptBook for MemoryAttemptBook {
                 until: last + r.min_gap,
             });
         }
-        for key in r.debt_keys.iter().map(|d| r.debt_counter(d)).chain([phone]) {
+        for key in r.counters() {
             let v = c.entry(key).or_default();
-            v.retain(|(_, at)| *at >= r.now - crate::reservation::KEEP_MS);
+            v.retain(|(id, at)| *at > r.now - KEEP_MS && *id != r.attempt_id);
             v.push((r.attempt_id.clone(), r.now));
         }
         Ok(ReserveOutcome::Reserved)
     }
 
     async fn release(&self, r: &Reservation) -> Result<(), QueueError> {
-        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        for key in r
-            .debt_keys
+        let mut all = self.lock();
+        if let Some(c) = all.get_mut(&r.account) {
+            for key in r.counters() {
+                if let Some(v) = c.get_mut(&key) {
+                    v.retain(|(id, _)| *id != r.attempt_id);
+                }
+            }
+        }
+        tidy(&mut all, &r.account);
+        Ok(())
+    }
+
+    async fn settle(&self, r: &Reservation, debt_keys: &[String]) -> Result<(), QueueError> {
+        r.validate()?;
+        check_settled(debt_keys)?;
+        let mut all = self.lock();
+        let c = all.entry(r.account.clone()).or_default();
+        let keep: Vec<String> = debt_keys
             .iter()
             .map(|d| r.debt_counter(d))
             .chain([r.phone_counter()])
-        {
+            .collect();
+        for key in r.counters() {
             if let Some(v) = c.get_mut(&key) {
                 v.retain(|(id, _)| *id != r.attempt_id);
             }
         }
+        for key in keep {
+            let v = c.entry(key).or_default();
+            v.retain(|(id, _)| *id != r.attempt_id);
+            v.push((r.attempt_id.clone(), r.now));
+        }
+        tidy(&mut all, &r.account);
         Ok(())
     }
 
     async fn rebuild(
         &self,
         account: &str,
-        attempts: &[crate::reservation::PastAttempt],
+        attempts: &[PastAttempt],
+        now: Millis,
+        grace: Millis,
     ) -> Result<(), QueueError> {
-        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        // Like the Redis store: the counters the history touches are replaced.
-        for a in attempts {
+        let mut all = self.lock();
+        let c = all.entry(account.to_string()).or_default();
+        let named: HashSet<&str> = attempts.iter().map(|a| a.id.as_str()).collect();
+        let young = now.saturating_sub(grace);
+        for v in c.values_mut() {
+            v.retain(|(id, at)| !named.contains(id.as_str()) && *at > young);
+        }
+        let cut = now.saturating_sub(KEEP_MS);
+        let mut seen = HashSet::new();
+        for a in attempts.iter().filter(|a| a.at > cut) {
+            if !seen.insert(a.id.as_str()) {
+                continue;
+            }
             for key in a.counters(account) {
-                c.remove(&key);
+                let v = c.entry(key).or_default();
+                if !v.iter().any(|(id, _)| *id == a.id) {
+                    v.push((a.id.clone(), a.at));
+                }
             }
         }
-        for a in attempts {
-            for key in a.counters(account) {
-                c.entry(key).or_default().push((a.id.clone(), a.at));
-            }
-        }
+        tidy(&mut all, account);
         Ok(())
+    }
+
+    async fn counters(&self, account: &str) -> Result<Counters, QueueError> {
+        let all = self.lock();
+        Ok(all
+            .get(account)
+            .map(|c| {
+                c.iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }

@@ -4,14 +4,22 @@
 //!
 //! Keys of a campaign: `ready` (ZSET rank), `sleep` (ZSET wake time), `lease` (ZSET lease
 //! expiry), `rank` (HASH account -> rank, so an expired lease returns where it was),
-//! `owner` (HASH account -> `token:replica`), `seq` (lease token counter).
+//! `owner` (HASH account -> `token:replica`), `seq` (lease token counter), `alive` (set once
+//! the campaign's accounts are queued: its absence after a restart means the queue was lost).
+//!
+//! Keys of an account's counters: `debt:KEY` and `phone:NUMBER` (ZSET attempt id -> instant),
+//! and `keys` (SET of those counter keys, so a rebuild finds every one of them and can name
+//! them all to its script, as Redis Cluster requires).
 
 use std::sync::LazyLock;
 
 use redis::aio::MultiplexedConnection;
 use redis::{Script, Value};
 
-use crate::reservation::{AttemptBook, KEEP_MS, PastAttempt, Reservation, ReserveOutcome};
+use crate::reservation::{
+    AttemptBook, Counters, KEEP_MS, PastAttempt, Reservation, ReserveOutcome, check_settled,
+    index_key,
+};
 use crate::{
     CampaignQueue, Lease, Millis, Next, QueueError, QueueItem, QueueSizes, check_items, check_rank,
 };
@@ -132,8 +140,8 @@ return 1
 static RESERVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS debt counters..., phone counter; ARGV now attempt limit window_start min_gap keep
-local now, n = tonumber(ARGV[1]), #KEYS
+-- KEYS debt counters..., phone counter, key index; ARGV now attempt limit window_start min_gap keep
+local now, n = tonumber(ARGV[1]), #KEYS - 1
 for i = 1, n - 1 do
   if redis.call('ZCOUNT', KEYS[i], ARGV[4], '+inf') >= tonumber(ARGV[3]) then
     return {1, i}
@@ -148,8 +156,45 @@ for i = 1, n do
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - tonumber(ARGV[6]))
   redis.call('ZADD', KEYS[i], now, ARGV[2])
   redis.call('PEXPIRE', KEYS[i], ARGV[6])
+  redis.call('SADD', KEYS[n + 1], KEYS[i])
 end
+redis.call('PEXPIRE', KEYS[n + 1], ARGV[6])
 return {0, 0}
+",
+    )
+});
+
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS counters..., key index; ARGV attempt
+local idx = KEYS[#KEYS]
+for i = 1, #KEYS - 1 do
+  redis.call('ZREM', KEYS[i], ARGV[1])
+  if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SREM', idx, KEYS[i]) end
+end
+return 1
+",
+    )
+});
+
+static SETTLE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS debt counters..., phone counter, key index; ARGV attempt at keep (flag per debt counter)...
+local n, idx = #KEYS - 1, KEYS[#KEYS]
+for i = 1, n do
+  if i == n or ARGV[3 + i] == '1' then
+    redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
+    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+    redis.call('SADD', idx, KEYS[i])
+  else
+    redis.call('ZREM', KEYS[i], ARGV[1])
+    if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SREM', idx, KEYS[i]) end
+  end
+end
+redis.call('PEXPIRE', idx, ARGV[3])
+return 1
 ",
     )
 });
@@ -157,23 +202,53 @@ return {0, 0}
 static REBUILD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS counters; ARGV keep (key_index at id)...
-for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
-for i = 2, #ARGV, 3 do
-  local k = KEYS[tonumber(ARGV[i])]
-  redis.call('ZADD', k, ARGV[i + 1], ARGV[i + 2])
-  redis.call('PEXPIRE', k, ARGV[1])
+-- KEYS key index, counters...; ARGV cut young keep (counter_index at id)...
+-- Every counter the index names must be among KEYS: if a reservation added one since the
+-- caller read the index, change nothing and let the caller read it again.
+local idx = KEYS[1]
+local known = {}
+for i = 2, #KEYS do known[KEYS[i]] = true end
+for _, k in ipairs(redis.call('SMEMBERS', idx)) do
+  if not known[k] then return 0 end
 end
+local cut, young = tonumber(ARGV[1]), ARGV[2]
+local named = {}
+for i = 4, #ARGV, 3 do named[ARGV[i + 2]] = true end
+for i = 2, #KEYS do
+  local kept = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. young, '+inf', 'WITHSCORES')
+  redis.call('DEL', KEYS[i])
+  for j = 1, #kept, 2 do
+    if not named[kept[j]] then redis.call('ZADD', KEYS[i], kept[j + 1], kept[j]) end
+  end
+end
+for i = 4, #ARGV, 3 do
+  if tonumber(ARGV[i + 1]) > cut then
+    redis.call('ZADD', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+  end
+end
+redis.call('DEL', idx)
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+    redis.call('SADD', idx, KEYS[i])
+  end
+end
+redis.call('PEXPIRE', idx, ARGV[3])
 return 1
 ",
     )
 });
+
+/// Reads of the key index a rebuild makes before giving up (each retry means a reservation
+/// created a new counter of the account in between).
+const REBUILD_TRIES: usize = 5;
 
 /// One campaign's queue on Redis.
 #[derive(Clone)]
 pub struct RedisQueue {
     conn: MultiplexedConnection,
     keys: [String; 6],
+    alive: String,
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -208,6 +283,7 @@ impl RedisQueue {
                 k("owner"),
                 k("seq"),
             ],
+            alive: k("alive"),
         }
     }
 
@@ -217,6 +293,7 @@ impl RedisQueue {
         // UNLINK frees large sets in the background instead of blocking Redis.
         redis::cmd("UNLINK")
             .arg(&self.keys[..])
+            .arg(&self.alive)
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
@@ -374,6 +451,36 @@ impl CampaignQueue for RedisQueue {
             leased,
         })
     }
+
+    async fn mark_alive(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(&self.alive)
+            .arg(1)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn is_alive(&self) -> Result<bool, QueueError> {
+        let mut conn = self.conn.clone();
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(&self.alive)
+            .query_async(&mut conn)
+            .await?;
+        Ok(n == 1)
+    }
+}
+
+/// The index of `key` in `keys`, appended if absent.
+fn position(keys: &mut Vec<String>, key: String) -> usize {
+    match keys.iter().position(|k| *k == key) {
+        Some(i) => i,
+        None => {
+            keys.push(key);
+            keys.len() - 1
+        }
+    }
 }
 
 /// Attempt counters on Redis.
@@ -399,10 +506,10 @@ impl AttemptBook for RedisAttemptBook {
         r.validate()?;
         let mut conn = self.conn.clone();
         let mut inv = RESERVE.prepare_invoke();
-        for d in &r.debt_keys {
-            inv.key(r.debt_counter(d));
+        for key in r.counters() {
+            inv.key(key);
         }
-        inv.key(r.phone_counter());
+        inv.key(index_key(&r.account));
         let (code, value): (i64, i64) = inv
             .arg(r.now)
             .arg(&r.attempt_id)
@@ -428,47 +535,111 @@ impl AttemptBook for RedisAttemptBook {
 
     async fn release(&self, r: &Reservation) -> Result<(), QueueError> {
         let mut conn = self.conn.clone();
-        let mut pipe = redis::pipe();
-        for key in r
-            .debt_keys
-            .iter()
-            .map(|d| r.debt_counter(d))
-            .chain([r.phone_counter()])
-        {
-            pipe.zrem(key, &r.attempt_id).ignore();
+        let mut inv = RELEASE.prepare_invoke();
+        for key in r.counters() {
+            inv.key(key);
         }
-        pipe.query_async::<()>(&mut conn).await?;
+        inv.key(index_key(&r.account))
+            .arg(&r.attempt_id)
+            .invoke_async::<()>(&mut conn)
+            .await?;
         Ok(())
     }
 
-    async fn rebuild(&self, account: &str, attempts: &[PastAttempt]) -> Result<(), QueueError> {
-        let mut keys: Vec<String> = Vec::new();
-        let mut args: Vec<(usize, Millis, &str)> = Vec::new();
-        for a in attempts {
-            for key in a.counters(account) {
-                let i = match keys.iter().position(|k| *k == key) {
-                    Some(i) => i,
-                    None => {
-                        keys.push(key);
-                        keys.len() - 1
-                    }
-                };
-                args.push((i + 1, a.at, &a.id));
+    async fn settle(&self, r: &Reservation, debt_keys: &[String]) -> Result<(), QueueError> {
+        r.validate()?;
+        check_settled(debt_keys)?;
+        let mut debts: Vec<&String> = r.debt_keys.iter().collect();
+        for d in debt_keys {
+            if !debts.contains(&d) {
+                debts.push(d);
             }
         }
-        if keys.is_empty() {
-            return Ok(());
-        }
         let mut conn = self.conn.clone();
-        let mut inv = REBUILD.prepare_invoke();
-        for k in &keys {
-            inv.key(k);
+        let mut inv = SETTLE.prepare_invoke();
+        for d in &debts {
+            inv.key(r.debt_counter(d));
         }
-        inv.arg(KEEP_MS);
-        for (i, at, id) in args {
-            inv.arg(i).arg(at).arg(id);
+        inv.key(r.phone_counter()).key(index_key(&r.account));
+        inv.arg(&r.attempt_id).arg(r.now).arg(KEEP_MS);
+        for d in &debts {
+            inv.arg(if debt_keys.contains(d) { "1" } else { "0" });
         }
         inv.invoke_async::<()>(&mut conn).await?;
         Ok(())
+    }
+
+    async fn rebuild(
+        &self,
+        account: &str,
+        attempts: &[PastAttempt],
+        now: Millis,
+        grace: Millis,
+    ) -> Result<(), QueueError> {
+        let index = index_key(account);
+        let mut keys: Vec<String> = Vec::new();
+        let mut args: Vec<(usize, Millis, &str)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for a in attempts {
+            if !seen.insert(a.id.as_str()) {
+                continue;
+            }
+            for key in a.counters(account) {
+                let i = position(&mut keys, key);
+                // KEYS[1] is the index; counters start at 2.
+                args.push((i + 2, a.at, &a.id));
+            }
+        }
+        let mut conn = self.conn.clone();
+        for _ in 0..REBUILD_TRIES {
+            let listed: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(&index)
+                .query_async(&mut conn)
+                .await?;
+            let mut all = keys.clone();
+            for k in listed {
+                position(&mut all, k);
+            }
+            let mut inv = REBUILD.prepare_invoke();
+            inv.key(&index);
+            for k in &all {
+                inv.key(k);
+            }
+            inv.arg(now.saturating_sub(KEEP_MS))
+                .arg(now.saturating_sub(grace))
+                .arg(KEEP_MS);
+            for (i, at, id) in &args {
+                inv.arg(*i).arg(*at).arg(*id);
+            }
+            let done: i64 = inv.invoke_async(&mut conn).await?;
+            if done == 1 {
+                return Ok(());
+            }
+        }
+        Err(QueueError::Protocol(format!(
+            "rebuild of {account}: its counters kept changing"
+        )))
+    }
+
+    async fn counters(&self, account: &str) -> Result<Counters, QueueError> {
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(index_key(account))
+            .query_async(&mut conn)
+            .await?;
+        if keys.is_empty() {
+            return Ok(Counters::new());
+        }
+        let mut pipe = redis::pipe();
+        for k in &keys {
+            pipe.zrange_withscores(k, 0, -1);
+        }
+        let sets: Vec<Vec<(String, f64)>> = pipe.query_async(&mut conn).await?;
+        Ok(keys
+            .into_iter()
+            .zip(sets)
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(k, s)| (k, s.into_iter().map(|(m, at)| (m, at as Millis)).collect()))
+            .collect())
     }
 }

@@ -4,13 +4,19 @@
 //! same moment could each see 6 counted calls and both dial. So after the engine allows a
 //! call, the dialer *reserves* it: one atomic step re-counts the attempts recorded for each
 //! debt since the start of the 7-date window (and the last call to the number) and records
-//! this attempt only if the limits still hold. Attempts that end up not counting (busy,
-//! SIT) are released. The ledger stays the source of truth: counters are rebuilt from its
-//! contact history on cold start, and every store error refuses the dial (fail closed).
+//! this attempt only if the limits still hold. While the call is in progress it counts for
+//! every debt of the call (the safe side); when it ends it is *settled*: kept only under the
+//! debts the compliance engine attributes the final outcome to (US-REGF-10, -11), or released
+//! if it does not count (busy, SIT). The ledger stays the source of truth: whenever the
+//! dialer loads an account it *rebuilds* the account's counters from the ledger's contact
+//! history and the outbox's unacknowledged outcomes, exactly, so counters cannot drift (a
+//! lost Redis, a crash between reserve and dial). Every store error refuses the dial (fail
+//! closed).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
-use compliance::model::{Channel, Debt, Direction, HistoryEntry, Party};
+use compliance::model::{Channel, Debt, Direction, HistoryEntry, Hold, HoldKind, Party};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
@@ -83,11 +89,40 @@ impl Reservation {
     pub fn phone_counter(&self) -> String {
         phone_counter(&self.account, &self.phone)
     }
+
+    /// Every counter the reservation is recorded in: its debts', then its phone's.
+    pub fn counters(&self) -> Vec<String> {
+        self.debt_keys
+            .iter()
+            .map(|d| self.debt_counter(d))
+            .chain([self.phone_counter()])
+            .collect()
+    }
 }
+
+/// The debts a settled attempt stays under: at least one (a counted call is about a debt).
+pub(crate) fn check_settled(debt_keys: &[String]) -> Result<(), QueueError> {
+    if debt_keys.is_empty() || debt_keys.iter().any(String::is_empty) {
+        return Err(QueueError::Invalid {
+            field: "debt_keys",
+            problem: "at least one debt, none empty",
+        });
+    }
+    Ok(())
+}
+
+/// An account's counters as a store holds them: counter key -> attempt id -> instant (ms).
+pub type Counters = BTreeMap<String, BTreeMap<String, Millis>>;
 
 /// Common prefix of an account's counter keys (`{a:ACCOUNT}`: the Redis Cluster hash tag).
 pub fn account_prefix(account: &str) -> String {
     format!("att:{{a:{account}}}:")
+}
+
+/// The set of an account's counter keys (same hash slot): how a rebuild finds counters the
+/// history no longer names.
+pub fn index_key(account: &str) -> String {
+    format!("{}keys", account_prefix(account))
 }
 
 fn debt_counter(account: &str, debt: &str) -> String {
@@ -116,9 +151,19 @@ impl PastAttempt {
             .collect()
     }
 
-    /// The attempts of a contact history that count toward US-REGF-08, attributed as the
-    /// compliance engine attributes them (US-REGF-10, -11).
-    pub fn from_history(history: &[HistoryEntry], debts: &[Debt]) -> Vec<PastAttempt> {
+    /// The attempts of a contact history that count toward US-REGF-08, each under the id
+    /// the counters know it by (the ledger's idempotency key, which is the reservation's id),
+    /// attributed exactly as the compliance engine attributes them (US-REGF-10, -11; see
+    /// `compliance::history`): an outbound call to the consumer whose outcome counts and
+    /// that was not misdirected (a wrong party, or a number under a wrong-number hold),
+    /// counted against each debt it names if it was a conversation or a voicemail, else
+    /// against its first debt; with no debt named, against every debt. Student loans of one
+    /// group are one debt. `debts` are the account's debts; `holds` its holds.
+    pub fn from_history(
+        history: &[(String, HistoryEntry)],
+        debts: &[Debt],
+        holds: &[Hold],
+    ) -> Vec<PastAttempt> {
         let key = |id: &str| -> String {
             debts
                 .iter()
@@ -126,24 +171,44 @@ impl PastAttempt {
                 .and_then(|d| d.student_loan_group.clone())
                 .unwrap_or_else(|| id.to_string())
         };
+        let wrong_number = |n: &Option<String>| {
+            n.as_deref().is_some_and(|n| {
+                holds
+                    .iter()
+                    .any(|h| h.kind == HoldKind::WrongNumber && h.number.as_deref() == Some(n))
+            })
+        };
         history
             .iter()
             .enumerate()
-            .filter(|(_, e)| {
+            .filter(|(_, (_, e))| {
                 e.direction == Direction::Outbound
                     && e.party == Party::Consumer
                     && e.channel == Channel::Call
                     && e.outcome.counts_for_regf()
+                    && !wrong_number(&e.number)
             })
-            .map(|(i, e)| {
-                let mut keys: Vec<String> = if e.outcome.names_debts() {
-                    e.debt_ids.iter().map(|d| key(d)).collect()
+            .map(|(i, (id, e))| {
+                let named: Vec<&str> = if e.debt_ids.is_empty() {
+                    debts.iter().map(|d| d.id.as_str()).collect()
+                } else if e.outcome.names_debts() {
+                    e.debt_ids.iter().map(String::as_str).collect()
                 } else {
-                    e.debt_ids.first().map(|d| key(d)).into_iter().collect()
+                    e.debt_ids.iter().take(1).map(String::as_str).collect()
                 };
-                keys.dedup();
+                let mut keys: Vec<String> = Vec::with_capacity(named.len());
+                for k in named.into_iter().map(key) {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
                 PastAttempt {
-                    id: format!("history-{i}-{}", e.at.as_millisecond()),
+                    // The ledger requires a key; an entry without one still counts.
+                    id: if id.is_empty() {
+                        format!("history-{i}-{}", e.at.as_millisecond())
+                    } else {
+                        id.clone()
+                    },
                     at: e.at.as_millisecond(),
                     debt_keys: keys,
                     phone: e.number.clone(),
@@ -189,12 +254,32 @@ pub trait AttemptBook: Send + Sync {
     /// Removes a reserved attempt that turned out not to count (busy, SIT, never placed).
     fn release(&self, r: &Reservation) -> impl Future<Output = Result<(), QueueError>> + Send;
 
-    /// Replaces an account's counters with the ledger's history (cold start).
+    /// Once the call has ended and counts: keeps the attempt only under `debt_keys` (the
+    /// debts its final outcome is attributed to, see [`PastAttempt::from_history`]) and its
+    /// phone, at its reservation instant. A rebuild from the recorded history then finds
+    /// the counters as they are.
+    fn settle(
+        &self,
+        r: &Reservation,
+        debt_keys: &[String],
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Makes the account's counters exactly `attempts` (ids are the counters' members:
+    /// reservation ids, the ledger's idempotency keys), dropping those older than
+    /// [`KEEP_MS`] before `now`, in one atomic step. Members `attempts` does not name are
+    /// removed from every counter of the account (found through its key index), except
+    /// those younger than `grace` before `now`: another replica's attempt between its
+    /// reservation and its first durable record, which the caller could not see yet.
     fn rebuild(
         &self,
         account: &str,
         attempts: &[PastAttempt],
+        now: Millis,
+        grace: Millis,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// The account's counters as they are (tests, diagnostics).
+    fn counters(&self, account: &str) -> impl Future<Output = Result<Counters, QueueError>> + Send;
 }
 
 #[cfg(test)]
@@ -219,9 +304,60 @@ mod tests {
             {"at": "2026-07-12T16:00:00Z", "direction": "inbound", "debt_ids": ["a"], "outcome": "conversation"},
         ]))
         .expect("history");
-        let p = PastAttempt::from_history(&h, &[]);
+        let h: Vec<(String, HistoryEntry)> = h
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| (format!("att-{i}"), e))
+            .collect();
+        let p = PastAttempt::from_history(&h, &[], &[]);
         assert_eq!(p.len(), 2);
-        assert_eq!(p[0].debt_keys, ["a"]);
-        assert_eq!(p[1].debt_keys, ["a", "b"]);
+        assert_eq!(
+            (p[0].id.as_str(), &p[0].debt_keys[..]),
+            ("att-0", &["a".to_string()][..])
+        );
+        assert_eq!(
+            (p[1].id.as_str(), &p[1].debt_keys[..]),
+            ("att-1", &["a".to_string(), "b".to_string()][..])
+        );
+    }
+
+    /// US-REGF-11: student loans of one group count as one debt; US-REGF-10: a call naming
+    /// no debt counts against every debt; a call to a number under a wrong-number hold was
+    /// misdirected and does not count, nor does a third party's.
+    #[test]
+    fn groups_unnamed_debts_and_misdirected_calls() {
+        let h: Vec<HistoryEntry> = serde_json::from_value(serde_json::json!([
+            {"at": "2026-07-10T15:00:00Z", "number": "+14045550134", "debt_ids": ["s1", "s2", "a"], "outcome": "conversation"},
+            {"at": "2026-07-10T16:00:00Z", "number": "+14045550134", "debt_ids": [], "outcome": "no_answer"},
+            {"at": "2026-07-10T17:00:00Z", "number": "+14045550199", "debt_ids": ["a"], "outcome": "no_answer"},
+            {"at": "2026-07-10T18:00:00Z", "number": "+14045550134", "debt_ids": ["a"], "outcome": "answered", "party": "third_party", "third_party_id": "tp"},
+        ]))
+        .expect("history");
+        let h: Vec<(String, HistoryEntry)> = h
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| (format!("k{i}"), e))
+            .collect();
+        let debts: Vec<Debt> = serde_json::from_value(serde_json::json!([
+            {"id": "s1", "student_loan_group": "g"},
+            {"id": "s2", "student_loan_group": "g"},
+            {"id": "a"},
+        ]))
+        .expect("debts");
+        let holds: Vec<Hold> = serde_json::from_value(serde_json::json!([
+            {"kind": "wrong_number", "number": "+14045550199", "since": "2026-07-11T00:00:00Z"},
+        ]))
+        .expect("holds");
+        let p = PastAttempt::from_history(&h, &debts, &holds);
+        let got: Vec<(&str, Vec<&str>)> = p
+            .iter()
+            .map(|a| {
+                (
+                    a.id.as_str(),
+                    a.debt_keys.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(got, [("k0", vec!["g", "a"]), ("k1", vec!["g", "a"])]);
     }
 }

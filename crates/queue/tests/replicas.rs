@@ -289,6 +289,10 @@ fn reservation_keeps_seven_in_seven_across_replicas_on_redis() {
 /// Deferred accounts sleep until their instant and wake on their own; stale leases cannot
 /// complete; a removed account is gone at once.
 async fn lifecycle<Q: CampaignQueue>(q: &Q) {
+    // A store that never held the campaign's accounts says so.
+    assert!(!q.is_alive().await.expect("alive"));
+    q.mark_alive().await.expect("mark");
+    assert!(q.is_alive().await.expect("alive"));
     q.push_sleeping(&items(3), T0 + 1_000).await.expect("push");
     assert!(q.pop_lease(10, T0, TTL, "r").await.expect("pop").is_empty());
     assert_eq!(q.next_wake().await.expect("wake"), Some(T0 + 1_000));
@@ -342,7 +346,9 @@ async fn rebuild<B: AttemptBook>(book: &B) {
             phone: Some("+14045550134".to_string()),
         })
         .collect();
-    book.rebuild(&account, &past).await.expect("rebuild");
+    book.rebuild(&account, &past, T0 + 86_400_000, 0)
+        .await
+        .expect("rebuild");
     let r = Reservation {
         account,
         attempt_id: "next".to_string(),

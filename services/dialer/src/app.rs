@@ -221,13 +221,7 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
         seed: *seed,
         speed: clock.rate(),
     };
-    let mut registry = Registry::new(
-        Arc::new(stores),
-        store.clone(),
-        Box::new(network),
-        clock,
-        cfg.redis_url.is_none(),
-    );
+    let mut registry = Registry::new(Arc::new(stores), store.clone(), Box::new(network), clock);
     if let Some(link) = &link {
         registry = registry.with_lister(Arc::new(link.clone()));
     }

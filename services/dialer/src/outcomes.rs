@@ -90,11 +90,17 @@ impl WriteKind {
 }
 
 /// A write about an account that the ledger has not acknowledged yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Unacknowledged {
     pub account_id: String,
     pub key: String,
     pub kind: WriteKind,
+    /// Still the provisional outcome noted before the dial: a call in progress (or one whose
+    /// replica died, to be recorded as it is).
+    pub provisional: bool,
+    /// The outcome an outcome row carries (`None` for other kinds, or a row that cannot be
+    /// decoded), so the attempt counters can count calls the ledger does not have yet.
+    pub outcome: Option<ContactOutcome>,
 }
 
 /// A durable destination for attempt outcomes and the ledger writes dispositions make.

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use ledger::domain::AccountFilter;
+use queue::CampaignQueue;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
@@ -255,9 +256,6 @@ pub struct Registry<B: Backend> {
     store: CampaignStore,
     network: Box<dyn Network>,
     clock: Clock,
-    /// Whether accounts are re-queued from the database on resume (in-process queues are
-    /// lost with the process; Redis queues are not).
-    requeue_on_resume: bool,
     /// Shared with the background half of a stop.
     entries: Arc<Mutex<BTreeMap<String, Entry>>>,
     /// Serializes life-cycle changes (held across database writes, never across a stop).
@@ -281,21 +279,17 @@ impl<B: Backend> std::fmt::Debug for Registry<B> {
 
 impl<B: Backend> Registry<B> {
     /// A registry over `store` that has not resumed anything yet (see [`Registry::resume`]).
-    /// `requeue_on_resume`: queue the stored accounts again when a campaign is resumed
-    /// (for in-process queues).
     pub fn new(
         backend: Arc<B>,
         store: CampaignStore,
         network: Box<dyn Network>,
         clock: Clock,
-        requeue_on_resume: bool,
     ) -> Registry<B> {
         Registry {
             backend,
             store,
             network,
             clock,
-            requeue_on_resume,
             entries: Arc::new(Mutex::new(BTreeMap::new())),
             admin: tokio::sync::Mutex::new(()),
             draining: AtomicBool::new(false),
@@ -413,16 +407,7 @@ impl<B: Backend> Registry<B> {
                 },
             );
             let Some(handle) = handle else { continue };
-            if self.requeue_on_resume {
-                let accounts = self.store.accounts(&id).await?;
-                if !accounts.is_empty() {
-                    let r = handle
-                        .add_accounts(accounts)
-                        .await
-                        .map_err(|e| engine_error(&id, e))?;
-                    info!(campaign_id = %id, queued = r.queued, "accounts queued again");
-                }
-            }
+            self.requeue_if_lost(&id, &handle).await?;
             match state {
                 CampaignState::Running => handle.start().await,
                 CampaignState::Paused => handle.pause().await,
@@ -433,6 +418,45 @@ impl<B: Backend> Registry<B> {
             resumed += 1;
         }
         Ok(resumed)
+    }
+
+    /// Queues a resumed campaign's stored accounts again if its queue store lost them (a new
+    /// process on in-process queues, a flushed or replaced Redis: the campaign's alive marker
+    /// is gone with the data). Loading them rebuilds their attempt counters from the ledger.
+    /// The marker is set once every account is queued, so a load that fell short is retried
+    /// at the next start.
+    async fn requeue_if_lost(
+        &self,
+        id: &str,
+        handle: &CampaignHandle,
+    ) -> Result<(), RegistryError> {
+        let queue = self.backend.queue(id);
+        match queue.is_alive().await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => {
+                // Fail closed: queuing again would bring back accounts the campaign retired
+                // (worked, promised); a queue store that does not answer dials nothing anyway.
+                warn!(campaign_id = %id, error = %e, "queue marker unreadable: accounts not queued again");
+                return Ok(());
+            }
+        }
+        let accounts = self.store.accounts(id).await?;
+        let mut complete = true;
+        if !accounts.is_empty() {
+            let r = handle
+                .add_accounts(accounts)
+                .await
+                .map_err(|e| engine_error(id, e))?;
+            complete = r.unavailable.is_empty();
+            info!(campaign_id = %id, queued = r.queued, unavailable = r.unavailable.len(), "accounts queued again");
+        }
+        if !complete {
+            warn!(campaign_id = %id, "some accounts could not be queued again; retried at the next start");
+        } else if let Err(e) = queue.mark_alive().await {
+            warn!(campaign_id = %id, error = %e, "queue marker not set");
+        }
+        Ok(())
     }
 
     /// Creates a campaign in state [`CampaignState::Ready`].
@@ -446,6 +470,10 @@ impl<B: Backend> Registry<B> {
         let now = self.now();
         self.store.insert(&spec, StoredState::Ready, now).await?;
         let (handle, task) = self.spawn(&spec, 1)?;
+        // The queue holds every account of the campaign from now on (none yet).
+        if let Err(e) = self.backend.queue(&spec.id).mark_alive().await {
+            warn!(campaign_id = %spec.id, error = %e, "queue marker not set");
+        }
         let entry = Entry {
             spec: spec.clone(),
             state: CampaignState::Ready,

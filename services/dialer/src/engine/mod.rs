@@ -172,6 +172,10 @@ pub(crate) enum Command {
     },
     Loaded {
         views: Vec<AccountView>,
+        /// The outbox's unacknowledged writes about them, read before the views (the order a
+        /// counter rebuild needs, see `calls::Runtime::loaded`), from `read_at` on.
+        unacked: Vec<crate::outcomes::Unacknowledged>,
+        read_at: Millis,
         report: AddReport,
         reply: Option<oneshot::Sender<AddReport>>,
     },

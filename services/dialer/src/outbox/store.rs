@@ -6,6 +6,8 @@
 //! single-row statements inside one `BEGIN IMMEDIATE` transaction) and how a key list is bound
 //! (`= ANY($1)` vs `json_each`).
 
+use collections_proto::ledger_v1 as pb;
+use prost::Message;
 use sqlx::FromRow;
 
 use super::OutboxError;
@@ -33,21 +35,24 @@ impl std::fmt::Debug for Store {
 trait Dialect {
     /// Deletes the rows whose keys are in the list `$1`.
     const DELETE_KEYS: &'static str;
-    /// (account, key, kind) of the rows about the accounts in the list `$1`.
+    /// (account, key, kind, state, outcome payload) of the rows about the accounts in the
+    /// list `$1`.
     const OF_ACCOUNTS: &'static str;
 }
 
 impl Dialect for sqlx::Postgres {
     const DELETE_KEYS: &'static str =
         "DELETE FROM dialer_outbox WHERE idempotency_key = ANY($1::text[])";
-    const OF_ACCOUNTS: &'static str = "SELECT account_id, idempotency_key, kind \
+    const OF_ACCOUNTS: &'static str = "SELECT account_id, idempotency_key, kind, state, \
+         CASE WHEN kind = 'outcome' THEN payload END \
          FROM dialer_outbox WHERE account_id = ANY($1::text[])";
 }
 
 impl Dialect for sqlx::Sqlite {
     const DELETE_KEYS: &'static str = "DELETE FROM dialer_outbox \
          WHERE idempotency_key IN (SELECT value FROM json_each($1))";
-    const OF_ACCOUNTS: &'static str = "SELECT account_id, idempotency_key, kind \
+    const OF_ACCOUNTS: &'static str = "SELECT account_id, idempotency_key, kind, state, \
+         CASE WHEN kind = 'outcome' THEN payload END \
          FROM dialer_outbox WHERE account_id IN (SELECT value FROM json_each($1))";
 }
 
@@ -273,12 +278,14 @@ impl Store {
         Ok(())
     }
 
-    /// The rows about `accounts`, of every owner: writes the ledger has not acknowledged.
+    /// The rows about `accounts`, of every owner: writes the ledger has not acknowledged, with
+    /// the outcome of outcome rows.
     pub(crate) async fn unacknowledged(&self, accounts: &[String]) -> Result<Vec<Unacknowledged>> {
         if accounts.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(String, String, String)> = match &self.db {
+        type OfAccount = (String, String, String, String, Option<Vec<u8>>);
+        let rows: Vec<OfAccount> = match &self.db {
             Db::Pg(p) => {
                 sqlx::query_as(<sqlx::Postgres as Dialect>::OF_ACCOUNTS)
                     .bind(accounts)
@@ -294,11 +301,16 @@ impl Store {
         };
         Ok(rows
             .into_iter()
-            .map(|(account_id, key, kind)| Unacknowledged {
+            .map(|(account_id, key, kind, state, payload)| Unacknowledged {
                 account_id,
                 key,
                 // An unknown kind (a newer dialer's row) is treated as the strictest: a hold.
                 kind: WriteKind::parse(&kind).unwrap_or(WriteKind::Hold),
+                provisional: state == "provisional",
+                // Undecodable (the relay dead-letters it): listed, without an outcome.
+                outcome: payload
+                    .and_then(|p| pb::ContactOutcome::decode(p.as_slice()).ok())
+                    .and_then(|o| ledger::grpc::outcome_from_pb(o).ok()),
             })
             .collect())
     }

@@ -147,7 +147,6 @@ impl Server {
             store,
             Box::new(network),
             clock,
-            !opts.redis,
         ));
         registry.resume().await.expect("resume");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -13,14 +13,14 @@ use tracing::{debug, warn};
 
 use super::{
     Call, MAX_POP_ROUNDS, MINUTE, NEXT_CALL, Phase, Plan, Prepared, REG_F_LIMIT, Runtime, Target,
-    debt_keys, join_all, open_debts, ts,
+    counted_attempts, debt_keys, join_all, open_debts, ts,
 };
 use crate::account::{AccountSource, AccountView};
 use crate::carrier::{CallId, Originate};
 use crate::engine::Backend;
 use crate::engine::figures::RunState;
 use crate::engine::seats::Seats;
-use crate::outcomes::{OutcomeSink, WriteKind};
+use crate::outcomes::{OutcomeSink, Unacknowledged, WriteKind};
 use crate::session::{AgentEvent, SeatState};
 
 impl<B: Backend> Runtime<B> {
@@ -139,18 +139,43 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
+    /// Our copy of `account`, loaded on first use, with its attempt counters rebuilt (again,
+    /// if the last rebuild failed). `None`: the account cannot be dialed now (the ledger, the
+    /// outbox or the counters did not answer: fail closed).
     pub(super) async fn view(&mut self, account: &str) -> Option<&AccountView> {
-        if !self.accounts.contains_key(account) {
-            match self.backend.source().load(account).await {
-                Ok(v) => {
-                    self.note_history(&v);
-                    self.accounts.insert(account.to_string(), v);
+        if !self.accounts.contains_key(account) || self.unbuilt.contains(account) {
+            let backend = self.backend.clone();
+            let read_at = self.clock.now_ms();
+            // The outbox before the ledger, as in `load`.
+            let unacked = match backend
+                .outbox()
+                .unacknowledged(&[account.to_string()])
+                .await
+            {
+                Ok(u) => u,
+                Err(e) => {
+                    warn!(error = %e, "outbox unavailable: account not loaded");
+                    self.counters.errors += 1;
+                    return None;
                 }
+            };
+            let mut v = match backend.source().load(account).await {
+                Ok(v) => v,
                 Err(e) => {
                     warn!(error = %e, "account load failed");
                     self.counters.errors += 1;
                     return None;
                 }
+            };
+            self.merge_own(&mut v);
+            let rows: Vec<&Unacknowledged> = unacked.iter().collect();
+            let attempts = counted_attempts(&v, &rows);
+            self.note_history(&v);
+            self.accounts.insert(account.to_string(), v);
+            self.rebuild_counters(vec![(account.to_string(), attempts)], read_at)
+                .await;
+            if self.unbuilt.contains(account) {
+                return None;
             }
         }
         self.accounts.get(account)

@@ -8,7 +8,7 @@ use queue::recycle::Recycle;
 use queue::{AttemptBook, CampaignQueue, Millis, Next};
 use tracing::{debug, info, warn};
 
-use super::{Call, DAY, MINUTE, Phase, Runtime, code_tag, open_debts, retry, ts};
+use super::{Call, DAY, MINUTE, Phase, Runtime, attributed, code_tag, open_debts, retry, ts};
 use crate::carrier::{CallId, CarrierEvent, EndCause, Prompt, Verdict};
 use crate::engine::{Backend, Command, outcome_name};
 use crate::outcomes::{LedgerCommand, OutcomeSink};
@@ -462,12 +462,27 @@ impl<B: Backend> Runtime<B> {
                 let _ = tx.send(Command::Saved { agent, call: id });
             }
         });
-        if let Some(r) = &c.reservation
-            && !outcome.counts_for_regf()
-            && let Err(e) = self.backend.book().release(r).await
-        {
-            // Keeping it counted is the safe side.
-            warn!(error = %e, "reservation release failed");
+        if let Some(r) = &c.reservation {
+            // The attempt now counts only where the final outcome is attributed (a no-answer
+            // against its first debt, a conversation against the debts discussed), or not
+            // at all: what a rebuild from the recorded outcome would give.
+            let book = self.backend.book();
+            let done = match self
+                .accounts
+                .get(&c.account)
+                .map(|v| attributed(v, &c.record))
+            {
+                Some(Some(keys)) => book.settle(r, &keys).await,
+                Some(None) => book.release(r).await,
+                // No copy of the account (not expected while its call runs): as reserved.
+                None if !outcome.counts_for_regf() => book.release(r).await,
+                None => Ok(()),
+            };
+            if let Err(e) = done {
+                // Keeping it counted under every debt of the call is the safe side; the next
+                // rebuild makes it exact.
+                warn!(error = %e, "reservation settle failed");
+            }
         }
         if let Some(v) = self.accounts.get_mut(&c.account) {
             v.contacts.push(c.record.clone());

@@ -10,17 +10,18 @@ mod dialing;
 mod events;
 mod screen_pop;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use compliance::Decision;
-use compliance::model::{Direction, HoldKind, Outcome};
+use compliance::model::{self as cm, Direction, HoldKind, Outcome};
 use jiff::Timestamp;
 use ledger::domain::{ContactOutcome, Hold};
 use pacing::{Completed, Controller};
 use queue::rank::{AccountFacts, rank};
-use queue::{CampaignQueue, Lease, Millis, Reservation};
+use queue::reservation::PastAttempt;
+use queue::{AttemptBook, CampaignQueue, Lease, Millis, Reservation};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -28,9 +29,10 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::figures::{AgentCounts, Counters, Figures, QueueView, RunState};
 use super::seats::Seats;
 use super::{AddReport, Backend, CampaignControl, Clock, Command, Deadlines, EngineError};
-use crate::account::{AccountSource, AccountView, SourceError};
+use crate::account::{AccountSource, AccountView, SourceError, history_entry};
 use crate::campaign::CampaignSpec;
 use crate::carrier::{CallId, Carrier, CarrierEvent};
+use crate::outcomes::{OutcomeSink, Unacknowledged, WriteKind};
 use crate::session::{
     AgentCommand, AgentEvent, Disposition, DispositionCode, ScreenPop, SeatState,
 };
@@ -46,6 +48,12 @@ const MAX_POP_ROUNDS: usize = 8;
 /// How far the clock may read behind recorded history before dialing stops: clocks of
 /// different machines disagree by seconds, not minutes.
 pub(crate) const CLOCK_SKEW: Millis = 5 * MINUTE;
+/// A counter rebuild keeps attempts it cannot see that are younger than this: another
+/// replica's (or campaign's) reservation made just before the rebuild read the outbox, whose
+/// outbox row was not written yet. Generous: keeping one longer only counts on the safe side.
+const COUNTER_GRACE: Millis = 10 * MINUTE;
+/// Counter rebuilds sent to the store at once.
+const REBUILD_BATCH: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
@@ -133,6 +141,9 @@ pub(crate) struct Runtime<B: Backend> {
     /// Our own command sender, for work finished in spawned tasks.
     tx: mpsc::UnboundedSender<Command>,
     accounts: HashMap<String, AccountView>,
+    /// Accounts whose attempt counters could not be rebuilt since their view was loaded:
+    /// not dialed until a rebuild succeeds (see `view`).
+    unbuilt: HashSet<String>,
     /// Next phone to try, per account (index into its phones in campaign order).
     cursor: HashMap<String, usize>,
     calls: HashMap<CallId, Call>,
@@ -191,6 +202,7 @@ impl<B: Backend> Runtime<B> {
             latest_history: Millis::MIN,
             tx,
             accounts: HashMap::new(),
+            unbuilt: HashSet::new(),
             cursor: HashMap::new(),
             calls: HashMap::new(),
             busy_accounts: HashMap::new(),
@@ -422,9 +434,14 @@ impl<B: Backend> Runtime<B> {
             Command::AddAccounts { ids, reply } => self.load(ids, Some(reply)),
             Command::Loaded {
                 views,
+                unacked,
+                read_at,
                 report,
                 reply,
-            } => self.loaded(views, report, reply, now).await,
+            } => {
+                self.loaded(views, unacked, read_at, report, reply, now)
+                    .await
+            }
             Command::AccountChanged { account_id } => {
                 if self.accounts.contains_key(&account_id) {
                     self.load(vec![account_id], None);
@@ -456,14 +473,27 @@ impl<B: Backend> Runtime<B> {
     }
 
     /// Loads accounts in a separate task (the ledger may be slow) and comes back with
-    /// [`Command::Loaded`].
+    /// [`Command::Loaded`]. Each batch reads the outbox before the ledger: an outcome the
+    /// ledger acknowledges (and the outbox drops) in between is then in the ledger's answer,
+    /// so the counter rebuild misses no attempt.
     fn load(&self, ids: Vec<String>, reply: Option<oneshot::Sender<AddReport>>) {
         let backend = self.backend.clone();
         let tx = self.tx.clone();
+        let read_at = self.clock.now_ms();
         tokio::spawn(async move {
             let mut report = AddReport::default();
             let mut views = Vec::with_capacity(ids.len());
+            let mut unacked = Vec::new();
             for chunk in ids.chunks(32) {
+                match backend.outbox().unacknowledged(chunk).await {
+                    Ok(u) => unacked.extend(u),
+                    Err(e) => {
+                        // Fail closed: without it the counters cannot be rebuilt.
+                        warn!(error = %e, "outbox unavailable: accounts not loaded");
+                        report.unavailable.extend(chunk.iter().cloned());
+                        continue;
+                    }
+                }
                 let loads = chunk.iter().map(|id| backend.source().load(id));
                 for (id, r) in chunk.iter().zip(join_all(loads).await) {
                     match r {
@@ -478,35 +508,39 @@ impl<B: Backend> Runtime<B> {
             }
             let _ = tx.send(Command::Loaded {
                 views,
+                unacked,
+                read_at,
                 report,
                 reply,
             });
         });
     }
 
+    /// Freshly loaded views: our own outcomes the ledger has not reported back are kept, the
+    /// accounts' attempt counters are rebuilt from them and the outbox's unacknowledged
+    /// outcomes (`unacked`, read from `read_at`) before any of them can be dialed again, and
+    /// the queue follows what changed.
     async fn loaded(
         &mut self,
         views: Vec<AccountView>,
+        unacked: Vec<Unacknowledged>,
+        read_at: Millis,
         mut report: AddReport,
         reply: Option<oneshot::Sender<AddReport>>,
         now: Millis,
     ) {
         let fresh = reply.is_some();
+        let mut rows: HashMap<&str, Vec<&Unacknowledged>> = HashMap::new();
+        for u in &unacked {
+            rows.entry(u.account_id.as_str()).or_default().push(u);
+        }
+        let mut rebuilds = Vec::with_capacity(views.len());
         let mut items = Vec::new();
         for mut v in views {
             let id = v.account.account_id.clone();
-            if let Some(old) = self.accounts.get(&id) {
-                // Keep our own outcomes the ledger has not reported back yet.
-                for c in &old.contacts {
-                    if !v
-                        .contacts
-                        .iter()
-                        .any(|x| x.idempotency_key == c.idempotency_key)
-                    {
-                        v.contacts.push(c.clone());
-                    }
-                }
-            }
+            self.merge_own(&mut v);
+            let attempts = counted_attempts(&v, rows.get(id.as_str()).map_or(&[], |r| &r[..]));
+            rebuilds.push((id.clone(), attempts));
             let callable = !open_debts(&v, now).is_empty();
             // A hold released: back in the queue (an account retired for other reasons,
             // a promise say, stays out: only fresh loads and released holds are pushed).
@@ -534,6 +568,7 @@ impl<B: Backend> Runtime<B> {
             self.note_history(&v);
             self.accounts.insert(id, v);
         }
+        self.rebuild_counters(rebuilds, read_at).await;
         if !items.is_empty() {
             match self.queue.push(&items).await {
                 Ok(()) => report.queued = items.len() as u32,
@@ -548,6 +583,54 @@ impl<B: Backend> Runtime<B> {
         }
         if let Some(reply) = reply {
             let _ = reply.send(report);
+        }
+    }
+
+    /// Keeps in a fresh view our own outcomes of the copy it replaces that the ledger has not
+    /// reported back yet.
+    fn merge_own(&self, v: &mut AccountView) {
+        let Some(old) = self.accounts.get(&v.account.account_id) else {
+            return;
+        };
+        for c in &old.contacts {
+            if !v
+                .contacts
+                .iter()
+                .any(|x| x.idempotency_key == c.idempotency_key)
+            {
+                v.contacts.push(c.clone());
+            }
+        }
+    }
+
+    /// Makes the accounts' attempt counters exactly these attempts (with the young members
+    /// of other replicas kept, see [`COUNTER_GRACE`]), in concurrent batches. An account
+    /// whose rebuild failed is marked and not dialed until one succeeds.
+    pub(super) async fn rebuild_counters(
+        &mut self,
+        rebuilds: Vec<(String, Vec<PastAttempt>)>,
+        read_at: Millis,
+    ) {
+        let backend = self.backend.clone();
+        for batch in rebuilds.chunks(REBUILD_BATCH) {
+            let done = join_all(
+                batch
+                    .iter()
+                    .map(|(id, a)| backend.book().rebuild(id, a, read_at, COUNTER_GRACE)),
+            )
+            .await;
+            for ((id, _), r) in batch.iter().zip(done) {
+                match r {
+                    Ok(()) => {
+                        self.unbuilt.remove(id);
+                    }
+                    Err(e) => {
+                        warn!(account_id = %id, error = %e, "attempt counters not rebuilt: not dialing it until they are");
+                        self.counters.errors += 1;
+                        self.unbuilt.insert(id.clone());
+                    }
+                }
+            }
         }
     }
 
@@ -787,6 +870,68 @@ fn debt_keys(v: &AccountView, debts: &[String]) -> Vec<String> {
     keys
 }
 
+/// The account's debts as the compliance engine models them (student-loan groups).
+fn model_debts(v: &AccountView) -> Vec<cm::Debt> {
+    v.account
+        .debts
+        .iter()
+        .map(|d| cm::Debt {
+            id: d.debt_id.clone(),
+            student_loan_group: (!d.student_loan_group.is_empty())
+                .then(|| d.student_loan_group.clone()),
+        })
+        .collect()
+}
+
+/// The attempts an account's counters must hold, and nothing else: the counted calls of its
+/// view (the ledger's history and our own outcomes not reported back yet) attributed as the
+/// compliance engine attributes them ([`PastAttempt::from_history`]), and the outbox's
+/// outcomes the ledger has not acknowledged, of any replica: a final one as it will be
+/// recorded; a provisional one (a call in progress, or one whose replica died) under every
+/// debt of the call, as its reservation is (the safe side until it ends).
+pub(crate) fn counted_attempts(v: &AccountView, unacked: &[&Unacknowledged]) -> Vec<PastAttempt> {
+    let debts = model_debts(v);
+    let holds = v.consumer().holds;
+    let history: Vec<(String, cm::HistoryEntry)> = v
+        .contacts
+        .iter()
+        .map(|c| (c.idempotency_key.clone(), history_entry(c)))
+        .collect();
+    let mut attempts = PastAttempt::from_history(&history, &debts, &holds);
+    let known: HashSet<&str> = v
+        .contacts
+        .iter()
+        .map(|c| c.idempotency_key.as_str())
+        .collect();
+    for u in unacked {
+        let Some(o) = &u.outcome else { continue };
+        if u.kind != WriteKind::Outcome || known.contains(u.key.as_str()) {
+            continue;
+        }
+        if !u.provisional {
+            let entry = [(u.key.clone(), history_entry(o))];
+            attempts.extend(PastAttempt::from_history(&entry, &debts, &holds));
+        } else if o.direction == Direction::Outbound && !o.debt_ids.is_empty() {
+            attempts.push(PastAttempt {
+                id: u.key.clone(),
+                at: o.started_at.as_millisecond(),
+                debt_keys: debt_keys(v, &o.debt_ids),
+                phone: (!o.number.is_empty()).then(|| o.number.clone()),
+            });
+        }
+    }
+    attempts
+}
+
+/// The debt keys a finished call counts under (US-REGF-10, -11), `None` if it does not count:
+/// the attribution a rebuild from the recorded outcome will make.
+fn attributed(v: &AccountView, record: &ContactOutcome) -> Option<Vec<String>> {
+    let entry = [(record.idempotency_key.clone(), history_entry(record))];
+    PastAttempt::from_history(&entry, &model_debts(v), &v.consumer().holds)
+        .pop()
+        .map(|a| a.debt_keys)
+}
+
 /// Retries an idempotent ledger write with capped backoff until it succeeds.
 async fn retry<F, Fut>(what: &'static str, mut f: F)
 where
@@ -829,4 +974,147 @@ async fn join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<
     })
     .await;
     out.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::domain::{AmdVerdict, Channel, Debt, Party};
+
+    fn view() -> AccountView {
+        let mut account = crate::portfolio::accounts(1, 1, Timestamp::UNIX_EPOCH)
+            .pop()
+            .expect("an account");
+        let debt = |id: &str, group: &str| Debt {
+            debt_id: id.into(),
+            balance_minor: 10_000,
+            currency: "USD".into(),
+            days_past_due: 90,
+            student_loan_group: group.into(),
+            original_creditor: "Acme".into(),
+            last_activity_at: None,
+        };
+        account.debts = vec![debt("d1", ""), debt("s1", "g"), debt("s2", "g")];
+        account.holds.clear();
+        AccountView {
+            account,
+            contacts: Vec::new(),
+            promises: Vec::new(),
+            version: 0,
+        }
+    }
+
+    fn outcome(key: &str, at: Millis, outcome: Outcome, debts: &[&str]) -> ContactOutcome {
+        ContactOutcome {
+            idempotency_key: key.into(),
+            account_id: "acct".into(),
+            person_id: String::new(),
+            debt_ids: debts.iter().map(|d| d.to_string()).collect(),
+            number: "+14045550134".into(),
+            direction: Direction::Outbound,
+            channel: Channel::Call,
+            dial_mode: None,
+            outcome,
+            party: Party::Nobody,
+            third_party_id: String::new(),
+            campaign_id: "c".into(),
+            agent_id: String::new(),
+            started_at: ts(at),
+            ring_ms: 0,
+            talk_ms: 0,
+            amd: AmdVerdict::NotRun,
+            recording_ref: String::new(),
+            disposition: String::new(),
+            counts_for_regf: false,
+            event_id: 0,
+            recorded_at: None,
+            checked_seq: 0,
+        }
+    }
+
+    fn row(o: ContactOutcome, provisional: bool) -> Unacknowledged {
+        Unacknowledged {
+            account_id: o.account_id.clone(),
+            key: o.idempotency_key.clone(),
+            kind: WriteKind::Outcome,
+            provisional,
+            outcome: Some(o),
+        }
+    }
+
+    fn keyed(a: &[PastAttempt]) -> Vec<(&str, Millis, Vec<&str>)> {
+        let mut v: Vec<_> = a
+            .iter()
+            .map(|a| {
+                (
+                    a.id.as_str(),
+                    a.at,
+                    a.debt_keys.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The counters hold the view's counted calls as the compliance engine attributes them
+    /// (US-REGF-10, -11), the outbox's finals likewise, and a call in progress under every
+    /// debt of the call, as its reservation; what the view already has is not counted twice.
+    #[test]
+    fn counted_attempts_are_the_history_and_the_unacknowledged_outcomes() {
+        let mut v = view();
+        v.contacts = vec![
+            outcome("h-no-answer", 1_000, Outcome::NoAnswer, &["s1", "d1"]),
+            outcome("h-talk", 2_000, Outcome::Conversation, &["d1", "s1", "s2"]),
+            outcome("h-busy", 3_000, Outcome::Busy, &["d1"]),
+        ];
+        let rows = [
+            row(
+                outcome("o-final", 4_000, Outcome::Machine, &["d1", "s1"]),
+                false,
+            ),
+            row(
+                outcome("o-flight", 5_000, Outcome::NoAnswer, &["s2", "d1"]),
+                true,
+            ),
+            // The ledger already reported it: the view's copy wins.
+            row(outcome("h-talk", 2_000, Outcome::NoAnswer, &["d1"]), true),
+            Unacknowledged {
+                account_id: "acct".into(),
+                key: "o-hold".into(),
+                kind: WriteKind::Hold,
+                provisional: false,
+                outcome: None,
+            },
+        ];
+        let rows: Vec<&Unacknowledged> = rows.iter().collect();
+        let got = counted_attempts(&v, &rows);
+        assert_eq!(
+            keyed(&got),
+            vec![
+                ("h-no-answer", 1_000, vec!["g"]),
+                ("h-talk", 2_000, vec!["d1", "g"]),
+                ("o-final", 4_000, vec!["d1"]),
+                ("o-flight", 5_000, vec!["d1", "g"]),
+            ]
+        );
+        assert!(
+            got.iter()
+                .all(|a| a.phone.as_deref() == Some("+14045550134"))
+        );
+    }
+
+    /// A finished call settles where its outcome is attributed; a busy one is released.
+    #[test]
+    fn a_finished_call_is_attributed_as_it_will_be_recorded() {
+        let v = view();
+        let no_answer = outcome("k1", 1_000, Outcome::NoAnswer, &["s2", "d1"]);
+        assert_eq!(attributed(&v, &no_answer), Some(vec!["g".to_string()]));
+        let talk = outcome("k2", 1_000, Outcome::Conversation, &["d1"]);
+        assert_eq!(attributed(&v, &talk), Some(vec!["d1".to_string()]));
+        let busy = outcome("k3", 1_000, Outcome::Busy, &["d1"]);
+        assert_eq!(attributed(&v, &busy), None);
+        let wrong = outcome("k4", 1_000, Outcome::WrongParty, &["d1"]);
+        assert_eq!(attributed(&v, &wrong), None);
+    }
 }

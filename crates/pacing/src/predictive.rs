@@ -89,7 +89,7 @@ impl Default for PredictiveConfig {
         PredictiveConfig {
             margin: 0.0,
             z: 1.645,
-            calibration_prior: 1.5,
+            calibration_prior: 2.0,
             calibration_prior_drops: 4.0,
             calibration_half_life_s: 4.0 * 3600.0,
             answer_half_life_s: 900.0,
@@ -98,11 +98,11 @@ impl Default for PredictiveConfig {
             prior_dials: 20.0,
             amd_delay_s: 1.75,
             horizon_points: 8,
-            theta0: 0.02,
-            theta_min: 0.002,
+            theta0: 0.01,
+            theta_min: 0.0005,
             theta_max: 0.8,
             gain: 0.2,
-            payback_lives: 2000.0,
+            payback_lives: 1000.0,
             class_split_s: 60.0,
             min_handle_samples: 20,
         }
@@ -374,9 +374,18 @@ impl Controller for Predictive {
         }
         self.forecast(tick);
         let theta = self.theta();
+        // Up to one attempt in flight per ready agent nothing can be dropped (every call has
+        // its own agent): launch those whatever the forecast, whose normal approximation is
+        // pessimistic for a handful of agents. Price only the attempts beyond.
+        let safe =
+            (tick.count(AgentState::Ready) as u32).saturating_sub(tick.inflight.len() as u32);
         let mut dial = 0;
         let mut risk_sum = 0.0;
         while dial < room {
+            if dial < safe {
+                dial += 1;
+                continue;
+            }
             let r = self.risk(f64::from(dial));
             if r > theta {
                 break;
@@ -550,6 +559,44 @@ mod tests {
             q.tick(&tick).unwrap();
         }
         assert!(q.theta() <= theta0, "{} > {theta0}", q.theta());
+    }
+
+    #[test]
+    fn a_cold_pacer_never_dials_fewer_than_progressive() {
+        for n in 1..=20usize {
+            for talking in [0usize, 3] {
+                let mut p = Predictive::new(cfg(), PredictiveConfig::default()).unwrap();
+                let mut agents = vec![
+                    Agent {
+                        state: AgentState::Ready,
+                        since: 0.0
+                    };
+                    n
+                ];
+                agents.extend(vec![
+                    Agent {
+                        state: AgentState::Talk,
+                        since: 0.0
+                    };
+                    talking
+                ]);
+                let inflight = vec![
+                    InFlight {
+                        elapsed: 3.0,
+                        phase: Phase::Ringing
+                    };
+                    n / 2
+                ];
+                let tick = Tick {
+                    t: 0.0,
+                    agents,
+                    inflight,
+                    completed: vec![],
+                };
+                let d = p.tick(&tick).unwrap().dial as usize;
+                assert!(d >= n - n / 2, "{n} ready, {} in flight: {d}", n / 2);
+            }
+        }
     }
 
     #[test]

@@ -24,11 +24,16 @@
 //! average, and for a constraint on an average the best policy (Lagrangian argument) takes an
 //! extra attempt exactly when its marginal drop risk is below a price; `theta` is that price.
 //! Why feedback on `theta`: the normal approximation, the independence assumptions and the
-//! estimation lags are all biased in ways that vary by team size and scenario; a stochastic
-//! approximation loop (`ln theta` down by `gain` per drop, up by `gain x r / (1 - r)` per
-//! connected human verdict) settles where the realised drop share equals `r`, whatever the
-//! bias. `r` comes from the [`AbandonBudget`]: the rolling 30-day (and UK 24 h) window with
-//! the AMD false-positive estimate, aimed a margin under the legal target.
+//! estimation lags are all biased in ways that vary by team size and scenario. Each tick,
+//! `ln theta` moves by `gain x (r x expected human verdicts - predicted drops)` of the
+//! attempts just launched (a dense signal, even for a 10-agent team whose realised drops are
+//! rare), where `r` is the [`AbandonBudget`]'s allowed drop share over the upper confidence
+//! bound of the forecast's [`Calibration`] (realised over predicted drops). The budget plans
+//! each rolling window (30 days, and UK 24 h) to end a statistical margin under the target,
+//! `z` standard errors for the answers it will hold: few observations, more caution.
+//!
+//! Up to one attempt in flight per ready agent is always launched (it cannot be dropped);
+//! only the attempts beyond are priced.
 //!
 //! The pacer never cancels a ringing call (attempts ring to the carrier timeout, so the
 //! 15 s minimum ring holds by construction) and never asks for more lines than the cap.

@@ -65,15 +65,27 @@ impl Window {
 /// Rolling abandonment budget of one campaign.
 #[derive(Debug, Clone)]
 pub struct AbandonBudget {
-    /// Strict target the pacer aims at (the legal target minus a safety margin).
+    /// Strict target the pacer aims at (the legal target minus any fixed margin).
     aim: f64,
     amd_fp: f64,
+    /// One-sided normal quantile of the statistical margin (0: none).
+    z: f64,
     windows: Vec<Window>,
+}
+
+/// The statistical safety margin under `aim` for a window that will hold `lives` live
+/// answers: `z` standard errors of a strict-abandonment share measured on that many answers,
+/// `z sqrt(aim (1 - aim) / lives)`. Few answers (a young campaign, a small team) give a wide
+/// margin; it narrows as the window fills.
+pub fn statistical_margin(aim: f64, z: f64, lives: f64) -> f64 {
+    let a = aim.clamp(0.0, 1.0);
+    z * (a * (1.0 - a) / lives.max(1.0)).sqrt()
 }
 
 impl AbandonBudget {
     /// `aim`: strict abandonment to aim at; `amd_fp`: estimated share of live answers lost
-    /// to AMD false positives; `uk_mode` adds the 24 h window to the 30-day one.
+    /// to AMD false positives; `uk_mode` adds the 24 h window to the 30-day one. No
+    /// statistical margin (see [`AbandonBudget::with_confidence`]).
     pub fn new(aim: f64, amd_fp: f64, uk_mode: bool) -> AbandonBudget {
         let mut windows = vec![Window::new(30.0 * 86_400.0)];
         if uk_mode {
@@ -82,8 +94,24 @@ impl AbandonBudget {
         AbandonBudget {
             aim,
             amd_fp,
+            z: 0.0,
             windows,
         }
+    }
+
+    /// Plans so that each window ends at the aim minus [`statistical_margin`] with this `z`
+    /// (1.645: the window's realised share stays under the aim with about 95 % confidence).
+    pub fn with_confidence(mut self, z: f64) -> AbandonBudget {
+        self.z = z.max(0.0);
+        self
+    }
+
+    /// Live answers in the strictest (smallest) window.
+    pub fn window_lives(&self) -> f64 {
+        self.windows
+            .iter()
+            .map(|w| self.lives(w.humans))
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Records human verdicts (connected or dropped) and drops seen at time `t`.
@@ -115,13 +143,17 @@ impl AbandonBudget {
     /// live answers so that every window returns to the aim. Clamped to a sane band around
     /// the steady-state share, and never negative.
     pub fn allowed_drop_share(&self, payback: f64) -> f64 {
-        let steady = ((self.aim - self.amd_fp) * (1.0 - self.amd_fp)).max(0.0);
         let mut allowed = f64::INFINITY;
+        let mut steady = f64::INFINITY;
         for w in &self.windows {
             let lives = self.lives(w.humans);
             let strict = self.strict(w.humans, w.drops);
+            // The window will hold `lives + payback` answers when the plan ends; aim a
+            // confidence margin under the aim for that many.
+            let aim = (self.aim - statistical_margin(self.aim, self.z, lives + payback)).max(0.0);
+            steady = steady.min(((aim - self.amd_fp) * (1.0 - self.amd_fp)).max(0.0));
             // strict rate over the next `payback` lives such that the window ends at the aim.
-            let next_strict = (self.aim * (lives + payback) - strict) / payback;
+            let next_strict = (aim * (lives + payback) - strict) / payback;
             let share = (next_strict - self.amd_fp) * (1.0 - self.amd_fp);
             allowed = allowed.min(share);
         }
@@ -163,6 +195,33 @@ mod tests {
         b.record(31.0 * 86_400.0, 0, 0);
         assert!(b.windows[0].humans == 0.0);
         assert_eq!(b.strict_rate(), None);
+    }
+
+    #[test]
+    fn confidence_margin_is_wider_with_few_answers() {
+        let a = 0.03;
+        let few = statistical_margin(a, 1.645, 500.0);
+        let many = statistical_margin(a, 1.645, 50_000.0);
+        assert!(few > 3.0 * many, "{few} {many}");
+        assert!((many - 1.645 * (a * (1.0 - a) / 50_000.0f64).sqrt()).abs() < 1e-12);
+        assert_eq!(statistical_margin(a, 0.0, 10.0), 0.0);
+        // A young campaign is allowed less than an old one with the same history share.
+        let mut young = AbandonBudget::new(a, 0.01, false).with_confidence(1.645);
+        let mut old = young.clone();
+        young.record(10.0, 200, 3);
+        old.record(10.0, 20_000, 300);
+        let (y, o) = (
+            young.allowed_drop_share(500.0),
+            old.allowed_drop_share(500.0),
+        );
+        assert!(y < o, "{y} {o}");
+        // And both less than without the margin.
+        let plain = {
+            let mut b = AbandonBudget::new(a, 0.01, false);
+            b.record(10.0, 20_000, 300);
+            b.allowed_drop_share(500.0)
+        };
+        assert!(o < plain, "{o} {plain}");
     }
 
     #[test]

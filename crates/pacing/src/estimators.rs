@@ -271,6 +271,82 @@ impl AttemptModel {
     }
 }
 
+/// How far the pacer's own drop forecast is from what happens: realised drops over
+/// predicted drops (the sum of the launched attempts' marginal risks times their chance of
+/// a live answer), with a pessimistic prior worth a few drops, aged in shift time.
+///
+/// The forecast's normal approximation and independence assumptions are biased in ways that
+/// depend on the team size and the scenario; this ratio measures the bias from the pacer's
+/// own record. [`Calibration::upper`] is a one-sided confidence bound: the realised drops
+/// behind the ratio are a Poisson count, so its relative error is about `1 / sqrt(count)`,
+/// wide for a 10-agent team's first hours (a few drops) and narrow at 200 agents.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    real: f64,
+    predicted: f64,
+    prior_ratio: f64,
+    prior_drops: f64,
+    decay_per_s: f64,
+}
+
+impl Calibration {
+    /// `prior_ratio`: realised over predicted assumed before data, worth `prior_drops`
+    /// realised drops; `half_life_s`: ageing in shift time (gaps over a minute, such as a
+    /// night, do not age it).
+    pub fn new(prior_ratio: f64, prior_drops: f64, half_life_s: f64) -> Calibration {
+        Calibration {
+            real: 0.0,
+            predicted: 0.0,
+            prior_ratio,
+            prior_drops,
+            decay_per_s: std::f64::consts::LN_2 / half_life_s,
+        }
+    }
+
+    /// Ages the record by `dt` seconds of shift time.
+    pub fn advance(&mut self, dt: f64) {
+        if dt > 0.0 && dt <= 60.0 {
+            let f = (-self.decay_per_s * dt).exp();
+            self.real *= f;
+            self.predicted *= f;
+        }
+    }
+
+    pub fn record_predicted(&mut self, drops: f64) {
+        self.predicted += drops.max(0.0);
+    }
+
+    pub fn record_real(&mut self, drops: f64) {
+        self.real += drops.max(0.0);
+    }
+
+    fn counts(&self) -> (f64, f64) {
+        let n = self.real + self.prior_drops;
+        let d = self.predicted + self.prior_drops / self.prior_ratio;
+        (n, d)
+    }
+
+    pub fn real_drops(&self) -> f64 {
+        self.real
+    }
+
+    pub fn predicted_drops(&self) -> f64 {
+        self.predicted
+    }
+
+    /// Point estimate of realised over predicted drops.
+    pub fn ratio(&self) -> f64 {
+        let (n, d) = self.counts();
+        n / d
+    }
+
+    /// One-sided upper confidence bound of the ratio with normal quantile `z`.
+    pub fn upper(&self, z: f64) -> f64 {
+        let (n, _) = self.counts();
+        self.ratio() * (1.0 + z / n.sqrt())
+    }
+}
+
 /// Span of the talk-elapsed axis of the lookup tables (s); longer talks use the last row.
 const TALK_SPAN: usize = 1800;
 /// Span of the wrap-elapsed axis (s).
@@ -558,6 +634,84 @@ impl AgentTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn calibration_starts_pessimistic_and_learns() {
+        let mut c = Calibration::new(1.5, 4.0, 14_400.0);
+        assert!((c.ratio() - 1.5).abs() < 1e-12);
+        // With only the prior (4 drops) the bound is far above the estimate.
+        assert!(c.upper(1.645) > 1.5 * 1.8, "{}", c.upper(1.645));
+        // A well-calibrated forecast: 400 drops predicted, 400 seen.
+        c.record_predicted(400.0);
+        c.record_real(400.0);
+        assert!((c.ratio() - 1.0).abs() < 0.01, "{}", c.ratio());
+        assert!(c.upper(1.645) < 1.1, "{}", c.upper(1.645));
+        // A forecast that under-predicts by half is caught.
+        let mut u = Calibration::new(1.5, 4.0, 14_400.0);
+        u.record_predicted(200.0);
+        u.record_real(400.0);
+        assert!(u.ratio() > 1.9, "{}", u.ratio());
+    }
+
+    #[test]
+    fn calibration_ages_in_shift_time_only() {
+        let mut c = Calibration::new(1.0, 1.0, 3600.0);
+        c.record_predicted(100.0);
+        c.record_real(100.0);
+        c.advance(50_000.0); // a night: not aged
+        assert!((c.real_drops() - 100.0).abs() < 1e-9);
+        for _ in 0..3600 {
+            c.advance(1.0);
+        }
+        assert!((c.real_drops() - 50.0).abs() < 0.01, "{}", c.real_drops());
+    }
+
+    proptest! {
+        /// The bound is never under the estimate, grows with z, and for the same observed
+        /// ratio narrows as observations accumulate (few observations: more caution).
+        #[test]
+        fn calibration_bound_narrows_with_data(
+            ratio in 0.2f64..3.0,
+            small in 1.0f64..50.0,
+            factor in 2.0f64..100.0,
+            z in 0.5f64..3.0,
+        ) {
+            let make = |pred: f64| {
+                let mut c = Calibration::new(ratio, 4.0, 14_400.0);
+                c.record_predicted(pred);
+                c.record_real(pred * ratio);
+                c
+            };
+            let few = make(small);
+            let many = make(small * factor);
+            prop_assert!((few.ratio() - ratio).abs() < 1e-9);
+            prop_assert!(few.upper(z) >= few.ratio());
+            prop_assert!(few.upper(z + 0.5) > few.upper(z));
+            prop_assert!(many.upper(z) < few.upper(z));
+        }
+
+        /// The budget's statistical margin shrinks as 1 / sqrt(answers) and never goes
+        /// negative; the allowed share never grows when the margin's z grows.
+        #[test]
+        fn budget_margin_is_monotone(
+            lives in 10.0f64..1e6,
+            z in 0.0f64..3.0,
+            humans in 0u32..20_000,
+            share in 0.0f64..0.06,
+        ) {
+            use crate::budget::{AbandonBudget, statistical_margin};
+            let m = statistical_margin(0.03, z, lives);
+            prop_assert!(m >= 0.0);
+            prop_assert!(statistical_margin(0.03, z, lives * 4.0) <= m / 2.0 + 1e-12);
+            let drops = (f64::from(humans) * share) as u32;
+            let mut lo = AbandonBudget::new(0.03, 0.01, false).with_confidence(z);
+            let mut hi = AbandonBudget::new(0.03, 0.01, false).with_confidence(z + 1.0);
+            lo.record(5.0, humans, drops);
+            hi.record(5.0, humans, drops);
+            prop_assert!(hi.allowed_drop_share(2000.0) <= lo.allowed_drop_share(2000.0) + 1e-15);
+        }
+    }
 
     #[test]
     fn attempt_model_learns_the_mix() {

@@ -24,11 +24,16 @@
 //! average, and for a constraint on an average the best policy (Lagrangian argument) takes an
 //! extra attempt exactly when its marginal drop risk is below a price; `theta` is that price.
 //! Why feedback on `theta`: the normal approximation, the independence assumptions and the
-//! estimation lags are all biased in ways that vary by team size and scenario; a stochastic
-//! approximation loop (`ln theta` down by `gain` per drop, up by `gain x r / (1 - r)` per
-//! connected human verdict) settles where the realised drop share equals `r`, whatever the
-//! bias. `r` comes from the [`AbandonBudget`]: the rolling 30-day (and UK 24 h) window with
-//! the AMD false-positive estimate, aimed a margin under the legal target.
+//! estimation lags are all biased in ways that vary by team size and scenario. Each tick,
+//! `ln theta` moves by `gain x (r x expected human verdicts - predicted drops)` of the
+//! attempts just launched (a dense signal, even for a 10-agent team whose realised drops are
+//! rare), where `r` is the [`AbandonBudget`]'s allowed drop share over the upper confidence
+//! bound of the forecast's [`Calibration`] (realised over predicted drops). The budget plans
+//! each rolling window (30 days, and UK 24 h) to end a statistical margin under the target,
+//! `z` standard errors for the answers it will hold: few observations, more caution.
+//!
+//! Up to one attempt in flight per ready agent is always launched (it cannot be dropped);
+//! only the attempts beyond are priced.
 //!
 //! The pacer never cancels a ringing call (attempts ring to the carrier timeout, so the
 //! 15 s minimum ring holds by construction) and never asks for more lines than the cap.
@@ -36,7 +41,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::budget::AbandonBudget;
-use crate::estimators::{AgentTracker, AttemptModel, HandleModel, MAX_H};
+use crate::estimators::{AgentTracker, AttemptModel, Calibration, HandleModel, MAX_H};
 use crate::stats::phi;
 use crate::{AgentState, Clock, Config, Controller, Decision, Outcome, PacingError, Phase, Tick};
 
@@ -45,8 +50,19 @@ use crate::{AgentState, Clock, Config, Controller, Decision, Outcome, PacingErro
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PredictiveConfig {
-    /// Aim this much under the strict abandonment target (absorbs the noise of a window).
+    /// A fixed extra margin under the strict abandonment target (0 by default: the margin is
+    /// the statistical one, see `z`).
     pub margin: f64,
+    /// Normal quantile of the confidence margins: the budget plans so that the window's
+    /// strict share stays `z` standard errors under the target, and the forecast's
+    /// calibration is taken at its upper `z` bound.
+    pub z: f64,
+    /// Realised over predicted drops assumed before any drop is seen (pessimistic)...
+    pub calibration_prior: f64,
+    /// ...worth this many drops.
+    pub calibration_prior_drops: f64,
+    /// Half-life (s of shift time) of the calibration record.
+    pub calibration_half_life_s: f64,
     /// Half-life (s) of the answer-rate and ring-time estimates.
     pub answer_half_life_s: f64,
     /// Half-life (s) of the talk and wrap samples.
@@ -63,7 +79,7 @@ pub struct PredictiveConfig {
     pub theta0: f64,
     pub theta_min: f64,
     pub theta_max: f64,
-    /// Step of `ln theta` per observed drop.
+    /// Step of `ln theta` per predicted drop above (or below) the allowed share.
     pub gain: f64,
     /// Live answers over which an over- or under-spent budget is paid back.
     pub payback_lives: f64,
@@ -76,18 +92,22 @@ pub struct PredictiveConfig {
 impl Default for PredictiveConfig {
     fn default() -> PredictiveConfig {
         PredictiveConfig {
-            margin: 0.003,
+            margin: 0.0,
+            z: 1.645,
+            calibration_prior: 2.0,
+            calibration_prior_drops: 4.0,
+            calibration_half_life_s: 4.0 * 3600.0,
             answer_half_life_s: 900.0,
             handle_half_life_s: 3600.0,
-            prior_live: 0.2,
+            prior_live: 0.35,
             prior_dials: 20.0,
             amd_delay_s: 1.75,
             horizon_points: 8,
-            theta0: 0.15,
-            theta_min: 0.002,
+            theta0: 0.01,
+            theta_min: 0.0005,
             theta_max: 0.8,
-            gain: 0.05,
-            payback_lives: 2000.0,
+            gain: 0.2,
+            payback_lives: 1000.0,
             class_split_s: 60.0,
             min_handle_samples: 20,
         }
@@ -119,6 +139,18 @@ impl PredictiveConfig {
         {
             return bad("theta", "need 0 < theta_min <= theta0 <= theta_max < 1");
         }
+        if !(self.z >= 0.0 && self.z < 10.0) {
+            return bad("z", "must be in [0, 10)");
+        }
+        if !(self.calibration_prior > 0.0
+            && self.calibration_prior_drops > 0.0
+            && self.calibration_half_life_s > 0.0)
+        {
+            return bad(
+                "calibration",
+                "prior, its weight and half-life must be positive",
+            );
+        }
         if !(self.gain > 0.0 && self.payback_lives > 0.0 && self.amd_delay_s >= 0.0) {
             return bad("gain", "gain and payback must be positive");
         }
@@ -136,6 +168,7 @@ pub struct Predictive {
     handle: HandleModel,
     tracker: AgentTracker,
     budget: AbandonBudget,
+    calibration: Calibration,
     ln_theta: f64,
     // Scratch: busy agents (censored handle samples), then values per horizon point.
     talking: Vec<f64>,
@@ -161,7 +194,13 @@ impl Predictive {
             ),
             handle: HandleModel::new(p.handle_half_life_s, p.class_split_s, p.min_handle_samples),
             tracker: AgentTracker::default(),
-            budget: AbandonBudget::new(aim, cfg.amd_false_positive, cfg.uk_mode),
+            budget: AbandonBudget::new(aim, cfg.amd_false_positive, cfg.uk_mode)
+                .with_confidence(p.z),
+            calibration: Calibration::new(
+                p.calibration_prior,
+                p.calibration_prior_drops,
+                p.calibration_half_life_s,
+            ),
             ln_theta: p.theta0.ln(),
             clock: Clock::default(),
             talking: Vec::new(),
@@ -215,14 +254,31 @@ impl Predictive {
         }
         self.handle.maybe_rebuild(&self.talking, &self.wrapping);
         self.budget.record(tick.t, humans, drops);
-        if humans > 0 {
-            let r = self.budget.allowed_drop_share(self.p.payback_lives);
-            let up = self.p.gain * r / (1.0 - r);
-            self.ln_theta += up * f64::from(humans - drops) - self.p.gain * f64::from(drops);
-            self.ln_theta = self
-                .ln_theta
-                .clamp(self.p.theta_min.ln(), self.p.theta_max.ln());
+        self.calibration.advance(dt);
+        self.calibration.record_real(f64::from(drops));
+    }
+
+    /// The share of predicted drops per expected human verdict the pacer may run at: the
+    /// budget's allowed drop share over the forecast's calibration at its upper bound.
+    pub fn predicted_share_target(&self) -> f64 {
+        self.budget.allowed_drop_share(self.p.payback_lives) / self.calibration.upper(self.p.z)
+    }
+
+    /// Moves the price on what this tick's launches are predicted to cost: `risk_sum` is the
+    /// sum of their marginal risks (each given a live answer), `dial` their number.
+    fn steer(&mut self, dial: u32, risk_sum: f64) {
+        if dial == 0 {
+            return;
         }
+        let p_live = self.attempts.p_live();
+        let predicted = p_live * risk_sum;
+        let expected_humans = p_live * f64::from(dial);
+        self.calibration.record_predicted(predicted);
+        let r = self.predicted_share_target();
+        self.ln_theta += self.p.gain * (r * expected_humans - predicted);
+        self.ln_theta = self
+            .ln_theta
+            .clamp(self.p.theta_min.ln(), self.p.theta_max.ln());
     }
 
     /// Fills `mu`/`var` with supply minus demand (before any new attempt) at each horizon
@@ -323,10 +379,26 @@ impl Controller for Predictive {
         }
         self.forecast(tick);
         let theta = self.theta();
+        // Up to one attempt in flight per ready agent nothing can be dropped (every call has
+        // its own agent): launch those whatever the forecast, whose normal approximation is
+        // pessimistic for a handful of agents. Price only the attempts beyond.
+        let safe =
+            (tick.count(AgentState::Ready) as u32).saturating_sub(tick.inflight.len() as u32);
         let mut dial = 0;
-        while dial < room && self.risk(f64::from(dial)) <= theta {
+        let mut risk_sum = 0.0;
+        while dial < room {
+            if dial < safe {
+                dial += 1;
+                continue;
+            }
+            let r = self.risk(f64::from(dial));
+            if r > theta {
+                break;
+            }
+            risk_sum += r;
             dial += 1;
         }
+        self.steer(dial, risk_sum);
         Ok(Decision { dial })
     }
 }
@@ -408,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn drops_lower_the_price_and_connections_raise_it() {
+    fn drops_tighten_the_target_and_clean_connections_loosen_it() {
         let c = |outcome| crate::Completed {
             outcome,
             ring_s: 9.0,
@@ -420,7 +492,7 @@ mod tests {
             };
             let mut dropped = Predictive::new(cfg.clone(), PredictiveConfig::default()).unwrap();
             let mut served = Predictive::new(cfg, PredictiveConfig::default()).unwrap();
-            let theta0 = dropped.theta();
+            let r0 = dropped.predicted_share_target();
             for s in 0..20 {
                 let t = f64::from(s);
                 dropped
@@ -430,11 +502,105 @@ mod tests {
                     .tick(&tick_with(t, vec![c(Outcome::HumanConnected); 5]))
                     .unwrap();
             }
-            assert!(dropped.theta() < theta0 * 0.5, "{}", dropped.theta());
-            assert!(served.theta() > theta0, "{}", served.theta());
+            let (rd, rs) = (
+                dropped.predicted_share_target(),
+                served.predicted_share_target(),
+            );
+            assert!(rd < r0 * 0.5, "{rd} vs {r0}");
+            assert!(rs > r0, "{rs} vs {r0}");
             assert!(dropped.window_abandonment().unwrap() > 0.9);
             let strict = served.window_abandonment().unwrap();
             assert!((strict - 0.01).abs() < 1e-9, "{strict}");
+        }
+    }
+
+    #[test]
+    fn price_follows_predicted_drops() {
+        // Every agent ready and nothing in flight: launches are nearly free of risk, so the
+        // predicted drops stay under the allowed share and the price rises.
+        let mut p = Predictive::new(cfg(), PredictiveConfig::default()).unwrap();
+        let theta0 = p.theta();
+        let ready = vec![
+            Agent {
+                state: AgentState::Ready,
+                since: 0.0
+            };
+            20
+        ];
+        for s in 0..5 {
+            let tick = Tick {
+                t: f64::from(s),
+                agents: ready.clone(),
+                inflight: vec![],
+                completed: vec![],
+            };
+            p.tick(&tick).unwrap();
+        }
+        assert!(p.theta() > theta0, "{} <= {theta0}", p.theta());
+        // Many calls about to be answered and no agent free: every launch is risky, the
+        // predicted drops exceed the share and the price falls.
+        let mut q = Predictive::new(cfg(), PredictiveConfig::default()).unwrap();
+        let mut agents = vec![
+            Agent {
+                state: AgentState::Talk,
+                since: 0.0
+            };
+            20
+        ];
+        agents[0].state = AgentState::Ready;
+        for s in 0..5 {
+            let tick = Tick {
+                t: f64::from(s),
+                agents: agents.clone(),
+                inflight: vec![
+                    InFlight {
+                        elapsed: 10.0,
+                        phase: Phase::Ringing
+                    };
+                    3
+                ],
+                completed: vec![],
+            };
+            q.tick(&tick).unwrap();
+        }
+        assert!(q.theta() <= theta0, "{} > {theta0}", q.theta());
+    }
+
+    #[test]
+    fn a_cold_pacer_never_dials_fewer_than_progressive() {
+        for n in 1..=20usize {
+            for talking in [0usize, 3] {
+                let mut p = Predictive::new(cfg(), PredictiveConfig::default()).unwrap();
+                let mut agents = vec![
+                    Agent {
+                        state: AgentState::Ready,
+                        since: 0.0
+                    };
+                    n
+                ];
+                agents.extend(vec![
+                    Agent {
+                        state: AgentState::Talk,
+                        since: 0.0
+                    };
+                    talking
+                ]);
+                let inflight = vec![
+                    InFlight {
+                        elapsed: 3.0,
+                        phase: Phase::Ringing
+                    };
+                    n / 2
+                ];
+                let tick = Tick {
+                    t: 0.0,
+                    agents,
+                    inflight,
+                    completed: vec![],
+                };
+                let d = p.tick(&tick).unwrap().dial as usize;
+                assert!(d >= n - n / 2, "{n} ready, {} in flight: {d}", n / 2);
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use pacing::Policy;
 use serde::Serialize;
 
-use crate::engine::{SimConfig, run_days};
+use crate::engine::{SimConfig, run_days, run_independent_days};
 use crate::metrics::{DayMetrics, Summary};
 use crate::scenario::{Scenario, ScenarioId, frontier};
 
@@ -47,8 +47,13 @@ pub fn policy_label(p: &Policy) -> String {
 
 /// Runs one policy.
 pub fn run(cfg: &SimConfig, policy: &Policy) -> Result<RunResult, SimError> {
-    let mut c = policy.build(&cfg.controller_config())?;
-    let days = run_days(cfg, c.as_mut())?;
+    let cc = cfg.controller_config();
+    let days = if cfg.independent_days {
+        run_independent_days(cfg, &mut || policy.build(&cc))?
+    } else {
+        let mut c = policy.build(&cc)?;
+        run_days(cfg, c.as_mut())?
+    };
     Ok(RunResult {
         policy: policy_label(policy),
         scenario: cfg.scenario.id,
@@ -127,6 +132,7 @@ pub fn run_all(
     days: u32,
     shift_s: u32,
     seed: u64,
+    independent_days: bool,
     threads: usize,
 ) -> Result<Vec<Cell>, SimError> {
     let mut cells = Vec::new();
@@ -159,6 +165,7 @@ pub fn run_all(
                     let cfg = SimConfig {
                         seed,
                         shift_s,
+                        independent_days,
                         ..SimConfig::new(Scenario::get(s), n, days)
                     };
                     let out = match job {
@@ -277,6 +284,133 @@ pub fn markdown_detail(cells: &[Cell]) -> String {
             p.rpc_per_agent_hour,
             p.dials_per_agent_hour,
             p.dials_per_live_contact,
+            p.peak_lines,
+        ));
+    }
+    s
+}
+
+/// What the predictive-only grid runs: every scenario x team size x seed.
+#[derive(Debug, Clone)]
+pub struct GridSpec {
+    pub scenarios: Vec<ScenarioId>,
+    pub teams: Vec<usize>,
+    pub seeds: Vec<u64>,
+    pub days: u32,
+    pub shift_s: u32,
+    /// A fresh controller every day (cold starts), see [`SimConfig::independent_days`].
+    pub independent_days: bool,
+}
+
+/// One (scenario, team size) cell of the predictive-only grid.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridCell {
+    pub scenario: ScenarioId,
+    pub agents: usize,
+    pub frontier: Option<f64>,
+    /// Every seed's days pooled.
+    pub pooled: Summary,
+    /// One summary per seed, in the order of [`GridSpec::seeds`].
+    pub per_seed: Vec<Summary>,
+}
+
+impl GridCell {
+    /// The highest strict abandonment of any one seed's run.
+    pub fn worst_seed_abandonment(&self) -> f64 {
+        self.per_seed
+            .iter()
+            .map(|s| s.strict_abandonment.value)
+            .fold(0.0, f64::max)
+    }
+}
+
+/// Runs the predictive pacer on every cell and seed of `spec`, on `threads` workers.
+pub fn run_grid(
+    spec: &GridSpec,
+    policy: &Policy,
+    threads: usize,
+) -> Result<Vec<GridCell>, SimError> {
+    let mut jobs: Vec<(ScenarioId, usize, u64)> = Vec::new();
+    for &s in &spec.scenarios {
+        for &n in &spec.teams {
+            for &seed in &spec.seeds {
+                jobs.push((s, n, seed));
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&j| std::cmp::Reverse(jobs[j].1));
+    let results: Mutex<Vec<Option<Result<RunResult, SimError>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&j) = order.get(k) else { break };
+                    let (s, n, seed) = jobs[j];
+                    let cfg = SimConfig {
+                        seed,
+                        shift_s: spec.shift_s,
+                        independent_days: spec.independent_days,
+                        ..SimConfig::new(Scenario::get(s), n, spec.days)
+                    };
+                    let out = run(&cfg, policy);
+                    if let Ok(mut r) = results.lock() {
+                        r[j] = Some(out);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().map_err(|_| SimError::Worker)?;
+    let mut runs = Vec::with_capacity(results.len());
+    for r in results {
+        runs.push(r.ok_or(SimError::Worker)??);
+    }
+    let per_cell = spec.seeds.len().max(1);
+    let mut out = Vec::new();
+    for chunk in runs.chunks(per_cell) {
+        let first = &chunk[0];
+        let days: Vec<DayMetrics> = chunk.iter().flat_map(|r| r.days.iter().cloned()).collect();
+        out.push(GridCell {
+            scenario: first.scenario,
+            agents: first.agents,
+            frontier: frontier(first.scenario, first.agents),
+            pooled: Summary::from_days(&days),
+            per_seed: chunk.iter().map(|r| r.summary.clone()).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// The predictive-only grid in Markdown (percentages).
+pub fn markdown_grid(cells: &[GridCell]) -> String {
+    let opt = |x: Option<f64>| x.map_or("-".into(), pct);
+    let mut s = String::new();
+    s.push_str(
+        "| cell | occ. % | frontier % (gap) | strict aband. % (pooled) | worst seed % | worst 30 min % | first 30 min % | worst first 30 min % | rest of shift % | peak lines |\n",
+    );
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for c in cells {
+        let p = &c.pooled;
+        let frontier = match c.frontier {
+            Some(f) => format!("{} ({:+.1})", pct(f), 100.0 * (p.occupancy.value - f)),
+            None => "-".into(),
+        };
+        s.push_str(&format!(
+            "| {} x {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            c.scenario,
+            c.agents,
+            pct(p.occupancy.value),
+            frontier,
+            pct(p.strict_abandonment.value),
+            pct(c.worst_seed_abandonment()),
+            opt(p.worst_30min_window),
+            opt(p.first_30min_abandonment),
+            opt(p.worst_first_30min),
+            opt(p.rest_abandonment),
             p.peak_lines,
         ));
     }

@@ -4,7 +4,9 @@
 //! event queue with exact times; the controller is asked once per simulated second with the
 //! same snapshot the JSON-lines protocol carries, and its attempts are launched at that
 //! second. A run of several days keeps one controller (one campaign), so rolling budgets carry
-//! over from day to day; the clock it sees is `day x 86 400 + seconds into the shift`.
+//! over from day to day; the clock it sees is `day x 86 400 + seconds into the shift`. With
+//! [`SimConfig::independent_days`] every day gets a fresh controller whose clock starts at 0
+//! (the benchmark's "K independent days" read strictly: every day is a cold start).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -29,6 +31,9 @@ pub struct SimConfig {
     pub shift_s: u32,
     /// Added to the scenario's seed (0 for the benchmark).
     pub seed: u64,
+    /// Every day a fresh controller (no memory), its clock from 0; otherwise one controller
+    /// for all days, its clock at `day x 86 400 + s`.
+    pub independent_days: bool,
 }
 
 impl SimConfig {
@@ -39,6 +44,7 @@ impl SimConfig {
             days,
             shift_s: 28_800,
             seed: 0,
+            independent_days: false,
         }
     }
 
@@ -375,7 +381,11 @@ impl<'a> Day<'a> {
     }
 
     fn snapshot(&mut self, tick: &mut Tick) {
-        let base = self.day as f64 * DAY_S;
+        let base = if self.cfg.independent_days {
+            0.0
+        } else {
+            self.day as f64 * DAY_S
+        };
         tick.t = base + self.now;
         tick.agents.clear();
         tick.agents.extend(self.agents.iter().map(|a| Agent {
@@ -443,6 +453,28 @@ impl<'a> Day<'a> {
         self.m.finish();
         Ok((self.m, self.completed))
     }
+}
+
+/// Runs `cfg.days` days, each with a fresh controller from `make` whose clock starts at 0
+/// (nothing carries over, not even the previous shift's late completions).
+pub fn run_independent_days(
+    cfg: &SimConfig,
+    make: &mut dyn FnMut() -> Result<Box<dyn Controller>, pacing::PacingError>,
+) -> Result<Vec<DayMetrics>, pacing::PacingError> {
+    let cfg = SimConfig {
+        independent_days: true,
+        ..cfg.clone()
+    };
+    let cc = cfg.controller_config();
+    let mut out = Vec::with_capacity(cfg.days as usize);
+    for d in 0..cfg.days {
+        let mut controller = make()?;
+        let mut tick = Tick::default();
+        let day = Day::new(&cfg, u64::from(d), Vec::new());
+        let (m, _) = day.run(controller.as_mut(), &cc, &mut tick)?;
+        out.push(m);
+    }
+    Ok(out)
 }
 
 /// Runs `cfg.days` days of one campaign with `controller`.

@@ -20,7 +20,9 @@ pub mod model;
 pub mod rng;
 pub mod scenario;
 
-pub use bench::{Cell, RunResult, SimError, run, run_all, tune_power_k};
-pub use engine::{SimConfig, run_days};
+pub use bench::{
+    Cell, GridCell, GridSpec, RunResult, SimError, run, run_all, run_grid, tune_power_k,
+};
+pub use engine::{SimConfig, run_days, run_independent_days};
 pub use metrics::{DayMetrics, Estimate, Summary};
 pub use scenario::{Scenario, ScenarioId, TEAM_SIZES, frontier};

@@ -27,6 +27,9 @@ pub struct DayMetrics {
     /// Worst strict abandonment over rolling 30-min windows (60 s step) with >= 30 live
     /// answers.
     pub worst_window: Option<f64>,
+    /// Live answers and strict abandons in the first 30 minutes of the shift.
+    pub first_30min_lives: u64,
+    pub first_30min_strict: u64,
     #[serde(skip)]
     lives_by_min: Vec<u32>,
     #[serde(skip)]
@@ -75,6 +78,8 @@ impl DayMetrics {
     pub(crate) fn finish(&mut self) {
         let n = self.lives_by_min.len();
         let w = 30.min(n);
+        self.first_30min_lives = self.lives_by_min[..w].iter().map(|&x| u64::from(x)).sum();
+        self.first_30min_strict = self.strict_by_min[..w].iter().map(|&x| u64::from(x)).sum();
         let mut worst: Option<f64> = None;
         for start in 0..=(n - w) {
             let lives: u32 = self.lives_by_min[start..start + w].iter().sum();
@@ -136,6 +141,10 @@ pub fn pooled(pairs: &[(f64, f64)]) -> Estimate {
     }
 }
 
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
 /// Metrics pooled over the days of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -143,6 +152,12 @@ pub struct Summary {
     pub strict_abandonment: Estimate,
     pub pacing_abandonment: f64,
     pub worst_30min_window: Option<f64>,
+    /// Strict abandonment of the shifts' first 30 minutes, pooled over days...
+    pub first_30min_abandonment: Option<f64>,
+    /// ...its worst day (days with >= 30 live answers in those minutes)...
+    pub worst_first_30min: Option<f64>,
+    /// ...and of the rest of the shifts, pooled.
+    pub rest_abandonment: Option<f64>,
     pub occupancy: Estimate,
     pub idle_s_per_agent_hour: f64,
     pub live_contacts_per_agent_hour: f64,
@@ -175,6 +190,19 @@ impl Summary {
             ),
             pacing_abandonment: if humans > 0.0 { drops / humans } else { 0.0 },
             worst_30min_window: days.iter().filter_map(|d| d.worst_window).reduce(f64::max),
+            first_30min_abandonment: ratio(
+                sum(&|d| d.first_30min_strict as f64),
+                sum(&|d| d.first_30min_lives as f64),
+            ),
+            worst_first_30min: days
+                .iter()
+                .filter(|d| d.first_30min_lives >= 30)
+                .map(|d| d.first_30min_strict as f64 / d.first_30min_lives as f64)
+                .reduce(f64::max),
+            rest_abandonment: ratio(
+                sum(&|d| (d.strict_abandons() - d.first_30min_strict) as f64),
+                sum(&|d| (d.live_answers - d.first_30min_lives) as f64),
+            ),
             occupancy: pooled(
                 &days
                     .iter()
@@ -224,5 +252,23 @@ mod tests {
         d.live_answer(500.0, true);
         d.finish();
         assert!((d.worst_window.unwrap() - 2.0 / 30.0).abs() < 1e-12);
+        assert_eq!((d.first_30min_lives, d.first_30min_strict), (30, 2));
+    }
+
+    #[test]
+    fn first_half_hour_is_split_from_the_rest() {
+        let mut d = DayMetrics::new(7200);
+        for i in 0..40 {
+            d.live_answer(f64::from(i) * 30.0, false);
+            d.live_answer(3600.0 + f64::from(i) * 30.0, false);
+        }
+        d.drop_person(60.0);
+        d.drop_person(61.0);
+        d.drop_person(4000.0);
+        d.finish();
+        let s = Summary::from_days(&[d]);
+        assert!((s.first_30min_abandonment.unwrap() - 2.0 / 40.0).abs() < 1e-12);
+        assert!((s.worst_first_30min.unwrap() - 2.0 / 40.0).abs() < 1e-12);
+        assert!((s.rest_abandonment.unwrap() - 1.0 / 40.0).abs() < 1e-12);
     }
 }

@@ -1,7 +1,10 @@
 //! `dialerctl simulate`: the pacing benchmark from the command line.
 //!
 //! One cell: `dialerctl simulate --scenario S2 --agents 50 --days 10 --policy predictive
-//! [--json]`. The whole table: `dialerctl simulate --all --days 10 --markdown`.
+//! [--json]`. The whole table: `dialerctl simulate --all --days 10 --markdown`. The
+//! predictive pacer alone on cold (independent) days, several team sizes and seeds:
+//! `dialerctl simulate --all --predictive-only --agents 5,10,20,50,200 --days 3 --seeds 1,2,3
+//! --independent-days --markdown`.
 
 use std::io::Write as _;
 
@@ -24,10 +27,10 @@ pub struct SimulateArgs {
     /// Scenario S1..S9 (one cell).
     #[arg(long, default_value = "S2")]
     pub scenario: String,
-    /// Team size.
-    #[arg(long, default_value_t = 50)]
-    pub agents: usize,
-    /// Days (independent shifts of one campaign).
+    /// Team size (one cell: the first; with --all: every listed size, default 10,50,200).
+    #[arg(long, value_delimiter = ',')]
+    pub agents: Vec<usize>,
+    /// Days (shifts of one campaign; see --independent-days).
     #[arg(long, default_value_t = 10)]
     pub days: u32,
     #[arg(long, value_enum, default_value_t = PolicyArg::Predictive)]
@@ -38,6 +41,21 @@ pub struct SimulateArgs {
     /// Added to every scenario's seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// With --all --predictive-only: several seeds (each added to the scenario's seed); the
+    /// table pools their days and shows the worst seed. Overrides --seed.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// Every day a fresh controller with its clock from 0 (a cold start with no memory),
+    /// instead of one controller whose 30-day budget carries over.
+    #[arg(long)]
+    pub independent_days: bool,
+    /// With --all: only the predictive pacer (no baselines); prints occupancy, strict
+    /// abandonment, worst 30-minute window and first-30-minutes vs rest of the shift.
+    #[arg(long)]
+    pub predictive_only: bool,
+    /// With --all: only these scenarios (default every one), e.g. S1,S5.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
     /// Shift length in seconds.
     #[arg(long, default_value_t = 28_800)]
     pub shift_s: u32,
@@ -75,6 +93,15 @@ fn human(label: &str, cfg: &SimConfig, s: &Summary) -> String {
         (
             "worst 30-min window",
             s.worst_30min_window.map_or("-".into(), pct),
+        ),
+        (
+            "first 30 min / rest",
+            format!(
+                "{} / {} (worst first 30 min {})",
+                s.first_30min_abandonment.map_or("-".into(), pct),
+                s.rest_abandonment.map_or("-".into(), pct),
+                s.worst_first_30min.map_or("-".into(), pct)
+            ),
         ),
         (
             "occupancy",
@@ -120,12 +147,68 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let started = std::time::Instant::now();
+        let scenarios = if args.scenarios.is_empty() {
+            ScenarioId::ALL.to_vec()
+        } else {
+            let mut v = Vec::new();
+            for name in &args.scenarios {
+                let Some(id) = ScenarioId::parse(name) else {
+                    bail!("unknown scenario {name:?} (S1..S9)");
+                };
+                v.push(id);
+            }
+            v
+        };
+        let teams = if args.agents.is_empty() {
+            TEAM_SIZES.to_vec()
+        } else {
+            args.agents.clone()
+        };
+        if teams.contains(&0) || args.days == 0 || args.shift_s == 0 {
+            bail!("--agents, --days and --shift-s must be positive");
+        }
+        if args.predictive_only {
+            let spec = simulator::GridSpec {
+                scenarios,
+                teams,
+                seeds: if args.seeds.is_empty() {
+                    vec![args.seed]
+                } else {
+                    args.seeds.clone()
+                },
+                days: args.days,
+                shift_s: args.shift_s,
+                independent_days: args.independent_days,
+            };
+            let cells = simulator::run_grid(&spec, &Policy::predictive(), threads)?;
+            eprintln!(
+                "dialerctl: {} cells x {} seeds, predictive only, {} {} days each, {:.0} s",
+                cells.len(),
+                spec.seeds.len(),
+                spec.days,
+                if spec.independent_days {
+                    "independent"
+                } else {
+                    "consecutive"
+                },
+                started.elapsed().as_secs_f64()
+            );
+            if args.json {
+                for c in &cells {
+                    writeln!(out, "{}", serde_json::to_string(c)?)?;
+                }
+            } else {
+                write!(out, "{}", simulator::bench::markdown_grid(&cells))?;
+            }
+            return Ok(());
+        }
         let cells = simulator::run_all(
-            &ScenarioId::ALL,
-            &TEAM_SIZES,
+            &scenarios,
+            &teams,
             args.days,
             args.shift_s,
             args.seed,
+            args.independent_days,
             threads,
         )?;
         eprintln!(
@@ -148,10 +231,12 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     let Some(id) = ScenarioId::parse(&args.scenario) else {
         bail!("unknown scenario {:?} (S1..S9)", args.scenario);
     };
+    let agents = args.agents.first().copied().unwrap_or(50);
     let cfg = SimConfig {
         seed: args.seed,
         shift_s: args.shift_s,
-        ..SimConfig::new(Scenario::get(id), args.agents, args.days)
+        independent_days: args.independent_days,
+        ..SimConfig::new(Scenario::get(id), agents, args.days)
     };
     if cfg.agents == 0 || cfg.days == 0 || cfg.shift_s == 0 {
         bail!("--agents, --days and --shift-s must be positive");

@@ -87,6 +87,9 @@ pub struct PredictiveConfig {
     pub class_split_s: f64,
     /// Handle samples needed before busy agents count as future supply.
     pub min_handle_samples: usize,
+    /// A team back after this long without an active agent (a night, a closed calling
+    /// window) starts a new shift: the price goes back to `theta0` and ramps again.
+    pub shift_gap_s: f64,
 }
 
 impl Default for PredictiveConfig {
@@ -110,6 +113,7 @@ impl Default for PredictiveConfig {
             payback_lives: 1000.0,
             class_split_s: 60.0,
             min_handle_samples: 20,
+            shift_gap_s: 3600.0,
         }
     }
 }
@@ -151,6 +155,9 @@ impl PredictiveConfig {
                 "prior, its weight and half-life must be positive",
             );
         }
+        if !(self.shift_gap_s > 0.0) {
+            return bad("shift_gap_s", "must be positive");
+        }
         if !(self.gain > 0.0 && self.payback_lives > 0.0 && self.amd_delay_s >= 0.0) {
             return bad("gain", "gain and payback must be positive");
         }
@@ -170,6 +177,8 @@ pub struct Predictive {
     budget: AbandonBudget,
     calibration: Calibration,
     ln_theta: f64,
+    /// The last tick with an active agent: a long gap before the next starts a new shift.
+    last_active_t: Option<f64>,
     // Scratch: busy agents (censored handle samples), then values per horizon point.
     talking: Vec<f64>,
     wrapping: Vec<(f64, Option<f64>)>,
@@ -202,6 +211,7 @@ impl Predictive {
                 p.calibration_half_life_s,
             ),
             ln_theta: p.theta0.ln(),
+            last_active_t: None,
             clock: Clock::default(),
             talking: Vec::new(),
             wrapping: Vec::new(),
@@ -279,6 +289,20 @@ impl Predictive {
         self.ln_theta = self
             .ln_theta
             .clamp(self.p.theta_min.ln(), self.p.theta_max.ln());
+    }
+
+    /// The price was learned against the previous shift's team and answer rates, and at a
+    /// shift's start every agent is ready and nothing rings: yesterday's evening price would
+    /// launch a burst against a stale answer rate. After `shift_gap_s` without an active agent
+    /// the price starts cautious again (never raised) and the predicted-drop loop ramps it, as
+    /// on a campaign's first day; the estimates and the budget are kept.
+    fn start_shift_after_a_gap(&mut self, t: f64) {
+        if let Some(last) = self.last_active_t {
+            if t - last >= self.p.shift_gap_s {
+                self.ln_theta = self.ln_theta.min(self.p.theta0.ln());
+            }
+        }
+        self.last_active_t = Some(t);
     }
 
     /// Fills `mu`/`var` with supply minus demand (before any new attempt) at each horizon
@@ -373,6 +397,9 @@ impl Controller for Predictive {
     fn tick(&mut self, tick: &Tick) -> Result<Decision, PacingError> {
         let dt = self.clock.advance(tick.t)?;
         self.learn(tick, dt);
+        if tick.active_agents() > 0 {
+            self.start_shift_after_a_gap(tick.t);
+        }
         let room = self.cfg.line_room(tick);
         if room == 0 || tick.active_agents() == 0 {
             return Ok(Decision { dial: 0 });
@@ -564,6 +591,47 @@ mod tests {
             q.tick(&tick).unwrap();
         }
         assert!(q.theta() <= theta0, "{} > {theta0}", q.theta());
+    }
+
+    #[test]
+    fn a_new_shift_starts_from_the_cautious_price() {
+        let ready = |t: f64, n: usize| Tick {
+            t,
+            agents: vec![
+                Agent {
+                    state: AgentState::Ready,
+                    since: 0.0
+                };
+                n
+            ],
+            inflight: vec![],
+            completed: vec![],
+        };
+        let mut p = Predictive::new(cfg(), PredictiveConfig::default()).unwrap();
+        let theta0 = p.theta();
+        for s in 0..30 {
+            p.tick(&ready(f64::from(s), 20)).unwrap();
+        }
+        let evening = p.theta();
+        assert!(evening > theta0, "{evening} <= {theta0}");
+        // Half an hour without agents is a break, not a new shift: the price is kept.
+        let mut after_break = p.clone();
+        for s in 1..1800 {
+            after_break.tick(&ready(30.0 + f64::from(s), 0)).unwrap();
+        }
+        after_break.tick(&ready(1830.0, 20)).unwrap();
+        assert!(after_break.theta() >= evening, "{}", after_break.theta());
+        // Overnight, ticked without agents or not ticked at all: the morning starts at theta0.
+        let mut ticked = p.clone();
+        for s in 1..=4000 {
+            ticked.tick(&ready(30.0 + f64::from(s), 0)).unwrap();
+        }
+        let mut jumped = p;
+        for q in [&mut ticked, &mut jumped] {
+            q.tick(&ready(57_600.0, 20)).unwrap();
+            assert!(q.theta() < evening, "{} >= {evening}", q.theta());
+            assert!(q.theta() <= theta0 * 1.5, "{} vs {theta0}", q.theta());
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use ledger::domain::{AccountCheck, ContactOutcome};
+use ledger_api::domain::{AccountCheck, ContactOutcome};
 use tokio::runtime::Handle;
 
 use crate::account::{AccountSource, AccountView, SourceError};

@@ -9,12 +9,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth::Role;
 use common::*;
 use dialer::ledger_link::lazy_channel;
 use dialer::outbox::{Outbox, OutboxError, RelayConfig};
 use dialer::outcomes::OutcomeSink;
-use ledger::auth::Role;
-use ledger::pb;
+use ledger_api::pb;
 use prost::Message;
 use tokio::task::JoinSet;
 

@@ -8,14 +8,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use auth::{Auth, Claims, Role};
 use dialer::ledger_link::{BearerAuth, LedgerClient, Token};
 use dialer::outbox::RelayConfig;
 use jiff::Timestamp;
-use ledger::auth::{Auth, Claims, Role};
-use ledger::domain::{AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party};
 use ledger::metrics::Metrics;
-use ledger::pb;
 use ledger::store::Store;
+use ledger_api::domain::{
+    AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party,
+};
+use ledger_api::pb;
 use sqlx::Connection;
 use tokio::sync::oneshot;
 
@@ -196,7 +198,7 @@ impl TestLedger {
 }
 
 pub fn jwt(role: Role) -> String {
-    ledger::auth::sign_hs256(
+    auth::sign_hs256(
         KEY,
         &Claims {
             sub: format!("test-{role:?}").to_lowercase(),

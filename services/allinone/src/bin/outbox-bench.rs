@@ -1,7 +1,7 @@
 //! Outbox benchmark: `begin` + `finish` throughput into the outbox on SQLite and PostgreSQL
 //! (group commit, and one transaction per call as the baseline), then the relay's delivered
 //! outcomes/s into the real ledger (served in-process on a fresh PostgreSQL database). Not
-//! part of the test suite; run with `cargo run --release -p dialer --bin outbox-bench`.
+//! part of the test suite; run with `cargo run --release -p allinone --bin outbox-bench`.
 
 use std::time::{Duration, Instant};
 

@@ -25,16 +25,16 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::backend::Stores;
-use crate::campaign::CampaignSpec;
-use crate::carrier::Prompt;
-use crate::carrier::sim::SimCarrier;
-use crate::engine::{self, Clock, Figures};
-use crate::ledger_link::{self, LedgerLink, Token};
 use crate::offload::OnRuntime;
-use crate::outbox::{Outbox, OutboxError, RelayHandle};
-use crate::portfolio;
-use crate::sim_agents::{self, Behaviour};
+use dialer::backend::Stores;
+use dialer::campaign::CampaignSpec;
+use dialer::carrier::Prompt;
+use dialer::carrier::sim::SimCarrier;
+use dialer::engine::{self, Clock, Figures};
+use dialer::ledger_link::{self, LedgerLink, Token};
+use dialer::outbox::{Outbox, OutboxError, RelayHandle};
+use dialer::portfolio;
+use dialer::sim_agents::{self, Behaviour};
 
 /// What can stop the all-in-one.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! Ingest benchmark: streams outcomes through the real gRPC `RecordOutcomes` stream into a
 //! fresh PostgreSQL database served in-process, prints outcomes/s, then measures a naive
 //! one-row-per-transaction insert on the same database for comparison. Not part of the test
-//! suite; run with `cargo run --release -p ledger --bin ledger-bench`.
+//! suite; run with `cargo run --release -p allinone --bin ledger-bench`.
 
 use std::time::Instant;
 

@@ -3,7 +3,9 @@
 //! denies with US_REGF_CEASE), the change feed resumes across a ledger restart without
 //! repeating or missing a seq, account lists page, and failures map to the dialer's errors.
 
+#[path = "../../dialer/tests/common/mod.rs"]
 mod common;
+mod inproc;
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use compliance::model::DialMode;
 use compliance::{Engine, Policy, ReasonCode, Verdict};
 use dialer::account::{AccountSource, SourceError};
 use dialer::ledger_link::{LedgerLink, LinkError, LinkOptions, Token};
+use inproc::*;
 use jiff::{SignedDuration, Timestamp};
 use ledger_api::domain::{AccountFilter, Change, ChangeKind, ChangePayload, HoldKind, PhoneKind};
 use ledger_api::pb;

@@ -15,7 +15,7 @@
 //! - [`redact`]: phone numbers, names and URLs as they may appear in logs and errors.
 //!
 //! It may depend on the proto crate, the compliance vocabulary and plain data libraries
-//! (jiff, serde, prost); never on a server, a database driver or a runtime, so the dialer
+//! (jiff, serde, prost); never on a server, a database driver or a service, so the dialer
 //! can depend on it without depending on the ledger service (see docs/architecture.md).
 
 pub mod codes;

@@ -5,13 +5,14 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::clock::DayNumber;
-use crate::decision::{Clears, Decision, Finding, ReasonCode, Verdict, ZoneEvaluated};
+use crate::decision::{Decision, Finding, Verdict, ZoneEvaluated};
 use crate::error::InputError;
 use crate::geo::geo;
 use crate::history::Ctx;
 use crate::model::{CallRequest, Party};
 use crate::packs::{Jurisdiction, PackSet, Rule, RuleKind, RuleSet};
 use crate::policy::Policy;
+use crate::reason::{Clears, ReasonCode};
 use crate::rules::{self, Sink};
 use crate::zones::{Region, locate};
 

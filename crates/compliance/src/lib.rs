@@ -17,6 +17,23 @@
 //! assert_eq!(decision.verdict, Verdict::Allow); // 08:00:00 EDT is not before 08:00
 //! ```
 
+//! # Layout
+//!
+//! - [`model`]: the request ([`CallRequest`]: the proposed dial, the consumer, their history)
+//!   and the contact vocabulary the ledger shares.
+//! - [`engine`](Engine): locate, select packs, prepare the history, run every rule, combine.
+//! - [`zones`], [`geo`], [`clock`], [`holidays`]: where the consumer may be and what time and
+//!   day it is there.
+//! - [`packs`]: the rule set as data (TOML packs of parameterised rule kinds); the kinds are
+//!   code, in the private `rules` module.
+//! - [`reason`]: the reason codes of the catalogue, used by the packs, the rules and the
+//!   decision alike.
+//! - [`decision`]: what an evaluation answers ([`Decision`]); [`policy`]: the campaign's
+//!   choices; [`error`]: bad input; [`redact`]: numbers in detail strings.
+//!
+//! Plain Rust: no runtime, network or database among its dependencies (a test in
+//! `services/allinone/tests/shape.rs` keeps it so).
+
 pub mod clock;
 pub mod decision;
 mod engine;
@@ -27,6 +44,7 @@ pub mod holidays;
 pub mod model;
 pub mod packs;
 pub mod policy;
+pub mod reason;
 pub mod redact;
 mod rules;
 pub mod zones;

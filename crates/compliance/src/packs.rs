@@ -7,8 +7,8 @@ use jiff::civil::Date;
 use serde::Deserialize;
 
 use crate::clock::{ClockTime, DayNumber, day_number};
-use crate::decision::ReasonCode;
 use crate::model::{Day, HoldKind, Outcome};
+use crate::reason::ReasonCode;
 
 const BUILTIN: &str = include_str!("../packs/builtin.toml");
 

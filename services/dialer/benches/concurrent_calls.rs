@@ -135,7 +135,7 @@ struct CountingSink {
 impl dialer::outcomes::OutcomeSink for CountingSink {
     async fn begin(
         &self,
-        _: &ledger::domain::ContactOutcome,
+        _: &ledger_api::domain::ContactOutcome,
     ) -> Result<(), dialer::outcomes::SinkError> {
         self.begun
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -143,7 +143,7 @@ impl dialer::outcomes::OutcomeSink for CountingSink {
     }
     async fn finish(
         &self,
-        _: &ledger::domain::ContactOutcome,
+        _: &ledger_api::domain::ContactOutcome,
         _: &[dialer::outcomes::LedgerCommand],
     ) -> Result<(), dialer::outcomes::SinkError> {
         Ok(())

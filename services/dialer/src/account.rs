@@ -11,7 +11,9 @@ use compliance::CallRequest;
 use compliance::clock::ClockTime;
 use compliance::model::{self as cm, DialMode, PhoneKind};
 use jiff::Timestamp;
-use ledger::domain::{Account, AccountCheck, ContactOutcome, Person, PersonRole, Phone, Promise};
+use ledger_api::domain::{
+    Account, AccountCheck, ContactOutcome, Person, PersonRole, Phone, Promise,
+};
 
 /// One account as the dialer sees it.
 #[derive(Debug, Clone, PartialEq)]

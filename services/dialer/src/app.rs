@@ -348,7 +348,7 @@ pub async fn follow_feed<B: Backend>(
             Ok(change) => {
                 let own = matches!(
                     &change.payload,
-                    ledger::domain::ChangePayload::Outcome(o) if registry.knows(&o.campaign_id)
+                    ledger_api::domain::ChangePayload::Outcome(o) if registry.knows(&o.campaign_id)
                 );
                 if !own {
                     registry.account_changed(&change.account_id);

@@ -13,7 +13,7 @@ use queue::{AnyBook, AnyQueue, AttemptBook, CampaignQueue, QueueError};
 use crate::account::{AccountSource, AccountView, SourceError};
 use crate::engine::Backend;
 use crate::outcomes::{LedgerCommand, OutcomeSink, SinkError, Unacknowledged};
-use ledger::domain::{AccountCheck, ContactOutcome};
+use ledger_api::domain::{AccountCheck, ContactOutcome};
 
 /// One set of stores.
 pub struct Stores<Q, B, O, S> {

@@ -139,7 +139,7 @@ impl CampaignSpec {
         if !(0.0..0.5).contains(&self.amd_false_positive) {
             return bad("amd_false_positive", "must be in [0, 0.5)");
         }
-        if ledger::domain::validate_e164("caller_id", &self.caller_id).is_err() {
+        if ledger_api::domain::validate_e164("caller_id", &self.caller_id).is_err() {
             return bad("caller_id", "must be an E.164 number");
         }
         if self.safe_harbor_template.trim().is_empty() {

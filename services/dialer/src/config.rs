@@ -322,7 +322,7 @@ impl Config {
                 "database_url",
                 format!(
                     "want postgres://... or sqlite:..., got {}",
-                    ledger::redact::url(url)
+                    ledger_api::redact::url(url)
                 ),
             ));
         }
@@ -333,7 +333,7 @@ impl Config {
                 "redis_url",
                 format!(
                     "want redis://... or rediss://..., got {}",
-                    ledger::redact::url(r)
+                    ledger_api::redact::url(r)
                 ),
             ));
         }

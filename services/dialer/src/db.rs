@@ -76,7 +76,7 @@ pub async fn connect(url: &str, pg_connections: u32) -> Result<Db, DbError> {
         shared_db_migrator(&SQLITE_MIGRATOR).run(&pool).await?;
         Ok(Db::Sqlite(pool))
     } else {
-        Err(DbError::Url(ledger::redact::url(url)))
+        Err(DbError::Url(ledger_api::redact::url(url)))
     }
 }
 

@@ -18,8 +18,10 @@ use std::time::Duration;
 
 use collections_proto::ledger_v1 as pb;
 use jiff::{SignedDuration, Timestamp};
-use ledger::domain::{AccountCheck, AccountFilter, Change, MAX_CHECK_ACCOUNTS, ValidationError};
-use ledger::grpc as conv;
+use ledger_api::domain::{
+    AccountCheck, AccountFilter, Change, MAX_CHECK_ACCOUNTS, ValidationError,
+};
+use ledger_api::wire as conv;
 use pb::ledger_service_client::LedgerServiceClient;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;

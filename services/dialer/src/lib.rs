@@ -1,4 +1,11 @@
-//! The dialer runtime.
+//! The dialer runtime and `dialerd`, its gRPC service.
+//!
+//! It depends on the contracts (`ledger-api`, `auth`, `collections-proto`) and the decision
+//! and data crates (`compliance`, `pacing`, `queue`, `simulator`), never on the ledger
+//! service: the ledger is a gRPC peer ([`ledger_link`], [`outbox`]). The embedded all-in-one
+//! and the load tools that start both are in `services/allinone` (see docs/architecture.md).
+//!
+//! # Layout
 //!
 //! - [`carrier`]: the seam to the telephone network. One trait, [`carrier::Carrier`], that a
 //!   simulated network ([`carrier::sim`], the embedded default and load generator) and, later,
@@ -13,10 +20,6 @@
 //! - [`backend`]: the store sets (in-process, Redis, SQL) a deployment plugs in.
 //! - [`sim_agents`]: a simulated agent team for the demo, tests and load tests.
 //! - [`portfolio`]: a generated sample portfolio (demo, tests, load test).
-//! - [`embedded`]: the all-in-one (ledger + dialer in one process on SQLite, simulated
-//!   carrier and agents, a shift on a fast clock): what the README's first command runs.
-//! - [`offload`]: store calls of a virtual-time (paused clock) campaign run on the real
-//!   runtime without letting virtual time jump.
 //! - [`outcomes`]: the seam to the durable outbox that carries every attempt's outcome to the
 //!   ledger exactly once.
 //! - [`outbox`]: that outbox (SQLite or PostgreSQL) and its relay to the ledger.
@@ -44,13 +47,11 @@ pub mod campaign_store;
 pub mod carrier;
 pub mod config;
 pub mod db;
-pub mod embedded;
 pub mod engine;
 pub mod grpc;
 pub mod ledger_link;
 pub mod limits;
 pub mod metrics;
-pub mod offload;
 pub mod outbox;
 pub mod outcomes;
 pub mod portfolio;

@@ -1,12 +1,12 @@
 //! Every bound dialerd puts on what it is sent, in one place, so the checks (the campaign's
 //! [`crate::campaign::CampaignSpec::validate`] and the gRPC edge in [`crate::grpc::convert`]),
 //! `dialer.proto`'s comments and docs/dialer-service.md name the same numbers. Ids and money
-//! the dialer passes on to the ledger have the ledger's bounds ([`ledger::limits`]). Free text
+//! the dialer passes on to the ledger have the ledger's bounds ([`ledger_api::limits`]). Free text
 //! is counted in characters (as the proto says), ids in bytes; together with the repeated-field
 //! bounds they keep every request well inside [`collections_proto::MAX_MESSAGE_BYTES`] (the
 //! largest, an `AddAccounts` of 100,000 ids at the id bound, is checked against it).
 
-pub use ledger::limits::{ID_BYTES, MAX_DEBTS, MAX_MINOR, PAGE_TOKEN_BYTES};
+pub use ledger_api::limits::{ID_BYTES, MAX_DEBTS, MAX_MINOR, PAGE_TOKEN_BYTES};
 
 /// Campaign ids: 1 to 64 letters, digits, '-' or '_'.
 pub const CAMPAIGN_ID_BYTES: usize = 64;

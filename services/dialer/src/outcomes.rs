@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
-use ledger::domain::{ConsentUpdate, ContactOutcome, Hold, Promise};
+use ledger_api::domain::{ConsentUpdate, ContactOutcome, Hold, Promise};
 
 /// The outcome store failed; the engine fails closed (no dial without a provisional record).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

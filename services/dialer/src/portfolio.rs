@@ -4,7 +4,7 @@
 //! Seeded, so runs repeat. Used by the embedded demo, the engine tests and the load test.
 
 use jiff::Timestamp;
-use ledger::domain::{
+use ledger_api::domain::{
     Account, Address, Debt, Hold, HoldKind, Person, PersonRole, Phone, PhoneKind,
 };
 use simulator::rng::SplitMix64;

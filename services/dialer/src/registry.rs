@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use ledger::domain::AccountFilter;
+use ledger_api::domain::AccountFilter;
 use queue::CampaignQueue;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

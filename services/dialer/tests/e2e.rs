@@ -95,7 +95,7 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
                 hold_id: format!("{account}-cease"),
                 account_id: account.clone(),
                 kind: lpb::HoldKind::Cease as i32,
-                since: Some(ledger::grpc::ts_to(since)),
+                since: Some(ledger_api::wire::ts_to(since)),
                 set_by: "crm:letter".into(),
                 reason: "written cease".into(),
                 ..Default::default()
@@ -193,7 +193,7 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
         .collect();
     assert_eq!(cease_seq.len(), ceased.len());
 
-    let by_id: HashMap<&str, &ledger::domain::Account> = accounts
+    let by_id: HashMap<&str, &ledger_api::domain::Account> = accounts
         .iter()
         .map(|a| (a.account_id.as_str(), a))
         .collect();
@@ -201,7 +201,7 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
     let mut per_debt: HashMap<&str, u32> = HashMap::new();
     let mut spans: HashMap<&str, Vec<(i64, i64)>> = HashMap::new();
     let mut ceases: HashMap<String, i64> = HashMap::new();
-    let mut sorted: Vec<&ledger::domain::ContactOutcome> = recorded.iter().collect();
+    let mut sorted: Vec<&ledger_api::domain::ContactOutcome> = recorded.iter().collect();
     sorted.sort_by_key(|o| o.started_at);
     for o in sorted {
         let a = by_id[o.account_id.as_str()];
@@ -278,10 +278,10 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
             compliance::model::Outcome::Busy
             | compliance::model::Outcome::NoAnswer
             | compliance::model::Outcome::Failed => {
-                assert_eq!(o.party, ledger::domain::Party::Nobody)
+                assert_eq!(o.party, ledger_api::domain::Party::Nobody)
             }
             compliance::model::Outcome::Conversation => {
-                assert_eq!(o.party, ledger::domain::Party::Consumer)
+                assert_eq!(o.party, ledger_api::domain::Party::Consumer)
             }
             _ => {}
         }

@@ -20,7 +20,7 @@ use dialer::session::{AgentCommand, AgentEvent, SeatState};
 use dialer::sim_agents::{self, Behaviour};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use ledger::domain::Hold;
+use ledger_api::domain::Hold;
 use queue::memory::{MemoryAttemptBook, MemoryQueue};
 use simulator::scenario::{Scenario, ScenarioId};
 
@@ -199,7 +199,7 @@ async fn a_predictive_shift_keeps_every_promise() {
             .find(|p| p.number == o.number)
             .expect("a phone of the account");
         assert!(
-            phone.consent_automated || phone.kind != ledger::domain::PhoneKind::Mobile,
+            phone.consent_automated || phone.kind != ledger_api::domain::PhoneKind::Mobile,
             "cell without consent dialed"
         );
         // US-REGF-08: at most 7 counted calls per debt in the run (shorter than 7 days).
@@ -372,31 +372,33 @@ async fn a_clock_behind_recorded_history_stops_dialing() {
     let number = accounts[0].account.persons[0].phones[0].number.clone();
     let debt = accounts[0].account.debts[0].debt_id.clone();
     let account_id = accounts[0].account.account_id.clone();
-    accounts[0].contacts.push(ledger::domain::ContactOutcome {
-        idempotency_key: "earlier-run".into(),
-        account_id,
-        person_id: String::new(),
-        debt_ids: vec![debt],
-        number,
-        direction: compliance::model::Direction::Outbound,
-        channel: compliance::model::Channel::Call,
-        dial_mode: Some(compliance::model::DialMode::Predictive),
-        outcome: Outcome::NoAnswer,
-        party: ledger::domain::Party::Nobody,
-        third_party_id: String::new(),
-        campaign_id: "clock".into(),
-        agent_id: String::new(),
-        started_at: later,
-        ring_ms: 22_000,
-        talk_ms: 0,
-        amd: ledger::domain::AmdVerdict::NotRun,
-        recording_ref: String::new(),
-        disposition: String::new(),
-        counts_for_regf: true,
-        event_id: 1,
-        recorded_at: None,
-        checked_seq: 0,
-    });
+    accounts[0]
+        .contacts
+        .push(ledger_api::domain::ContactOutcome {
+            idempotency_key: "earlier-run".into(),
+            account_id,
+            person_id: String::new(),
+            debt_ids: vec![debt],
+            number,
+            direction: compliance::model::Direction::Outbound,
+            channel: compliance::model::Channel::Call,
+            dial_mode: Some(compliance::model::DialMode::Predictive),
+            outcome: Outcome::NoAnswer,
+            party: ledger_api::domain::Party::Nobody,
+            third_party_id: String::new(),
+            campaign_id: "clock".into(),
+            agent_id: String::new(),
+            started_at: later,
+            ring_ms: 22_000,
+            talk_ms: 0,
+            amd: ledger_api::domain::AmdVerdict::NotRun,
+            recording_ref: String::new(),
+            disposition: String::new(),
+            counts_for_regf: true,
+            event_id: 1,
+            recorded_at: None,
+            checked_seq: 0,
+        });
     let stores = stores(accounts.clone());
     let (carrier, events) = SimCarrier::new(Scenario::get(ScenarioId::S5), 2);
     let clock = Clock::starting_at(start.as_millisecond());

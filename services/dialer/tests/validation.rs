@@ -386,7 +386,7 @@ async fn add_accounts_requests_name_the_field_and_the_largest_fits() {
         ("filter.creditor", |r| {
             r.account_ids.clear();
             r.filter = Some(pb::AccountFilter {
-                creditor: long(ledger::limits::NAME_BYTES),
+                creditor: long(ledger_api::limits::NAME_BYTES),
                 ..Default::default()
             });
         }),

@@ -2,14 +2,14 @@
 //! a dialer in this process on SQLite files, a CRM load of a generated portfolio over gRPC, a
 //! predictive campaign with simulated agents on the simulated carrier on a fast clock, hourly
 //! progress, and a shift report checked against what the ledger recorded. See
-//! `dialer::embedded` for how the pieces are wired.
+//! `allinone::embedded` for how the pieces are wired.
 
 use std::path::PathBuf;
 
+use allinone::embedded::{self, DemoOptions, ShiftReport};
 use anyhow::Context as _;
 use auth::Role;
 use dialer::config::{CarrierConfig, Config};
-use dialer::embedded::{self, DemoOptions, ShiftReport};
 use dialer::engine::Figures;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;

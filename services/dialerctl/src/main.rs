@@ -6,6 +6,9 @@
 //!   dialing over a generated portfolio, on the embedded defaults.
 //! - `dialerctl simulate`: the pacing benchmark (one cell, or `--all` for the table).
 //! - `dialerctl pacing-agent`: the pacing controller behind the JSON-lines protocol.
+//!
+//! A composition root (docs/architecture.md): it may use any crate; `demo` runs the
+//! all-in-one of `services/allinone`.
 
 mod agent;
 mod check;

@@ -46,7 +46,7 @@ pub struct Config {
 }
 
 fn default_max_future_skew_s() -> u64 {
-    crate::limits::DEFAULT_MAX_FUTURE_SKEW.as_secs()
+    ledger_api::limits::DEFAULT_MAX_FUTURE_SKEW.as_secs()
 }
 
 fn default_max_batch() -> usize {
@@ -151,7 +151,7 @@ impl Config {
                 field: "database_url",
                 message: format!(
                     "want postgres://... or sqlite:..., got {}",
-                    crate::redact::url(url)
+                    ledger_api::redact::url(url)
                 ),
             });
         }

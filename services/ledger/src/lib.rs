@@ -1,24 +1,28 @@
 //! The account ledger service: system of record for accounts, debts, holds, consents,
 //! promises and every contact, over gRPC (`collections.ledger.v1.LedgerService`).
 //!
-//! Layers: [`domain`] (plain types and validation), [`store`] (sqlx, PostgreSQL or SQLite),
-//! [`grpc`] (protobuf mapping and streaming RPCs), [`server`] (tonic stack), plus [`auth`],
-//! [`config`], [`metrics`] and [`redact`]; [`limits`] holds every bound on input, [`codes`]
-//! the ISO code lists, [`clock`] the ledger's notion of now.
+//! # Layout
+//!
+//! The contract (domain types and validation, protobuf mapping, bounds, redactor) is the
+//! `ledger-api` crate, shared with the ledger's clients; this crate is the service around it:
+//!
+//! - [`store`]: sqlx, PostgreSQL or SQLite: accounts, history, the change feed.
+//! - [`grpc`]: `LedgerService` (the request checks, the streaming RPCs, store errors to
+//!   statuses).
+//! - [`server`]: the tonic stack (auth, health, reflection, message bounds, shutdown).
+//! - [`config`]: the TOML file and `LEDGER_*` overrides.
+//! - [`metrics`]: Prometheus figures and their HTTP endpoint.
+//! - [`clock`]: the ledger's notion of now (the embedded all-in-one moves it to a shift's
+//!   virtual time).
+//!
+//! It may depend on `ledger-api`, `auth`, `compliance`, the proto crate and the server and
+//! database libraries; never on the dialer (see docs/architecture.md).
 
 pub mod clock;
-pub mod codes;
 pub mod config;
-pub mod domain;
 pub mod grpc;
-pub mod limits;
 pub mod metrics;
-pub mod redact;
 pub mod server;
 pub mod store;
 
-pub use collections_proto::ledger_v1 as pb;
-
-/// Authentication and roles, shared with the dialer (the `auth` crate); kept under this path
-/// so the ledger's callers and tests are unchanged.
-pub use ::auth;
+pub use ledger_api::pb;

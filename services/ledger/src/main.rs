@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use auth::{Auth, Claims, Role};
 use clap::{Parser, Subcommand};
-use ledger::auth::{Auth, Claims, Role};
 use ledger::config::Config;
 use ledger::metrics::Metrics;
 use ledger::store::Store;
@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
             let exp = jiff::Timestamp::now().as_second() + hours * 3600;
             println!(
                 "{}",
-                ledger::auth::sign_hs256(
+                auth::sign_hs256(
                     key,
                     &Claims {
                         sub,
@@ -96,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     let store = Store::connect(&cfg.database_url)
         .await
-        .with_context(|| format!("opening {}", ledger::redact::url(&cfg.database_url)))?;
+        .with_context(|| format!("opening {}", ledger_api::redact::url(&cfg.database_url)))?;
     let metrics = Metrics::new();
     if let Some(m) = &cfg.metrics_listen {
         let l = ledger::metrics::bind(m.parse()?)

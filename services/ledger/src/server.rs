@@ -9,11 +9,11 @@ use collections_proto::ledger_v1::ledger_service_server::LedgerServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::grpc::LedgerGrpc;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use auth::Auth;
 
 /// Why the server stopped.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ impl Default for ServeOptions {
         Self {
             max_batch: crate::grpc::MAX_BATCH,
             clock: Clock::system(),
-            max_future_skew: crate::limits::DEFAULT_MAX_FUTURE_SKEW,
+            max_future_skew: ledger_api::limits::DEFAULT_MAX_FUTURE_SKEW,
         }
     }
 }
@@ -83,7 +83,7 @@ pub async fn serve(
                 .with_clock(opts.clock, opts.max_future_skew),
         )
         // The project's one limit, which its clients use too (the bounds make every record
-        // fit; see `crate::limits`).
+        // fit; see `ledger_api::limits`).
         .max_decoding_message_size(collections_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(collections_proto::MAX_MESSAGE_BYTES),
         auth,

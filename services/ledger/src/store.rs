@@ -18,7 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, PgPool, SqlitePool};
 use tokio::sync::watch;
 
-use crate::domain::*;
+use ledger_api::domain::*;
 
 /// Migrations of each dialect, embedded in the binary.
 pub static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -644,7 +644,7 @@ impl Store {
             shared_db_migrator(&SQLITE_MIGRATOR).run(&pool).await?;
             Db::Sqlite(pool)
         } else {
-            return Err(StoreError::Url(crate::redact::url(url)));
+            return Err(StoreError::Url(ledger_api::redact::url(url)));
         };
         let mut store = Store {
             db,
@@ -1341,7 +1341,7 @@ impl Store {
             let Some(row) = row else {
                 return Err(StoreError::NotFound {
                     field: "number",
-                    id: crate::redact::phone(&c.number),
+                    id: ledger_api::redact::phone(&c.number),
                 });
             };
             let old = row.into_phone()?;

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use ledger::pb;
+use ledger_api::pb;
 use tonic::Code;
 
 both_stores!(
@@ -731,9 +731,9 @@ async fn auth_roles_health_and_reflection() {
     let srv = TestServer::start(&db.url, Some(KEY)).await;
     let ch = srv.channel().await;
     let token = |role| {
-        let t = ledger::auth::sign_hs256(
+        let t = auth::sign_hs256(
             KEY,
-            &ledger::auth::Claims {
+            &auth::Claims {
                 sub: "t".into(),
                 role,
                 exp: None,
@@ -754,7 +754,7 @@ async fn auth_roles_health_and_reflection() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
-    let crm = token(ledger::auth::Role::Crm);
+    let crm = token(auth::Role::Crm);
     let mut c = pb::ledger_service_client::LedgerServiceClient::with_interceptor(
         ch.clone(),
         move |mut r: tonic::Request<()>| {
@@ -772,7 +772,7 @@ async fn auth_roles_health_and_reflection() {
     c.list_accounts(pb::ListAccountsRequest::default())
         .await
         .expect("crm may list accounts");
-    let dialer = token(ledger::auth::Role::Dialer);
+    let dialer = token(auth::Role::Dialer);
     let mut d = pb::ledger_service_client::LedgerServiceClient::with_interceptor(
         ch.clone(),
         move |mut r: tonic::Request<()>| {

@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::process::Stdio;
 
 use common::*;
-use ledger::pb;
-use ledger::pb::ledger_service_client::LedgerServiceClient;
+use ledger_api::pb;
+use ledger_api::pb::ledger_service_client::LedgerServiceClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;

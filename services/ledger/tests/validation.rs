@@ -4,7 +4,7 @@
 //! was. Plus: the largest record the bounds allow is accepted and read back (so no stored
 //! account is ever too large to load), outcomes may not start in the ledger's future beyond
 //! the configured skew (on the system clock and on a set one), and the proto comments name
-//! the bounds `ledger::limits` enforces.
+//! the bounds `ledger_api::limits` enforces.
 
 mod common;
 
@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::*;
 use jiff::Timestamp;
-use ledger::limits::*;
-use ledger::pb;
+use ledger_api::limits::*;
+use ledger_api::pb;
 use tonic::Code;
 
 both_stores!(

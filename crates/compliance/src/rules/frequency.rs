@@ -13,10 +13,10 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Sink, date_str, day_start};
 use crate::clock::DayNumber;
-use crate::decision::{Clears, ReasonCode};
 use crate::history::{Ctx, Entry};
 use crate::model::{DialMode, Outcome, Party};
 use crate::packs::{Channels, Counts, Numbers, Scope};
+use crate::reason::{Clears, ReasonCode};
 
 /// A frequency cap instance.
 #[derive(Debug, Clone)]

@@ -10,10 +10,11 @@ mod window;
 use jiff::Timestamp;
 
 use crate::clock::{ClockTime, DayNumber, ZoneClock, date_of};
-use crate::decision::{Clears, Finding, ReasonCode};
+use crate::decision::Finding;
 use crate::history::Ctx;
 use crate::packs::{Rule, RuleKind};
 use crate::policy::PatternAction;
+use crate::reason::{Clears, ReasonCode};
 
 /// A failing rule at one instant.
 #[derive(Debug, Clone)]

@@ -8,9 +8,9 @@
 use jiff::Timestamp;
 
 use super::Sink;
-use crate::decision::{Clears, ReasonCode};
 use crate::history::Ctx;
 use crate::model::{HoldKind, Party, PhoneKind, RndAnswer};
+use crate::reason::{Clears, ReasonCode};
 use crate::redact::redact_number;
 
 pub fn hold(

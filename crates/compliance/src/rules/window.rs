@@ -6,11 +6,11 @@ use jiff::Timestamp;
 
 use super::{Sink, day_start, local_time};
 use crate::clock::{ClockTime, DayNumber, ZoneClock, date_of, weekday};
-use crate::decision::{Clears, ReasonCode};
 use crate::history::Ctx;
 use crate::holidays::is_holiday;
 use crate::model::{Blackout, Day, PhoneKind, Place};
 use crate::packs::HolidayCalendar;
+use crate::reason::{Clears, ReasonCode};
 
 /// A calling-window rule instance.
 pub struct Window<'r> {

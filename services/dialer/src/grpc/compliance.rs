@@ -82,7 +82,7 @@ impl<B: Backend> pb::compliance_service_server::ComplianceService for Compliance
                 .map(|p| p.number.clone())
                 .ok_or_else(|| invalid("number", "required: the account has no phone on file"))?
         } else {
-            ledger::domain::validate_e164("number", &r.number)
+            ledger_api::domain::validate_e164("number", &r.number)
                 .map_err(|e| invalid(e.field, e.message))?;
             r.number
         };

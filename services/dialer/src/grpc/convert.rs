@@ -606,8 +606,8 @@ pub fn figures_to(f: &Figures) -> pb::Figures {
 }
 
 /// A filter over the ledger's accounts, checked as the ledger checks it.
-pub fn account_filter(f: pb::AccountFilter) -> Result<ledger::domain::AccountFilter, Status> {
-    let filter = ledger::domain::AccountFilter {
+pub fn account_filter(f: pb::AccountFilter) -> Result<ledger_api::domain::AccountFilter, Status> {
+    let filter = ledger_api::domain::AccountFilter {
         creditor: f.creditor,
         min_balance_minor: f.min_balance_minor,
         max_balance_minor: f.max_balance_minor,
@@ -686,7 +686,7 @@ pub fn agent_command(c: pb::agent_request::Command) -> Result<AgentCommand, Stat
             let number = if m.number.is_empty() {
                 None
             } else {
-                ledger::domain::validate_e164("manual_dial.number", &m.number)
+                ledger_api::domain::validate_e164("manual_dial.number", &m.number)
                     .map_err(|e| invalid(e.field, e.message))?;
                 Some(m.number)
             };
@@ -744,7 +744,7 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
                     format_args!("must be positive and at most {MAX_MINOR}"),
                 ));
             }
-            ledger::domain::validate_currency(&format!("{F}.promise.currency"), &p.currency)
+            ledger_api::domain::validate_currency(&format!("{F}.promise.currency"), &p.currency)
                 .map_err(|e| invalid(e.field, e.message))?;
             if p.due_date.len() != 10 || p.due_date.parse::<jiff::civil::Date>().is_err() {
                 return Err(invalid(

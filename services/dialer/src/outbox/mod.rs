@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use ledger::domain::{ContactOutcome, ValidationError};
+use ledger_api::domain::{ContactOutcome, ValidationError};
 use prost::Message;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tracing::Instrument;
@@ -195,17 +195,17 @@ fn outcome_item(kind: Kind, o: &ContactOutcome) -> Item {
             account: o.account_id.clone(),
             campaign: o.campaign_id.clone(),
         },
-        payload: ledger::grpc::outcome_out(o.clone()).encode_to_vec(),
+        payload: ledger_api::wire::outcome_out(o.clone()).encode_to_vec(),
     }
 }
 
 /// The outbox row of a command (always ready: it is sent as soon as it is committed).
 fn command_item(c: &LedgerCommand, campaign: &str) -> Item {
     let payload = match c {
-        LedgerCommand::Hold(h) => ledger::grpc::hold_out(h.clone()).encode_to_vec(),
-        LedgerCommand::Promise(p) => ledger::grpc::promise_out(p.clone()).encode_to_vec(),
+        LedgerCommand::Hold(h) => ledger_api::wire::hold_out(h.clone()).encode_to_vec(),
+        LedgerCommand::Promise(p) => ledger_api::wire::promise_out(p.clone()).encode_to_vec(),
         LedgerCommand::Consent { update, .. } => {
-            ledger::grpc::consent_update_out(update.clone()).encode_to_vec()
+            ledger_api::wire::consent_update_out(update.clone()).encode_to_vec()
         }
     };
     Item {

@@ -310,7 +310,7 @@ impl Store {
                 // Undecodable (the relay dead-letters it): listed, without an outcome.
                 outcome: payload
                     .and_then(|p| pb::ContactOutcome::decode(p.as_slice()).ok())
-                    .and_then(|o| ledger::grpc::outcome_from_pb(o).ok()),
+                    .and_then(|o| ledger_api::wire::outcome_from_pb(o).ok()),
             })
             .collect())
     }

@@ -1,23 +1,21 @@
 //! Test helpers: a fresh PostgreSQL database (on the real server named by DATABASE_URL,
-//! dropped afterwards) or fresh SQLite files per test, the real ledger served in-process on a
-//! loopback port with JWT auth on (stoppable and restartable on the same port and database),
-//! tokens per role, and sample records. No mocks.
+//! dropped afterwards) or fresh SQLite files per test, tokens per role, and sample records.
+//! No mocks. The real ledger served in-process is the all-in-one's (`services/allinone/tests`,
+//! which shares this module by path): the dialer does not depend on the ledger crate.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use dialer::ledger_link::{BearerAuth, LedgerClient, Token};
+use auth::{Claims, Role};
+use dialer::ledger_link::{LedgerClient, Token};
 use dialer::outbox::RelayConfig;
 use jiff::Timestamp;
-use ledger::auth::{Auth, Claims, Role};
-use ledger::domain::{AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party};
-use ledger::metrics::Metrics;
-use ledger::pb;
-use ledger::store::Store;
+use ledger_api::domain::{
+    AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party,
+};
+use ledger_api::pb;
 use sqlx::Connection;
-use tokio::sync::oneshot;
 
 /// The ledger's HS256 key in every test.
 pub const KEY: &str = "dialer-tests-key-dialer-tests-key-0123";
@@ -113,90 +111,8 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// The real ledger served in-process on 127.0.0.1, auth on.
-#[derive(Debug)]
-pub struct TestLedger {
-    pub addr: SocketAddr,
-    pub store: Store,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl TestLedger {
-    /// On a free port, or on `addr` (a restart on the port a previous instance used).
-    pub async fn start(url: &str, addr: Option<SocketAddr>) -> Self {
-        init_tracing();
-        let store = Store::connect(url).await.expect("ledger store");
-        let want = addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
-        let mut tries = 0;
-        let listener = loop {
-            match tokio::net::TcpListener::bind(want).await {
-                Ok(l) => break l,
-                // The previous instance's socket may take a moment to go.
-                Err(e) if tries < 100 => {
-                    tries += 1;
-                    tracing::debug!(error = %e, "rebinding the ledger port");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("bind {want}: {e}"),
-            }
-        };
-        let addr = listener.local_addr().unwrap();
-        let (stop, rx) = oneshot::channel();
-        let s = store.clone();
-        let task = tokio::spawn(async move {
-            ledger::server::serve(
-                s,
-                Metrics::new(),
-                Auth::new(Some(KEY)),
-                Default::default(),
-                listener,
-                async {
-                    let _ = rx.await;
-                },
-            )
-            .await
-            .expect("serve");
-        });
-        Self {
-            addr,
-            store,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    pub fn uri(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// A client with a token of `role`.
-    pub async fn client(&self, role: Role) -> LedgerClient {
-        let ch = tonic::transport::Channel::from_shared(self.uri())
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect to the ledger");
-        pb::ledger_service_client::LedgerServiceClient::with_interceptor(
-            ch,
-            BearerAuth(token(role)),
-        )
-    }
-
-    /// Graceful stop (the ledger ends its streams), then the store is closed.
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-        self.store.close().await;
-    }
-}
-
 pub fn jwt(role: Role) -> String {
-    ledger::auth::sign_hs256(
+    auth::sign_hs256(
         KEY,
         &Claims {
             sub: format!("test-{role:?}").to_lowercase(),

@@ -145,7 +145,7 @@ pub async fn ledger_client(addr: SocketAddr, role: Role) -> dialer::ledger_link:
 
 /// The generated portfolio with ids unique to this run (the attempt counters in Redis
 /// outlive a test run).
-pub fn portfolio(run: &str, n: usize) -> Vec<ledger::domain::Account> {
+pub fn portfolio(run: &str, n: usize) -> Vec<ledger_api::domain::Account> {
     let since: Timestamp = "2026-11-01T00:00:00Z".parse().expect("ts");
     dialer::portfolio::accounts(n, 21, since)
         .into_iter()
@@ -170,14 +170,14 @@ pub fn portfolio(run: &str, n: usize) -> Vec<ledger::domain::Account> {
 /// The CRM loads `accounts` into the ledger.
 pub async fn load(
     crm: &mut dialer::ledger_link::LedgerClient,
-    accounts: &[ledger::domain::Account],
+    accounts: &[ledger_api::domain::Account],
 ) {
     common::upsert(
         crm,
         accounts
             .iter()
             .cloned()
-            .map(ledger::grpc::account_out)
+            .map(ledger_api::wire::account_out)
             .collect(),
     )
     .await;
@@ -372,7 +372,7 @@ pub async fn team(
 pub async fn outcomes(
     ledger: &mut dialer::ledger_link::LedgerClient,
     campaign: &str,
-) -> Vec<ledger::domain::ContactOutcome> {
+) -> Vec<ledger_api::domain::ContactOutcome> {
     let mut out = Vec::new();
     let mut req = lpb::ListOutcomesRequest {
         campaign_id: campaign.into(),
@@ -388,7 +388,7 @@ pub async fn outcomes(
         out.extend(
             r.outcomes
                 .into_iter()
-                .map(|o| ledger::grpc::outcome_from_pb(o).expect("a valid outcome")),
+                .map(|o| ledger_api::wire::outcome_from_pb(o).expect("a valid outcome")),
         );
         if r.next_page_token.is_empty() {
             return out;
@@ -400,7 +400,10 @@ pub async fn outcomes(
 /// Every disposition the dialer confirmed saved is in the ledger, and nothing was recorded
 /// that an agent did not send: per (agent, code), saved <= recorded <= sent. (A disposition
 /// sent just before a crash and not confirmed may or may not have been made durable.)
-pub fn assert_dispositions_kept(tallies: &[&Tally], recorded: &[ledger::domain::ContactOutcome]) {
+pub fn assert_dispositions_kept(
+    tallies: &[&Tally],
+    recorded: &[ledger_api::domain::ContactOutcome],
+) {
     let mut in_ledger: HashMap<(String, String), u32> = HashMap::new();
     for o in recorded.iter().filter(|o| !o.agent_id.is_empty()) {
         if ["CEASE", "ATTORNEY", "REVOKE_CONSENT", "RPC"].contains(&o.disposition.as_str()) {

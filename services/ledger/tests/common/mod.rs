@@ -5,11 +5,11 @@
 
 use std::net::SocketAddr;
 
-use ledger::auth::Auth;
+use auth::Auth;
 use ledger::metrics::Metrics;
-use ledger::pb;
-use ledger::pb::ledger_service_client::LedgerServiceClient;
 use ledger::store::Store;
+use ledger_api::pb;
+use ledger_api::pb::ledger_service_client::LedgerServiceClient;
 use sqlx::Connection;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use compliance::model::{DialMode, Direction, Outcome};
 use compliance::{Decision, Verdict as Allowed};
-use ledger::domain::{AmdVerdict, ChangeKind, Channel, ContactOutcome, Party};
+use ledger_api::domain::{AmdVerdict, ChangeKind, Channel, ContactOutcome, Party};
 use pacing::{InFlight, Phase as PacePhase, Tick};
 use queue::reservation::window_start;
 use queue::{AttemptBook, CampaignQueue, Lease, Millis, Next, Reservation, ReserveOutcome};

@@ -2,7 +2,7 @@
 //! deadline and the safe-harbor message, wrap-up, dispositions and the final outcome.
 
 use compliance::model::{HoldKind, Outcome};
-use ledger::domain::{AmdVerdict, ConsentUpdate, Hold, Party, Promise, PromiseStatus};
+use ledger_api::domain::{AmdVerdict, ConsentUpdate, Hold, Party, Promise, PromiseStatus};
 use pacing::{Completed, Outcome as PaceOutcome};
 use queue::recycle::Recycle;
 use queue::{AttemptBook, CampaignQueue, Millis, Next};

@@ -17,7 +17,7 @@ use std::time::Duration;
 use compliance::Decision;
 use compliance::model::{self as cm, Direction, HoldKind, Outcome};
 use jiff::Timestamp;
-use ledger::domain::{ContactOutcome, Hold};
+use ledger_api::domain::{ContactOutcome, Hold};
 use pacing::{Completed, Controller};
 use queue::rank::{AccountFacts, rank};
 use queue::reservation::PastAttempt;
@@ -979,7 +979,7 @@ async fn join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ledger::domain::{AmdVerdict, Channel, Debt, Party};
+    use ledger_api::domain::{AmdVerdict, Channel, Debt, Party};
 
     fn view() -> AccountView {
         let mut account = crate::portfolio::accounts(1, 1, Timestamp::UNIX_EPOCH)

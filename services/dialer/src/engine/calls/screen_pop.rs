@@ -1,7 +1,7 @@
 //! The screen pop: what an agent sees when a call arrives.
 
 use compliance::model::Direction;
-use ledger::domain::{ContactOutcome, PromiseStatus};
+use ledger_api::domain::{ContactOutcome, PromiseStatus};
 use queue::Millis;
 
 use super::{DAY, REG_F_LIMIT, Runtime};

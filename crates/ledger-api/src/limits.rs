@@ -1,7 +1,7 @@
 //! Every bound the ledger puts on what it is sent, in one place, so the checks
-//! ([`crate::domain`], [`crate::grpc`]), the proto comments and docs/ledger.md name the same
-//! numbers (a test reads `ledger.proto` to keep it so). Strings are bounded in UTF-8 bytes,
-//! repeated fields in entries; together they bound a record, and
+//! ([`crate::domain`], [`crate::wire`], the ledger's gRPC edge), the proto comments and
+//! docs/ledger.md name the same numbers (a test reads `ledger.proto` to keep it so). Strings
+//! are bounded in UTF-8 bytes, repeated fields in entries; together they bound a record, and
 //! [`collections_proto::MAX_MESSAGE_BYTES`] is sized so the largest record they allow fits
 //! in one gRPC message ([`largest_account_bytes`] is checked against it): an account the
 //! ledger accepted can always be read back, by the dialer too.

@@ -4,17 +4,20 @@
 //! provisional rows, rejected outcomes dead-lettered without blocking the rest, and the
 //! begin/finish contract. Nothing here asserts on time.
 
+#[path = "../../dialer/tests/common/mod.rs"]
 mod common;
+mod inproc;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth::Role;
 use common::*;
 use dialer::ledger_link::lazy_channel;
 use dialer::outbox::{Outbox, OutboxError, RelayConfig};
 use dialer::outcomes::OutcomeSink;
-use ledger::auth::Role;
-use ledger::pb;
+use inproc::*;
+use ledger_api::pb;
 use prost::Message;
 use tokio::task::JoinSet;
 

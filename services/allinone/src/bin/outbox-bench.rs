@@ -1,21 +1,23 @@
 //! Outbox benchmark: `begin` + `finish` throughput into the outbox on SQLite and PostgreSQL
 //! (group commit, and one transaction per call as the baseline), then the relay's delivered
 //! outcomes/s into the real ledger (served in-process on a fresh PostgreSQL database). Not
-//! part of the test suite; run with `cargo run --release -p dialer --bin outbox-bench`.
+//! part of the test suite; run with `cargo run --release -p allinone --bin outbox-bench`.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use auth::Auth;
 use clap::Parser;
 use dialer::ledger_link::{Token, lazy_channel};
 use dialer::outbox::{Outbox, OutboxOptions, RelayConfig};
 use dialer::outcomes::OutcomeSink;
 use jiff::Timestamp;
-use ledger::auth::Auth;
-use ledger::domain::{AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party};
 use ledger::metrics::Metrics;
-use ledger::pb;
 use ledger::store::Store;
+use ledger_api::domain::{
+    AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party,
+};
+use ledger_api::pb;
 use sqlx::Connection;
 use tokio::task::JoinSet;
 
@@ -195,7 +197,7 @@ async fn attempts(
 async fn start_ledger(url: &str, accounts: usize) -> anyhow::Result<(String, Store)> {
     let store = Store::connect(url).await?;
     for a in 0..accounts {
-        let acct = ledger::grpc::account_in(account(a)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let acct = ledger_api::wire::account_in(account(a)).map_err(|e| anyhow::anyhow!("{e}"))?;
         store.upsert_account(acct, "bench").await?;
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth::{Auth, Claims, Role, sign_hs256};
 use collections_proto::ledger_v1 as pb;
 use jiff::Timestamp;
-use ledger::auth::{Auth, Claims, Role, sign_hs256};
 use pb::ledger_service_client::LedgerServiceClient;
 use queue::memory::{MemoryAttemptBook, MemoryQueue};
 use simulator::scenario::{Scenario, ScenarioId};
@@ -25,16 +25,16 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::backend::Stores;
-use crate::campaign::CampaignSpec;
-use crate::carrier::Prompt;
-use crate::carrier::sim::SimCarrier;
-use crate::engine::{self, Clock, Figures};
-use crate::ledger_link::{self, LedgerLink, Token};
 use crate::offload::OnRuntime;
-use crate::outbox::{Outbox, OutboxError, RelayHandle};
-use crate::portfolio;
-use crate::sim_agents::{self, Behaviour};
+use dialer::backend::Stores;
+use dialer::campaign::CampaignSpec;
+use dialer::carrier::Prompt;
+use dialer::carrier::sim::SimCarrier;
+use dialer::engine::{self, Clock, Figures};
+use dialer::ledger_link::{self, LedgerLink, Token};
+use dialer::outbox::{Outbox, OutboxError, RelayHandle};
+use dialer::portfolio;
+use dialer::sim_agents::{self, Behaviour};
 
 /// What can stop the all-in-one.
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +174,7 @@ pub async fn start_ledger(dir: &Path) -> Result<EmbeddedLedger, EmbeddedError> {
 /// many were accepted.
 pub async fn load_accounts(
     ledger: &EmbeddedLedger,
-    accounts: Vec<ledger::domain::Account>,
+    accounts: Vec<ledger_api::domain::Account>,
 ) -> Result<u32, EmbeddedError> {
     let channel =
         ledger_link::lazy_channel(&ledger.uri).map_err(|e| EmbeddedError::Ledger(e.to_string()))?;
@@ -183,7 +183,7 @@ pub async fn load_accounts(
     let reqs: Vec<pb::UpsertAccountRequest> = accounts
         .into_iter()
         .map(|a| pb::UpsertAccountRequest {
-            account: Some(ledger::grpc::account_out(a)),
+            account: Some(ledger_api::wire::account_out(a)),
         })
         .collect();
     let r = client
@@ -435,7 +435,7 @@ impl VirtualShift {
 }
 
 /// The generated portfolio's accounts and their ids.
-pub fn sample_portfolio(count: usize, seed: u64) -> Vec<ledger::domain::Account> {
+pub fn sample_portfolio(count: usize, seed: u64) -> Vec<ledger_api::domain::Account> {
     let since: Timestamp = Timestamp::constant(1_793_491_200, 0); // 2026-11-01
     portfolio::accounts(count, seed, since)
 }

@@ -10,11 +10,11 @@
 
 use std::sync::Arc;
 
-use ledger::domain::{AccountCheck, ContactOutcome};
+use ledger_api::domain::{AccountCheck, ContactOutcome};
 use tokio::runtime::Handle;
 
-use crate::account::{AccountSource, AccountView, SourceError};
-use crate::outcomes::{LedgerCommand, OutcomeSink, SinkError, Unacknowledged};
+use dialer::account::{AccountSource, AccountView, SourceError};
+use dialer::outcomes::{LedgerCommand, OutcomeSink, SinkError, Unacknowledged};
 
 /// `T`'s calls, run on the runtime of `handle`.
 #[derive(Debug)]
@@ -93,7 +93,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::outcomes::MemorySink;
+    use dialer::outcomes::MemorySink;
 
     /// A store that takes real time to answer.
     #[derive(Debug, Default)]

@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! bash scripts/services-up
-//! cargo run --release -p dialer --bin dialer-load -- --agents 1000 --accounts 40000
+//! cargo run --release -p allinone --bin dialer-load -- --agents 1000 --accounts 40000
 //! ```
 //!
 //! In one process: a ledger (SQLite in a temp dir) loaded with a generated portfolio over
@@ -19,12 +19,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use allinone::embedded;
 use anyhow::Context as _;
 use auth::{Claims, Role, sign_hs256};
 use clap::Parser;
 use collections_proto::dialer_v1 as pb;
 use dialer::config::{CarrierConfig, Config};
-use dialer::embedded;
 use dialer::ledger_link::{BearerAuth, Token};
 use pb::agent_message::Event;
 use pb::agent_request::Command as C;

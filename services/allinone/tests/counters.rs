@@ -9,8 +9,11 @@
 //! The test owns a Redis database of its own (number 7 on the `REDIS_URL` server), so the
 //! FLUSHDB disturbs no other test; it runs on PostgreSQL only (one test, one database 7).
 
+#[path = "../../dialer/tests/common/mod.rs"]
 mod common;
+#[path = "../../dialer/tests/harness/mod.rs"]
 mod harness;
+mod inproc;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -19,9 +22,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use auth::Role;
 use collections_proto::dialer_v1 as pb;
 use collections_proto::ledger_v1 as lpb;
-use common::{TestDb, TestLedger};
+use common::TestDb;
 use dialer::config::{CarrierConfig, Config};
 use harness::{Bearer, PATIENCE, Softphone, figures_until, token};
+use inproc::TestLedger;
 use pb::agent_message::Event;
 use pb::agent_request::Command as C;
 use pb::campaign_service_client::CampaignServiceClient;

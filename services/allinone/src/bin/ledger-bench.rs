@@ -1,17 +1,17 @@
 //! Ingest benchmark: streams outcomes through the real gRPC `RecordOutcomes` stream into a
 //! fresh PostgreSQL database served in-process, prints outcomes/s, then measures a naive
 //! one-row-per-transaction insert on the same database for comparison. Not part of the test
-//! suite; run with `cargo run --release -p ledger --bin ledger-bench`.
+//! suite; run with `cargo run --release -p allinone --bin ledger-bench`.
 
 use std::time::Instant;
 
 use anyhow::Context;
+use auth::Auth;
 use clap::Parser;
-use ledger::auth::Auth;
 use ledger::metrics::Metrics;
-use ledger::pb;
-use ledger::pb::ledger_service_client::LedgerServiceClient;
 use ledger::store::Store;
+use ledger_api::pb;
+use ledger_api::pb::ledger_service_client::LedgerServiceClient;
 use sqlx::Connection;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -185,7 +185,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     // per transaction, one after the other, straight on the store.
     let t = Instant::now();
     for i in 0..args.naive {
-        let o = ledger::grpc::outcome_in(outcome(i, args.accounts, "naive"))
+        let o = ledger_api::wire::outcome_in(outcome(i, args.accounts, "naive"))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         store.record_outcome_naive(&o).await?;
     }

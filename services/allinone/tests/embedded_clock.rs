@@ -2,7 +2,7 @@
 //! ahead of the wall clock still gets every attempt recorded (the ledger refuses outcomes
 //! that start in its future, and its clock follows the shift), exactly once.
 
-use dialer::embedded::{self, DemoOptions};
+use allinone::embedded::{self, DemoOptions};
 use jiff::Timestamp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

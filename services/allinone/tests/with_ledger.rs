@@ -4,8 +4,11 @@
 //! reaches the ledger through the durable outbox by the end of the shutdown. On SQLite and
 //! on PostgreSQL, through gRPC only.
 
+#[path = "../../dialer/tests/common/mod.rs"]
 mod common;
+#[path = "../../dialer/tests/harness/mod.rs"]
 mod harness;
+mod inproc;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -13,9 +16,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use auth::Role;
 use collections_proto::dialer_v1 as pb;
 use collections_proto::ledger_v1 as lpb;
-use common::{TestDb, TestLedger};
+use common::TestDb;
 use dialer::config::{CarrierConfig, Config};
 use harness::{Bearer, PATIENCE, START, Softphone, figures_until, token};
+use inproc::TestLedger;
 use pb::agent_message::Event;
 use pb::agent_request::Command as C;
 use pb::campaign_service_client::CampaignServiceClient;

@@ -3,23 +3,26 @@
 //! denies with US_REGF_CEASE), the change feed resumes across a ledger restart without
 //! repeating or missing a seq, account lists page, and failures map to the dialer's errors.
 
+#[path = "../../dialer/tests/common/mod.rs"]
 mod common;
+mod inproc;
 
 use std::time::Duration;
 
+use auth::Role;
 use common::*;
 use compliance::model::DialMode;
 use compliance::{Engine, Policy, ReasonCode, Verdict};
 use dialer::account::{AccountSource, SourceError};
 use dialer::ledger_link::{LedgerLink, LinkError, LinkOptions, Token};
+use inproc::*;
 use jiff::{SignedDuration, Timestamp};
-use ledger::auth::Role;
-use ledger::domain::{AccountFilter, Change, ChangeKind, ChangePayload, HoldKind, PhoneKind};
-use ledger::pb;
+use ledger_api::domain::{AccountFilter, Change, ChangeKind, ChangePayload, HoldKind, PhoneKind};
+use ledger_api::pb;
 use tokio_stream::{Stream, StreamExt};
 
 fn at(t: Timestamp) -> Option<prost_types::Timestamp> {
-    Some(ledger::grpc::ts_to(t))
+    Some(ledger_api::wire::ts_to(t))
 }
 
 fn fast() -> LinkOptions {
@@ -57,7 +60,7 @@ async fn load_gives_the_compliance_engine_what_it_needs() {
     old.started_at = days(40);
     let outs: Vec<_> = [recent, recent2, old]
         .into_iter()
-        .map(ledger::grpc::outcome_out)
+        .map(ledger_api::wire::outcome_out)
         .collect();
     let mut stream = admin
         .record_outcomes(tokio_stream::iter(vec![pb::RecordOutcomesRequest {

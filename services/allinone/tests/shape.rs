@@ -1,0 +1,180 @@
+//! The workspace keeps its shape (docs/architecture.md), read from `cargo metadata`:
+//!
+//! - the dialer (the crate building `dialerd`) does not depend on the ledger (the crate
+//!   building `ledgerd`), nor the ledger on the dialer, by any kind of dependency (normal, dev
+//!   or build), directly or through other crates: they meet only in contracts (`ledger-api`,
+//!   `auth`, `collections-proto`) and in composition roots (`allinone`, `dialerctl`);
+//! - the decision crates (`compliance`, `pacing`, `simulator`) stay pure: no tokio, tonic,
+//!   sqlx or redis among their normal dependencies, direct or transitive;
+//! - the contract and library crates under `crates/` depend on no service, and `ledger-api`
+//!   on no database driver.
+//!
+//! `SHAPE_MANIFEST=/path/to/Cargo.toml` checks another checkout instead (to see the test
+//! fail on a workspace that breaks the rules).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Package name -> (dependency name, kind: "normal" | "dev" | "build") edges, and the names of
+/// the workspace members with their manifest paths.
+struct Graph {
+    deps: BTreeMap<String, Vec<(String, String)>>,
+    members: BTreeMap<String, String>,
+}
+
+fn metadata() -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = std::env::var("SHAPE_MANIFEST")
+        .unwrap_or_else(|_| format!("{}/../../Cargo.toml", env!("CARGO_MANIFEST_DIR")));
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--manifest-path",
+            &manifest,
+        ])
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
+}
+
+fn graph(meta: &Value) -> Graph {
+    let name_of: BTreeMap<&str, &str> = meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap()))
+        .collect();
+    let members = meta["workspace_members"]
+        .as_array()
+        .expect("workspace_members")
+        .iter()
+        .map(|id| {
+            let id = id.as_str().unwrap();
+            let p = meta["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["id"] == id)
+                .expect("member package");
+            (
+                name_of[id].to_owned(),
+                p["manifest_path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut deps = BTreeMap::new();
+    for node in meta["resolve"]["nodes"].as_array().expect("resolve.nodes") {
+        let from = name_of[node["id"].as_str().unwrap()].to_owned();
+        let mut edges = Vec::new();
+        for d in node["deps"].as_array().unwrap() {
+            let to = name_of[d["pkg"].as_str().unwrap()].to_owned();
+            for k in d["dep_kinds"].as_array().unwrap() {
+                let kind = k["kind"].as_str().unwrap_or("normal").to_owned();
+                edges.push((to.clone(), kind));
+            }
+        }
+        deps.entry(from).or_insert_with(Vec::new).extend(edges);
+    }
+    Graph { deps, members }
+}
+
+impl Graph {
+    /// Every package `root` needs, each with the chain that brings it in. `root`'s own
+    /// dependencies of the kinds in `root_kinds` count; beyond them only normal and build
+    /// dependencies do (a dependency's dev-dependencies are never built for its users).
+    fn closure(&self, root: &str, root_kinds: &[&str]) -> BTreeMap<String, Vec<String>> {
+        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut todo = VecDeque::new();
+        todo.push_back((root.to_owned(), vec![root.to_owned()]));
+        while let Some((at, path)) = todo.pop_front() {
+            let kinds: &[&str] = if at == root {
+                root_kinds
+            } else {
+                &["normal", "build"]
+            };
+            for (to, kind) in self.deps.get(&at).into_iter().flatten() {
+                if !kinds.contains(&kind.as_str()) || seen.contains_key(to) || to == root {
+                    continue;
+                }
+                let mut p = path.clone();
+                p.push(format!("{to} ({kind})"));
+                seen.insert(to.clone(), p.clone());
+                todo.push_back((to.clone(), p));
+            }
+        }
+        seen
+    }
+}
+
+/// What `root` must not reach, as "chain" lines.
+fn violations(g: &Graph, root: &str, root_kinds: &[&str], forbidden: &[&str]) -> Vec<String> {
+    let reach = g.closure(root, root_kinds);
+    forbidden
+        .iter()
+        .filter_map(|f| reach.get(*f).map(|p| p.join(" -> ")))
+        .collect()
+}
+
+#[test]
+fn the_workspace_keeps_its_shape() {
+    let g = graph(&metadata());
+    let all = ["normal", "dev", "build"];
+    let mut bad = Vec::new();
+    for want in [
+        "dialer",
+        "ledger",
+        "ledger-api",
+        "compliance",
+        "pacing",
+        "simulator",
+    ] {
+        if !g.members.contains_key(want) {
+            bad.push(format!("no workspace member {want}"));
+        }
+    }
+    // Services beside each other.
+    bad.extend(violations(&g, "dialer", &all, &["ledger"]));
+    bad.extend(violations(&g, "ledger", &all, &["dialer"]));
+    // Pure decision crates.
+    for pure in ["compliance", "pacing", "simulator"] {
+        bad.extend(violations(
+            &g,
+            pure,
+            &["normal"],
+            &["tokio", "tonic", "sqlx", "redis"],
+        ));
+    }
+    // Contracts and libraries depend on no service; the ledger's contract on no database.
+    let services: BTreeSet<&str> = g
+        .members
+        .iter()
+        .filter(|(_, manifest)| manifest.contains("/services/"))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let services: Vec<&str> = services.into_iter().collect();
+    for (name, manifest) in &g.members {
+        if manifest.contains("/crates/") {
+            bad.extend(violations(&g, name, &["normal", "build"], &services));
+        }
+    }
+    bad.extend(violations(
+        &g,
+        "ledger-api",
+        &["normal", "build"],
+        &["sqlx", "redis"],
+    ));
+    assert!(
+        bad.is_empty(),
+        "dependencies that break docs/architecture.md:\n  {}",
+        bad.join("\n  ")
+    );
+}

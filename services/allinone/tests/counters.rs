@@ -392,9 +392,14 @@ async fn counters_survive_a_flush(db: &TestDb) {
         "the queue marked alive once the accounts are queued again"
     );
     let mut campaigns = second.campaigns().await;
-    let f = figures_until(&mut campaigns, &id, |_| true).await;
-    let q = f.queue.expect("queue figures");
-    assert!(q.ready + q.sleeping > 0, "accounts queued again: {q:?}");
+    // The queue figures are read at the engine's next tick, so wait for them (a queue that
+    // stayed empty fails this on the patience timeout).
+    figures_until(&mut campaigns, &id, |f| {
+        f.queue
+            .as_ref()
+            .is_some_and(|q| q.ready + q.sleeping + q.leased > 0)
+    })
+    .await;
     drop(campaigns);
     second.shutdown().await;
     ledger.stop().await;

@@ -71,6 +71,15 @@ impl Hist {
         self.dirty = true;
     }
 
+    /// Adds `share` x `other` (a distribution of total mass 1).
+    fn blend(&mut self, other: &Hist, share: f64) {
+        for (w, o) in self.w.iter_mut().zip(&other.w) {
+            *w += share * o;
+        }
+        self.total += share * other.total;
+        self.dirty = true;
+    }
+
     fn decay(&mut self, f: f64) {
         self.w.iter_mut().for_each(|w| *w *= f);
         self.total *= f;
@@ -155,6 +164,9 @@ pub struct AttemptModel {
     /// a FIFO would hold back the slow outcomes and bias the mix towards the fast ones.
     pending: BinaryHeap<Reverse<Pending>>,
     weight: [f64; 4],
+    /// The outcome mix assumed before data, in dials, and the ring-time shapes assumed.
+    prior: [f64; 4],
+    prior_ring: [Hist; 3],
     ring: [Hist; 3],
 }
 
@@ -172,17 +184,20 @@ impl AttemptModel {
             }
         }
         let other = (1.0 - prior_live).max(0.0);
+        let prior = [
+            prior_live * prior_dials,
+            0.45 * other * prior_dials,
+            0.15 * other * prior_dials,
+            0.40 * other * prior_dials,
+        ];
         AttemptModel {
             decay_per_s: std::f64::consts::LN_2 / half_life_s,
             lag_s: ring_timeout_s + 10.0,
             ring_timeout_s,
             pending: BinaryHeap::new(),
-            weight: [
-                prior_live * prior_dials,
-                0.45 * other * prior_dials,
-                0.15 * other * prior_dials,
-                0.40 * other * prior_dials,
-            ],
+            weight: prior,
+            prior,
+            prior_ring: ring.clone(),
             ring,
         }
     }
@@ -193,6 +208,7 @@ impl AttemptModel {
             let f = (-self.decay_per_s * dt).exp();
             self.weight.iter_mut().for_each(|w| *w *= f);
             self.ring.iter_mut().for_each(|h| h.decay(f));
+            self.top_up_priors();
         }
         while let Some(&Reverse(Pending {
             dialed,
@@ -204,12 +220,39 @@ impl AttemptModel {
                 break;
             }
             self.pending.pop();
-            self.weight[class as usize] += 1.0;
+            // Folded late (the clock jumped, say overnight): aged as if folded when due.
+            let late = (now - self.lag_s - dialed).max(0.0);
+            let w = (-self.decay_per_s * late).exp();
+            self.weight[class as usize] += w;
             if class != Class::NoAnswer {
-                self.ring[class as usize].add(ring_s, 1.0);
+                self.ring[class as usize].add(ring_s, w);
             }
         }
         self.ring.iter_mut().for_each(Hist::refresh);
+    }
+
+    /// Ageing keeps the ratios of what it ages, so after a night (or hours of a closed calling
+    /// window) yesterday's closing answer rate would stand, worth next to nothing yet unmoved
+    /// until today's first attempts resolve (S3 closes at 15 % live answers and opens at
+    /// 30 %), and weights that fall under the ratios' floor would make it zero. So the
+    /// estimates never hold less than the prior's weight: what the data no longer carries is
+    /// made up by the cautious prior, and a team's first minutes after a long gap pace as on
+    /// a campaign's first day. While data flows (hundreds of dials per half-life) it never
+    /// applies.
+    fn top_up_priors(&mut self) {
+        let prior_total: f64 = self.prior.iter().sum();
+        let missing = (prior_total - self.total()) / prior_total;
+        if missing > 0.0 {
+            for (w, p) in self.weight.iter_mut().zip(self.prior) {
+                *w += missing * p;
+            }
+        }
+        for (h, p) in self.ring.iter_mut().zip(&self.prior_ring) {
+            let missing = 1.0 - h.total;
+            if missing > 0.0 {
+                h.blend(p, missing);
+            }
+        }
     }
 
     /// Records an attempt the switch reported resolved at `now`.
@@ -733,6 +776,30 @@ mod tests {
         assert!(m.live_ring_cdf(9.0) < 0.05);
         // A dial ringing for 18 s is either unanswered or a late machine.
         assert!(m.still_ringing(18.0) > 0.2 && m.still_ringing(18.0) < 0.3);
+    }
+
+    #[test]
+    fn after_a_night_the_estimates_are_the_prior_again() {
+        // An evening at 10 % live answers, then a 16-hour night (15-minute half-life).
+        let mut m = AttemptModel::new(900.0, 22.0, 0.35, 20.0);
+        let mut t = 0.0;
+        for i in 0..3000 {
+            t += 1.0;
+            let o = if i % 10 == 0 {
+                Outcome::HumanConnected
+            } else {
+                Outcome::NoAnswer
+            };
+            m.observe(t, o, 9.0);
+            m.advance(t, 1.0);
+        }
+        assert!((m.p_live() - 0.10).abs() < 0.02, "{}", m.p_live());
+        m.advance(t + 57_600.0, 57_600.0);
+        // ...the morning paces on the prior, as a first day does.
+        assert!((m.p_live() - 0.35).abs() < 0.01, "{}", m.p_live());
+        assert!((m.live_weight() - 7.0).abs() < 0.1, "{}", m.live_weight());
+        let median = m.live_ring_quantile(0.5);
+        assert!((median - 11.0).abs() < 0.6, "{median}");
     }
 
     #[test]

@@ -295,11 +295,18 @@ impl Predictive {
     /// shift's start every agent is ready and nothing rings: yesterday's evening price would
     /// launch a burst against a stale answer rate. After `shift_gap_s` without an active agent
     /// the price starts cautious again (never raised) and the predicted-drop loop ramps it, as
-    /// on a campaign's first day; the estimates and the budget are kept.
+    /// on a campaign's first day (the answer-rate estimates are back at their prior by then,
+    /// see `AttemptModel::top_up_priors`); handle times, the calibration and the budget are
+    /// kept.
     fn start_shift_after_a_gap(&mut self, t: f64) {
         if let Some(last) = self.last_active_t {
             if t - last >= self.p.shift_gap_s {
                 self.ln_theta = self.ln_theta.min(self.p.theta0.ln());
+                self.calibration = Calibration::new(
+                    self.p.calibration_prior,
+                    self.p.calibration_prior_drops,
+                    self.p.calibration_half_life_s,
+                );
             }
         }
         self.last_active_t = Some(t);

@@ -155,7 +155,7 @@ impl PredictiveConfig {
                 "prior, its weight and half-life must be positive",
             );
         }
-        if !(self.shift_gap_s > 0.0) {
+        if self.shift_gap_s.is_nan() || self.shift_gap_s <= 0.0 {
             return bad("shift_gap_s", "must be positive");
         }
         if !(self.gain > 0.0 && self.payback_lives > 0.0 && self.amd_delay_s >= 0.0) {

@@ -20,8 +20,6 @@ use common::TestDb;
 use dialer::config::{CarrierConfig, Config};
 use harness::{Bearer, PATIENCE, START, Softphone, figures_until, token};
 use inproc::TestLedger;
-use pb::agent_message::Event;
-use pb::agent_request::Command as C;
 use pb::campaign_service_client::CampaignServiceClient;
 
 both_stores!(a_dialer_on_a_ledger);
@@ -178,27 +176,10 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
     let dispositions = Arc::new(AtomicU32::new(0));
     let mut team = Vec::new();
     for i in 0..3 {
-        let mut phone = Softphone::login_to(addr, &format!("l-agent-{i}"), id)
+        let phone = Softphone::login_to(addr, &format!("l-agent-{i}"), id)
             .await
             .expect("login");
-        let n = dispositions.clone();
-        team.push(tokio::spawn(async move {
-            phone.send(C::Ready(pb::Ready {})).await;
-            while let Ok(Some(m)) = phone.rx.message().await {
-                if let Some(Event::Connected(c)) = m.event {
-                    phone
-                        .send(C::Disposition(pb::DispositionCall {
-                            call_id: c.call_id,
-                            disposition: Some(pb::Disposition {
-                                code: pb::DispositionCode::RightPartyContact as i32,
-                                ..Default::default()
-                            }),
-                        }))
-                        .await;
-                    n.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
+        team.push(phone.work_right_party_contacts(dispositions.clone()));
     }
     campaigns
         .start_campaign(pb::StartCampaignRequest {

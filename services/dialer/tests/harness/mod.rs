@@ -366,6 +366,32 @@ impl Softphone {
         })
     }
 
+    /// Goes ready and answers every connected call with a right-party-contact disposition
+    /// (a conversation about every debt of the call), counting them in `dispositions`,
+    /// until the session ends.
+    pub fn work_right_party_contacts(
+        mut self,
+        dispositions: Arc<std::sync::atomic::AtomicU32>,
+    ) -> JoinHandle<()> {
+        use pb::agent_request::Command as C;
+        tokio::spawn(async move {
+            self.send(C::Ready(pb::Ready {})).await;
+            while let Ok(Some(m)) = self.rx.message().await {
+                if let Some(pb::agent_message::Event::Connected(c)) = m.event {
+                    self.send(C::Disposition(pb::DispositionCall {
+                        call_id: c.call_id,
+                        disposition: Some(pb::Disposition {
+                            code: pb::DispositionCode::RightPartyContact as i32,
+                            ..Default::default()
+                        }),
+                    }))
+                    .await;
+                    dispositions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        })
+    }
+
     pub async fn send(&self, c: pb::agent_request::Command) {
         self.tx.send(command(c)).await.expect("session open");
     }

@@ -35,14 +35,18 @@ pub enum Reply {
 #[derive(Debug)]
 pub struct Session {
     policy: Policy,
+    config: Option<Config>,
     controller: Option<Box<dyn Controller>>,
+    last_t: Option<f64>,
 }
 
 impl Session {
     pub fn new(policy: Policy) -> Session {
         Session {
             policy,
+            config: None,
             controller: None,
+            last_t: None,
         }
     }
 
@@ -69,14 +73,27 @@ impl Session {
                 .build(&c.config)
                 .map_err(|e: PacingError| e.to_string())?;
             self.controller = Some(controller);
+            self.config = Some(c.config);
+            self.last_t = None;
             return Ok(r#"{"ok":true}"#.to_string());
+        }
+        let config = self
+            .config
+            .as_ref()
+            .ok_or_else(|| "tick before config".to_string())?;
+        let tick: Tick = serde_json::from_value(value).map_err(|e| format!("bad tick: {e}"))?;
+        // A clock that starts again (a driver running independent days in one session, each
+        // from t = 0) is a new day for a new campaign: a fresh controller, as a new config
+        // line would give. A controller's own clock never goes backwards.
+        if tick.t.is_finite() && self.last_t.is_some_and(|last| tick.t < last) {
+            self.controller = Some(self.policy.build(config).map_err(|e| e.to_string())?);
         }
         let controller = self
             .controller
             .as_mut()
             .ok_or_else(|| "tick before config".to_string())?;
-        let tick: Tick = serde_json::from_value(value).map_err(|e| format!("bad tick: {e}"))?;
         let d = controller.tick(&tick).map_err(|e| e.to_string())?;
+        self.last_t = Some(tick.t);
         Ok(format!(r#"{{"dial":{}}}"#, d.dial))
     }
 }
@@ -101,5 +118,29 @@ mod tests {
             Reply::Line(r#"{"dial":1}"#.into())
         );
         assert_eq!(s.handle_line(""), Reply::End);
+    }
+
+    /// A driver that runs its days in one session, each from t = 0, gets a fresh controller
+    /// each day (answers as a new session would) instead of an error per tick.
+    #[test]
+    fn a_clock_that_starts_again_is_a_new_day() {
+        let cfg = r#"{"config":{"agents":2,"abandon_target":0.03,"connect_deadline_s":2.0,"min_ring_s":15,"ring_timeout_s":22,"max_lines_per_agent":4,"amd_false_positive":0.01}}"#;
+        let ticks = [
+            r#"{"t":0.0,"agents":[{"state":"ready","since":0.0},{"state":"ready","since":0.0}]}"#,
+            r#"{"t":1.0,"agents":[{"state":"ready","since":0.0},{"state":"ready","since":0.0}],"inflight":[{"elapsed":1.0,"phase":"ringing"}]}"#,
+            r#"{"t":2.0,"agents":[{"state":"talk","since":1.5},{"state":"ready","since":0.0}]}"#,
+        ];
+        let day =
+            |s: &mut Session| -> Vec<Reply> { ticks.iter().map(|t| s.handle_line(t)).collect() };
+        let mut one = Session::new(Policy::from_name("predictive").unwrap());
+        one.handle_line(cfg);
+        let first = day(&mut one);
+        let second = day(&mut one);
+        assert!(
+            first
+                .iter()
+                .all(|r| matches!(r, Reply::Line(l) if l.starts_with(r#"{"dial""#)))
+        );
+        assert_eq!(first, second);
     }
 }

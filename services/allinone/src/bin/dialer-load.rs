@@ -53,6 +53,10 @@ struct Args {
     /// Redis for queues and counters; "none" for in-process ones.
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis: String,
+    /// Also print, every this many seconds from the start (warm-up included), the interval's
+    /// dials, live answers and abandonment, and the agents and lines at its end.
+    #[arg(long)]
+    timeline_s: Option<u64>,
 }
 
 fn cpu_seconds() -> f64 {
@@ -234,13 +238,45 @@ async fn main() -> anyhow::Result<()> {
             campaign_id: campaign.clone(),
         })
         .await?;
-    let figures = || {
-        registry
-            .figures()
-            .into_iter()
-            .map(|(_, f)| f)
-            .find(|f| f.campaign_id == campaign)
+    let figures = {
+        let (registry, campaign) = (registry.clone(), campaign.clone());
+        move || {
+            registry
+                .figures()
+                .into_iter()
+                .map(|(_, f)| f)
+                .find(|f| f.campaign_id == campaign)
+        }
     };
+    let timeline = args.timeline_s.map(|every| {
+        let figures = figures.clone();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let mut last = figures();
+            println!("     t  dials  lives  dropped  abandonment  ready  on call  wrap-up  lines");
+            loop {
+                tokio::time::sleep(Duration::from_secs(every)).await;
+                let Some(f) = figures() else { continue };
+                let (dials, lives, drops) = last
+                    .as_ref()
+                    .map_or((0, 0, 0), |l| (l.dials, l.live_answers, l.abandoned));
+                let (lives, drops) = (f.live_answers - lives, f.abandoned - drops);
+                println!(
+                    "{:>6.0} {:>6} {:>6} {:>8} {:>10.1} % {:>6} {:>8} {:>8} {:>6}",
+                    start.elapsed().as_secs_f64(),
+                    f.dials - dials,
+                    lives,
+                    drops,
+                    100.0 * drops as f64 / lives.max(1) as f64,
+                    f.agents.ready,
+                    f.agents.on_call,
+                    f.agents.wrap_up,
+                    f.lines_in_use
+                );
+                last = Some(f);
+            }
+        })
+    });
     tokio::time::sleep(Duration::from_secs(args.warmup_s)).await;
 
     let f0 = figures().context("figures")?;
@@ -305,10 +341,17 @@ async fn main() -> anyhow::Result<()> {
         f1.errors
     );
 
+    // The report is out: end without waiting for the calls in progress (a stop that waits
+    // for them waits for the longest talk of the shift, many minutes at real speed). They
+    // stay in the outbox as provisional outcomes, as after a crash.
+    let t = Instant::now();
+    if let Some(t) = timeline {
+        t.abort();
+    }
     manager
         .stop_campaign(pb::StopCampaignRequest {
             campaign_id: campaign.clone(),
-            wait: true,
+            wait: false,
         })
         .await?;
     for a in agents {
@@ -316,7 +359,13 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(manager);
     let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(90), server).await;
+    if tokio::time::timeout(Duration::from_secs(90), server)
+        .await
+        .is_err()
+    {
+        println!("dialerd did not shut down within 90 s");
+    }
     ledger.shutdown().await;
+    println!("shut down in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }

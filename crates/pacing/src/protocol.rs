@@ -22,6 +22,10 @@ struct ConfigLine {
     config: Config,
 }
 
+/// How far back a tick's clock must jump to start a new day (a fresh controller) rather than
+/// be refused as time running backwards.
+const NEW_DAY_STEP_S: f64 = 3600.0;
+
 /// What to do with one input line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -84,8 +88,13 @@ impl Session {
         let tick: Tick = serde_json::from_value(value).map_err(|e| format!("bad tick: {e}"))?;
         // A clock that starts again (a driver running independent days in one session, each
         // from t = 0) is a new day for a new campaign: a fresh controller, as a new config
-        // line would give. A controller's own clock never goes backwards.
-        if tick.t.is_finite() && self.last_t.is_some_and(|last| tick.t < last) {
+        // line would give. A small step back is a driver's error and refused as before (a
+        // controller's own clock never goes backwards).
+        if tick.t.is_finite()
+            && self
+                .last_t
+                .is_some_and(|last| tick.t < last - NEW_DAY_STEP_S)
+        {
             self.controller = Some(self.policy.build(config).map_err(|e| e.to_string())?);
         }
         let controller = self
@@ -129,6 +138,7 @@ mod tests {
             r#"{"t":0.0,"agents":[{"state":"ready","since":0.0},{"state":"ready","since":0.0}]}"#,
             r#"{"t":1.0,"agents":[{"state":"ready","since":0.0},{"state":"ready","since":0.0}],"inflight":[{"elapsed":1.0,"phase":"ringing"}]}"#,
             r#"{"t":2.0,"agents":[{"state":"talk","since":1.5},{"state":"ready","since":0.0}]}"#,
+            r#"{"t":28800.0,"agents":[{"state":"ready","since":28000.0},{"state":"ready","since":0.0}]}"#,
         ];
         let day =
             |s: &mut Session| -> Vec<Reply> { ticks.iter().map(|t| s.handle_line(t)).collect() };
@@ -142,5 +152,8 @@ mod tests {
                 .all(|r| matches!(r, Reply::Line(l) if l.starts_with(r#"{"dial""#)))
         );
         assert_eq!(first, second);
+        // A second back is not a new day: refused, the session goes on.
+        let back = r#"{"t":28799.0,"agents":[{"state":"ready","since":0.0}]}"#;
+        assert!(matches!(one.handle_line(back), Reply::Line(l) if l.contains("error")));
     }
 }

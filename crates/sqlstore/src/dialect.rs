@@ -45,45 +45,30 @@ pub trait Driver: sqlx::Database {
     /// one at a time (`BEGIN IMMEDIATE`, see [`write_tx!`](crate::write_tx!)).
     const WRITER_LOCK: &'static str;
 
-    /// The text of this dialect among the two renderings [`sql!`](crate::sql!) makes.
-    fn pick(postgres: &'static str, sqlite: &'static str) -> &'static str;
+    /// What a write transaction begins with (see [`write_tx!`](crate::write_tx!)). SQLite:
+    /// `BEGIN IMMEDIATE`, the write lock at once, so a transaction that reads then writes
+    /// never fails on upgrading its read lock.
+    const BEGIN_WRITE: &'static str;
 
-    /// Begins a transaction that will write (see [`write_tx!`](crate::write_tx!)).
-    fn begin_write(
-        pool: &sqlx::Pool<Self>,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self>, sqlx::Error>> + Send;
+    /// The text of this dialect among the two renderings [`sql!`](crate::sql!) makes.
+    fn pick(postgres: &'static str, sqlite: &'static str) -> &'static str {
+        match Self::DIALECT {
+            Dialect::Postgres => postgres,
+            Dialect::Sqlite => sqlite,
+        }
+    }
 }
 
 impl Driver for sqlx::Postgres {
     const DIALECT: Dialect = Dialect::Postgres;
     const WRITER_LOCK: &'static str = "SELECT pg_advisory_xact_lock($1)";
-
-    fn pick(postgres: &'static str, _: &'static str) -> &'static str {
-        postgres
-    }
-
-    fn begin_write(
-        pool: &sqlx::Pool<Self>,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self>, sqlx::Error>> + Send {
-        pool.begin()
-    }
+    const BEGIN_WRITE: &'static str = "BEGIN";
 }
 
 impl Driver for sqlx::Sqlite {
     const DIALECT: Dialect = Dialect::Sqlite;
     const WRITER_LOCK: &'static str = "SELECT $1";
-
-    fn pick(_: &'static str, sqlite: &'static str) -> &'static str {
-        sqlite
-    }
-
-    /// `BEGIN IMMEDIATE`: the write lock at once, so a transaction that reads then writes
-    /// never fails on upgrading its read lock.
-    fn begin_write(
-        pool: &sqlx::Pool<Self>,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self>, sqlx::Error>> + Send {
-        pool.begin_with("BEGIN IMMEDIATE")
-    }
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 }
 
 /// One SQL text, written once, as the dialect of the driver `D` reads it: a `&'static str`

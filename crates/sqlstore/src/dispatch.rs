@@ -29,7 +29,7 @@ macro_rules! write_tx {
     ($db:expr, $tx:ident, $D:ident => $body:expr) => {
         $crate::with_pool!($db, pool, $D => {
             #[allow(unused_mut)]
-            let mut $tx = <$D as $crate::Driver>::begin_write(pool).await?;
+            let mut $tx = pool.begin_with(<$D as $crate::Driver>::BEGIN_WRITE).await?;
             $body
         })
     };

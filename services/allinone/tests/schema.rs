@@ -256,18 +256,23 @@ async fn migrated(url: &str) -> Db {
     db
 }
 
+/// Runs one statement (creating or dropping a database) on the server of `admin`.
+async fn on_server(admin: &str, statement: String) {
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("PostgreSQL on DATABASE_URL (run scripts/services-up)");
+    let done = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(&mut conn)
+        .await;
+    done.expect("statement on the server");
+}
+
 #[tokio::test]
 async fn postgres_and_sqlite_migrate_to_one_schema() {
     let admin = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let name = format!("schema_t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("PostgreSQL on DATABASE_URL (run scripts/services-up)");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
+    on_server(&admin, format!("CREATE DATABASE {name}")).await;
     let pg_url = format!("{}/{name}", &admin[..admin.rfind('/').expect("a database")]);
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite_url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
@@ -279,12 +284,7 @@ async fn postgres_and_sqlite_migrate_to_one_schema() {
     let (pg_facts, sqlite_facts) = (postgres_facts(p).await, sqlite_facts(s).await);
     pg.close().await;
     sqlite.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await
-    .expect("drop database");
+    on_server(&admin, format!("DROP DATABASE {name} WITH (FORCE)")).await;
 
     let only = |a: &BTreeSet<Fact>, b: &BTreeSet<Fact>| -> Vec<String> {
         a.difference(b).map(|f| format!("{f:?}")).collect()

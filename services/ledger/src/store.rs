@@ -589,6 +589,17 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// NOT_FOUND (naming `field`) unless the account exists.
+    async fn require_account(&self, account_id: &str, field: &'static str) -> Result<()> {
+        if self.account_exists(account_id).await? {
+            return Ok(());
+        }
+        Err(StoreError::NotFound {
+            field,
+            id: account_id.to_owned(),
+        })
+    }
+
     // ------------------------------------------------------------------ accounts
 
     /// Creates or replaces one account's profile in one transaction.
@@ -1125,12 +1136,8 @@ impl Store {
         if h.set_by.is_empty() {
             h.set_by = actor.to_owned();
         }
-        if !self.account_exists(&h.account_id).await? {
-            return Err(StoreError::NotFound {
-                field: "hold.account_id",
-                id: h.account_id,
-            });
-        }
+        self.require_account(&h.account_id, "hold.account_id")
+            .await?;
         let now = us(Timestamp::now());
         let (hold, seq) = write_tx!(self.db, tx, D => {
             let existing: Option<HoldRow> = sqlx::query_as(
@@ -1196,12 +1203,7 @@ impl Store {
     /// Records consent to automated calls on a phone, or its revocation; idempotent.
     pub async fn set_consent(&self, c: ConsentUpdate, actor: &str) -> Result<Phone> {
         c.validate()?;
-        if !self.account_exists(&c.account_id).await? {
-            return Err(StoreError::NotFound {
-                field: "account_id",
-                id: c.account_id,
-            });
-        }
+        self.require_account(&c.account_id, "account_id").await?;
         let now = us(Timestamp::now());
         let set_by = if c.set_by.is_empty() {
             actor.to_owned()
@@ -1279,12 +1281,8 @@ impl Store {
         if pr.set_by.is_empty() {
             pr.set_by = actor.to_owned();
         }
-        if !self.account_exists(&pr.account_id).await? {
-            return Err(StoreError::NotFound {
-                field: "promise.account_id",
-                id: pr.account_id,
-            });
-        }
+        self.require_account(&pr.account_id, "promise.account_id")
+            .await?;
         let now = us(Timestamp::now());
         let (promise, seq) = write_tx!(self.db, tx, D => {
             let debt: Option<(String,)> =
@@ -1350,7 +1348,9 @@ impl Store {
                 pr.updated_at = pr.created_at;
                 pr
             };
-            lock_changes!(tx, D);
+            // The change first: it takes the change lock, under which debt_activity is written.
+            let seq = audited_change!(tx, D, now, actor, "record_promise", ChangeKind::Promise,
+                &stored.account_id, &stored.promise_id, "promise", &stored.promise_id, &stored);
             sqlx::query(
                 "UPDATE debt_activity SET last_activity_at = $2 \
                  WHERE debt_id = $1 AND last_activity_at < $2",
@@ -1359,8 +1359,6 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let seq = audited_change!(tx, D, now, actor, "record_promise", ChangeKind::Promise,
-                &stored.account_id, &stored.promise_id, "promise", &stored.promise_id, &stored);
             tx.commit().await?;
             (stored, seq)
         });
@@ -1369,12 +1367,7 @@ impl Store {
     }
 
     pub async fn list_promises(&self, account_id: &str, debt_id: &str) -> Result<Vec<Promise>> {
-        if !self.account_exists(account_id).await? {
-            return Err(StoreError::NotFound {
-                field: "account_id",
-                id: account_id.to_owned(),
-            });
-        }
+        self.require_account(account_id, "account_id").await?;
         let rows: Vec<PromiseRow> = with_pool!(self.db, p, D => {
             sqlx::query_as(
                 "SELECT promise_id, account_id, debt_id, amount_minor, currency, due_date, status, \

@@ -142,32 +142,29 @@ macro_rules! bind_parts {
     };
 }
 
-/// How a batch of rows reaches `upsert_rows!`.
+/// One `upsert_rows!` statement and the rows it writes.
+#[derive(Debug)]
+struct Upsert<'a> {
+    sql: &'static str,
+    parts: &'a [Part<'a>],
+    owner: &'a str,
+    now: i64,
+}
+
+/// How a batch of rows reaches its statement in a dialect.
 trait Batch: sqlx::Database {
-    async fn upsert(
-        conn: &mut Self::Connection,
-        sql: &'static str,
-        parts: &[Part<'_>],
-        owner: &str,
-        now: i64,
-    ) -> Result<()>;
+    async fn run(u: &Upsert<'_>, conn: &mut Self::Connection) -> Result<()>;
 }
 
 /// One statement for the whole batch, each per-row parameter an array.
 impl Batch for sqlx::Postgres {
-    async fn upsert(
-        conn: &mut sqlx::PgConnection,
-        sql: &'static str,
-        parts: &[Part<'_>],
-        owner: &str,
-        now: i64,
-    ) -> Result<()> {
+    async fn run(u: &Upsert<'_>, conn: &mut sqlx::PgConnection) -> Result<()> {
         macro_rules! column {
             ($f:ident) => {
-                parts.iter().map(|p| p.$f).collect::<Vec<_>>()
+                u.parts.iter().map(|p| p.$f).collect::<Vec<_>>()
             };
         }
-        bind_parts!(sqlx::query(sql), owner, now, column)
+        bind_parts!(sqlx::query(u.sql), u.owner, u.now, column)
             .execute(conn)
             .await?;
         Ok(())
@@ -176,22 +173,15 @@ impl Batch for sqlx::Postgres {
 
 /// The statement once per row (SQLite binds no arrays; cached, in-process, this is fast).
 impl Batch for sqlx::Sqlite {
-    async fn upsert(
-        conn: &mut sqlx::SqliteConnection,
-        sql: &'static str,
-        parts: &[Part<'_>],
-        owner: &str,
-        now: i64,
-    ) -> Result<()> {
-        for p in parts {
+    async fn run(u: &Upsert<'_>, conn: &mut sqlx::SqliteConnection) -> Result<()> {
+        for p in u.parts {
             macro_rules! value {
                 ($f:ident) => {
                     p.$f
                 };
             }
-            bind_parts!(sqlx::query(sql), owner, now, value)
-                .execute(&mut *conn)
-                .await?;
+            let q = bind_parts!(sqlx::query(u.sql), u.owner, u.now, value);
+            q.execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -251,7 +241,8 @@ impl Store {
             ];
             for (parts, sql) in statements {
                 if !parts.is_empty() {
-                    <D as Batch>::upsert(&mut *tx, sql, &parts, owner, now).await?;
+                    let u = Upsert { sql, parts: &parts, owner, now };
+                    <D as Batch>::run(&u, &mut tx).await?;
                 }
             }
             tx.commit().await?;

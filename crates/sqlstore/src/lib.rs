@@ -6,14 +6,11 @@
 //!
 //! # Layout
 //!
-//! - `pool`: [`Db`], a pool of either dialect, opened from a URL with the services' pool
-//!   options, with migrations applied.
-//! - `dialect`: [`Dialect`] (which one, at run time), [`Driver`] (the same at compile time,
-//!   with the SQL that differs) and [`sql!`], one query text rendered for either.
-//! - `dispatch`: [`with_pool!`] and [`write_tx!`], one query body run on either pool.
-//! - `list`: [`List`], an id list bound as one parameter (an array or a JSON array).
-//! - `migrate`: [`Migrations`], migration files written once with a few dialect tokens,
-//!   rendered byte-for-byte as each database applied them.
+//! - `pool`: [`Db`], a pool of either dialect opened from a URL, with migrations applied.
+//! - `dialect`: [`Dialect`], [`Driver`], [`sql!`]: the SQL that differs, one text per dialect.
+//! - `dispatch`: [`with_pool!`], [`write_tx!`]: one query body run on either pool.
+//! - `list`: [`List`], an id list bound as one parameter (an array, or JSON on SQLite).
+//! - `migrate`: [`Migrations`], one file per migration, rendered per dialect byte-for-byte.
 //! - `error`: [`OpenError`], why a database could not be opened.
 //!
 //! # Writing a query once

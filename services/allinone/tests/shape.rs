@@ -7,7 +7,10 @@
 //! - the decision crates (`compliance`, `pacing`, `simulator`) stay pure: no tokio, tonic,
 //!   sqlx or redis among their normal dependencies, direct or transitive;
 //! - the contract and library crates under `crates/` depend on no service, and `ledger-api`
-//!   on no database driver.
+//!   on no database driver;
+//! - the store layer (`sqlstore`) knows SQL and pools only: by no kind of dependency does it
+//!   reach a service, a contract crate (the ledger's or the dialer's domain) or a protocol
+//!   other than SQL (tonic, redis).
 //!
 //! `SHAPE_MANIFEST=/path/to/Cargo.toml` checks another checkout instead (to see the test
 //! fail on a workspace that breaks the rules).
@@ -136,6 +139,7 @@ fn the_workspace_keeps_its_shape() {
         "compliance",
         "pacing",
         "simulator",
+        "sqlstore",
     ] {
         if !g.members.contains_key(want) {
             bad.push(format!("no workspace member {want}"));
@@ -172,6 +176,10 @@ fn the_workspace_keeps_its_shape() {
         &["normal", "build"],
         &["sqlx", "redis"],
     ));
+    // The store layer: SQL and pools, protocol at the edge.
+    let mut not_for_the_store = services.clone();
+    not_for_the_store.extend(["ledger-api", "collections-proto", "auth", "tonic", "redis"]);
+    bad.extend(violations(&g, "sqlstore", &all, &not_for_the_store));
     assert!(
         bad.is_empty(),
         "dependencies that break docs/architecture.md:\n  {}",

@@ -2,13 +2,12 @@
 //! configuration and state, the accounts added to it, and how far the ledger's change feed
 //! was followed, in the dialer's database (PostgreSQL or SQLite, tables `dialer_campaigns`,
 //! `dialer_campaign_accounts` and `dialer_feed_cursor`, migrations under
-//! `migrations/dialer/`).
+//! `migrations/dialer/`). Each query is written once for both dialects (`sqlstore`).
 
 use jiff::Timestamp;
-use sqlx::Row;
+use sqlstore::{Db, List, OpenError, PoolSize, sql, with_pool, write_tx};
 
 use crate::campaign::CampaignSpec;
-use crate::db::{Db, DbError, with_pool};
 
 /// What a campaign is to be resumed as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +72,7 @@ pub struct ReplicaHeld {
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignStoreError {
     #[error(transparent)]
-    Open(#[from] DbError),
+    Open(#[from] OpenError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("campaign {0} already exists")]
@@ -101,14 +100,18 @@ fn from_micros(us: i64) -> Timestamp {
 impl CampaignStore {
     /// Connects to `postgres://...` or `sqlite:...` and applies pending migrations.
     pub async fn open(url: &str) -> Result<CampaignStore, CampaignStoreError> {
+        let size = PoolSize {
+            postgres: 4,
+            sqlite: 4,
+        };
         Ok(CampaignStore {
-            db: crate::db::connect(url, 4).await?,
+            db: Db::open(url, size, &crate::db::MIGRATIONS).await?,
         })
     }
 
     /// `postgres` or `sqlite`.
     pub fn dialect(&self) -> &'static str {
-        self.db.dialect()
+        self.db.dialect().name()
     }
 
     pub async fn close(&self) {
@@ -127,8 +130,8 @@ impl CampaignStore {
         now: Timestamp,
     ) -> Result<(), CampaignStoreError> {
         let json = Self::spec_json(spec);
-        let n = match &self.db {
-            Db::Pg(p) => sqlx::query(
+        let n = with_pool!(self.db, p, D => {
+            sqlx::query(
                 "INSERT INTO dialer_campaigns (campaign_id, spec, state, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $4) ON CONFLICT (campaign_id) DO NOTHING",
             )
@@ -138,19 +141,8 @@ impl CampaignStore {
             .bind(micros(now))
             .execute(p)
             .await?
-            .rows_affected(),
-            Db::Sqlite(p) => sqlx::query(
-                "INSERT INTO dialer_campaigns (campaign_id, spec, state, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (campaign_id) DO NOTHING",
-            )
-            .bind(&spec.id)
-            .bind(&json)
-            .bind(state.as_str())
-            .bind(micros(now))
-            .execute(p)
-            .await?
-            .rows_affected(),
-        };
+            .rows_affected()
+        });
         if n == 0 {
             return Err(CampaignStoreError::Exists(spec.id.clone()));
         }
@@ -241,38 +233,9 @@ impl CampaignStore {
     pub async fn list(&self) -> Result<Vec<StoredCampaign>, CampaignStoreError> {
         const SQL: &str = "SELECT campaign_id, spec, state, created_at, updated_at, version \
                            FROM dialer_campaigns ORDER BY campaign_id";
-        let rows: Vec<(String, String, String, i64, i64, i64)> = match &self.db {
-            Db::Pg(p) => sqlx::query(SQL)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get(0)?,
-                        r.try_get(1)?,
-                        r.try_get(2)?,
-                        r.try_get(3)?,
-                        r.try_get(4)?,
-                        r.try_get(5)?,
-                    ))
-                })
-                .collect::<Result<_, sqlx::Error>>()?,
-            Db::Sqlite(p) => sqlx::query(SQL)
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get(0)?,
-                        r.try_get(1)?,
-                        r.try_get(2)?,
-                        r.try_get(3)?,
-                        r.try_get(4)?,
-                        r.try_get(5)?,
-                    ))
-                })
-                .collect::<Result<_, sqlx::Error>>()?,
-        };
+        let rows: Vec<(String, String, String, i64, i64, i64)> = with_pool!(self.db, p, D => {
+            sqlx::query_as(SQL).fetch_all(p).await?
+        });
         rows.into_iter()
             .map(|(id, spec, state, created, updated, version)| {
                 let corrupt = |problem: String| CampaignStoreError::Corrupt {
@@ -301,65 +264,34 @@ impl CampaignStore {
         accounts: &[String],
         now: Timestamp,
     ) -> Result<(), CampaignStoreError> {
-        match &self.db {
-            Db::Pg(p) => {
-                let mut tx = p.begin().await?;
-                for chunk in accounts.chunks(1000) {
-                    // One statement per chunk: UNNEST turns the array into rows.
-                    sqlx::query(
-                        "INSERT INTO dialer_campaign_accounts (campaign_id, account_id, added_at) \
-                         SELECT $1, a, $3 FROM UNNEST($2::text[]) AS a \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(chunk)
-                    .bind(micros(now))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
+        write_tx!(self.db, tx, D => {
+            // One statement per chunk of the id list.
+            for chunk in accounts.chunks(1000) {
+                sqlx::query(sql!(D,
+                    "INSERT INTO dialer_campaign_accounts (campaign_id, account_id, added_at) \
+                     SELECT $1, value, $3 FROM " list_rows(2) " WHERE true ON CONFLICT DO NOTHING"))
+                .bind(id)
+                .bind(List(chunk))
+                .bind(micros(now))
+                .execute(&mut *tx)
+                .await?;
             }
-            Db::Sqlite(p) => {
-                let mut tx = p.begin().await?;
-                for a in accounts {
-                    sqlx::query(
-                        "INSERT INTO dialer_campaign_accounts (campaign_id, account_id, added_at) \
-                         VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(a)
-                    .bind(micros(now))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-            }
-        }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// The accounts added to a campaign, in id order.
     pub async fn accounts(&self, id: &str) -> Result<Vec<String>, CampaignStoreError> {
-        Ok(match &self.db {
-            Db::Pg(p) => {
-                sqlx::query_scalar(
-                    "SELECT account_id FROM dialer_campaign_accounts WHERE campaign_id = $1 \
+        Ok(with_pool!(self.db, p, D => {
+            sqlx::query_scalar(
+                "SELECT account_id FROM dialer_campaign_accounts WHERE campaign_id = $1 \
                  ORDER BY account_id",
-                )
-                .bind(id)
-                .fetch_all(p)
-                .await?
-            }
-            Db::Sqlite(p) => {
-                sqlx::query_scalar(
-                    "SELECT account_id FROM dialer_campaign_accounts WHERE campaign_id = ?1 \
-                 ORDER BY account_id",
-                )
-                .bind(id)
-                .fetch_all(p)
-                .await?
-            }
-        })
+            )
+            .bind(id)
+            .fetch_all(p)
+            .await?
+        }))
     }
 }
 
@@ -478,20 +410,12 @@ impl CampaignStore {
 
     /// The last ledger change seq handled under `name` (0: none yet).
     pub async fn feed_cursor(&self, name: &str) -> Result<i64, CampaignStoreError> {
-        let seq: Option<i64> = match &self.db {
-            Db::Pg(p) => {
-                sqlx::query_scalar("SELECT seq FROM dialer_feed_cursor WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(p)
-                    .await?
-            }
-            Db::Sqlite(p) => {
-                sqlx::query_scalar("SELECT seq FROM dialer_feed_cursor WHERE name = ?1")
-                    .bind(name)
-                    .fetch_optional(p)
-                    .await?
-            }
-        };
+        let seq: Option<i64> = with_pool!(self.db, p, D => {
+            sqlx::query_scalar("SELECT seq FROM dialer_feed_cursor WHERE name = $1")
+                .bind(name)
+                .fetch_optional(p)
+                .await?
+        });
         Ok(seq.unwrap_or(0))
     }
 
@@ -502,32 +426,17 @@ impl CampaignStore {
         seq: i64,
         now: Timestamp,
     ) -> Result<(), CampaignStoreError> {
-        match &self.db {
-            Db::Pg(p) => {
-                sqlx::query(
-                    "INSERT INTO dialer_feed_cursor (name, seq, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE SET seq = GREATEST(dialer_feed_cursor.seq, \
-                     excluded.seq), updated_at = excluded.updated_at",
-                )
-                .bind(name)
-                .bind(seq)
-                .bind(micros(now))
-                .execute(p)
-                .await?;
-            }
-            Db::Sqlite(p) => {
-                sqlx::query(
-                    "INSERT INTO dialer_feed_cursor (name, seq, updated_at) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (name) DO UPDATE SET seq = MAX(dialer_feed_cursor.seq, \
-                     excluded.seq), updated_at = excluded.updated_at",
-                )
-                .bind(name)
-                .bind(seq)
-                .bind(micros(now))
-                .execute(p)
-                .await?;
-            }
-        }
+        with_pool!(self.db, p, D => {
+            sqlx::query(sql!(D,
+                "INSERT INTO dialer_feed_cursor (name, seq, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET seq = " greatest "(dialer_feed_cursor.seq, \
+                 excluded.seq), updated_at = excluded.updated_at"))
+            .bind(name)
+            .bind(seq)
+            .bind(micros(now))
+            .execute(p)
+            .await?;
+        });
         Ok(())
     }
 }

@@ -30,7 +30,7 @@
 //!
 //! - [`config`]: the TOML file and `DIALER_*` overrides, validated at start.
 //! - [`app`]: dialerd built from its configuration (stores, outbox, ledger link, registry).
-//! - [`db`]: connecting to the dialer's database (PostgreSQL or SQLite) and migrating it.
+//! - [`db`]: the dialer's schema: its migrations, opened through `sqlstore`.
 //! - [`campaign_store`]: campaigns kept in the dialer's database.
 //! - [`registry`]: campaign id to running campaign, and the campaign life cycle, shared by
 //!   every replica on one database.

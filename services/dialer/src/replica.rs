@@ -173,6 +173,20 @@ impl ReplicaClaim {
 mod tests {
     use super::*;
 
+    /// Claims the id `r1` for `instance`.
+    async fn claim(
+        store: &CampaignStore,
+        instance: &str,
+        now: Timestamp,
+        lapsed: Timestamp,
+        dead: impl Fn(&str) -> bool,
+    ) -> Result<(), crate::campaign_store::ReplicaHeld> {
+        store
+            .claim_replica("r1", instance, now, lapsed, dead)
+            .await
+            .expect("claim")
+    }
+
     #[tokio::test]
     async fn one_live_process_per_id_and_a_dead_holder_is_replaced_at_once() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -181,56 +195,26 @@ mod tests {
         let now = Timestamp::now();
         let never = |_: &str| false;
         let lapsed = ago(Duration::from_secs(15));
-        assert_eq!(
-            store
-                .claim_replica("r1", "h/1/a", now, lapsed, never)
-                .await
-                .unwrap(),
-            Ok(())
-        );
+        assert_eq!(claim(&store, "h/1/a", now, lapsed, never).await, Ok(()));
         // Another live instance is refused; the holder itself may claim again.
-        let held = store
-            .claim_replica("r1", "h/2/b", now, lapsed, never)
-            .await
-            .unwrap();
+        let held = claim(&store, "h/2/b", now, lapsed, never).await;
         assert_eq!(held.unwrap_err().instance, "h/1/a");
-        assert_eq!(
-            store
-                .claim_replica("r1", "h/1/a", now, lapsed, never)
-                .await
-                .unwrap(),
-            Ok(())
-        );
+        assert_eq!(claim(&store, "h/1/a", now, lapsed, never).await, Ok(()));
         // A holder known dead is replaced at once.
         let dead = |i: &str| i == "h/1/a";
-        assert_eq!(
-            store
-                .claim_replica("r1", "h/2/b", now, lapsed, dead)
-                .await
-                .unwrap(),
-            Ok(())
-        );
+        assert_eq!(claim(&store, "h/2/b", now, lapsed, dead).await, Ok(()));
         assert!(!store.renew_replica("r1", "h/1/a", now).await.unwrap());
         assert!(store.renew_replica("r1", "h/2/b", now).await.unwrap());
         // A lapsed claim is anyone's.
         let later = now.checked_add(SignedDuration::from_secs(60)).unwrap();
         let lapsed_later = later.checked_sub(SignedDuration::from_secs(15)).unwrap();
         assert_eq!(
-            store
-                .claim_replica("r1", "h/3/c", later, lapsed_later, never)
-                .await
-                .unwrap(),
+            claim(&store, "h/3/c", later, lapsed_later, never).await,
             Ok(())
         );
         // A clean release frees it.
         store.release_replica("r1", "h/3/c").await.unwrap();
-        assert_eq!(
-            store
-                .claim_replica("r1", "h/4/d", now, lapsed, never)
-                .await
-                .unwrap(),
-            Ok(())
-        );
+        assert_eq!(claim(&store, "h/4/d", now, lapsed, never).await, Ok(()));
     }
 
     #[test]

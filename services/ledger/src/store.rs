@@ -1,38 +1,25 @@
 //! The ledger's persistence (sqlx): one code path for PostgreSQL (production) and SQLite (the
-//! embedded default). Queries are written once in SQL both dialects accept (`$N` parameters,
-//! `ON CONFLICT`, `RETURNING`) and run through a small dispatch macro that instantiates the
-//! same body for each pool type; only bulk ingest (Postgres `UNNEST` vs SQLite row loop in one
-//! transaction), id-list binding and the change-feed lock differ per dialect. Every write is
-//! one transaction that also appends to the `changes` feed and the audit log.
+//! embedded default), on the shared store layer (`sqlstore`). Queries are written once in SQL
+//! both dialects accept (`$N` parameters, `ON CONFLICT`, `RETURNING`), with `sqlstore::sql!`
+//! fragments where they differ (id lists), and run through `sqlstore::with_pool!`, which
+//! instantiates the same body for each pool type. Only bulk ingest is a different algorithm
+//! per dialect (Postgres `UNNEST` vs a SQLite row loop in one transaction). Every write is one
+//! transaction that also appends to the `changes` feed and the audit log.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
-use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlstore::{Db, Driver, List, PoolSize, sql, with_pool, write_tx};
 use sqlx::{FromRow, PgPool, SqlitePool};
 use tokio::sync::watch;
 
 use ledger_api::domain::*;
 
-/// Migrations of each dialect, embedded in the binary.
-pub static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
-pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
-
-/// `m` with `ignore_missing` set: the dialer's outbox may share the ledger's database and so
-/// its `_sqlx_migrations` table, where its migrations (versions 1000 and up, see
-/// `migrations/dialer`) are applied but unknown to the ledger. Without this the ledger would
-/// refuse to start on such a database.
-pub fn shared_db_migrator(m: &Migrator) -> Migrator {
-    let mut m = Migrator::with_migrations(m.iter().cloned().collect());
-    m.set_ignore_missing(true);
-    m
-}
+/// The ledger's migrations (`migrations/ledger`), one file each for both dialects. The dialer's
+/// (versions 1000 and up) may share the database; each side ignores the other's versions.
+pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!("../../../migrations/ledger": "0001_ledger.sql", "0002_pre_dial_check.sql");
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,21 +30,14 @@ pub enum StoreError {
     NotFound { field: &'static str, id: String },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Connecting, migrating, or an unsupported URL.
+    #[error(transparent)]
+    Open(#[from] sqlstore::OpenError),
     #[error("corrupt row: {0}")]
     Corrupt(String),
-    #[error("unsupported database url (want postgres://... or sqlite:...): {0}")]
-    Url(String),
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-#[derive(Debug, Clone)]
-enum Db {
-    Pg(PgPool),
-    Sqlite(SqlitePool),
-}
 
 /// Handle on the ledger database; cheap to clone.
 #[derive(Debug, Clone)]
@@ -67,51 +47,9 @@ pub struct Store {
     head: Arc<watch::Sender<i64>>,
 }
 
-/// SQL that differs between the dialects.
-trait Dialect {
-    /// Serializes change-feed writers so `changes.seq` order is commit order.
-    const LOCK_CHANGES: &'static str;
-    /// `(account_id, debt_id?)` of the accounts in the id list `$1`.
-    const ACCOUNT_DEBTS_IN: &'static str;
-    /// Contact events whose ids are in the list `$1`.
-    const EVENTS_IN: &'static str;
-    /// Changes of the accounts in the list `$1` with `$2 < seq <= $3`, at most `$4`, in seq
-    /// order, with an outcome's idempotency key as its ref.
-    const CHECK_ACCOUNTS: &'static str;
-}
-
-impl Dialect for sqlx::Postgres {
-    const LOCK_CHANGES: &'static str = "SELECT pg_advisory_xact_lock(7142024)";
-    const ACCOUNT_DEBTS_IN: &'static str = "SELECT a.account_id, d.debt_id FROM accounts a \
-         LEFT JOIN debts d ON d.account_id = a.account_id WHERE a.account_id = ANY($1)";
-    const EVENTS_IN: &'static str = concat!(
-        "SELECT ",
-        event_cols!(),
-        " FROM contact_events WHERE event_id = ANY($1)"
-    );
-    const CHECK_ACCOUNTS: &'static str = "SELECT c.seq, c.kind, c.account_id, \
-         COALESCE(e.idempotency_key, c.ref_id) FROM changes c \
-         LEFT JOIN contact_events e ON e.event_id = c.event_id \
-         WHERE c.account_id = ANY($1) AND c.seq > $2 AND c.seq <= $3 ORDER BY c.seq LIMIT $4";
-}
-
-impl Dialect for sqlx::Sqlite {
-    // SQLite allows one writer at a time (BEGIN IMMEDIATE): nothing to add.
-    const LOCK_CHANGES: &'static str = "SELECT 1";
-    const ACCOUNT_DEBTS_IN: &'static str = "SELECT a.account_id, d.debt_id FROM accounts a \
-         LEFT JOIN debts d ON d.account_id = a.account_id \
-         WHERE a.account_id IN (SELECT value FROM json_each($1))";
-    const EVENTS_IN: &'static str = concat!(
-        "SELECT ",
-        event_cols!(),
-        " FROM contact_events WHERE event_id IN (SELECT value FROM json_each($1))"
-    );
-    const CHECK_ACCOUNTS: &'static str = "SELECT c.seq, c.kind, c.account_id, \
-         COALESCE(e.idempotency_key, c.ref_id) FROM changes c \
-         LEFT JOIN contact_events e ON e.event_id = c.event_id \
-         WHERE c.account_id IN (SELECT value FROM json_each($1)) AND c.seq > $2 AND c.seq <= $3 \
-         ORDER BY c.seq LIMIT $4";
-}
+/// The writer lock (`Driver::WRITER_LOCK`) that serializes change-feed writers, so
+/// `changes.seq` order is commit order.
+const CHANGES_LOCK: i64 = 7142024;
 
 macro_rules! event_cols {
     () => {
@@ -121,55 +59,22 @@ macro_rules! event_cols {
          checked_seq"
     };
 }
-use event_cols;
 
-/// Runs `$body` with `$p` bound to the pool of either dialect and `$D` to its database type.
-macro_rules! with_pool {
-    ($store:expr, $p:ident, $D:ident => $body:expr) => {
-        match &$store.db {
-            Db::Pg($p) => {
-                #[allow(dead_code)]
-                type $D = sqlx::Postgres;
-                $body
-            }
-            Db::Sqlite($p) => {
-                #[allow(dead_code)]
-                type $D = sqlx::Sqlite;
-                $body
-            }
-        }
-    };
-}
-
-/// Runs `$body` inside a write transaction `$tx` of either dialect (SQLite: `BEGIN IMMEDIATE`
-/// so a read-then-write transaction never fails on lock upgrade).
-macro_rules! write_tx {
-    ($store:expr, $tx:ident, $D:ident => $body:expr) => {
-        match &$store.db {
-            Db::Pg(p) => {
-                #[allow(dead_code)]
-                type $D = sqlx::Postgres;
-                #[allow(unused_mut)]
-                let mut $tx = p.begin().await?;
-                $body
-            }
-            Db::Sqlite(p) => {
-                #[allow(dead_code)]
-                type $D = sqlx::Sqlite;
-                #[allow(unused_mut)]
-                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                $body
-            }
-        }
+/// Takes the change lock in the transaction `$tx` (of driver `$D`). Writers also touch
+/// `debt_activity` only under it: one lock order, no deadlock with concurrent ingest batches.
+macro_rules! lock_changes {
+    ($tx:ident, $D:ty) => {
+        sqlx::query(<$D as Driver>::WRITER_LOCK)
+            .bind(CHANGES_LOCK)
+            .execute(&mut *$tx)
+            .await?
     };
 }
 
 /// Appends one change (after taking the change lock) and returns its seq.
 macro_rules! append_change {
     ($tx:ident, $D:ident, $kind:expr, $account:expr, $ref_id:expr, $payload:expr, $now:expr) => {{
-        sqlx::query(<$D as Dialect>::LOCK_CHANGES)
-            .execute(&mut *$tx)
-            .await?;
+        lock_changes!($tx, $D);
         let (seq,): (i64,) = sqlx::query_as(
             "INSERT INTO changes (kind, account_id, event_id, ref_id, payload, recorded_at) \
              VALUES ($1, $2, NULL, $3, $4, $5) RETURNING seq",
@@ -181,6 +86,20 @@ macro_rules! append_change {
         .bind($now)
         .fetch_one(&mut *$tx)
         .await?;
+        seq
+    }};
+}
+
+/// Appends a change whose payload is `$value` (after the change lock) and audits it with the
+/// same JSON as detail; returns the change's seq.
+macro_rules! audited_change {
+    ($tx:ident, $D:ident, $now:expr, $actor:expr, $action:expr, $kind:expr, $account:expr,
+     $ref_id:expr, $entity:expr, $entity_id:expr, $value:expr) => {{
+        let value = json($value);
+        let seq = append_change!($tx, $D, $kind, $account, $ref_id, Some(&value), $now);
+        audit!(
+            $tx, $now, $actor, $action, $entity, $entity_id, $account, &value
+        );
         seq
     }};
 }
@@ -560,7 +479,7 @@ const UPSERT_ACTIVITY_PG: &str = "INSERT INTO debt_activity (debt_id, account_id
     regf_attempts = debt_activity.regf_attempts + excluded.regf_attempts, \
     conversations = debt_activity.conversations + excluded.conversations";
 
-/// Binds one contact event's 22 values to `INSERT_EVENT_SQLITE`, in its column order (one
+/// Binds one contact event's 22 values to `INSERT_EVENT`, in its column order (one
 /// place for the order, shared by the per-row ingest and the benchmark's naive baseline).
 macro_rules! bind_event {
     ($query:expr, $o:expr, $v:expr, $counts:expr, $now:expr) => {
@@ -590,7 +509,7 @@ macro_rules! bind_event {
     };
 }
 
-const INSERT_EVENT_SQLITE: &str = "INSERT INTO contact_events (idempotency_key, account_id, \
+const INSERT_EVENT: &str = "INSERT INTO contact_events (idempotency_key, account_id, \
     person_id, debt_ids, number, direction, channel, dial_mode, outcome, counts_for_regf, party, \
     third_party_id, campaign_id, agent_id, started_at, ring_ms, talk_ms, amd, recording_ref, \
     disposition, checked_seq, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
@@ -612,40 +531,11 @@ const INSERT_EVENTS_PG: &str = "INSERT INTO contact_events (idempotency_key, acc
 impl Store {
     /// Connects to `postgres://...` or `sqlite:...` and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
-                .await?;
-            shared_db_migrator(&PG_MIGRATOR).run(&pool).await?;
-            Db::Pg(pool)
-        } else if url.starts_with("sqlite:") {
-            let memory = url.contains(":memory:") || url.contains("mode=memory");
-            let mut opts = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(30));
-            if !memory {
-                // WAL + FULL: a committed (acknowledged) batch survives a crash of the process
-                // and of the machine.
-                opts = opts
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full);
-            }
-            let pool = SqlitePoolOptions::new()
-                // An in-memory database exists once per connection: keep exactly one.
-                .max_connections(if memory { 1 } else { 8 })
-                .min_connections(if memory { 1 } else { 0 })
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(opts)
-                .await?;
-            shared_db_migrator(&SQLITE_MIGRATOR).run(&pool).await?;
-            Db::Sqlite(pool)
-        } else {
-            return Err(StoreError::Url(ledger_api::redact::url(url)));
+        let size = PoolSize {
+            postgres: 16,
+            sqlite: 8,
         };
+        let db = Db::open(url, size, &MIGRATIONS).await?;
         let mut store = Store {
             db,
             head: Arc::new(watch::channel(0).0),
@@ -657,14 +547,11 @@ impl Store {
 
     /// `postgres` or `sqlite`.
     pub fn dialect(&self) -> &'static str {
-        match self.db {
-            Db::Pg(_) => "postgres",
-            Db::Sqlite(_) => "sqlite",
-        }
+        self.db.dialect().name()
     }
 
     pub async fn close(&self) {
-        with_pool!(self, p, D => p.close().await)
+        self.db.close().await
     }
 
     /// Receiver that changes whenever this process commits a change (watchers also poll, to
@@ -686,20 +573,31 @@ impl Store {
 
     /// Highest committed change seq (0 when none).
     pub async fn max_seq(&self) -> Result<i64> {
-        let (v,): (Option<i64>,) = with_pool!(self, p, D => {
+        let (v,): (Option<i64>,) = with_pool!(self.db, p, D => {
             sqlx::query_as("SELECT max(seq) FROM changes").fetch_one(p).await?
         });
         Ok(v.unwrap_or(0))
     }
 
     pub async fn account_exists(&self, account_id: &str) -> Result<bool> {
-        let row: Option<(String,)> = with_pool!(self, p, D => {
+        let row: Option<(String,)> = with_pool!(self.db, p, D => {
             sqlx::query_as("SELECT account_id FROM accounts WHERE account_id = $1")
                 .bind(account_id)
                 .fetch_optional(p)
                 .await?
         });
         Ok(row.is_some())
+    }
+
+    /// NOT_FOUND (naming `field`) unless the account exists.
+    async fn require_account(&self, account_id: &str, field: &'static str) -> Result<()> {
+        if self.account_exists(account_id).await? {
+            return Ok(());
+        }
+        Err(StoreError::NotFound {
+            field,
+            id: account_id.to_owned(),
+        })
     }
 
     // ------------------------------------------------------------------ accounts
@@ -727,7 +625,7 @@ impl Store {
         };
         let now = us(Timestamp::now());
         let id = acct.account_id.as_str();
-        let (outcome, seqs) = write_tx!(self, tx, D => {
+        let (outcome, seqs) = write_tx!(self.db, tx, D => {
             let existing: Option<(String,)> =
                 sqlx::query_as("SELECT content_hash FROM accounts WHERE account_id = $1")
                     .bind(id)
@@ -841,7 +739,7 @@ impl Store {
             }
             // Writers touch debt_activity only under the change lock (one lock order, no
             // deadlock with concurrent ingest batches).
-            sqlx::query(<D as Dialect>::LOCK_CHANGES).execute(&mut *tx).await?;
+            lock_changes!(tx, D);
             for (i, d) in acct.debts.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO debts (debt_id, account_id, ord, balance_minor, currency, \
@@ -933,8 +831,8 @@ impl Store {
             let mut seqs = vec![append_change!(tx, D, ChangeKind::Account, id, id, None::<String>, now)];
             audit!(tx, now, actor, "upsert_account", "account", id, id, json(&acct));
             for h in new_holds {
-                seqs.push(append_change!(tx, D, ChangeKind::Hold, id, &h.hold_id, Some(json(h)), now));
-                audit!(tx, now, actor, "set_hold", "hold", &h.hold_id, id, json(h));
+                seqs.push(audited_change!(tx, D, now, actor, "set_hold", ChangeKind::Hold,
+                    id, &h.hold_id, "hold", &h.hold_id, h));
             }
             tx.commit().await?;
             (outcome, seqs)
@@ -947,7 +845,7 @@ impl Store {
 
     /// The account with everything on it, or NOT_FOUND.
     pub async fn get_account(&self, account_id: &str) -> Result<Account> {
-        with_pool!(self, p, D => {
+        with_pool!(self.db, p, D => {
             let row: Option<AccountRow> = sqlx::query_as(
                 "SELECT account_id, creditor, known_zone, updated_at FROM accounts \
                  WHERE account_id = $1",
@@ -1024,7 +922,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<String>> {
         f.validate("filter")?;
-        let rows: Vec<(String,)> = with_pool!(self, p, D => {
+        let rows: Vec<(String,)> = with_pool!(self.db, p, D => {
             sqlx::query_as(
                 "SELECT a.account_id FROM accounts a WHERE a.account_id > $1 \
                  AND ($2 = '' OR a.creditor = $2) \
@@ -1076,20 +974,14 @@ impl Store {
             let s: HashSet<&str> = batch.iter().map(|o| o.account_id.as_str()).collect();
             s.into_iter().map(str::to_owned).collect()
         };
-        let rows: Vec<(String, Option<String>)> = match &self.db {
-            Db::Pg(p) => {
-                sqlx::query_as(<sqlx::Postgres as Dialect>::ACCOUNT_DEBTS_IN)
-                    .bind(&accounts)
-                    .fetch_all(p)
-                    .await?
-            }
-            Db::Sqlite(p) => {
-                sqlx::query_as(<sqlx::Sqlite as Dialect>::ACCOUNT_DEBTS_IN)
-                    .bind(json(&accounts))
-                    .fetch_all(p)
-                    .await?
-            }
-        };
+        let rows: Vec<(String, Option<String>)> = with_pool!(self.db, p, D => {
+            sqlx::query_as(sql!(D,
+                "SELECT a.account_id, d.debt_id FROM accounts a \
+                 LEFT JOIN debts d ON d.account_id = a.account_id WHERE a.account_id " in_list(1)))
+            .bind(List(&accounts))
+            .fetch_all(p)
+            .await?
+        });
         let mut debts: HashMap<String, HashSet<String>> = HashMap::new();
         for (a, d) in rows {
             let e = debts.entry(a).or_default();
@@ -1162,7 +1054,7 @@ impl Store {
 
     /// Recorded outcomes in recording order.
     pub async fn list_outcomes(&self, f: &OutcomeFilter) -> Result<Vec<ContactOutcome>> {
-        let rows: Vec<EventRow> = with_pool!(self, p, D => {
+        let rows: Vec<EventRow> = with_pool!(self.db, p, D => {
             sqlx::query_as(concat!(
                 "SELECT ",
                 event_cols!(),
@@ -1209,7 +1101,7 @@ impl Store {
                 id: debt_id.to_owned(),
             });
         }
-        let rows: Vec<EventRow> = with_pool!(self, p, D => {
+        let rows: Vec<EventRow> = with_pool!(self.db, p, D => {
             sqlx::query_as(concat!(
                 "SELECT ",
                 event_cols!(),
@@ -1244,14 +1136,10 @@ impl Store {
         if h.set_by.is_empty() {
             h.set_by = actor.to_owned();
         }
-        if !self.account_exists(&h.account_id).await? {
-            return Err(StoreError::NotFound {
-                field: "hold.account_id",
-                id: h.account_id,
-            });
-        }
+        self.require_account(&h.account_id, "hold.account_id")
+            .await?;
         let now = us(Timestamp::now());
-        let (hold, seq) = write_tx!(self, tx, D => {
+        let (hold, seq) = write_tx!(self.db, tx, D => {
             let existing: Option<HoldRow> = sqlx::query_as(
                 "SELECT hold_id, account_id, kind, debt_id, number, since, until, set_by, reason \
                  FROM holds WHERE hold_id = $1",
@@ -1303,8 +1191,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            let seq = append_change!(tx, D, ChangeKind::Hold, &h.account_id, &h.hold_id, Some(json(&h)), now);
-            audit!(tx, now, actor, "set_hold", "hold", &h.hold_id, &h.account_id, json(&h));
+            let seq = audited_change!(tx, D, now, actor, "set_hold", ChangeKind::Hold,
+                &h.account_id, &h.hold_id, "hold", &h.hold_id, &h);
             tx.commit().await?;
             (h, seq)
         });
@@ -1315,19 +1203,14 @@ impl Store {
     /// Records consent to automated calls on a phone, or its revocation; idempotent.
     pub async fn set_consent(&self, c: ConsentUpdate, actor: &str) -> Result<Phone> {
         c.validate()?;
-        if !self.account_exists(&c.account_id).await? {
-            return Err(StoreError::NotFound {
-                field: "account_id",
-                id: c.account_id,
-            });
-        }
+        self.require_account(&c.account_id, "account_id").await?;
         let now = us(Timestamp::now());
         let set_by = if c.set_by.is_empty() {
             actor.to_owned()
         } else {
             c.set_by.clone()
         };
-        let (phone, seq) = write_tx!(self, tx, D => {
+        let (phone, seq) = write_tx!(self.db, tx, D => {
             let row: Option<PhoneRow> = sqlx::query_as(
                 "SELECT person_id, number, kind, consent_automated, consent_source, consent_at, \
                  consent_revoked_at, employer_prohibits FROM phones \
@@ -1379,9 +1262,9 @@ impl Store {
                 phone: new.clone(),
                 set_by: set_by.clone(),
             };
-            let seq = append_change!(tx, D, ChangeKind::Consent, &c.account_id, &c.number, Some(json(&change)), now);
-            audit!(tx, now, actor, if c.consent { "give_consent" } else { "revoke_consent" },
-                "phone", format!("{}/{}", c.person_id, c.number), &c.account_id, json(&change));
+            let action = if c.consent { "give_consent" } else { "revoke_consent" };
+            let seq = audited_change!(tx, D, now, actor, action, ChangeKind::Consent,
+                &c.account_id, &c.number, "phone", format!("{}/{}", c.person_id, c.number), &change);
             tx.commit().await?;
             (new, seq)
         });
@@ -1398,14 +1281,10 @@ impl Store {
         if pr.set_by.is_empty() {
             pr.set_by = actor.to_owned();
         }
-        if !self.account_exists(&pr.account_id).await? {
-            return Err(StoreError::NotFound {
-                field: "promise.account_id",
-                id: pr.account_id,
-            });
-        }
+        self.require_account(&pr.account_id, "promise.account_id")
+            .await?;
         let now = us(Timestamp::now());
-        let (promise, seq) = write_tx!(self, tx, D => {
+        let (promise, seq) = write_tx!(self.db, tx, D => {
             let debt: Option<(String,)> =
                 sqlx::query_as("SELECT debt_id FROM debts WHERE debt_id = $1 AND account_id = $2")
                     .bind(&pr.debt_id)
@@ -1469,7 +1348,9 @@ impl Store {
                 pr.updated_at = pr.created_at;
                 pr
             };
-            sqlx::query(<D as Dialect>::LOCK_CHANGES).execute(&mut *tx).await?;
+            // The change first: it takes the change lock, under which debt_activity is written.
+            let seq = audited_change!(tx, D, now, actor, "record_promise", ChangeKind::Promise,
+                &stored.account_id, &stored.promise_id, "promise", &stored.promise_id, &stored);
             sqlx::query(
                 "UPDATE debt_activity SET last_activity_at = $2 \
                  WHERE debt_id = $1 AND last_activity_at < $2",
@@ -1478,8 +1359,6 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let seq = append_change!(tx, D, ChangeKind::Promise, &stored.account_id, &stored.promise_id, Some(json(&stored)), now);
-            audit!(tx, now, actor, "record_promise", "promise", &stored.promise_id, &stored.account_id, json(&stored));
             tx.commit().await?;
             (stored, seq)
         });
@@ -1488,13 +1367,8 @@ impl Store {
     }
 
     pub async fn list_promises(&self, account_id: &str, debt_id: &str) -> Result<Vec<Promise>> {
-        if !self.account_exists(account_id).await? {
-            return Err(StoreError::NotFound {
-                field: "account_id",
-                id: account_id.to_owned(),
-            });
-        }
-        let rows: Vec<PromiseRow> = with_pool!(self, p, D => {
+        self.require_account(account_id, "account_id").await?;
+        let rows: Vec<PromiseRow> = with_pool!(self.db, p, D => {
             sqlx::query_as(
                 "SELECT promise_id, account_id, debt_id, amount_minor, currency, due_date, status, \
                  outcome_key, set_by, created_at, updated_at FROM promises \
@@ -1517,7 +1391,7 @@ impl Store {
         account_id: &str,
         limit: u32,
     ) -> Result<Vec<Change>> {
-        let rows: Vec<ChangeRow> = with_pool!(self, p, D => {
+        let rows: Vec<ChangeRow> = with_pool!(self.db, p, D => {
             sqlx::query_as(
                 "SELECT seq, kind, account_id, event_id, ref_id, payload, recorded_at FROM changes \
                  WHERE seq > $1 AND ($2 = '' OR account_id = $2) ORDER BY seq LIMIT $3",
@@ -1531,20 +1405,13 @@ impl Store {
         let ids: Vec<i64> = rows.iter().filter_map(|r| r.event_id).collect();
         let mut events: HashMap<i64, ContactOutcome> = HashMap::new();
         if !ids.is_empty() {
-            let evs: Vec<EventRow> = match &self.db {
-                Db::Pg(p) => {
-                    sqlx::query_as(<sqlx::Postgres as Dialect>::EVENTS_IN)
-                        .bind(&ids)
-                        .fetch_all(p)
-                        .await?
-                }
-                Db::Sqlite(p) => {
-                    sqlx::query_as(<sqlx::Sqlite as Dialect>::EVENTS_IN)
-                        .bind(json(&ids))
-                        .fetch_all(p)
-                        .await?
-                }
-            };
+            let evs: Vec<EventRow> = with_pool!(self.db, p, D => {
+                sqlx::query_as(sql!(D,
+                    "SELECT " event_cols!() " FROM contact_events WHERE event_id " in_list(1)))
+                .bind(List(&ids))
+                .fetch_all(p)
+                .await?
+            });
             for e in evs {
                 let o = e.into_outcome()?;
                 events.insert(o.event_id, o);
@@ -1614,26 +1481,21 @@ impl Store {
             });
         };
         let ids: Vec<&str> = cursors.iter().map(|c| c.0.as_str()).collect();
-        let rows: Vec<(i64, String, String, String)> = match &self.db {
-            Db::Pg(p) => {
-                sqlx::query_as(<sqlx::Postgres as Dialect>::CHECK_ACCOUNTS)
-                    .bind(&ids)
-                    .bind(min_after)
-                    .bind(head)
-                    .bind(i64::from(limit))
-                    .fetch_all(p)
-                    .await?
-            }
-            Db::Sqlite(p) => {
-                sqlx::query_as(<sqlx::Sqlite as Dialect>::CHECK_ACCOUNTS)
-                    .bind(json(&ids))
-                    .bind(min_after)
-                    .bind(head)
-                    .bind(i64::from(limit))
-                    .fetch_all(p)
-                    .await?
-            }
-        };
+        // Changes of the accounts with `$2 < seq <= $3`, at most `$4`, in seq order, with an
+        // outcome's idempotency key as its ref.
+        let rows: Vec<(i64, String, String, String)> = with_pool!(self.db, p, D => {
+            sqlx::query_as(sql!(D,
+                "SELECT c.seq, c.kind, c.account_id, COALESCE(e.idempotency_key, c.ref_id) \
+                 FROM changes c LEFT JOIN contact_events e ON e.event_id = c.event_id \
+                 WHERE c.account_id " in_list(1) " AND c.seq > $2 AND c.seq <= $3 \
+                 ORDER BY c.seq LIMIT $4"))
+            .bind(List(&ids))
+            .bind(min_after)
+            .bind(head)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?
+        });
         let as_of_seq = if rows.len() as u64 >= u64::from(limit) {
             rows.last().map_or(head, |r| r.0)
         } else {
@@ -1661,7 +1523,7 @@ impl Store {
     /// (with their debt links and feed entries). Returns the number of events deleted.
     pub async fn purge_before(&self, cutoff: Timestamp) -> Result<u64> {
         let cutoff = us(cutoff);
-        let n = write_tx!(self, tx, D => {
+        let n = write_tx!(self.db, tx, D => {
             let n = sqlx::query(
                 "DELETE FROM contact_events WHERE event_id IN ( \
                    SELECT l.event_id FROM contact_event_debts l \
@@ -1694,9 +1556,9 @@ impl Store {
     pub async fn record_outcome_naive(&self, o: &ContactOutcome) -> Result<bool> {
         let now = us(Timestamp::now());
         let v = EventValues::new(o);
-        let new = write_tx!(self, tx, D => {
+        let new = write_tx!(self.db, tx, D => {
             let id: Option<(i64,)> = bind_event!(
-                sqlx::query_as(INSERT_EVENT_SQLITE),
+                sqlx::query_as(INSERT_EVENT),
                 o,
                 v,
                 o.compute_counts_for_regf(),
@@ -1895,9 +1757,7 @@ async fn ingest_pg(
     .execute(&mut *tx)
     .await?;
     let act = aggregate_activity(new.iter().map(|&(_, i)| &batch[i]));
-    sqlx::query(<sqlx::Postgres as Dialect>::LOCK_CHANGES)
-        .execute(&mut *tx)
-        .await?;
+    lock_changes!(tx, sqlx::Postgres);
     sqlx::query(UPSERT_ACTIVITY_PG)
         .bind(act.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>())
         .bind(
@@ -1951,15 +1811,10 @@ async fn ingest_sqlite(
     for &i in todo {
         let o = &batch[i];
         let v = EventValues::new(o);
-        let id: Option<(i64,)> = bind_event!(
-            sqlx::query_as(INSERT_EVENT_SQLITE),
-            o,
-            v,
-            o.counts_for_regf,
-            now
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
+        let id: Option<(i64,)> =
+            bind_event!(sqlx::query_as(INSERT_EVENT), o, v, o.counts_for_regf, now)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some((id,)) = id else { continue };
         for d in &o.debt_ids {
             sqlx::query(

@@ -35,10 +35,9 @@ use store::{Row, Store, Write};
 pub enum OutboxError {
     #[error("database: {0}")]
     Db(Arc<sqlx::Error>),
-    #[error("migration: {0}")]
-    Migrate(Arc<sqlx::migrate::MigrateError>),
-    #[error("unsupported database url (want postgres://... or sqlite:...): {0}")]
-    Url(String),
+    /// Connecting, migrating, or an unsupported URL.
+    #[error("{0}")]
+    Open(Arc<sqlstore::OpenError>),
     /// The outcome would be rejected by the ledger; refused before the dial.
     #[error("invalid outcome: {0}")]
     Invalid(#[from] ValidationError),
@@ -53,12 +52,11 @@ pub enum OutboxError {
     Closed,
 }
 
-impl From<crate::db::DbError> for OutboxError {
-    fn from(e: crate::db::DbError) -> Self {
+impl From<sqlstore::OpenError> for OutboxError {
+    fn from(e: sqlstore::OpenError) -> Self {
         match e {
-            crate::db::DbError::Sql(e) => e.into(),
-            crate::db::DbError::Migrate(e) => e.into(),
-            crate::db::DbError::Url(u) => OutboxError::Url(u),
+            sqlstore::OpenError::Sql(e) => e.into(),
+            other => OutboxError::Open(Arc::new(other)),
         }
     }
 }
@@ -66,12 +64,6 @@ impl From<crate::db::DbError> for OutboxError {
 impl From<sqlx::Error> for OutboxError {
     fn from(e: sqlx::Error) -> Self {
         OutboxError::Db(Arc::new(e))
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for OutboxError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        OutboxError::Migrate(Arc::new(e))
     }
 }
 

@@ -1,82 +1,25 @@
 //! The outbox's SQL: one code path for PostgreSQL (production, possibly the ledger's own
-//! database) and SQLite (the embedded default), chosen by URL, in the ledger store's style:
-//! runtime `query_as` on two typed pools and a dispatch macro that instantiates one body per
-//! dialect, so each is type-checked against its driver. What differs per dialect: the batch
-//! write (PostgreSQL: one `INSERT .. SELECT FROM UNNEST` per statement kind; SQLite: cached
-//! single-row statements inside one `BEGIN IMMEDIATE` transaction) and how a key list is bound
-//! (`= ANY($1)` vs `json_each`).
+//! database) and SQLite (the embedded default), chosen by URL, on the shared store layer
+//! (`sqlstore`): each query written once, its body instantiated per dialect by
+//! `with_pool!`/`write_tx!`, so each is type-checked against its driver. What differs per
+//! dialect is how a batch is bound (PostgreSQL: one `INSERT .. SELECT FROM UNNEST` of arrays
+//! per statement kind; SQLite: the same statement, cached, once per row inside one
+//! `BEGIN IMMEDIATE` transaction) and how a key list is bound (`sqlstore::List`).
 
 use collections_proto::ledger_v1 as pb;
 use prost::Message;
+use sqlstore::{Db, List, PoolSize, sql, with_pool, write_tx};
 use sqlx::FromRow;
 
 use super::OutboxError;
-use crate::db::{Db, with_pool};
 use crate::outcomes::{Unacknowledged, WriteKind};
 
 type Result<T, E = OutboxError> = std::result::Result<T, E>;
 
 /// Handle on the outbox tables; cheap to clone.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct Store {
     db: Db,
-}
-
-/// The dialect only: a pool's connect options may hold the database password.
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("dialect", &self.dialect())
-            .finish()
-    }
-}
-
-/// SQL that differs between the dialects.
-trait Dialect {
-    /// Deletes the rows whose keys are in the list `$1`.
-    const DELETE_KEYS: &'static str;
-    /// (account, key, kind, state, outcome payload) of the rows about the accounts in the
-    /// list `$1`.
-    const OF_ACCOUNTS: &'static str;
-}
-
-impl Dialect for sqlx::Postgres {
-    const DELETE_KEYS: &'static str =
-        "DELETE FROM dialer_outbox WHERE idempotency_key = ANY($1::text[])";
-    const OF_ACCOUNTS: &'static str = "SELECT account_id, idempotency_key, kind, state, \
-         CASE WHEN kind = 'outcome' THEN payload END \
-         FROM dialer_outbox WHERE account_id = ANY($1::text[])";
-}
-
-impl Dialect for sqlx::Sqlite {
-    const DELETE_KEYS: &'static str = "DELETE FROM dialer_outbox \
-         WHERE idempotency_key IN (SELECT value FROM json_each($1))";
-    const OF_ACCOUNTS: &'static str = "SELECT account_id, idempotency_key, kind, state, \
-         CASE WHEN kind = 'outcome' THEN payload END \
-         FROM dialer_outbox WHERE account_id IN (SELECT value FROM json_each($1))";
-}
-
-/// Runs `$body` inside a write transaction `$tx` of either dialect (SQLite: `BEGIN IMMEDIATE`,
-/// so a transaction never fails on upgrading a read lock to a write lock).
-macro_rules! write_tx {
-    ($store:expr, $tx:ident, $D:ident => $body:expr) => {
-        match &$store.db {
-            Db::Pg(p) => {
-                #[allow(dead_code)]
-                type $D = sqlx::Postgres;
-                #[allow(unused_mut)]
-                let mut $tx = p.begin().await?;
-                $body
-            }
-            Db::Sqlite(p) => {
-                #[allow(dead_code)]
-                type $D = sqlx::Sqlite;
-                #[allow(unused_mut)]
-                let mut $tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                $body
-            }
-        }
-    };
 }
 
 /// Which row a write is, and what it is about.
@@ -143,41 +86,121 @@ pub(crate) struct Rejection {
     pub message: String,
 }
 
-const INSERT_PROVISIONAL: &str = "INSERT INTO dialer_outbox (idempotency_key, owner, state, \
-    ready_seq, payload, created_at, updated_at, kind, account_id, campaign_id) \
-    VALUES ($1, $2, 'provisional', NULL, $3, $4, $4, $5, $6, $7) \
-    ON CONFLICT (idempotency_key) DO NOTHING";
+/// One row of a batch, as `upsert_rows!` binds it.
+#[derive(Debug, Clone, Copy)]
+struct Part<'a> {
+    key: &'a str,
+    payload: &'a [u8],
+    /// Relay order; `None` while provisional.
+    seq: Option<i64>,
+    kind: &'static str,
+    account: &'a str,
+    campaign: &'a str,
+}
 
-const UPSERT_READY: &str = "INSERT INTO dialer_outbox (idempotency_key, owner, state, \
-    ready_seq, payload, created_at, updated_at, kind, account_id, campaign_id) \
-    VALUES ($1, $2, 'ready', $3, $4, $5, $5, $6, $7, $8) \
-    ON CONFLICT (idempotency_key) DO UPDATE SET state = 'ready', payload = excluded.payload, \
-    ready_seq = excluded.ready_seq, updated_at = excluded.updated_at";
+impl<'a> Part<'a> {
+    fn of(row: &'a Row, payload: &'a [u8], seq: Option<i64>) -> Self {
+        Part {
+            key: &row.key,
+            payload,
+            seq,
+            kind: row.kind.as_str(),
+            account: &row.account,
+            campaign: &row.campaign,
+        }
+    }
+}
 
-const INSERT_PROVISIONAL_PG: &str = "INSERT INTO dialer_outbox (idempotency_key, owner, state, \
-    ready_seq, payload, created_at, updated_at, kind, account_id, campaign_id) \
-    SELECT k, $2, 'provisional', NULL, p, $3, $3, t, a, c \
-    FROM UNNEST($1::text[], $4::bytea[], $5::text[], $6::text[], $7::text[]) AS u(k, p, t, a, c) \
-    ON CONFLICT (idempotency_key) DO NOTHING";
+/// Inserts outbox rows in state `$state` from `$1` key, `$2` owner, `$3` now, `$4` payload,
+/// `$5` relay order, `$6` kind, `$7` account, `$8` campaign, then `$on_conflict`. PostgreSQL
+/// binds the per-row parameters as arrays (a batch in one statement), SQLite one row's values.
+macro_rules! upsert_rows {
+    ($D:ty, $state:literal, $on_conflict:literal) => {
+        sql!($D,
+            "INSERT INTO dialer_outbox (idempotency_key, owner, state, ready_seq, payload, \
+             created_at, updated_at, kind, account_id, campaign_id) \
+             SELECT k, $2, '" $state "', s, p, $3, $3, t, a, c FROM "
+            per_dialect(
+                "UNNEST($1::text[], $4::bytea[], $5::bigint[], $6::text[], $7::text[], \
+                 $8::text[]) AS u(k, p, s, t, a, c)",
+                "(SELECT $1 AS k, $4 AS p, $5 AS s, $6 AS t, $7 AS a, $8 AS c)")
+            " WHERE true ON CONFLICT (idempotency_key) " $on_conflict)
+    };
+}
 
-const UPSERT_READY_PG: &str = "INSERT INTO dialer_outbox (idempotency_key, owner, state, \
-    ready_seq, payload, created_at, updated_at, kind, account_id, campaign_id) \
-    SELECT k, $2, 'ready', s, p, $3, $3, t, a, c \
-    FROM UNNEST($1::text[], $4::bytea[], $5::bigint[], $6::text[], $7::text[], $8::text[]) \
-    AS u(k, p, s, t, a, c) \
-    ON CONFLICT (idempotency_key) DO UPDATE SET state = 'ready', payload = excluded.payload, \
-    ready_seq = excluded.ready_seq, updated_at = excluded.updated_at";
+/// Binds `upsert_rows!`'s parameters, each per-row one as `$v!(field)`.
+macro_rules! bind_parts {
+    ($q:expr, $owner:expr, $now:expr, $v:ident) => {
+        $q.bind($v!(key))
+            .bind($owner)
+            .bind($now)
+            .bind($v!(payload))
+            .bind($v!(seq))
+            .bind($v!(kind))
+            .bind($v!(account))
+            .bind($v!(campaign))
+    };
+}
+
+/// One `upsert_rows!` statement and the rows it writes.
+#[derive(Debug)]
+struct Upsert<'a> {
+    sql: &'static str,
+    parts: &'a [Part<'a>],
+    owner: &'a str,
+    now: i64,
+}
+
+/// How a batch of rows reaches its statement in a dialect.
+trait Batch: sqlx::Database {
+    async fn run(u: &Upsert<'_>, conn: &mut Self::Connection) -> Result<()>;
+}
+
+/// One statement for the whole batch, each per-row parameter an array.
+impl Batch for sqlx::Postgres {
+    async fn run(u: &Upsert<'_>, conn: &mut sqlx::PgConnection) -> Result<()> {
+        macro_rules! column {
+            ($f:ident) => {
+                u.parts.iter().map(|p| p.$f).collect::<Vec<_>>()
+            };
+        }
+        bind_parts!(sqlx::query(u.sql), u.owner, u.now, column)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The statement once per row (SQLite binds no arrays; cached, in-process, this is fast).
+impl Batch for sqlx::Sqlite {
+    async fn run(u: &Upsert<'_>, conn: &mut sqlx::SqliteConnection) -> Result<()> {
+        for p in u.parts {
+            macro_rules! value {
+                ($f:ident) => {
+                    p.$f
+                };
+            }
+            let q = bind_parts!(sqlx::query(u.sql), u.owner, u.now, value);
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
 
 impl Store {
     /// Connects to `postgres://...` or `sqlite:...` and applies pending migrations.
     pub(crate) async fn connect(url: &str) -> Result<Self> {
+        let size = PoolSize {
+            postgres: 8,
+            sqlite: 4,
+        };
         Ok(Store {
-            db: crate::db::connect(url, 8).await?,
+            db: Db::open(url, size, &crate::db::MIGRATIONS).await?,
         })
     }
 
     pub(crate) fn dialect(&self) -> &'static str {
-        self.db.dialect()
+        self.db.dialect().name()
     }
 
     pub(crate) async fn close(&self) {
@@ -192,89 +215,38 @@ impl Store {
         Ok(v.unwrap_or(0))
     }
 
-    /// Applies one folded batch (at most one write per key) in one transaction.
+    /// Applies one folded batch (at most one write per key) in one transaction: provisional
+    /// rows (a key already present is left as it is), then ready ones (inserted or replaced).
     pub(crate) async fn apply(&self, owner: &str, writes: &[Write], now: i64) -> Result<()> {
-        match &self.db {
-            Db::Pg(p) => {
-                // Key order inside each statement: two processes writing overlapping keys
-                // take the index locks in one order and cannot deadlock.
-                let mut prov: Vec<(&Row, &[u8])> = Vec::new();
-                let mut ready: Vec<(&Row, &[u8], i64)> = Vec::new();
-                for w in writes {
-                    match w {
-                        Write::Provisional { row, payload } => prov.push((row, payload)),
-                        Write::Ready { row, payload, seq } => ready.push((row, payload, *seq)),
-                    }
+        let mut prov = Vec::new();
+        let mut ready = Vec::new();
+        for w in writes {
+            match w {
+                Write::Provisional { row, payload } => prov.push(Part::of(row, payload, None)),
+                Write::Ready { row, payload, seq } => {
+                    ready.push(Part::of(row, payload, Some(*seq)))
                 }
-                prov.sort_unstable_by(|a, b| a.0.key.cmp(&b.0.key));
-                ready.sort_unstable_by(|a, b| a.0.key.cmp(&b.0.key));
-                macro_rules! col {
-                    ($v:expr, $e:expr) => {
-                        $v.iter().map($e).collect::<Vec<_>>()
-                    };
-                }
-                let mut tx = p.begin().await?;
-                if !prov.is_empty() {
-                    sqlx::query(INSERT_PROVISIONAL_PG)
-                        .bind(col!(prov, |w| w.0.key.as_str()))
-                        .bind(owner)
-                        .bind(now)
-                        .bind(col!(prov, |w| w.1))
-                        .bind(col!(prov, |w| w.0.kind.as_str()))
-                        .bind(col!(prov, |w| w.0.account.as_str()))
-                        .bind(col!(prov, |w| w.0.campaign.as_str()))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if !ready.is_empty() {
-                    sqlx::query(UPSERT_READY_PG)
-                        .bind(col!(ready, |w| w.0.key.as_str()))
-                        .bind(owner)
-                        .bind(now)
-                        .bind(col!(ready, |w| w.1))
-                        .bind(col!(ready, |w| w.2))
-                        .bind(col!(ready, |w| w.0.kind.as_str()))
-                        .bind(col!(ready, |w| w.0.account.as_str()))
-                        .bind(col!(ready, |w| w.0.campaign.as_str()))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-            }
-            Db::Sqlite(p) => {
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                for w in writes {
-                    match w {
-                        Write::Provisional { row, payload } => {
-                            sqlx::query(INSERT_PROVISIONAL)
-                                .bind(&row.key)
-                                .bind(owner)
-                                .bind(payload)
-                                .bind(now)
-                                .bind(row.kind.as_str())
-                                .bind(&row.account)
-                                .bind(&row.campaign)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        Write::Ready { row, payload, seq } => {
-                            sqlx::query(UPSERT_READY)
-                                .bind(&row.key)
-                                .bind(owner)
-                                .bind(seq)
-                                .bind(payload)
-                                .bind(now)
-                                .bind(row.kind.as_str())
-                                .bind(&row.account)
-                                .bind(&row.campaign)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                    }
-                }
-                tx.commit().await?;
             }
         }
+        // Key order inside each statement: two processes writing overlapping keys take the
+        // index locks in one order and cannot deadlock.
+        prov.sort_unstable_by_key(|p| p.key);
+        ready.sort_unstable_by_key(|p| p.key);
+        write_tx!(self.db, tx, D => {
+            let statements = [
+                (prov, upsert_rows!(D, "provisional", "DO NOTHING")),
+                (ready, upsert_rows!(D, "ready",
+                    "DO UPDATE SET state = 'ready', payload = excluded.payload, \
+                     ready_seq = excluded.ready_seq, updated_at = excluded.updated_at")),
+            ];
+            for (parts, sql) in statements {
+                if !parts.is_empty() {
+                    let u = Upsert { sql, parts: &parts, owner, now };
+                    <D as Batch>::run(&u, &mut tx).await?;
+                }
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -285,20 +257,15 @@ impl Store {
             return Ok(Vec::new());
         }
         type OfAccount = (String, String, String, String, Option<Vec<u8>>);
-        let rows: Vec<OfAccount> = match &self.db {
-            Db::Pg(p) => {
-                sqlx::query_as(<sqlx::Postgres as Dialect>::OF_ACCOUNTS)
-                    .bind(accounts)
-                    .fetch_all(p)
-                    .await?
-            }
-            Db::Sqlite(p) => {
-                sqlx::query_as(<sqlx::Sqlite as Dialect>::OF_ACCOUNTS)
-                    .bind(serde_json::Value::from(accounts).to_string())
-                    .fetch_all(p)
-                    .await?
-            }
-        };
+        let rows: Vec<OfAccount> = with_pool!(self.db, p, D => {
+            sqlx::query_as(sql!(D,
+                "SELECT account_id, idempotency_key, kind, state, \
+                 CASE WHEN kind = 'outcome' THEN payload END \
+                 FROM dialer_outbox WHERE account_id " in_list(1)))
+            .bind(List(accounts))
+            .fetch_all(p)
+            .await?
+        });
         Ok(rows
             .into_iter()
             .map(|(account_id, key, kind, state, payload)| Unacknowledged {
@@ -320,28 +287,15 @@ impl Store {
         if owners.is_empty() {
             return Ok(0);
         }
-        let (n,): (i64,) = match &self.db {
-            Db::Pg(p) => {
-                sqlx::query_as(
-                    "SELECT count(*) FROM dialer_outbox WHERE campaign_id = $1 \
-                     AND state = 'provisional' AND owner = ANY($2::text[])",
-                )
-                .bind(campaign)
-                .bind(owners)
-                .fetch_one(p)
-                .await?
-            }
-            Db::Sqlite(p) => {
-                sqlx::query_as(
-                    "SELECT count(*) FROM dialer_outbox WHERE campaign_id = $1 \
-                     AND state = 'provisional' AND owner IN (SELECT value FROM json_each($2))",
-                )
-                .bind(campaign)
-                .bind(serde_json::Value::from(owners).to_string())
-                .fetch_one(p)
-                .await?
-            }
-        };
+        let (n,): (i64,) = with_pool!(self.db, p, D => {
+            sqlx::query_as(sql!(D,
+                "SELECT count(*) FROM dialer_outbox WHERE campaign_id = $1 \
+                 AND state = 'provisional' AND owner " in_list(2)))
+            .bind(campaign)
+            .bind(List(owners))
+            .fetch_one(p)
+            .await?
+        });
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -376,18 +330,13 @@ impl Store {
         if keys.is_empty() {
             return Ok(0);
         }
-        let n = match &self.db {
-            Db::Pg(p) => sqlx::query(<sqlx::Postgres as Dialect>::DELETE_KEYS)
-                .bind(keys)
+        let n = with_pool!(self.db, p, D => {
+            sqlx::query(sql!(D, "DELETE FROM dialer_outbox WHERE idempotency_key " in_list(1)))
+                .bind(List(keys))
                 .execute(p)
                 .await?
-                .rows_affected(),
-            Db::Sqlite(p) => sqlx::query(<sqlx::Sqlite as Dialect>::DELETE_KEYS)
-                .bind(serde_json::Value::from(keys).to_string())
-                .execute(p)
-                .await?
-                .rows_affected(),
-        };
+                .rows_affected()
+        });
         Ok(n)
     }
 
@@ -397,7 +346,7 @@ impl Store {
         if rejected.is_empty() {
             return Ok(0);
         }
-        let n = write_tx!(self, tx, D => {
+        let n = write_tx!(self.db, tx, D => {
             let mut n = 0;
             for r in rejected {
                 n += sqlx::query(
@@ -440,7 +389,7 @@ impl Store {
         seq: i64,
         now: i64,
     ) -> Result<(u64, u64)> {
-        let r = write_tx!(self, tx, D => {
+        let r = write_tx!(self.db, tx, D => {
             let published = sqlx::query(
                 "UPDATE dialer_outbox SET state = 'ready', ready_seq = $3, owner = $2, \
                  updated_at = $4 WHERE owner = $1 AND state = 'provisional'",
@@ -525,7 +474,7 @@ impl Store {
         seq: i64,
         now: i64,
     ) -> Result<u64> {
-        let n = write_tx!(self, tx, D => {
+        let n = write_tx!(self.db, tx, D => {
             let mut n = 0;
             for k in keys {
                 let moved = sqlx::query(

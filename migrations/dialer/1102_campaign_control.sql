@@ -1,4 +1,7 @@
--- Campaign control shared by replicas (postgres). Keep in step with the other dialect's 1102.
+--! Written once for both dialects: crates/sqlstore (migrate.rs) renders the {{tokens}} and
+--! --@ lines per database. Each rendering must stay byte-for-byte what databases applied
+--! (sqlx checksums, pinned by the services' migration tests): edit by a new migration.
+-- Campaign control shared by replicas ({{dialect}}). Keep in step with the other dialect's 1102.
 
 -- Bumped by every change of a campaign's state or configuration: each replica compares it
 -- before it dials and picks the change up first.

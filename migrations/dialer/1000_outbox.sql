@@ -1,8 +1,11 @@
--- Dialer outbox (SQLite). Versions start at 1000: the dialer may share the ledger's
+--! Written once for both dialects: crates/sqlstore (migrate.rs) renders the {{tokens}} and
+--! --@ lines per database. Each rendering must stay byte-for-byte what databases applied
+--! (sqlx checksums, pinned by the services' migration tests): edit by a new migration.
+-- Dialer outbox ({{Dialect}}). Versions start at 1000: the dialer may share the ledger's
 -- database and with it sqlx's one `_sqlx_migrations` table, where the ledger's versions are
 -- small numbers. Tables are prefixed `dialer_` for the same reason. Instants are BIGINT
 -- microseconds since the Unix epoch (UTC), as in the ledger. Keep in step with
--- migrations/dialer/postgres/1000_outbox.sql (dialect-specific types only).
+-- migrations/dialer/{{other}}/1000_outbox.sql (dialect-specific types only).
 
 -- One row per attempt not yet acknowledged by the ledger.
 CREATE TABLE dialer_outbox (
@@ -14,7 +17,7 @@ CREATE TABLE dialer_outbox (
     -- Order in which rows became ready (the relay's order); NULL while provisional.
     ready_seq       BIGINT,
     -- Protobuf encoding of collections.ledger.v1.ContactOutcome (see docs/outbox.md).
-    payload         BLOB  NOT NULL,
+    payload         {{bytes}} NOT NULL,
     created_at      BIGINT NOT NULL,
     updated_at      BIGINT NOT NULL
 );
@@ -25,7 +28,7 @@ CREATE INDEX dialer_outbox_relay ON dialer_outbox (owner, state, ready_seq, idem
 CREATE TABLE dialer_outbox_dead (
     idempotency_key TEXT PRIMARY KEY,
     owner           TEXT NOT NULL,
-    payload         BLOB  NOT NULL,
+    payload         {{bytes}} NOT NULL,
     error_code      TEXT NOT NULL,
     error_field     TEXT NOT NULL,
     error_message   TEXT NOT NULL,

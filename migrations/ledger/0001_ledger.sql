@@ -1,6 +1,9 @@
--- Ledger schema (SQLite). Instants are BIGINT microseconds since the Unix epoch (UTC) in
+--! Written once for both dialects: crates/sqlstore (migrate.rs) renders the {{tokens}} and
+--! --@ lines per database. Each rendering must stay byte-for-byte what databases applied
+--! (sqlx checksums, pinned by the services' migration tests): edit by a new migration.
+-- Ledger schema ({{Dialect}}). Instants are BIGINT microseconds since the Unix epoch (UTC) in
 -- both dialects, enums are their snake_case names as TEXT. Keep in step with
--- migrations/postgres/0001_ledger.sql: same tables, same columns, dialect-specific types only.
+-- migrations/{{other}}/0001_ledger.sql: same tables, same columns, dialect-specific types only.
 
 CREATE TABLE accounts (
     account_id   TEXT PRIMARY KEY,
@@ -117,7 +120,7 @@ CREATE INDEX promises_account ON promises (account_id);
 
 -- Append-only contact events: one row per idempotency key, never updated.
 CREATE TABLE contact_events (
-    event_id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id        {{serial_pk}},
     idempotency_key TEXT NOT NULL UNIQUE,
     account_id      TEXT NOT NULL,
     person_id       TEXT NOT NULL,
@@ -163,9 +166,10 @@ CREATE TABLE debt_activity (
 );
 
 -- The change feed behind WatchChanges: written in the transaction of the change itself,
--- SQLite serializes writers, so seq order equals commit order.
+--@postgres -- under a transaction-level advisory lock so seq order equals commit order.
+--@sqlite -- SQLite serializes writers, so seq order equals commit order.
 CREATE TABLE changes (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         {{serial_pk}},
     kind        TEXT NOT NULL,
     account_id  TEXT NOT NULL,
     event_id    BIGINT,        -- kind 'outcome': the contact event
@@ -177,7 +181,7 @@ CREATE TABLE changes (
 -- Who changed what (profile loads, holds, consents, promises). Contact events are their own
 -- audit trail.
 CREATE TABLE audit_log (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          {{serial_pk}},
     at          BIGINT NOT NULL,
     actor       TEXT NOT NULL,
     action      TEXT NOT NULL,

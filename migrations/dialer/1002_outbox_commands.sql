@@ -1,4 +1,7 @@
--- The outbox carries every write the dialer makes in the ledger (sqlite), not only outcomes:
+--! Written once for both dialects: crates/sqlstore (migrate.rs) renders the {{tokens}} and
+--! --@ lines per database. Each rendering must stay byte-for-byte what databases applied
+--! (sqlx checksums, pinned by the services' migration tests): edit by a new migration.
+-- The outbox carries every write the dialer makes in the ledger ({{dialect}}), not only outcomes:
 -- holds, promises and consent changes from dispositions travel the same durable path. Keep in
 -- step with the other dialect's 1002_outbox_commands.sql.
 

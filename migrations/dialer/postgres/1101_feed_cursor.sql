@@ -1,8 +1,0 @@
--- Where the dialer is in the ledger's change feed (PostgreSQL): the last seq it handled, so a
--- restart resumes the feed instead of replaying it. One row per feed name. Keep in step with
--- migrations/dialer/sqlite/1101_feed_cursor.sql.
-CREATE TABLE dialer_feed_cursor (
-    name       TEXT PRIMARY KEY,
-    seq        BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
-);

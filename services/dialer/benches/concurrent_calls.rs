@@ -14,10 +14,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use carrier::sim::SimCarrier;
 use dialer::account::AccountView;
 use dialer::backend::{MemorySource, Stores};
 use dialer::campaign::CampaignSpec;
-use dialer::carrier::sim::SimCarrier;
 use dialer::engine::{self, Clock};
 use dialer::portfolio;
 use dialer::sim_agents::{self, Behaviour};

@@ -7,12 +7,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use carrier::Prompt;
+use carrier::sim::SimCarrier;
 use compliance::model::{HoldKind, Outcome};
 use dialer::account::AccountView;
 use dialer::backend::{MemorySource, Stores};
 use dialer::campaign::CampaignSpec;
-use dialer::carrier::Prompt;
-use dialer::carrier::sim::SimCarrier;
 use dialer::engine::{self, Clock, RunState};
 use dialer::outcomes::MemorySink;
 use dialer::portfolio;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use carrier::{CallId, Originate};
 use compliance::model::{DialMode, Direction, Outcome};
 use compliance::{Decision, Verdict as Allowed};
 use ledger_api::domain::{AmdVerdict, ChangeKind, Channel, ContactOutcome, Party};
@@ -16,7 +17,6 @@ use super::{
     counted_attempts, debt_keys, join_all, open_debts, ts,
 };
 use crate::account::{AccountSource, AccountView};
-use crate::carrier::{CallId, Originate};
 use crate::engine::Backend;
 use crate::engine::figures::RunState;
 use crate::engine::seats::Seats;

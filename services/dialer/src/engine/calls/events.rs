@@ -1,6 +1,7 @@
 //! What happens to calls once dialed: carrier events, routing to agents, the 2-second
 //! deadline and the safe-harbor message, wrap-up, dispositions and the final outcome.
 
+use carrier::{CallId, CarrierEvent, EndCause, Prompt, Verdict};
 use compliance::model::{HoldKind, Outcome};
 use ledger_api::domain::{AmdVerdict, ConsentUpdate, Hold, Party, Promise, PromiseStatus};
 use pacing::{Completed, Outcome as PaceOutcome};
@@ -9,7 +10,6 @@ use queue::{AttemptBook, CampaignQueue, Millis, Next};
 use tracing::{debug, info, warn};
 
 use super::{Call, DAY, MINUTE, Phase, Runtime, attributed, code_tag, open_debts, retry, ts};
-use crate::carrier::{CallId, CarrierEvent, EndCause, Prompt, Verdict};
 use crate::engine::{Backend, Command, outcome_name};
 use crate::outcomes::{LedgerCommand, OutcomeSink};
 use crate::session::{AgentEvent, Disposition, DispositionCode, SeatState};
@@ -20,6 +20,7 @@ impl<B: Backend> Runtime<B> {
     pub(super) async fn on_carrier(&mut self, ev: CarrierEvent) {
         let now = self.clock.now_ms();
         match ev {
+            CarrierEvent::Progress { .. } => {}
             CarrierEvent::PickedUp { call } => {
                 if let Some(c) = self.calls.get_mut(&call)
                     && c.phase == Phase::Ringing
@@ -27,7 +28,7 @@ impl<B: Backend> Runtime<B> {
                     c.phase = Phase::Detecting;
                 }
             }
-            CarrierEvent::Answered { call, verdict } => self.answered(call, verdict, now),
+            CarrierEvent::Answered { call, amd } => self.answered(call, amd.verdict, now),
             CarrierEvent::Bridged { call, .. } => {
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.talk_from = Some(now);
@@ -38,7 +39,7 @@ impl<B: Backend> Runtime<B> {
                     }
                 }
             }
-            CarrierEvent::Ended { call, cause } => self.ended(call, cause, now).await,
+            CarrierEvent::Ended { call, end } => self.ended(call, end.cause, now).await,
         }
     }
 
@@ -69,8 +70,13 @@ impl<B: Backend> Runtime<B> {
                 self.counters.machines += 1;
                 let _ = self.carrier.hangup(id, prompt);
             }
-            Verdict::Human => {
-                c.record.amd = AmdVerdict::Human;
+            Verdict::Human | Verdict::NotSure => {
+                // Not sure is a person until heard otherwise: hanging up on one abandons.
+                c.record.amd = if verdict == Verdict::Human {
+                    AmdVerdict::Human
+                } else {
+                    AmdVerdict::NotSure
+                };
                 c.phase = Phase::Waiting;
                 if let Some(seat) = c.seat {
                     // Preview and manual calls have their agent waiting.

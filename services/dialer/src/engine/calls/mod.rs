@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use carrier::{CallId, Carrier, CarrierEvent};
 use compliance::Decision;
 use compliance::model::{self as cm, Direction, HoldKind, Outcome};
 use jiff::Timestamp;
@@ -31,7 +32,6 @@ use super::seats::Seats;
 use super::{AddReport, Backend, CampaignControl, Clock, Command, Deadlines, EngineError};
 use crate::account::{AccountSource, AccountView, SourceError, history_entry};
 use crate::campaign::CampaignSpec;
-use crate::carrier::{CallId, Carrier, CarrierEvent};
 use crate::outcomes::{OutcomeSink, Unacknowledged, WriteKind};
 use crate::session::{
     AgentCommand, AgentEvent, Disposition, DispositionCode, ScreenPop, SeatState,

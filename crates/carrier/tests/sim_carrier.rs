@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use dialer::carrier::sim::SimCarrier;
-use dialer::carrier::{
-    CallId, Carrier, CarrierError, CarrierEvent, EndCause, Originate, Prompt, Verdict,
+use carrier::sim::SimCarrier;
+use carrier::{
+    Amd, CallEnd, CallId, Carrier, CarrierError, CarrierEvent, EndCause, Originate, Prompt, Verdict,
 };
 use simulator::scenario::{Scenario, ScenarioId};
 
@@ -38,21 +38,32 @@ async fn outcome_shares_follow_the_attempt_model() {
         match events.recv().await.expect("event") {
             CarrierEvent::Answered {
                 call,
-                verdict: Verdict::Human,
+                amd:
+                    Amd {
+                        verdict: Verdict::Human,
+                        ..
+                    },
             } => {
                 human += 1;
                 carrier.bridge(call, "agent-1").expect("bridge");
             }
             CarrierEvent::Answered {
                 call,
-                verdict: Verdict::Machine,
+                amd:
+                    Amd {
+                        verdict: Verdict::Machine,
+                        ..
+                    },
             } => {
                 machine += 1;
                 carrier.hangup(call, None).expect("hangup");
             }
-            CarrierEvent::Bridged { .. } | CarrierEvent::PickedUp { .. } => {}
-            CarrierEvent::Ended { cause, .. } => {
-                *ends.entry(cause).or_default() += 1;
+            CarrierEvent::Answered { amd, .. } => panic!("the simulated AMD decides: {amd:?}"),
+            CarrierEvent::Bridged { .. }
+            | CarrierEvent::PickedUp { .. }
+            | CarrierEvent::Progress { .. } => {}
+            CarrierEvent::Ended { end, .. } => {
+                *ends.entry(end.cause).or_default() += 1;
                 ended += 1;
             }
         }
@@ -114,7 +125,11 @@ async fn ringing_calls_are_not_cancelled_before_fifteen_seconds() {
     while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
         match ev {
             CarrierEvent::Ended {
-                cause: EndCause::Cancelled,
+                end:
+                    CallEnd {
+                        cause: EndCause::Cancelled,
+                        ..
+                    },
                 ..
             } => seen += 1,
             CarrierEvent::Answered { call, .. } => {
@@ -144,7 +159,11 @@ async fn an_abandoned_live_answer_hears_the_safe_harbor_message() {
         match ev {
             CarrierEvent::Answered {
                 call,
-                verdict: Verdict::Human,
+                amd:
+                    Amd {
+                        verdict: Verdict::Human,
+                        ..
+                    },
             } if abandoned.is_none() => {
                 // No agent free: abandon with the message.
                 carrier.hangup(call, Some(message.clone())).expect("hangup");
@@ -152,7 +171,11 @@ async fn an_abandoned_live_answer_hears_the_safe_harbor_message() {
             }
             CarrierEvent::Answered {
                 call,
-                verdict: Verdict::Human,
+                amd:
+                    Amd {
+                        verdict: Verdict::Human,
+                        ..
+                    },
             } => {
                 carrier.bridge(call, "agent-7").expect("bridge");
                 assert!(matches!(
@@ -162,12 +185,20 @@ async fn an_abandoned_live_answer_hears_the_safe_harbor_message() {
             }
             CarrierEvent::Answered {
                 call,
-                verdict: Verdict::Machine,
+                amd:
+                    Amd {
+                        verdict: Verdict::Machine,
+                        ..
+                    },
             } => {
                 carrier.hangup(call, None).expect("hangup");
             }
             CarrierEvent::Ended {
-                cause: EndCause::RemoteHangup,
+                end:
+                    CallEnd {
+                        cause: EndCause::RemoteHangup,
+                        ..
+                    },
                 ..
             } => bridged_ended += 1,
             _ => {}
@@ -231,7 +262,9 @@ async fn a_faster_network_plays_the_same_calls_in_less_time() {
         match events.recv().await.expect("event") {
             CarrierEvent::Answered { call, .. } => carrier.hangup(call, None).expect("hangup"),
             CarrierEvent::Ended { .. } => ended += 1,
-            CarrierEvent::Bridged { .. } | CarrierEvent::PickedUp { .. } => {}
+            CarrierEvent::Bridged { .. }
+            | CarrierEvent::PickedUp { .. }
+            | CarrierEvent::Progress { .. } => {}
         }
     }
     assert!(
@@ -239,4 +272,101 @@ async fn a_faster_network_plays_the_same_calls_in_less_time() {
         "{:?}",
         start.elapsed()
     );
+}
+
+/// Every end carries what a SIP trunk would report, consistent with its cause: the final
+/// status and Q.850 cause, the early media heard, and timings in the order signalling gives
+/// them; AMD verdicts carry their cause.
+#[tokio::test(start_paused = true)]
+async fn every_end_reports_what_signalling_would() {
+    use carrier::{AmdCause, EarlyMedia, Q850, SipStatus};
+
+    let (carrier, mut events) = SimCarrier::new(s1(), 11);
+    const N: u64 = 2000;
+    for id in 0..N {
+        carrier.originate(call(id)).expect("originate");
+    }
+    let mut progress: HashMap<CallId, EarlyMedia> = HashMap::new();
+    let mut causes: HashMap<EndCause, u64> = HashMap::new();
+    let mut ended = 0;
+    while ended < N {
+        match events.recv().await.expect("event") {
+            CarrierEvent::Progress { call, media } => {
+                assert!(progress.insert(call, media).is_none(), "one 18x per call");
+            }
+            CarrierEvent::Answered { call, amd } => {
+                match amd.verdict {
+                    Verdict::Human => assert_eq!(amd.cause, AmdCause::ShortGreeting),
+                    Verdict::Machine => assert!(matches!(
+                        amd.cause,
+                        AmdCause::LongGreeting | AmdCause::TooManyWords | AmdCause::Beep
+                    )),
+                    Verdict::NotSure => panic!("the simulated AMD always decides"),
+                }
+                carrier.hangup(call, None).expect("hangup");
+            }
+            CarrierEvent::Ended { call, end } => {
+                ended += 1;
+                *causes.entry(end.cause).or_default() += 1;
+                assert_eq!(end.early_media, progress.get(&call).copied(), "{end:?}");
+                let (status, q850) = (end.status, end.q850.expect("a Q.850 cause"));
+                match end.cause {
+                    EndCause::Busy => {
+                        assert_eq!((status, q850), (SipStatus::BUSY_HERE, Q850::USER_BUSY));
+                        assert!(matches!(end.early_media, None | Some(EarlyMedia::BusyTone)));
+                    }
+                    EndCause::Sit => {
+                        assert!(
+                            [
+                                (SipStatus::NOT_FOUND, Q850::UNALLOCATED_NUMBER),
+                                (SipStatus::GONE, Q850::NUMBER_CHANGED)
+                            ]
+                            .contains(&(status, q850))
+                        );
+                        assert_eq!(end.early_media, Some(EarlyMedia::Sit));
+                    }
+                    EndCause::Failed => {
+                        assert_eq!(
+                            (status, q850),
+                            (SipStatus::SERVICE_UNAVAILABLE, Q850::NETWORK_OUT_OF_ORDER)
+                        );
+                        assert_eq!(end.early_media, None);
+                    }
+                    EndCause::NoAnswer => {
+                        assert_eq!(
+                            (status, q850),
+                            (SipStatus::REQUEST_TERMINATED, Q850::NO_ANSWER)
+                        );
+                        assert_eq!(end.early_media, Some(EarlyMedia::Ringback));
+                        // Rang to the 22 s timeout (timers tick in milliseconds).
+                        let over = end.timings.end.saturating_sub(Duration::from_secs(22));
+                        assert!(over < Duration::from_millis(5), "{end:?}");
+                        assert!(end.timings.end >= Duration::from_secs(22), "{end:?}");
+                    }
+                    EndCause::LocalHangup | EndCause::RemoteHangup => {
+                        assert_eq!((status, q850), (SipStatus::OK, Q850::NORMAL_CLEARING));
+                        assert_eq!(end.early_media, Some(EarlyMedia::Ringback));
+                    }
+                    EndCause::Cancelled => panic!("nothing was cancelled"),
+                }
+                let t = end.timings;
+                let answered = end.status == SipStatus::OK;
+                assert_eq!(t.answer.is_some(), answered, "{end:?}");
+                assert_eq!(t.verdict.is_some(), answered, "{end:?}");
+                let order = [t.progress, t.answer, t.verdict, Some(t.end)];
+                let order: Vec<Duration> = order.into_iter().flatten().collect();
+                assert!(order.is_sorted(), "{end:?}");
+            }
+            CarrierEvent::Bridged { .. } | CarrierEvent::PickedUp { .. } => {}
+        }
+    }
+    for cause in [
+        EndCause::Busy,
+        EndCause::Sit,
+        EndCause::Failed,
+        EndCause::NoAnswer,
+        EndCause::LocalHangup,
+    ] {
+        assert!(causes.get(&cause).is_some_and(|&n| n > 0), "{causes:?}");
+    }
 }

@@ -5,7 +5,6 @@
 //! AMD verdict), [`CarrierEvent::Bridged`], and always last [`CarrierEvent::Ended`]; any of
 //! them but the last may be missing (a busy number ends after the INVITE).
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::CallId;
@@ -109,12 +108,6 @@ impl SipStatus {
     pub const SERVICE_UNAVAILABLE: SipStatus = SipStatus(503);
 }
 
-impl fmt::Display for SipStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// An ITU-T Q.850 cause value (from a Reason header, or the PSTN side of the trunk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Q850(pub u8);
@@ -126,12 +119,6 @@ impl Q850 {
     pub const NO_ANSWER: Q850 = Q850(19);
     pub const NUMBER_CHANGED: Q850 = Q850(22);
     pub const NETWORK_OUT_OF_ORDER: Q850 = Q850(38);
-}
-
-impl fmt::Display for Q850 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
 }
 
 /// When things happened, from the INVITE, in the network's time.

@@ -26,6 +26,12 @@ use crate::{
     Events, MIN_RING, Network, Originate, Prompt, Q850, SipStatus, Timings, Verdict,
 };
 
+/// The verdict on a short "Hello?".
+const HUMAN: Amd = Amd {
+    verdict: Verdict::Human,
+    cause: AmdCause::ShortGreeting,
+};
+
 /// How long a live person waits in silence before hanging up themselves.
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -360,6 +366,15 @@ impl Details {
         }
     }
 
+    /// Why AMD takes a person for a machine: they said a lot.
+    fn talkative_cause(&self) -> AmdCause {
+        if self.amd < 0.5 {
+            AmdCause::LongGreeting
+        } else {
+            AmdCause::TooManyWords
+        }
+    }
+
     /// The final status and Q.850 cause a call ending with `cause` gets. A ring timeout is
     /// ours (a CANCEL: 487) with the cause the network would give (19, no answer).
     fn signalled(&self, cause: EndCause) -> (SipStatus, Q850) {
@@ -460,6 +475,42 @@ async fn ring(
                 line.progress(inner, EarlyMedia::Ringback);
             }
             () = sleep_until(until) => return outcome,
+        }
+    }
+}
+
+/// How a call that is picked up goes, in network seconds.
+#[derive(Debug, Clone, Copy)]
+struct Pickup {
+    /// From the dial to the pick-up.
+    at_s: f64,
+    /// From the pick-up to the AMD verdict.
+    listen_s: f64,
+    amd: Amd,
+    /// How long the far end talks once bridged (`None`: it never would be).
+    talk_s: Option<f64>,
+}
+
+/// Rings (ringback from its 18x) until the pick-up, unless the timeout or a cancel comes
+/// first; then AMD listens and the call is answered.
+async fn picked_up(
+    line: &mut Timeline,
+    inner: &Inner,
+    details: &Details,
+    p: Pickup,
+    timeout: Duration,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+) -> EndCause {
+    let progress = inner.real(details.progress(p.at_s));
+    let pickup = Some(inner.real(p.at_s));
+    match ring(line, inner, progress, pickup, timeout, rx).await {
+        Rang::Cancelled => EndCause::Cancelled,
+        Rang::Timeout => EndCause::NoAnswer,
+        Rang::PickedUp if cancelled_meanwhile(inner, line.call, rx) => EndCause::Cancelled,
+        Rang::PickedUp => {
+            line.picked_up(inner);
+            sleep(inner.real(p.listen_s)).await;
+            answered(inner, line, p.amd, p.talk_s, rx).await
         }
     }
 }
@@ -571,31 +622,21 @@ async fn play(
             amd,
             passed_talk,
         } => {
-            let progress = inner.real(details.progress(pickup));
-            let pickup = Some(inner.real(pickup));
-            match ring(&mut line, &inner, progress, pickup, timeout, &mut rx).await {
-                Rang::Cancelled => EndCause::Cancelled,
-                Rang::Timeout => EndCause::NoAnswer,
-                Rang::PickedUp if cancelled_meanwhile(&inner, call, &mut rx) => EndCause::Cancelled,
-                Rang::PickedUp => {
-                    line.picked_up(&inner);
-                    sleep(inner.real(amd)).await;
-                    // An AMD false negative (a short outgoing message) looks human and takes an
-                    // agent's time.
-                    let amd = if passed_talk.is_some() {
-                        Amd {
-                            verdict: Verdict::Human,
-                            cause: AmdCause::ShortGreeting,
-                        }
-                    } else {
-                        Amd {
-                            verdict: Verdict::Machine,
-                            cause: details.machine_cause(),
-                        }
-                    };
-                    answered(&inner, &mut line, amd, passed_talk, &mut rx).await
-                }
-            }
+            let answer = Pickup {
+                at_s: pickup,
+                listen_s: amd,
+                // An AMD false negative (a short outgoing message) looks human and takes an
+                // agent's time.
+                amd: match passed_talk {
+                    Some(_) => HUMAN,
+                    None => Amd {
+                        verdict: Verdict::Machine,
+                        cause: details.machine_cause(),
+                    },
+                },
+                talk_s: passed_talk,
+            };
+            picked_up(&mut line, &inner, &details, answer, timeout, &mut rx).await
         }
         Draw::Live {
             ring: ring_s,
@@ -604,35 +645,22 @@ async fn play(
             talk,
             ..
         } => {
-            let progress = inner.real(details.progress(ring_s));
-            let pickup = Some(inner.real(ring_s));
-            match ring(&mut line, &inner, progress, pickup, timeout, &mut rx).await {
-                Rang::Cancelled => EndCause::Cancelled,
-                Rang::Timeout => EndCause::NoAnswer,
-                Rang::PickedUp if cancelled_meanwhile(&inner, call, &mut rx) => EndCause::Cancelled,
-                Rang::PickedUp => {
-                    line.picked_up(&inner);
-                    sleep(inner.real(verdict_delay)).await;
-                    // An AMD false positive: a person who said a lot, classed as a machine and
-                    // hung up on.
-                    let amd = if amd_fp {
-                        Amd {
-                            verdict: Verdict::Machine,
-                            cause: if details.amd < 0.5 {
-                                AmdCause::LongGreeting
-                            } else {
-                                AmdCause::TooManyWords
-                            },
-                        }
-                    } else {
-                        Amd {
-                            verdict: Verdict::Human,
-                            cause: AmdCause::ShortGreeting,
-                        }
-                    };
-                    answered(&inner, &mut line, amd, Some(talk), &mut rx).await
-                }
-            }
+            let answer = Pickup {
+                at_s: ring_s,
+                listen_s: verdict_delay,
+                // An AMD false positive: a person who said a lot, classed as a machine and
+                // hung up on.
+                amd: if amd_fp {
+                    Amd {
+                        verdict: Verdict::Machine,
+                        cause: details.talkative_cause(),
+                    }
+                } else {
+                    HUMAN
+                },
+                talk_s: Some(talk),
+            };
+            picked_up(&mut line, &inner, &details, answer, timeout, &mut rx).await
         }
     };
     let end = line.end(cause, &details);

@@ -1,13 +1,14 @@
 //! The simulated carrier on a paused tokio clock: outcome shares follow the attempt model,
 //! ringing calls cannot be cancelled before 15 s, an abandoned live answer gets the
-//! safe-harbor message, and a bridged call ends when the person hangs up.
+//! safe-harbor message, a bridged call ends when the person hangs up, and every end reports
+//! what SIP signalling would.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use carrier::sim::SimCarrier;
 use carrier::{
-    Amd, CallEnd, CallId, Carrier, CarrierError, CarrierEvent, EndCause, Originate, Prompt, Verdict,
+    CallId, Carrier, CarrierError, CarrierEvent, EndCause, Events, Originate, Prompt, Verdict,
 };
 use simulator::scenario::{Scenario, ScenarioId};
 
@@ -24,37 +25,29 @@ fn s1() -> Scenario {
     Scenario::get(ScenarioId::parse("S1").expect("S1"))
 }
 
-#[tokio::test(start_paused = true)]
-async fn outcome_shares_follow_the_attempt_model() {
-    let (carrier, mut events) = SimCarrier::new(s1(), 7);
-    const N: u64 = 4000;
-    for id in 0..N {
+/// A network answering like S1 (seeded) with calls `0..n` placed.
+fn dialed(n: u64, seed: u64) -> (SimCarrier, Events) {
+    let (carrier, events) = SimCarrier::new(s1(), seed);
+    for id in 0..n {
         carrier.originate(call(id)).expect("originate");
     }
+    (carrier, events)
+}
+
+#[tokio::test(start_paused = true)]
+async fn outcome_shares_follow_the_attempt_model() {
+    const N: u64 = 4000;
+    let (carrier, mut events) = dialed(N, 7);
     let mut ends: HashMap<EndCause, u64> = HashMap::new();
     let (mut human, mut machine) = (0u64, 0u64);
     let mut ended = 0;
     while ended < N {
         match events.recv().await.expect("event") {
-            CarrierEvent::Answered {
-                call,
-                amd:
-                    Amd {
-                        verdict: Verdict::Human,
-                        ..
-                    },
-            } => {
+            CarrierEvent::Answered { call, amd } if amd.verdict == Verdict::Human => {
                 human += 1;
                 carrier.bridge(call, "agent-1").expect("bridge");
             }
-            CarrierEvent::Answered {
-                call,
-                amd:
-                    Amd {
-                        verdict: Verdict::Machine,
-                        ..
-                    },
-            } => {
+            CarrierEvent::Answered { call, amd } if amd.verdict == Verdict::Machine => {
                 machine += 1;
                 carrier.hangup(call, None).expect("hangup");
             }
@@ -95,11 +88,8 @@ async fn outcome_shares_follow_the_attempt_model() {
 
 #[tokio::test(start_paused = true)]
 async fn ringing_calls_are_not_cancelled_before_fifteen_seconds() {
-    let (carrier, mut events) = SimCarrier::new(s1(), 1);
     // Find a call that rings past 15 s: dial until one is still ringing then.
-    for id in 0..200 {
-        carrier.originate(call(id)).expect("originate");
-    }
+    let (carrier, mut events) = dialed(200, 1);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let ringing: Vec<CallId> = (0..200)
         .filter(|&id| {
@@ -124,14 +114,7 @@ async fn ringing_calls_are_not_cancelled_before_fifteen_seconds() {
     let mut seen = 0;
     while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
         match ev {
-            CarrierEvent::Ended {
-                end:
-                    CallEnd {
-                        cause: EndCause::Cancelled,
-                        ..
-                    },
-                ..
-            } => seen += 1,
+            CarrierEvent::Ended { end, .. } if end.cause == EndCause::Cancelled => seen += 1,
             CarrierEvent::Answered { call, .. } => {
                 let _ = carrier.hangup(call, None);
             }
@@ -147,60 +130,33 @@ async fn ringing_calls_are_not_cancelled_before_fifteen_seconds() {
 
 #[tokio::test(start_paused = true)]
 async fn an_abandoned_live_answer_hears_the_safe_harbor_message() {
-    let (carrier, mut events) = SimCarrier::new(s1(), 3);
-    for id in 0..100 {
-        carrier.originate(call(id)).expect("originate");
-    }
+    let (carrier, mut events) = dialed(100, 3);
     let message = Prompt::SafeHarbor {
         template: "uk-abandon-v1".to_string(),
     };
     let (mut abandoned, mut bridged_ended) = (None, 0);
     while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
         match ev {
-            CarrierEvent::Answered {
-                call,
-                amd:
-                    Amd {
-                        verdict: Verdict::Human,
-                        ..
-                    },
-            } if abandoned.is_none() => {
+            CarrierEvent::Answered { call, amd }
+                if amd.verdict == Verdict::Human && abandoned.is_none() =>
+            {
                 // No agent free: abandon with the message.
                 carrier.hangup(call, Some(message.clone())).expect("hangup");
                 abandoned = Some(call);
             }
-            CarrierEvent::Answered {
-                call,
-                amd:
-                    Amd {
-                        verdict: Verdict::Human,
-                        ..
-                    },
-            } => {
+            CarrierEvent::Answered { call, amd } if amd.verdict == Verdict::Human => {
                 carrier.bridge(call, "agent-7").expect("bridge");
                 assert!(matches!(
                     carrier.bridge(call, "agent-8"),
                     Err(CarrierError::NotAnswered(_))
                 ));
             }
-            CarrierEvent::Answered {
-                call,
-                amd:
-                    Amd {
-                        verdict: Verdict::Machine,
-                        ..
-                    },
-            } => {
+            CarrierEvent::Answered { call, amd } if amd.verdict == Verdict::Machine => {
                 carrier.hangup(call, None).expect("hangup");
             }
-            CarrierEvent::Ended {
-                end:
-                    CallEnd {
-                        cause: EndCause::RemoteHangup,
-                        ..
-                    },
-                ..
-            } => bridged_ended += 1,
+            CarrierEvent::Ended { end, .. } if end.cause == EndCause::RemoteHangup => {
+                bridged_ended += 1
+            }
             _ => {}
         }
     }
@@ -281,11 +237,8 @@ async fn a_faster_network_plays_the_same_calls_in_less_time() {
 async fn every_end_reports_what_signalling_would() {
     use carrier::{AmdCause, EarlyMedia, Q850, SipStatus};
 
-    let (carrier, mut events) = SimCarrier::new(s1(), 11);
     const N: u64 = 2000;
-    for id in 0..N {
-        carrier.originate(call(id)).expect("originate");
-    }
+    let (carrier, mut events) = dialed(N, 11);
     let mut progress: HashMap<CallId, EarlyMedia> = HashMap::new();
     let mut causes: HashMap<EndCause, u64> = HashMap::new();
     let mut ended = 0;

@@ -678,103 +678,68 @@ mod tests {
     /// disposition of a call that is not connected, no withdrawing a placed call.
     #[test]
     fn inputs_that_do_not_apply_to_a_phase_are_refused() {
-        let bridge = || Input::Bridge {
-            seat: 0,
-            agent: "x".into(),
-        };
-        let dispo = || Input::Disposition(disposition(DispositionCode::NoContact));
-        let offered = || Call::offered(attempt(Some(0)));
-        let detecting = || drive(dialing(), T0, [Input::PickedUp]);
-        let hanging_up = || drive(waiting(), T0 + 3000, [Input::Abandon]);
-        let bridging = move || drive(waiting(), T0 + 3000, [bridge()]);
-        let wrap_up = || drive(talking(), T0 + 5000, [Input::End(EndCause::RemoteHangup)]);
-        let end = || Input::End(EndCause::RemoteHangup);
-        type Make = Box<dyn Fn() -> Call>;
-        type Inputs = Vec<Box<dyn Fn() -> Input>>;
-        let cases: Vec<(Make, Inputs)> = vec![
+        fn input(name: &str) -> Input {
+            match name {
+                "progress" => Input::Progress,
+                "picked-up" => Input::PickedUp,
+                "verdict" => human(),
+                "bridge" => Input::Bridge {
+                    seat: 0,
+                    agent: "x".into(),
+                },
+                "connected" => Input::Connected,
+                "abandon" => Input::Abandon,
+                "disposition" => Input::Disposition(disposition(DispositionCode::NoContact)),
+                "wrap-timeout" => Input::WrapTimeout,
+                "end" => Input::End(EndCause::RemoteHangup),
+                "withdraw" => Input::Withdraw,
+                other => panic!("no input {other}"),
+            }
+        }
+        fn offered() -> Call {
+            Call::offered(attempt(Some(0)))
+        }
+        fn detecting() -> Call {
+            drive(dialing(), T0, [Input::PickedUp])
+        }
+        fn hanging_up() -> Call {
+            drive(waiting(), T0 + 3000, [Input::Abandon])
+        }
+        fn bridging() -> Call {
+            drive(waiting(), T0 + 3000, [input("bridge")])
+        }
+        fn wrap_up() -> Call {
+            drive(talking(), T0 + 5000, [input("end")])
+        }
+        type Make = fn() -> Call;
+        let cases: [(Make, &str); 8] = [
             (
-                Box::new(offered),
-                vec![
-                    Box::new(|| Input::Progress),
-                    Box::new(|| Input::PickedUp),
-                    Box::new(human),
-                    Box::new(bridge),
-                    Box::new(|| Input::Connected),
-                    Box::new(|| Input::Abandon),
-                    Box::new(dispo),
-                    Box::new(|| Input::WrapTimeout),
-                    Box::new(end),
-                ],
+                offered,
+                "progress picked-up verdict bridge connected abandon disposition wrap-timeout end",
             ),
             (
-                Box::new(dialing),
-                vec![
-                    Box::new(bridge),
-                    Box::new(|| Input::Connected),
-                    Box::new(|| Input::Abandon),
-                    Box::new(dispo),
-                    Box::new(|| Input::WrapTimeout),
-                    Box::new(|| Input::Withdraw),
-                ],
+                dialing,
+                "bridge connected abandon disposition wrap-timeout withdraw",
             ),
             (
-                Box::new(detecting),
-                vec![
-                    Box::new(|| Input::Progress),
-                    Box::new(|| Input::PickedUp),
-                    Box::new(bridge),
-                    Box::new(|| Input::Abandon),
-                    Box::new(dispo),
-                ],
+                detecting,
+                "progress picked-up bridge abandon disposition withdraw",
             ),
             (
-                Box::new(waiting),
-                vec![
-                    Box::new(human),
-                    Box::new(|| Input::PickedUp),
-                    Box::new(|| Input::Connected),
-                    Box::new(dispo),
-                    Box::new(|| Input::WrapTimeout),
-                ],
+                waiting,
+                "verdict picked-up connected disposition wrap-timeout withdraw",
             ),
-            (
-                Box::new(hanging_up),
-                vec![
-                    Box::new(bridge),
-                    Box::new(|| Input::Abandon),
-                    Box::new(human),
-                    Box::new(dispo),
-                ],
-            ),
-            (
-                Box::new(bridging),
-                vec![
-                    Box::new(human),
-                    Box::new(bridge),
-                    Box::new(|| Input::Abandon),
-                    Box::new(|| Input::WrapTimeout),
-                    Box::new(|| Input::Withdraw),
-                ],
-            ),
-            (Box::new(talking), vec![Box::new(|| Input::Connected)]),
-            (
-                Box::new(wrap_up),
-                vec![
-                    Box::new(end),
-                    Box::new(|| Input::Connected),
-                    Box::new(bridge),
-                    Box::new(human),
-                    Box::new(|| Input::Withdraw),
-                ],
-            ),
+            (hanging_up, "bridge abandon verdict disposition withdraw"),
+            (bridging, "verdict bridge abandon wrap-timeout withdraw"),
+            (talking, "connected verdict withdraw"),
+            (wrap_up, "end connected bridge verdict withdraw"),
         ];
         for (make, inputs) in cases {
-            for input in inputs {
+            for name in inputs.split(' ') {
                 let call = make();
                 let (before, record) = (shape(&call), call.attempt().record.clone());
-                let input = input();
-                let what = format!("{input:?} in {before}");
-                match call.on(input, T0 + 99_000) {
+                let what = format!("{name} in {before}");
+                match call.on(input(name), T0 + 99_000) {
                     Step::Refused(c) => {
                         assert_eq!(shape(&c), before, "{what}");
                         assert_eq!(c.attempt().record, record, "{what}");

@@ -175,7 +175,7 @@ impl<B: Backend> Runtime<B> {
         let cause = end.cause;
         debug!(
             call_id = id,
-            sip_status = %end.status,
+            sip_status = end.status.0,
             q850 = ?end.q850.map(|q| q.0),
             early_media = ?end.early_media,
             "carrier: call ended"

@@ -2,9 +2,10 @@
 //!
 //! Campaigns run on stores and a carrier that fail now and then, so that every exit is
 //! taken: an account that cannot be loaded, refused by the rules (asleep or retired), refused
-//! by the attempt counters or their store, held back by the pre-dial check (unavailable, or
-//! news in the ledger), refused by the outbox or by the carrier, dialed and ended every way
-//! the network ends calls, and preview offers accepted, skipped or taken back at the stop.
+//! by the attempt counters (another replica used the budget), held back by the pre-dial check
+//! (unavailable, or news in the ledger), refused by the outbox or by the carrier, dialed and
+//! ended every way the network ends calls, and preview offers accepted, skipped or taken back
+//! at the stop.
 //! The queue counts the completions of each lease it gave; the engine itself asserts after
 //! every event that no lease was dropped (debug builds), which would end its task.
 
@@ -18,10 +19,8 @@ use carrier::{CallId, Carrier, CarrierError, Originate, Prompt};
 use jiff::Timestamp;
 use ledger_api::domain::{AccountCheck, ChangeKind, ChangeRef, ContactOutcome};
 use queue::memory::{MemoryAttemptBook, MemoryQueue};
-use queue::reservation::{Counters, PastAttempt};
 use queue::{
-    AttemptBook, CampaignQueue, Lease, Millis, Next, QueueError, QueueItem, QueueSizes,
-    Reservation, ReserveOutcome,
+    AttemptBook, CampaignQueue, Lease, Millis, Next, QueueError, QueueItem, QueueSizes, Reservation,
 };
 use simulator::scenario::{Scenario, ScenarioId};
 
@@ -51,101 +50,55 @@ impl Every {
 #[derive(Debug)]
 struct CountingQueue {
     inner: MemoryQueue,
-    completions: Arc<Mutex<HashMap<(String, u64), u32>>>,
+    completions: Completions,
 }
 
+type Completions = Arc<Mutex<HashMap<(String, u64), u32>>>;
+type Stored<T> = Result<T, QueueError>;
+
 impl CampaignQueue for CountingQueue {
-    async fn push(&self, items: &[QueueItem]) -> Result<(), QueueError> {
-        self.inner.push(items).await
-    }
-    async fn push_sleeping(&self, items: &[QueueItem], at: Millis) -> Result<(), QueueError> {
-        self.inner.push_sleeping(items, at).await
-    }
-    async fn pop_lease(
-        &self,
-        n: usize,
-        now: Millis,
-        ttl: Millis,
-        owner: &str,
-    ) -> Result<Vec<Lease>, QueueError> {
-        let leases = self.inner.pop_lease(n, now, ttl, owner).await?;
+    async fn pop_lease(&self, n: usize, now: Millis, ttl: Millis, by: &str) -> Stored<Vec<Lease>> {
+        let leases = self.inner.pop_lease(n, now, ttl, by).await?;
         let mut c = self.completions.lock().expect("lock");
         for l in &leases {
             assert!(c.insert((l.account.clone(), l.token), 0).is_none());
         }
         Ok(leases)
     }
-    async fn complete(&self, lease: &Lease, next: Next) -> Result<bool, QueueError> {
+    async fn complete(&self, lease: &Lease, next: Next) -> Stored<bool> {
+        let key = (lease.account.clone(), lease.token);
         *self
             .completions
             .lock()
             .expect("lock")
-            .entry((lease.account.clone(), lease.token))
+            .entry(key)
             .or_default() += 1;
         self.inner.complete(lease, next).await
     }
-    async fn extend(
-        &self,
-        leases: &[Lease],
-        now: Millis,
-        ttl: Millis,
-    ) -> Result<usize, QueueError> {
+    // The rest as the memory queue does it.
+    async fn push(&self, items: &[QueueItem]) -> Stored<()> {
+        self.inner.push(items).await
+    }
+    async fn push_sleeping(&self, items: &[QueueItem], at: Millis) -> Stored<()> {
+        self.inner.push_sleeping(items, at).await
+    }
+    async fn extend(&self, leases: &[Lease], now: Millis, ttl: Millis) -> Stored<usize> {
         self.inner.extend(leases, now, ttl).await
     }
-    async fn remove(&self, account: &str) -> Result<(), QueueError> {
+    async fn remove(&self, account: &str) -> Stored<()> {
         self.inner.remove(account).await
     }
-    async fn next_wake(&self) -> Result<Option<Millis>, QueueError> {
+    async fn next_wake(&self) -> Stored<Option<Millis>> {
         self.inner.next_wake().await
     }
-    async fn sizes(&self) -> Result<QueueSizes, QueueError> {
+    async fn sizes(&self) -> Stored<QueueSizes> {
         self.inner.sizes().await
     }
-    async fn mark_alive(&self) -> Result<(), QueueError> {
+    async fn mark_alive(&self) -> Stored<()> {
         self.inner.mark_alive().await
     }
-    async fn is_alive(&self) -> Result<bool, QueueError> {
+    async fn is_alive(&self) -> Stored<bool> {
         self.inner.is_alive().await
-    }
-}
-
-/// Attempt counters that refuse (another replica used the budget) or fail now and then.
-#[derive(Debug)]
-struct FlakyBook {
-    inner: MemoryAttemptBook,
-    refuse: Every,
-    fail: Every,
-}
-
-impl AttemptBook for FlakyBook {
-    async fn reserve(&self, r: &Reservation) -> Result<ReserveOutcome, QueueError> {
-        if self.refuse.now() {
-            return Ok(ReserveOutcome::DebtLimit {
-                debt: r.debt_keys.first().cloned().unwrap_or_default(),
-            });
-        }
-        if self.fail.now() {
-            return Err(QueueError::Protocol("injected".into()));
-        }
-        self.inner.reserve(r).await
-    }
-    async fn release(&self, r: &Reservation) -> Result<(), QueueError> {
-        self.inner.release(r).await
-    }
-    async fn settle(&self, r: &Reservation, debt_keys: &[String]) -> Result<(), QueueError> {
-        self.inner.settle(r, debt_keys).await
-    }
-    async fn rebuild(
-        &self,
-        account: &str,
-        attempts: &[PastAttempt],
-        now: Millis,
-        grace: Millis,
-    ) -> Result<(), QueueError> {
-        self.inner.rebuild(account, attempts, now, grace).await
-    }
-    async fn counters(&self, account: &str) -> Result<Counters, QueueError> {
-        self.inner.counters(account).await
     }
 }
 
@@ -236,14 +189,35 @@ impl Carrier for FlakyCarrier {
     }
 }
 
-type Completions = Arc<Mutex<HashMap<(String, u64), u32>>>;
+type TestStores = Stores<CountingQueue, MemoryAttemptBook, FlakySink, FlakySource>;
 
-fn stores(
-    views: Vec<AccountView>,
-) -> (
-    Arc<Stores<CountingQueue, FlakyBook, FlakySink, FlakySource>>,
-    Completions,
-) {
+/// Stores on `views`, with counters that find every debt of each tenth account already called
+/// 7 times by another replica (the reservation refuses them), and the completions the queue
+/// counts.
+async fn stores(views: Vec<AccountView>, now: Millis) -> (Arc<TestStores>, Completions) {
+    let book = MemoryAttemptBook::new();
+    for v in views.iter().step_by(10) {
+        for d in &v.account.debts {
+            let key = if d.student_loan_group.is_empty() {
+                &d.debt_id
+            } else {
+                &d.student_loan_group
+            };
+            for i in 0..7 {
+                let r = Reservation {
+                    account: v.account.account_id.clone(),
+                    attempt_id: format!("other-replica-{key}-{i}"),
+                    debt_keys: vec![key.clone()],
+                    phone: format!("+1404555{i:04}"),
+                    now,
+                    window_start: now - 86_400_000,
+                    limit: 7,
+                    min_gap: 0,
+                };
+                book.reserve(&r).await.expect("reserved");
+            }
+        }
+    }
     let completions = Completions::default();
     let counted = completions.clone();
     let stores = Stores {
@@ -251,11 +225,7 @@ fn stores(
             inner: MemoryQueue::new(),
             completions: counted.clone(),
         }),
-        book: FlakyBook {
-            inner: MemoryAttemptBook::new(),
-            refuse: Every::new(9),
-            fail: Every::new(17),
-        },
+        book,
         outbox: FlakySink {
             inner: MemorySink::default(),
             refuse: Every::new(10),
@@ -281,24 +251,15 @@ async fn run(
     agents: usize,
     secs: u64,
 ) -> (HashMap<(String, u64), u32>, engine::Figures) {
-    let since: Timestamp = "2026-11-01T00:00:00Z".parse().expect("ts");
-    let views: Vec<AccountView> = crate::portfolio::accounts(600, 21, since)
-        .into_iter()
-        .map(|account| AccountView {
-            account,
-            contacts: Vec::new(),
-            promises: Vec::new(),
-            version: 0,
-        })
-        .collect();
+    let clock = Clock::starting_at(start.parse::<Timestamp>().expect("ts").as_millisecond());
+    let views = crate::portfolio::views(600, 21, since());
     let ids = views.iter().map(|v| v.account.account_id.clone()).collect();
-    let (stores, completions) = stores(views);
+    let (stores, completions) = stores(views, clock.now_ms()).await;
     let (sim, events) = SimCarrier::new(Scenario::get(ScenarioId::S2), 3);
     let carrier = FlakyCarrier {
         inner: sim.clone(),
         refuse: Every::new(12),
     };
-    let clock = Clock::starting_at(start.parse::<Timestamp>().expect("ts").as_millisecond());
     let spec = CampaignSpec {
         id: "leases".into(),
         pacing,
@@ -321,6 +282,11 @@ async fn run(
     }
     let completions = completions.lock().expect("lock").clone();
     (completions, figures)
+}
+
+/// When the portfolio's accounts were loaded.
+fn since() -> Timestamp {
+    "2026-11-01T00:00:00Z".parse().expect("ts")
 }
 
 fn assert_each_released_once(completions: &HashMap<(String, u64), u32>) {
@@ -372,25 +338,16 @@ async fn refused_skipped_and_withdrawn_offers_release_their_leases_once() {
     assert_each_released_once(&completions);
 
     // A preview campaign by day whose one agent skips every offer, and stops with one out.
-    let since: Timestamp = "2026-11-01T00:00:00Z".parse().expect("ts");
-    let views: Vec<AccountView> = crate::portfolio::accounts(40, 4, since)
-        .into_iter()
-        .map(|account| AccountView {
-            account,
-            contacts: Vec::new(),
-            promises: Vec::new(),
-            version: 0,
-        })
-        .collect();
-    let ids = views.iter().map(|v| v.account.account_id.clone()).collect();
-    let (stores, completions) = stores(views);
-    let (sim, events) = SimCarrier::new(Scenario::get(ScenarioId::S2), 3);
     let clock = Clock::starting_at(
         "2026-11-23T16:00:00Z"
             .parse::<Timestamp>()
             .expect("ts")
             .as_millisecond(),
     );
+    let views = crate::portfolio::views(40, 4, since());
+    let ids = views.iter().map(|v| v.account.account_id.clone()).collect();
+    let (stores, completions) = stores(views, clock.now_ms()).await;
+    let (sim, events) = SimCarrier::new(Scenario::get(ScenarioId::S2), 3);
     let spec = CampaignSpec {
         id: "skips".into(),
         pacing: pacing::Policy::Preview,

@@ -2,18 +2,21 @@
 //! to change a call.
 //!
 //! ```text
-//!  Offered ──withdraw──► (a preview skipped, or accepted: dialed as a new call)
+//!  Offered ──withdraw──► gone (skipped, taken back at the stop, or accepted: dialed anew)
 //!
-//!  Dialing ──18x──► Ringing ──200──► Answered(Detecting) ──verdict──► Answered(Waiting)
-//!     │               │                    ▲        │ machine             │     │
-//!     └───────────────┴──verdict (no 200)──┘        ▼                     │  abandon
-//!                                         Answered(HangingUp) ◄───────────┼─────┘
-//!                                                                 bridge  ▼
-//!                                WrapUp ◄──end (talked, no disposition)── Bridged
-//!                                  │ disposition, timeout
-//!                                  ▼
-//!                                Ended ◄──end── any placed phase (its outcome)
+//!  Dialing ──18x──► Ringing ──200──► Answered::Detecting
+//!     │                │                     │
+//!     └──────────── verdict ─────────────────┤
+//!                                            ├─ person ──► Answered::Waiting ──bridge──► Bridged
+//!                                            │                    │ abandon              │ end
+//!                                            └─ machine ─► Answered::HangingUp ◄──┘      ▼
+//!                                                                                      WrapUp
+//!                                                                disposition, timeout  │
+//!  Dialing, Ringing, Answered, Bridged ──end──► Ended ◄─────────────────────────────────┘
 //! ```
+//!
+//! A disposition given while `Bridged` stays with the call (the engine hangs up) and the end
+//! records it without a wrap-up.
 //!
 //! Data that exists only in some phases lives in them: the attempt reservation from the dial
 //! on ([`Placed`]), the verdict's instant once there is one, the agent's seat from the

@@ -26,10 +26,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::offload::OnRuntime;
+use carrier::Prompt;
+use carrier::sim::SimCarrier;
 use dialer::backend::Stores;
 use dialer::campaign::CampaignSpec;
-use dialer::carrier::Prompt;
-use dialer::carrier::sim::SimCarrier;
 use dialer::engine::{self, Clock, Figures};
 use dialer::ledger_link::{self, LedgerLink, Token};
 use dialer::outbox::{Outbox, OutboxError, RelayHandle};

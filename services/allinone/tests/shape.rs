@@ -11,6 +11,9 @@
 //! - the store layer (`sqlstore`) knows SQL and pools only: by no kind of dependency does it
 //!   reach a service, a contract crate (the ledger's or the dialer's domain) or a protocol
 //!   other than SQL (tonic, redis).
+//! - the carrier seam (`carrier`) reaches no service, no gRPC and no store (tonic, sqlx,
+//!   redis), and asks tokio for no more than channels, tasks and time (its simulated carrier
+//!   plays calls on tokio time).
 //!
 //! `SHAPE_MANIFEST=/path/to/Cargo.toml` checks another checkout instead (to see the test
 //! fail on a workspace that breaks the rules).
@@ -127,12 +130,44 @@ fn violations(g: &Graph, root: &str, root_kinds: &[&str], forbidden: &[&str]) ->
         .collect()
 }
 
+/// The tokio features `package` asks for in its normal dependency beyond `allowed` (cargo
+/// unifies features across the workspace, so the resolved graph cannot tell; the manifest
+/// can).
+fn tokio_beyond(meta: &Value, package: &str, allowed: &[&str]) -> Vec<String> {
+    let Some(p) = meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == package)
+    else {
+        return Vec::new();
+    };
+    let mut bad = Vec::new();
+    for d in p["dependencies"].as_array().expect("dependencies") {
+        if d["name"] != "tokio" || !d["kind"].is_null() {
+            continue;
+        }
+        if d["uses_default_features"].as_bool() != Some(false) {
+            bad.push(format!("{package} -> tokio with its default features"));
+        }
+        for f in d["features"].as_array().expect("features") {
+            let f = f.as_str().unwrap_or_default();
+            if !allowed.contains(&f) {
+                bad.push(format!("{package} -> tokio feature {f}"));
+            }
+        }
+    }
+    bad
+}
+
 #[test]
 fn the_workspace_keeps_its_shape() {
-    let g = graph(&metadata());
+    let meta = metadata();
+    let g = graph(&meta);
     let all = ["normal", "dev", "build"];
     let mut bad = Vec::new();
     for want in [
+        "carrier",
         "dialer",
         "ledger",
         "ledger-api",
@@ -180,6 +215,14 @@ fn the_workspace_keeps_its_shape() {
     let mut not_for_the_store = services.clone();
     not_for_the_store.extend(["ledger-api", "collections-proto", "auth", "tonic", "redis"]);
     bad.extend(violations(&g, "sqlstore", &all, &not_for_the_store));
+    // The carrier seam: the engine's view of the network, no protocol of another layer.
+    bad.extend(violations(
+        &g,
+        "carrier",
+        &["normal", "build"],
+        &["tonic", "sqlx", "redis"],
+    ));
+    bad.extend(tokio_beyond(&meta, "carrier", &["sync", "rt", "time"]));
     assert!(
         bad.is_empty(),
         "dependencies that break docs/architecture.md:\n  {}",

@@ -14,10 +14,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dialer::account::AccountView;
+use carrier::sim::SimCarrier;
 use dialer::backend::{MemorySource, Stores};
 use dialer::campaign::CampaignSpec;
-use dialer::carrier::sim::SimCarrier;
 use dialer::engine::{self, Clock};
 use dialer::portfolio;
 use dialer::sim_agents::{self, Behaviour};
@@ -53,15 +52,7 @@ async fn run(agents: usize, minutes: u64) {
     // Monday 16:00 UTC: every zone of the mainland is inside its window for hours.
     let start: Timestamp = "2026-11-23T16:00:00Z".parse().expect("ts");
     let since: Timestamp = "2026-11-01T00:00:00Z".parse().expect("ts");
-    let accounts: Vec<AccountView> = portfolio::accounts(agents * 120, 1, since)
-        .into_iter()
-        .map(|account| AccountView {
-            account,
-            contacts: Vec::new(),
-            promises: Vec::new(),
-            version: 0,
-        })
-        .collect();
+    let accounts = portfolio::views(agents * 120, 1, since);
     let ids: Vec<String> = accounts
         .iter()
         .map(|v| v.account.account_id.clone())

@@ -29,6 +29,18 @@ pub struct AccountView {
     pub version: i64,
 }
 
+impl From<Account> for AccountView {
+    /// An account with nothing known of it yet: no contacts, promises or change seq.
+    fn from(account: Account) -> Self {
+        AccountView {
+            account,
+            contacts: Vec::new(),
+            promises: Vec::new(),
+            version: 0,
+        }
+    }
+}
+
 /// A failure to load an account from the system of record. The dialer fails closed on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {

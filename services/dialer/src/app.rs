@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth::{Auth, Claims, Role};
+use carrier::SimNetwork;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tracing::{info, warn};
@@ -14,7 +15,6 @@ use tracing::{info, warn};
 use crate::account::AccountView;
 use crate::backend::{MemorySource, ServiceSink, ServiceSource, ServiceStores};
 use crate::campaign_store::{CampaignStore, CampaignStoreError};
-use crate::carrier::SimNetwork;
 use crate::config::{CarrierConfig, Config, ConfigError};
 use crate::engine::{Backend, Clock};
 use crate::ledger_link::{self, LedgerLink, Token};

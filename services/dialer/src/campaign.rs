@@ -3,12 +3,12 @@
 //! must be dropped. Plain data with serde (TOML and JSON alike) and one validation that names
 //! the offending field, so the gRPC edge can answer INVALID_ARGUMENT with it.
 
+use carrier::MIN_RING;
 use pacing::Policy as Pacing;
 use queue::rank::RankingConfig;
 use queue::recycle::RecyclePolicy;
 use serde::{Deserialize, Serialize};
 
-use crate::carrier::MIN_RING;
 use crate::limits::{CAMPAIGN_ID_BYTES, MAX_MIN_HANDLE_SAMPLES, MAX_PACK_IDS};
 
 /// Everything a campaign is configured with. Changing it on a running campaign takes effect

@@ -1,15 +1,14 @@
 //! The dialer runtime and `dialerd`, its gRPC service.
 //!
-//! It depends on the contracts (`ledger-api`, `auth`, `collections-proto`) and the decision
-//! and data crates (`compliance`, `pacing`, `queue`, `simulator`), never on the ledger
-//! service: the ledger is a gRPC peer ([`ledger_link`], [`outbox`]). The embedded all-in-one
-//! and the load tools that start both are in `services/allinone` (see docs/architecture.md).
+//! It depends on the contracts (`ledger-api`, `auth`, `collections-proto`), the decision
+//! and data crates (`compliance`, `pacing`, `queue`, `simulator`) and the carrier seam
+//! (`carrier`: the `Carrier` trait, its events and the simulated network; the campaign engine
+//! only ever sees the trait), never on the ledger service: the ledger is a gRPC peer
+//! ([`ledger_link`], [`outbox`]). The embedded all-in-one and the load tools that start both
+//! are in `services/allinone` (see docs/architecture.md).
 //!
 //! # Layout
 //!
-//! - [`carrier`]: the seam to the telephone network. One trait, [`carrier::Carrier`], that a
-//!   simulated network ([`carrier::sim`], the embedded default and load generator) and, later,
-//!   a SIP trunk or PBX adapter implement; the campaign engine only ever sees this trait.
 //! - [`account`]: the ledger's view of an account and its translation into compliance
 //!   questions.
 //! - [`campaign`]: a campaign's configuration and its validation.
@@ -44,7 +43,6 @@ pub mod app;
 pub mod backend;
 pub mod campaign;
 pub mod campaign_store;
-pub mod carrier;
 pub mod config;
 pub mod db;
 pub mod engine;

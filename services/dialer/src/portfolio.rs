@@ -9,6 +9,8 @@ use ledger_api::domain::{
 };
 use simulator::rng::SplitMix64;
 
+use crate::account::AccountView;
+
 /// Area code and exchange, home ZIP and state: a spread over US zones, with the places the
 /// rules care about (split area codes, Arizona, the Navajo Nation, Guam, a state-only address).
 pub const PLACES: &[(&str, Option<&str>, &str)] = &[
@@ -61,6 +63,15 @@ impl Rng {
 pub fn accounts(count: usize, seed: u64, since: Timestamp) -> Vec<Account> {
     let mut rng = Rng::new(seed);
     (0..count).map(|i| account(i, &mut rng, since)).collect()
+}
+
+/// [`accounts`] as views with no history yet: a portfolio served without a ledger (tests,
+/// benches, simulations).
+pub fn views(count: usize, seed: u64, since: Timestamp) -> Vec<AccountView> {
+    accounts(count, seed, since)
+        .into_iter()
+        .map(AccountView::from)
+        .collect()
 }
 
 fn phone(number: String, kind: PhoneKind, consent: bool, since: Timestamp) -> Phone {

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use carrier::Network;
 use jiff::Timestamp;
 use ledger_api::domain::AccountFilter;
 use queue::CampaignQueue;
@@ -25,7 +26,6 @@ use tracing::{debug, info, warn};
 
 use crate::campaign::{CampaignSpec, SpecError};
 use crate::campaign_store::{CampaignStore, CampaignStoreError, StoredState};
-use crate::carrier::Network;
 use crate::engine::{
     self, AddReport, Backend, CampaignControl, CampaignHandle, Clock, Control, EngineError,
     Figures, RunState,

@@ -2,10 +2,9 @@
 //! agent, events to the agent, the screen pop and the disposition. Plain types; the gRPC
 //! `AgentService.Session` stream and the simulated agents both speak them.
 
+use carrier::{CallId, EndCause};
 use compliance::model::Outcome;
 use serde::{Deserialize, Serialize};
-
-use crate::carrier::{CallId, EndCause};
 
 /// An agent's login name (the JWT `sub` of its token in the service).
 pub type AgentId = String;

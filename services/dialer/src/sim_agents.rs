@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use carrier::sim::SimCarrier;
 use simulator::rng::SplitMix64;
 use tokio::task::JoinHandle;
 
-use crate::carrier::sim::SimCarrier;
 use crate::engine::{CampaignHandle, EngineError};
 use crate::session::{
     AgentCommand, AgentEvent, Disposition, DispositionCode, PromiseTerms, SeatState,
@@ -110,11 +110,7 @@ impl SimAgent {
         }
     }
 
-    fn disposition(
-        &mut self,
-        truth: Option<crate::carrier::sim::Truth>,
-        debts: &[String],
-    ) -> Disposition {
+    fn disposition(&mut self, truth: Option<carrier::sim::Truth>, debts: &[String]) -> Disposition {
         let b = &self.behaviour;
         let code = match truth {
             Some(t) if t.machine => DispositionCode::Machine,

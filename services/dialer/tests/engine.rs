@@ -7,13 +7,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use carrier::Prompt;
+use carrier::sim::SimCarrier;
 use compliance::model::{HoldKind, Outcome};
 use dialer::account::AccountView;
 use dialer::backend::{MemorySource, Stores};
 use dialer::campaign::CampaignSpec;
-use dialer::carrier::Prompt;
-use dialer::carrier::sim::SimCarrier;
-use dialer::engine::{self, Clock, RunState};
+use dialer::engine::{self, AddReport, CampaignHandle, Clock, RunState};
 use dialer::outcomes::MemorySink;
 use dialer::portfolio;
 use dialer::session::{AgentCommand, AgentEvent, SeatState};
@@ -23,6 +23,7 @@ use jiff::tz::TimeZone;
 use ledger_api::domain::Hold;
 use queue::memory::{MemoryAttemptBook, MemoryQueue};
 use simulator::scenario::{Scenario, ScenarioId};
+use tokio::task::JoinHandle;
 
 type TestStores = Stores<MemoryQueue, MemoryAttemptBook, MemorySink, MemorySource>;
 
@@ -42,15 +43,63 @@ fn stores(views: Vec<AccountView>) -> Arc<TestStores> {
 
 fn views(n: usize, seed: u64) -> Vec<AccountView> {
     let since: Timestamp = "2026-11-01T00:00:00Z".parse().expect("ts");
-    portfolio::accounts(n, seed, since)
-        .into_iter()
-        .map(|account| AccountView {
-            account,
-            contacts: Vec::new(),
-            promises: Vec::new(),
-            version: 0,
-        })
-        .collect()
+    portfolio::views(n, seed, since)
+}
+
+/// A started campaign: its handle and task, its simulated network, its agent team, and what
+/// adding the accounts reported.
+struct Shift {
+    handle: CampaignHandle,
+    task: JoinHandle<()>,
+    carrier: SimCarrier,
+    team: Vec<JoinHandle<()>>,
+    report: AddReport,
+}
+
+/// Who works a shift: this many simulated agents, their names' prefix, their seed.
+struct Team(usize, &'static str, u64);
+
+/// Starts `spec` at [`START`] on the simulated network of `scenario` (seeded), with every
+/// account of `accounts` added and `team` logged in.
+async fn start_shift(
+    spec: CampaignSpec,
+    stores: &Arc<TestStores>,
+    accounts: &[AccountView],
+    (scenario, seed): (ScenarioId, u64),
+    Team(agents, prefix, team_seed): Team,
+) -> Shift {
+    let (carrier, events) = SimCarrier::new(Scenario::get(scenario), seed);
+    let clock = Clock::starting_at(START.parse::<Timestamp>().expect("ts").as_millisecond());
+    let network = Arc::new(carrier.clone());
+    let (handle, task) =
+        engine::spawn(spec, stores.clone(), network, events, clock).expect("valid campaign");
+    let ids = accounts
+        .iter()
+        .map(|v| v.account.account_id.clone())
+        .collect();
+    let report = handle.add_accounts(ids).await.expect("added");
+    let behaviour = Behaviour::default();
+    let team = sim_agents::spawn_team(&handle, &carrier, agents, prefix, &behaviour, team_seed)
+        .expect("team");
+    handle.start().await.expect("start");
+    Shift {
+        handle,
+        task,
+        carrier,
+        team,
+        report,
+    }
+}
+
+impl Shift {
+    /// Stops the campaign (its calls end and are recorded) and sends the agents home.
+    async fn stop(&mut self) {
+        self.handle.stop().await;
+        (&mut self.task).await.expect("campaign task");
+        for t in &self.team {
+            t.abort();
+        }
+    }
 }
 
 fn spec(id: &str) -> CampaignSpec {
@@ -84,33 +133,15 @@ async fn a_predictive_shift_keeps_every_promise() {
         .map(|v| (v.account.account_id.clone(), v.clone()))
         .collect();
     let stores = stores(accounts.clone());
-    let (carrier, events) = SimCarrier::new(Scenario::get(ScenarioId::S2), 5);
-    let clock = Clock::starting_at(START.parse::<Timestamp>().expect("ts").as_millisecond());
-    let (handle, task) = engine::spawn(
-        spec("shift"),
-        stores.clone(),
-        Arc::new(carrier.clone()),
-        events,
-        clock,
-    )
-    .expect("valid campaign");
-    let report = handle
-        .add_accounts(
-            accounts
-                .iter()
-                .map(|v| v.account.account_id.clone())
-                .collect(),
-        )
-        .await
-        .expect("added");
+    let team = Team(20, "agent", 3);
+    let mut shift = start_shift(spec("shift"), &stores, &accounts, (ScenarioId::S2, 5), team).await;
+    let handle = shift.handle.clone();
+    let clock = handle.clock();
     let held = accounts
         .iter()
         .filter(|v| v.account.debts.len() == 1 && !v.account.holds.is_empty())
         .count();
-    assert_eq!(report.queued as usize, accounts.len() - held);
-    let team = sim_agents::spawn_team(&handle, &carrier, 20, "agent", &Behaviour::default(), 3)
-        .expect("team");
-    handle.start().await.expect("start");
+    assert_eq!(shift.report.queued as usize, accounts.len() - held);
 
     // Half way, the CRM sets a cease on an account not yet reached.
     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -151,11 +182,7 @@ async fn a_predictive_shift_keeps_every_promise() {
 
     tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
     let figures = handle.figures().borrow().clone();
-    handle.stop().await;
-    task.await.expect("campaign task");
-    for t in team {
-        t.abort();
-    }
+    shift.stop().await;
 
     let finals = stores.outbox.finals();
     assert!(finals.len() > 2_000, "dialed {} calls", finals.len());
@@ -219,7 +246,8 @@ async fn a_predictive_shift_keeps_every_promise() {
         .iter()
         .filter(|o| o.outcome == Outcome::Abandoned)
         .collect();
-    let safe_harbor = carrier
+    let safe_harbor = shift
+        .carrier
         .prompts()
         .iter()
         .filter(|(_, p)| matches!(p, Prompt::SafeHarbor { .. }))
@@ -323,30 +351,11 @@ async fn manual_dial_goes_through_compliance_and_agents_see_only_their_calls() {
 async fn preview_mode_offers_accounts_to_agents_who_accept_them() {
     let accounts = views(400, 5);
     let stores = stores(accounts.clone());
-    let (carrier, events) = SimCarrier::new(Scenario::get(ScenarioId::S5), 4);
-    let clock = Clock::starting_at(START.parse::<Timestamp>().expect("ts").as_millisecond());
     let mut s = spec("preview");
     s.pacing = pacing::Policy::Preview;
-    let (handle, task) =
-        engine::spawn(s, stores.clone(), Arc::new(carrier.clone()), events, clock).expect("spawn");
-    handle
-        .add_accounts(
-            accounts
-                .iter()
-                .map(|v| v.account.account_id.clone())
-                .collect(),
-        )
-        .await
-        .expect("added");
-    let team =
-        sim_agents::spawn_team(&handle, &carrier, 3, "p", &Behaviour::default(), 2).expect("team");
-    handle.start().await.expect("start");
+    let mut shift = start_shift(s, &stores, &accounts, (ScenarioId::S5, 4), Team(3, "p", 2)).await;
     tokio::time::sleep(Duration::from_secs(1800)).await;
-    handle.stop().await;
-    task.await.expect("task");
-    for t in team {
-        t.abort();
-    }
+    shift.stop().await;
     let finals = stores.outbox.finals();
     assert!(finals.len() > 20, "{} preview calls", finals.len());
     for o in &finals {
@@ -400,28 +409,9 @@ async fn a_clock_behind_recorded_history_stops_dialing() {
             checked_seq: 0,
         });
     let stores = stores(accounts.clone());
-    let (carrier, events) = SimCarrier::new(Scenario::get(ScenarioId::S5), 2);
-    let clock = Clock::starting_at(start.as_millisecond());
-    let (handle, task) = engine::spawn(
-        spec("clock"),
-        stores.clone(),
-        Arc::new(carrier.clone()),
-        events,
-        clock,
-    )
-    .expect("spawn");
-    handle
-        .add_accounts(
-            accounts
-                .iter()
-                .map(|v| v.account.account_id.clone())
-                .collect(),
-        )
-        .await
-        .expect("added");
-    let team =
-        sim_agents::spawn_team(&handle, &carrier, 5, "c", &Behaviour::default(), 2).expect("team");
-    handle.start().await.expect("start");
+    let team = Team(5, "c", 2);
+    let mut shift = start_shift(spec("clock"), &stores, &accounts, (ScenarioId::S5, 2), team).await;
+    let handle = shift.handle.clone();
     tokio::time::sleep(Duration::from_secs(600)).await;
     let f = handle.figures().borrow().clone();
     assert_eq!(f.dials, 0, "no dial while the clock is behind history");
@@ -431,9 +421,5 @@ async fn a_clock_behind_recorded_history_stops_dialing() {
     let f = handle.figures().borrow().clone();
     assert!(f.dials > 0);
     assert_eq!(f.clock_behind_ms, 0);
-    handle.stop().await;
-    task.await.expect("task");
-    for t in team {
-        t.abort();
-    }
+    shift.stop().await;
 }

@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use carrier::{CallId, Carrier, CarrierEvent};
 use compliance::model::Outcome;
 use queue::{AttemptBook, CampaignQueue, Millis};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -23,7 +24,6 @@ use tokio::time::Instant;
 
 use crate::account::{AccountSource, AccountView};
 use crate::campaign::{CampaignSpec, SpecError};
-use crate::carrier::{CallId, Carrier, CarrierEvent};
 use crate::outcomes::OutcomeSink;
 use crate::session::{AgentCommand, AgentEvent, AgentId};
 

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
+use carrier::CallId;
 use queue::Millis;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::carrier::CallId;
 use crate::session::{AgentEvent, AgentId, SeatState};
 
 #[derive(Debug)]

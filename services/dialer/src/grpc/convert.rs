@@ -2,6 +2,7 @@
 //! current configuration), figures, agent commands and events, compliance decisions. Bad
 //! input becomes INVALID_ARGUMENT naming the field; nothing here panics on input.
 
+use carrier::{CallId, EndCause};
 use collections_proto::dialer_v1 as pb;
 use collections_proto::ledger_v1 as lpb;
 use compliance::model::{DialMode, Outcome, PhoneKind};
@@ -12,7 +13,6 @@ use pacing::Policy as Pacing;
 use tonic::Status;
 
 use crate::campaign::CampaignSpec;
-use crate::carrier::{CallId, EndCause};
 use crate::engine::{Figures, RunState};
 use crate::limits::{self, ID_BYTES, MAX_DEBTS, MAX_MINOR};
 use crate::registry::{CampaignInfo, CampaignState};

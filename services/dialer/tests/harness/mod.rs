@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth::{Auth, Claims, Role};
+use carrier::SimNetwork;
 use collections_proto::dialer_v1 as pb;
 use dialer::backend::{MemorySource, ServiceStores};
 use dialer::campaign_store::CampaignStore;
-use dialer::carrier::SimNetwork;
 use dialer::engine::Clock;
 use dialer::metrics::Metrics;
 use dialer::outcomes::MemorySink;

@@ -3,20 +3,22 @@
 
 use std::time::Duration;
 
-use compliance::model::{DialMode, Direction, Outcome};
+use carrier::{CallId, EndCause, Originate};
+use compliance::model::DialMode;
 use compliance::{Decision, Verdict as Allowed};
-use ledger_api::domain::{AmdVerdict, ChangeKind, Channel, ContactOutcome, Party};
+use ledger_api::domain::ChangeKind;
 use pacing::{InFlight, Phase as PacePhase, Tick};
 use queue::reservation::window_start;
 use queue::{AttemptBook, CampaignQueue, Lease, Millis, Next, Reservation, ReserveOutcome};
 use tracing::{debug, warn};
 
+use super::call::{Answer, Attempt, Call, Input, Phase, Step, provisional};
+use super::lease::Held;
 use super::{
-    Call, MAX_POP_ROUNDS, MINUTE, NEXT_CALL, Phase, Plan, Prepared, REG_F_LIMIT, Runtime, Target,
+    MAX_POP_ROUNDS, MINUTE, NEXT_CALL, Plan, Prepared, REG_F_LIMIT, Runtime, Target,
     counted_attempts, debt_keys, join_all, open_debts, ts,
 };
 use crate::account::{AccountSource, AccountView};
-use crate::carrier::{CallId, Originate};
 use crate::engine::Backend;
 use crate::engine::figures::RunState;
 use crate::engine::seats::Seats;
@@ -27,6 +29,7 @@ impl<B: Backend> Runtime<B> {
     // ------------------------------------------------------------------ pacing and dialing
 
     pub(super) async fn on_tick(&mut self, now: Millis) {
+        self.reconcile_leases();
         while self.writes.try_join_next().is_some() {}
         if now - self.last_extend >= MINUTE {
             self.extend_leases(now).await;
@@ -45,13 +48,15 @@ impl<B: Backend> Runtime<B> {
                 .calls
                 .values()
                 .filter_map(|c| {
-                    let phase = match c.phase {
-                        Phase::Ringing => PacePhase::Ringing,
-                        Phase::Detecting | Phase::Waiting => PacePhase::Answered,
+                    let phase = match c.phase() {
+                        Phase::Dialing(_) | Phase::Ringing(_) => PacePhase::Ringing,
+                        Phase::Answered(_, Answer::Detecting | Answer::Waiting { .. }) => {
+                            PacePhase::Answered
+                        }
                         _ => return None,
                     };
                     Some(InFlight {
-                        elapsed: (now - c.dialed_at) as f64 / 1000.0,
+                        elapsed: (now - c.attempt().started_at) as f64 / 1000.0,
                         phase,
                     })
                 })
@@ -86,8 +91,9 @@ impl<B: Backend> Runtime<B> {
         let leases: Vec<Lease> = self
             .calls
             .values()
-            .filter_map(|c| c.lease.clone())
+            .filter_map(|c| c.attempt().lease.as_ref().map(Held::lease))
             .filter(|l| l.expires_at - now < ttl / 2)
+            .cloned()
             .collect();
         if !leases.is_empty()
             && let Err(e) = self.queue.extend(&leases, now, ttl).await
@@ -122,14 +128,15 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
-    pub(super) async fn pop(&mut self, n: usize, now: Millis) -> Option<Vec<Lease>> {
+    /// Leases up to `n` accounts; each must be released exactly once.
+    pub(super) async fn pop(&mut self, n: usize, now: Millis) -> Option<Vec<Held>> {
         let ttl = Millis::from(self.spec.lease_s) * 1000;
         match self
             .queue
             .pop_lease(n, now, ttl, self.backend.owner())
             .await
         {
-            Ok(l) => Some(l),
+            Ok(l) => Some(l.into_iter().map(|l| self.leases.hold(l)).collect()),
             Err(e) => {
                 // Fail closed: no lease, no dial.
                 warn!(error = %e, "queue pop failed");
@@ -234,35 +241,35 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
-    /// Plans, reserves, notes and dials one leased account. Returns whether a call started.
-    /// Checks, plans and reserves one leased account: a call ready to note and dial, or
-    /// `None` when it is not dialed now (the lease is completed accordingly).
+    /// Checks, plans and reserves one leased account: an attempt ready to note and dial, or
+    /// `None` when it is not dialed now (the lease is released accordingly).
     pub(super) async fn prepare(
         &mut self,
-        lease: Lease,
+        lease: Held,
         seat: Option<usize>,
         mode: DialMode,
         now: Millis,
     ) -> Option<Prepared> {
-        let account = lease.account.clone();
+        let account = lease.account().to_string();
         let later = |at| Next::Sleep { at, rank: 0.0 };
         if self.busy_accounts.contains_key(&account) {
             // A manual call to it is in progress: look again later.
-            self.complete(&lease, later(now + 5 * MINUTE)).await;
+            self.release(lease.settle(later(now + 5 * MINUTE))).await;
             return None;
         }
         if self.view(&account).await.is_none() {
-            self.complete(&lease, later(now + MINUTE)).await;
+            self.release(lease.settle(later(now + MINUTE))).await;
             return None;
         }
         match self.plan(&account, mode, now) {
             Plan::Retire => {
-                self.complete(&lease, Next::Retire).await;
+                self.release(lease.settle(Next::Retire)).await;
                 None
             }
             Plan::Sleep { until } => {
                 let rank = self.rank(&self.accounts[&account], now);
-                self.complete(&lease, Next::Sleep { at: until, rank }).await;
+                self.release(lease.settle(Next::Sleep { at: until, rank }))
+                    .await;
                 None
             }
             Plan::Dial {
@@ -283,12 +290,12 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
-    /// Reserves the attempt (when it counts) and builds the call with its provisional
-    /// outcome. `None`: refused or failed (a lease is completed accordingly).
+    /// Reserves the attempt (when it counts) and builds it with its provisional outcome.
+    /// `None`: refused or failed (a lease is released accordingly).
     pub(super) async fn reserve_call(
         &mut self,
         t: Target,
-        lease: Option<Lease>,
+        lease: Option<Held>,
         decision: &Decision,
         seat: Option<usize>,
         mode: DialMode,
@@ -335,8 +342,8 @@ impl<B: Backend> Runtime<B> {
                 }
             };
             if let Some(at) = retry_at {
-                if let Some(l) = &lease {
-                    self.complete(l, Next::Sleep { at, rank: 0.0 }).await;
+                if let Some(l) = lease {
+                    self.release(l.settle(Next::Sleep { at, rank: 0.0 })).await;
                 }
                 return None;
             }
@@ -344,56 +351,26 @@ impl<B: Backend> Runtime<B> {
         } else {
             None
         };
-        let view = &self.accounts[&t.account];
-        let record = ContactOutcome {
-            idempotency_key: key,
-            account_id: t.account.clone(),
-            person_id: view
-                .consumer_person()
-                .map(|p| p.person_id.clone())
-                .unwrap_or_default(),
-            debt_ids: t.debts,
-            number: t.number,
-            direction: Direction::Outbound,
-            channel: Channel::Call,
-            dial_mode: Some(mode),
-            // If nothing more is ever known (a crash mid-call), a placed call that counts.
-            outcome: Outcome::NoAnswer,
-            party: Party::Nobody,
-            third_party_id: String::new(),
-            campaign_id: self.spec.id.clone(),
-            agent_id: seat
-                .map(|s| self.seats.get(s).agent.clone())
-                .unwrap_or_default(),
-            started_at: ts(now),
-            ring_ms: 0,
-            talk_ms: 0,
-            amd: AmdVerdict::NotRun,
-            recording_ref: String::new(),
-            disposition: "DIALER_LOST".into(),
-            counts_for_regf: false,
-            event_id: 0,
-            recorded_at: None,
-            checked_seq: 0,
-        };
+        let person = self.accounts[&t.account]
+            .consumer_person()
+            .map(|p| p.person_id.clone())
+            .unwrap_or_default();
+        let agent = seat
+            .map(|s| self.seats.get(s).agent.clone())
+            .unwrap_or_default();
+        let (account, phone_index) = (t.account.clone(), t.phone_index);
+        let record = provisional(key, &self.spec.id, person, t, mode, agent, now);
         Some(Prepared {
             id: NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            call: Call {
-                account: t.account,
-                lease,
+            attempt: Attempt {
+                account,
                 record,
-                reservation,
-                phone_index: t.phone_index,
-                dialed_at: now,
-                answered_at: None,
-                talk_from: None,
-                phase: Phase::Ringing,
-                seat,
-                reserved: seat.is_some(),
-                outcome: None,
-                disposition: None,
-                pop: None,
+                phone_index,
+                started_at: now,
+                lease,
+                reserved: seat,
             },
+            reservation,
         })
     }
 
@@ -412,8 +389,9 @@ impl<B: Backend> Runtime<B> {
         let cursors: Vec<(String, i64)> = prepared
             .iter()
             .map(|p| {
-                let version = self.accounts.get(&p.call.account).map_or(0, |v| v.version);
-                (p.call.account.clone(), version)
+                let account = &p.attempt.account;
+                let version = self.accounts.get(account).map_or(0, |v| v.version);
+                (account.clone(), version)
             })
             .collect();
         let accounts: Vec<String> = cursors.iter().map(|c| c.0.clone()).collect();
@@ -432,7 +410,7 @@ impl<B: Backend> Runtime<B> {
                 warn!(error = ?e, "pre-dial check failed: not dialing this round");
                 self.counters.errors += 1;
                 for p in prepared {
-                    self.hold_back(p.call, "PRE_DIAL_CHECK_UNAVAILABLE", now + MINUTE)
+                    self.hold_back(p, "PRE_DIAL_CHECK_UNAVAILABLE", now + MINUTE)
                         .await;
                 }
                 return Vec::new();
@@ -440,8 +418,11 @@ impl<B: Backend> Runtime<B> {
         };
         let mut go = Vec::with_capacity(prepared.len());
         for mut p in prepared {
-            let account = p.call.account.clone();
+            let account = p.attempt.account.clone();
             let Some(view) = self.accounts.get_mut(&account) else {
+                // Not expected: a prepared attempt's account was loaded to plan it.
+                self.hold_back(p, "PRE_DIAL_CHANGED", now + 5_000).await;
+                self.load(vec![account], None);
                 continue;
             };
             let news = check.changes.iter().any(|c| {
@@ -461,39 +442,39 @@ impl<B: Backend> Runtime<B> {
             });
             if news {
                 debug!(account_id = %account, "changed in the ledger since loaded: reloading");
-                self.hold_back(p.call, "PRE_DIAL_CHANGED", now + 5_000)
-                    .await;
+                self.hold_back(p, "PRE_DIAL_CHANGED", now + 5_000).await;
                 self.load(vec![account], None);
             } else if waiting {
                 debug!(account_id = %account, "writes not yet acknowledged by the ledger");
-                self.hold_back(p.call, "PRE_DIAL_UNACKNOWLEDGED", now + 5_000)
+                self.hold_back(p, "PRE_DIAL_UNACKNOWLEDGED", now + 5_000)
                     .await;
             } else {
                 // Every change up to `as_of` is in our copy now.
                 view.version = view.version.max(check.as_of_seq);
-                p.call.record.checked_seq = check.as_of_seq;
+                p.attempt.record.checked_seq = check.as_of_seq;
                 go.push(p);
             }
         }
         go
     }
 
-    /// A prepared call that is not dialed after all: its reservation released and its lease
-    /// back to the queue until `retry_at` (a seat it was for hears it from the caller, which
-    /// sees no call started).
-    async fn hold_back(&mut self, call: Call, reason: &'static str, retry_at: Millis) {
+    /// A prepared attempt that is not dialed after all: its reservation released and its
+    /// lease back to the queue until `retry_at` (a seat it was for hears it from the caller,
+    /// which sees no call started).
+    async fn hold_back(&mut self, p: Prepared, reason: &'static str, retry_at: Millis) {
         self.counters.refused(reason);
-        if let Some(r) = &call.reservation
+        if let Some(r) = &p.reservation
             && let Err(e) = self.backend.book().release(r).await
         {
             warn!(error = %e, "reservation release failed");
         }
-        if let Some(l) = &call.lease {
+        if let Some(l) = p.attempt.lease {
             let rank = self
                 .accounts
-                .get(&call.account)
+                .get(&p.attempt.account)
                 .map_or(0.0, |v| self.rank(v, retry_at));
-            self.complete(l, Next::Sleep { at: retry_at, rank }).await;
+            self.release(l.settle(Next::Sleep { at: retry_at, rank }))
+                .await;
         }
     }
 
@@ -510,65 +491,57 @@ impl<B: Backend> Runtime<B> {
         let noted = join_all(
             prepared
                 .iter()
-                .map(|p| backend.outbox().begin(&p.call.record)),
+                .map(|p| backend.outbox().begin(&p.attempt.record)),
         )
         .await;
         let mut started = Vec::with_capacity(prepared.len());
         for (p, noted) in prepared.into_iter().zip(noted) {
-            let Prepared { id, call } = p;
             if let Err(e) = noted {
                 warn!(error = %e, "outbox refused the attempt: not dialing");
                 self.counters.errors += 1;
-                if let Some(r) = &call.reservation {
+                if let Some(r) = &p.reservation {
                     let _ = self.backend.book().release(r).await;
                 }
-                if let Some(l) = &call.lease {
-                    self.complete(
-                        l,
-                        Next::Sleep {
-                            at: now + MINUTE,
-                            rank: 0.0,
-                        },
-                    )
-                    .await;
+                if let Some(l) = p.attempt.lease {
+                    let next = Next::Sleep {
+                        at: now + MINUTE,
+                        rank: 0.0,
+                    };
+                    self.release(l.settle(next)).await;
                 }
                 continue;
             }
+            let Prepared {
+                id,
+                attempt,
+                reservation,
+            } = p;
             let originate = Originate {
                 call: id,
-                to: call.record.number.clone(),
+                to: attempt.record.number.clone(),
                 caller_id: self.spec.caller_id.clone(),
                 ring_timeout: Duration::from_secs_f64(self.spec.ring_timeout_s),
             };
-            self.busy_accounts.insert(call.account.clone(), id);
-            debug!(call_id = id, account_id = %call.account, "dialing");
-            self.calls.insert(id, call);
+            self.busy_accounts.insert(attempt.account.clone(), id);
+            debug!(call_id = id, account_id = %attempt.account, "dialing");
+            let call = Call::dialing(attempt, reservation);
             self.counters.dialed(now);
             if let Err(e) = self.carrier.originate(originate) {
                 warn!(call_id = id, error = %e, "carrier refused the call");
                 self.counters.errors += 1;
-                if let Some(c) = self.calls.remove(&id) {
-                    self.finish(id, c, Outcome::Failed, now).await;
+                // Over before it started: recorded as failed.
+                if let Step::Ended(e) = call.on(Input::End(EndCause::Failed), now) {
+                    self.finish(id, *e, now).await;
                 }
                 continue;
             }
+            self.calls.insert(id, call);
             started.push(id);
         }
         if !started.is_empty() {
             self.counters.pre_dial_lag(asked.elapsed());
         }
         started
-    }
-
-    pub(super) async fn complete(&mut self, lease: &Lease, next: Next) {
-        match self.queue.complete(lease, next).await {
-            Ok(true) => {}
-            Ok(false) => debug!(account_id = %lease.account, "lease had expired"),
-            Err(e) => {
-                warn!(error = %e, "queue complete failed (the lease will expire)");
-                self.counters.errors += 1;
-            }
-        }
     }
 
     // ------------------------------------------------------------------ preview and manual
@@ -588,29 +561,23 @@ impl<B: Backend> Runtime<B> {
             let Some(lease) = leases.pop() else {
                 return;
             };
-            let account = lease.account.clone();
+            let account = lease.account().to_string();
             if self.busy_accounts.contains_key(&account) || self.view(&account).await.is_none() {
-                self.complete(
-                    &lease,
-                    Next::Sleep {
-                        at: now + MINUTE,
-                        rank: 0.0,
-                    },
-                )
-                .await;
+                let next = Next::Sleep {
+                    at: now + MINUTE,
+                    rank: 0.0,
+                };
+                self.release(lease.settle(next)).await;
                 continue;
             }
             match self.plan(&account, DialMode::Preview, now) {
-                Plan::Retire => self.complete(&lease, Next::Retire).await,
+                Plan::Retire => self.release(lease.settle(Next::Retire)).await,
                 Plan::Sleep { until } => {
-                    self.complete(
-                        &lease,
-                        Next::Sleep {
-                            at: until,
-                            rank: 0.0,
-                        },
-                    )
-                    .await
+                    let next = Next::Sleep {
+                        at: until,
+                        rank: 0.0,
+                    };
+                    self.release(lease.settle(next)).await
                 }
                 Plan::Dial {
                     number,
@@ -620,51 +587,32 @@ impl<B: Backend> Runtime<B> {
                 } => {
                     let id = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let pop = self.screen_pop(&account, &number, &debts, now);
-                    let mut record = ContactOutcome {
-                        idempotency_key: String::new(),
-                        account_id: account.clone(),
-                        person_id: String::new(),
-                        debt_ids: debts,
+                    let target = Target {
+                        account: account.clone(),
                         number,
-                        direction: Direction::Outbound,
-                        channel: Channel::Call,
-                        dial_mode: Some(DialMode::Preview),
-                        outcome: Outcome::NoAnswer,
-                        party: Party::Nobody,
-                        third_party_id: String::new(),
-                        campaign_id: self.spec.id.clone(),
-                        agent_id: self.seats.get(seat).agent.clone(),
-                        started_at: ts(now),
-                        ring_ms: 0,
-                        talk_ms: 0,
-                        amd: AmdVerdict::NotRun,
-                        recording_ref: String::new(),
-                        disposition: String::new(),
-                        counts_for_regf: false,
-                        event_id: 0,
-                        recorded_at: None,
-                        checked_seq: 0,
+                        phone_index,
+                        debts,
                     };
-                    record.person_id = pop.person_id.clone();
-                    self.calls.insert(
-                        id,
-                        Call {
-                            account: account.clone(),
-                            lease: Some(lease),
-                            record,
-                            reservation: None,
-                            phone_index,
-                            dialed_at: now,
-                            answered_at: None,
-                            talk_from: None,
-                            phase: Phase::Preview,
-                            seat: Some(seat),
-                            reserved: true,
-                            outcome: None,
-                            disposition: None,
-                            pop: Some(pop.clone()),
-                        },
+                    let agent = self.seats.get(seat).agent.clone();
+                    let (key, person) = (String::new(), pop.person_id.clone());
+                    let record = provisional(
+                        key,
+                        &self.spec.id,
+                        person,
+                        target,
+                        DialMode::Preview,
+                        agent,
+                        now,
                     );
+                    let attempt = Attempt {
+                        account: account.clone(),
+                        record,
+                        phone_index,
+                        started_at: now,
+                        lease: Some(lease),
+                        reserved: Some(seat),
+                    };
+                    self.calls.insert(id, Call::offered(attempt));
                     self.busy_accounts.insert(account, id);
                     self.seats.offer(seat, id, pop, true, now);
                 }
@@ -674,19 +622,16 @@ impl<B: Backend> Runtime<B> {
 
     /// A preview offer the agent skipped (or the campaign stopped): back to the queue.
     pub(super) async fn unoffer(&mut self, call: CallId, now: Millis) {
-        if let Some(c) = self.calls.remove(&call) {
-            self.busy_accounts.remove(&c.account);
-            if let Some(l) = &c.lease {
-                self.complete(
-                    l,
-                    Next::Sleep {
-                        at: now + 15 * MINUTE,
-                        rank: 0.0,
-                    },
-                )
-                .await;
+        if let Some(Step::Withdrawn(a)) = self.feed(call, Input::Withdraw, now) {
+            self.busy_accounts.remove(&a.account);
+            if let Some(l) = a.lease {
+                let next = Next::Sleep {
+                    at: now + 15 * MINUTE,
+                    rank: 0.0,
+                };
+                self.release(l.settle(next)).await;
             }
-            if let Some(seat) = c.seat
+            if let Some(seat) = a.reserved
                 && self.seats.get(seat).state == SeatState::Reserved
             {
                 self.seats.set(seat, SeatState::Ready, now);
@@ -695,13 +640,13 @@ impl<B: Backend> Runtime<B> {
     }
 
     pub(super) async fn accept_preview(&mut self, call: CallId, now: Millis) {
-        let Some(c) = self.calls.remove(&call) else {
+        let Some(Step::Withdrawn(a)) = self.feed(call, Input::Withdraw, now) else {
             return;
         };
-        self.busy_accounts.remove(&c.account);
-        let seat = c.seat.expect("a preview is offered to a seat");
+        self.busy_accounts.remove(&a.account);
+        let seat = a.reserved.expect("a preview is offered to a seat");
         // The rules are asked again: time has passed since the offer.
-        let lease = c.lease.clone().expect("a preview holds a lease");
+        let lease = a.lease.expect("a preview holds a lease");
         let prepared = self
             .prepare(lease, Some(seat), DialMode::Preview, now)
             .await;
@@ -711,14 +656,11 @@ impl<B: Backend> Runtime<B> {
         };
         if let Some(id) = started.first() {
             self.seats.get_mut(seat).call = Some(*id);
-            if let Some(nc) = self.calls.get_mut(id) {
-                nc.pop = c.pop;
-            }
         } else {
             self.seats.send(
                 seat,
                 AgentEvent::Refused {
-                    account_id: c.account.clone(),
+                    account_id: a.account,
                     reasons: vec!["no longer callable now".into()],
                     next_eligible_ms: None,
                 },
@@ -820,12 +762,7 @@ impl<B: Backend> Runtime<B> {
             None => Vec::new(),
         };
         match started.first().copied() {
-            Some(id) => {
-                if let Some(c) = self.calls.get_mut(&id) {
-                    c.pop = Some(pop.clone());
-                }
-                self.seats.offer(seat, id, pop, false, now);
-            }
+            Some(id) => self.seats.offer(seat, id, pop, false, now),
             None => {
                 self.seats.set(seat, SeatState::Ready, now);
                 reject(

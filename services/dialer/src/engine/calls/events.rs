@@ -1,15 +1,16 @@
 //! What happens to calls once dialed: carrier events, routing to agents, the 2-second
 //! deadline and the safe-harbor message, wrap-up, dispositions and the final outcome.
 
+use carrier::{CallEnd, CallId, CarrierEvent, EndCause, Prompt, Verdict};
 use compliance::model::{HoldKind, Outcome};
-use ledger_api::domain::{AmdVerdict, ConsentUpdate, Hold, Party, Promise, PromiseStatus};
+use ledger_api::domain::{ConsentUpdate, Hold, Party, Promise, PromiseStatus};
 use pacing::{Completed, Outcome as PaceOutcome};
 use queue::recycle::Recycle;
 use queue::{AttemptBook, CampaignQueue, Millis, Next};
 use tracing::{debug, info, warn};
 
-use super::{Call, DAY, MINUTE, Phase, Runtime, attributed, code_tag, open_debts, retry, ts};
-use crate::carrier::{CallId, CarrierEvent, EndCause, Prompt, Verdict};
+use super::call::{Answer, Attempt, Ended, Input, Phase, Recorded, Step};
+use super::{DAY, MINUTE, Runtime, attributed, code_tag, open_debts, retry, ts};
 use crate::engine::{Backend, Command, outcome_name};
 use crate::outcomes::{LedgerCommand, OutcomeSink};
 use crate::session::{AgentEvent, Disposition, DispositionCode, SeatState};
@@ -20,48 +21,40 @@ impl<B: Backend> Runtime<B> {
     pub(super) async fn on_carrier(&mut self, ev: CarrierEvent) {
         let now = self.clock.now_ms();
         match ev {
+            CarrierEvent::Progress { call, .. } => {
+                self.feed(call, Input::Progress, now);
+            }
             CarrierEvent::PickedUp { call } => {
-                if let Some(c) = self.calls.get_mut(&call)
-                    && c.phase == Phase::Ringing
-                {
-                    c.phase = Phase::Detecting;
-                }
+                self.feed(call, Input::PickedUp, now);
             }
-            CarrierEvent::Answered { call, verdict } => self.answered(call, verdict, now),
+            CarrierEvent::Answered { call, amd } => self.answered(call, amd.verdict, now),
             CarrierEvent::Bridged { call, .. } => {
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.talk_from = Some(now);
-                    if let Some(seat) = c.seat {
-                        self.seats.set(seat, SeatState::OnCall, now);
-                        self.seats.get_mut(seat).call = Some(call);
-                        self.seats.send(seat, AgentEvent::Connected { call });
-                    }
+                if let Some(Step::Moved(())) = self.feed(call, Input::Connected, now)
+                    && let Some(seat) = self.calls[&call].seat()
+                {
+                    self.seats.set(seat, SeatState::OnCall, now);
+                    self.seats.get_mut(seat).call = Some(call);
+                    self.seats.send(seat, AgentEvent::Connected { call });
                 }
             }
-            CarrierEvent::Ended { call, cause } => self.ended(call, cause, now).await,
+            CarrierEvent::Ended { call, end } => self.ended(call, end, now).await,
         }
     }
 
     pub(super) fn answered(&mut self, id: CallId, verdict: Verdict, now: Millis) {
-        let Some(c) = self.calls.get_mut(&id) else {
-            return;
+        let voicemail = self.spec.voicemail_template.clone();
+        let input = Input::Verdict {
+            verdict,
+            voicemail: voicemail.is_some(),
         };
-        c.answered_at = Some(now);
-        let ring_s = (now - c.dialed_at) as f64 / 1000.0;
+        if !matches!(self.feed(id, input, now), Some(Step::Moved(()))) {
+            return;
+        }
+        let c = &self.calls[&id];
+        let ring_s = c.ring_s(now);
         match verdict {
             Verdict::Machine => {
-                c.record.amd = AmdVerdict::Machine;
-                c.phase = Phase::Closing;
-                let prompt = self
-                    .spec
-                    .voicemail_template
-                    .clone()
-                    .map(|template| Prompt::Voicemail { template });
-                c.outcome = Some(if prompt.is_some() {
-                    Outcome::Lcm
-                } else {
-                    Outcome::Machine
-                });
+                let prompt = voicemail.map(|template| Prompt::Voicemail { template });
                 self.completed.push(Completed {
                     outcome: PaceOutcome::Machine,
                     ring_s,
@@ -69,10 +62,8 @@ impl<B: Backend> Runtime<B> {
                 self.counters.machines += 1;
                 let _ = self.carrier.hangup(id, prompt);
             }
-            Verdict::Human => {
-                c.record.amd = AmdVerdict::Human;
-                c.phase = Phase::Waiting;
-                if let Some(seat) = c.seat {
+            Verdict::Human | Verdict::NotSure => {
+                if let Some(seat) = c.attempt().reserved {
                     // Preview and manual calls have their agent waiting.
                     self.bridge(id, seat, now);
                 } else if let Some(seat) = self.seats.longest_idle_ready() {
@@ -87,25 +78,26 @@ impl<B: Backend> Runtime<B> {
 
     /// Connects a waiting live answer to `seat` and shows the agent the screen pop.
     pub(super) fn bridge(&mut self, id: CallId, seat: usize, now: Millis) {
-        let (account, number, debts, reserved) = {
-            let c = &self.calls[&id];
-            (
-                c.account.clone(),
-                c.record.number.clone(),
-                c.record.debt_ids.clone(),
-                c.reserved,
-            )
+        let Some(c) = self.calls.get(&id) else {
+            return;
         };
+        if !matches!(c.phase(), Phase::Answered(_, Answer::Waiting { .. })) {
+            return;
+        }
+        let a = c.attempt();
+        let (account, number, debts) = (
+            a.account.clone(),
+            a.record.number.clone(),
+            a.record.debt_ids.clone(),
+        );
+        let reserved = a.reserved.is_some();
+        let ring_s = c.ring_s(now);
         let endpoint = self.seats.get(seat).endpoint.clone();
         if let Err(e) = self.carrier.bridge(id, &endpoint) {
             // The person hung up in between: the end event follows.
             debug!(call_id = id, error = %e, "bridge failed");
             return;
         }
-        let ring_s = {
-            let c = &self.calls[&id];
-            (c.answered_at.unwrap_or(now) - c.dialed_at) as f64 / 1000.0
-        };
         self.completed.push(Completed {
             outcome: PaceOutcome::HumanConnected,
             ring_s,
@@ -117,12 +109,8 @@ impl<B: Backend> Runtime<B> {
         } else {
             Some(self.screen_pop(&account, &number, &debts, now))
         };
-        let c = self.calls.get_mut(&id).expect("call checked above");
-        c.phase = Phase::Talking;
-        c.seat = Some(seat);
-        c.record.agent_id = agent;
+        self.feed(id, Input::Bridge { seat, agent }, now);
         if let Some(pop) = pop {
-            c.pop = Some(pop.clone());
             self.seats.offer(seat, id, pop, false, now);
         }
     }
@@ -131,9 +119,9 @@ impl<B: Backend> Runtime<B> {
     pub(super) fn serve_waiting(&mut self, now: Millis) {
         while let Some(seat) = self.seats.longest_idle_ready() {
             let Some(id) = self.waiting.queue.iter().map(|(_, id)| *id).find(|id| {
-                self.calls
-                    .get(id)
-                    .is_some_and(|c| c.phase == Phase::Waiting)
+                self.calls.get(id).is_some_and(|c| {
+                    matches!(c.phase(), Phase::Answered(_, Answer::Waiting { .. }))
+                })
             }) else {
                 return;
             };
@@ -144,17 +132,12 @@ impl<B: Backend> Runtime<B> {
 
     pub(super) async fn on_timers(&mut self, now: Millis) {
         for id in self.waiting.pop_due(now) {
-            let Some(c) = self.calls.get_mut(&id) else {
-                continue;
-            };
-            if c.phase != Phase::Waiting {
-                continue;
-            }
             // Nobody to take the call within the deadline: the safe-harbor message, then
             // hang up (US-TCPA-01, UK-OFCOM-01).
-            c.phase = Phase::Closing;
-            c.outcome = Some(Outcome::Abandoned);
-            let ring_s = (c.answered_at.unwrap_or(now) - c.dialed_at) as f64 / 1000.0;
+            let Some(Step::Moved(())) = self.feed(id, Input::Abandon, now) else {
+                continue;
+            };
+            let ring_s = self.calls[&id].ring_s(now);
             self.completed.push(Completed {
                 outcome: PaceOutcome::HumanDropped,
                 ring_s,
@@ -169,10 +152,9 @@ impl<B: Backend> Runtime<B> {
             info!(call_id = id, "abandoned with the safe-harbor message");
         }
         for id in self.wraps.pop_due(now) {
-            let overdue = self.calls.get(&id).is_some_and(|c| c.phase == Phase::Wrap);
-            if overdue && let Some(c) = self.calls.remove(&id) {
-                let seat = c.seat;
-                self.finish_connected(id, c, now).await;
+            if let Some(Step::Ended(e)) = self.feed(id, Input::WrapTimeout, now) {
+                let seat = e.seat();
+                self.finish(id, *e, now).await;
                 if let Some(seat) = seat {
                     self.seats.set(
                         seat,
@@ -186,18 +168,48 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
-    pub(super) async fn ended(&mut self, id: CallId, cause: EndCause, now: Millis) {
-        let Some(mut c) = self.calls.remove(&id) else {
+    pub(super) async fn ended(&mut self, id: CallId, end: CallEnd, now: Millis) {
+        let Some(c) = self.calls.get(&id) else {
             return;
         };
-        c.record.ring_ms = c.answered_at.unwrap_or(now) - c.dialed_at;
+        let cause = end.cause;
+        debug!(
+            call_id = id,
+            sip_status = end.status.0,
+            q850 = ?end.q850.map(|q| q.0),
+            early_media = ?end.early_media,
+            "carrier: call ended"
+        );
+        // What the pacer learns from this end, by the phase the call ends in.
+        let learned = match c.phase() {
+            Phase::Dialing(_) | Phase::Ringing(_) => Some(match cause {
+                EndCause::Busy | EndCause::Sit | EndCause::Failed => PaceOutcome::Fail,
+                _ => PaceOutcome::NoAnswer,
+            }),
+            // Hung up during answering-machine detection: answered, nobody spoken to.
+            Phase::Answered(_, Answer::Detecting) => Some(PaceOutcome::Machine),
+            // The person hung up before an agent was free: a drop all the same.
+            Phase::Answered(_, Answer::Waiting { .. }) => Some(PaceOutcome::HumanDropped),
+            _ => None,
+        };
+        let ring_s = c.ring_s(now);
         // A preview or manual call that never reached its agent frees the agent.
+        let talking = matches!(
+            c.phase(),
+            Phase::Bridged(..) | Phase::Offered | Phase::WrapUp(..)
+        );
         let reserved_seat = c
-            .seat
-            .filter(|&s| c.reserved && self.seats.get(s).state == SeatState::Reserved);
-        if !matches!(c.phase, Phase::Talking | Phase::Preview | Phase::Wrap)
-            && let Some(seat) = reserved_seat
-        {
+            .attempt()
+            .reserved
+            .filter(|&s| !talking && self.seats.get(s).state == SeatState::Reserved);
+        let bridged_seat = match c.phase() {
+            Phase::Bridged(_, b) => Some(b.seat),
+            _ => None,
+        };
+        let Some(step) = self.calls.remove(&id).map(|c| c.on(Input::End(cause), now)) else {
+            return;
+        };
+        if let Some(seat) = reserved_seat {
             self.seats.send(
                 seat,
                 AgentEvent::Ended {
@@ -208,60 +220,23 @@ impl<B: Backend> Runtime<B> {
             );
             self.release_seat(seat, now);
         }
-        match c.phase {
-            Phase::Ringing => {
-                let (outcome, pace) = match cause {
-                    EndCause::Busy => (Outcome::Busy, PaceOutcome::Fail),
-                    EndCause::Sit => (Outcome::Sit, PaceOutcome::Fail),
-                    EndCause::Failed => (Outcome::Failed, PaceOutcome::Fail),
-                    _ => (Outcome::NoAnswer, PaceOutcome::NoAnswer),
-                };
-                self.completed.push(Completed {
-                    outcome: pace,
-                    ring_s: (now - c.dialed_at) as f64 / 1000.0,
-                });
-                self.finish(id, c, outcome, now).await;
-            }
-            Phase::Waiting => {
-                // The person hung up before an agent was free: a drop all the same.
-                self.completed.push(Completed {
-                    outcome: PaceOutcome::HumanDropped,
-                    ring_s: (c.answered_at.unwrap_or(now) - c.dialed_at) as f64 / 1000.0,
-                });
-                self.counters.live(now, true);
-                self.finish(id, c, Outcome::Abandoned, now).await;
-            }
-            Phase::Detecting => {
-                // Hung up during answering-machine detection: answered, nobody spoken to.
-                self.completed.push(Completed {
-                    outcome: PaceOutcome::Machine,
-                    ring_s: (now - c.dialed_at) as f64 / 1000.0,
-                });
-                self.finish(id, c, Outcome::Answered, now).await;
-            }
-            Phase::Closing => {
-                let outcome = c.outcome.unwrap_or(Outcome::Machine);
-                self.finish(id, c, outcome, now).await;
-            }
-            Phase::Talking => {
-                c.record.talk_ms = c.talk_from.map_or(0, |t| now - t);
-                let Some(seat) = c.seat else {
-                    self.finish(id, c, Outcome::Answered, now).await;
-                    return;
-                };
-                if c.talk_from.is_none() {
-                    // Ended before the bridge completed.
-                    self.finish(id, c, Outcome::Abandoned, now).await;
-                    self.release_seat(seat, now);
-                    return;
+        match step {
+            Step::Ended(e) => {
+                if let Some(outcome) = learned {
+                    self.completed.push(Completed { outcome, ring_s });
+                    if outcome == PaceOutcome::HumanDropped {
+                        self.counters.live(now, true);
+                    }
                 }
-                if c.disposition.is_some() {
-                    self.finish_connected(id, c, now).await;
+                self.finish(id, *e, now).await;
+                if let Some(seat) = bridged_seat {
                     self.release_seat(seat, now);
-                    return;
                 }
+            }
+            // A conversation is over: the agent wraps up.
+            Step::Moved(c) => {
+                let seat = c.seat().expect("a conversation has its agent");
                 let deadline = now + Millis::from(self.spec.wrap_up_s) * 1000;
-                c.phase = Phase::Wrap;
                 self.calls.insert(id, c);
                 self.wraps.push(deadline, id);
                 self.seats.set(seat, SeatState::WrapUp, now);
@@ -275,9 +250,10 @@ impl<B: Backend> Runtime<B> {
                     },
                 );
             }
-            Phase::Preview | Phase::Wrap => {
+            Step::Refused(c) => {
                 self.calls.insert(id, c);
             }
+            Step::Withdrawn(_) => unreachable!("only a preview is withdrawn"),
         }
     }
 
@@ -293,36 +269,41 @@ impl<B: Backend> Runtime<B> {
         self.serve_waiting(now);
     }
 
+    /// Records an ended call: as its outcome, or from its agent's disposition.
+    pub(super) async fn finish(&mut self, id: CallId, e: Ended, now: Millis) {
+        match e.recorded {
+            Recorded::As(outcome) => {
+                self.finish_with(id, e, outcome, Vec::new(), None, now)
+                    .await
+            }
+            Recorded::Conversation { seat } => self.finish_connected(id, e, seat, now).await,
+        }
+    }
+
     /// Records a connected call with its disposition (or none, after the wrap timeout) and
     /// applies what the disposition means.
-    pub(super) async fn finish_connected(&mut self, id: CallId, mut c: Call, now: Millis) {
-        let seat = c.seat;
-        let d = c.disposition.take();
+    async fn finish_connected(&mut self, id: CallId, mut e: Ended, seat: usize, now: Millis) {
+        let d = e.disposition.take();
         let (outcome, code) = match &d {
             Some(d) => (d.code.outcome(), d.code.as_str()),
             None => (Outcome::Answered, "NO_DISPOSITION"),
         };
-        c.record.disposition = code.to_string();
+        e.attempt.record.disposition = code.to_string();
         let mut commands = Vec::new();
         if let Some(d) = &d {
             if !d.debts_discussed.is_empty() {
-                c.record.debt_ids = d.debts_discussed.clone();
+                e.attempt.record.debt_ids = d.debts_discussed.clone();
             }
             if d.code.is_rpc() {
                 self.counters.right_party_contacts += 1;
             }
-            commands = self.apply_disposition(&c, d, now).await;
+            commands = self.apply_disposition(&e.attempt, d, now).await;
         }
-        let saved_to = d
-            .as_ref()
-            .and(seat)
-            .map(|s| self.seats.get(s).agent.clone());
-        c.disposition = d;
-        self.finish_with(id, c, outcome, commands, saved_to, now)
+        let saved_to = d.as_ref().map(|_| self.seats.get(seat).agent.clone());
+        e.disposition = d;
+        self.finish_with(id, e, outcome, commands, saved_to, now)
             .await;
-        if let Some(seat) = seat
-            && self.seats.get(seat).state == SeatState::WrapUp
-        {
+        if self.seats.get(seat).state == SeatState::WrapUp {
             self.release_seat(seat, now);
         }
     }
@@ -332,7 +313,7 @@ impl<B: Backend> Runtime<B> {
     /// with the call's outcome in one durable step.
     pub(super) async fn apply_disposition(
         &mut self,
-        c: &Call,
+        c: &Attempt,
         d: &Disposition,
         now: Millis,
     ) -> Vec<LedgerCommand> {
@@ -417,32 +398,30 @@ impl<B: Backend> Runtime<B> {
         commands
     }
 
-    /// Records the final outcome, releases an attempt that does not count, and tells the
-    /// queue what comes next for the account.
-    pub(super) async fn finish(&mut self, id: CallId, c: Call, outcome: Outcome, now: Millis) {
-        self.finish_with(id, c, outcome, Vec::new(), None, now)
-            .await
-    }
-
-    /// [`Self::finish`] with the commands of the call's disposition, written with the outcome;
-    /// `saved_to` hears [`AgentEvent::DispositionSaved`] once they are durable.
-    pub(super) async fn finish_with(
+    /// Records the final outcome with the commands of the call's disposition (written with
+    /// it; `saved_to` hears [`AgentEvent::DispositionSaved`] once they are durable), settles
+    /// or releases the attempt's reservation, and releases the lease with what comes next for
+    /// the account.
+    async fn finish_with(
         &mut self,
         id: CallId,
-        mut c: Call,
+        mut e: Ended,
         outcome: Outcome,
         commands: Vec<LedgerCommand>,
         saved_to: Option<String>,
         now: Millis,
     ) {
-        self.busy_accounts.remove(&c.account);
+        self.busy_accounts.remove(&e.attempt.account);
+        let c = &mut e.attempt;
         c.record.outcome = outcome;
-        c.record.party = party_reached(outcome, c.disposition.as_ref().map(|d| d.code));
+        c.record.party = party_reached(outcome, e.disposition.as_ref().map(|d| d.code));
         if c.record.disposition == "DIALER_LOST" {
             c.record.disposition.clear();
         }
-        if c.record.talk_ms == 0 && c.talk_from.is_some() {
-            c.record.talk_ms = now - c.talk_from.unwrap_or(now);
+        if c.record.talk_ms == 0
+            && let Some(t) = e.talk_from
+        {
+            c.record.talk_ms = now - t;
         }
         self.counters.outcome(outcome_name(outcome));
         debug!(
@@ -462,7 +441,7 @@ impl<B: Backend> Runtime<B> {
                 let _ = tx.send(Command::Saved { agent, call: id });
             }
         });
-        if let Some(r) = &c.reservation {
+        if let Some(r) = &e.reservation {
             // The attempt now counts only where the final outcome is attributed (a no-answer
             // against its first debt, a conversation against the debts discussed), or not
             // at all: what a rebuild from the recorded outcome would give.
@@ -487,14 +466,15 @@ impl<B: Backend> Runtime<B> {
         if let Some(v) = self.accounts.get_mut(&c.account) {
             v.contacts.push(c.record.clone());
         }
-        if let Some(lease) = c.lease.take() {
-            let next = self.next_after(&c, outcome, now);
-            self.complete(&lease, next).await;
+        if let Some(lease) = e.attempt.lease.take() {
+            let next = self.next_after(&e, outcome, now);
+            self.release(lease.settle(next)).await;
         }
     }
 
     /// When the account comes back (recycling per outcome, or per disposition).
-    pub(super) fn next_after(&mut self, c: &Call, outcome: Outcome, now: Millis) -> Next {
+    fn next_after(&mut self, e: &Ended, outcome: Outcome, now: Millis) -> Next {
+        let c = &e.attempt;
         let Some(v) = self.accounts.get(&c.account) else {
             return Next::Retire;
         };
@@ -514,9 +494,9 @@ impl<B: Backend> Runtime<B> {
                     Next::Ready { rank }
                 }
             }
-            Recycle::Disposition => match c.disposition.as_ref().map(|d| d.code) {
+            Recycle::Disposition => match e.disposition.as_ref().map(|d| d.code) {
                 Some(DispositionCode::Callback) => Next::Sleep {
-                    at: c
+                    at: e
                         .disposition
                         .as_ref()
                         .and_then(|d| d.callback_at_ms)

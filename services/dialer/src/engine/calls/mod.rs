@@ -2,26 +2,33 @@
 //! documentation of [`super`] for the flow of one call.
 //!
 //! - this file: the task's state, its loop, and manager and agent commands;
+//! - [`call`]: one call's life as a state machine (typed phases and their transitions);
+//! - [`lease`]: the queue lease of a call's account as a guard, released in one place;
 //! - [`dialing`]: pacing decisions turned into calls, previews, manual dials;
 //! - [`events`]: carrier events, routing, abandonment, wrap-up, dispositions, outcomes;
 //! - [`screen_pop`]: what an agent sees when a call arrives.
 
+mod call;
 mod dialing;
 mod events;
+mod lease;
+#[cfg(test)]
+mod lease_paths;
 mod screen_pop;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use carrier::{CallId, Carrier, CarrierEvent};
 use compliance::Decision;
-use compliance::model::{self as cm, Direction, HoldKind, Outcome};
+use compliance::model::{self as cm, Direction, HoldKind};
 use jiff::Timestamp;
 use ledger_api::domain::{ContactOutcome, Hold};
 use pacing::{Completed, Controller};
 use queue::rank::{AccountFacts, rank};
 use queue::reservation::PastAttempt;
-use queue::{AttemptBook, CampaignQueue, Lease, Millis, Reservation};
+use queue::{AttemptBook, CampaignQueue, Millis, Reservation};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -31,11 +38,10 @@ use super::seats::Seats;
 use super::{AddReport, Backend, CampaignControl, Clock, Command, Deadlines, EngineError};
 use crate::account::{AccountSource, AccountView, SourceError, history_entry};
 use crate::campaign::CampaignSpec;
-use crate::carrier::{CallId, Carrier, CarrierEvent};
 use crate::outcomes::{OutcomeSink, Unacknowledged, WriteKind};
-use crate::session::{
-    AgentCommand, AgentEvent, Disposition, DispositionCode, ScreenPop, SeatState,
-};
+use crate::session::{AgentCommand, AgentEvent, Disposition, DispositionCode, SeatState};
+use call::{Attempt, Call, Input, Phase, Step};
+use lease::{Leases, Release};
 
 /// Calls ids are unique per process; the attempt's idempotency key is unique everywhere.
 static NEXT_CALL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -55,47 +61,11 @@ const COUNTER_GRACE: Millis = 10 * MINUTE;
 /// Counter rebuilds sent to the store at once.
 const REBUILD_BATCH: usize = 256;
 
-#[derive(Debug, Clone, PartialEq)]
-enum Phase {
-    /// Preview: offered to the seat, not dialed yet.
-    Preview,
-    Ringing,
-    /// Picked up; answering-machine detection running.
-    Detecting,
-    /// A human answered; waiting for an agent until the deadline.
-    Waiting,
-    /// Bridged or being bridged to the seat.
-    Talking,
-    /// The call ended; the seat is wrapping up.
-    Wrap,
-    /// Machine or abandoned: hung up (with a prompt), waiting for the end.
-    Closing,
-}
-
-#[derive(Debug)]
-struct Call {
-    account: String,
-    lease: Option<Lease>,
-    record: ContactOutcome,
-    reservation: Option<Reservation>,
-    phone_index: usize,
-    dialed_at: Millis,
-    answered_at: Option<Millis>,
-    talk_from: Option<Millis>,
-    phase: Phase,
-    /// The seat the call is reserved for (preview, manual) or routed to.
-    seat: Option<usize>,
-    reserved: bool,
-    /// What the call turned into, once known (before `Ended`).
-    outcome: Option<Outcome>,
-    disposition: Option<Disposition>,
-    pop: Option<ScreenPop>,
-}
-
-/// A call reserved and ready to be noted in the outbox and dialed.
+/// An attempt reserved and ready to be noted in the outbox and dialed.
 struct Prepared {
     id: CallId,
-    call: Call,
+    attempt: Attempt,
+    reservation: Option<Reservation>,
 }
 
 /// Who and what a call is about.
@@ -147,6 +117,8 @@ pub(crate) struct Runtime<B: Backend> {
     /// Next phone to try, per account (index into its phones in campaign order).
     cursor: HashMap<String, usize>,
     calls: HashMap<CallId, Call>,
+    /// The queue leases handed out (each held by a call between two events).
+    leases: Leases,
     /// Accounts with a call in progress (never two at once).
     busy_accounts: HashMap<String, CallId>,
     seats: Seats,
@@ -205,6 +177,7 @@ impl<B: Backend> Runtime<B> {
             unbuilt: HashSet::new(),
             cursor: HashMap::new(),
             calls: HashMap::new(),
+            leases: Leases::default(),
             busy_accounts: HashMap::new(),
             seats: Seats::default(),
             waiting: Deadlines::default(),
@@ -267,6 +240,11 @@ impl<B: Backend> Runtime<B> {
                         }
                     }
                 }
+                debug_assert_eq!(
+                    self.leases.open(),
+                    self.leases_held(),
+                    "a queue lease was dropped without its release"
+                );
                 if self.state == RunState::Stopping && self.calls.is_empty() {
                     while self.writes.join_next().await.is_some() {}
                     self.state = RunState::Stopped;
@@ -381,7 +359,7 @@ impl<B: Backend> Runtime<B> {
         let previews: Vec<CallId> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.phase == Phase::Preview)
+            .filter(|(_, c)| matches!(c.phase(), Phase::Offered))
             .map(|(id, _)| *id)
             .collect();
         for id in previews {
@@ -402,11 +380,7 @@ impl<B: Backend> Runtime<B> {
                 SeatState::LoggedOut => agents.logged_out += 1,
             }
         }
-        let lines = self
-            .calls
-            .values()
-            .filter(|c| c.phase != Phase::Preview && c.phase != Phase::Wrap)
-            .count() as u32;
+        let lines = self.calls.values().filter(|c| c.on_line()).count() as u32;
         self.counters.snapshot(
             now,
             self.state,
@@ -415,6 +389,59 @@ impl<B: Backend> Runtime<B> {
             self.seats.time,
             self.queue_view,
         )
+    }
+
+    // ------------------------------------------------------------------ calls and leases
+
+    /// Feeds `input` to call `id` (`None`: no such call). A call that moves on or refuses
+    /// stays in the map; one that ends or is withdrawn leaves it and is returned.
+    pub(super) fn feed(&mut self, id: CallId, input: Input, now: Millis) -> Option<Step<()>> {
+        let call = self.calls.remove(&id)?;
+        Some(match call.on(input, now) {
+            Step::Moved(c) => {
+                self.calls.insert(id, c);
+                Step::Moved(())
+            }
+            Step::Refused(c) => {
+                self.calls.insert(id, c);
+                Step::Refused(())
+            }
+            Step::Ended(e) => Step::Ended(e),
+            Step::Withdrawn(a) => Step::Withdrawn(a),
+        })
+    }
+
+    /// Gives a settled lease back to the queue: the one place leases end.
+    pub(super) async fn release(&mut self, r: Release) {
+        let (lease, next) = self.leases.close(r);
+        match self.queue.complete(&lease, next).await {
+            Ok(true) => {}
+            Ok(false) => debug!(account_id = %lease.account, "lease had expired"),
+            Err(e) => {
+                warn!(error = %e, "queue complete failed (the lease will expire)");
+                self.counters.errors += 1;
+            }
+        }
+    }
+
+    /// Leases held by the campaign's calls.
+    fn leases_held(&self) -> usize {
+        self.calls
+            .values()
+            .filter(|c| c.attempt().lease.is_some())
+            .count()
+    }
+
+    /// Between two events every open lease is held by a call; one that is not was dropped
+    /// without its release (a bug: debug builds stop at the event that lost it). It expires in
+    /// the queue; say so once.
+    pub(super) fn reconcile_leases(&mut self) {
+        if let Err(lost) = self.leases.reconcile(self.leases_held()) {
+            tracing::error!(
+                lost,
+                "queue leases dropped without a release: they will expire"
+            );
+        }
     }
 
     // ------------------------------------------------------------------ commands
@@ -671,7 +698,7 @@ impl<B: Backend> Runtime<B> {
             );
         };
         let own_call = |call: CallId, calls: &HashMap<CallId, Call>| {
-            calls.get(&call).is_some_and(|c| c.seat == Some(seat))
+            calls.get(&call).is_some_and(|c| c.seat() == Some(seat))
         };
         // Another agent's call and a call that is over (or never was) read differently: the
         // first is refused for ownership, the second is a stale command.
@@ -724,7 +751,7 @@ impl<B: Backend> Runtime<B> {
                 if self
                     .calls
                     .get(&call)
-                    .is_none_or(|c| c.phase != Phase::Preview)
+                    .is_none_or(|c| !matches!(c.phase(), Phase::Offered))
                 {
                     reject(&mut self.seats, what, "no such preview offer");
                     return;
@@ -756,21 +783,13 @@ impl<B: Backend> Runtime<B> {
                     reject(&mut self.seats, "disposition", &problem);
                     return;
                 }
-                let phase = self.calls[&call].phase.clone();
-                match phase {
-                    Phase::Talking => {
-                        // Disposition before the end: hang up, finish when it ends.
-                        if let Some(c) = self.calls.get_mut(&call) {
-                            c.disposition = Some(disposition);
-                        }
+                match self.feed(call, Input::Disposition(disposition), now) {
+                    // Disposition before the end: hang up, finish when it ends.
+                    Some(Step::Moved(())) => {
                         let _ = self.carrier.hangup(call, None);
                     }
-                    Phase::Wrap => {
-                        if let Some(mut c) = self.calls.remove(&call) {
-                            c.disposition = Some(disposition);
-                            self.finish_connected(call, c, now).await;
-                        }
-                    }
+                    // In wrap-up: recorded now.
+                    Some(Step::Ended(e)) => self.finish(call, *e, now).await,
                     _ => reject(&mut self.seats, "disposition", "the call is not connected"),
                 }
             }
@@ -786,7 +805,7 @@ impl<B: Backend> Runtime<B> {
     }
 
     fn check_disposition(&self, call: CallId, d: &Disposition) -> Result<(), String> {
-        let c = &self.calls[&call];
+        let c = self.calls[&call].attempt();
         for debt in &d.debts_discussed {
             if !c.record.debt_ids.contains(debt) {
                 return Err(format!(
@@ -809,7 +828,7 @@ impl<B: Backend> Runtime<B> {
                     return Err("promise.due_date: must be YYYY-MM-DD".into());
                 }
             }
-            DispositionCode::Callback if d.callback_at_ms.is_none_or(|t| t <= c.dialed_at) => {
+            DispositionCode::Callback if d.callback_at_ms.is_none_or(|t| t <= c.started_at) => {
                 return Err("callback_at: required, in the future".into());
             }
             _ => {}
@@ -979,7 +998,8 @@ async fn join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ledger_api::domain::{AmdVerdict, Channel, Debt, Party};
+    use compliance::model::Outcome;
+    use ledger_api::domain::Debt;
 
     fn view() -> AccountView {
         let mut account = crate::portfolio::accounts(1, 1, Timestamp::UNIX_EPOCH)
@@ -1005,31 +1025,25 @@ mod tests {
     }
 
     fn outcome(key: &str, at: Millis, outcome: Outcome, debts: &[&str]) -> ContactOutcome {
-        ContactOutcome {
-            idempotency_key: key.into(),
-            account_id: "acct".into(),
-            person_id: String::new(),
-            debt_ids: debts.iter().map(|d| d.to_string()).collect(),
+        let target = Target {
+            account: "acct".into(),
             number: "+14045550134".into(),
-            direction: Direction::Outbound,
-            channel: Channel::Call,
-            dial_mode: None,
-            outcome,
-            party: Party::Nobody,
-            third_party_id: String::new(),
-            campaign_id: "c".into(),
-            agent_id: String::new(),
-            started_at: ts(at),
-            ring_ms: 0,
-            talk_ms: 0,
-            amd: AmdVerdict::NotRun,
-            recording_ref: String::new(),
-            disposition: String::new(),
-            counts_for_regf: false,
-            event_id: 0,
-            recorded_at: None,
-            checked_seq: 0,
-        }
+            phone_index: 0,
+            debts: debts.iter().map(|d| d.to_string()).collect(),
+        };
+        let mut o = call::provisional(
+            key.into(),
+            "c",
+            String::new(),
+            target,
+            compliance::model::DialMode::Manual,
+            String::new(),
+            at,
+        );
+        o.outcome = outcome;
+        o.dial_mode = None;
+        o.disposition.clear();
+        o
     }
 
     fn row(o: ContactOutcome, provisional: bool) -> Unacknowledged {

@@ -1,19 +1,49 @@
-//! The carrier seam: originate calls, learn how they go, bridge live answers to agents,
-//! hang up (with a message), cancel ringing calls.
+//! The dialer's seam to the telephone network: originate calls, learn how they go, bridge
+//! live answers to agents, hang up (with a message), cancel ringing calls.
 //!
 //! Commands are synchronous and non-blocking (a real adapter queues them to its signalling
 //! task); what happens on the network arrives as [`CarrierEvent`]s on one channel per
 //! carrier, so the campaign engine is a single event loop whatever the network.
+//!
+//! # Layout
+//!
+//! - this file: the seam itself. [`Carrier`] (the commands: [`Originate`], bridge, hang up
+//!   with a [`Prompt`], cancel, refused with a [`CarrierError`]) and [`Network`], where each
+//!   campaign gets its own carrier and event channel.
+//! - [`event`]: what the network reports, in the terms real telephony gives them: the AMD
+//!   verdict with its cause ([`Amd`]), the early media heard before an answer
+//!   ([`EarlyMedia`]), and on every end ([`CallEnd`]) the SIP final status, the Q.850 cause
+//!   and the call's timings from the INVITE. A SIP trunk adapter fills them from its
+//!   signalling and media; the engine needs only [`EndCause`] and the verdict, the rest is
+//!   there for records, reports and tuning.
+//! - [`sim`]: the simulated network ([`sim::SimCarrier`], [`sim::SimNetwork`]): each call
+//!   plays out on tokio time the pacing benchmark's attempt model, so a paused tokio clock
+//!   runs hours of dialing in seconds. The embedded default and the load generator.
+//!
+//! The crate depends on no service and on nothing of tokio but channels, tasks and time
+//! (the simulated carrier's calls are tasks; a SIP adapter will be one too).
 
+pub mod event;
 pub mod sim;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub use event::{
+    Amd, AmdCause, CallEnd, CarrierEvent, EarlyMedia, EndCause, Q850, SipStatus, Timings, Verdict,
+};
+pub use sim::SimNetwork;
 
 /// The engine's id of a call (also the attempt id recorded in the ledger).
 pub type CallId = u64;
 
 /// Rings shorter than this may not be cancelled (US-TCPA-02, UK-OFCOM-01).
 pub const MIN_RING: Duration = Duration::from_secs(15);
+
+/// Where one carrier's events arrive, in the order the network reported them.
+pub type Events = UnboundedReceiver<CarrierEvent>;
 
 /// One call to place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,46 +55,6 @@ pub struct Originate {
     pub caller_id: String,
     /// Give up ringing after this long (at least [`MIN_RING`]).
     pub ring_timeout: Duration,
-}
-
-/// Answering-machine detection's verdict on a picked-up call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Human,
-    Machine,
-}
-
-/// Why a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EndCause {
-    Busy,
-    /// Special information tone: not in service.
-    Sit,
-    /// Never connected (network failure, invalid number).
-    Failed,
-    /// Rang until the timeout.
-    NoAnswer,
-    /// Cancelled by us while ringing.
-    Cancelled,
-    /// The far end hung up.
-    RemoteHangup,
-    /// We hung up (after a machine verdict, an abandon message, or at the agent's request).
-    LocalHangup,
-}
-
-/// What the network reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CarrierEvent {
-    /// Picked up; answering-machine detection is listening. The pacer counts the call as
-    /// likely to need an agent within seconds.
-    PickedUp { call: CallId },
-    /// Picked up; AMD has decided. A human now waits for an agent: bridge or abandon
-    /// (with the safe-harbor message) within 2 s.
-    Answered { call: CallId, verdict: Verdict },
-    /// Bridged to the agent's endpoint: the conversation is on.
-    Bridged { call: CallId, agent: String },
-    /// The call is over; nothing more will be reported for it.
-    Ended { call: CallId, cause: EndCause },
 }
 
 /// A prerecorded message played before hanging up.
@@ -113,39 +103,5 @@ pub trait Carrier: Send + Sync {
 /// channel (the engine is one event loop per campaign).
 pub trait Network: Send + Sync + 'static {
     /// A carrier for `campaign` and the channel its events arrive on.
-    fn open(
-        &self,
-        campaign: &str,
-    ) -> (
-        std::sync::Arc<dyn Carrier>,
-        tokio::sync::mpsc::UnboundedReceiver<CarrierEvent>,
-    );
-}
-
-/// The simulated network: a [`sim::SimCarrier`] per campaign, seeded from the campaign id so
-/// two campaigns do not replay the same calls.
-#[derive(Debug, Clone)]
-pub struct SimNetwork {
-    pub scenario: simulator::scenario::Scenario,
-    pub seed: u64,
-    /// Simulated seconds per real second.
-    pub speed: f64,
-}
-
-impl Network for SimNetwork {
-    fn open(
-        &self,
-        campaign: &str,
-    ) -> (
-        std::sync::Arc<dyn Carrier>,
-        tokio::sync::mpsc::UnboundedReceiver<CarrierEvent>,
-    ) {
-        // FNV-1a: stable across runs and platforms (std's hasher is randomly keyed).
-        let h = campaign.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        let (carrier, events) =
-            sim::SimCarrier::with_speed(self.scenario.clone(), self.seed ^ h, self.speed);
-        (std::sync::Arc::new(carrier), events)
-    }
+    fn open(&self, campaign: &str) -> (Arc<dyn Carrier>, Events);
 }

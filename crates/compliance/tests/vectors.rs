@@ -58,6 +58,41 @@ fn ny(at: &str) -> Value {
     )
 }
 
+/// A consented-nothing mobile in Atlanta, Georgia: Reg F's hours in one zone, no state pack.
+fn atlanta_mobile(at: &str) -> Value {
+    case(
+        at,
+        "+14045550134",
+        "mobile",
+        json!({"zip": "30303", "state": "GA"}),
+    )
+}
+
+/// A mobile in Boston, under Massachusetts' two-in-seven overlay.
+fn boston(at: &str) -> Value {
+    case(at, "+16175550134", "mobile", json!({"zip": "02108"}))
+}
+
+/// A London landline under the UK pack, dialled by a predictive campaign.
+fn london_predictive(at: &str, history: Value) -> Value {
+    let mut c = case(at, "+442071838750", "landline", json!({"country": "GB"}));
+    c["mode"] = json!("predictive");
+    c["history"] = history;
+    c
+}
+
+/// New York with "weekdays 15:00-17:00 are bad" on file (US-REGF-02), asked for `since`.
+fn ny_with_afternoon_blackout(at: &str, since: Option<&str>) -> Value {
+    let mut c = ny(at);
+    let mut b =
+        json!({"days": ["mon", "tue", "wed", "thu", "fri"], "from": "15:00", "to": "17:00"});
+    if let Some(since) = since {
+        b["since"] = json!(since);
+    }
+    c["consumer"]["blackouts"] = json!([b]);
+    c
+}
+
 fn call(at: &str, outcome: &str) -> Value {
     json!({"at": at, "direction": "outbound", "number": "+12125550134",
            "debt_ids": ["d1"], "outcome": outcome})
@@ -389,12 +424,7 @@ fn vector_22_student_loans_under_one_account_are_one_debt() {
 
 #[test]
 fn vector_23_massachusetts_two_in_seven() {
-    let mut c = case(
-        "2026-10-09T14:00:00Z",
-        "+16175550134",
-        "mobile",
-        json!({"zip": "02108"}),
-    );
+    let mut c = boston("2026-10-09T14:00:00Z");
     let e = |at: &str, outcome: &str| json!({"at": at, "number": "+16175550134", "debt_ids": ["d1"], "outcome": outcome});
     c["history"] = json!([
         e("2026-10-05T14:00:00Z", "machine"),
@@ -408,12 +438,7 @@ fn vector_23_massachusetts_two_in_seven() {
 
 #[test]
 fn massachusetts_counts_texts_and_reg_f_does_not() {
-    let mut c = case(
-        "2026-10-09T14:00:00Z",
-        "+16175550134",
-        "mobile",
-        json!({"zip": "02108"}),
-    );
+    let mut c = boston("2026-10-09T14:00:00Z");
     let text = |at: &str| json!({"at": at, "number": "+16175550134", "debt_ids": ["d1"], "outcome": "answered", "channel": "text"});
     c["history"] = json!([text("2026-10-05T14:00:00Z"), text("2026-10-07T14:00:00Z")]);
     let d = eval(c.clone());
@@ -427,11 +452,9 @@ fn massachusetts_counts_texts_and_reg_f_does_not() {
 
 #[test]
 fn vector_24_consumer_said_afternoons_are_bad() {
-    let mut c = ny("2026-07-15T19:30:00Z"); // Wednesday 15:30 EDT
-    c["consumer"]["blackouts"] =
-        json!([{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "15:00", "to": "17:00"}]);
+    // Wednesday 15:30 EDT.
     assert_deny(
-        &eval(c),
+        &eval(ny_with_afternoon_blackout("2026-07-15T19:30:00Z", None)),
         ReasonCode::RegfConsumerTime,
         Some("2026-07-15T21:00:00Z"),
     );
@@ -439,12 +462,7 @@ fn vector_24_consumer_said_afternoons_are_bad() {
 
 #[test]
 fn vector_25_stop_text_revokes_automated_calls_only() {
-    let mut c = case(
-        "2026-10-13T14:00:00Z",
-        "+14045550134",
-        "mobile",
-        json!({"zip": "30303", "state": "GA"}),
-    );
+    let mut c = atlanta_mobile("2026-10-13T14:00:00Z");
     c["consumer"]["phones"][0]["consent_automated"] = json!(true);
     c["consumer"]["phones"][0]["consent_revoked_at"] = json!("2026-10-05T16:00:00Z");
     c["mode"] = json!("predictive");
@@ -478,15 +496,11 @@ fn u1_ontario_sunday_afternoon_only() {
 
 #[test]
 fn u2_uk_no_automated_redial_within_72h_of_an_abandoned_call() {
-    let mut c = case(
+    let mut c = london_predictive(
         "2026-07-15T10:00:00Z",
-        "+442071838750",
-        "landline",
-        json!({"country": "GB"}),
+        json!([{"at": "2026-07-13T10:00:00Z", "number": "+442071838750",
+                "debt_ids": ["d1"], "outcome": "abandoned"}]),
     );
-    c["mode"] = json!("predictive");
-    c["history"] = json!([{"at": "2026-07-13T10:00:00Z", "number": "+442071838750",
-                           "debt_ids": ["d1"], "outcome": "abandoned"}]);
     let d = eval(c.clone());
     assert_deny(&d, ReasonCode::UkOfcom72h, Some("2026-07-16T10:00:00Z"));
     c["dial"]["agent_reserved"] = json!(true);
@@ -538,12 +552,7 @@ fn workplace_prohibition_lifted_only_by_the_consumers_own_consent_window() {
 
 #[test]
 fn attorney_hold_stops_calls_to_the_consumer_not_to_the_attorney() {
-    let mut c = case(
-        "2026-07-15T15:00:00Z",
-        "+14045550134",
-        "mobile",
-        json!({"zip": "30303"}),
-    );
+    let mut c = atlanta_mobile("2026-07-15T15:00:00Z");
     c["consumer"]["holds"] =
         json!([{"kind": "attorney", "debt_id": "d1", "since": "2026-07-01T00:00:00Z"}]);
     assert_deny(&eval(c.clone()), ReasonCode::RegfAttorney, None);
@@ -558,12 +567,7 @@ fn attorney_hold_stops_calls_to_the_consumer_not_to_the_attorney() {
 
 #[test]
 fn hold_with_an_end_clears_at_that_end_and_wrong_numbers_stay_blocked() {
-    let mut c = case(
-        "2026-07-15T15:00:00Z",
-        "+14045550134",
-        "mobile",
-        json!({"zip": "30303"}),
-    );
+    let mut c = atlanta_mobile("2026-07-15T15:00:00Z");
     c["consumer"]["holds"] = json!([{"kind": "dispute", "since": "2026-07-01T00:00:00Z", "until": "2026-07-20T00:00:00Z"}]);
     // The hold ends at 00:00Z, 20:00 in Atlanta: inside the window, so callable at once.
     assert_deny(
@@ -577,12 +581,7 @@ fn hold_with_an_end_clears_at_that_end_and_wrong_numbers_stay_blocked() {
 
 #[test]
 fn reassigned_number_answers_and_cell_consent_for_automated_modes() {
-    let mut c = case(
-        "2026-07-15T15:00:00Z",
-        "+14045550134",
-        "mobile",
-        json!({"zip": "30303"}),
-    );
+    let mut c = atlanta_mobile("2026-07-15T15:00:00Z");
     c["mode"] = json!("predictive");
     assert_deny(&eval(c.clone()), ReasonCode::TcpaNoConsent, None);
     c["mode"] = json!("preview");
@@ -642,12 +641,7 @@ fn a_hold_received_after_now_applies() {
 #[test]
 fn a_revocation_recorded_after_now_applies() {
     // US-TCPA-05: revocation applies on ingest, whatever its timestamp.
-    let mut c = case(
-        "2026-10-13T14:00:00Z",
-        "+14045550134",
-        "mobile",
-        json!({"zip": "30303", "state": "GA"}),
-    );
+    let mut c = atlanta_mobile("2026-10-13T14:00:00Z");
     c["consumer"]["phones"][0]["consent_automated"] = json!(true);
     c["consumer"]["phones"][0]["consent_revoked_at"] = json!("2026-10-20T16:00:00Z");
     c["mode"] = json!("predictive");
@@ -657,9 +651,8 @@ fn a_revocation_recorded_after_now_applies() {
 #[test]
 fn a_blackout_asked_for_after_now_applies() {
     // US-REGF-02: "weekdays 15:00-17:00 are bad", recorded a week "later".
-    let mut c = ny("2026-07-15T19:30:00Z"); // Wed 15:30 EDT
-    c["consumer"]["blackouts"] = json!([{"days": ["mon", "tue", "wed", "thu", "fri"],
-        "from": "15:00", "to": "17:00", "since": "2026-07-22T00:00:00Z"}]);
+    // Wed 15:30 EDT.
+    let c = ny_with_afternoon_blackout("2026-07-15T19:30:00Z", Some("2026-07-22T00:00:00Z"));
     assert_deny(
         &eval(c),
         ReasonCode::RegfConsumerTime,
@@ -670,15 +663,11 @@ fn a_blackout_asked_for_after_now_applies() {
 #[test]
 fn an_abandoned_call_dated_after_now_still_needs_its_72_hours() {
     // UK-OFCOM-01: measured from the abandoned call's own time.
-    let mut c = case(
+    let c = london_predictive(
         "2026-07-15T10:00:00Z",
-        "+442071838750",
-        "landline",
-        json!({"country": "GB"}),
+        json!([{"at": "2026-07-15T11:00:00Z", "number": "+442071838750",
+                "debt_ids": ["d1"], "outcome": "abandoned"}]),
     );
-    c["mode"] = json!("predictive");
-    c["history"] = json!([{"at": "2026-07-15T11:00:00Z", "number": "+442071838750",
-                           "debt_ids": ["d1"], "outcome": "abandoned"}]);
     assert_deny(
         &eval(c),
         ReasonCode::UkOfcom72h,

@@ -25,6 +25,24 @@ pub struct CallRequest {
     pub history: Vec<HistoryEntry>,
 }
 
+impl CallRequest {
+    /// The history entry this call leaves once placed, with the outcome it had: what a
+    /// dialer (or a simulation of one) appends before asking about the next call.
+    pub fn placed(&self, outcome: Outcome) -> HistoryEntry {
+        HistoryEntry {
+            at: self.at,
+            direction: Direction::Outbound,
+            number: Some(self.dial.number.clone()),
+            debt_ids: vec![self.dial.debt_id.clone()],
+            outcome,
+            channel: Channel::Call,
+            mode: Some(self.mode),
+            party: self.dial.party,
+            third_party_id: self.dial.third_party_id.clone(),
+        }
+    }
+}
+
 /// How a call is placed. Manual and preview calls are dialed by a person; the others by the
 /// system, which is what the TCPA consent rules (US-TCPA-04..07) care about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -324,17 +324,7 @@ proptest! {
                     Outcome::Conversation | Outcome::WrongParty => Outcome::NoAnswer,
                     o => o,
                 };
-                req.history.push(HistoryEntry {
-                    at: req.at,
-                    direction: Direction::Outbound,
-                    number: Some(req.dial.number.clone()),
-                    debt_ids: vec![req.dial.debt_id.clone()],
-                    outcome,
-                    channel: compliance::model::Channel::Call,
-                    mode: Some(req.mode),
-                    party: Party::Consumer,
-                    third_party_id: None,
-                });
+                req.history.push(req.placed(outcome));
             }
         }
         // Per particular debt: student loans of one group count together.

@@ -2,8 +2,8 @@
 //! (places, phones and holds from `dialer::portfolio`) as compliance requests, with histories.
 
 use compliance::model::{
-    Address, CallRequest, Consumer, Debt, Dial, DialMode, Direction, HistoryEntry, Hold, HoldKind,
-    Outcome, Party, Phone, PhoneKind,
+    Address, CallRequest, Consumer, Debt, Dial, DialMode, Hold, HoldKind, Outcome, Party, Phone,
+    PhoneKind,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -101,21 +101,6 @@ pub fn outcome(rng: &mut Rng) -> (Outcome, SignedDuration) {
     }
 }
 
-/// A history entry for a call placed now.
-pub fn placed(req: &CallRequest, outcome: Outcome) -> HistoryEntry {
-    HistoryEntry {
-        at: req.at,
-        direction: Direction::Outbound,
-        number: Some(req.dial.number.clone()),
-        debt_ids: vec![req.dial.debt_id.clone()],
-        outcome,
-        channel: compliance::model::Channel::Call,
-        mode: Some(req.mode),
-        party: Party::Consumer,
-        third_party_id: None,
-    }
-}
-
 /// Sample cases for `dialerctl compliance check`: consumers of the portfolio at random
 /// instants of a week, each with up to 10 calls in the days before.
 pub fn cases(
@@ -132,7 +117,7 @@ pub fn cases(
         for _ in 0..rng.below(11) {
             let ago = SignedDuration::from_secs(rng.below(10 * 86_400) as i64 + 60);
             let (o, _) = outcome(rng);
-            let mut e = placed(&req, o);
+            let mut e = req.placed(o);
             e.at = req.at.checked_sub(ago).unwrap_or(req.at);
             req.history.push(e);
         }

@@ -183,35 +183,24 @@ async fn outcomes_are_applied_exactly_once(url: &str) {
     assert_eq!(k1.dial_mode, pb::DialMode::Predictive as i32);
 
     // Filters.
-    let b1 = list_all(
-        &mut c,
-        pb::ListOutcomesRequest {
-            account_id: "B-1".into(),
-            since: ts(T0 + 10),
-            until: ts(T0 + 20),
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_eq!(b1.len(), 5);
-    let by_debt = list_all(
-        &mut c,
-        pb::ListOutcomesRequest {
-            debt_id: "B-2-d1".into(),
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_eq!(by_debt.len(), 25);
-    let one = list_all(
-        &mut c,
-        pb::ListOutcomesRequest {
-            idempotency_key: "k7".into(),
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_eq!(one.len(), 1);
+    let b1 = pb::ListOutcomesRequest {
+        account_id: "B-1".into(),
+        since: ts(T0 + 10),
+        until: ts(T0 + 20),
+        ..Default::default()
+    };
+    let by_debt = pb::ListOutcomesRequest {
+        debt_id: "B-2-d1".into(),
+        ..Default::default()
+    };
+    let one = pb::ListOutcomesRequest {
+        idempotency_key: "k7".into(),
+        ..Default::default()
+    };
+    for (filter, want) in [(b1, 5), (by_debt, 25), (one, 1)] {
+        let got = list_all(&mut c, filter.clone()).await;
+        assert_eq!(got.len(), want, "{filter:?}");
+    }
     let e = c
         .list_outcomes(pb::ListOutcomesRequest {
             page_token: "garbage".into(),
@@ -730,6 +719,33 @@ async fn list_accounts_filters_and_pages(url: &str) {
     srv.stop().await;
 }
 
+/// The services a reflection client of protocol version `$v` (`v1` or `v1alpha`) lists.
+macro_rules! reflected_services {
+    ($v:ident, $ch:expr) => {{
+        use tonic_reflection::pb::$v::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut s = ServerReflectionClient::new($ch)
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let resp = s.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(l)) = resp.message_response else {
+            panic!("want list");
+        };
+        l.service
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<String>>()
+    }};
+}
+
 #[tokio::test]
 async fn auth_roles_health_and_reflection() {
     const KEY: &str = "test-key-test-key-test-key-test-key";
@@ -812,52 +828,15 @@ async fn auth_roles_health_and_reflection() {
         s.status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
-    {
-        use tonic_reflection::pb::v1alpha::{
-            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-        };
-        let mut r = ServerReflectionClient::new(ch.clone());
-        let req = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut s = r
-            .server_reflection_info(tokio_stream::iter(vec![req]))
-            .await
-            .unwrap()
-            .into_inner();
-        let resp = s.message().await.unwrap().unwrap();
-        let Some(MessageResponse::ListServicesResponse(l)) = resp.message_response else {
-            panic!("want list");
-        };
-        assert!(
-            l.service
-                .iter()
-                .any(|s| s.name == "collections.ledger.v1.LedgerService")
-        );
-    }
-    {
-        use tonic_reflection::pb::v1::{
-            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-        };
-        let mut r = ServerReflectionClient::new(ch.clone());
-        let req = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut s = r
-            .server_reflection_info(tokio_stream::iter(vec![req]))
-            .await
-            .unwrap()
-            .into_inner();
-        let resp = s.message().await.unwrap().unwrap();
-        let Some(MessageResponse::ListServicesResponse(l)) = resp.message_response else {
-            panic!("want list");
-        };
-        assert!(l.service.iter().any(|s| s.name == "grpc.health.v1.Health"));
-    }
+    // grpcurl 1.8 speaks only v1alpha; newer clients v1.
+    let listed = reflected_services!(v1alpha, ch.clone());
+    assert!(
+        listed
+            .iter()
+            .any(|s| s == "collections.ledger.v1.LedgerService")
+    );
+    let listed = reflected_services!(v1, ch.clone());
+    assert!(listed.iter().any(|s| s == "grpc.health.v1.Health"));
     srv.stop().await;
 }
 

@@ -391,60 +391,48 @@ NON_GEO_TYPES = {
 }
 
 
-def regex_prefixes(pattern: str, k: int, length: int) -> set[str]:
-    """The k-digit prefixes of the `length`-digit strings that fully match `pattern`.
-
-    Walks the parsed regular expression (libphonenumber's patterns use only literals,
-    classes, \\d, groups, alternation and bounded repeats), tracking each partial match as
-    (first k digits, digits consumed). Exact, unlike sampling numbers."""
+def _regex_states(pattern: str, states: set, consume) -> set:
+    """Runs the parsed regular expression `pattern` over a set of partial-match states:
+    `consume(chars, states)` advances the states over one character drawn from the digit set
+    `chars`; groups, alternation and bounded repeats are walked here. libphonenumber's
+    patterns use nothing else (anything else is an error, never a guess)."""
     try:
         from re import _constants as C, _parser as P  # Python 3.11+
     except ImportError:  # pragma: no cover
         import sre_constants as C  # type: ignore
         import sre_parse as P  # type: ignore
 
-    digits = "0123456789"
+    digits = set("0123456789")
 
-    def chars(op, av) -> str:
+    def chars(op, av) -> set[str]:
         if op is C.LITERAL:
-            return chr(av)
+            return {chr(av)} & digits
         if op is C.ANY:
             return digits
-        if op is C.IN:
-            out, negate = set(), False
-            for iop, iav in av:
-                if iop is C.NEGATE:
-                    negate = True
-                elif iop is C.LITERAL:
-                    out.add(chr(iav))
-                elif iop is C.RANGE:
-                    out |= {chr(c) for c in range(iav[0], iav[1] + 1)}
-                elif iop is C.CATEGORY and iav is C.CATEGORY_DIGIT:
-                    out |= set(digits)
-                else:
-                    raise GenError(f"regex {pattern!r}: unsupported class item {iop}")
-            return "".join(sorted((set(digits) - out) if negate else out & set(digits)))
-        raise GenError(f"regex {pattern!r}: unsupported op {op}")
+        out, negate = set(), False
+        for iop, iav in av:
+            if iop is C.NEGATE:
+                negate = True
+            elif iop is C.LITERAL:
+                out.add(chr(iav))
+            elif iop is C.RANGE:
+                out |= {chr(c) for c in range(iav[0], iav[1] + 1)}
+            elif iop is C.CATEGORY and iav is C.CATEGORY_DIGIT:
+                out |= digits
+            else:
+                raise GenError(f"regex {pattern!r}: unsupported class item {iop}")
+        return (digits - out) if negate else out & digits
 
-    def walk(items, states: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    def walk(items, states: set) -> set:
         for op, av in items:
             if not states:
                 break
             states = step(op, av, states)
         return states
 
-    def step(op, av, states):
+    def step(op, av, states: set) -> set:
         if op in (C.LITERAL, C.IN, C.ANY):
-            cs = chars(op, av)
-            out = set()
-            for p, n in states:
-                if n >= length:
-                    continue
-                if len(p) < k:
-                    out |= {(p + c, n + 1) for c in cs}
-                else:
-                    out.add((p, n + 1))
-            return out
+            return consume(chars(op, av), states)
         if op is C.SUBPATTERN:
             return walk(av[-1], states)
         if op is C.BRANCH:
@@ -466,73 +454,38 @@ def regex_prefixes(pattern: str, k: int, length: int) -> set[str]:
             return states
         raise GenError(f"regex {pattern!r}: unsupported op {op}")
 
-    ends = walk(P.parse(pattern), {("", 0)})
+    return walk(P.parse(pattern), states)
+
+
+def regex_prefixes(pattern: str, k: int, length: int) -> set[str]:
+    """The k-digit prefixes of the `length`-digit strings that fully match `pattern`.
+
+    Tracks each partial match as (first k digits, digits consumed). Exact, unlike sampling
+    numbers."""
+
+    def consume(cs: set[str], states: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        out = set()
+        for p, n in states:
+            if n >= length:
+                continue
+            if len(p) < k:
+                out |= {(p + c, n + 1) for c in cs}
+            else:
+                out.add((p, n + 1))
+        return out
+
+    ends = _regex_states(pattern, {("", 0)}, consume)
     return {p for p, n in ends if n == length and len(p) == k}
 
 
 def regex_can_start(pattern: str, prefix: str) -> bool:
     """Whether some full match of `pattern` starts with the digits `prefix`."""
-    try:
-        from re import _constants as C, _parser as P  # Python 3.11+
-    except ImportError:  # pragma: no cover
-        import sre_constants as C  # type: ignore
-        import sre_parse as P  # type: ignore
-
     k, limit = len(prefix), 20
 
-    def chars(op, av) -> set[str]:
-        # Reuse regex_prefixes' class reading through a one-character pattern walk.
-        if op is C.LITERAL:
-            return {chr(av)}
-        if op is C.ANY:
-            return set("0123456789")
-        out, negate = set(), False
-        for iop, iav in av:
-            if iop is C.NEGATE:
-                negate = True
-            elif iop is C.LITERAL:
-                out.add(chr(iav))
-            elif iop is C.RANGE:
-                out |= {chr(c) for c in range(iav[0], iav[1] + 1)}
-            elif iop is C.CATEGORY and iav is C.CATEGORY_DIGIT:
-                out |= set("0123456789")
-            else:
-                raise GenError(f"regex {pattern!r}: unsupported class item {iop}")
-        return (set("0123456789") - out) if negate else out
+    def consume(cs: set[str], states: set[int]) -> set[int]:
+        return {n + 1 for n in states if n < limit and (prefix[n] in cs if n < k else cs)}
 
-    def walk(items, states: set[int]) -> set[int]:
-        for op, av in items:
-            if not states:
-                break
-            states = step(op, av, states)
-        return states
-
-    def step(op, av, states: set[int]) -> set[int]:
-        if op in (C.LITERAL, C.IN, C.ANY):
-            cs = chars(op, av)
-            return {n + 1 for n in states if n < limit and (prefix[n] in cs if n < k else cs)}
-        if op is C.SUBPATTERN:
-            return walk(av[-1], states)
-        if op is C.BRANCH:
-            return set().union(*(walk(alt, states) for alt in av[1]))
-        if op in (C.MAX_REPEAT, C.MIN_REPEAT) or getattr(C, "POSSESSIVE_REPEAT", None) is op:
-            lo, hi, body = av
-            out, cur, r = set(), states, 0
-            while cur:
-                if r >= lo:
-                    out |= cur
-                if r == hi:
-                    break
-                nxt = walk(body, cur)
-                if nxt == cur:
-                    break
-                cur, r = nxt, r + 1
-            return out
-        if op is C.AT:
-            return states
-        raise GenError(f"regex {pattern!r}: unsupported op {op}")
-
-    return any(n >= k for n in walk(P.parse(pattern), {0}))
+    return any(n >= k for n in _regex_states(pattern, {0}, consume))
 
 
 def widen_non_geographic_prefixes(rows: dict[str, set[str]]) -> dict[str, set[str]]:

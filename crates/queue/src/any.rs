@@ -24,149 +24,53 @@ pub enum AnyBook {
     Redis(RedisAttemptBook),
 }
 
-impl AnyQueue {
-    /// Which store this is (`memory` or `redis`), for logs and metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            AnyQueue::Memory(_) => "memory",
-            AnyQueue::Redis(_) => "redis",
+/// Implements a store trait for a two-variant enum by delegating each method to the variant
+/// held: the signatures are written once here, the bodies not at all.
+macro_rules! delegate {
+    (impl $trait:ident for $any:ident { $(async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* }) => {
+        impl $any {
+            /// Which store this is (`memory` or `redis`), for logs and metrics.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $any::Memory(_) => "memory",
+                    $any::Redis(_) => "redis",
+                }
+            }
         }
+
+        impl $trait for $any {
+            $(async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                match self {
+                    $any::Memory(s) => s.$name($($arg),*).await,
+                    $any::Redis(s) => s.$name($($arg),*).await,
+                }
+            })*
+        }
+    };
+}
+
+delegate! {
+    impl CampaignQueue for AnyQueue {
+        async fn push(&self, items: &[QueueItem]) -> Result<(), QueueError>;
+        async fn push_sleeping(&self, items: &[QueueItem], at: Millis) -> Result<(), QueueError>;
+        async fn pop_lease(&self, n: usize, now: Millis, ttl: Millis, owner: &str) -> Result<Vec<Lease>, QueueError>;
+        async fn complete(&self, lease: &Lease, next: Next) -> Result<bool, QueueError>;
+        async fn extend(&self, leases: &[Lease], now: Millis, ttl: Millis) -> Result<usize, QueueError>;
+        async fn remove(&self, account: &str) -> Result<(), QueueError>;
+        async fn next_wake(&self) -> Result<Option<Millis>, QueueError>;
+        async fn sizes(&self) -> Result<QueueSizes, QueueError>;
+        async fn mark_alive(&self) -> Result<(), QueueError>;
+        async fn is_alive(&self) -> Result<bool, QueueError>;
     }
 }
 
-impl AnyBook {
-    /// Which store this is (`memory` or `redis`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            AnyBook::Memory(_) => "memory",
-            AnyBook::Redis(_) => "redis",
-        }
-    }
-}
-
-impl CampaignQueue for AnyQueue {
-    async fn push(&self, items: &[QueueItem]) -> Result<(), QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.push(items).await,
-            AnyQueue::Redis(q) => q.push(items).await,
-        }
-    }
-
-    async fn push_sleeping(&self, items: &[QueueItem], at: Millis) -> Result<(), QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.push_sleeping(items, at).await,
-            AnyQueue::Redis(q) => q.push_sleeping(items, at).await,
-        }
-    }
-
-    async fn pop_lease(
-        &self,
-        n: usize,
-        now: Millis,
-        ttl: Millis,
-        owner: &str,
-    ) -> Result<Vec<Lease>, QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.pop_lease(n, now, ttl, owner).await,
-            AnyQueue::Redis(q) => q.pop_lease(n, now, ttl, owner).await,
-        }
-    }
-
-    async fn complete(&self, lease: &Lease, next: Next) -> Result<bool, QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.complete(lease, next).await,
-            AnyQueue::Redis(q) => q.complete(lease, next).await,
-        }
-    }
-
-    async fn extend(
-        &self,
-        leases: &[Lease],
-        now: Millis,
-        ttl: Millis,
-    ) -> Result<usize, QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.extend(leases, now, ttl).await,
-            AnyQueue::Redis(q) => q.extend(leases, now, ttl).await,
-        }
-    }
-
-    async fn remove(&self, account: &str) -> Result<(), QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.remove(account).await,
-            AnyQueue::Redis(q) => q.remove(account).await,
-        }
-    }
-
-    async fn next_wake(&self) -> Result<Option<Millis>, QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.next_wake().await,
-            AnyQueue::Redis(q) => q.next_wake().await,
-        }
-    }
-
-    async fn sizes(&self) -> Result<QueueSizes, QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.sizes().await,
-            AnyQueue::Redis(q) => q.sizes().await,
-        }
-    }
-
-    async fn mark_alive(&self) -> Result<(), QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.mark_alive().await,
-            AnyQueue::Redis(q) => q.mark_alive().await,
-        }
-    }
-
-    async fn is_alive(&self) -> Result<bool, QueueError> {
-        match self {
-            AnyQueue::Memory(q) => q.is_alive().await,
-            AnyQueue::Redis(q) => q.is_alive().await,
-        }
-    }
-}
-
-impl AttemptBook for AnyBook {
-    async fn reserve(&self, r: &Reservation) -> Result<ReserveOutcome, QueueError> {
-        match self {
-            AnyBook::Memory(b) => b.reserve(r).await,
-            AnyBook::Redis(b) => b.reserve(r).await,
-        }
-    }
-
-    async fn release(&self, r: &Reservation) -> Result<(), QueueError> {
-        match self {
-            AnyBook::Memory(b) => b.release(r).await,
-            AnyBook::Redis(b) => b.release(r).await,
-        }
-    }
-
-    async fn settle(&self, r: &Reservation, debt_keys: &[String]) -> Result<(), QueueError> {
-        match self {
-            AnyBook::Memory(b) => b.settle(r, debt_keys).await,
-            AnyBook::Redis(b) => b.settle(r, debt_keys).await,
-        }
-    }
-
-    async fn rebuild(
-        &self,
-        account: &str,
-        attempts: &[PastAttempt],
-        now: Millis,
-        grace: Millis,
-    ) -> Result<(), QueueError> {
-        match self {
-            AnyBook::Memory(b) => b.rebuild(account, attempts, now, grace).await,
-            AnyBook::Redis(b) => b.rebuild(account, attempts, now, grace).await,
-        }
-    }
-
-    async fn counters(&self, account: &str) -> Result<Counters, QueueError> {
-        match self {
-            AnyBook::Memory(b) => b.counters(account).await,
-            AnyBook::Redis(b) => b.counters(account).await,
-        }
+delegate! {
+    impl AttemptBook for AnyBook {
+        async fn reserve(&self, r: &Reservation) -> Result<ReserveOutcome, QueueError>;
+        async fn release(&self, r: &Reservation) -> Result<(), QueueError>;
+        async fn settle(&self, r: &Reservation, debt_keys: &[String]) -> Result<(), QueueError>;
+        async fn rebuild(&self, account: &str, attempts: &[PastAttempt], now: Millis, grace: Millis) -> Result<(), QueueError>;
+        async fn counters(&self, account: &str) -> Result<Counters, QueueError>;
     }
 }
 

@@ -8,6 +8,8 @@
 //!   first command run.
 //! - [`offload`]: store calls of a virtual-time (paused clock) campaign run on the real
 //!   runtime without letting virtual time jump (only the all-in-one needs it).
+//! - [`bench`]: what the benchmark binaries share (a throw-away PostgreSQL database, synthetic
+//!   accounts).
 //! - `src/bin/`: the load and benchmark tools, kept out of the service crates:
 //!   `dialer-load` (dialerd under a softphone load, on the embedded ledger), `outbox-bench`
 //!   (the outbox and its relay into a real ledger) and `ledger-bench` (the ledger's ingest).
@@ -17,5 +19,6 @@
 //! It may depend on every crate of the workspace; nothing depends on it but `dialerctl`
 //! (see docs/architecture.md).
 
+pub mod bench;
 pub mod embedded;
 pub mod offload;

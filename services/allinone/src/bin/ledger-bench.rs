@@ -5,14 +5,13 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
+use allinone::bench::{PgDb, account, admin_url, phone};
 use auth::Auth;
 use clap::Parser;
 use ledger::metrics::Metrics;
 use ledger::store::Store;
 use ledger_api::pb;
 use ledger_api::pb::ledger_service_client::LedgerServiceClient;
-use sqlx::Connection;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -63,7 +62,7 @@ fn outcome(i: usize, accounts: usize, prefix: &str) -> pb::ContactOutcome {
         account_id: format!("acct-{a}"),
         person_id: "p1".into(),
         debt_ids: vec![format!("acct-{a}-d1")],
-        number: format!("+1404555{:04}", a % 10_000),
+        number: phone(a),
         direction: pb::Direction::Outbound as i32,
         channel: pb::Channel::Call as i32,
         dial_mode: pb::DialMode::Predictive as i32,
@@ -84,55 +83,13 @@ fn outcome(i: usize, accounts: usize, prefix: &str) -> pb::ContactOutcome {
     }
 }
 
-fn account(a: usize) -> pb::Account {
-    pb::Account {
-        account_id: format!("acct-{a}"),
-        creditor: "Bench Bank".into(),
-        persons: vec![pb::Person {
-            person_id: "p1".into(),
-            full_name: "Bench Person".into(),
-            role: pb::PersonRole::Primary as i32,
-            phones: vec![pb::Phone {
-                number: format!("+1404555{:04}", a % 10_000),
-                kind: pb::PhoneKind::Mobile as i32,
-                ..Default::default()
-            }],
-            addresses: vec![],
-        }],
-        debts: vec![pb::Debt {
-            debt_id: format!("acct-{a}-d1"),
-            balance_minor: 10_000 + a as i64,
-            currency: "USD".into(),
-            days_past_due: 60,
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let admin_url = args.database_url.clone().unwrap_or_else(|| {
-        std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-    });
-    let name = format!("ledger_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .context("connecting to PostgreSQL (scripts/services-up starts it)")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await?;
-    let cut = admin_url.rfind('/').context("url with database")?;
-    let url = format!("{}/{name}", &admin_url[..cut]);
-    let result = run(&args, &url).await;
+    let db = PgDb::create(&admin_url(args.database_url.as_deref()), "ledger_bench").await?;
+    let result = run(&args, &db.url).await;
     if !args.keep {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await?;
+        db.drop_db().await;
     }
     result
 }
@@ -164,7 +121,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     let t = Instant::now();
     let accts: Vec<_> = (0..args.accounts)
         .map(|a| pb::UpsertAccountRequest {
-            account: Some(account(a)),
+            account: Some(account("acct", a, 10_000 + a as i64)),
         })
         .collect();
     let r = client

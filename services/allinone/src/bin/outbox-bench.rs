@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use allinone::bench::{PgDb, account, admin_url, phone};
+use anyhow::bail;
 use auth::Auth;
 use clap::Parser;
 use dialer::ledger_link::{Token, lazy_channel};
@@ -17,8 +18,6 @@ use ledger::store::Store;
 use ledger_api::domain::{
     AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party,
 };
-use ledger_api::pb;
-use sqlx::Connection;
 use tokio::task::JoinSet;
 
 #[derive(Debug, Parser)]
@@ -60,7 +59,7 @@ fn outcome(i: usize, accounts: usize, prefix: &str, finished: bool) -> ContactOu
         account_id: format!("B-{a}"),
         person_id: "p1".into(),
         debt_ids: vec![format!("B-{a}-d1")],
-        number: format!("+1404555{:04}", a % 10_000),
+        number: phone(a),
         direction: Direction::Outbound,
         channel: Channel::Call,
         dial_mode: Some(DialMode::Predictive),
@@ -83,70 +82,6 @@ fn outcome(i: usize, accounts: usize, prefix: &str, finished: bool) -> ContactOu
         event_id: 0,
         recorded_at: None,
         checked_seq: 0,
-    }
-}
-
-fn account(a: usize) -> pb::Account {
-    pb::Account {
-        account_id: format!("B-{a}"),
-        creditor: "Bench Bank".into(),
-        persons: vec![pb::Person {
-            person_id: "p1".into(),
-            full_name: "Bench Person".into(),
-            role: pb::PersonRole::Primary as i32,
-            phones: vec![pb::Phone {
-                number: format!("+1404555{:04}", a % 10_000),
-                kind: pb::PhoneKind::Mobile as i32,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        debts: vec![pb::Debt {
-            debt_id: format!("B-{a}-d1"),
-            balance_minor: 10_000,
-            currency: "USD".into(),
-            days_past_due: 60,
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
-/// A throw-away PostgreSQL database.
-struct PgDb {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    async fn create(admin: &str) -> anyhow::Result<Self> {
-        let name = format!("outbox_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut c = sqlx::PgConnection::connect(admin)
-            .await
-            .context("connecting to PostgreSQL (run scripts/services-up)")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut c)
-            .await?;
-        let cut = admin
-            .rfind('/')
-            .context("database url without a database")?;
-        Ok(Self {
-            admin: admin.to_owned(),
-            url: format!("{}/{name}", &admin[..cut]),
-            name,
-        })
-    }
-
-    async fn drop_db(self) {
-        if let Ok(mut c) = sqlx::PgConnection::connect(&self.admin).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .execute(&mut c)
-            .await;
-        }
     }
 }
 
@@ -197,7 +132,8 @@ async fn attempts(
 async fn start_ledger(url: &str, accounts: usize) -> anyhow::Result<(String, Store)> {
     let store = Store::connect(url).await?;
     for a in 0..accounts {
-        let acct = ledger_api::wire::account_in(account(a)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let acct = ledger_api::wire::account_in(account("B", a, 10_000))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         store.upsert_account(acct, "bench").await?;
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -275,11 +211,7 @@ async fn relay(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let admin = args
-        .database_url
-        .clone()
-        .or_else(|| std::env::var("DATABASE_URL").ok())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let admin = admin_url(args.database_url.as_deref());
     let dir = tempfile_dir()?;
     let want = |s: &str| args.only.as_deref().is_none_or(|o| o == s);
     let group = OutboxOptions::default();
@@ -291,60 +223,47 @@ async fn main() -> anyhow::Result<()> {
         "outbox-bench: {} attempts, concurrency {}, baseline {} attempts, relay {} outcomes (window {})",
         args.attempts, args.concurrency, args.baseline, args.relay, args.window
     );
-    if want("sqlite") {
-        let url = |f: &str| format!("sqlite://{}?mode=rwc", dir.join(f).display());
-        let (_, l) = attempts(
-            &url("group.db"),
-            group.clone(),
-            args.attempts,
-            args.concurrency,
-            args.accounts,
-            "g",
-        )
-        .await?;
-        println!("sqlite   group commit : {l}");
-        let (_, l) = attempts(
-            &url("single.db"),
-            single.clone(),
-            args.baseline,
-            args.concurrency,
-            args.accounts,
-            "s",
-        )
-        .await?;
-        println!("sqlite   one tx/call  : {l}");
-    }
-    if want("postgres") {
-        let db = PgDb::create(&admin).await?;
-        let r = async {
-            let (_, l) = attempts(
-                &db.url,
-                group.clone(),
-                args.attempts,
-                args.concurrency,
-                args.accounts,
-                "g",
-            )
-            .await?;
-            println!("postgres group commit : {l}");
-            let (_, l) = attempts(
-                &db.url,
-                single.clone(),
-                args.baseline,
-                args.concurrency,
-                args.accounts,
-                "s",
-            )
-            .await?;
-            println!("postgres one tx/call  : {l}");
+    // Group commit against one transaction per call, on each store; prefixes keep the two
+    // runs' attempts apart on the shared PostgreSQL database.
+    let runs = [
+        ("group commit ", group, args.attempts, "g"),
+        ("one tx/call  ", single, args.baseline, "s"),
+    ];
+    let compare = |store: &'static str, url: Box<dyn Fn(&str) -> String>| {
+        let runs = runs.clone();
+        async move {
+            for (name, opts, n, prefix) in runs {
+                let (_, l) = attempts(
+                    &url(prefix),
+                    opts,
+                    n,
+                    args.concurrency,
+                    args.accounts,
+                    prefix,
+                )
+                .await?;
+                println!("{store} {name}: {l}");
+            }
             anyhow::Ok(())
         }
-        .await;
+    };
+    if want("sqlite") {
+        let dir = dir.clone();
+        compare(
+            "sqlite  ",
+            Box::new(move |f| format!("sqlite://{}?mode=rwc", dir.join(f).display())),
+        )
+        .await?;
+    }
+    if want("postgres") {
+        let db = PgDb::create(&admin, "outbox_bench").await?;
+        let url = db.url.clone();
+        let r = compare("postgres", Box::new(move |_| url.clone())).await;
         db.drop_db().await;
         r?;
     }
     // Relay: the ledger on a fresh PostgreSQL database (production), the outbox on each store.
-    let ldb = PgDb::create(&admin).await?;
+    let ldb = PgDb::create(&admin, "outbox_bench").await?;
     let r = async {
         let (uri, store) = start_ledger(&ldb.url, args.accounts).await?;
         if want("sqlite") {
@@ -353,7 +272,7 @@ async fn main() -> anyhow::Result<()> {
             println!("relay sqlite outbox -> ledger (postgres): {l}");
         }
         if want("postgres") {
-            let odb = PgDb::create(&admin).await?;
+            let odb = PgDb::create(&admin, "outbox_bench").await?;
             let l = relay(&odb.url, &uri, args.relay, args.window, args.accounts, "rp").await;
             odb.drop_db().await;
             println!("relay postgres outbox -> ledger (postgres): {}", l?);

@@ -20,22 +20,16 @@ use procs::{dialer_now, dialerd, dialerd_env, manager};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cease_disposition_survives_a_kill_right_after_it() {
-    let db = common::TestDb::postgres().await;
-    let run = format!("C{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let campaign = format!("cease-{}", &run[1..9]);
-    let mut ledgerd = procs::ledgerd(&db).await;
-    let accounts = procs::portfolio(&run, 300);
-    let mut crm = procs::ledger_client(ledgerd.addr, Role::Crm).await;
-    procs::load(&mut crm, &accounts).await;
+    let procs::Stage {
+        db,
+        mut ledgerd,
+        accounts,
+        campaign,
+    } = procs::Stage::new('C', "cease", 300).await;
 
     let mut d1 = dialerd(&dialerd_env(&db, ledgerd.addr, "cease-dialer", START)).await;
     let mut campaigns = manager(d1.addr).await;
-    campaigns
-        .create_campaign(harness::campaign(&campaign, pb::PacingMode::Predictive))
-        .await
-        .expect("created");
-    let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
-    procs::add_accounts(&mut campaigns, &campaign, &ids).await;
+    procs::create_campaign(&mut campaigns, &campaign, &accounts).await;
     let mut phone = Softphone::login_to(d1.addr, "cease-agent", &campaign)
         .await
         .expect("login");

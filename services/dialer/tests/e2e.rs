@@ -37,24 +37,18 @@ fn every_seventh_a_cease(k: u32) -> pb::DispositionCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crm_manager_and_agents_through_a_dialerd_crash() {
-    let db = common::TestDb::postgres().await;
-    let run = format!("E{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let campaign = format!("e2e-{}", &run[1..9]);
-
-    let mut ledgerd = procs::ledgerd(&db).await;
-    let accounts = procs::portfolio(&run, 1000);
+    let procs::Stage {
+        db,
+        mut ledgerd,
+        accounts,
+        campaign,
+    } = procs::Stage::new('E', "e2e", 1000).await;
     let mut crm = procs::ledger_client(ledgerd.addr, Role::Crm).await;
-    procs::load(&mut crm, &accounts).await;
 
     // A manager creates, fills and starts a predictive campaign.
     let mut dialerd1 = dialerd(&dialerd_env(&db, ledgerd.addr, "e2e-dialer-1", START)).await;
     let mut campaigns = manager(dialerd1.addr).await;
-    campaigns
-        .create_campaign(harness::campaign(&campaign, pb::PacingMode::Predictive))
-        .await
-        .expect("created");
-    let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
-    let queued = procs::add_accounts(&mut campaigns, &campaign, &ids).await;
+    let queued = procs::create_campaign(&mut campaigns, &campaign, &accounts).await;
     assert!(queued > 900, "{queued} of 1000 queued");
     let team1 = procs::team(
         dialerd1.addr,

@@ -56,13 +56,13 @@ async fn dials(c: &mut Campaigns, id: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_and_stop_hold_on_every_replica() {
-    let db = common::TestDb::postgres().await;
-    let run = format!("R{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let campaign = format!("rep-{}", &run[1..9]);
-    let mut ledgerd = procs::ledgerd(&db).await;
-    let accounts = procs::portfolio(&run, 900);
+    let procs::Stage {
+        db,
+        mut ledgerd,
+        accounts,
+        campaign,
+    } = procs::Stage::new('R', "rep", 900).await;
     let mut crm = procs::ledger_client(ledgerd.addr, Role::Crm).await;
-    procs::load(&mut crm, &accounts).await;
 
     let mut procs_ = Vec::new();
     for id in REPLICAS {
@@ -72,12 +72,7 @@ async fn pause_and_stop_hold_on_every_replica() {
     for p in &procs_ {
         managers.push(manager(p.addr).await);
     }
-    managers[0]
-        .create_campaign(harness::campaign(&campaign, pb::PacingMode::Predictive))
-        .await
-        .expect("created");
-    let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
-    procs::add_accounts(&mut managers[0], &campaign, &ids).await;
+    procs::create_campaign(&mut managers[0], &campaign, &accounts).await;
     // The others pick the campaign up from the shared table.
     for m in &mut managers[1..] {
         until_state(m, &campaign, pb::CampaignState::Ready).await;

@@ -143,6 +143,49 @@ pub async fn ledger_client(addr: SocketAddr, role: Role) -> dialer::ledger_link:
     )
 }
 
+/// What every multi-process test starts from: a fresh database, `ledgerd` on it, and a
+/// portfolio of `n` accounts the CRM has loaded, with ids unique to this run.
+pub struct Stage {
+    pub db: common::TestDb,
+    pub ledgerd: Proc,
+    pub accounts: Vec<ledger_api::domain::Account>,
+    /// The campaign this run creates: `<tag>-<run id>`.
+    pub campaign: String,
+}
+
+impl Stage {
+    /// `letter` starts the run's ids (one per test file, for telling their rows apart).
+    pub async fn new(letter: char, tag: &str, n: usize) -> Stage {
+        let db = common::TestDb::postgres().await;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let run = format!("{letter}{}-", &id[..8]);
+        let ledgerd = ledgerd(&db).await;
+        let accounts = portfolio(&run, n);
+        load(&mut ledger_client(ledgerd.addr, Role::Crm).await, &accounts).await;
+        Stage {
+            db,
+            ledgerd,
+            accounts,
+            campaign: format!("{tag}-{}", &id[..8]),
+        }
+    }
+}
+
+/// Creates the predictive `campaign` through `campaigns` and queues every one of `accounts`;
+/// returns how many were queued.
+pub async fn create_campaign(
+    campaigns: &mut Campaigns,
+    campaign: &str,
+    accounts: &[ledger_api::domain::Account],
+) -> u32 {
+    campaigns
+        .create_campaign(harness::campaign(campaign, pb::PacingMode::Predictive))
+        .await
+        .expect("created");
+    let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+    add_accounts(campaigns, campaign, &ids).await
+}
+
 /// The generated portfolio with ids unique to this run (the attempt counters in Redis
 /// outlive a test run).
 pub fn portfolio(run: &str, n: usize) -> Vec<ledger_api::domain::Account> {

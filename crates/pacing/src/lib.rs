@@ -21,10 +21,18 @@
 //! assert_eq!(pacer.tick(&tick).unwrap().dial, 3);
 //! ```
 //!
-//! Modules: [`estimators`] (online answer, ring-time and handle-time models),
-//! [`budget`] (rolling abandonment accounting), [`predictive`] (the model-based pacer),
-//! [`baselines`] (preview, progressive, power, VICIdial-style adaptive), [`protocol`] (the
-//! JSON-lines session, without the I/O).
+//! # Layout
+//!
+//! - [`estimators`]: online answer, ring-time and handle-time models (what the next seconds
+//!   will bring).
+//! - [`budget`]: rolling abandonment accounting (how many abandons the 3 % still allows).
+//! - [`predictive`]: the model-based pacer built on both.
+//! - [`baselines`]: preview, progressive, power and VICIdial-style adaptive, for comparison.
+//! - [`protocol`]: the JSON-lines controller session of `dialerctl pacing-agent`, without
+//!   the I/O.
+//! - `stats`: the small numeric helpers they share (private).
+//!
+//! It depends on nothing with I/O (no tokio, tonic, sqlx or redis): see docs/architecture.md.
 
 pub mod baselines;
 pub mod budget;

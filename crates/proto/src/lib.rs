@@ -1,5 +1,11 @@
 //! Generated protobuf/gRPC types of the project's public contract (`proto/`), one module per
 //! protobuf package, plus the encoded `FileDescriptorSet` that reflection services serve.
+//!
+//! # Layout
+//!
+//! - `build.rs`: compiles every `.proto` under `proto/` with protox (no system `protoc`).
+//! - [`collections`]: the generated modules, `collections::<service>::v1`.
+//! - [`FILE_DESCRIPTOR_SET`]: the same files, encoded, for reflection.
 
 /// Encoded `FileDescriptorSet` of every `.proto` under `proto/` (for tonic-reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));

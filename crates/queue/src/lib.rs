@@ -19,6 +19,13 @@
 //! Instants are passed in by the caller (Unix milliseconds) rather than read from a clock,
 //! so the simulator's virtual clock drives the same code as production.
 
+//! # Layout
+//!
+//! - [`reservation`]: the attempt-reservation types and the [`AttemptBook`] contract.
+//! - [`memory`], [`redis_store`]: the two stores, each implementing both contracts.
+//! - [`any`]: the run-time choice between them.
+//! - [`rank`], [`recycle`]: the pure policies (dial order, when an account comes back).
+
 pub mod any;
 pub mod memory;
 pub mod rank;

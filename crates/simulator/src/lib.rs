@@ -2,7 +2,7 @@
 //!
 //! It runs the real pacing controllers of the `pacing` crate against a statistical carrier
 //! (the attempt model of [`model`]) and simulated agents, on a virtual clock, with common
-//! random numbers so that every policy faces the same dice. [`bench`] runs the whole
+//! random numbers so that every policy faces the same dice. [`bench`](mod@bench) runs the whole
 //! benchmark (scenarios S1-S9 x 10/50/200 agents x policies); `dialerctl simulate` is its
 //! command line.
 //!
@@ -12,6 +12,17 @@
 //! let r = run(&cfg, &pacing::Policy::Progressive).unwrap();
 //! assert!(r.summary.dials > 0);
 //! ```
+
+//! # Layout
+//!
+//! - [`scenario`]: the scenarios S1-S9 and the reference frontier.
+//! - [`model`]: the attempt model (what one dial turns into), drawn from [`rng`]'s common
+//!   random streams.
+//! - [`engine`]: one shift on a virtual clock, a pacer and a team.
+//! - [`metrics`]: per-day figures, pooled over days with intervals.
+//! - [`bench`](mod@bench): the whole benchmark grid, on worker threads.
+//!
+//! Like `pacing`, it has no I/O dependency (no tokio, tonic, sqlx or redis).
 
 pub mod bench;
 pub mod engine;

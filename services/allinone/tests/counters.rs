@@ -277,12 +277,7 @@ async fn counters_survive_a_flush(db: &TestDb) {
             .expect("login");
         team.push(phone.work_right_party_contacts(talks.clone()));
     }
-    campaigns
-        .start_campaign(pb::StartCampaignRequest {
-            campaign_id: id.clone(),
-        })
-        .await
-        .expect("started");
+    harness::start(&mut campaigns, &id).await;
     figures_until(&mut campaigns, &id, |f| {
         f.dials >= 20 && talks.load(Ordering::Relaxed) >= 2
     })

@@ -181,12 +181,7 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
             .expect("login");
         team.push(phone.work_right_party_contacts(dispositions.clone()));
     }
-    campaigns
-        .start_campaign(pb::StartCampaignRequest {
-            campaign_id: id.into(),
-        })
-        .await
-        .expect("started");
+    harness::start(&mut campaigns, id).await;
     let f = figures_until(&mut campaigns, id, |f| {
         f.dials >= 5 && dispositions.load(Ordering::Relaxed) >= 2
     })

@@ -20,12 +20,7 @@ use procs::{dialer_now, dialerd, dialerd_env, manager};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cease_disposition_survives_a_kill_right_after_it() {
-    let procs::Stage {
-        db,
-        mut ledgerd,
-        accounts,
-        campaign,
-    } = procs::Stage::new('C', "cease", 300).await;
+    let (db, mut ledgerd, _, accounts, campaign) = procs::stage('C', "cease", 300).await;
 
     let mut d1 = dialerd(&dialerd_env(&db, ledgerd.addr, "cease-dialer", START)).await;
     let mut campaigns = manager(d1.addr).await;
@@ -34,12 +29,7 @@ async fn a_cease_disposition_survives_a_kill_right_after_it() {
         .await
         .expect("login");
     phone.send(C::Ready(pb::Ready {})).await;
-    campaigns
-        .start_campaign(pb::StartCampaignRequest {
-            campaign_id: campaign.clone(),
-        })
-        .await
-        .expect("started");
+    harness::start(&mut campaigns, &campaign).await;
 
     // The first call bridged to the agent, and whose account it is.
     let mut offered = std::collections::HashMap::new();
@@ -98,13 +88,7 @@ async fn a_cease_disposition_survives_a_kill_right_after_it() {
     })
     .await;
     figures_until(&mut campaigns, &campaign, |f| f.dials >= 80).await;
-    campaigns
-        .stop_campaign(pb::StopCampaignRequest {
-            campaign_id: campaign.clone(),
-            wait: true,
-        })
-        .await
-        .expect("stopped");
+    harness::stop(&mut campaigns, &campaign).await;
     team.abort();
     assert!(d2.terminate().await.success());
 

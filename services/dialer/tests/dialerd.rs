@@ -119,12 +119,7 @@ async fn dialerd_serves_shuts_down_on_sigterm_and_resumes() {
         })
         .await
         .expect("added");
-    campaigns
-        .start_campaign(pb::StartCampaignRequest {
-            campaign_id: "bin".into(),
-        })
-        .await
-        .expect("started");
+    harness::start(&mut campaigns, "bin").await;
     let text = d.scrape().await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(

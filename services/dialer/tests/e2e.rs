@@ -37,13 +37,7 @@ fn every_seventh_a_cease(k: u32) -> pb::DispositionCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crm_manager_and_agents_through_a_dialerd_crash() {
-    let procs::Stage {
-        db,
-        mut ledgerd,
-        accounts,
-        campaign,
-    } = procs::Stage::new('E', "e2e", 1000).await;
-    let mut crm = procs::ledger_client(ledgerd.addr, Role::Crm).await;
+    let (db, mut ledgerd, mut crm, accounts, campaign) = procs::stage('E', "e2e", 1000).await;
 
     // A manager creates, fills and starts a predictive campaign.
     let mut dialerd1 = dialerd(&dialerd_env(&db, ledgerd.addr, "e2e-dialer-1", START)).await;
@@ -58,12 +52,7 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
         every_seventh_a_cease,
     )
     .await;
-    campaigns
-        .start_campaign(pb::StartCampaignRequest {
-            campaign_id: campaign.clone(),
-        })
-        .await
-        .expect("started");
+    harness::start(&mut campaigns, &campaign).await;
     figures_until(&mut campaigns, &campaign, |f| f.dials >= 60).await;
 
     // The CRM sets a cease on twenty accounts the campaign has not reached yet, spread over
@@ -121,13 +110,7 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
     .await;
     let resumed = figures_until(&mut campaigns, &campaign, |f| f.dials >= 60).await;
     assert_eq!(resumed.state, pb::CampaignState::Running as i32);
-    campaigns
-        .stop_campaign(pb::StopCampaignRequest {
-            campaign_id: campaign.clone(),
-            wait: true,
-        })
-        .await
-        .expect("stopped");
+    harness::stop(&mut campaigns, &campaign).await;
     let after = figures_until(&mut campaigns, &campaign, |_| true).await;
     drop(campaigns);
     team2.abort();

@@ -14,7 +14,6 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use auth::Role;
 use collections_proto::dialer_v1 as pb;
 use harness::{Campaigns, PATIENCE, START, figures_until};
 use procs::{assert_dispositions_kept, dialerd, dialerd_env, manager};
@@ -56,13 +55,7 @@ async fn dials(c: &mut Campaigns, id: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_and_stop_hold_on_every_replica() {
-    let procs::Stage {
-        db,
-        mut ledgerd,
-        accounts,
-        campaign,
-    } = procs::Stage::new('R', "rep", 900).await;
-    let mut crm = procs::ledger_client(ledgerd.addr, Role::Crm).await;
+    let (db, mut ledgerd, mut crm, accounts, campaign) = procs::stage('R', "rep", 900).await;
 
     let mut procs_ = Vec::new();
     for id in REPLICAS {
@@ -91,12 +84,7 @@ async fn pause_and_stop_hold_on_every_replica() {
             .await,
         );
     }
-    managers[0]
-        .start_campaign(pb::StartCampaignRequest {
-            campaign_id: campaign.clone(),
-        })
-        .await
-        .expect("started");
+    harness::start(&mut managers[0], &campaign).await;
     for m in &mut managers {
         figures_until(m, &campaign, |f| f.dials >= 10).await;
     }
@@ -140,13 +128,7 @@ async fn pause_and_stop_hold_on_every_replica() {
     }
 
     // Stopped through replica 3, waiting: when it returns no replica has a call in progress.
-    managers[2]
-        .stop_campaign(pb::StopCampaignRequest {
-            campaign_id: campaign.clone(),
-            wait: true,
-        })
-        .await
-        .expect("stopped");
+    harness::stop(&mut managers[2], &campaign).await;
     let mut sql = <sqlx::PgConnection as sqlx::Connection>::connect(&db.dialer_url)
         .await
         .expect("dialer database");

@@ -300,6 +300,27 @@ pub fn campaign(id: &str, mode: pb::PacingMode) -> pb::CreateCampaignRequest {
     }
 }
 
+/// A manager starts `campaign`.
+pub async fn start(campaigns: &mut Campaigns, campaign: &str) {
+    campaigns
+        .start_campaign(pb::StartCampaignRequest {
+            campaign_id: campaign.into(),
+        })
+        .await
+        .expect("started");
+}
+
+/// A manager stops `campaign` and waits for its calls in progress to end.
+pub async fn stop(campaigns: &mut Campaigns, campaign: &str) {
+    campaigns
+        .stop_campaign(pb::StopCampaignRequest {
+            campaign_id: campaign.into(),
+            wait: true,
+        })
+        .await
+        .expect("stopped");
+}
+
 /// The sample portfolio's account ids `A000000`...
 pub fn account_ids(n: u32) -> Vec<String> {
     (0..n).map(|i| format!("A{i:06}")).collect()

@@ -143,32 +143,29 @@ pub async fn ledger_client(addr: SocketAddr, role: Role) -> dialer::ledger_link:
     )
 }
 
-/// What every multi-process test starts from: a fresh database, `ledgerd` on it, and a
-/// portfolio of `n` accounts the CRM has loaded, with ids unique to this run.
-pub struct Stage {
-    pub db: common::TestDb,
-    pub ledgerd: Proc,
-    pub accounts: Vec<ledger_api::domain::Account>,
-    /// The campaign this run creates: `<tag>-<run id>`.
-    pub campaign: String,
-}
-
-impl Stage {
-    /// `letter` starts the run's ids (one per test file, for telling their rows apart).
-    pub async fn new(letter: char, tag: &str, n: usize) -> Stage {
-        let db = common::TestDb::postgres().await;
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let run = format!("{letter}{}-", &id[..8]);
-        let ledgerd = ledgerd(&db).await;
-        let accounts = portfolio(&run, n);
-        load(&mut ledger_client(ledgerd.addr, Role::Crm).await, &accounts).await;
-        Stage {
-            db,
-            ledgerd,
-            accounts,
-            campaign: format!("{tag}-{}", &id[..8]),
-        }
-    }
+/// What every multi-process test starts from: a fresh database, `ledgerd` on it, a CRM
+/// client of it, a portfolio of `n` accounts the CRM has loaded, with ids unique to this run
+/// (`letter` starts them, one letter per test file), and the name of the campaign the test
+/// creates (`<tag>-<run id>`).
+pub async fn stage(
+    letter: char,
+    tag: &str,
+    n: usize,
+) -> (
+    common::TestDb,
+    Proc,
+    dialer::ledger_link::LedgerClient,
+    Vec<ledger_api::domain::Account>,
+    String,
+) {
+    let db = common::TestDb::postgres().await;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let run = format!("{letter}{}-", &id[..8]);
+    let ledgerd = ledgerd(&db).await;
+    let accounts = portfolio(&run, n);
+    let mut crm = ledger_client(ledgerd.addr, Role::Crm).await;
+    load(&mut crm, &accounts).await;
+    (db, ledgerd, crm, accounts, format!("{tag}-{}", &id[..8]))
 }
 
 /// Creates the predictive `campaign` through `campaigns` and queues every one of `accounts`;

@@ -1,7 +1,9 @@
 //! The gRPC edge: maps protobuf messages to domain types with [`ledger_api::wire`] (rejecting
 //! bad fields with INVALID_ARGUMENT naming them), calls the store, maps results and errors
 //! back (NOT_FOUND, UNAVAILABLE, ...), and runs the streaming RPCs (batched outcome ingest with
-//! acks after commit, change feed replay-then-follow).
+//! acks after commit, change feed replay-then-follow). Who may call what is [`roles`].
+
+pub mod roles;
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -15,7 +17,6 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
-use auth::{Role, require};
 use ledger_api::domain::{self, *};
 use ledger_api::limits::{self, ID_BYTES, MAX_OUTCOMES_PER_MESSAGE, PAGE_TOKEN_BYTES};
 use ledger_api::wire::*;
@@ -233,7 +234,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<Streaming<pb::UpsertAccountRequest>>,
     ) -> Result<Response<pb::UpsertAccountsResponse>, Status> {
-        let caller = require(&req, &[Role::Crm])?;
+        let caller = auth::caller(&req)?;
         let mut stream = req.into_inner();
         let mut resp = pb::UpsertAccountsResponse::default();
         let mut index = 0u32;
@@ -293,7 +294,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         required_id("account_id", &r.account_id)?;
         let a = self
@@ -308,7 +308,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         let limit = match r.page_size {
             0 => ACCOUNTS_PAGE_DEFAULT,
@@ -346,7 +345,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<Streaming<pb::RecordOutcomesRequest>>,
     ) -> Result<Response<Self::RecordOutcomesStream>, Status> {
-        require(&req, &[Role::Dialer])?;
         let mut inbound = req.into_inner();
         let max_batch = self.max_batch;
         let clock = self.clock.clone();
@@ -446,7 +444,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::GetContactHistoryRequest>,
     ) -> Result<Response<pb::GetContactHistoryResponse>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         required_id("account_id", &r.account_id)?;
         optional_id("person_id", &r.person_id)?;
@@ -473,7 +470,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::ListOutcomesRequest>,
     ) -> Result<Response<pb::ListOutcomesResponse>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         let limit = match r.page_size {
             0 => 100,
@@ -536,7 +532,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::WatchChangesRequest>,
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         if r.after_seq < 0 {
             return Err(Status::invalid_argument("after_seq: must not be negative"));
@@ -593,7 +588,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::RecordPromiseRequest>,
     ) -> Result<Response<pb::Promise>, Status> {
-        let caller = require(&req, &[Role::Crm, Role::Dialer])?;
+        let caller = auth::caller(&req)?;
         let p = req
             .into_inner()
             .promise
@@ -611,7 +606,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::ListPromisesRequest>,
     ) -> Result<Response<pb::ListPromisesResponse>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         required_id("account_id", &r.account_id)?;
         optional_id("debt_id", &r.debt_id)?;
@@ -629,7 +623,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::SetHoldRequest>,
     ) -> Result<Response<pb::Hold>, Status> {
-        let caller = require(&req, &[Role::Crm, Role::Dialer])?;
+        let caller = auth::caller(&req)?;
         let h = req
             .into_inner()
             .hold
@@ -649,7 +643,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::SetConsentRequest>,
     ) -> Result<Response<pb::Phone>, Status> {
-        let caller = require(&req, &[Role::Crm, Role::Dialer])?;
+        let caller = auth::caller(&req)?;
         let c = consent_update_in(req.into_inner()).map_err(invalid)?;
         let number = ledger_api::redact::phone(&c.number);
         let consent = c.consent;
@@ -666,7 +660,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::CheckAccountsRequest>,
     ) -> Result<Response<pb::CheckAccountsResponse>, Status> {
-        require(&req, &[Role::Dialer])?;
         let r = req.into_inner();
         if r.accounts.len() > MAX_CHECK_ACCOUNTS {
             return Err(Status::invalid_argument(format!(

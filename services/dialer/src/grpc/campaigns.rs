@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 use std::pin::Pin;
 
-use auth::{Role, require};
 use collections_proto::dialer_v1 as pb;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
@@ -16,8 +15,6 @@ use crate::campaign::CampaignSpec;
 use crate::engine::{Backend, RunState};
 
 use crate::limits::MAX_ACCOUNTS_PER_ADD as MAX_ACCOUNTS_PER_REQUEST;
-
-const MANAGERS: &[Role] = &[Role::Manager];
 
 /// The CampaignService implementation.
 pub struct CampaignGrpc<B: Backend> {
@@ -70,7 +67,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::CreateCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let c = req
             .into_inner()
             .campaign
@@ -88,7 +84,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::UpdateCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let c = req
             .into_inner()
             .campaign
@@ -106,7 +101,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::GetCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let info = self
             .registry
@@ -119,7 +113,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::ListCampaignsRequest>,
     ) -> Result<Response<pb::ListCampaignsResponse>, Status> {
-        require(&req, MANAGERS)?;
         let want = convert::state_from(req.into_inner().state, "state")?;
         let campaigns = self
             .registry
@@ -135,7 +128,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::StartCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let info = self
             .registry
@@ -149,7 +141,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::PauseCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let info = self
             .registry
@@ -163,7 +154,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::ResumeCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let info = self
             .registry
@@ -177,7 +167,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::StopCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let info = self
             .registry
@@ -191,7 +180,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::AddAccountsRequest>,
     ) -> Result<Response<pb::AddAccountsResponse>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let id = campaign_id(&r.campaign_id)?;
         match (r.account_ids.is_empty(), r.filter) {
@@ -256,7 +244,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::WatchCampaignRequest>,
     ) -> Result<Response<FiguresStream>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let mut figures = self
             .registry

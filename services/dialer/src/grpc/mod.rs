@@ -1,15 +1,13 @@
 //! The gRPC edge of dialerd: `collections.dialer.v1` services over the [`Registry`]. Each
-//! handler checks the caller's role, turns protobuf into domain types (INVALID_ARGUMENT
-//! naming the field on bad input), calls the registry or the engine, and maps the answer
-//! back. No domain logic lives here.
-//!
-//! Roles: `manager` runs campaigns and asks for explanations, `agent` has its own session,
-//! `crm` may ask for explanations, `admin` may do everything (see docs/dialer-service.md).
+//! handler turns protobuf into domain types (INVALID_ARGUMENT naming the field on bad input),
+//! calls the registry or the engine, and maps the answer back. No domain logic lives here.
+//! Who may call what is [`roles`] (enforced by the server's `auth::RoleLayer`).
 
 pub mod agents;
 pub mod campaigns;
 pub mod compliance;
 pub mod convert;
+pub mod roles;
 
 pub use agents::AgentGrpc;
 pub use campaigns::CampaignGrpc;

@@ -9,8 +9,9 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, campaign_to, figures_to, invalid};
-use super::{Shared, status};
+use super::Shared;
+use super::convert::{self, campaign_to, figures_to};
+use super::status::{self, invalid};
 use crate::campaign::CampaignSpec;
 use crate::engine::{Backend, RunState};
 
@@ -76,7 +77,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
             ..CampaignSpec::default()
         };
         let spec = convert::merge_campaign(c, base, &self.pack_ids())?;
-        let info = self.registry.create(spec).await.map_err(status)?;
+        let info = self.registry.create(spec).await.map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -91,9 +92,13 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         if c.campaign_id.is_empty() {
             return Err(invalid("campaign.campaign_id", "required"));
         }
-        let current = self.registry.get(&c.campaign_id).map_err(status)?.spec;
+        let current = self
+            .registry
+            .get(&c.campaign_id)
+            .map_err(status::registry)?
+            .spec;
         let spec = convert::merge_campaign(c, current, &self.pack_ids())?;
-        let info = self.registry.update(spec).await.map_err(status)?;
+        let info = self.registry.update(spec).await.map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -105,7 +110,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         let info = self
             .registry
             .get(campaign_id(&r.campaign_id)?)
-            .map_err(status)?;
+            .map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -133,7 +138,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
             .registry
             .start(campaign_id(&r.campaign_id)?)
             .await
-            .map_err(status)?;
+            .map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -146,7 +151,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
             .registry
             .pause(campaign_id(&r.campaign_id)?)
             .await
-            .map_err(status)?;
+            .map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -159,7 +164,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
             .registry
             .resume_campaign(campaign_id(&r.campaign_id)?)
             .await
-            .map_err(status)?;
+            .map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -172,7 +177,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
             .registry
             .stop(campaign_id(&r.campaign_id)?, r.wait)
             .await
-            .map_err(status)?;
+            .map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -202,7 +207,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
                     .registry
                     .add_by_filter(id, &filter, &r.page_token)
                     .await
-                    .map_err(status)?;
+                    .map_err(status::registry)?;
                 return Ok(Response::new(pb::AddAccountsResponse {
                     queued: report.queued,
                     not_found: report.not_found,
@@ -229,7 +234,11 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
                 ids.push(a);
             }
         }
-        let report = self.registry.add_accounts(id, ids).await.map_err(status)?;
+        let report = self
+            .registry
+            .add_accounts(id, ids)
+            .await
+            .map_err(status::registry)?;
         Ok(Response::new(pb::AddAccountsResponse {
             queued: report.queued,
             not_found: report.not_found,
@@ -248,7 +257,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         let mut figures = self
             .registry
             .watch(campaign_id(&r.campaign_id)?)
-            .map_err(status)?;
+            .map_err(status::registry)?;
         let mut stop = self.stop.clone();
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
@@ -270,7 +279,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
                         }
                     }
                     () = super::stopped(&mut stop) => {
-                        let _ = tx.send(Err(Status::unavailable("the dialer is shutting down"))).await;
+                        let _ = tx.send(Err(status::shutting_down())).await;
                         return;
                     }
                     () = tx.closed() => return,

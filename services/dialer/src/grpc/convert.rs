@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use pacing::Policy as Pacing;
 use tonic::Status;
 
+use super::status::{self, invalid};
 use crate::campaign::CampaignSpec;
 use crate::engine::{Figures, RunState};
 use crate::limits::{self, ID_BYTES, MAX_DEBTS, MAX_MINOR};
@@ -19,11 +20,6 @@ use crate::registry::{CampaignInfo, CampaignState};
 use crate::session::{
     AgentCommand, AgentEvent, Disposition, DispositionCode, PromiseTerms, ScreenPop, SeatState,
 };
-
-/// INVALID_ARGUMENT naming `field`.
-pub fn invalid(field: impl std::fmt::Display, problem: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {problem}"))
-}
 
 // ---------------------------------------------------------------- time
 
@@ -401,14 +397,7 @@ pub fn merge_campaign(
     set(&mut spec.lease_s, c.lease_s);
     // Every remaining rule (ranges, E.164, the pacing policy's own checks) is the domain's,
     // named the same way.
-    spec.validate().map_err(|e| {
-        let field = if e.field == "id" {
-            "campaign_id"
-        } else {
-            e.field
-        };
-        invalid(format_args!("campaign.{field}"), e.problem)
-    })?;
+    spec.validate().map_err(status::spec)?;
     Ok(spec)
 }
 
@@ -615,9 +604,7 @@ pub fn account_filter(f: pb::AccountFilter) -> Result<ledger_api::domain::Accoun
         max_days_past_due: f.max_days_past_due,
         has_phone: f.has_phone,
     };
-    filter
-        .validate("filter")
-        .map_err(|e| invalid(e.field, e.message))?;
+    filter.validate("filter").map_err(status::contract)?;
     Ok(filter)
 }
 
@@ -649,9 +636,7 @@ pub fn agent_command(c: pb::agent_request::Command) -> Result<AgentCommand, Stat
     use pb::agent_request::Command as C;
     Ok(match c {
         C::Login(_) => {
-            return Err(Status::failed_precondition(
-                "login: already logged in on this session",
-            ));
+            return Err(status::already_logged_in());
         }
         C::Ready(_) => AgentCommand::Ready,
         C::NotReady(n) => {
@@ -687,7 +672,7 @@ pub fn agent_command(c: pb::agent_request::Command) -> Result<AgentCommand, Stat
                 None
             } else {
                 ledger_api::domain::validate_e164("manual_dial.number", &m.number)
-                    .map_err(|e| invalid(e.field, e.message))?;
+                    .map_err(status::contract)?;
                 Some(m.number)
             };
             at_most("manual_dial.debt_ids", &m.debt_ids, MAX_DEBTS)?;
@@ -745,7 +730,7 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
                 ));
             }
             ledger_api::domain::validate_currency(&format!("{F}.promise.currency"), &p.currency)
-                .map_err(|e| invalid(e.field, e.message))?;
+                .map_err(status::contract)?;
             if p.due_date.len() != 10 || p.due_date.parse::<jiff::civil::Date>().is_err() {
                 return Err(invalid(
                     format_args!("{F}.promise.due_date"),
@@ -884,8 +869,8 @@ fn rejection_code(problem: &str) -> pb::RejectionCode {
 }
 
 /// A rejection made at the edge (malformed command).
-pub fn rejected(command: &str, status: &Status) -> pb::AgentMessage {
-    let code = match status.code() {
+pub fn rejected(command: &str, e: &Status) -> pb::AgentMessage {
+    let code = match e.code() {
         tonic::Code::InvalidArgument => pb::RejectionCode::InvalidArgument,
         tonic::Code::PermissionDenied => pb::RejectionCode::PermissionDenied,
         tonic::Code::NotFound => pb::RejectionCode::NotFound,
@@ -894,7 +879,7 @@ pub fn rejected(command: &str, status: &Status) -> pb::AgentMessage {
     pb::AgentMessage {
         event: Some(pb::agent_message::Event::Rejected(pb::CommandRejected {
             command: command.to_string(),
-            reason: status.message().to_string(),
+            reason: e.message().to_string(),
             code: code as i32,
         })),
     }

@@ -18,7 +18,8 @@ use crate::engine::{Figures, RunState};
 use crate::limits::{self, ID_BYTES, MAX_DEBTS, MAX_MINOR};
 use crate::registry::{CampaignInfo, CampaignState};
 use crate::session::{
-    AgentCommand, AgentEvent, Disposition, DispositionCode, PromiseTerms, ScreenPop, SeatState,
+    AgentCommand, AgentEvent, Disposition, DispositionCode, PromiseTerms, RejectKind, ScreenPop,
+    SeatState,
 };
 
 // ---------------------------------------------------------------- time
@@ -850,21 +851,13 @@ fn screen_pop_to(p: ScreenPop) -> pb::ScreenPop {
     }
 }
 
-/// How a rejection reads to a softphone: the engine's problems start with the field they
-/// are about (`promise.amount_minor: ...`) when the command was malformed.
-fn rejection_code(problem: &str) -> pb::RejectionCode {
-    if problem == "not your call" {
-        pb::RejectionCode::PermissionDenied
-    } else if problem.contains("not found") || problem.starts_with("no such call") {
-        pb::RejectionCode::NotFound
-    } else if problem.split_once(':').is_some_and(|(f, _)| {
-        !f.is_empty()
-            && f.bytes()
-                .all(|b| b.is_ascii_lowercase() || b"._[]0123456789".contains(&b))
-    }) {
-        pb::RejectionCode::InvalidArgument
-    } else {
-        pb::RejectionCode::FailedPrecondition
+/// The softphone's code for an engine rejection.
+fn rejection_code(kind: RejectKind) -> pb::RejectionCode {
+    match kind {
+        RejectKind::Invalid => pb::RejectionCode::InvalidArgument,
+        RejectKind::NotFound => pb::RejectionCode::NotFound,
+        RejectKind::NotYours => pb::RejectionCode::PermissionDenied,
+        RejectKind::NotNow => pb::RejectionCode::FailedPrecondition,
     }
 }
 
@@ -934,10 +927,10 @@ pub fn agent_event_to(e: AgentEvent) -> pb::AgentMessage {
         AgentEvent::DispositionSaved { call } => E::Saved(pb::DispositionSaved {
             call_id: call.to_string(),
         }),
-        AgentEvent::Rejected { command, problem } => E::Rejected(pb::CommandRejected {
-            command: command.clone(),
-            code: rejection_code(&problem) as i32,
-            reason: problem,
+        AgentEvent::Rejected { command, rejection } => E::Rejected(pb::CommandRejected {
+            command,
+            code: rejection_code(rejection.kind) as i32,
+            reason: rejection.reason,
         }),
     };
     pb::AgentMessage { event: Some(event) }
@@ -1184,21 +1177,42 @@ mod tests {
             let e = agent_command(c).expect_err(field);
             assert!(e.message().starts_with(field), "{}", e.message());
         }
-        assert_eq!(
-            rejection_code("promise.amount_minor: must be positive"),
-            pb::RejectionCode::InvalidArgument
-        );
-        assert_eq!(
-            rejection_code("not your call"),
-            pb::RejectionCode::PermissionDenied
-        );
-        assert_eq!(
-            rejection_code("no such call (it has ended)"),
-            pb::RejectionCode::NotFound
-        );
-        assert_eq!(
-            rejection_code("finish the call first"),
-            pb::RejectionCode::FailedPrecondition
-        );
+    }
+
+    #[test]
+    fn engine_rejections_read_as_before() {
+        use crate::session::Rejection;
+        let cases = [
+            (
+                Rejection::field("promise.amount_minor", "must be positive"),
+                pb::RejectionCode::InvalidArgument,
+                "promise.amount_minor: must be positive",
+            ),
+            (
+                Rejection::not_yours(),
+                pb::RejectionCode::PermissionDenied,
+                "not your call",
+            ),
+            (
+                Rejection::not_found("no such call (it has ended)"),
+                pb::RejectionCode::NotFound,
+                "no such call (it has ended)",
+            ),
+            (
+                Rejection::not_now("finish the call first"),
+                pb::RejectionCode::FailedPrecondition,
+                "finish the call first",
+            ),
+        ];
+        for (rejection, code, reason) in cases {
+            let m = agent_event_to(AgentEvent::Rejected {
+                command: "hangup".into(),
+                rejection,
+            });
+            let Some(pb::agent_message::Event::Rejected(r)) = m.event else {
+                panic!("a rejection");
+            };
+            assert_eq!((r.code(), r.reason.as_str()), (code, reason));
+        }
     }
 }

@@ -17,6 +17,18 @@ use crate::engine::{Backend, RunState};
 
 use crate::limits::MAX_ACCOUNTS_PER_ADD as MAX_ACCOUNTS_PER_REQUEST;
 
+/// A life-cycle step a manager asks of a campaign.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Start,
+    Pause,
+    Resume,
+    /// `wait`: answer once the calls in progress have ended.
+    Stop {
+        wait: bool,
+    },
+}
+
 /// The CampaignService implementation.
 pub struct CampaignGrpc<B: Backend> {
     registry: Shared<B>,
@@ -33,6 +45,21 @@ impl<B: Backend> std::fmt::Debug for CampaignGrpc<B> {
 impl<B: Backend> CampaignGrpc<B> {
     pub fn new(registry: Shared<B>, stop: watch::Receiver<bool>) -> Self {
         CampaignGrpc { registry, stop }
+    }
+
+    /// The life-cycle RPCs (start, pause, resume, stop): a campaign id in, the campaign as the
+    /// step left it out.
+    async fn life_cycle(&self, id: &str, step: Step) -> Result<Response<pb::Campaign>, Status> {
+        let id = campaign_id(id)?;
+        let registry = &self.registry;
+        let info = match step {
+            Step::Start => registry.start(id).await,
+            Step::Pause => registry.pause(id).await,
+            Step::Resume => registry.resume_campaign(id).await,
+            Step::Stop { wait } => registry.stop(id, wait).await,
+        }
+        .map_err(status::registry)?;
+        Ok(Response::new(campaign_to(&info)))
     }
 
     fn pack_ids(&self) -> Vec<&'static str> {
@@ -133,39 +160,24 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::StartCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        let r = req.into_inner();
-        let info = self
-            .registry
-            .start(campaign_id(&r.campaign_id)?)
+        self.life_cycle(&req.into_inner().campaign_id, Step::Start)
             .await
-            .map_err(status::registry)?;
-        Ok(Response::new(campaign_to(&info)))
     }
 
     async fn pause_campaign(
         &self,
         req: Request<pb::PauseCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        let r = req.into_inner();
-        let info = self
-            .registry
-            .pause(campaign_id(&r.campaign_id)?)
+        self.life_cycle(&req.into_inner().campaign_id, Step::Pause)
             .await
-            .map_err(status::registry)?;
-        Ok(Response::new(campaign_to(&info)))
     }
 
     async fn resume_campaign(
         &self,
         req: Request<pb::ResumeCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        let r = req.into_inner();
-        let info = self
-            .registry
-            .resume_campaign(campaign_id(&r.campaign_id)?)
+        self.life_cycle(&req.into_inner().campaign_id, Step::Resume)
             .await
-            .map_err(status::registry)?;
-        Ok(Response::new(campaign_to(&info)))
     }
 
     async fn stop_campaign(
@@ -173,12 +185,8 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         req: Request<pb::StopCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
         let r = req.into_inner();
-        let info = self
-            .registry
-            .stop(campaign_id(&r.campaign_id)?, r.wait)
+        self.life_cycle(&r.campaign_id, Step::Stop { wait: r.wait })
             .await
-            .map_err(status::registry)?;
-        Ok(Response::new(campaign_to(&info)))
     }
 
     async fn add_accounts(

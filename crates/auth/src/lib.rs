@@ -1,11 +1,16 @@
-//! Bearer-JWT authentication (HS256, key from config) as a tonic interceptor, and role checks
-//! per RPC, shared by the ledger and the dialer so one token format and one set of roles serve
-//! both. Without a configured key every caller is an anonymous admin (development and the
-//! embedded demo); with one, `authorization: Bearer <jwt>` with claims `sub`, `role` (`crm`,
-//! `dialer`, `agent`, `manager` or `admin`) and optionally `exp` is required. Expired or badly
-//! signed tokens are UNAUTHENTICATED; a role a method does not allow is PERMISSION_DENIED.
+//! Bearer-JWT authentication (HS256, key from config) and per-method roles, shared by the
+//! ledger and the dialer so one token format and one set of roles serve both. Without a
+//! configured key every caller is an anonymous admin (development and the embedded demo); with
+//! one, `authorization: Bearer <jwt>` with claims `sub`, `role` (`crm`, `dialer`, `agent`,
+//! `manager` or `admin`) and optionally `exp` is required. Expired or badly signed tokens are
+//! UNAUTHENTICATED; a role a method does not allow is PERMISSION_DENIED. Both are enforced by
+//! one tower layer ([`RoleLayer`]) over each server's [`RoleTable`].
 //! Token verification is hand-rolled on `hmac`/`sha2` to keep the dependency tree small; it
 //! accepts only `alg: HS256`.
+
+mod layer;
+
+pub use layer::{RoleLayer, RoleService, RoleTable, caller};
 
 use std::sync::Arc;
 
@@ -14,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tonic::{Request, Status};
+use tonic::Status;
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +91,7 @@ pub enum AuthError {
     UnknownRole(String),
 }
 
-/// The authenticated caller, stored in request extensions by the interceptor.
+/// The authenticated caller, stored in request extensions by [`RoleLayer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub subject: String,
@@ -113,7 +118,7 @@ pub struct Claims {
     pub exp: Option<i64>,
 }
 
-/// The interceptor; clone per service.
+/// The configured key (or none); cheap to clone.
 #[derive(Clone, Default)]
 pub struct Auth {
     key: Option<Arc<Vec<u8>>>,
@@ -145,6 +150,27 @@ impl Auth {
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let key = self.key.as_deref().ok_or(AuthError::Malformed)?;
         verify_hs256(key, token)
+    }
+
+    /// Who sends a request with these headers: the anonymous admin without a key, else the
+    /// bearer token's subject and role (UNAUTHENTICATED when it is missing or bad).
+    pub fn caller(&self, headers: &http::HeaderMap) -> Result<Caller, Status> {
+        let Some(key) = &self.key else {
+            return Ok(Caller::anonymous());
+        };
+        let header = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Status::unauthenticated("missing authorization header"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| Status::unauthenticated("authorization must be Bearer <jwt>"))?;
+        let claims =
+            verify_hs256(key, token).map_err(|e| Status::unauthenticated(e.to_string()))?;
+        Ok(Caller {
+            subject: claims.sub,
+            role: claims.role,
+        })
     }
 }
 
@@ -185,49 +211,6 @@ fn verify_hs256(key: &[u8], token: &str) -> Result<Claims, AuthError> {
     Ok(claims)
 }
 
-impl tonic::service::Interceptor for Auth {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        let caller = match &self.key {
-            None => Caller::anonymous(),
-            Some(key) => {
-                let header = req
-                    .metadata()
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| Status::unauthenticated("missing authorization header"))?;
-                let token = header
-                    .strip_prefix("Bearer ")
-                    .ok_or_else(|| Status::unauthenticated("authorization must be Bearer <jwt>"))?;
-                let claims =
-                    verify_hs256(key, token).map_err(|e| Status::unauthenticated(e.to_string()))?;
-                Caller {
-                    subject: claims.sub,
-                    role: claims.role,
-                }
-            }
-        };
-        req.extensions_mut().insert(caller);
-        Ok(req)
-    }
-}
-
-/// The caller of `req` if its role is one of `allowed`, else PERMISSION_DENIED.
-pub fn require<T>(req: &Request<T>, allowed: &[Role]) -> Result<Caller, Status> {
-    let caller = req
-        .extensions()
-        .get::<Caller>()
-        .cloned()
-        .unwrap_or_else(Caller::anonymous);
-    if caller.role == Role::Admin || allowed.contains(&caller.role) {
-        Ok(caller)
-    } else {
-        Err(Status::permission_denied(format!(
-            "role {} may not call this method",
-            caller.role.as_str()
-        )))
-    }
-}
-
 /// Signs claims with an HS256 key (for tests, the services' `token` commands, and the dialer's
 /// own ledger token).
 pub fn sign_hs256(key: &str, claims: &Claims) -> String {
@@ -244,23 +227,20 @@ pub fn sign_hs256(key: &str, claims: &Claims) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic::service::Interceptor;
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
-    fn call(auth: &mut Auth, header: Option<&str>) -> Result<Caller, Status> {
-        let mut req = Request::new(());
+    fn call(auth: &Auth, header: Option<&str>) -> Result<Caller, Status> {
+        let mut headers = http::HeaderMap::new();
         if let Some(h) = header {
-            req.metadata_mut()
-                .insert("authorization", h.parse().unwrap());
+            headers.insert("authorization", h.parse().unwrap());
         }
-        let req = auth.call(req)?;
-        Ok(req.extensions().get::<Caller>().unwrap().clone())
+        auth.caller(&headers)
     }
 
     #[test]
     fn verifies_hs256_tokens() {
-        let mut auth = Auth::new(Some(KEY));
+        let auth = Auth::new(Some(KEY));
         let good = sign_hs256(
             KEY,
             &Claims {
@@ -269,7 +249,7 @@ mod tests {
                 exp: None,
             },
         );
-        let c = call(&mut auth, Some(&format!("Bearer {good}"))).unwrap();
+        let c = call(&auth, Some(&format!("Bearer {good}"))).unwrap();
         assert_eq!(c.role, Role::Crm);
         let forged = sign_hs256(
             "another key of 32 bytes or more!!",
@@ -279,10 +259,10 @@ mod tests {
                 exp: None,
             },
         );
-        let e = call(&mut auth, Some(&format!("Bearer {forged}"))).unwrap_err();
+        let e = call(&auth, Some(&format!("Bearer {forged}"))).unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unauthenticated);
         assert_eq!(
-            call(&mut auth, None).unwrap_err().code(),
+            call(&auth, None).unwrap_err().code(),
             tonic::Code::Unauthenticated
         );
         let expired = sign_hs256(
@@ -293,9 +273,9 @@ mod tests {
                 exp: Some(1),
             },
         );
-        assert!(call(&mut auth, Some(&format!("Bearer {expired}"))).is_err());
+        assert!(call(&auth, Some(&format!("Bearer {expired}"))).is_err());
         // Disabled: anonymous admin.
-        assert_eq!(call(&mut Auth::new(None), None).unwrap().role, Role::Admin);
+        assert_eq!(call(&Auth::new(None), None).unwrap().role, Role::Admin);
     }
 
     #[test]
@@ -345,16 +325,5 @@ mod tests {
         assert_eq!(auth.verify(&tampered), Err(AuthError::BadSignature));
         assert_eq!(auth.verify("x.y"), Err(AuthError::Malformed));
         assert!("root".parse::<Role>().is_err());
-        // A manager is not a CRM.
-        let mut req = Request::new(());
-        req.extensions_mut().insert(Caller {
-            subject: "m".into(),
-            role: Role::Manager,
-        });
-        assert_eq!(
-            require(&req, &[Role::Crm]).unwrap_err().code(),
-            tonic::Code::PermissionDenied
-        );
-        assert!(require(&req, &[Role::Manager]).is_ok());
     }
 }

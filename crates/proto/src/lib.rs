@@ -10,6 +10,26 @@
 /// Encoded `FileDescriptorSet` of every `.proto` under `proto/` (for tonic-reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 
+/// Every RPC of `package` (`collections.ledger.v1`) as gRPC routes it
+/// (`/collections.ledger.v1.LedgerService/GetAccount`), read from [`FILE_DESCRIPTOR_SET`]: what
+/// each server's role table is checked against.
+pub fn rpc_paths(package: &str) -> Vec<String> {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET)
+        .expect("the descriptor set this crate's build wrote decodes");
+    set.file
+        .iter()
+        .filter(|f| f.package() == package)
+        .flat_map(|f| {
+            f.service.iter().flat_map(move |s| {
+                s.method
+                    .iter()
+                    .map(move |m| format!("/{}.{}/{}", f.package(), s.name(), m.name()))
+            })
+        })
+        .collect()
+}
+
 /// Largest gRPC message (bytes) every server and client of the project sends or accepts: the
 /// ledger's and the dialer's servers, and the dialer's clients to the ledger (its link and
 /// its outbox relay), so a message one side may send the other may read. Sized for the
@@ -40,3 +60,21 @@ pub mod collections {
 
 pub use collections::dialer::v1 as dialer_v1;
 pub use collections::ledger::v1 as ledger_v1;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rpc_paths_are_routes_of_the_package_only() {
+        let ledger = super::rpc_paths("collections.ledger.v1");
+        assert!(ledger.contains(&"/collections.ledger.v1.LedgerService/RecordOutcomes".into()));
+        assert!(
+            ledger
+                .iter()
+                .all(|p| p.starts_with("/collections.ledger.v1."))
+        );
+        assert!(
+            super::rpc_paths("collections.dialer.v1")
+                .contains(&"/collections.dialer.v1.AgentService/Session".into())
+        );
+    }
+}

@@ -34,9 +34,11 @@
 //! - [`registry`]: campaign id to running campaign, and the campaign life cycle, shared by
 //!   every replica on one database.
 //! - [`replica`]: one live process per replica id.
-//! - [`grpc`]: the gRPC edge (CampaignService, AgentService, ComplianceService).
+//! - [`grpc`]: the gRPC edge (CampaignService, AgentService, ComplianceService), its role
+//!   table and its one mapping of errors to statuses.
 //! - [`metrics`]: Prometheus figures per campaign.
-//! - [`server`]: the tonic stack, health, reflection, TLS and the shutdown sequence.
+//! - [`server`]: the tonic stack (the role layer), health, reflection, TLS and the shutdown
+//!   sequence.
 
 pub mod account;
 pub mod app;

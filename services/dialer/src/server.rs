@@ -1,6 +1,7 @@
 //! Assembles and runs dialerd's gRPC server: CampaignService, AgentService and
-//! ComplianceService behind the auth interceptor, gRPC health per service, reflection v1 and
-//! v1alpha over the one descriptor set, optional TLS, and the shutdown sequence:
+//! ComplianceService behind `auth::RoleLayer` over the dialer's role table, gRPC health per
+//! service and reflection v1 and v1alpha over the one descriptor set (both open to all),
+//! optional TLS, and the shutdown sequence:
 //!
 //! 1. health answers NOT_SERVING for every service (load balancers stop sending work) and
 //!    new campaign work is refused (UNAVAILABLE);
@@ -16,7 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth::Auth;
+use auth::{Auth, RoleLayer};
 use collections_proto::dialer_v1 as pb;
 use pb::agent_service_server::AgentServiceServer;
 use pb::campaign_service_server::CampaignServiceServer;
@@ -24,11 +25,12 @@ use pb::compliance_service_server::ComplianceServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, ServerTlsConfig};
+use tower_layer::Layer;
 use tracing::info;
 
 use crate::engine::Backend;
+use crate::grpc::roles::ROLES;
 use crate::grpc::{AgentGrpc, CampaignGrpc, ComplianceGrpc};
 use crate::metrics::Metrics;
 use crate::registry::{Registry, ShutdownReport};
@@ -127,13 +129,13 @@ pub async fn serve<B: Backend>(
     let (streams_tx, streams_rx) = watch::channel(false);
     // The project's one message limit (its requests' bounds keep them inside it).
     const MAX: usize = collections_proto::MAX_MESSAGE_BYTES;
-    let campaigns = InterceptedService::new(
+    let roles = RoleLayer::new(opts.auth.clone(), ROLES);
+    let campaigns = roles.layer(
         CampaignServiceServer::new(CampaignGrpc::new(registry.clone(), streams_rx.clone()))
             .max_decoding_message_size(MAX)
             .max_encoding_message_size(MAX),
-        opts.auth.clone(),
     );
-    let agents = InterceptedService::new(
+    let agents = roles.layer(
         AgentServiceServer::new(AgentGrpc::new(
             registry.clone(),
             metrics.clone(),
@@ -141,13 +143,11 @@ pub async fn serve<B: Backend>(
         ))
         .max_decoding_message_size(MAX)
         .max_encoding_message_size(MAX),
-        opts.auth.clone(),
     );
-    let explain = InterceptedService::new(
+    let explain = roles.layer(
         ComplianceServiceServer::new(ComplianceGrpc::new(registry.clone()))
             .max_decoding_message_size(MAX)
             .max_encoding_message_size(MAX),
-        opts.auth.clone(),
     );
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &opts.tls {

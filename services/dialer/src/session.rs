@@ -90,7 +90,62 @@ pub enum AgentEvent {
     /// durable: nothing of it is lost if the dialer stops now.
     DispositionSaved { call: CallId },
     /// A command that could not be applied (the session goes on).
-    Rejected { command: String, problem: String },
+    Rejected {
+        command: String,
+        rejection: Rejection,
+    },
+}
+
+/// Why the engine could not apply a command: the kind sets the softphone's rejection code, the
+/// reason is the text it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub kind: RejectKind,
+    pub reason: String,
+}
+
+/// What kind of refusal a [`Rejection`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectKind {
+    /// A field of the command is wrong; the reason starts with the field's name.
+    Invalid,
+    /// The call or account the command names does not exist (any more).
+    NotFound,
+    /// The call is another agent's.
+    NotYours,
+    /// Not possible in the seat's or the call's present state.
+    NotNow,
+}
+
+impl Rejection {
+    /// A wrong field: the reason reads `field: problem`.
+    pub fn field(field: impl std::fmt::Display, problem: impl std::fmt::Display) -> Rejection {
+        Rejection {
+            kind: RejectKind::Invalid,
+            reason: format!("{field}: {problem}"),
+        }
+    }
+
+    pub fn not_found(reason: impl Into<String>) -> Rejection {
+        Rejection {
+            kind: RejectKind::NotFound,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn not_yours() -> Rejection {
+        Rejection {
+            kind: RejectKind::NotYours,
+            reason: "not your call".into(),
+        }
+    }
+
+    pub fn not_now(reason: impl Into<String>) -> Rejection {
+        Rejection {
+            kind: RejectKind::NotNow,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Everything the agent sees when a call arrives.

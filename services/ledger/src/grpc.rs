@@ -1,7 +1,10 @@
-//! The gRPC edge: maps protobuf messages to domain types with [`ledger_api::wire`] (rejecting
-//! bad fields with INVALID_ARGUMENT naming them), calls the store, maps results and errors
-//! back (NOT_FOUND, UNAVAILABLE, ...), and runs the streaming RPCs (batched outcome ingest with
-//! acks after commit, change feed replay-then-follow).
+//! The gRPC edge: maps protobuf messages to domain types with [`ledger_api::wire`], calls the
+//! store, maps results back, and runs the streaming RPCs (batched outcome ingest with acks
+//! after commit, change feed replay-then-follow). Who may call what is [`roles`]; every error
+//! answered is mapped in [`status`].
+
+pub mod roles;
+pub mod status;
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -14,11 +17,11 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
-use auth::{Role, require};
+use crate::store::Store;
 use ledger_api::domain::{self, *};
 use ledger_api::limits::{self, ID_BYTES, MAX_OUTCOMES_PER_MESSAGE, PAGE_TOKEN_BYTES};
 use ledger_api::wire::*;
+use status::{bad_field, invalid, invalid_record, record_error, status, store_record_error};
 
 /// Default for the most outcomes applied in one transaction.
 pub const MAX_BATCH: usize = 4000;
@@ -33,42 +36,7 @@ pub const CHECK_CHANGES_MAX: u32 = 10_000;
 /// How often a watcher polls for other replicas' commits when idle.
 pub const WATCH_POLL: Duration = Duration::from_millis(500);
 
-// ---------------------------------------------------------------- errors
-
-/// Maps a store error to a gRPC status. Database details are logged, not returned.
-pub fn status(e: StoreError) -> Status {
-    match e {
-        StoreError::Invalid(v) => Status::invalid_argument(v.to_string()),
-        StoreError::NotFound { field, id } => Status::not_found(format!("{field} not found: {id}")),
-        StoreError::Db(e) => {
-            tracing::error!(error = %e, "database error");
-            Status::unavailable("database unavailable")
-        }
-        other => {
-            tracing::error!(error = %other, "store error");
-            Status::internal("internal error")
-        }
-    }
-}
-
-fn record_error(code: &str, field: &str, message: &str) -> pb::RecordError {
-    pb::RecordError {
-        code: code.to_owned(),
-        field: field.to_owned(),
-        message: message.to_owned(),
-    }
-}
-
-fn store_record_error(e: &StoreError) -> pb::RecordError {
-    match e {
-        StoreError::Invalid(v) => record_error("INVALID_ARGUMENT", &v.field, &v.message),
-        StoreError::NotFound { field, id } => {
-            record_error("NOT_FOUND", field, &format!("not found: {id}"))
-        }
-        StoreError::Db(_) => record_error("UNAVAILABLE", "", "database unavailable"),
-        _ => record_error("INTERNAL", "", "internal error"),
-    }
-}
+// ---------------------------------------------------------------- page tokens
 
 /// ListAccounts page tokens: the last id of the page, versioned and base64url-encoded so
 /// clients treat them as opaque and a garbled one is told apart from an id.
@@ -86,10 +54,6 @@ fn account_page_after(token: &str) -> Option<String> {
         .decode(token.strip_prefix("a1.")?)
         .ok()?;
     String::from_utf8(b).ok().filter(|s| !s.is_empty())
-}
-
-fn invalid(e: ValidationError) -> Status {
-    Status::invalid_argument(e.to_string())
 }
 
 // ---------------------------------------------------------------- service
@@ -140,7 +104,7 @@ impl LedgerGrpc {
 /// A request's id field: required, at most [`ID_BYTES`].
 fn required_id(field: &str, v: &str) -> Result<(), Status> {
     if v.is_empty() {
-        return Err(Status::invalid_argument(format!("{field}: is required")));
+        return Err(bad_field(field, "is required"));
     }
     domain::bounded(field, v, ID_BYTES).map_err(invalid)
 }
@@ -175,7 +139,7 @@ async fn apply_batch(
                 idempotency_key: key,
                 status: pb::AckStatus::Rejected as i32,
                 duplicate: false,
-                error: Some(record_error("INVALID_ARGUMENT", &e.field, &e.message)),
+                error: Some(invalid_record(&e)),
             }),
         }
     }
@@ -233,7 +197,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<Streaming<pb::UpsertAccountRequest>>,
     ) -> Result<Response<pb::UpsertAccountsResponse>, Status> {
-        let caller = require(&req, &[Role::Crm])?;
+        let caller = auth::caller(&req)?;
         let mut stream = req.into_inner();
         let mut resp = pb::UpsertAccountsResponse::default();
         let mut index = 0u32;
@@ -246,7 +210,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
             let result = match msg.account {
                 None => Err(record_error("INVALID_ARGUMENT", "account", "is required")),
                 Some(a) => match account_in(a) {
-                    Err(v) => Err(record_error("INVALID_ARGUMENT", &v.field, &v.message)),
+                    Err(v) => Err(invalid_record(&v)),
                     Ok(a) => self
                         .store
                         .upsert_account(a, &caller.subject)
@@ -293,7 +257,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         required_id("account_id", &r.account_id)?;
         let a = self
@@ -308,7 +271,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         let limit = match r.page_size {
             0 => ACCOUNTS_PAGE_DEFAULT,
@@ -319,7 +281,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
             String::new()
         } else {
             account_page_after(&r.page_token)
-                .ok_or_else(|| Status::invalid_argument("page_token: is not a token we issued"))?
+                .ok_or_else(|| bad_field("page_token", "is not a token we issued"))?
         };
         let f = account_filter_in(r.filter.unwrap_or_default());
         f.validate("filter").map_err(invalid)?;
@@ -346,7 +308,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<Streaming<pb::RecordOutcomesRequest>>,
     ) -> Result<Response<Self::RecordOutcomesStream>, Status> {
-        require(&req, &[Role::Dialer])?;
         let mut inbound = req.into_inner();
         let max_batch = self.max_batch;
         let clock = self.clock.clone();
@@ -425,7 +386,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
                     Some(done) = inflight.join_next(), if !inflight.is_empty() => {
                         let msg = match done {
                             Ok(r) => r.map(|acks| pb::RecordOutcomesResponse { acks }),
-                            Err(e) => Err(Status::internal(format!("ingest task: {e}"))),
+                            Err(e) => Err(status::ingest_failed(e)),
                         };
                         let failed = msg.is_err();
                         if out_tx.send(msg).await.is_err() || failed {
@@ -446,7 +407,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::GetContactHistoryRequest>,
     ) -> Result<Response<pb::GetContactHistoryResponse>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         required_id("account_id", &r.account_id)?;
         optional_id("person_id", &r.person_id)?;
@@ -473,7 +433,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::ListOutcomesRequest>,
     ) -> Result<Response<pb::ListOutcomesResponse>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         let limit = match r.page_size {
             0 => 100,
@@ -495,14 +454,14 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
                 .parse::<i64>()
                 .ok()
                 .filter(|id| *id >= 0)
-                .ok_or_else(|| Status::invalid_argument("page_token: is not a token we issued"))?
+                .ok_or_else(|| bad_field("page_token", "is not a token we issued"))?
         };
         let since = opt_ts_from(&r.since, "since").map_err(invalid)?;
         let until = opt_ts_from(&r.until, "until").map_err(invalid)?;
         if let (Some(s), Some(u)) = (since, until)
             && u < s
         {
-            return Err(Status::invalid_argument("until: must not be before since"));
+            return Err(bad_field("until", "must not be before since"));
         }
         let f = OutcomeFilter {
             account_id: r.account_id,
@@ -536,10 +495,9 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::WatchChangesRequest>,
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         if r.after_seq < 0 {
-            return Err(Status::invalid_argument("after_seq: must not be negative"));
+            return Err(bad_field("after_seq", "must not be negative"));
         }
         optional_id("account_id", &r.account_id)?;
         let store = self.store.clone();
@@ -593,11 +551,11 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::RecordPromiseRequest>,
     ) -> Result<Response<pb::Promise>, Status> {
-        let caller = require(&req, &[Role::Crm, Role::Dialer])?;
+        let caller = auth::caller(&req)?;
         let p = req
             .into_inner()
             .promise
-            .ok_or_else(|| Status::invalid_argument("promise: is required"))?;
+            .ok_or_else(|| bad_field("promise", "is required"))?;
         let p = promise_in(p).map_err(invalid)?;
         let p = self
             .store
@@ -611,7 +569,6 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::ListPromisesRequest>,
     ) -> Result<Response<pb::ListPromisesResponse>, Status> {
-        require(&req, &[Role::Crm, Role::Dialer])?;
         let r = req.into_inner();
         required_id("account_id", &r.account_id)?;
         optional_id("debt_id", &r.debt_id)?;
@@ -629,11 +586,11 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::SetHoldRequest>,
     ) -> Result<Response<pb::Hold>, Status> {
-        let caller = require(&req, &[Role::Crm, Role::Dialer])?;
+        let caller = auth::caller(&req)?;
         let h = req
             .into_inner()
             .hold
-            .ok_or_else(|| Status::invalid_argument("hold: is required"))?;
+            .ok_or_else(|| bad_field("hold", "is required"))?;
         let h = hold_in(h, "hold").map_err(invalid)?;
         let kind = h.kind;
         let h = self
@@ -649,7 +606,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::SetConsentRequest>,
     ) -> Result<Response<pb::Phone>, Status> {
-        let caller = require(&req, &[Role::Crm, Role::Dialer])?;
+        let caller = auth::caller(&req)?;
         let c = consent_update_in(req.into_inner()).map_err(invalid)?;
         let number = ledger_api::redact::phone(&c.number);
         let consent = c.consent;
@@ -666,24 +623,26 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         &self,
         req: Request<pb::CheckAccountsRequest>,
     ) -> Result<Response<pb::CheckAccountsResponse>, Status> {
-        require(&req, &[Role::Dialer])?;
         let r = req.into_inner();
         if r.accounts.len() > MAX_CHECK_ACCOUNTS {
-            return Err(Status::invalid_argument(format!(
-                "accounts: at most {MAX_CHECK_ACCOUNTS} per check"
-            )));
+            return Err(bad_field(
+                "accounts",
+                &format!("at most {MAX_CHECK_ACCOUNTS} per check"),
+            ));
         }
         let mut cursors = Vec::with_capacity(r.accounts.len());
         for (i, a) in r.accounts.into_iter().enumerate() {
             if a.account_id.is_empty() {
-                return Err(Status::invalid_argument(format!(
-                    "accounts[{i}].account_id: is required"
-                )));
+                return Err(bad_field(
+                    format_args!("accounts[{i}].account_id"),
+                    "is required",
+                ));
             }
             if a.after_seq < 0 {
-                return Err(Status::invalid_argument(format!(
-                    "accounts[{i}].after_seq: must not be negative"
-                )));
+                return Err(bad_field(
+                    format_args!("accounts[{i}].after_seq"),
+                    "must not be negative",
+                ));
             }
             cursors.push((a.account_id, a.after_seq));
         }

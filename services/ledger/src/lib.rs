@@ -7,9 +7,9 @@
 //! `ledger-api` crate, shared with the ledger's clients; this crate is the service around it:
 //!
 //! - [`store`]: sqlx, PostgreSQL or SQLite: accounts, history, the change feed.
-//! - [`grpc`]: `LedgerService` (the request checks, the streaming RPCs, store errors to
-//!   statuses).
-//! - [`server`]: the tonic stack (auth, health, reflection, message bounds, shutdown).
+//! - [`grpc`]: `LedgerService` (the request checks, the streaming RPCs), its role table
+//!   and its one mapping of errors to statuses.
+//! - [`server`]: the tonic stack (the role layer, health, reflection, message bounds, shutdown).
 //! - [`config`]: the TOML file and `LEDGER_*` overrides.
 //! - [`metrics`]: Prometheus figures and their HTTP endpoint.
 //! - [`clock`]: the ledger's notion of now (the embedded all-in-one moves it to a shift's

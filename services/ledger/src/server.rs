@@ -1,6 +1,7 @@
-//! Assembles the gRPC server: LedgerService behind the auth interceptor, gRPC health, and
-//! reflection in both v1 and v1alpha (grpcurl 1.8 speaks only v1alpha). Used by `ledgerd`,
-//! the benchmark and in-process tests alike, so all of them run the same stack.
+//! Assembles the gRPC server: LedgerService behind `auth::RoleLayer` over the ledger's role
+//! table, and (open to all) gRPC health and reflection in both v1 and v1alpha (grpcurl 1.8
+//! speaks only v1alpha). Used by `ledgerd`, the benchmark and in-process tests alike, so all
+//! of them run the same stack.
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,9 +12,11 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::clock::Clock;
 use crate::grpc::LedgerGrpc;
+use crate::grpc::roles::ROLES;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use auth::Auth;
+use auth::{Auth, RoleLayer};
+use tower_layer::Layer;
 
 /// Why the server stopped.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +79,8 @@ pub async fn serve(
         // End watch and ingest streams so graceful shutdown can finish.
         let _ = stop_tx.send(true);
     };
-    let ledger = tonic::service::interceptor::InterceptedService::new(
+    // Health and reflection stay open: only the ledger's own service is behind the roles.
+    let ledger = RoleLayer::new(auth, ROLES).layer(
         LedgerServiceServer::new(
             LedgerGrpc::new(store, metrics, stop_rx)
                 .with_max_batch(opts.max_batch)
@@ -86,7 +90,6 @@ pub async fn serve(
         // fit; see `ledger_api::limits`).
         .max_decoding_message_size(collections_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(collections_proto::MAX_MESSAGE_BYTES),
-        auth,
     );
     tonic::transport::Server::builder()
         .add_service(health)

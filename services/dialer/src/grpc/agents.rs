@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use auth::{Role, require};
+use auth::Role;
 use collections_proto::dialer_v1 as pb;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -15,8 +15,9 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info, info_span};
 
-use super::convert::{self, invalid};
-use super::{Shared, status};
+use super::Shared;
+use super::convert;
+use super::status::{self, invalid};
 use crate::engine::{Backend, CampaignHandle};
 use crate::metrics::Metrics;
 use crate::session::{AgentCommand, AgentEvent, SeatState};
@@ -112,9 +113,7 @@ fn login(first: Option<pb::AgentRequest>, subject: &str, role: Role) -> Result<p
     if l.agent_id.is_empty() {
         l.agent_id = subject.to_string();
     } else if role != Role::Admin && l.agent_id != subject {
-        return Err(Status::permission_denied(
-            "login.agent_id: an agent may only log in as itself (the token's sub)",
-        ));
+        return Err(status::not_yourself());
     }
     convert::id("login.agent_id", &l.agent_id)?;
     Ok(l)
@@ -128,14 +127,17 @@ impl<B: Backend> pb::agent_service_server::AgentService for AgentGrpc<B> {
         &self,
         req: Request<Streaming<pb::AgentRequest>>,
     ) -> Result<Response<SessionStream>, Status> {
-        let caller = require(&req, &[Role::Agent])?;
+        let caller = auth::caller(&req)?;
         let mut inbound = req.into_inner();
         let first = inbound.message().await?;
         let l = login(first, &caller.subject, caller.role)?;
-        let handle = self.registry.handle(&l.campaign_id).map_err(status)?;
+        let handle = self
+            .registry
+            .handle(&l.campaign_id)
+            .map_err(status::registry)?;
         let events = handle
             .login(&l.agent_id, &l.endpoint)
-            .map_err(|_| Status::failed_precondition("the campaign has stopped"))?;
+            .map_err(|_| status::campaign_stopped())?;
         let generation = self.sessions.open(&l.campaign_id, &l.agent_id);
         let (tx, rx) = mpsc::channel(256);
         let session = Session {
@@ -241,7 +243,7 @@ impl Session {
                     None => break End::Closed,
                 },
                 () = super::stopped(&mut stop) => {
-                    let _ = self.send(Err(Status::unavailable("the dialer is shutting down"))).await;
+                    let _ = self.send(Err(status::shutting_down())).await;
                     break End::Disconnected;
                 }
             }
@@ -263,16 +265,10 @@ impl Session {
                 info!("agent disconnected: set not ready and logged out");
             }
             End::Closed if !current => {
-                let _ = self
-                    .send(Err(Status::aborted(
-                        "replaced by a newer session of this agent on this campaign",
-                    )))
-                    .await;
+                let _ = self.send(Err(status::replaced())).await;
             }
             End::Closed => {
-                let _ = self
-                    .send(Err(Status::failed_precondition("the campaign has stopped")))
-                    .await;
+                let _ = self.send(Err(status::campaign_stopped())).await;
             }
             _ => {}
         }

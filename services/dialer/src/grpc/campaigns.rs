@@ -3,21 +3,31 @@
 use std::collections::HashSet;
 use std::pin::Pin;
 
-use auth::{Role, require};
 use collections_proto::dialer_v1 as pb;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, campaign_to, figures_to, invalid};
-use super::{Shared, status};
+use super::Shared;
+use super::convert::{self, campaign_to, figures_to};
+use super::status::{self, invalid};
 use crate::campaign::CampaignSpec;
 use crate::engine::{Backend, RunState};
 
 use crate::limits::MAX_ACCOUNTS_PER_ADD as MAX_ACCOUNTS_PER_REQUEST;
 
-const MANAGERS: &[Role] = &[Role::Manager];
+/// A life-cycle step a manager asks of a campaign.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Start,
+    Pause,
+    Resume,
+    /// `wait`: answer once the calls in progress have ended.
+    Stop {
+        wait: bool,
+    },
+}
 
 /// The CampaignService implementation.
 pub struct CampaignGrpc<B: Backend> {
@@ -35,6 +45,21 @@ impl<B: Backend> std::fmt::Debug for CampaignGrpc<B> {
 impl<B: Backend> CampaignGrpc<B> {
     pub fn new(registry: Shared<B>, stop: watch::Receiver<bool>) -> Self {
         CampaignGrpc { registry, stop }
+    }
+
+    /// The life-cycle RPCs (start, pause, resume, stop): a campaign id in, the campaign as the
+    /// step left it out.
+    async fn life_cycle(&self, id: &str, step: Step) -> Result<Response<pb::Campaign>, Status> {
+        let id = campaign_id(id)?;
+        let registry = &self.registry;
+        let info = match step {
+            Step::Start => registry.start(id).await,
+            Step::Pause => registry.pause(id).await,
+            Step::Resume => registry.resume_campaign(id).await,
+            Step::Stop { wait } => registry.stop(id, wait).await,
+        }
+        .map_err(status::registry)?;
+        Ok(Response::new(campaign_to(&info)))
     }
 
     fn pack_ids(&self) -> Vec<&'static str> {
@@ -70,7 +95,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::CreateCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let c = req
             .into_inner()
             .campaign
@@ -80,7 +104,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
             ..CampaignSpec::default()
         };
         let spec = convert::merge_campaign(c, base, &self.pack_ids())?;
-        let info = self.registry.create(spec).await.map_err(status)?;
+        let info = self.registry.create(spec).await.map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -88,7 +112,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::UpdateCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let c = req
             .into_inner()
             .campaign
@@ -96,9 +119,13 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         if c.campaign_id.is_empty() {
             return Err(invalid("campaign.campaign_id", "required"));
         }
-        let current = self.registry.get(&c.campaign_id).map_err(status)?.spec;
+        let current = self
+            .registry
+            .get(&c.campaign_id)
+            .map_err(status::registry)?
+            .spec;
         let spec = convert::merge_campaign(c, current, &self.pack_ids())?;
-        let info = self.registry.update(spec).await.map_err(status)?;
+        let info = self.registry.update(spec).await.map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -106,12 +133,11 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::GetCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let info = self
             .registry
             .get(campaign_id(&r.campaign_id)?)
-            .map_err(status)?;
+            .map_err(status::registry)?;
         Ok(Response::new(campaign_to(&info)))
     }
 
@@ -119,7 +145,6 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::ListCampaignsRequest>,
     ) -> Result<Response<pb::ListCampaignsResponse>, Status> {
-        require(&req, MANAGERS)?;
         let want = convert::state_from(req.into_inner().state, "state")?;
         let campaigns = self
             .registry
@@ -135,63 +160,39 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::StartCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
-        let r = req.into_inner();
-        let info = self
-            .registry
-            .start(campaign_id(&r.campaign_id)?)
+        self.life_cycle(&req.into_inner().campaign_id, Step::Start)
             .await
-            .map_err(status)?;
-        Ok(Response::new(campaign_to(&info)))
     }
 
     async fn pause_campaign(
         &self,
         req: Request<pb::PauseCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
-        let r = req.into_inner();
-        let info = self
-            .registry
-            .pause(campaign_id(&r.campaign_id)?)
+        self.life_cycle(&req.into_inner().campaign_id, Step::Pause)
             .await
-            .map_err(status)?;
-        Ok(Response::new(campaign_to(&info)))
     }
 
     async fn resume_campaign(
         &self,
         req: Request<pb::ResumeCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
-        let r = req.into_inner();
-        let info = self
-            .registry
-            .resume_campaign(campaign_id(&r.campaign_id)?)
+        self.life_cycle(&req.into_inner().campaign_id, Step::Resume)
             .await
-            .map_err(status)?;
-        Ok(Response::new(campaign_to(&info)))
     }
 
     async fn stop_campaign(
         &self,
         req: Request<pb::StopCampaignRequest>,
     ) -> Result<Response<pb::Campaign>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
-        let info = self
-            .registry
-            .stop(campaign_id(&r.campaign_id)?, r.wait)
+        self.life_cycle(&r.campaign_id, Step::Stop { wait: r.wait })
             .await
-            .map_err(status)?;
-        Ok(Response::new(campaign_to(&info)))
     }
 
     async fn add_accounts(
         &self,
         req: Request<pb::AddAccountsRequest>,
     ) -> Result<Response<pb::AddAccountsResponse>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let id = campaign_id(&r.campaign_id)?;
         match (r.account_ids.is_empty(), r.filter) {
@@ -214,7 +215,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
                     .registry
                     .add_by_filter(id, &filter, &r.page_token)
                     .await
-                    .map_err(status)?;
+                    .map_err(status::registry)?;
                 return Ok(Response::new(pb::AddAccountsResponse {
                     queued: report.queued,
                     not_found: report.not_found,
@@ -241,7 +242,11 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
                 ids.push(a);
             }
         }
-        let report = self.registry.add_accounts(id, ids).await.map_err(status)?;
+        let report = self
+            .registry
+            .add_accounts(id, ids)
+            .await
+            .map_err(status::registry)?;
         Ok(Response::new(pb::AddAccountsResponse {
             queued: report.queued,
             not_found: report.not_found,
@@ -256,12 +261,11 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         &self,
         req: Request<pb::WatchCampaignRequest>,
     ) -> Result<Response<FiguresStream>, Status> {
-        require(&req, MANAGERS)?;
         let r = req.into_inner();
         let mut figures = self
             .registry
             .watch(campaign_id(&r.campaign_id)?)
-            .map_err(status)?;
+            .map_err(status::registry)?;
         let mut stop = self.stop.clone();
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
@@ -283,7 +287,7 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
                         }
                     }
                     () = super::stopped(&mut stop) => {
-                        let _ = tx.send(Err(Status::unavailable("the dialer is shutting down"))).await;
+                        let _ = tx.send(Err(status::shutting_down())).await;
                         return;
                     }
                     () = tx.closed() => return,

@@ -1,15 +1,15 @@
 //! `ComplianceService.Explain`: why an account may or may not be called, from the same
 //! account source, request builder and compliance engine the campaigns use.
 
-use auth::{Role, require};
 use collections_proto::dialer_v1 as pb;
 use compliance::model::DialMode;
 use jiff::Timestamp;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, invalid};
-use super::{Shared, status};
-use crate::account::{AccountSource, SourceError};
+use super::Shared;
+use super::convert;
+use super::status::{self, invalid};
+use crate::account::AccountSource;
 use crate::engine::Backend;
 
 /// The ComplianceService implementation.
@@ -35,13 +35,12 @@ impl<B: Backend> pb::compliance_service_server::ComplianceService for Compliance
         &self,
         req: Request<pb::ExplainRequest>,
     ) -> Result<Response<pb::Explanation>, Status> {
-        require(&req, &[Role::Manager, Role::Crm])?;
         let r = req.into_inner();
         convert::id("account_id", &r.account_id)?;
         let at = match &r.at {
             Some(t) => convert::ts_from(t, "at")?,
             None => Timestamp::from_millisecond(self.registry.clock().now_ms())
-                .map_err(|_| Status::internal("clock out of range"))?,
+                .map_err(|_| status::clock_out_of_range())?,
         };
         convert::at_most("debt_ids", &r.debt_ids, crate::limits::MAX_DEBTS)?;
         if r.campaign_id.len() > crate::limits::CAMPAIGN_ID_BYTES {
@@ -53,7 +52,12 @@ impl<B: Backend> pb::compliance_service_server::ComplianceService for Compliance
         let spec = if r.campaign_id.is_empty() {
             None
         } else {
-            Some(self.registry.get(&r.campaign_id).map_err(status)?.spec)
+            Some(
+                self.registry
+                    .get(&r.campaign_id)
+                    .map_err(status::registry)?
+                    .spec,
+            )
         };
         let mode = convert::dial_mode_from(r.mode, "mode")?
             .or(spec.as_ref().map(|s| s.dial_mode()))
@@ -63,15 +67,7 @@ impl<B: Backend> pb::compliance_service_server::ComplianceService for Compliance
             .source()
             .load(&r.account_id)
             .await
-            .map_err(|e| match e {
-                SourceError::NotFound(id) => {
-                    Status::not_found(format!("account_id: account {id} not found"))
-                }
-                SourceError::Unavailable(m) if m.contains(crate::ledger_link::TOO_LARGE) => {
-                    Status::internal(m)
-                }
-                SourceError::Unavailable(_) => Status::unavailable("the ledger is unavailable"),
-            })?;
+            .map_err(status::source)?;
         let order = spec
             .as_ref()
             .map(|s| s.recycling.phone_order.clone())
@@ -82,8 +78,7 @@ impl<B: Backend> pb::compliance_service_server::ComplianceService for Compliance
                 .map(|p| p.number.clone())
                 .ok_or_else(|| invalid("number", "required: the account has no phone on file"))?
         } else {
-            ledger_api::domain::validate_e164("number", &r.number)
-                .map_err(|e| invalid(e.field, e.message))?;
+            ledger_api::domain::validate_e164("number", &r.number).map_err(status::contract)?;
             r.number
         };
         let known = view.debt_ids();
@@ -108,7 +103,7 @@ impl<B: Backend> pb::compliance_service_server::ComplianceService for Compliance
         let decision = backend
             .compliance()
             .evaluate(&request, &policy)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            .map_err(status::compliance_input)?;
         Ok(Response::new(convert::explanation_to(
             &decision, at, &number, &debts, mode,
         )))

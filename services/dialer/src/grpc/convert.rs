@@ -12,18 +12,15 @@ use jiff::Timestamp;
 use pacing::Policy as Pacing;
 use tonic::Status;
 
+use super::status::{self, invalid};
 use crate::campaign::CampaignSpec;
 use crate::engine::{Figures, RunState};
 use crate::limits::{self, ID_BYTES, MAX_DEBTS, MAX_MINOR};
 use crate::registry::{CampaignInfo, CampaignState};
 use crate::session::{
-    AgentCommand, AgentEvent, Disposition, DispositionCode, PromiseTerms, ScreenPop, SeatState,
+    AgentCommand, AgentEvent, Disposition, DispositionCode, PromiseTerms, RejectKind, ScreenPop,
+    SeatState,
 };
-
-/// INVALID_ARGUMENT naming `field`.
-pub fn invalid(field: impl std::fmt::Display, problem: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {problem}"))
-}
 
 // ---------------------------------------------------------------- time
 
@@ -401,14 +398,7 @@ pub fn merge_campaign(
     set(&mut spec.lease_s, c.lease_s);
     // Every remaining rule (ranges, E.164, the pacing policy's own checks) is the domain's,
     // named the same way.
-    spec.validate().map_err(|e| {
-        let field = if e.field == "id" {
-            "campaign_id"
-        } else {
-            e.field
-        };
-        invalid(format_args!("campaign.{field}"), e.problem)
-    })?;
+    spec.validate().map_err(status::spec)?;
     Ok(spec)
 }
 
@@ -615,9 +605,7 @@ pub fn account_filter(f: pb::AccountFilter) -> Result<ledger_api::domain::Accoun
         max_days_past_due: f.max_days_past_due,
         has_phone: f.has_phone,
     };
-    filter
-        .validate("filter")
-        .map_err(|e| invalid(e.field, e.message))?;
+    filter.validate("filter").map_err(status::contract)?;
     Ok(filter)
 }
 
@@ -649,9 +637,7 @@ pub fn agent_command(c: pb::agent_request::Command) -> Result<AgentCommand, Stat
     use pb::agent_request::Command as C;
     Ok(match c {
         C::Login(_) => {
-            return Err(Status::failed_precondition(
-                "login: already logged in on this session",
-            ));
+            return Err(status::already_logged_in());
         }
         C::Ready(_) => AgentCommand::Ready,
         C::NotReady(n) => {
@@ -687,7 +673,7 @@ pub fn agent_command(c: pb::agent_request::Command) -> Result<AgentCommand, Stat
                 None
             } else {
                 ledger_api::domain::validate_e164("manual_dial.number", &m.number)
-                    .map_err(|e| invalid(e.field, e.message))?;
+                    .map_err(status::contract)?;
                 Some(m.number)
             };
             at_most("manual_dial.debt_ids", &m.debt_ids, MAX_DEBTS)?;
@@ -745,7 +731,7 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
                 ));
             }
             ledger_api::domain::validate_currency(&format!("{F}.promise.currency"), &p.currency)
-                .map_err(|e| invalid(e.field, e.message))?;
+                .map_err(status::contract)?;
             if p.due_date.len() != 10 || p.due_date.parse::<jiff::civil::Date>().is_err() {
                 return Err(invalid(
                     format_args!("{F}.promise.due_date"),
@@ -865,27 +851,19 @@ fn screen_pop_to(p: ScreenPop) -> pb::ScreenPop {
     }
 }
 
-/// How a rejection reads to a softphone: the engine's problems start with the field they
-/// are about (`promise.amount_minor: ...`) when the command was malformed.
-fn rejection_code(problem: &str) -> pb::RejectionCode {
-    if problem == "not your call" {
-        pb::RejectionCode::PermissionDenied
-    } else if problem.contains("not found") || problem.starts_with("no such call") {
-        pb::RejectionCode::NotFound
-    } else if problem.split_once(':').is_some_and(|(f, _)| {
-        !f.is_empty()
-            && f.bytes()
-                .all(|b| b.is_ascii_lowercase() || b"._[]0123456789".contains(&b))
-    }) {
-        pb::RejectionCode::InvalidArgument
-    } else {
-        pb::RejectionCode::FailedPrecondition
+/// The softphone's code for an engine rejection.
+fn rejection_code(kind: RejectKind) -> pb::RejectionCode {
+    match kind {
+        RejectKind::Invalid => pb::RejectionCode::InvalidArgument,
+        RejectKind::NotFound => pb::RejectionCode::NotFound,
+        RejectKind::NotYours => pb::RejectionCode::PermissionDenied,
+        RejectKind::NotNow => pb::RejectionCode::FailedPrecondition,
     }
 }
 
 /// A rejection made at the edge (malformed command).
-pub fn rejected(command: &str, status: &Status) -> pb::AgentMessage {
-    let code = match status.code() {
+pub fn rejected(command: &str, e: &Status) -> pb::AgentMessage {
+    let code = match e.code() {
         tonic::Code::InvalidArgument => pb::RejectionCode::InvalidArgument,
         tonic::Code::PermissionDenied => pb::RejectionCode::PermissionDenied,
         tonic::Code::NotFound => pb::RejectionCode::NotFound,
@@ -894,7 +872,7 @@ pub fn rejected(command: &str, status: &Status) -> pb::AgentMessage {
     pb::AgentMessage {
         event: Some(pb::agent_message::Event::Rejected(pb::CommandRejected {
             command: command.to_string(),
-            reason: status.message().to_string(),
+            reason: e.message().to_string(),
             code: code as i32,
         })),
     }
@@ -949,10 +927,10 @@ pub fn agent_event_to(e: AgentEvent) -> pb::AgentMessage {
         AgentEvent::DispositionSaved { call } => E::Saved(pb::DispositionSaved {
             call_id: call.to_string(),
         }),
-        AgentEvent::Rejected { command, problem } => E::Rejected(pb::CommandRejected {
-            command: command.clone(),
-            code: rejection_code(&problem) as i32,
-            reason: problem,
+        AgentEvent::Rejected { command, rejection } => E::Rejected(pb::CommandRejected {
+            command,
+            code: rejection_code(rejection.kind) as i32,
+            reason: rejection.reason,
         }),
     };
     pb::AgentMessage { event: Some(event) }
@@ -1199,21 +1177,42 @@ mod tests {
             let e = agent_command(c).expect_err(field);
             assert!(e.message().starts_with(field), "{}", e.message());
         }
-        assert_eq!(
-            rejection_code("promise.amount_minor: must be positive"),
-            pb::RejectionCode::InvalidArgument
-        );
-        assert_eq!(
-            rejection_code("not your call"),
-            pb::RejectionCode::PermissionDenied
-        );
-        assert_eq!(
-            rejection_code("no such call (it has ended)"),
-            pb::RejectionCode::NotFound
-        );
-        assert_eq!(
-            rejection_code("finish the call first"),
-            pb::RejectionCode::FailedPrecondition
-        );
+    }
+
+    #[test]
+    fn engine_rejections_read_as_before() {
+        use crate::session::Rejection;
+        let cases = [
+            (
+                Rejection::field("promise.amount_minor", "must be positive"),
+                pb::RejectionCode::InvalidArgument,
+                "promise.amount_minor: must be positive",
+            ),
+            (
+                Rejection::not_yours(),
+                pb::RejectionCode::PermissionDenied,
+                "not your call",
+            ),
+            (
+                Rejection::not_found("no such call (it has ended)"),
+                pb::RejectionCode::NotFound,
+                "no such call (it has ended)",
+            ),
+            (
+                Rejection::not_now("finish the call first"),
+                pb::RejectionCode::FailedPrecondition,
+                "finish the call first",
+            ),
+        ];
+        for (rejection, code, reason) in cases {
+            let m = agent_event_to(AgentEvent::Rejected {
+                command: "hangup".into(),
+                rejection,
+            });
+            let Some(pb::agent_message::Event::Rejected(r)) = m.event else {
+                panic!("a rejection");
+            };
+            assert_eq!((r.code(), r.reason.as_str()), (code, reason));
+        }
     }
 }

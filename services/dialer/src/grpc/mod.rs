@@ -1,52 +1,20 @@
 //! The gRPC edge of dialerd: `collections.dialer.v1` services over the [`Registry`]. Each
-//! handler checks the caller's role, turns protobuf into domain types (INVALID_ARGUMENT
-//! naming the field on bad input), calls the registry or the engine, and maps the answer
-//! back. No domain logic lives here.
-//!
-//! Roles: `manager` runs campaigns and asks for explanations, `agent` has its own session,
-//! `crm` may ask for explanations, `admin` may do everything (see docs/dialer-service.md).
+//! handler turns protobuf into domain types, calls the registry or the engine, and maps the
+//! answer back. No domain logic lives here. Who may call what is [`roles`] (enforced by the
+//! server's `auth::RoleLayer`); every error answered is mapped in [`status`].
 
 pub mod agents;
 pub mod campaigns;
 pub mod compliance;
 pub mod convert;
+pub mod roles;
+pub mod status;
 
 pub use agents::AgentGrpc;
 pub use campaigns::CampaignGrpc;
 pub use compliance::ComplianceGrpc;
 
-use tonic::Status;
-use tracing::error;
-
-use crate::registry::{Registry, RegistryError};
-
-/// The gRPC status of a registry failure. Database details are logged, not returned.
-pub fn status(e: RegistryError) -> Status {
-    match e {
-        RegistryError::NotFound(id) => {
-            Status::not_found(format!("campaign_id: campaign {id} not found"))
-        }
-        RegistryError::AlreadyExists(id) => Status::already_exists(format!(
-            "campaign.campaign_id: campaign {id} already exists"
-        )),
-        RegistryError::Invalid(e) => {
-            let field = if e.field == "id" {
-                "campaign_id"
-            } else {
-                e.field
-            };
-            Status::invalid_argument(format!("campaign.{field}: {}", e.problem))
-        }
-        RegistryError::FailedPrecondition(m) => Status::failed_precondition(m),
-        RegistryError::Draining => Status::unavailable("the dialer is shutting down"),
-        RegistryError::Unimplemented(m) => Status::unimplemented(m),
-        RegistryError::Unavailable(m) => Status::unavailable(m),
-        RegistryError::Store(e) => {
-            error!(error = %e, "campaign store failed");
-            Status::unavailable("campaign store unavailable")
-        }
-    }
-}
+use crate::registry::Registry;
 
 /// `Registry` is only ever shared behind an `Arc`.
 type Shared<B> = std::sync::Arc<Registry<B>>;

@@ -23,7 +23,7 @@ use crate::engine::Backend;
 use crate::engine::figures::RunState;
 use crate::engine::seats::Seats;
 use crate::outcomes::{OutcomeSink, Unacknowledged, WriteKind};
-use crate::session::{AgentEvent, SeatState};
+use crate::session::{AgentEvent, Rejection, SeatState};
 
 impl<B: Backend> Runtime<B> {
     // ------------------------------------------------------------------ pacing and dialing
@@ -677,12 +677,12 @@ impl<B: Backend> Runtime<B> {
         debt_ids: Vec<String>,
         now: Millis,
     ) {
-        let reject = |seats: &mut Seats, problem: String| {
+        let reject = |seats: &mut Seats, rejection: Rejection| {
             seats.send(
                 seat,
                 AgentEvent::Rejected {
                     command: "manual_dial".into(),
-                    problem,
+                    rejection,
                 },
             )
         };
@@ -690,16 +690,22 @@ impl<B: Backend> Runtime<B> {
             self.seats.get(seat).state,
             SeatState::Ready | SeatState::NotReady { .. }
         ) {
-            return reject(&mut self.seats, "finish the current call first".into());
+            return reject(
+                &mut self.seats,
+                Rejection::not_now("finish the current call first"),
+            );
         }
         if self.busy_accounts.contains_key(&account) {
             return reject(
                 &mut self.seats,
-                "account_id: a call to it is in progress".into(),
+                Rejection::field("account_id", "a call to it is in progress"),
             );
         }
         if self.view(&account).await.is_none() {
-            return reject(&mut self.seats, format!("account_id: {account} not found"));
+            return reject(
+                &mut self.seats,
+                Rejection::not_found(format!("account_id: {account} not found")),
+            );
         }
         let v = &self.accounts[&account];
         let debts = if debt_ids.is_empty() {
@@ -710,7 +716,7 @@ impl<B: Backend> Runtime<B> {
         if let Some(bad) = debts.iter().find(|d| !v.debt_ids().contains(d)) {
             return reject(
                 &mut self.seats,
-                format!("debt_ids: {bad} is not on the account"),
+                Rejection::field("debt_ids", format_args!("{bad} is not on the account")),
             );
         }
         let phones = v.phones_in_order(&self.spec.recycling.phone_order);
@@ -719,7 +725,10 @@ impl<B: Backend> Runtime<B> {
             None => (!phones.is_empty()).then_some(0),
         };
         let Some(phone_index) = chosen else {
-            return reject(&mut self.seats, "number: not a phone of the account".into());
+            return reject(
+                &mut self.seats,
+                Rejection::field("number", "not a phone of the account"),
+            );
         };
         let number = phones[phone_index].number.clone();
         let req = v.call_request(&number, &debts, ts(now), DialMode::Manual);
@@ -729,7 +738,7 @@ impl<B: Backend> Runtime<B> {
             .evaluate(&req, &self.spec.compliance)
         {
             Ok(d) => d,
-            Err(e) => return reject(&mut self.seats, e.to_string()),
+            Err(e) => return reject(&mut self.seats, Rejection::field(e.field, e.problem)),
         };
         if decision.verdict != Allowed::Allow {
             self.seats.send(
@@ -767,7 +776,7 @@ impl<B: Backend> Runtime<B> {
                 self.seats.set(seat, SeatState::Ready, now);
                 reject(
                     &mut self.seats,
-                    "the attempt could not be reserved now".into(),
+                    Rejection::not_now("the attempt could not be reserved now"),
                 );
             }
         }

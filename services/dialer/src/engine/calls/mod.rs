@@ -39,7 +39,9 @@ use super::{AddReport, Backend, CampaignControl, Clock, Command, Deadlines, Engi
 use crate::account::{AccountSource, AccountView, SourceError, history_entry};
 use crate::campaign::CampaignSpec;
 use crate::outcomes::{OutcomeSink, Unacknowledged, WriteKind};
-use crate::session::{AgentCommand, AgentEvent, Disposition, DispositionCode, SeatState};
+use crate::session::{
+    AgentCommand, AgentEvent, Disposition, DispositionCode, Rejection, SeatState,
+};
 use call::{Attempt, Call, Input, Phase, Step};
 use lease::{Leases, Release};
 
@@ -688,12 +690,12 @@ impl<B: Backend> Runtime<B> {
             warn!(agent_id = %agent, "command from an agent not logged in");
             return;
         };
-        let reject = |seats: &mut Seats, what: &str, problem: &str| {
+        let reject = |seats: &mut Seats, what: &str, rejection: Rejection| {
             seats.send(
                 seat,
                 AgentEvent::Rejected {
                     command: what.to_string(),
-                    problem: problem.to_string(),
+                    rejection,
                 },
             );
         };
@@ -704,9 +706,9 @@ impl<B: Backend> Runtime<B> {
         // first is refused for ownership, the second is a stale command.
         let not_own = |call: CallId, calls: &HashMap<CallId, Call>| {
             if calls.contains_key(&call) {
-                "not your call"
+                Rejection::not_yours()
             } else {
-                "no such call (it has ended)"
+                Rejection::not_found("no such call (it has ended)")
             }
         };
         match command {
@@ -734,7 +736,11 @@ impl<B: Backend> Runtime<B> {
                     SeatState::Reserved | SeatState::OnCall | SeatState::WrapUp
                 );
                 if busy {
-                    reject(&mut self.seats, "logout", "finish the call first");
+                    reject(
+                        &mut self.seats,
+                        "logout",
+                        Rejection::not_now("finish the call first"),
+                    );
                 } else {
                     self.seats.set(seat, SeatState::LoggedOut, now);
                     info!(agent_id = %agent, "agent logged out");
@@ -744,8 +750,7 @@ impl<B: Backend> Runtime<B> {
                 let accept = matches!(command, AgentCommand::Accept { .. });
                 let what = if accept { "accept" } else { "skip" };
                 if !own_call(call, &self.calls) {
-                    let problem = not_own(call, &self.calls);
-                    reject(&mut self.seats, what, problem);
+                    reject(&mut self.seats, what, not_own(call, &self.calls));
                     return;
                 }
                 if self
@@ -753,7 +758,11 @@ impl<B: Backend> Runtime<B> {
                     .get(&call)
                     .is_none_or(|c| !matches!(c.phase(), Phase::Offered))
                 {
-                    reject(&mut self.seats, what, "no such preview offer");
+                    reject(
+                        &mut self.seats,
+                        what,
+                        Rejection::not_now("no such preview offer"),
+                    );
                     return;
                 }
                 if accept {
@@ -765,22 +774,20 @@ impl<B: Backend> Runtime<B> {
             }
             AgentCommand::Hangup { call } => {
                 if !own_call(call, &self.calls) {
-                    let problem = not_own(call, &self.calls);
-                    reject(&mut self.seats, "hangup", problem);
+                    reject(&mut self.seats, "hangup", not_own(call, &self.calls));
                     return;
                 }
                 if let Err(e) = self.carrier.hangup(call, None) {
-                    reject(&mut self.seats, "hangup", &e.to_string());
+                    reject(&mut self.seats, "hangup", Rejection::not_now(e.to_string()));
                 }
             }
             AgentCommand::Disposition { call, disposition } => {
                 if !own_call(call, &self.calls) {
-                    let problem = not_own(call, &self.calls);
-                    reject(&mut self.seats, "disposition", problem);
+                    reject(&mut self.seats, "disposition", not_own(call, &self.calls));
                     return;
                 }
-                if let Err(problem) = self.check_disposition(call, &disposition) {
-                    reject(&mut self.seats, "disposition", &problem);
+                if let Err(rejection) = self.check_disposition(call, &disposition) {
+                    reject(&mut self.seats, "disposition", rejection);
                     return;
                 }
                 match self.feed(call, Input::Disposition(disposition), now) {
@@ -790,7 +797,11 @@ impl<B: Backend> Runtime<B> {
                     }
                     // In wrap-up: recorded now.
                     Some(Step::Ended(e)) => self.finish(call, *e, now).await,
-                    _ => reject(&mut self.seats, "disposition", "the call is not connected"),
+                    _ => reject(
+                        &mut self.seats,
+                        "disposition",
+                        Rejection::not_now("the call is not connected"),
+                    ),
                 }
             }
             AgentCommand::ManualDial {
@@ -804,32 +815,36 @@ impl<B: Backend> Runtime<B> {
         }
     }
 
-    fn check_disposition(&self, call: CallId, d: &Disposition) -> Result<(), String> {
+    fn check_disposition(&self, call: CallId, d: &Disposition) -> Result<(), Rejection> {
         let c = self.calls[&call].attempt();
         for debt in &d.debts_discussed {
             if !c.record.debt_ids.contains(debt) {
-                return Err(format!(
-                    "debts_discussed: {debt} is not a debt of this call"
+                return Err(Rejection::field(
+                    "debts_discussed",
+                    format_args!("{debt} is not a debt of this call"),
                 ));
             }
         }
         match d.code {
             DispositionCode::PromiseToPay => {
                 let Some(p) = &d.promise else {
-                    return Err("promise: required for a promise to pay".into());
+                    return Err(Rejection::field("promise", "required for a promise to pay"));
                 };
                 if p.amount_minor <= 0 {
-                    return Err("promise.amount_minor: must be positive".into());
+                    return Err(Rejection::field("promise.amount_minor", "must be positive"));
                 }
                 if !c.record.debt_ids.contains(&p.debt_id) {
-                    return Err("promise.debt_id: not a debt of this call".into());
+                    return Err(Rejection::field(
+                        "promise.debt_id",
+                        "not a debt of this call",
+                    ));
                 }
                 if p.due_date.parse::<jiff::civil::Date>().is_err() {
-                    return Err("promise.due_date: must be YYYY-MM-DD".into());
+                    return Err(Rejection::field("promise.due_date", "must be YYYY-MM-DD"));
                 }
             }
             DispositionCode::Callback if d.callback_at_ms.is_none_or(|t| t <= c.started_at) => {
-                return Err("callback_at: required, in the future".into());
+                return Err(Rejection::field("callback_at", "required, in the future"));
             }
             _ => {}
         }

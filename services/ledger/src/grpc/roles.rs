@@ -1,0 +1,60 @@
+//! Who may call each LedgerService method (admin may call every one): the table the server's
+//! `auth::RoleLayer` enforces, so the handlers carry no role checks.
+
+use auth::{Role, RoleTable};
+
+const CRM: &[Role] = &[Role::Crm];
+const DIALER: &[Role] = &[Role::Dialer];
+const CRM_OR_DIALER: &[Role] = &[Role::Crm, Role::Dialer];
+
+/// `agent` and `manager` are the dialer's roles and may call nothing here.
+pub const ROLES: RoleTable = RoleTable::new(&[
+    ("/collections.ledger.v1.LedgerService/UpsertAccounts", CRM),
+    (
+        "/collections.ledger.v1.LedgerService/GetAccount",
+        CRM_OR_DIALER,
+    ),
+    (
+        "/collections.ledger.v1.LedgerService/ListAccounts",
+        CRM_OR_DIALER,
+    ),
+    (
+        "/collections.ledger.v1.LedgerService/RecordOutcomes",
+        DIALER,
+    ),
+    (
+        "/collections.ledger.v1.LedgerService/GetContactHistory",
+        CRM_OR_DIALER,
+    ),
+    (
+        "/collections.ledger.v1.LedgerService/ListOutcomes",
+        CRM_OR_DIALER,
+    ),
+    (
+        "/collections.ledger.v1.LedgerService/WatchChanges",
+        CRM_OR_DIALER,
+    ),
+    (
+        "/collections.ledger.v1.LedgerService/RecordPromise",
+        CRM_OR_DIALER,
+    ),
+    (
+        "/collections.ledger.v1.LedgerService/ListPromises",
+        CRM_OR_DIALER,
+    ),
+    (
+        "/collections.ledger.v1.LedgerService/SetHold",
+        CRM_OR_DIALER,
+    ),
+    (
+        "/collections.ledger.v1.LedgerService/SetConsent",
+        CRM_OR_DIALER,
+    ),
+    ("/collections.ledger.v1.LedgerService/CheckAccounts", DIALER),
+]);
+
+#[test]
+fn the_table_lists_every_rpc_of_the_protos_once() {
+    let rpcs = collections_proto::rpc_paths("collections.ledger.v1");
+    assert_eq!(ROLES.mismatches(&rpcs), Vec::<String>::new());
+}

@@ -187,14 +187,7 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
     })
     .await;
     assert!(f.connected >= 2, "{f:?}");
-    let stopped_campaign = campaigns
-        .stop_campaign(pb::StopCampaignRequest {
-            campaign_id: id.into(),
-            wait: true,
-        })
-        .await
-        .expect("stopped")
-        .into_inner();
+    let stopped_campaign = harness::stop(&mut campaigns, id).await;
     assert_eq!(stopped_campaign.state, pb::CampaignState::Stopped as i32);
     let final_figures = figures_until(&mut campaigns, id, |_| true).await;
     for t in team {

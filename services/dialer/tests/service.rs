@@ -27,6 +27,14 @@ fn get(id: &str) -> pb::GetCampaignRequest {
     }
 }
 
+/// "May account `id` be called now?"
+fn explain_now(id: &str) -> pb::ExplainRequest {
+    pb::ExplainRequest {
+        account_id: id.into(),
+        ..Default::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_callers_and_bad_requests_are_refused_and_the_server_keeps_serving() {
     let mut server = Server::start(Options::default()).await;
@@ -96,15 +104,7 @@ async fn bad_callers_and_bad_requests_are_refused_and_the_server_keeps_serving()
     );
     let mut as_agent = server.compliance(&token("a1", Role::Agent)).await;
     assert_eq!(
-        code(
-            as_agent
-                .explain(pb::ExplainRequest {
-                    account_id: "A000001".into(),
-                    ..Default::default()
-                })
-                .await
-        )
-        .0,
+        code(as_agent.explain(explain_now("A000001")).await).0,
         Code::PermissionDenied
     );
 
@@ -240,15 +240,7 @@ async fn bad_callers_and_bad_requests_are_refused_and_the_server_keeps_serving()
     );
     let mut explain = server.compliance(&manager).await;
     assert_eq!(
-        code(
-            explain
-                .explain(pb::ExplainRequest {
-                    account_id: "Z999".into(),
-                    ..Default::default()
-                })
-                .await
-        )
-        .0,
+        code(explain.explain(explain_now("Z999")).await).0,
         Code::NotFound
     );
 
@@ -284,12 +276,7 @@ async fn bad_callers_and_bad_requests_are_refused_and_the_server_keeps_serving()
             call_id: "not-a-call".into(),
         }))
         .await;
-    let r = phone
-        .wait_for(|e| match e {
-            Event::Rejected(r) => Some(r.clone()),
-            _ => None,
-        })
-        .await;
+    let r = phone.next_rejection().await;
     assert_eq!(r.code, pb::RejectionCode::InvalidArgument as i32);
     assert!(r.reason.starts_with("accept.call_id:"), "{}", r.reason);
     phone.send(C::Ready(pb::Ready {})).await;
@@ -410,21 +397,10 @@ async fn ten_agents_work_a_predictive_campaign_that_is_watched_and_repaced() {
             .expect("login");
         team.push(tokio::spawn(work(phone, floor.clone(), i)));
     }
-    let mut watch = campaigns
-        .watch_campaign(pb::WatchCampaignRequest {
-            campaign_id: id.into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut watch = harness::watch(&mut campaigns, id).await;
     let first = watch.message().await.expect("figures").expect("first");
     assert_eq!(first.campaign_id, id);
-    campaigns
-        .start_campaign(pb::StartCampaignRequest {
-            campaign_id: id.into(),
-        })
-        .await
-        .expect("started");
+    harness::start(&mut campaigns, id).await;
 
     // Every agent takes and dispositions calls; the manager sees them in the figures.
     let mut running: Option<pb::Figures> = None;
@@ -479,14 +455,7 @@ async fn ten_agents_work_a_predictive_campaign_that_is_watched_and_repaced() {
     .expect("a preview offer after the update");
 
     // Stop: calls in progress end, the stream's last figures say STOPPED.
-    let stopped = campaigns
-        .stop_campaign(pb::StopCampaignRequest {
-            campaign_id: id.into(),
-            wait: true,
-        })
-        .await
-        .expect("stopped")
-        .into_inner();
+    let stopped = harness::stop(&mut campaigns, id).await;
     assert_eq!(stopped.state, pb::CampaignState::Stopped as i32);
     let mut last = None;
     while let Ok(Some(f)) = watch.message().await {
@@ -549,12 +518,7 @@ async fn an_agent_cannot_touch_another_agents_call_and_a_closed_session_logs_out
     bob.wait_for(|e| matches!(e, Event::State(_)).then_some(()))
         .await;
     alice.send(C::Ready(pb::Ready {})).await;
-    campaigns
-        .start_campaign(pb::StartCampaignRequest {
-            campaign_id: id.into(),
-        })
-        .await
-        .expect("started");
+    harness::start(&mut campaigns, id).await;
     let offer = alice
         .wait_for(|e| match e {
             Event::Offered(o) => Some(o.clone()),
@@ -585,12 +549,7 @@ async fn an_agent_cannot_touch_another_agents_call_and_a_closed_session_logs_out
         }),
     ] {
         bob.send(c).await;
-        let r = bob
-            .wait_for(|e| match e {
-                Event::Rejected(r) => Some(r.clone()),
-                _ => None,
-            })
-            .await;
+        let r = bob.next_rejection().await;
         assert_eq!(
             r.code,
             pb::RejectionCode::PermissionDenied as i32,
@@ -767,12 +726,7 @@ async fn a_restarted_dialer_resumes_its_campaigns() {
         .await
         .expect("added");
     for id in ["r-running", "r-paused"] {
-        campaigns
-            .start_campaign(pb::StartCampaignRequest {
-                campaign_id: id.into(),
-            })
-            .await
-            .expect("started");
+        harness::start(&mut campaigns, id).await;
     }
     campaigns
         .pause_campaign(pb::PauseCampaignRequest {
@@ -780,13 +734,7 @@ async fn a_restarted_dialer_resumes_its_campaigns() {
         })
         .await
         .expect("paused");
-    campaigns
-        .stop_campaign(pb::StopCampaignRequest {
-            campaign_id: "r-stopped".into(),
-            wait: true,
-        })
-        .await
-        .expect("stopped");
+    harness::stop(&mut campaigns, "r-stopped").await;
 
     // Shutdown: health turns NOT_SERVING first.
     let mut health = tonic_health::pb::health_client::HealthClient::new(first.channel().await);
@@ -852,13 +800,7 @@ async fn a_restarted_dialer_resumes_its_campaigns() {
         .campaigns;
     assert_eq!(running.len(), 1);
     // In-process queues were rebuilt from the stored accounts.
-    let mut watch = campaigns
-        .watch_campaign(pb::WatchCampaignRequest {
-            campaign_id: "r-running".into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut watch = harness::watch(&mut campaigns, "r-running").await;
     tokio::time::timeout(PATIENCE, async {
         loop {
             let f = watch.message().await.expect("figures").expect("open");
@@ -942,34 +884,16 @@ async fn on_redis_the_queue_lives_in_redis() {
             .expect("login");
         team.push(tokio::spawn(work(phone, floor.clone(), i)));
     }
-    campaigns
-        .start_campaign(pb::StartCampaignRequest {
-            campaign_id: id.clone(),
-        })
-        .await
-        .expect("started");
-    let mut watch = campaigns
-        .watch_campaign(pb::WatchCampaignRequest {
-            campaign_id: id.clone(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let f = watch.message().await.expect("figures").expect("open");
-            let calls: u32 = floor
-                .dispositions
-                .iter()
-                .map(|d| d.load(Ordering::Relaxed))
-                .sum();
-            if calls >= 2 && f.dials > 0 {
-                break;
-            }
-        }
+    harness::start(&mut campaigns, &id).await;
+    figures_until(&mut campaigns, &id, |f| {
+        let calls: u32 = floor
+            .dispositions
+            .iter()
+            .map(|d| d.load(Ordering::Relaxed))
+            .sum();
+        calls >= 2 && f.dials > 0
     })
-    .await
-    .expect("calls dispositioned");
+    .await;
     // The queue the figures report is the one in Redis.
     let conn = queue::redis_store::connect(&redis_url())
         .await
@@ -977,13 +901,7 @@ async fn on_redis_the_queue_lives_in_redis() {
     let q = queue::redis_store::RedisQueue::new(conn, &id);
     let sizes = queue::CampaignQueue::sizes(&q).await.expect("sizes");
     assert!(sizes.ready + sizes.sleeping + sizes.leased > 0, "{sizes:?}");
-    campaigns
-        .stop_campaign(pb::StopCampaignRequest {
-            campaign_id: id.clone(),
-            wait: true,
-        })
-        .await
-        .expect("stopped");
+    harness::stop(&mut campaigns, &id).await;
     for t in team {
         let _ = tokio::time::timeout(PATIENCE, t).await;
     }

@@ -635,12 +635,7 @@ async fn agent_requests_name_the_field() {
     ];
     for (field, cmd) in rows {
         phone.send(cmd).await;
-        let r = phone
-            .wait_for(|e| match e {
-                Event::Rejected(r) => Some(r.clone()),
-                _ => None,
-            })
-            .await;
+        let r = phone.next_rejection().await;
         assert_eq!(
             r.code,
             pb::RejectionCode::InvalidArgument as i32,

@@ -310,15 +310,28 @@ pub async fn start(campaigns: &mut Campaigns, campaign: &str) {
         .expect("started");
 }
 
-/// A manager stops `campaign` and waits for its calls in progress to end.
-pub async fn stop(campaigns: &mut Campaigns, campaign: &str) {
+/// A manager stops `campaign` and waits for its calls in progress to end; returns the
+/// campaign as stopped.
+pub async fn stop(campaigns: &mut Campaigns, campaign: &str) -> pb::Campaign {
     campaigns
         .stop_campaign(pb::StopCampaignRequest {
             campaign_id: campaign.into(),
             wait: true,
         })
         .await
-        .expect("stopped");
+        .expect("stopped")
+        .into_inner()
+}
+
+/// A manager's `WatchCampaign` stream of `campaign`'s figures.
+pub async fn watch(campaigns: &mut Campaigns, campaign: &str) -> tonic::Streaming<pb::Figures> {
+    campaigns
+        .watch_campaign(pb::WatchCampaignRequest {
+            campaign_id: campaign.into(),
+        })
+        .await
+        .expect("watch")
+        .into_inner()
 }
 
 /// The sample portfolio's account ids `A000000`...
@@ -443,6 +456,15 @@ impl Softphone {
     }
 
     /// Ends the session from the softphone's side.
+    /// The next command this softphone had rejected (other events are skipped).
+    pub async fn next_rejection(&mut self) -> pb::CommandRejected {
+        self.wait_for(|e| match e {
+            pb::agent_message::Event::Rejected(r) => Some(r.clone()),
+            _ => None,
+        })
+        .await
+    }
+
     pub fn close(self) {
         drop(self.tx);
         drop(self.rx);
@@ -460,13 +482,7 @@ pub async fn figures_until(
     id: &str,
     mut done: impl FnMut(&pb::Figures) -> bool,
 ) -> pb::Figures {
-    let mut watch = campaigns
-        .watch_campaign(pb::WatchCampaignRequest {
-            campaign_id: id.into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut watch = watch(campaigns, id).await;
     tokio::time::timeout(PATIENCE, async {
         loop {
             let f = watch.message().await.expect("figures").expect("open");

@@ -1,0 +1,19 @@
+//! What tells one service's skeleton from another's.
+
+use auth::Role;
+
+/// A service's names and defaults, on a marker type (`dialer::config::Dialerd`,
+/// `ledger::config::Ledgerd`) that [`crate::ServerSettings`] and [`crate::token::TokenArgs`]
+/// are generic over.
+pub trait ServiceSpec: std::fmt::Debug + Clone + Copy + Default + PartialEq + Send + Sync {
+    /// Prefix of the environment overrides: `DIALER` reads `DIALER_LISTEN`.
+    const ENV_PREFIX: &'static str;
+    /// `database_url` when the settings name none.
+    const DEFAULT_DATABASE_URL: &'static str;
+    /// `listen` when the settings name none.
+    const DEFAULT_LISTEN: &'static str;
+    /// The roles `token` mints, in the order its help lists them.
+    const TOKEN_ROLES: &'static [Role];
+    /// A minted token's lifetime unless `--hours` says otherwise.
+    const TOKEN_HOURS: i64;
+}

@@ -226,17 +226,7 @@ fn host_port(field: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Debug, Clone, Copy, Default, PartialEq)]
-    struct Demo;
-
-    impl ServiceSpec for Demo {
-        const ENV_PREFIX: &'static str = "DEMO";
-        const DEFAULT_DATABASE_URL: &'static str = "sqlite://demo.db?mode=rwc";
-        const DEFAULT_LISTEN: &'static str = "127.0.0.1:50000";
-        const TOKEN_ROLES: &'static [auth::Role] = &[auth::Role::Admin];
-        const TOKEN_HOURS: i64 = 1;
-    }
+    use crate::spec::Demo;
 
     /// A service's config as the services write theirs.
     #[derive(Debug, Default, Deserialize)]

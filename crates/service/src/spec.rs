@@ -17,3 +17,17 @@ pub trait ServiceSpec: std::fmt::Debug + Clone + Copy + Default + PartialEq + Se
     /// A minted token's lifetime unless `--hours` says otherwise.
     const TOKEN_HOURS: i64;
 }
+
+/// The service of this crate's tests.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Demo;
+
+#[cfg(test)]
+impl ServiceSpec for Demo {
+    const ENV_PREFIX: &'static str = "DEMO";
+    const DEFAULT_DATABASE_URL: &'static str = "sqlite://demo.db?mode=rwc";
+    const DEFAULT_LISTEN: &'static str = "127.0.0.1:50000";
+    const TOKEN_ROLES: &'static [Role] = &[Role::Crm, Role::Admin];
+    const TOKEN_HOURS: i64 = 5;
+}

@@ -51,18 +51,8 @@ impl<S: ServiceSpec> TokenArgs<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::Demo;
     use clap::Parser;
-
-    #[derive(Debug, Clone, Copy, Default, PartialEq)]
-    struct Demo;
-
-    impl ServiceSpec for Demo {
-        const ENV_PREFIX: &'static str = "DEMO";
-        const DEFAULT_DATABASE_URL: &'static str = "sqlite://demo.db";
-        const DEFAULT_LISTEN: &'static str = "127.0.0.1:50000";
-        const TOKEN_ROLES: &'static [Role] = &[Role::Crm, Role::Admin];
-        const TOKEN_HOURS: i64 = 5;
-    }
 
     #[derive(Debug, Parser)]
     struct Cli {

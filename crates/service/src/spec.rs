@@ -6,6 +6,10 @@ use auth::Role;
 /// `ledger::config::Ledgerd`) that [`crate::ServerSettings`] and [`crate::token::TokenArgs`]
 /// are generic over.
 pub trait ServiceSpec: std::fmt::Debug + Clone + Copy + Default + PartialEq + Send + Sync {
+    /// The binary's name (`dialerd`).
+    const NAME: &'static str;
+    /// What the binary is, for `--help`.
+    const ABOUT: &'static str;
     /// Prefix of the environment overrides: `DIALER` reads `DIALER_LISTEN`.
     const ENV_PREFIX: &'static str;
     /// `database_url` when the settings name none.
@@ -25,6 +29,8 @@ pub(crate) struct Demo;
 
 #[cfg(test)]
 impl ServiceSpec for Demo {
+    const NAME: &'static str = "demo";
+    const ABOUT: &'static str = "A service of the tests";
     const ENV_PREFIX: &'static str = "DEMO";
     const DEFAULT_DATABASE_URL: &'static str = "sqlite://demo.db?mode=rwc";
     const DEFAULT_LISTEN: &'static str = "127.0.0.1:50000";

@@ -25,6 +25,9 @@ pub const DEFAULT_SHUTDOWN_GRACE_S: u64 = 150;
 pub struct Dialerd;
 
 impl ServiceSpec for Dialerd {
+    const NAME: &'static str = "dialerd";
+    const ABOUT: &'static str =
+        "Dialer service (gRPC): campaigns, agent sessions, compliance explanations";
     const ENV_PREFIX: &'static str = "DIALER";
     const DEFAULT_DATABASE_URL: &'static str = DEFAULT_DATABASE_URL;
     const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;

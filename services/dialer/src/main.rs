@@ -1,45 +1,23 @@
 //! `dialerd`: runs the dialer's gRPC service (default), or mints a bearer token for a role.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use dialer::config::{Config, Dialerd};
-use service::token::TokenArgs;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "dialerd",
-    about = "Dialer service (gRPC): campaigns, agent sessions, compliance explanations"
-)]
-struct Cli {
-    /// TOML config file; DIALER_* environment variables override it.
-    #[arg(long, global = true)]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    cmd: Option<Cmd>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Cmd {
-    /// Serve gRPC (the default).
-    Serve,
-    /// Print a bearer token signed with the configured jwt_hs256_key.
-    Token(TokenArgs<Dialerd>),
-}
+use service::cli::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service::telemetry::init();
-    let cli = Cli::parse();
+    let cli = Cli::<Dialerd>::parse();
     let cfg = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())
         .context("invalid dialerd configuration")?;
-    match cli.cmd.unwrap_or(Cmd::Serve) {
-        Cmd::Serve => serve(cfg).await,
-        Cmd::Token(t) => {
+    match cli.cmd.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cfg).await,
+        Command::Token(t) => {
             println!("{}", t.mint(cfg.server.jwt_hs256_key.as_deref())?);
             Ok(())
         }
+        Command::Own(none) => match none {},
     }
 }
 

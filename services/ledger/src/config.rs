@@ -21,6 +21,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50061";
 pub struct Ledgerd;
 
 impl ServiceSpec for Ledgerd {
+    const NAME: &'static str = "ledgerd";
+    const ABOUT: &'static str = "Account ledger service (gRPC)";
     const ENV_PREFIX: &'static str = "LEDGER";
     const DEFAULT_DATABASE_URL: &'static str = DEFAULT_DATABASE_URL;
     const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;

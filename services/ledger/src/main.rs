@@ -1,48 +1,33 @@
 //! `ledgerd`: runs the ledger gRPC server (default), purges contact events past retention,
 //! or mints a bearer token for a role.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ledger::config::{Config, Ledgerd};
 use ledger::metrics::Metrics;
 use ledger::store::Store;
-use service::token::TokenArgs;
+use service::cli::{Cli, Command};
 
-#[derive(Debug, Parser)]
-#[command(name = "ledgerd", about = "Account ledger service (gRPC)")]
-struct Cli {
-    /// TOML config file; LEDGER_* environment variables override it.
-    #[arg(long, global = true)]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    cmd: Option<Cmd>,
-}
-
+/// ledgerd's commands beside `serve` and `token`.
 #[derive(Debug, Subcommand)]
-enum Cmd {
-    /// Serve gRPC (the default).
-    Serve,
+enum Own {
     /// Delete contact events whose debts saw no activity for `retention_years`.
     Purge {
         /// Print the cutoff and exit without deleting anything.
         #[arg(long)]
         dry_run: bool,
     },
-    /// Print a bearer token signed with the configured HS256 key.
-    Token(TokenArgs<Ledgerd>),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     service::telemetry::init();
-    let cli = Cli::parse();
+    let cli = Cli::<Ledgerd, Own>::parse();
     let cfg = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())
         .context("invalid ledgerd configuration")?;
-    match cli.cmd.unwrap_or(Cmd::Serve) {
-        Cmd::Serve => serve(cfg).await,
-        Cmd::Purge { dry_run } => {
+    match cli.cmd.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cfg).await,
+        Command::Own(Own::Purge { dry_run }) => {
             let cutoff = jiff::Timestamp::now()
                 .to_zoned(jiff::tz::TimeZone::UTC)
                 .checked_sub(jiff::Span::new().years(i64::from(cfg.retention_years)))?
@@ -56,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
             println!("purged {n} contact events (debts inactive since before {cutoff})");
             Ok(())
         }
-        Cmd::Token(t) => {
+        Command::Token(t) => {
             println!("{}", t.mint(cfg.server.jwt_hs256_key.as_deref())?);
             Ok(())
         }

@@ -44,6 +44,14 @@ impl ConfigError {
             message: message.into(),
         }
     }
+
+    /// The bad setting's name, if the file could be read and parsed.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::Invalid { field, .. } => Some(field),
+            ConfigError::Read { .. } | ConfigError::Parse { .. } => None,
+        }
+    }
 }
 
 /// The settings of `path` (TOML, unknown keys refused), or the defaults without a file.
@@ -238,13 +246,6 @@ mod tests {
         own: u32,
     }
 
-    fn field(e: ConfigError) -> &'static str {
-        match e {
-            ConfigError::Invalid { field, .. } => field,
-            other => panic!("not a setting error: {other}"),
-        }
-    }
-
     #[test]
     fn defaults_toml_and_unknown_keys() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -303,13 +304,13 @@ mod tests {
             s.apply_env(&Env(|n: &str| (n == k).then(|| v.to_owned())));
             let e = s.validate().expect_err(want);
             assert!(!e.to_string().contains("pw"), "{e}");
-            assert_eq!(field(e), want);
+            assert_eq!(e.field(), Some(want));
         }
         let mut n = 0u32;
         let e = env(&[("DEMO_N", "x")])
             .parsed("DEMO_N", &mut n)
             .expect_err("not a number");
-        assert_eq!(field(e), "DEMO_N");
+        assert_eq!(e.field(), Some("DEMO_N"));
         env(&[("DEMO_N", "7")])
             .parsed("DEMO_N", &mut n)
             .expect("number");

@@ -14,6 +14,10 @@
 //! - the carrier seam (`carrier`) reaches no service, no gRPC and no store (tonic, sqlx,
 //!   redis), and asks tokio for no more than channels, tasks and time (its simulated carrier
 //!   plays calls on tokio time).
+//! - the service skeleton (`service`) knows no domain and no store: by no normal or build
+//!   dependency does it reach sqlx, redis, `sqlstore`, a contract crate of a domain
+//!   (`ledger-api`, `collections-proto`) or a decision crate; and both service crates
+//!   (`dialer`, `ledger`) run on it (a direct normal dependency), not on a copy of it.
 //!
 //! `SHAPE_MANIFEST=/path/to/Cargo.toml` checks another checkout instead (to see the test
 //! fail on a workspace that breaks the rules).
@@ -173,6 +177,7 @@ fn the_workspace_keeps_its_shape() {
         "ledger-api",
         "compliance",
         "pacing",
+        "service",
         "simulator",
         "sqlstore",
     ] {
@@ -223,6 +228,32 @@ fn the_workspace_keeps_its_shape() {
         &["tonic", "sqlx", "redis"],
     ));
     bad.extend(tokio_beyond(&meta, "carrier", &["sync", "rt", "time"]));
+    // The service skeleton: what a service binary needs around its handlers, no domain.
+    bad.extend(violations(
+        &g,
+        "service",
+        &["normal", "build"],
+        &[
+            "sqlx",
+            "redis",
+            "sqlstore",
+            "ledger-api",
+            "collections-proto",
+            "compliance",
+            "pacing",
+            "simulator",
+            "queue",
+            "carrier",
+        ],
+    ));
+    for svc in ["dialer", "ledger"] {
+        let mut direct = g.deps.get(svc).into_iter().flatten();
+        if !direct.any(|(to, kind)| to == "service" && kind == "normal") {
+            bad.push(format!(
+                "{svc} does not run on the service skeleton (crates/service)"
+            ));
+        }
+    }
     assert!(
         bad.is_empty(),
         "dependencies that break docs/architecture.md:\n  {}",

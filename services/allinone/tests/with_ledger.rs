@@ -17,7 +17,7 @@ use auth::Role;
 use collections_proto::dialer_v1 as pb;
 use collections_proto::ledger_v1 as lpb;
 use common::TestDb;
-use dialer::config::{CarrierConfig, Config};
+use dialer::config::{CarrierConfig, Config, ServerSettings};
 use harness::{Bearer, PATIENCE, START, Softphone, figures_until, token};
 use inproc::TestLedger;
 use pb::campaign_service_client::CampaignServiceClient;
@@ -42,11 +42,14 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
     common::upsert(&mut crm, accounts()).await;
 
     let cfg = Config {
-        database_url: db.dialer_url.clone(),
+        server: ServerSettings {
+            database_url: db.dialer_url.clone(),
+            jwt_hs256_key: Some(harness::KEY.into()),
+            listen: "127.0.0.1:0".into(),
+            ..ServerSettings::default()
+        },
         ledger_url: Some(ledger.uri()),
         ledger_jwt_hs256_key: Some(common::KEY.into()),
-        jwt_hs256_key: Some(harness::KEY.into()),
-        listen: "127.0.0.1:0".into(),
         replica_id: "dialer-test".into(),
         carrier: CarrierConfig::Sim {
             scenario: "S1".into(),

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth::{Auth, Claims, Role};
+use auth::{Claims, Role};
 use carrier::SimNetwork;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
@@ -168,7 +168,7 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
     }
     .with_rate(*speed);
     let metrics = Metrics::new();
-    let store = CampaignStore::open(&cfg.database_url).await?;
+    let store = CampaignStore::open(&cfg.server.database_url).await?;
     let claim_ttl = Duration::from_secs(cfg.replica_claim_ttl_s);
     let claim = crate::replica::claim(&store, &cfg.replica_id, claim_ttl).await?;
     let (sink, source, link, outbox) = match &cfg.ledger_url {
@@ -176,7 +176,7 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
             let token = ledger_token(cfg);
             let link = LedgerLink::connect_lazy(url, token)?;
             check_credentials(&link).await?;
-            let outbox = Outbox::open(&cfg.database_url, &cfg.replica_id).await?;
+            let outbox = Outbox::open(&cfg.server.database_url, &cfg.replica_id).await?;
             // Attempts a previous run of this replica left in progress are recorded with
             // their provisional outcomes before any new attempt begins.
             let recovered = outbox.recover_provisional(&cfg.replica_id).await?;
@@ -264,7 +264,7 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
         registry,
         metrics,
         options: ServeOptions {
-            auth: Auth::new(cfg.jwt_hs256_key.as_deref()),
+            auth: cfg.server.auth(),
             tls,
             shutdown_grace: Duration::from_secs(cfg.shutdown_grace_s),
         },
@@ -421,17 +421,20 @@ pub async fn run(
                 source,
             })
     };
-    if let Some(addr) = cfg.metrics_addr()? {
+    if let Some(addr) = cfg.server.metrics_addr()? {
         let l = bind(addr).await?;
         if let Ok(a) = l.local_addr() {
             announce(&format!("dialerd metrics on {a}"));
         }
-        let r = registry.clone();
-        let refresh: Arc<dyn Fn(&Metrics) + Send + Sync> =
-            Arc::new(move |m| m.observe(&r.figures()));
-        tokio::spawn(crate::metrics::serve(l, app.metrics.clone(), refresh));
+        let (r, m) = (registry.clone(), app.metrics.clone());
+        let refresh = move || m.observe(&r.figures());
+        tokio::spawn(service::metrics::serve(
+            l,
+            app.metrics.registry.clone(),
+            refresh,
+        ));
     }
-    let listener = bind(cfg.listen_addr()?).await?;
+    let listener = bind(cfg.server.listen_addr()?).await?;
     if let Ok(addr) = listener.local_addr() {
         announce(&format!("dialerd listening on {addr}"));
         info!(
@@ -439,7 +442,7 @@ pub async fn run(
             replica = %cfg.replica_id,
             queues = if cfg.redis_url.is_some() { "redis" } else { "memory" },
             ledger = cfg.ledger_url.is_some(),
-            auth = cfg.jwt_hs256_key.is_some(),
+            auth = cfg.server.jwt_hs256_key.is_some(),
             tls = cfg.tls.is_some(),
             resumed = app.resumed,
             "dialerd started"

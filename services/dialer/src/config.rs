@@ -1,11 +1,17 @@
 //! dialerd configuration: a TOML file plus `DIALER_*` environment overrides, validated at
-//! start so a bad setting stops the process with a message naming it.
+//! start so a bad setting stops the process with a message naming it. The settings every
+//! service has (`database_url`, `listen`, `metrics_listen`, `jwt_hs256_key`) and the loading
+//! are the service skeleton's ([`service::config`]).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use auth::Role;
 use jiff::Timestamp;
 use serde::Deserialize;
+pub use service::ConfigError;
+pub use service::ServerSettings;
+use service::ServiceSpec;
+use service::config::Env;
 use simulator::scenario::ScenarioId;
 
 /// Default store: an SQLite file next to the process, nothing to install.
@@ -14,15 +20,30 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50071";
 /// Longer than the default wrap-up (120 s): a stopping campaign waits for wrap-ups.
 pub const DEFAULT_SHUTDOWN_GRACE_S: u64 = 150;
 
+/// dialerd's names and defaults in the service skeleton.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Dialerd;
+
+impl ServiceSpec for Dialerd {
+    const NAME: &'static str = "dialerd";
+    const ABOUT: &'static str =
+        "Dialer service (gRPC): campaigns, agent sessions, compliance explanations";
+    const ENV_PREFIX: &'static str = "DIALER";
+    const DEFAULT_DATABASE_URL: &'static str = DEFAULT_DATABASE_URL;
+    const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;
+    const TOKEN_ROLES: &'static [Role] = &[Role::Agent, Role::Manager, Role::Crm, Role::Admin];
+    const TOKEN_HOURS: i64 = 12;
+}
+
 /// Everything dialerd is configured with.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The dialer's own database (outbox, campaigns): `postgres://...` or `sqlite:...`. It
-    /// may be the ledger's database: tables are prefixed `dialer_`, migrations numbered
-    /// from 1000.
-    #[serde(default = "default_db")]
-    pub database_url: String,
+    /// `database_url`, `listen`, `metrics_listen`, `jwt_hs256_key`. The database is the
+    /// dialer's own (outbox, campaigns); it may be the ledger's: tables are prefixed
+    /// `dialer_`, migrations numbered from 1000.
+    #[serde(flatten)]
+    pub server: ServerSettings<Dialerd>,
     /// Redis for queues and attempt counters shared by replicas (`redis://...`); unset:
     /// in-process queues and counters (one replica).
     #[serde(default)]
@@ -40,16 +61,6 @@ pub struct Config {
     /// accounts (`A000000`, ...): demos and tests.
     #[serde(default)]
     pub sample_accounts: Option<u32>,
-    /// gRPC listen address; port 0 picks a free port (printed on stdout).
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    /// Prometheus `/metrics` listen address; unset disables the endpoint.
-    #[serde(default)]
-    pub metrics_listen: Option<String>,
-    /// HS256 key for callers' bearer JWTs; unset disables authentication (development only:
-    /// every caller is an admin).
-    #[serde(default)]
-    pub jwt_hs256_key: Option<String>,
     /// TLS on the gRPC listener (PEM files); unset: plaintext.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -116,12 +127,12 @@ impl CarrierConfig {
     /// The simulated scenario (validated).
     pub fn scenario(&self) -> Result<ScenarioId, ConfigError> {
         match self {
-            CarrierConfig::Sim { scenario, .. } => {
-                ScenarioId::parse(scenario).ok_or_else(|| ConfigError::Invalid {
-                    field: "carrier.scenario",
-                    message: format!("{scenario:?} is not one of S1..S9"),
-                })
-            }
+            CarrierConfig::Sim { scenario, .. } => ScenarioId::parse(scenario).ok_or_else(|| {
+                ConfigError::invalid(
+                    "carrier.scenario",
+                    format!("{scenario:?} is not one of S1..S9"),
+                )
+            }),
         }
     }
 
@@ -131,21 +142,17 @@ impl CarrierConfig {
             CarrierConfig::Sim {
                 clock_start: Some(t),
                 ..
-            } => t.parse().map(Some).map_err(|e| ConfigError::Invalid {
-                field: "carrier.clock_start",
-                message: format!("{t:?} is not an RFC 3339 instant ({e})"),
+            } => t.parse().map(Some).map_err(|e| {
+                ConfigError::invalid(
+                    "carrier.clock_start",
+                    format!("{t:?} is not an RFC 3339 instant ({e})"),
+                )
             }),
             CarrierConfig::Sim { .. } => Ok(None),
         }
     }
 }
 
-fn default_db() -> String {
-    DEFAULT_DATABASE_URL.to_owned()
-}
-fn default_listen() -> String {
-    DEFAULT_LISTEN.to_owned()
-}
 fn default_replica() -> String {
     "dialer-1".to_owned()
 }
@@ -162,38 +169,15 @@ fn one() -> f64 {
     1.0
 }
 
-/// A configuration dialerd cannot start with.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("reading config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("config file {path}: {source}")]
-    Parse {
-        path: String,
-        source: toml::de::Error,
-    },
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
-            database_url: default_db(),
+            server: ServerSettings::default(),
             redis_url: None,
             ledger_url: None,
             ledger_token: None,
             ledger_jwt_hs256_key: None,
             sample_accounts: None,
-            listen: default_listen(),
-            metrics_listen: None,
-            jwt_hs256_key: None,
             tls: None,
             replica_id: default_replica(),
             replica_claim_ttl_s: default_claim_ttl(),
@@ -203,70 +187,31 @@ impl Default for Config {
     }
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field,
-        message: message.into(),
-    }
-}
-
-fn parse_env<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    v.parse()
-        .map_err(|e: T::Err| invalid(name, format!("{v:?}: {e}")))
-}
-
 impl Config {
     /// Reads `path` (if any), applies `DIALER_*` overrides from `env`, validates.
     pub fn load(
         path: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let mut cfg = match path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.display().to_string(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: p.display().to_string(),
-                    source,
-                })?
-            }
-            None => Config::default(),
-        };
-        cfg.apply_env(env)?;
+        let mut cfg: Config = service::config::read(path)?;
+        cfg.apply_env(&Env(env))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
-    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let set = |name: &str, slot: &mut Option<String>| {
-            if let Some(v) = env(name) {
-                *slot = Some(v);
-            }
-        };
-        if let Some(v) = env("DIALER_DATABASE_URL") {
-            self.database_url = v;
-        }
-        set("DIALER_REDIS_URL", &mut self.redis_url);
-        set("DIALER_LEDGER_URL", &mut self.ledger_url);
-        set("DIALER_LEDGER_TOKEN", &mut self.ledger_token);
-        set(
+    fn apply_env(&mut self, env: &Env<impl Fn(&str) -> Option<String>>) -> Result<(), ConfigError> {
+        self.server.apply_env(env);
+        env.option("DIALER_REDIS_URL", &mut self.redis_url);
+        env.option("DIALER_LEDGER_URL", &mut self.ledger_url);
+        env.option("DIALER_LEDGER_TOKEN", &mut self.ledger_token);
+        env.option(
             "DIALER_LEDGER_JWT_HS256_KEY",
             &mut self.ledger_jwt_hs256_key,
         );
-        if let Some(v) = env("DIALER_SAMPLE_ACCOUNTS") {
-            self.sample_accounts = Some(parse_env("DIALER_SAMPLE_ACCOUNTS", &v)?);
+        if let Some(v) = env.get("DIALER_SAMPLE_ACCOUNTS") {
+            self.sample_accounts = Some(service::config::parse("DIALER_SAMPLE_ACCOUNTS", &v)?);
         }
-        if let Some(v) = env("DIALER_LISTEN") {
-            self.listen = v;
-        }
-        set("DIALER_METRICS_LISTEN", &mut self.metrics_listen);
-        set("DIALER_JWT_HS256_KEY", &mut self.jwt_hs256_key);
-        match (env("DIALER_TLS_CERT"), env("DIALER_TLS_KEY")) {
+        match (env.get("DIALER_TLS_CERT"), env.get("DIALER_TLS_KEY")) {
             (Some(cert), Some(key)) => {
                 self.tls = Some(TlsConfig {
                     cert_path: cert.into(),
@@ -275,78 +220,52 @@ impl Config {
             }
             (None, None) => {}
             _ => {
-                return Err(invalid(
+                return Err(ConfigError::invalid(
                     "tls",
                     "set both DIALER_TLS_CERT and DIALER_TLS_KEY, or neither",
                 ));
             }
         }
-        if let Some(v) = env("DIALER_REPLICA_ID") {
-            self.replica_id = v;
-        }
-        if let Some(v) = env("DIALER_REPLICA_CLAIM_TTL_S") {
-            self.replica_claim_ttl_s = parse_env("DIALER_REPLICA_CLAIM_TTL_S", &v)?;
-        }
-        if let Some(v) = env("DIALER_SHUTDOWN_GRACE_S") {
-            self.shutdown_grace_s = parse_env("DIALER_SHUTDOWN_GRACE_S", &v)?;
-        }
+        env.string("DIALER_REPLICA_ID", &mut self.replica_id);
+        env.parsed("DIALER_REPLICA_CLAIM_TTL_S", &mut self.replica_claim_ttl_s)?;
+        env.parsed("DIALER_SHUTDOWN_GRACE_S", &mut self.shutdown_grace_s)?;
         let CarrierConfig::Sim {
             scenario,
             seed,
             speed,
             clock_start,
         } = &mut self.carrier;
-        if let Some(v) = env("DIALER_CARRIER_SCENARIO") {
-            *scenario = v;
-        }
-        if let Some(v) = env("DIALER_CARRIER_SEED") {
-            *seed = parse_env("DIALER_CARRIER_SEED", &v)?;
-        }
-        if let Some(v) = env("DIALER_CARRIER_SPEED") {
-            *speed = parse_env("DIALER_CARRIER_SPEED", &v)?;
-        }
-        if let Some(v) = env("DIALER_CARRIER_CLOCK_START") {
-            *clock_start = Some(v);
-        }
+        env.string("DIALER_CARRIER_SCENARIO", scenario);
+        env.parsed("DIALER_CARRIER_SEED", seed)?;
+        env.parsed("DIALER_CARRIER_SPEED", speed)?;
+        env.option("DIALER_CARRIER_CLOCK_START", clock_start);
         Ok(())
     }
 
     /// Checks every setting; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let url = &self.database_url;
-        if !(url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:"))
-        {
-            return Err(invalid(
-                "database_url",
-                format!(
-                    "want postgres://... or sqlite:..., got {}",
-                    ledger_api::redact::url(url)
-                ),
-            ));
-        }
+        self.server.validate()?;
         if let Some(r) = &self.redis_url
             && !(r.starts_with("redis://") || r.starts_with("rediss://"))
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "redis_url",
                 format!(
                     "want redis://... or rediss://..., got {}",
-                    ledger_api::redact::url(r)
+                    service::config::redact_url(r)
                 ),
             ));
         }
         if let Some(l) = &self.ledger_url
             && !(l.starts_with("http://") || l.starts_with("https://"))
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "ledger_url",
                 format!("want http://host:port or https://..., got {l:?}"),
             ));
         }
         if self.ledger_token.is_some() && self.ledger_jwt_hs256_key.is_some() {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "ledger_token",
                 "set ledger_token or ledger_jwt_hs256_key, not both",
             ));
@@ -354,23 +273,19 @@ impl Config {
         if let Some(k) = &self.ledger_jwt_hs256_key
             && k.len() < 32
         {
-            return Err(invalid("ledger_jwt_hs256_key", "must be at least 32 bytes"));
+            return Err(ConfigError::invalid(
+                "ledger_jwt_hs256_key",
+                "must be at least 32 bytes",
+            ));
         }
         if self.sample_accounts.is_some() && self.ledger_url.is_some() {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "sample_accounts",
                 "only without ledger_url (accounts come from the ledger)",
             ));
         }
         if self.sample_accounts.is_some_and(|n| n > 1_000_000) {
-            return Err(invalid("sample_accounts", "at most 1000000"));
-        }
-        self.listen_addr()?;
-        self.metrics_addr()?;
-        if let Some(k) = &self.jwt_hs256_key
-            && k.len() < 32
-        {
-            return Err(invalid("jwt_hs256_key", "must be at least 32 bytes"));
+            return Err(ConfigError::invalid("sample_accounts", "at most 1000000"));
         }
         if let Some(tls) = &self.tls {
             for (field, path) in [
@@ -378,7 +293,7 @@ impl Config {
                 ("tls.key_path", &tls.key_path),
             ] {
                 if !path.is_file() {
-                    return Err(invalid(
+                    return Err(ConfigError::invalid(
                         field,
                         format!("{} is not a readable file", path.display()),
                     ));
@@ -392,7 +307,7 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "replica_id",
                 "1 to 64 letters, digits, '-', '_' or '.'",
             ));
@@ -401,42 +316,32 @@ impl Config {
         self.carrier.clock_start()?;
         let CarrierConfig::Sim { speed, .. } = &self.carrier;
         if !(*speed > 0.0 && *speed <= 1000.0) {
-            return Err(invalid("carrier.speed", "must be in (0, 1000]"));
+            return Err(ConfigError::invalid(
+                "carrier.speed",
+                "must be in (0, 1000]",
+            ));
         }
         if *speed != 1.0 && self.carrier.clock_start()?.is_none() {
             // The speed is the dialer's clock rate too: from now, it would run ahead of the
             // wall clock and record contacts in the future.
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "carrier.speed",
                 "other than 1 needs carrier.clock_start (the dialer's clock runs at this speed)",
             ));
         }
         if !(3..=600).contains(&self.replica_claim_ttl_s) {
-            return Err(invalid("replica_claim_ttl_s", "must be 3 to 600"));
+            return Err(ConfigError::invalid(
+                "replica_claim_ttl_s",
+                "must be 3 to 600",
+            ));
         }
         if !(1..=3600).contains(&self.shutdown_grace_s) {
-            return Err(invalid("shutdown_grace_s", "must be 1 to 3600"));
+            return Err(ConfigError::invalid(
+                "shutdown_grace_s",
+                "must be 1 to 3600",
+            ));
         }
         Ok(())
-    }
-
-    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen.parse().map_err(|e| {
-            invalid(
-                "listen",
-                format!("{:?} is not host:port ({e})", self.listen),
-            )
-        })
-    }
-
-    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        self.metrics_listen
-            .as_ref()
-            .map(|m| {
-                m.parse()
-                    .map_err(|e| invalid("metrics_listen", format!("{m:?} is not host:port ({e})")))
-            })
-            .transpose()
     }
 }
 
@@ -453,17 +358,10 @@ mod tests {
         }
     }
 
-    fn field(e: ConfigError) -> &'static str {
-        match e {
-            ConfigError::Invalid { field, .. } => field,
-            other => panic!("not a setting error: {other}"),
-        }
-    }
-
     #[test]
     fn defaults_are_valid_and_env_overrides() {
         let c = Config::load(None, |_| None).expect("defaults");
-        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.server.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(c.redis_url, None);
         assert_eq!(c.carrier.scenario().expect("S2"), ScenarioId::S2);
         let c = Config::load(
@@ -477,7 +375,7 @@ mod tests {
             ]),
         )
         .expect("env");
-        assert_eq!(c.listen, "127.0.0.1:0");
+        assert_eq!(c.server.listen, "127.0.0.1:0");
         assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
         assert_eq!(c.shutdown_grace_s, 5);
         assert!(c.carrier.clock_start().expect("ts").is_some());
@@ -527,7 +425,7 @@ mod tests {
                 pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
             })
             .expect_err(want);
-            assert_eq!(field(e), *want);
+            assert_eq!(e.field(), Some(*want), "{e}");
         }
     }
 

@@ -1,15 +1,12 @@
 //! Prometheus metrics of dialerd, labelled per campaign (dials, outcomes by kind,
 //! abandonment, lines, agents by state, queue sizes, refusals by reason), refreshed from
-//! each campaign's live figures at every scrape, and the `/metrics` HTTP endpoint.
+//! each campaign's live figures at every scrape (the `/metrics` endpoint is
+//! [`service::metrics::serve`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use prometheus::{
-    Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use crate::engine::Figures;
 use crate::registry::CampaignState;
@@ -250,44 +247,7 @@ impl Metrics {
 
     /// Text exposition format.
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .expect("encode metrics");
-        String::from_utf8(buf).expect("utf-8 metrics")
-    }
-}
-
-/// Serves `GET /metrics` on `listener` until the task is dropped, calling `refresh` before
-/// each rendering. One request per connection, which is all Prometheus needs.
-pub async fn serve(
-    listener: TcpListener,
-    metrics: Metrics,
-    refresh: Arc<dyn Fn(&Metrics) + Send + Sync>,
-) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
-        };
-        let m = metrics.clone();
-        let refresh = refresh.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let n = sock.read(&mut buf).await.unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]);
-            let (status, body) = if req.starts_with("GET /metrics") {
-                refresh(&m);
-                ("200 OK", m.render())
-            } else {
-                ("404 Not Found", "not found\n".to_owned())
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-            let _ = sock.shutdown().await;
-        });
+        service::metrics::render(&self.registry)
     }
 }
 

@@ -22,6 +22,8 @@ use collections_proto::dialer_v1 as pb;
 use pb::agent_service_server::AgentServiceServer;
 use pb::campaign_service_server::CampaignServiceServer;
 use pb::compliance_service_server::ComplianceServiceServer;
+pub use service::ServeError;
+use service::grpc::ServingStatus;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -34,17 +36,6 @@ use crate::grpc::roles::ROLES;
 use crate::grpc::{AgentGrpc, CampaignGrpc, ComplianceGrpc};
 use crate::metrics::Metrics;
 use crate::registry::{Registry, ShutdownReport};
-
-/// Why the server stopped or could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("reflection: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
-    #[error("transport: {0}")]
-    Transport(#[from] tonic::transport::Error),
-    #[error("server task: {0}")]
-    Join(#[from] tokio::task::JoinError),
-}
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -90,20 +81,6 @@ pub const SERVICES: [&str; 3] = [
     "collections.dialer.v1.ComplianceService",
 ];
 
-/// Reflection over the one descriptor set (the ledger's package is in it too), advertising
-/// only the services this server runs (and `itself`, the reflection service).
-fn reflection(itself: &'static str) -> tonic_reflection::server::Builder<'static> {
-    SERVICES
-        .iter()
-        .chain(&["grpc.health.v1.Health", itself])
-        .fold(
-            tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
-            |b, s| b.with_service_name(*s),
-        )
-}
-
 /// Serves on `listener` until `shutdown` resolves, then runs the shutdown sequence (see the
 /// module documentation), with `flush` as its step 4.
 pub async fn serve<B: Backend>(
@@ -114,17 +91,11 @@ pub async fn serve<B: Backend>(
     shutdown: impl Future<Output = ()> + Send,
     flush: impl Future<Output = ()> + Send,
 ) -> Result<ShutdownReport, ServeError> {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    for s in SERVICES {
-        reporter
-            .set_service_status(s, tonic_health::ServingStatus::Serving)
-            .await;
-    }
-    reporter
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
-    let refl_v1 = reflection("grpc.reflection.v1.ServerReflection").build_v1()?;
-    let refl_v1alpha = reflection("grpc.reflection.v1alpha.ServerReflection").build_v1alpha()?;
+    // Reflection over the one descriptor set (the ledger's package is in it too) lists only
+    // the services this server runs.
+    let (health, routes) =
+        service::grpc::health_and_reflection(&SERVICES, collections_proto::FILE_DESCRIPTOR_SET)
+            .await?;
     // Streams end when this turns true (step 3); the sender lives until `serve` returns.
     let (streams_tx, streams_rx) = watch::channel(false);
     // The project's one message limit (its requests' bounds keep them inside it).
@@ -156,9 +127,7 @@ pub async fn serve<B: Backend>(
     }
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
     let server = builder
-        .add_service(health)
-        .add_service(refl_v1)
-        .add_service(refl_v1alpha)
+        .add_routes(routes)
         .add_service(campaigns)
         .add_service(agents)
         .add_service(explain)
@@ -176,14 +145,7 @@ pub async fn serve<B: Backend>(
         () = shutdown => {}
     }
     info!("shutting down: health NOT_SERVING, stopping campaigns");
-    for s in SERVICES {
-        reporter
-            .set_service_status(s, tonic_health::ServingStatus::NotServing)
-            .await;
-    }
-    reporter
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
-        .await;
+    health.set(ServingStatus::NotServing).await;
     let report = registry.shutdown(opts.shutdown_grace).await;
     info!(
         stopped = report.stopped.len(),

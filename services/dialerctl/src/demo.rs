@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use allinone::embedded::{self, DemoOptions, ShiftReport};
 use anyhow::Context as _;
 use auth::Role;
-use dialer::config::{CarrierConfig, Config};
+use dialer::config::{CarrierConfig, Config, ServerSettings};
 use dialer::engine::Figures;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -203,14 +203,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
 /// Keeps the demo's ledger and a dialerd on it serving for real clients until Ctrl-C.
 async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Result<()> {
     let cfg = Config {
-        database_url: format!(
-            "sqlite://{}?mode=rwc",
-            args.data_dir.join("dialerd.db").display()
-        ),
+        server: ServerSettings {
+            database_url: format!(
+                "sqlite://{}?mode=rwc",
+                args.data_dir.join("dialerd.db").display()
+            ),
+            jwt_hs256_key: Some(ledger.jwt_key.clone()),
+            listen: args.listen.clone(),
+            ..ServerSettings::default()
+        },
         ledger_url: Some(ledger.uri.clone()),
         ledger_jwt_hs256_key: Some(ledger.jwt_key.clone()),
-        jwt_hs256_key: Some(ledger.jwt_key.clone()),
-        listen: args.listen.clone(),
         replica_id: "embedded".into(),
         carrier: CarrierConfig::Sim {
             scenario: args.scenario.clone(),
@@ -245,9 +248,8 @@ async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Re
         "try: grpcurl -plaintext -H \"authorization: Bearer $MANAGER\" {} list",
         args.listen
     );
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    // dialerd's own: Ctrl-C, or SIGTERM, starts its graceful shutdown.
+    let shutdown = service::shutdown::signal()?;
     dialer::app::run(&cfg, shutdown, |line| println!("{line}")).await?;
     Ok(())
 }

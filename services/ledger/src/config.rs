@@ -1,32 +1,41 @@
 //! ledgerd configuration: a TOML file plus environment overrides (`LEDGER_DATABASE_URL`,
 //! `LEDGER_LISTEN`, `LEDGER_METRICS_LISTEN`, `LEDGER_JWT_HS256_KEY`,
 //! `LEDGER_MAX_FUTURE_SKEW_S`, `LEDGER_CLOCK_START`), validated at start so a bad setting
-//! stops the process with a message naming it.
+//! stops the process with a message naming it. The settings every service has and the
+//! loading are the service skeleton's ([`service::config`]).
 
-use std::net::SocketAddr;
 use std::path::Path;
 
+use auth::Role;
 use serde::Deserialize;
+pub use service::ConfigError;
+use service::config::Env;
+use service::{ServerSettings, ServiceSpec};
 
 /// Default store: an SQLite file next to the process, nothing to install.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://ledger.db?mode=rwc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50061";
 
+/// ledgerd's names and defaults in the service skeleton.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Ledgerd;
+
+impl ServiceSpec for Ledgerd {
+    const NAME: &'static str = "ledgerd";
+    const ABOUT: &'static str = "Account ledger service (gRPC)";
+    const ENV_PREFIX: &'static str = "LEDGER";
+    const DEFAULT_DATABASE_URL: &'static str = DEFAULT_DATABASE_URL;
+    const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;
+    const TOKEN_ROLES: &'static [Role] = &[Role::Crm, Role::Dialer, Role::Admin];
+    const TOKEN_HOURS: i64 = 24;
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `postgres://...` (production) or `sqlite:...` (embedded default).
-    #[serde(default = "default_db")]
-    pub database_url: String,
-    /// gRPC listen address; port 0 picks a free port (printed on stdout).
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    /// Prometheus `/metrics` listen address; unset disables the endpoint.
-    #[serde(default)]
-    pub metrics_listen: Option<String>,
-    /// HS256 key for bearer JWTs; unset disables authentication (development only).
-    #[serde(default)]
-    pub jwt_hs256_key: Option<String>,
+    /// `database_url`, `listen`, `metrics_listen`, `jwt_hs256_key`.
+    #[serde(flatten)]
+    pub server: ServerSettings<Ledgerd>,
     /// Contact events are kept this many years after the last activity on their debts
     /// (Reg F 1006.100 requires at least 3).
     #[serde(default = "default_retention")]
@@ -53,42 +62,14 @@ fn default_max_batch() -> usize {
     crate::grpc::MAX_BATCH
 }
 
-fn default_db() -> String {
-    DEFAULT_DATABASE_URL.to_owned()
-}
-fn default_listen() -> String {
-    DEFAULT_LISTEN.to_owned()
-}
 fn default_retention() -> u32 {
     3
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("reading config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("config file {path}: {source}")]
-    Parse {
-        path: String,
-        source: toml::de::Error,
-    },
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            database_url: default_db(),
-            listen: default_listen(),
-            metrics_listen: None,
-            jwt_hs256_key: None,
+            server: ServerSettings::default(),
             retention_years: default_retention(),
             max_batch: default_max_batch(),
             max_future_skew_s: default_max_future_skew_s(),
@@ -103,91 +84,39 @@ impl Config {
         path: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let mut cfg = match path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.display().to_string(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: p.display().to_string(),
-                    source,
-                })?
-            }
-            None => Config::default(),
-        };
-        if let Some(v) = env("LEDGER_DATABASE_URL") {
-            cfg.database_url = v;
-        }
-        if let Some(v) = env("LEDGER_LISTEN") {
-            cfg.listen = v;
-        }
-        if let Some(v) = env("LEDGER_METRICS_LISTEN") {
-            cfg.metrics_listen = Some(v);
-        }
-        if let Some(v) = env("LEDGER_JWT_HS256_KEY") {
-            cfg.jwt_hs256_key = Some(v);
-        }
-        if let Some(v) = env("LEDGER_MAX_FUTURE_SKEW_S") {
-            cfg.max_future_skew_s = v.parse().map_err(|_| ConfigError::Invalid {
-                field: "max_future_skew_s",
-                message: format!("{v:?} is not a number of seconds"),
+        let mut cfg: Config = service::config::read(path)?;
+        let env = Env(env);
+        cfg.server.apply_env(&env);
+        if let Some(v) = env.get("LEDGER_MAX_FUTURE_SKEW_S") {
+            cfg.max_future_skew_s = v.parse().map_err(|_| {
+                ConfigError::invalid(
+                    "max_future_skew_s",
+                    format!("{v:?} is not a number of seconds"),
+                )
             })?;
         }
-        if let Some(v) = env("LEDGER_CLOCK_START") {
-            cfg.clock_start = Some(v);
-        }
+        env.option("LEDGER_CLOCK_START", &mut cfg.clock_start);
         cfg.validate()?;
         Ok(cfg)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let url = &self.database_url;
-        if !(url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:"))
-        {
-            return Err(ConfigError::Invalid {
-                field: "database_url",
-                message: format!(
-                    "want postgres://... or sqlite:..., got {}",
-                    ledger_api::redact::url(url)
-                ),
-            });
-        }
-        self.listen_addr()?;
-        if let Some(m) = &self.metrics_listen {
-            m.parse::<SocketAddr>().map_err(|e| ConfigError::Invalid {
-                field: "metrics_listen",
-                message: format!("{m:?} is not host:port ({e})"),
-            })?;
-        }
-        if let Some(k) = &self.jwt_hs256_key
-            && k.len() < 32
-        {
-            return Err(ConfigError::Invalid {
-                field: "jwt_hs256_key",
-                message: "must be at least 32 bytes".into(),
-            });
-        }
+        self.server.validate()?;
         if !(1..=10_000).contains(&self.max_batch) {
-            return Err(ConfigError::Invalid {
-                field: "max_batch",
-                message: "must be 1..=10000".into(),
-            });
+            return Err(ConfigError::invalid("max_batch", "must be 1..=10000"));
         }
         if self.max_future_skew_s > 86_400 {
-            return Err(ConfigError::Invalid {
-                field: "max_future_skew_s",
-                message: "must be 0..=86400".into(),
-            });
+            return Err(ConfigError::invalid(
+                "max_future_skew_s",
+                "must be 0..=86400",
+            ));
         }
         self.clock()?;
         if self.retention_years < 3 {
-            return Err(ConfigError::Invalid {
-                field: "retention_years",
-                message: "Reg F requires keeping records at least 3 years".into(),
-            });
+            return Err(ConfigError::invalid(
+                "retention_years",
+                "Reg F requires keeping records at least 3 years",
+            ));
         }
         Ok(())
     }
@@ -199,18 +128,13 @@ impl Config {
             Some(v) => v
                 .parse::<jiff::Timestamp>()
                 .map(crate::clock::Clock::starting_at)
-                .map_err(|e| ConfigError::Invalid {
-                    field: "clock_start",
-                    message: format!("{v:?} is not an RFC 3339 instant ({e})"),
+                .map_err(|e| {
+                    ConfigError::invalid(
+                        "clock_start",
+                        format!("{v:?} is not an RFC 3339 instant ({e})"),
+                    )
                 }),
         }
-    }
-
-    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen.parse().map_err(|e| ConfigError::Invalid {
-            field: "listen",
-            message: format!("{:?} is not host:port ({e})", self.listen),
-        })
     }
 }
 
@@ -221,12 +145,12 @@ mod tests {
     #[test]
     fn defaults_env_and_errors() {
         let c = Config::load(None, |_| None).unwrap();
-        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.server.database_url, DEFAULT_DATABASE_URL);
         let c = Config::load(None, |k| {
             (k == "LEDGER_LISTEN").then(|| "127.0.0.1:0".to_owned())
         })
         .unwrap();
-        assert_eq!(c.listen, "127.0.0.1:0");
+        assert_eq!(c.server.listen, "127.0.0.1:0");
         let e = Config::load(None, |k| {
             (k == "LEDGER_DATABASE_URL").then(|| "mysql://x".to_owned())
         })

@@ -1,62 +1,33 @@
 //! `ledgerd`: runs the ledger gRPC server (default), purges contact events past retention,
 //! or mints a bearer token for a role.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
-use auth::{Auth, Claims, Role};
 use clap::{Parser, Subcommand};
-use ledger::config::Config;
+use ledger::config::{Config, Ledgerd};
 use ledger::metrics::Metrics;
 use ledger::store::Store;
+use service::cli::{Cli, Command};
 
-#[derive(Debug, Parser)]
-#[command(name = "ledgerd", about = "Account ledger service (gRPC)")]
-struct Cli {
-    /// TOML config file; LEDGER_* environment variables override it.
-    #[arg(long, global = true)]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    cmd: Option<Cmd>,
-}
-
+/// ledgerd's commands beside `serve` and `token`.
 #[derive(Debug, Subcommand)]
-enum Cmd {
-    /// Serve gRPC (the default).
-    Serve,
+enum Own {
     /// Delete contact events whose debts saw no activity for `retention_years`.
     Purge {
         /// Print the cutoff and exit without deleting anything.
         #[arg(long)]
         dry_run: bool,
     },
-    /// Print a bearer token signed with the configured HS256 key.
-    Token {
-        #[arg(long)]
-        sub: String,
-        #[arg(long, value_parser = ["crm", "dialer", "admin"])]
-        role: String,
-        /// Lifetime in hours.
-        #[arg(long, default_value_t = 24)]
-        hours: i64,
-    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+    service::telemetry::init();
+    let cli = Cli::<Ledgerd, Own>::parse();
     let cfg = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())
         .context("invalid ledgerd configuration")?;
-    match cli.cmd.unwrap_or(Cmd::Serve) {
-        Cmd::Serve => serve(cfg).await,
-        Cmd::Purge { dry_run } => {
+    match cli.cmd.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cfg).await,
+        Command::Own(Own::Purge { dry_run }) => {
             let cutoff = jiff::Timestamp::now()
                 .to_zoned(jiff::tz::TimeZone::UTC)
                 .checked_sub(jiff::Span::new().years(i64::from(cfg.retention_years)))?
@@ -65,65 +36,46 @@ async fn main() -> anyhow::Result<()> {
                 println!("would purge contact events of debts inactive since before {cutoff}");
                 return Ok(());
             }
-            let store = Store::connect(&cfg.database_url).await?;
+            let store = Store::connect(&cfg.server.database_url).await?;
             let n = store.purge_before(cutoff).await?;
             println!("purged {n} contact events (debts inactive since before {cutoff})");
             Ok(())
         }
-        Cmd::Token { sub, role, hours } => {
-            let key = cfg
-                .jwt_hs256_key
-                .as_deref()
-                .context("no jwt_hs256_key configured")?;
-            let role: Role = serde_json::from_value(serde_json::Value::String(role))?;
-            let exp = jiff::Timestamp::now().as_second() + hours * 3600;
-            println!(
-                "{}",
-                auth::sign_hs256(
-                    key,
-                    &Claims {
-                        sub,
-                        role,
-                        exp: Some(exp)
-                    }
-                )
-            );
+        Command::Token(t) => {
+            println!("{}", t.mint(cfg.server.jwt_hs256_key.as_deref())?);
             Ok(())
         }
     }
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    let store = Store::connect(&cfg.database_url)
+    let server = &cfg.server;
+    let store = Store::connect(&server.database_url)
         .await
-        .with_context(|| format!("opening {}", ledger_api::redact::url(&cfg.database_url)))?;
+        .with_context(|| {
+            format!(
+                "opening {}",
+                service::config::redact_url(&server.database_url)
+            )
+        })?;
     let metrics = Metrics::new();
-    if let Some(m) = &cfg.metrics_listen {
-        let l = ledger::metrics::bind(m.parse()?)
+    if let Some(m) = server.metrics_addr()? {
+        let l = tokio::net::TcpListener::bind(m)
             .await
             .with_context(|| format!("binding metrics on {m}"))?;
         tracing::info!(addr = %l.local_addr()?, "metrics on /metrics");
-        tokio::spawn(ledger::metrics::serve(l, metrics.clone()));
+        tokio::spawn(service::metrics::serve(l, metrics.registry.clone(), || {}));
     }
-    let listener = tokio::net::TcpListener::bind(cfg.listen_addr()?)
+    let listener = tokio::net::TcpListener::bind(server.listen_addr()?)
         .await
-        .with_context(|| format!("binding {}", cfg.listen))?;
+        .with_context(|| format!("binding {}", server.listen))?;
     let addr = listener.local_addr()?;
     // In place before the address is announced: a SIGTERM right after start takes the graceful path.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("SIGTERM handler")?;
+    let shutdown = service::shutdown::signal()?;
     // Tests and scripts read this line to find a port chosen with :0.
     println!("ledgerd listening on {addr}");
-    tracing::info!(%addr, store = store.dialect(), auth = cfg.jwt_hs256_key.is_some(), "ledgerd started");
-    let auth = Auth::new(cfg.jwt_hs256_key.as_deref());
-    let shutdown = async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-        tracing::info!("shutting down");
-    };
+    tracing::info!(%addr, store = store.dialect(), auth = server.jwt_hs256_key.is_some(), "ledgerd started");
+    let auth = server.auth();
     let opts = ledger::server::ServeOptions {
         max_batch: cfg.max_batch,
         clock: cfg.clock()?,

@@ -1,13 +1,8 @@
-//! Prometheus metrics of the ledger (ingest rate, batch sizes, commit latency, watcher lag)
-//! and a minimal HTTP `/metrics` endpoint, so operators see ingest health without a sidecar.
+//! Prometheus metrics of the ledger (ingest rate, batch sizes, commit latency, watcher lag),
+//! served on `/metrics` by [`service::metrics::serve`] so operators see ingest health without
+//! a sidecar.
 
-use std::net::SocketAddr;
-
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The ledger's metrics, registered in their own registry (one per server instance).
 #[derive(Debug, Clone)]
@@ -98,42 +93,6 @@ impl Metrics {
 
     /// Text exposition format.
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .expect("encode metrics");
-        String::from_utf8(buf).expect("utf-8 metrics")
+        service::metrics::render(&self.registry)
     }
-}
-
-/// Serves `GET /metrics` on `addr` until the task is dropped. HTTP/1.0-style: one request per
-/// connection, which is all Prometheus needs.
-pub async fn serve(listener: TcpListener, metrics: Metrics) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
-        };
-        let m = metrics.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let n = sock.read(&mut buf).await.unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]);
-            let (status, body) = if req.starts_with("GET /metrics") {
-                ("200 OK", m.render())
-            } else {
-                ("404 Not Found", "not found\n".to_owned())
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-            let _ = sock.shutdown().await;
-        });
-    }
-}
-
-/// Binds the metrics endpoint.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }

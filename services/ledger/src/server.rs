@@ -7,8 +7,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use collections_proto::ledger_v1::ledger_service_server::LedgerServiceServer;
+pub use service::ServeError;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
 
 use crate::clock::Clock;
 use crate::grpc::LedgerGrpc;
@@ -17,15 +19,6 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 use auth::{Auth, RoleLayer};
 use tower_layer::Layer;
-
-/// Why the server stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("reflection: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
-    #[error("transport: {0}")]
-    Transport(#[from] tonic::transport::Error),
-}
 
 /// Tuning of the server.
 #[derive(Debug, Clone)]
@@ -58,21 +51,12 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_serving::<LedgerServiceServer<LedgerGrpc>>()
-        .await;
     // The descriptor set holds the dialer's package too: advertise only what is served here.
-    let reflection = |itself: &'static str| {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(collections_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .with_service_name("collections.ledger.v1.LedgerService")
-            .with_service_name("grpc.health.v1.Health")
-            .with_service_name(itself)
-    };
-    let refl_v1 = reflection("grpc.reflection.v1.ServerReflection").build_v1()?;
-    let refl_v1alpha = reflection("grpc.reflection.v1alpha.ServerReflection").build_v1alpha()?;
+    let (_health, routes) = service::grpc::health_and_reflection(
+        &[LedgerServiceServer::<LedgerGrpc>::NAME],
+        collections_proto::FILE_DESCRIPTOR_SET,
+    )
+    .await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown.await;
@@ -92,9 +76,7 @@ pub async fn serve(
         .max_encoding_message_size(collections_proto::MAX_MESSAGE_BYTES),
     );
     tonic::transport::Server::builder()
-        .add_service(health)
-        .add_service(refl_v1)
-        .add_service(refl_v1alpha)
+        .add_routes(routes)
         .add_service(ledger)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;

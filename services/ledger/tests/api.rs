@@ -912,11 +912,9 @@ async fn metrics_endpoint_serves_prometheus_text() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let m = ledger::metrics::Metrics::new();
     m.outcomes.with_label_values(&["recorded"]).inc_by(3);
-    let l = ledger::metrics::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
-    let task = tokio::spawn(ledger::metrics::serve(l, m));
+    let task = tokio::spawn(service::metrics::serve(l, m.registry.clone(), || {}));
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         .await

@@ -24,7 +24,7 @@ use anyhow::Context as _;
 use auth::{Claims, Role, sign_hs256};
 use clap::Parser;
 use collections_proto::dialer_v1 as pb;
-use dialer::config::{CarrierConfig, Config};
+use dialer::config::{CarrierConfig, Config, ServerSettings};
 use dialer::ledger_link::{BearerAuth, Token};
 use pb::agent_message::Event;
 use pb::agent_request::Command as C;
@@ -108,15 +108,18 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let cfg = Config {
-        database_url: format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("dialer.db").display()
-        ),
+        server: ServerSettings {
+            database_url: format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("dialer.db").display()
+            ),
+            jwt_hs256_key: Some(KEY.into()),
+            listen: "127.0.0.1:0".into(),
+            ..ServerSettings::default()
+        },
         redis_url: (args.redis != "none").then(|| args.redis.clone()),
         ledger_url: Some(ledger.uri.clone()),
         ledger_jwt_hs256_key: Some(ledger.jwt_key.clone()),
-        jwt_hs256_key: Some(KEY.into()),
-        listen: "127.0.0.1:0".into(),
         replica_id: format!("load-{run}"),
         carrier: CarrierConfig::Sim {
             scenario: "S2".into(),

@@ -103,12 +103,7 @@ macro_rules! both_stores {
 }
 
 pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    service::telemetry::init_for_tests();
 }
 
 pub fn jwt(role: Role) -> String {

@@ -92,13 +92,7 @@ impl TestServer {
         key: Option<&str>,
         opts: ledger::server::ServeOptions,
     ) -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
+        service::telemetry::init_for_tests();
         let store = Store::connect(url).await.expect("store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

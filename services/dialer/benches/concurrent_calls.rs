@@ -24,18 +24,6 @@ use jiff::Timestamp;
 use queue::memory::{MemoryAttemptBook, MemoryQueue};
 use simulator::scenario::{Scenario, ScenarioId};
 
-/// User plus system CPU seconds of this process so far (Linux `/proc/self/stat`).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after ')' (0-based
-    // 11 and 12). Clock ticks are 100 per second on Linux.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with('-'));
     let agents: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(800);
@@ -81,7 +69,7 @@ async fn run(agents: usize, minutes: u64) {
 
     let figures = handle.figures();
     let dials0 = figures.borrow().dials;
-    let cpu0 = cpu_seconds();
+    let cpu0 = service::metrics::process_cpu_seconds();
     let wall = Instant::now();
     let mut lines = 0u64;
     let mut peak = 0u32;
@@ -92,7 +80,7 @@ async fn run(agents: usize, minutes: u64) {
         lines += u64::from(l);
         peak = peak.max(l);
     }
-    let cpu = cpu_seconds() - cpu0;
+    let cpu = service::metrics::process_cpu_seconds() - cpu0;
     let wall = wall.elapsed().as_secs_f64();
     let f = figures.borrow().clone();
     let avg_lines = lines as f64 / seconds as f64;

@@ -59,14 +59,6 @@ struct Args {
     timeline_s: Option<u64>,
 }
 
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 fn token(sub: &str, role: Role) -> Token {
     Token::fixed(sign_hs256(
         KEY,
@@ -284,7 +276,7 @@ async fn main() -> anyhow::Result<()> {
 
     let f0 = figures().context("figures")?;
     let d0 = dispositions.load(Ordering::Relaxed);
-    let cpu0 = cpu_seconds();
+    let cpu0 = service::metrics::process_cpu_seconds();
     let wall = Instant::now();
     let (mut lines, mut peak, mut samples) = (0u64, 0u32, 0u64);
     while wall.elapsed() < Duration::from_secs(args.seconds) {
@@ -296,7 +288,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let secs = wall.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu0;
+    let cpu = service::metrics::process_cpu_seconds() - cpu0;
     let f1 = figures().context("figures")?;
     let d1 = dispositions.load(Ordering::Relaxed);
     println!();

@@ -171,46 +171,20 @@ fn config(db: &TestDb, ledger: &TestLedger, start: &str) -> Config {
     cfg
 }
 
-/// A running dialerd assembled from `cfg`; shut down by sending on the returned sender, which
-/// flushes its outbox to the ledger before the task ends.
-struct Dialer {
-    addr: std::net::SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<
-        Result<dialer::registry::ShutdownReport, dialer::server::ServeError>,
-    >,
-}
+/// A running dialerd assembled from `cfg`; its shutdown flushes the outbox to the ledger.
+struct Dialer(dialer::app::Local);
 
 impl Dialer {
     async fn start(cfg: &Config) -> Dialer {
-        let mut app = dialer::app::assemble(cfg).await.expect("assembled");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let side = app.ledger.take().expect("a ledger side");
-        let task = tokio::spawn(dialer::server::serve(
-            app.registry.clone(),
-            app.metrics.clone(),
-            app.options.clone(),
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-            async move {
-                assert_eq!(
-                    side.flush(tokio::time::Instant::now() + PATIENCE).await,
-                    0,
-                    "every finished attempt acknowledged by the ledger"
-                );
-            },
-        ));
-        Dialer { addr, stop, task }
+        Dialer(
+            dialer::app::Local::start(cfg, PATIENCE)
+                .await
+                .expect("started"),
+        )
     }
 
     async fn campaigns(&self) -> harness::Campaigns {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.0.addr))
             .expect("endpoint")
             .connect()
             .await
@@ -219,12 +193,12 @@ impl Dialer {
     }
 
     async fn shutdown(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(PATIENCE, self.task)
-            .await
-            .expect("shut down")
-            .expect("server task")
-            .expect("serve");
+        let (served, unflushed) = self.0.shutdown(PATIENCE).await.expect("shut down");
+        served.expect("serve");
+        assert_eq!(
+            unflushed, 0,
+            "every finished attempt acknowledged by the ledger"
+        );
     }
 }
 
@@ -275,7 +249,7 @@ async fn counters_survive_a_flush(db: &TestDb) {
     let talks = Arc::new(AtomicU32::new(0));
     let mut team = Vec::new();
     for i in 0..3 {
-        let phone = Softphone::login_to(first.addr, &format!("c-agent-{i}"), &id)
+        let phone = Softphone::login_to(first.0.addr, &format!("c-agent-{i}"), &id)
             .await
             .expect("login");
         team.push(phone.work_right_party_contacts(talks.clone()));

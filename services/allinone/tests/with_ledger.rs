@@ -61,29 +61,10 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
         ..Config::default()
     };
     cfg.validate().expect("valid config");
-    let mut app = dialer::app::assemble(&cfg).await.expect("assembled");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let server = dialer::app::Local::start(&cfg, PATIENCE)
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let side = app.ledger.take().expect("a ledger side");
-    let server = tokio::spawn(dialer::server::serve(
-        app.registry.clone(),
-        app.metrics.clone(),
-        app.options.clone(),
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        async move {
-            assert_eq!(
-                side.flush(tokio::time::Instant::now() + PATIENCE).await,
-                0,
-                "every finished attempt acknowledged by the ledger"
-            );
-        },
-    ));
+        .expect("started");
+    let addr = server.addr;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .expect("endpoint")
         .connect()
@@ -198,14 +179,14 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
     }
 
     // Shutdown flushes the outbox: the ledger holds one outcome per attempt.
-    let _ = stop.send(());
     drop(campaigns);
     drop(explain);
-    tokio::time::timeout(PATIENCE, server)
-        .await
-        .expect("shut down")
-        .expect("server task")
-        .expect("serve");
+    let (served, unflushed) = server.shutdown(PATIENCE).await.expect("shut down");
+    served.expect("serve");
+    assert_eq!(
+        unflushed, 0,
+        "every finished attempt acknowledged by the ledger"
+    );
     let mut reader = ledger.client(Role::Admin).await;
     let mut keys = std::collections::HashSet::new();
     let mut rpc = 0;

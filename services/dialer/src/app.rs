@@ -482,3 +482,81 @@ pub async fn run(
     )
     .await?)
 }
+
+/// A dialer assembled from a configuration and served in this process on an ephemeral
+/// loopback port: what the in-process tests and the load tool run, without the replica
+/// claim and the metrics endpoint of `dialerd`.
+#[derive(Debug)]
+pub struct Local {
+    /// Where it serves gRPC.
+    pub addr: std::net::SocketAddr,
+    pub registry: Arc<Registry<ServiceBackend>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<Result<crate::registry::ShutdownReport, crate::server::ServeError>>,
+    /// Outbox rows the shutdown left unacknowledged by the ledger.
+    unflushed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Local shutdown's result: the registry's report (or the server's error) and the outbox rows
+/// the ledger had not acknowledged within the flush deadline.
+pub type LocalShutdown = (
+    Result<crate::registry::ShutdownReport, crate::server::ServeError>,
+    u64,
+);
+
+impl Local {
+    /// Assembles `cfg` and serves it; at shutdown the outbox is flushed to the ledger for at
+    /// most `flush_for`.
+    pub async fn start(cfg: &Config, flush_for: Duration) -> Result<Local, RunError> {
+        let mut app = assemble(cfg).await?;
+        let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let listener = tokio::net::TcpListener::bind(any_port)
+            .await
+            .map_err(|source| RunError::Bind {
+                addr: any_port.to_string(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| RunError::Bind {
+            addr: any_port.to_string(),
+            source,
+        })?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let unflushed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let side = app.ledger.take();
+        let left = unflushed.clone();
+        let task = tokio::spawn(crate::server::serve(
+            app.registry.clone(),
+            app.metrics,
+            app.options,
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+            async move {
+                if let Some(side) = side {
+                    let n = side.flush(tokio::time::Instant::now() + flush_for).await;
+                    left.store(n, std::sync::atomic::Ordering::Relaxed);
+                }
+            },
+        ));
+        Ok(Local {
+            addr,
+            registry: app.registry,
+            stop,
+            task,
+            unflushed,
+        })
+    }
+
+    /// Shuts down (calls end, the outbox is flushed); `None` if that took longer than
+    /// `patience`.
+    pub async fn shutdown(self, patience: Duration) -> Option<LocalShutdown> {
+        let _ = self.stop.send(());
+        let served = tokio::time::timeout(patience, self.task).await.ok()?;
+        let served = served.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        Some((
+            served,
+            self.unflushed.load(std::sync::atomic::Ordering::Relaxed),
+        ))
+    }
+}

@@ -123,26 +123,8 @@ async fn main() -> anyhow::Result<()> {
         ..Config::default()
     };
     cfg.validate().context("config")?;
-    let mut app = dialer::app::assemble(&cfg).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let side = app.ledger.take().context("a ledger side")?;
-    let registry = app.registry.clone();
-    let server = tokio::spawn(dialer::server::serve(
-        app.registry.clone(),
-        app.metrics.clone(),
-        app.options.clone(),
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        async move {
-            let _ = side
-                .flush(tokio::time::Instant::now() + Duration::from_secs(60))
-                .await;
-        },
-    ));
+    let server = dialer::app::Local::start(&cfg, Duration::from_secs(60)).await?;
+    let (addr, registry) = (server.addr, server.registry.clone());
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
         .connect()
         .await?;
@@ -353,11 +335,7 @@ async fn main() -> anyhow::Result<()> {
         a.abort();
     }
     drop(manager);
-    let _ = stop.send(());
-    if tokio::time::timeout(Duration::from_secs(90), server)
-        .await
-        .is_err()
-    {
+    if server.shutdown(Duration::from_secs(90)).await.is_none() {
         println!("dialerd did not shut down within 90 s");
     }
     ledger.shutdown().await;

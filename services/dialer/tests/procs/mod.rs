@@ -408,7 +408,8 @@ pub async fn team(
     Team { tasks, tally }
 }
 
-/// Every outcome of `campaign`, in ledger domain types.
+/// Every outcome of `campaign`, in ledger domain types; fails if an attempt (idempotency
+/// key) is there twice.
 pub async fn outcomes(
     ledger: &mut dialer::ledger_link::LedgerClient,
     campaign: &str,
@@ -431,6 +432,9 @@ pub async fn outcomes(
                 .map(|o| ledger_api::wire::outcome_from_pb(o).expect("a valid outcome")),
         );
         if r.next_page_token.is_empty() {
+            let keys: std::collections::HashSet<&str> =
+                out.iter().map(|o| o.idempotency_key.as_str()).collect();
+            assert_eq!(keys.len(), out.len(), "an attempt recorded twice");
             return out;
         }
         req.page_token = r.next_page_token;

@@ -7,9 +7,19 @@
 //! one tower layer ([`RoleLayer`]) over each server's [`RoleTable`].
 //! Token verification is hand-rolled on `hmac`/`sha2` to keep the dependency tree small; it
 //! accepts only `alg: HS256`.
+//!
+//! # Layout
+//!
+//! - this file: roles, claims, minting and verifying tokens ([`Auth`], [`sign_hs256`]).
+//! - `layer`: the server side, [`RoleTable`] (method path -> roles) and [`RoleLayer`], the one
+//!   tower layer every server is wrapped in.
+//! - `client`: the client side, the [`Token`] a client sends and [`BearerAuth`], the
+//!   interceptor that attaches it.
 
+mod client;
 mod layer;
 
+pub use client::{BearerAuth, Token};
 pub use layer::{RoleLayer, RoleService, RoleTable, caller};
 
 use std::sync::Arc;

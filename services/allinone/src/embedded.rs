@@ -26,12 +26,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::offload::OnRuntime;
+use auth::Token;
 use carrier::Prompt;
 use carrier::sim::SimCarrier;
 use dialer::backend::Stores;
 use dialer::campaign::CampaignSpec;
 use dialer::engine::{self, Clock, Figures};
-use dialer::ledger_link::{self, LedgerLink, Token};
+use dialer::ledger_link::{self, LedgerLink};
 use dialer::outbox::{Outbox, OutboxError, RelayHandle};
 use dialer::portfolio;
 use dialer::sim_agents::{self, Behaviour};
@@ -179,7 +180,7 @@ pub async fn load_accounts(
     let channel =
         ledger_link::lazy_channel(&ledger.uri).map_err(|e| EmbeddedError::Ledger(e.to_string()))?;
     let token = Token::fixed(ledger.token("crm-loader", Role::Crm));
-    let mut client = LedgerServiceClient::with_interceptor(channel, ledger_link::BearerAuth(token));
+    let mut client = LedgerServiceClient::with_interceptor(channel, auth::BearerAuth(token));
     let reqs: Vec<pb::UpsertAccountRequest> = accounts
         .into_iter()
         .map(|a| pb::UpsertAccountRequest {
@@ -309,7 +310,7 @@ async fn campaign_outcomes(
 ) -> Result<(u64, u64, BTreeMap<String, u64>), EmbeddedError> {
     let channel =
         ledger_link::lazy_channel(uri).map_err(|e| EmbeddedError::Ledger(e.to_string()))?;
-    let mut client = LedgerServiceClient::with_interceptor(channel, ledger_link::BearerAuth(token));
+    let mut client = LedgerServiceClient::with_interceptor(channel, auth::BearerAuth(token));
     let mut keys = HashSet::new();
     let mut total = 0u64;
     let mut by = BTreeMap::new();

@@ -24,7 +24,7 @@ use collections_proto::dialer_v1 as pb;
 use collections_proto::ledger_v1 as lpb;
 use common::TestDb;
 use dialer::config::{CarrierConfig, Config, ServerSettings};
-use harness::{Bearer, PATIENCE, Softphone, figures_until, token};
+use harness::{PATIENCE, Softphone, bearer, figures_until, token};
 use inproc::TestLedger;
 use pb::campaign_service_client::CampaignServiceClient;
 
@@ -189,7 +189,7 @@ impl Dialer {
             .connect()
             .await
             .expect("connect");
-        CampaignServiceClient::with_interceptor(channel, Bearer::new(&token("m1", Role::Manager)))
+        CampaignServiceClient::with_interceptor(channel, bearer(&token("m1", Role::Manager)))
     }
 
     async fn shutdown(self) {

@@ -10,11 +10,12 @@ mod inproc;
 use std::time::Duration;
 
 use auth::Role;
+use auth::Token;
 use common::*;
 use compliance::model::DialMode;
 use compliance::{Engine, Policy, ReasonCode, Verdict};
 use dialer::account::{AccountSource, SourceError};
-use dialer::ledger_link::{LedgerLink, LinkError, LinkOptions, Token};
+use dialer::ledger_link::{LedgerLink, LinkError, LinkOptions};
 use inproc::*;
 use jiff::{SignedDuration, Timestamp};
 use ledger_api::domain::{AccountFilter, Change, ChangeKind, ChangePayload, HoldKind, PhoneKind};

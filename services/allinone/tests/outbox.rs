@@ -349,7 +349,7 @@ async fn begin_and_finish_contract(db: &TestDb) {
     ob.finish(&final_outcome("c-4", "C-1"), &[]).await.unwrap();
     let relay = ob.spawn_relay(
         lazy_channel(&ledger.uri()).unwrap(),
-        dialer::ledger_link::Token::fixed("not-a-jwt"),
+        auth::Token::fixed("not-a-jwt"),
         fast_relay(),
     );
     let watch = ob.clone();

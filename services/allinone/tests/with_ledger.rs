@@ -18,7 +18,7 @@ use collections_proto::dialer_v1 as pb;
 use collections_proto::ledger_v1 as lpb;
 use common::TestDb;
 use dialer::config::{CarrierConfig, Config, ServerSettings};
-use harness::{Bearer, PATIENCE, START, Softphone, figures_until, token};
+use harness::{PATIENCE, START, Softphone, bearer, figures_until, token};
 use inproc::TestLedger;
 use pb::campaign_service_client::CampaignServiceClient;
 
@@ -71,7 +71,7 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
         .await
         .expect("connect");
     let mut campaigns =
-        CampaignServiceClient::with_interceptor(channel, Bearer::new(&token("m1", Role::Manager)));
+        CampaignServiceClient::with_interceptor(channel, bearer(&token("m1", Role::Manager)));
 
     // A campaign filled by filter from the ledger: the 40 Acme accounts.
     let id = "ledger-spring";
@@ -141,7 +141,7 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
             .connect()
             .await
             .expect("connect"),
-        Bearer::new(&token("crm-1", Role::Crm)),
+        bearer(&token("crm-1", Role::Crm)),
     );
     let e = explain
         .explain(pb::ExplainRequest {

@@ -17,7 +17,9 @@ use crate::backend::{MemorySource, ServiceSink, ServiceSource, ServiceStores};
 use crate::campaign_store::{CampaignStore, CampaignStoreError};
 use crate::config::{CarrierConfig, Config, ConfigError};
 use crate::engine::{Backend, Clock};
-use crate::ledger_link::{self, LedgerLink, Token};
+use auth::Token;
+
+use crate::ledger_link::{self, LedgerLink};
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, OutboxError, RelayHandle};
 use crate::outcomes::MemorySink;

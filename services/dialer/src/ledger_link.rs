@@ -10,12 +10,11 @@
 //! - [`LedgerLink::list_accounts`]: account ids by filter, paged, to build a campaign.
 //!
 //! The outbox's relay ([`crate::outbox`]) streams outcomes over the same kind of channel and
-//! token ([`lazy_channel`], [`Token`]).
+//! token ([`lazy_channel`], [`auth::Token`]).
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
+use auth::{BearerAuth, Token};
 use collections_proto::ledger_v1 as pb;
 use jiff::{SignedDuration, Timestamp};
 use ledger_api::domain::{
@@ -26,11 +25,9 @@ use pb::ledger_service_client::LedgerServiceClient;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 use crate::account::{AccountSource, AccountView, SourceError};
 
@@ -52,61 +49,6 @@ pub enum LinkError {
 impl From<Status> for LinkError {
     fn from(s: Status) -> Self {
         LinkError::Status(Box::new(s))
-    }
-}
-
-/// The bearer JWT the ledger requires, or none (a ledger without a key). A provider closure
-/// is asked on every call (and on every relay reconnect), so a rotated token takes effect
-/// without a restart. Never printed.
-#[derive(Clone, Default)]
-pub struct Token(Option<Arc<dyn Fn() -> String + Send + Sync>>);
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Token(***)"
-        } else {
-            "Token(none)"
-        })
-    }
-}
-
-impl Token {
-    /// No authorization header (a ledger running without a key).
-    pub fn none() -> Self {
-        Token(None)
-    }
-
-    /// Always this JWT.
-    pub fn fixed(jwt: impl Into<String>) -> Self {
-        let jwt: String = jwt.into();
-        Token(Some(Arc::new(move || jwt.clone())))
-    }
-
-    /// The JWT `f` returns at each call.
-    pub fn from_fn(f: impl Fn() -> String + Send + Sync + 'static) -> Self {
-        Token(Some(Arc::new(f)))
-    }
-
-    /// The `authorization` header value, if any.
-    pub(crate) fn header(&self) -> Result<Option<MetadataValue<Ascii>>, Status> {
-        let Some(f) = &self.0 else { return Ok(None) };
-        MetadataValue::try_from(format!("Bearer {}", f()))
-            .map(Some)
-            .map_err(|_| Status::unauthenticated("token is not a valid header value"))
-    }
-}
-
-/// Adds `authorization: Bearer <jwt>` to every request.
-#[derive(Debug, Clone)]
-pub struct BearerAuth(pub Token);
-
-impl Interceptor for BearerAuth {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(v) = self.0.header()? {
-            req.metadata_mut().insert("authorization", v);
-        }
-        Ok(req)
     }
 }
 

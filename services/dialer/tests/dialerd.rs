@@ -67,10 +67,7 @@ impl Dialerd {
             .connect()
             .await
             .expect("connect");
-        CampaignServiceClient::with_interceptor(
-            ch,
-            harness::Bearer::new(&token("m1", Role::Manager)),
-        )
+        CampaignServiceClient::with_interceptor(ch, harness::bearer(&token("m1", Role::Manager)))
     }
 
     async fn scrape(&self) -> String {

@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use allinone::embedded;
 use anyhow::Context as _;
+use auth::{BearerAuth, Token};
 use auth::{Claims, Role, sign_hs256};
 use clap::Parser;
 use collections_proto::dialer_v1 as pb;
 use dialer::config::{CarrierConfig, Config, ServerSettings};
-use dialer::ledger_link::{BearerAuth, Token};
 use pb::agent_message::Event;
 use pb::agent_request::Command as C;
 use pb::agent_service_client::AgentServiceClient;

@@ -7,8 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use auth::BearerAuth;
 use auth::{Auth, Role};
-use dialer::ledger_link::{BearerAuth, LedgerClient};
+use dialer::ledger_link::LedgerClient;
 use ledger::metrics::Metrics;
 use ledger::store::Store;
 use ledger_api::pb;

@@ -315,7 +315,7 @@ impl Outbox {
     pub fn spawn_relay(
         &self,
         channel: tonic::transport::Channel,
-        token: crate::ledger_link::Token,
+        token: auth::Token,
         config: RelayConfig,
     ) -> RelayHandle {
         relay::spawn(self.clone(), channel, token, config)

@@ -28,8 +28,8 @@ use tracing::Instrument;
 
 use super::Outbox;
 use super::store::Rejection;
-use crate::ledger_link::{BearerAuth, Token};
 use crate::outcomes::WriteKind;
+use auth::{BearerAuth, Token};
 
 /// Tuning of the relay.
 #[derive(Debug, Clone)]

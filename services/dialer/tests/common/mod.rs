@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use auth::Token;
 use auth::{Claims, Role};
-use dialer::ledger_link::{LedgerClient, Token};
+use dialer::ledger_link::LedgerClient;
 use dialer::outbox::RelayConfig;
 use jiff::Timestamp;
 use ledger_api::domain::{

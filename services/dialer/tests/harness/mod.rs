@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth::{Auth, Claims, Role};
+use auth::{Auth, BearerAuth, Claims, Role, Token};
 use carrier::SimNetwork;
 use collections_proto::dialer_v1 as pb;
 use dialer::backend::{MemorySource, ServiceStores};
@@ -28,11 +28,9 @@ use simulator::scenario::{Scenario, ScenarioId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Status, Streaming};
+use tonic::{Status, Streaming};
 
 pub const KEY: &str = "0123456789abcdef0123456789abcdef";
 /// A Monday, 11:00 in New York and 08:00 in Los Angeles.
@@ -221,15 +219,15 @@ impl Server {
     }
 
     pub async fn campaigns(&self, token: &str) -> Campaigns {
-        CampaignServiceClient::with_interceptor(self.channel().await, Bearer::new(token))
+        CampaignServiceClient::with_interceptor(self.channel().await, bearer(token))
     }
 
     pub async fn agents(&self, token: &str) -> Agents {
-        AgentServiceClient::with_interceptor(self.channel().await, Bearer::new(token))
+        AgentServiceClient::with_interceptor(self.channel().await, bearer(token))
     }
 
     pub async fn compliance(&self, token: &str) -> Explainer {
-        ComplianceServiceClient::with_interceptor(self.channel().await, Bearer::new(token))
+        ComplianceServiceClient::with_interceptor(self.channel().await, bearer(token))
     }
 
     pub async fn health(&self, service: &str) -> i32 {
@@ -256,32 +254,18 @@ pub fn token(sub: &str, role: Role) -> String {
     )
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Bearer {
-    pub fn new(token: &str) -> Bearer {
-        Bearer(if token.is_empty() {
-            None
-        } else {
-            Some(format!("Bearer {token}").parse().expect("ascii token"))
-        })
-    }
+/// The interceptor of a client holding `token` (none when empty: a server without a key).
+pub fn bearer(token: &str) -> BearerAuth {
+    BearerAuth(if token.is_empty() {
+        Token::none()
+    } else {
+        Token::fixed(token)
+    })
 }
 
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(v) = &self.0 {
-            req.metadata_mut().insert("authorization", v.clone());
-        }
-        Ok(req)
-    }
-}
-
-pub type Campaigns = CampaignServiceClient<InterceptedService<Channel, Bearer>>;
-pub type Agents = AgentServiceClient<InterceptedService<Channel, Bearer>>;
-pub type Explainer = ComplianceServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Campaigns = CampaignServiceClient<InterceptedService<Channel, BearerAuth>>;
+pub type Agents = AgentServiceClient<InterceptedService<Channel, BearerAuth>>;
+pub type Explainer = ComplianceServiceClient<InterceptedService<Channel, BearerAuth>>;
 
 /// A campaign with the given pacing and defaults otherwise.
 pub fn campaign(id: &str, mode: pb::PacingMode) -> pb::CreateCampaignRequest {
@@ -373,7 +357,7 @@ impl Softphone {
             .await
             .expect("connect");
         let mut client =
-            AgentServiceClient::with_interceptor(ch, Bearer::new(&token(agent, Role::Agent)));
+            AgentServiceClient::with_interceptor(ch, bearer(&token(agent, Role::Agent)));
         Softphone::login_with(&mut client, agent, "", campaign).await
     }
 

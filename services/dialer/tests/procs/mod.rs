@@ -20,7 +20,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::common;
-use crate::harness::{self, Bearer, Campaigns, PATIENCE, Softphone};
+use crate::harness::{self, Campaigns, PATIENCE, Softphone, bearer};
 
 /// A service process and the address it printed.
 pub struct Proc {
@@ -139,7 +139,7 @@ pub async fn ledger_client(addr: SocketAddr, role: Role) -> dialer::ledger_link:
         .expect("connect");
     lpb::ledger_service_client::LedgerServiceClient::with_interceptor(
         ch,
-        dialer::ledger_link::BearerAuth(dialer::ledger_link::Token::fixed(common::jwt(role))),
+        auth::BearerAuth(auth::Token::fixed(common::jwt(role))),
     )
 }
 
@@ -259,7 +259,7 @@ pub async fn manager(addr: SocketAddr) -> Campaigns {
         .expect("connect");
     pb::campaign_service_client::CampaignServiceClient::with_interceptor(
         ch,
-        Bearer::new(&harness::token("e2e-manager", Role::Manager)),
+        bearer(&harness::token("e2e-manager", Role::Manager)),
     )
 }
 

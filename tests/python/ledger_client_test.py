@@ -7,6 +7,7 @@ LEDGER_DATABASE_URL if set), runs the checks, prints "N passed, N failed", exits
 on failure.
 """
 
+import collections
 import os
 import queue
 import subprocess
@@ -17,12 +18,16 @@ import time
 import traceback
 
 stubs, binary = sys.argv[1], sys.argv[2]
-sys.path.insert(0, stubs)
+# The stubs are the packages collections.ledger.v1 and collections.common.v1 (the proto
+# packages), and `collections` is also a standard-library package, imported long before this
+# line: its path is extended to the stubs' `collections` directory so both resolve.
+collections.__path__.append(os.path.join(stubs, "collections"))
 
 import grpc  # noqa: E402
 from google.protobuf.timestamp_pb2 import Timestamp  # noqa: E402
-import ledger_pb2 as pb  # noqa: E402
-import ledger_pb2_grpc as rpc  # noqa: E402
+from collections.common.v1 import common_pb2 as common  # noqa: E402
+from collections.ledger.v1 import ledger_pb2 as pb  # noqa: E402
+from collections.ledger.v1 import ledger_pb2_grpc as rpc  # noqa: E402
 
 T0 = 1_767_625_200
 
@@ -44,7 +49,7 @@ def account(aid):
                 phones=[
                     pb.Phone(
                         number="+13125550100",
-                        kind=pb.PHONE_KIND_MOBILE,
+                        kind=common.PHONE_KIND_MOBILE,
                         consent_automated=True,
                         consent_source="web form",
                         consent_at=ts(T0 - 86400),
@@ -57,7 +62,7 @@ def account(aid):
     )
 
 
-def outcome(key, aid, kind=pb.OUTCOME_KIND_NO_ANSWER, at=T0):
+def outcome(key, aid, kind=common.OUTCOME_KIND_NO_ANSWER, at=T0):
     return pb.ContactOutcome(
         idempotency_key=key,
         account_id=aid,
@@ -66,7 +71,7 @@ def outcome(key, aid, kind=pb.OUTCOME_KIND_NO_ANSWER, at=T0):
         number="+13125550100",
         direction=pb.DIRECTION_OUTBOUND,
         channel=pb.CHANNEL_CALL,
-        dial_mode=pb.DIAL_MODE_POWER,
+        dial_mode=common.DIAL_MODE_POWER,
         outcome=kind,
         campaign_id="py",
         started_at=ts(at),
@@ -131,12 +136,12 @@ def list_accounts_filtered_and_paged(stub):
             break
     assert seen == ["PY-1", "PY-2"], seen
     # proto3 optional: an explicit 0 bound filters, an absent one does not.
-    f = pb.AccountFilter(creditor="Py Bank", min_balance_minor=9900, max_days_past_due=40, has_phone=True)
+    f = common.AccountFilter(creditor="Py Bank", min_balance_minor=9900, max_days_past_due=40, has_phone=True)
     assert list(stub.ListAccounts(pb.ListAccountsRequest(filter=f)).account_ids) == ["PY-1", "PY-2"]
-    f = pb.AccountFilter(max_balance_minor=0)
+    f = common.AccountFilter(max_balance_minor=0)
     assert list(stub.ListAccounts(pb.ListAccountsRequest(filter=f)).account_ids) == []
     try:
-        stub.ListAccounts(pb.ListAccountsRequest(filter=pb.AccountFilter(min_days_past_due=5, max_days_past_due=4)))
+        stub.ListAccounts(pb.ListAccountsRequest(filter=common.AccountFilter(min_days_past_due=5, max_days_past_due=4)))
         raise AssertionError("expected INVALID_ARGUMENT")
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and e.details().startswith("filter.max_days_past_due"), e

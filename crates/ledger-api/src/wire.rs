@@ -6,6 +6,10 @@
 
 use jiff::Timestamp;
 
+use crate::common::{
+    dial_mode_from, dial_mode_to, enum_map, outcome_from, outcome_to, phone_kind_from,
+    phone_kind_to,
+};
 use crate::domain::{self, *};
 use crate::pb;
 
@@ -43,37 +47,11 @@ pub fn opt_ts_to(t: Option<Timestamp>) -> Option<prost_types::Timestamp> {
     t.map(ts_to)
 }
 
-macro_rules! enum_map {
-    ($from:ident, $to:ident, $pb:ty, $dom:ty, { $($p:ident => $d:expr),* $(,)? }) => {
-        fn $from(v: i32, field: &str) -> VResult<Option<$dom>> {
-            match <$pb>::try_from(v) {
-                Ok(<$pb>::Unspecified) => Ok(None),
-                $(Ok(<$pb>::$p) => Ok(Some($d)),)*
-                Err(_) => Err(ValidationError::new(field, format!("unknown enum value {v}"))),
-            }
-        }
-        fn $to(v: $dom) -> i32 {
-            $(if v == $d { return <$pb>::$p as i32; })*
-            <$pb>::Unspecified as i32
-        }
-    };
-}
-
-enum_map!(outcome_from, outcome_to, pb::OutcomeKind, Outcome, {
-    Busy => Outcome::Busy, Sit => Outcome::Sit, Failed => Outcome::Failed,
-    NoAnswer => Outcome::NoAnswer, Voicemail => Outcome::Voicemail, Lcm => Outcome::Lcm,
-    Machine => Outcome::Machine, Answered => Outcome::Answered, Abandoned => Outcome::Abandoned,
-    Conversation => Outcome::Conversation, WrongParty => Outcome::WrongParty,
-});
 enum_map!(direction_from, direction_to, pb::Direction, Direction, {
     Outbound => Direction::Outbound, Inbound => Direction::Inbound,
 });
 enum_map!(channel_from, channel_to, pb::Channel, Channel, {
     Call => Channel::Call, Text => Channel::Text, Email => Channel::Email,
-});
-enum_map!(dial_mode_from, dial_mode_to, pb::DialMode, DialMode, {
-    Manual => DialMode::Manual, Preview => DialMode::Preview, Progressive => DialMode::Progressive,
-    Power => DialMode::Power, Predictive => DialMode::Predictive, Prerecorded => DialMode::Prerecorded,
 });
 enum_map!(party_from, party_to, pb::Party, Party, {
     Consumer => Party::Consumer, Attorney => Party::Attorney, ThirdParty => Party::ThirdParty,
@@ -87,10 +65,6 @@ enum_map!(hold_kind_from, hold_kind_to, pb::HoldKind, HoldKind, {
     Cease => HoldKind::Cease, Attorney => HoldKind::Attorney, MediumOptout => HoldKind::MediumOptout,
     NumberOptout => HoldKind::NumberOptout, WrongNumber => HoldKind::WrongNumber,
     Dispute => HoldKind::Dispute, Bankruptcy => HoldKind::Bankruptcy, Deceased => HoldKind::Deceased,
-});
-enum_map!(phone_kind_from, phone_kind_to, pb::PhoneKind, PhoneKind, {
-    Mobile => PhoneKind::Mobile, Landline => PhoneKind::Landline, Work => PhoneKind::Work,
-    Voip => PhoneKind::Voip, Unknown => PhoneKind::Unknown,
 });
 enum_map!(role_from, role_to, pb::PersonRole, PersonRole, {
     Primary => PersonRole::Primary, CoSigner => PersonRole::CoSigner,
@@ -589,30 +563,6 @@ pub fn check_from_pb(c: pb::CheckAccountsResponse) -> VResult<AccountCheck> {
     })
 }
 
-/// A ListAccounts filter from the wire.
-pub fn account_filter_in(f: pb::AccountFilter) -> AccountFilter {
-    AccountFilter {
-        creditor: f.creditor,
-        min_balance_minor: f.min_balance_minor,
-        max_balance_minor: f.max_balance_minor,
-        min_days_past_due: f.min_days_past_due,
-        max_days_past_due: f.max_days_past_due,
-        has_phone: f.has_phone,
-    }
-}
-
-/// A ListAccounts filter to the wire (for clients).
-pub fn account_filter_out(f: AccountFilter) -> pb::AccountFilter {
-    pb::AccountFilter {
-        creditor: f.creditor,
-        min_balance_minor: f.min_balance_minor,
-        max_balance_minor: f.max_balance_minor,
-        min_days_past_due: f.min_days_past_due,
-        max_days_past_due: f.max_days_past_due,
-        has_phone: f.has_phone,
-    }
-}
-
 pub fn change_out(c: Change) -> pb::Change {
     use pb::change::Payload;
     let (kind, payload) = match c.payload {
@@ -642,16 +592,6 @@ pub fn change_out(c: Change) -> pb::Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn enum_mapping_round_trips_and_rejects_unknown() {
-        for o in [Outcome::Busy, Outcome::Conversation, Outcome::WrongParty] {
-            assert_eq!(outcome_from(outcome_to(o), "outcome").unwrap(), Some(o));
-        }
-        assert_eq!(outcome_from(0, "outcome").unwrap(), None);
-        let e = outcome_from(99, "outcome").unwrap_err();
-        assert_eq!(e.field, "outcome");
-    }
 
     fn sample_outcome() -> ContactOutcome {
         ContactOutcome {

@@ -4,7 +4,9 @@
 //! # Layout
 //!
 //! - `build.rs`: compiles every `.proto` under `proto/` with protox (no system `protoc`).
-//! - [`collections`]: the generated modules, `collections::<service>::v1`.
+//! - [`collections`]: the generated modules, `collections::<package>::v1`: `ledger` and
+//!   `dialer` (the two services' contracts) and `common` (the types both use); re-exported as
+//!   [`ledger_v1`], [`dialer_v1`] and [`common_v1`].
 //! - [`FILE_DESCRIPTOR_SET`]: the same files, encoded, for reflection.
 
 /// Encoded `FileDescriptorSet` of every `.proto` under `proto/` (for tonic-reflection).
@@ -39,6 +41,15 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// `collections.*` protobuf packages.
 pub mod collections {
+    /// `collections.common.*`
+    pub mod common {
+        /// `collections.common.v1`: the types the ledger's and the dialer's contracts share
+        /// (phone kinds, outcome kinds, dial modes, account filters).
+        pub mod v1 {
+            #![allow(clippy::all, missing_debug_implementations, rust_2018_idioms)]
+            tonic::include_proto!("collections.common.v1");
+        }
+    }
     /// `collections.dialer.*`
     pub mod dialer {
         /// `collections.dialer.v1`: the dialer's gRPC contract (campaigns, agent sessions,
@@ -58,6 +69,7 @@ pub mod collections {
     }
 }
 
+pub use collections::common::v1 as common_v1;
 pub use collections::dialer::v1 as dialer_v1;
 pub use collections::ledger::v1 as ledger_v1;
 

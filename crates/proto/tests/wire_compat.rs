@@ -1,10 +1,12 @@
 //! The bytes of the messages that carry the types both contracts share (phone kinds, outcome
 //! kinds, dial modes, account filters), pinned: a client built against any version of the
-//! contract sends and reads exactly these, whichever package the types are declared in.
+//! contract sends and reads exactly these, whichever package the types are declared in. They
+//! were pinned while the types were `collections.ledger.v1`'s (and `AccountFilter` also
+//! `collections.dialer.v1`'s), and hold since they moved to `collections.common.v1`.
 
+use collections_proto::common_v1::{AccountFilter, DialMode, OutcomeKind, PhoneKind};
 use collections_proto::dialer_v1 as dialer;
 use collections_proto::ledger_v1 as ledger;
-use collections_proto::ledger_v1::{DialMode, OutcomeKind, PhoneKind};
 use prost::Message;
 
 /// Encodes to `golden` and decodes from it back to the same value.
@@ -13,21 +15,18 @@ fn pinned<M: Message + Default + PartialEq + std::fmt::Debug>(m: M, golden: &[u8
     assert_eq!(M::decode(golden).expect("decodes"), m);
 }
 
-/// The same filter in either contract's declaration of it.
-macro_rules! filter {
-    ($($t:ident)::+) => {
-        $($t)::+ {
-            creditor: "Bank".into(),
-            min_balance_minor: Some(100),
-            max_balance_minor: Some(0),
-            min_days_past_due: Some(30),
-            max_days_past_due: Some(90),
-            has_phone: Some(false),
-        }
-    };
+fn filter() -> AccountFilter {
+    AccountFilter {
+        creditor: "Bank".into(),
+        min_balance_minor: Some(100),
+        max_balance_minor: Some(0),
+        min_days_past_due: Some(30),
+        max_days_past_due: Some(90),
+        has_phone: Some(false),
+    }
 }
 
-/// `filter!` on the wire (explicit presence: the zeros and `false` are sent).
+/// `filter()` on the wire (explicit presence: the zeros and `false` are sent).
 const FILTER: [u8; 16] = [
     0x0a, 0x04, b'B', b'a', b'n', b'k', 0x10, 0x64, 0x18, 0x00, 0x20, 0x1e, 0x28, 0x5a, 0x30, 0x00,
 ];
@@ -39,7 +38,7 @@ fn account_filters_keep_their_bytes_in_both_contracts() {
     golden.extend([0x10, 0x02]);
     pinned(
         ledger::ListAccountsRequest {
-            filter: Some(filter!(ledger::AccountFilter)),
+            filter: Some(filter()),
             page_size: 2,
             page_token: String::new(),
         },
@@ -51,7 +50,7 @@ fn account_filters_keep_their_bytes_in_both_contracts() {
         dialer::AddAccountsRequest {
             campaign_id: "c1".into(),
             account_ids: vec![],
-            filter: Some(filter!(dialer::AccountFilter)),
+            filter: Some(filter()),
             page_token: String::new(),
         },
         &golden,
@@ -157,5 +156,53 @@ fn shared_enum_value_names_stay() {
             ("DIAL_MODE_PRERECORDED", 6),
         ],
         |v| DialMode::try_from(v).ok().map(|k| k.as_str_name()),
+    );
+}
+
+/// Reflection serves the shared package (`grpcurl describe collections.common.v1.PhoneKind`),
+/// and both contracts import it; the dialer's no longer imports the ledger's.
+#[test]
+fn the_descriptor_set_holds_the_common_package() {
+    let set = prost_types::FileDescriptorSet::decode(collections_proto::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set");
+    let file = |name: &str| {
+        set.file
+            .iter()
+            .find(|f| f.name() == name)
+            .unwrap_or_else(|| panic!("{name} in the descriptor set"))
+    };
+    let common = file("collections/common/v1/common.proto");
+    assert_eq!(common.package(), "collections.common.v1");
+    let enums: Vec<&str> = common.enum_type.iter().map(|e| e.name()).collect();
+    assert_eq!(enums, ["PhoneKind", "OutcomeKind", "DialMode"]);
+    let messages: Vec<&str> = common.message_type.iter().map(|m| m.name()).collect();
+    assert_eq!(messages, ["AccountFilter"]);
+    for name in [
+        "collections/ledger/v1/ledger.proto",
+        "collections/dialer/v1/dialer.proto",
+    ] {
+        let f = file(name);
+        assert!(
+            f.dependency
+                .iter()
+                .any(|d| d == "collections/common/v1/common.proto"),
+            "{name} imports common.proto"
+        );
+        let own: Vec<&str> = f
+            .enum_type
+            .iter()
+            .map(|e| e.name())
+            .chain(f.message_type.iter().map(|m| m.name()))
+            .collect();
+        for moved in enums.iter().chain(&messages) {
+            assert!(!own.contains(moved), "{name} declares {moved} again");
+        }
+    }
+    assert!(
+        !file("collections/dialer/v1/dialer.proto")
+            .dependency
+            .iter()
+            .any(|d| d.contains("ledger")),
+        "the dialer's contract does not import the ledger's"
     );
 }

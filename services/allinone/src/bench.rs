@@ -2,6 +2,7 @@
 //! accounts they load into the ledger.
 
 use anyhow::Context;
+use ledger_api::common_pb;
 use ledger_api::pb;
 use sqlx::Connection;
 
@@ -68,7 +69,7 @@ pub fn account(prefix: &str, a: usize, balance_minor: i64) -> pb::Account {
             role: pb::PersonRole::Primary as i32,
             phones: vec![pb::Phone {
                 number: phone(a),
-                kind: pb::PhoneKind::Mobile as i32,
+                kind: common_pb::PhoneKind::Mobile as i32,
                 ..Default::default()
             }],
             ..Default::default()

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth::{Auth, Claims, Role, sign_hs256};
+use collections_proto::common_v1 as cpb;
 use collections_proto::ledger_v1 as pb;
 use jiff::Timestamp;
 use pb::ledger_service_client::LedgerServiceClient;
@@ -329,7 +330,7 @@ async fn campaign_outcomes(
         for o in &r.outcomes {
             total += 1;
             keys.insert(o.idempotency_key.clone());
-            let kind = pb::OutcomeKind::try_from(o.outcome)
+            let kind = cpb::OutcomeKind::try_from(o.outcome)
                 .map(|k| {
                     k.as_str_name()
                         .trim_start_matches("OUTCOME_KIND_")

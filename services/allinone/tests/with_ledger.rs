@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use auth::Role;
+use collections_proto::common_v1 as cpb;
 use collections_proto::dialer_v1 as pb;
 use collections_proto::ledger_v1 as lpb;
 use common::TestDb;
@@ -83,7 +84,7 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
         .add_accounts(pb::AddAccountsRequest {
             campaign_id: id.into(),
             account_ids: vec![],
-            filter: Some(pb::AccountFilter {
+            filter: Some(cpb::AccountFilter {
                 creditor: "Acme Bank".into(),
                 ..Default::default()
             }),

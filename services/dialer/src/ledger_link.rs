@@ -177,7 +177,7 @@ impl LedgerLink {
     ) -> Result<AccountPage, LinkError> {
         let mut c = self.client.clone();
         let req = pb::ListAccountsRequest {
-            filter: Some(conv::account_filter_out(filter.clone())),
+            filter: Some(ledger_api::common::account_filter_out(filter.clone())),
             page_size,
             page_token: page_token.to_owned(),
         };

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use auth::{Claims, Role};
+use collections_proto::common_v1 as cpb;
 use collections_proto::dialer_v1 as pb;
 use harness::*;
 use pb::agent_message::Event;
@@ -172,7 +173,7 @@ async fn bad_callers_and_bad_requests_are_refused_and_the_server_keeps_serving()
     assert!(m.starts_with("campaign.pacing.power_ratio:"), "{m}");
 
     // Filters need a ledger (this dialer has the sample portfolio), and are checked first.
-    let by_filter = |filter: pb::AccountFilter| pb::AddAccountsRequest {
+    let by_filter = |filter: cpb::AccountFilter| pb::AddAccountsRequest {
         campaign_id: "c1".into(),
         account_ids: vec![],
         filter: Some(filter),
@@ -181,7 +182,7 @@ async fn bad_callers_and_bad_requests_are_refused_and_the_server_keeps_serving()
     assert_eq!(
         code(
             campaigns
-                .add_accounts(by_filter(pb::AccountFilter {
+                .add_accounts(by_filter(cpb::AccountFilter {
                     creditor: "Northwind Bank".into(),
                     ..Default::default()
                 }))
@@ -192,7 +193,7 @@ async fn bad_callers_and_bad_requests_are_refused_and_the_server_keeps_serving()
     );
     let (c, m) = code(
         campaigns
-            .add_accounts(by_filter(pb::AccountFilter {
+            .add_accounts(by_filter(cpb::AccountFilter {
                 min_days_past_due: Some(90),
                 max_days_past_due: Some(30),
                 ..Default::default()
@@ -634,7 +635,7 @@ async fn explain_gives_reasons_zones_and_the_next_eligible_instant() {
                 .as_second(),
             nanos: 0,
         }),
-        mode: collections_proto::ledger_v1::DialMode::Manual as i32,
+        mode: cpb::DialMode::Manual as i32,
         ..Default::default()
     };
     let e = explain

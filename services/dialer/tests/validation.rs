@@ -8,8 +8,8 @@
 mod harness;
 
 use auth::Role;
+use collections_proto::common_v1 as cpb;
 use collections_proto::dialer_v1 as pb;
-use collections_proto::ledger_v1 as lpb;
 use dialer::limits::*;
 use harness::*;
 use pb::agent_message::Event;
@@ -385,14 +385,14 @@ async fn add_accounts_requests_name_the_field_and_the_largest_fits() {
         ("page_token", |r| r.page_token = "t".into()),
         ("filter.creditor", |r| {
             r.account_ids.clear();
-            r.filter = Some(pb::AccountFilter {
+            r.filter = Some(cpb::AccountFilter {
                 creditor: long(ledger_api::limits::NAME_BYTES),
                 ..Default::default()
             });
         }),
         ("filter.max_balance_minor", |r| {
             r.account_ids.clear();
-            r.filter = Some(pb::AccountFilter {
+            r.filter = Some(cpb::AccountFilter {
                 min_balance_minor: Some(9),
                 max_balance_minor: Some(1),
                 ..Default::default()
@@ -400,7 +400,7 @@ async fn add_accounts_requests_name_the_field_and_the_largest_fits() {
         }),
         ("filter.min_days_past_due", |r| {
             r.account_ids.clear();
-            r.filter = Some(pb::AccountFilter {
+            r.filter = Some(cpb::AccountFilter {
                 min_days_past_due: Some(-1),
                 ..Default::default()
             });
@@ -690,5 +690,4 @@ fn proto_comments_name_the_enforced_bounds() {
         assert!(flat.contains(&want), "dialer.proto does not say {want:?}");
     }
     assert_eq!(MAX_MINOR, 10i64.pow(15));
-    let _ = lpb::PhoneKind::Mobile;
 }

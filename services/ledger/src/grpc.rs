@@ -1,7 +1,7 @@
-//! The gRPC edge: maps protobuf messages to domain types with [`ledger_api::wire`], calls the
-//! store, maps results back, and runs the streaming RPCs (batched outcome ingest with acks
-//! after commit, change feed replay-then-follow). Who may call what is [`roles`]; every error
-//! answered is mapped in [`status`].
+//! The gRPC edge: maps protobuf messages to domain types with [`ledger_api::wire`] and
+//! [`ledger_api::common`], calls the store, maps results back, and runs the streaming RPCs
+//! (batched outcome ingest with acks after commit, change feed replay-then-follow). Who may
+//! call what is [`roles`]; every error answered is mapped in [`status`].
 
 pub mod roles;
 pub mod status;
@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use ledger_api::common::account_filter_in;
 use ledger_api::domain::{self, *};
 use ledger_api::limits::{self, ID_BYTES, MAX_OUTCOMES_PER_MESSAGE, PAGE_TOKEN_BYTES};
 use ledger_api::wire::*;
@@ -283,8 +284,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
             account_page_after(&r.page_token)
                 .ok_or_else(|| bad_field("page_token", "is not a token we issued"))?
         };
-        let f = account_filter_in(r.filter.unwrap_or_default());
-        f.validate("filter").map_err(invalid)?;
+        let f = account_filter_in(r.filter.unwrap_or_default(), "filter").map_err(invalid)?;
         let mut ids = self
             .store
             .list_accounts(&f, &after, limit + 1)

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
+use ledger_api::common_pb;
 use ledger_api::pb;
 use tonic::Code;
 
@@ -98,9 +99,9 @@ async fn outcomes_are_applied_exactly_once(url: &str) {
     let mut batch = Vec::new();
     for i in 0..50 {
         let kind = if i % 5 == 0 {
-            pb::OutcomeKind::Busy
+            common_pb::OutcomeKind::Busy
         } else {
-            pb::OutcomeKind::NoAnswer
+            common_pb::OutcomeKind::NoAnswer
         };
         batch.push(outcome(
             &format!("k{i}"),
@@ -110,16 +111,21 @@ async fn outcomes_are_applied_exactly_once(url: &str) {
         ));
     }
     // Repeated inside the same stream.
-    batch.push(outcome("k3", "B-2", pb::OutcomeKind::NoAnswer, T0 + 3));
+    batch.push(outcome(
+        "k3",
+        "B-2",
+        common_pb::OutcomeKind::NoAnswer,
+        T0 + 3,
+    ));
     // Unknown account, foreign debt, missing outcome, bad number.
-    batch.push(outcome("x-acct", "nope", pb::OutcomeKind::Busy, T0));
-    let mut foreign = outcome("x-debt", "B-1", pb::OutcomeKind::Busy, T0);
+    batch.push(outcome("x-acct", "nope", common_pb::OutcomeKind::Busy, T0));
+    let mut foreign = outcome("x-debt", "B-1", common_pb::OutcomeKind::Busy, T0);
     foreign.debt_ids = vec!["B-2-d1".into()];
     batch.push(foreign);
-    let mut no_kind = outcome("x-kind", "B-1", pb::OutcomeKind::Busy, T0);
+    let mut no_kind = outcome("x-kind", "B-1", common_pb::OutcomeKind::Busy, T0);
     no_kind.outcome = 0;
     batch.push(no_kind);
-    let mut bad_num = outcome("x-num", "B-1", pb::OutcomeKind::Busy, T0);
+    let mut bad_num = outcome("x-num", "B-1", common_pb::OutcomeKind::Busy, T0);
     bad_num.number = "555-0134".into();
     batch.push(bad_num);
 
@@ -180,7 +186,7 @@ async fn outcomes_are_applied_exactly_once(url: &str) {
     assert!(k1.counts_for_regf);
     assert_eq!(k1.recording_ref, "rec/k1");
     assert_eq!(k1.amd, pb::AmdVerdict::Human as i32);
-    assert_eq!(k1.dial_mode, pb::DialMode::Predictive as i32);
+    assert_eq!(k1.dial_mode, common_pb::DialMode::Predictive as i32);
 
     // Filters.
     let b1 = pb::ListOutcomesRequest {
@@ -216,11 +222,11 @@ async fn history_holds_consents_promises(url: &str) {
     let srv = TestServer::start(url, None).await;
     let mut c = srv.client().await;
     upsert(&mut c, vec![account("C-1")]).await;
-    let mut both_debts = outcome("h1", "C-1", pb::OutcomeKind::Conversation, T0);
+    let mut both_debts = outcome("h1", "C-1", common_pb::OutcomeKind::Conversation, T0);
     both_debts.debt_ids = vec!["C-1-d1".into(), "C-1-d2".into()];
-    let mut other_debt = outcome("h2", "C-1", pb::OutcomeKind::Voicemail, T0 + 100);
+    let mut other_debt = outcome("h2", "C-1", common_pb::OutcomeKind::Voicemail, T0 + 100);
     other_debt.debt_ids = vec!["C-1-d2".into()];
-    let mut inbound = outcome("h3", "C-1", pb::OutcomeKind::Conversation, T0 + 200);
+    let mut inbound = outcome("h3", "C-1", common_pb::OutcomeKind::Conversation, T0 + 200);
     inbound.direction = pb::Direction::Inbound as i32;
     record(&mut c, vec![both_debts, other_debt, inbound]).await;
 
@@ -410,7 +416,9 @@ async fn history_holds_consents_promises(url: &str) {
         .contacts
         .iter()
         .map(|o| {
-            let kind = pb::OutcomeKind::try_from(o.outcome).unwrap().as_str_name();
+            let kind = common_pb::OutcomeKind::try_from(o.outcome)
+                .unwrap()
+                .as_str_name();
             compliance::model::HistoryEntry {
                 at: jiff::Timestamp::from_second(o.started_at.unwrap().seconds).unwrap(),
                 direction: if o.direction == pb::Direction::Inbound as i32 {
@@ -460,7 +468,14 @@ async fn watch_changes_resumes_without_loss(url: &str) {
 
     // Live: outcomes then a hold.
     let outs: Vec<_> = (0..5)
-        .map(|i| outcome(&format!("w{i}"), "W-1", pb::OutcomeKind::NoAnswer, T0 + i))
+        .map(|i| {
+            outcome(
+                &format!("w{i}"),
+                "W-1",
+                common_pb::OutcomeKind::NoAnswer,
+                T0 + i,
+            )
+        })
         .collect();
     record(&mut c, outs).await;
     // In seq order, each once. Messages of one stream may commit in concurrent batches
@@ -505,7 +520,12 @@ async fn watch_changes_resumes_without_loss(url: &str) {
     .unwrap();
     record(
         &mut c,
-        vec![outcome("w5", "W-1", pb::OutcomeKind::Voicemail, T0 + 80)],
+        vec![outcome(
+            "w5",
+            "W-1",
+            common_pb::OutcomeKind::Voicemail,
+            T0 + 80,
+        )],
     )
     .await;
     let mut w = c
@@ -545,7 +565,7 @@ async fn watch_changes_resumes_without_loss(url: &str) {
 
 async fn list_ids(
     c: &mut pb::ledger_service_client::LedgerServiceClient<tonic::transport::Channel>,
-    filter: pb::AccountFilter,
+    filter: common_pb::AccountFilter,
     page_size: u32,
 ) -> (Vec<String>, usize) {
     let mut ids = Vec::new();
@@ -592,47 +612,47 @@ async fn list_accounts_filters_and_pages(url: &str) {
     let all = names(&["L-1", "L-2", "L-3", "L-4", "L-5"]);
 
     // Paging: stable order, every id once, a token only while more remain.
-    let (ids, pages) = list_ids(&mut c, pb::AccountFilter::default(), 2).await;
+    let (ids, pages) = list_ids(&mut c, common_pb::AccountFilter::default(), 2).await;
     assert_eq!((ids.clone(), pages), (all.clone(), 3));
-    let (ids, pages) = list_ids(&mut c, pb::AccountFilter::default(), 0).await;
+    let (ids, pages) = list_ids(&mut c, common_pb::AccountFilter::default(), 0).await;
     assert_eq!(
         (ids, pages),
         (all.clone(), 1),
         "default page holds all five"
     );
-    let (ids, _) = list_ids(&mut c, pb::AccountFilter::default(), 1_000_000).await;
+    let (ids, _) = list_ids(&mut c, common_pb::AccountFilter::default(), 1_000_000).await;
     assert_eq!(ids, all, "oversized pages are served at the maximum");
-    let (ids, pages) = list_ids(&mut c, pb::AccountFilter::default(), 5).await;
+    let (ids, pages) = list_ids(&mut c, common_pb::AccountFilter::default(), 5).await;
     assert_eq!(
         (ids.len(), pages),
         (5, 1),
         "an exact page has no next token"
     );
 
-    let cases: Vec<(pb::AccountFilter, Vec<&str>)> = vec![
+    let cases: Vec<(common_pb::AccountFilter, Vec<&str>)> = vec![
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 creditor: "Other Bank".into(),
                 ..Default::default()
             },
             vec!["L-2"],
         ),
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 min_balance_minor: Some(100_000),
                 ..Default::default()
             },
             vec!["L-1", "L-2", "L-4", "L-5"],
         ),
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 max_balance_minor: Some(6_000),
                 ..Default::default()
             },
             vec!["L-3"],
         ),
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 min_balance_minor: Some(128_456),
                 max_balance_minor: Some(128_456),
                 ..Default::default()
@@ -640,28 +660,28 @@ async fn list_accounts_filters_and_pages(url: &str) {
             vec!["L-1", "L-2", "L-4", "L-5"],
         ),
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 min_days_past_due: Some(100),
                 ..Default::default()
             },
             vec!["L-5"],
         ),
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 max_days_past_due: Some(10),
                 ..Default::default()
             },
             vec!["L-3"],
         ),
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 has_phone: Some(false),
                 ..Default::default()
             },
             vec!["L-4"],
         ),
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 creditor: "Acme Bank".into(),
                 has_phone: Some(true),
                 min_days_past_due: Some(90),
@@ -678,7 +698,7 @@ async fn list_accounts_filters_and_pages(url: &str) {
     // Bad requests name the field.
     for (f, token, field) in [
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 min_balance_minor: Some(10),
                 max_balance_minor: Some(5),
                 ..Default::default()
@@ -687,7 +707,7 @@ async fn list_accounts_filters_and_pages(url: &str) {
             "filter.max_balance_minor",
         ),
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 min_days_past_due: Some(-1),
                 ..Default::default()
             },
@@ -695,7 +715,7 @@ async fn list_accounts_filters_and_pages(url: &str) {
             "filter.min_days_past_due",
         ),
         (
-            pb::AccountFilter {
+            common_pb::AccountFilter {
                 min_days_past_due: Some(30),
                 max_days_past_due: Some(29),
                 ..Default::default()
@@ -703,7 +723,7 @@ async fn list_accounts_filters_and_pages(url: &str) {
             "",
             "filter.max_days_past_due",
         ),
-        (pb::AccountFilter::default(), "L-3", "page_token"),
+        (common_pb::AccountFilter::default(), "L-3", "page_token"),
     ] {
         let e = c
             .list_accounts(pb::ListAccountsRequest {
@@ -847,11 +867,14 @@ async fn retention_purge_keeps_recent_debts() {
     let mut c = srv.client().await;
     upsert(&mut c, vec![account("R-1")]).await;
     let old = T0 - 86_400 * 365 * 5;
-    let mut o1 = outcome("old", "R-1", pb::OutcomeKind::NoAnswer, old);
+    let mut o1 = outcome("old", "R-1", common_pb::OutcomeKind::NoAnswer, old);
     o1.debt_ids = vec!["R-1-d2".into()];
     record(
         &mut c,
-        vec![o1, outcome("new", "R-1", pb::OutcomeKind::NoAnswer, T0)],
+        vec![
+            o1,
+            outcome("new", "R-1", common_pb::OutcomeKind::NoAnswer, T0),
+        ],
     )
     .await;
     // d2's last activity is its load (now), so nothing is purged with a cutoff 3 years ago.
@@ -887,7 +910,7 @@ async fn watchers_see_other_replicas_commits() {
     assert_eq!(first.kind, pb::ChangeKind::Account as i32);
     record(
         &mut cb,
-        vec![outcome("m1", "M-1", pb::OutcomeKind::Answered, T0)],
+        vec![outcome("m1", "M-1", common_pb::OutcomeKind::Answered, T0)],
     )
     .await;
     let ch = next_change(&mut w).await;
@@ -897,7 +920,7 @@ async fn watchers_see_other_replicas_commits() {
     // Both replicas agree on the single recorded event.
     let acks = record(
         &mut ca,
-        vec![outcome("m1", "M-1", pb::OutcomeKind::Answered, T0)],
+        vec![outcome("m1", "M-1", common_pb::OutcomeKind::Answered, T0)],
     )
     .await;
     assert!(acks[0].duplicate);
@@ -966,7 +989,7 @@ async fn check_accounts_reports_every_change_after_the_cursor(url: &str) {
     assert!(first.changes.iter().any(|r| r.account_id == "K-1"));
     let base = first.as_of_seq;
 
-    let mut checked = outcome("ck-1", "K-1", pb::OutcomeKind::NoAnswer, T0);
+    let mut checked = outcome("ck-1", "K-1", common_pb::OutcomeKind::NoAnswer, T0);
     checked.checked_seq = base;
     record(&mut c, vec![checked]).await;
     // The seq the dialer checked against is kept with the contact, for audit.
@@ -992,7 +1015,7 @@ async fn check_accounts_reports_every_change_after_the_cursor(url: &str) {
     .unwrap();
     record(
         &mut c,
-        vec![outcome("ck-2", "K-2", pb::OutcomeKind::NoAnswer, T0)],
+        vec![outcome("ck-2", "K-2", common_pb::OutcomeKind::NoAnswer, T0)],
     )
     .await;
 

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::process::Stdio;
 
 use common::*;
+use ledger_api::common_pb;
 use ledger_api::pb;
 use ledger_api::pb::ledger_service_client::LedgerServiceClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -64,7 +65,7 @@ fn outcomes() -> Vec<pb::ContactOutcome> {
             outcome(
                 &format!("crash-{i}"),
                 &acct,
-                pb::OutcomeKind::NoAnswer,
+                common_pb::OutcomeKind::NoAnswer,
                 T0 + i as i64,
             )
         })

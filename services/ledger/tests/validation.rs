@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use jiff::Timestamp;
+use ledger_api::common_pb;
 use ledger_api::limits::*;
 use ledger_api::pb;
 use tonic::Code;
@@ -328,7 +329,7 @@ async fn record_outcomes_request(url: &str) {
     let srv = TestServer::start(url, None).await;
     let mut c = srv.client().await;
     upsert(&mut c, vec![account("W-1")]).await;
-    let ok = || outcome("base", "W-1", pb::OutcomeKind::NoAnswer, T0);
+    let ok = || outcome("base", "W-1", common_pb::OutcomeKind::NoAnswer, T0);
     let m = crate::m::<pb::ContactOutcome>;
     let rows: Vec<Mutation<pb::ContactOutcome>> = vec![
         m("idempotency_key", |o| o.idempotency_key = long(ID_BYTES)),
@@ -390,7 +391,7 @@ async fn record_outcomes_request(url: &str) {
     }
     // More than MAX_OUTCOMES_PER_MESSAGE in one message: each is refused.
     let big: Vec<_> = (0..=MAX_OUTCOMES_PER_MESSAGE)
-        .map(|i| outcome(&format!("big-{i}"), "W-1", pb::OutcomeKind::Busy, T0))
+        .map(|i| outcome(&format!("big-{i}"), "W-1", common_pb::OutcomeKind::Busy, T0))
         .collect();
     let mut s = c
         .record_outcomes(tokio_stream::iter(vec![pb::RecordOutcomesRequest {
@@ -700,7 +701,7 @@ fn largest_account() -> pb::Account {
             phones: (0..MAX_PHONES)
                 .map(|i| pb::Phone {
                     number: format!("+1404555{:04}", p * MAX_PHONES + i),
-                    kind: pb::PhoneKind::Mobile as i32,
+                    kind: common_pb::PhoneKind::Mobile as i32,
                     consent_automated: true,
                     consent_source: s('S', NAME_BYTES),
                     consent_at: ts(T0),
@@ -806,8 +807,13 @@ async fn outcomes_from_the_future_are_refused(url: &str) {
     let acks = record(
         &mut c,
         vec![
-            outcome("soon", "F-1", pb::OutcomeKind::Busy, now + 60),
-            outcome("later", "F-1", pb::OutcomeKind::Busy, now + skew + 120),
+            outcome("soon", "F-1", common_pb::OutcomeKind::Busy, now + 60),
+            outcome(
+                "later",
+                "F-1",
+                common_pb::OutcomeKind::Busy,
+                now + skew + 120,
+            ),
         ],
     )
     .await;
@@ -840,8 +846,8 @@ async fn outcomes_from_the_future_are_refused(url: &str) {
     let acks = record(
         &mut c,
         vec![
-            outcome("ahead-ok", "F-1", pb::OutcomeKind::Busy, at + 30),
-            outcome("ahead-late", "F-1", pb::OutcomeKind::Busy, at + 600),
+            outcome("ahead-ok", "F-1", common_pb::OutcomeKind::Busy, at + 30),
+            outcome("ahead-late", "F-1", common_pb::OutcomeKind::Busy, at + 600),
         ],
     )
     .await;
@@ -851,11 +857,15 @@ async fn outcomes_from_the_future_are_refused(url: &str) {
     srv.stop().await;
 }
 
-/// The comment above each bounded field of ledger.proto names the bound enforced here, so
-/// the contract and the code cannot drift apart.
+/// The comment above each bounded field of ledger.proto (and of the common.proto messages it
+/// uses) names the bound enforced here, so the contract and the code cannot drift apart.
 #[test]
 fn proto_comments_name_the_enforced_bounds() {
-    let proto = include_str!("../../../proto/collections/ledger/v1/ledger.proto");
+    let proto = &[
+        include_str!("../../../proto/collections/ledger/v1/ledger.proto"),
+        include_str!("../../../proto/collections/common/v1/common.proto"),
+    ]
+    .concat();
     let bytes = |n: usize| format!("at most {n} bytes");
     let count = |n: usize| format!("{n}");
     let expect: Vec<(&str, &str, String)> = vec![
@@ -917,7 +927,7 @@ fn proto_comments_name_the_enforced_bounds() {
     assert_eq!(MAX_MINOR, 10i64.pow(15));
     for (message, field, want) in expect {
         let comment = field_comment(proto, message, field)
-            .unwrap_or_else(|| panic!("{message}.{field} not found in ledger.proto"));
+            .unwrap_or_else(|| panic!("{message}.{field} not found in the protos"));
         assert!(
             comment.contains(&want),
             "{message}.{field}: comment {comment:?} does not say {want:?}"

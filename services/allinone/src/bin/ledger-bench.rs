@@ -10,6 +10,7 @@ use auth::Auth;
 use clap::Parser;
 use ledger::metrics::Metrics;
 use ledger::store::Store;
+use ledger_api::common_pb;
 use ledger_api::pb;
 use ledger_api::pb::ledger_service_client::LedgerServiceClient;
 use tokio::sync::mpsc;
@@ -51,11 +52,11 @@ const T0: i64 = 1_767_625_200;
 fn outcome(i: usize, accounts: usize, prefix: &str) -> pb::ContactOutcome {
     let a = i % accounts;
     let kinds = [
-        pb::OutcomeKind::NoAnswer,
-        pb::OutcomeKind::Busy,
-        pb::OutcomeKind::Voicemail,
-        pb::OutcomeKind::Machine,
-        pb::OutcomeKind::Conversation,
+        common_pb::OutcomeKind::NoAnswer,
+        common_pb::OutcomeKind::Busy,
+        common_pb::OutcomeKind::Voicemail,
+        common_pb::OutcomeKind::Machine,
+        common_pb::OutcomeKind::Conversation,
     ];
     pb::ContactOutcome {
         idempotency_key: format!("{prefix}-{i}"),
@@ -65,7 +66,7 @@ fn outcome(i: usize, accounts: usize, prefix: &str) -> pb::ContactOutcome {
         number: phone(a),
         direction: pb::Direction::Outbound as i32,
         channel: pb::Channel::Call as i32,
-        dial_mode: pb::DialMode::Predictive as i32,
+        dial_mode: common_pb::DialMode::Predictive as i32,
         outcome: kinds[i % kinds.len()] as i32,
         party: pb::Party::Consumer as i32,
         campaign_id: "bench".into(),

@@ -3,12 +3,13 @@
 //! input becomes INVALID_ARGUMENT naming the field; nothing here panics on input.
 
 use carrier::{CallId, EndCause};
+use collections_proto::common_v1 as cpb;
 use collections_proto::dialer_v1 as pb;
-use collections_proto::ledger_v1 as lpb;
-use compliance::model::{DialMode, Outcome, PhoneKind};
+use compliance::model::{DialMode, PhoneKind};
 use compliance::policy::{PatternAction, UnknownLocation};
 use compliance::{Decision, Finding, ReasonCode, Verdict};
 use jiff::Timestamp;
+use ledger_api::common;
 use pacing::Policy as Pacing;
 use tonic::Status;
 
@@ -119,69 +120,16 @@ fn run_state_to(s: RunState) -> pb::CampaignState {
     }
 }
 
+/// A phone kind of a campaign's phone order ([`ledger_api::common`]'s mapping): required.
 fn phone_kind_from(v: i32, field: &str) -> Result<PhoneKind, Status> {
-    match lpb::PhoneKind::try_from(v) {
-        Ok(lpb::PhoneKind::Mobile) => Ok(PhoneKind::Mobile),
-        Ok(lpb::PhoneKind::Landline) => Ok(PhoneKind::Landline),
-        Ok(lpb::PhoneKind::Work) => Ok(PhoneKind::Work),
-        Ok(lpb::PhoneKind::Voip) => Ok(PhoneKind::Voip),
-        Ok(lpb::PhoneKind::Unknown) => Ok(PhoneKind::Unknown),
-        Ok(lpb::PhoneKind::Unspecified) => Err(invalid(field, "must be specified")),
-        Err(_) => Err(invalid(field, format!("unknown value {v}"))),
-    }
+    common::phone_kind_from(v, field)
+        .map_err(status::contract)?
+        .ok_or_else(|| invalid(field, "must be specified"))
 }
 
-fn phone_kind_to(k: PhoneKind) -> lpb::PhoneKind {
-    match k {
-        PhoneKind::Mobile => lpb::PhoneKind::Mobile,
-        PhoneKind::Landline => lpb::PhoneKind::Landline,
-        PhoneKind::Work => lpb::PhoneKind::Work,
-        PhoneKind::Voip => lpb::PhoneKind::Voip,
-        PhoneKind::Unknown => lpb::PhoneKind::Unknown,
-    }
-}
-
+/// A dial mode ([`ledger_api::common`]'s mapping); `None` for UNSPECIFIED.
 pub fn dial_mode_from(v: i32, field: &str) -> Result<Option<DialMode>, Status> {
-    Ok(
-        match lpb::DialMode::try_from(v)
-            .map_err(|_| invalid(field, format!("unknown value {v}")))?
-        {
-            lpb::DialMode::Unspecified => None,
-            lpb::DialMode::Manual => Some(DialMode::Manual),
-            lpb::DialMode::Preview => Some(DialMode::Preview),
-            lpb::DialMode::Progressive => Some(DialMode::Progressive),
-            lpb::DialMode::Power => Some(DialMode::Power),
-            lpb::DialMode::Predictive => Some(DialMode::Predictive),
-            lpb::DialMode::Prerecorded => Some(DialMode::Prerecorded),
-        },
-    )
-}
-
-pub fn dial_mode_to(m: DialMode) -> lpb::DialMode {
-    match m {
-        DialMode::Manual => lpb::DialMode::Manual,
-        DialMode::Preview => lpb::DialMode::Preview,
-        DialMode::Progressive => lpb::DialMode::Progressive,
-        DialMode::Power => lpb::DialMode::Power,
-        DialMode::Predictive => lpb::DialMode::Predictive,
-        DialMode::Prerecorded => lpb::DialMode::Prerecorded,
-    }
-}
-
-fn outcome_to(o: Outcome) -> lpb::OutcomeKind {
-    match o {
-        Outcome::Busy => lpb::OutcomeKind::Busy,
-        Outcome::Sit => lpb::OutcomeKind::Sit,
-        Outcome::Failed => lpb::OutcomeKind::Failed,
-        Outcome::NoAnswer => lpb::OutcomeKind::NoAnswer,
-        Outcome::Voicemail => lpb::OutcomeKind::Voicemail,
-        Outcome::Lcm => lpb::OutcomeKind::Lcm,
-        Outcome::Machine => lpb::OutcomeKind::Machine,
-        Outcome::Answered => lpb::OutcomeKind::Answered,
-        Outcome::Abandoned => lpb::OutcomeKind::Abandoned,
-        Outcome::Conversation => lpb::OutcomeKind::Conversation,
-        Outcome::WrongParty => lpb::OutcomeKind::WrongParty,
-    }
+    common::dial_mode_from(v, field).map_err(status::contract)
 }
 
 // ---------------------------------------------------------------- campaigns
@@ -538,7 +486,7 @@ pub fn campaign_to(c: &CampaignInfo) -> pb::Campaign {
                 .recycling
                 .phone_order
                 .iter()
-                .map(|k| phone_kind_to(*k) as i32)
+                .map(|k| common::phone_kind_to(*k))
                 .collect(),
         }),
         caller_id: Some(s.caller_id.clone()),
@@ -595,18 +543,9 @@ pub fn figures_to(f: &Figures) -> pb::Figures {
     }
 }
 
-/// A filter over the ledger's accounts, checked as the ledger checks it.
-pub fn account_filter(f: pb::AccountFilter) -> Result<ledger_api::domain::AccountFilter, Status> {
-    let filter = ledger_api::domain::AccountFilter {
-        creditor: f.creditor,
-        min_balance_minor: f.min_balance_minor,
-        max_balance_minor: f.max_balance_minor,
-        min_days_past_due: f.min_days_past_due,
-        max_days_past_due: f.max_days_past_due,
-        has_phone: f.has_phone,
-    };
-    filter.validate("filter").map_err(status::contract)?;
-    Ok(filter)
+/// A filter over the ledger's accounts, checked as the ledger checks it (with its code).
+pub fn account_filter(f: cpb::AccountFilter) -> Result<ledger_api::domain::AccountFilter, Status> {
+    common::account_filter_in(f, "filter").map_err(status::contract)
 }
 
 // ---------------------------------------------------------------- agents
@@ -829,7 +768,7 @@ fn screen_pop_to(p: ScreenPop) -> pb::ScreenPop {
             .into_iter()
             .map(|c| pb::ContactLine {
                 at: Some(ms_to(c.at_ms)),
-                outcome: outcome_to(c.outcome) as i32,
+                outcome: common::outcome_to(c.outcome),
                 disposition: c.disposition,
                 agent_id: c.agent_id,
             })
@@ -984,7 +923,7 @@ pub fn explanation_to(
         at: Some(ts_to(at)),
         number: number.to_string(),
         debt_ids: debt_ids.to_vec(),
-        mode: dial_mode_to(mode) as i32,
+        mode: common::dial_mode_to(mode),
     }
 }
 

@@ -12,6 +12,7 @@ use auth::{Claims, Role};
 use dialer::ledger_link::LedgerClient;
 use dialer::outbox::RelayConfig;
 use jiff::Timestamp;
+use ledger_api::common_pb;
 use ledger_api::domain::{
     AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party,
 };
@@ -152,7 +153,7 @@ pub fn account(id: &str) -> pb::Account {
             phones: vec![
                 pb::Phone {
                     number: "+14045550134".into(),
-                    kind: pb::PhoneKind::Mobile as i32,
+                    kind: common_pb::PhoneKind::Mobile as i32,
                     consent_automated: true,
                     consent_source: "application".into(),
                     consent_at: ts(T0 - 86_400 * 30),
@@ -160,7 +161,7 @@ pub fn account(id: &str) -> pb::Account {
                 },
                 pb::Phone {
                     number: "+14045550199".into(),
-                    kind: pb::PhoneKind::Landline as i32,
+                    kind: common_pb::PhoneKind::Landline as i32,
                     ..Default::default()
                 },
             ],

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use auth::Auth;
 use ledger::metrics::Metrics;
 use ledger::store::Store;
+use ledger_api::common_pb;
 use ledger_api::pb;
 use ledger_api::pb::ledger_service_client::LedgerServiceClient;
 use sqlx::Connection;
@@ -156,7 +157,7 @@ pub fn account(id: &str) -> pb::Account {
             phones: vec![
                 pb::Phone {
                     number: "+14045550134".into(),
-                    kind: pb::PhoneKind::Mobile as i32,
+                    kind: common_pb::PhoneKind::Mobile as i32,
                     consent_automated: true,
                     consent_source: "application".into(),
                     consent_at: ts(T0 - 86_400 * 30),
@@ -164,7 +165,7 @@ pub fn account(id: &str) -> pb::Account {
                 },
                 pb::Phone {
                     number: "+14045550199".into(),
-                    kind: pb::PhoneKind::Landline as i32,
+                    kind: common_pb::PhoneKind::Landline as i32,
                     ..Default::default()
                 },
             ],
@@ -214,7 +215,12 @@ pub fn account(id: &str) -> pb::Account {
     }
 }
 
-pub fn outcome(key: &str, account: &str, kind: pb::OutcomeKind, at: i64) -> pb::ContactOutcome {
+pub fn outcome(
+    key: &str,
+    account: &str,
+    kind: common_pb::OutcomeKind,
+    at: i64,
+) -> pb::ContactOutcome {
     pb::ContactOutcome {
         idempotency_key: key.to_owned(),
         account_id: account.to_owned(),
@@ -223,14 +229,14 @@ pub fn outcome(key: &str, account: &str, kind: pb::OutcomeKind, at: i64) -> pb::
         number: "+14045550134".into(),
         direction: pb::Direction::Outbound as i32,
         channel: pb::Channel::Call as i32,
-        dial_mode: pb::DialMode::Predictive as i32,
+        dial_mode: common_pb::DialMode::Predictive as i32,
         outcome: kind as i32,
         party: pb::Party::Consumer as i32,
         campaign_id: "c1".into(),
         agent_id: "a7".into(),
         started_at: ts(at),
         ring_ms: 12_000,
-        talk_ms: if kind == pb::OutcomeKind::Conversation {
+        talk_ms: if kind == common_pb::OutcomeKind::Conversation {
             95_000
         } else {
             0

@@ -44,31 +44,31 @@ enum_map!(pub phone_kind_from, phone_kind_to, common_pb::PhoneKind, PhoneKind, {
     Voip => PhoneKind::Voip, Unknown => PhoneKind::Unknown,
 });
 
+/// `$f`'s fields moved into a `$to`: the message and the domain type have the same ones.
+macro_rules! account_filter {
+    ($($to:ident)::+, $f:ident) => {
+        $($to)::+ {
+            creditor: $f.creditor,
+            min_balance_minor: $f.min_balance_minor,
+            max_balance_minor: $f.max_balance_minor,
+            min_days_past_due: $f.min_days_past_due,
+            max_days_past_due: $f.max_days_past_due,
+            has_phone: $f.has_phone,
+        }
+    };
+}
+
 /// An account filter from the wire (the ledger's ListAccounts, the dialer's AddAccounts),
 /// checked; `field` names the message in errors (e.g. `filter`).
 pub fn account_filter_in(f: common_pb::AccountFilter, field: &str) -> VResult<AccountFilter> {
-    let filter = AccountFilter {
-        creditor: f.creditor,
-        min_balance_minor: f.min_balance_minor,
-        max_balance_minor: f.max_balance_minor,
-        min_days_past_due: f.min_days_past_due,
-        max_days_past_due: f.max_days_past_due,
-        has_phone: f.has_phone,
-    };
+    let filter = account_filter!(AccountFilter, f);
     filter.validate(field)?;
     Ok(filter)
 }
 
 /// An account filter to the wire (for clients of ListAccounts, e.g. the dialer's ledger link).
 pub fn account_filter_out(f: AccountFilter) -> common_pb::AccountFilter {
-    common_pb::AccountFilter {
-        creditor: f.creditor,
-        min_balance_minor: f.min_balance_minor,
-        max_balance_minor: f.max_balance_minor,
-        min_days_past_due: f.min_days_past_due,
-        max_days_past_due: f.max_days_past_due,
-        has_phone: f.has_phone,
-    }
+    account_filter!(common_pb::AccountFilter, f)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! - `list`: [`List`], an id list bound as one parameter (an array, or JSON on SQLite).
 //! - `migrate`: [`Migrations`], one file per migration, rendered per dialect byte-for-byte.
 //! - `error`: [`OpenError`], why a database could not be opened.
+//! - [`scratch`]: throw-away PostgreSQL databases for tests, schema checks and benchmarks.
 //!
 //! # Writing a query once
 //!
@@ -37,6 +38,7 @@ mod error;
 mod list;
 pub mod migrate;
 mod pool;
+pub mod scratch;
 
 pub use dialect::{Dialect, Driver};
 pub use error::OpenError;

@@ -1,60 +1,22 @@
-//! What the benchmark binaries share: a throw-away PostgreSQL database and the synthetic
-//! accounts they load into the ledger.
+//! What the benchmark binaries share: where their throw-away PostgreSQL databases go and the
+//! synthetic accounts they load into the ledger.
 
 use anyhow::Context;
 use ledger_api::common_pb;
 use ledger_api::pb;
-use sqlx::Connection;
+use sqlstore::scratch::ScratchPg;
 
-/// The PostgreSQL server a benchmark creates its databases on: `--database-url`, else
-/// `$DATABASE_URL`, else the local test server.
+/// The PostgreSQL server a benchmark creates its databases on: `--database-url`, else the
+/// test server of [`sqlstore::scratch::admin_url`].
 pub fn admin_url(arg: Option<&str>) -> String {
-    arg.map(str::to_owned)
-        .or_else(|| std::env::var("DATABASE_URL").ok())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    arg.map_or_else(sqlstore::scratch::admin_url, str::to_owned)
 }
 
-/// A fresh database on a PostgreSQL server, dropped by [`PgDb::drop_db`] (or kept, for a
-/// look afterwards, by not calling it).
-#[derive(Debug)]
-pub struct PgDb {
-    admin: String,
-    name: String,
-    /// Where to connect to the new database.
-    pub url: String,
-}
-
-impl PgDb {
-    /// Creates `<prefix>_<random>` on the server `admin` names.
-    pub async fn create(admin: &str, prefix: &str) -> anyhow::Result<Self> {
-        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-        let mut c = sqlx::PgConnection::connect(admin)
-            .await
-            .context("connecting to PostgreSQL (scripts/services-up starts it)")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut c)
-            .await?;
-        let cut = admin
-            .rfind('/')
-            .context("database url without a database")?;
-        Ok(Self {
-            admin: admin.to_owned(),
-            url: format!("{}/{name}", &admin[..cut]),
-            name,
-        })
-    }
-
-    /// Drops the database, closing whatever is still connected to it.
-    pub async fn drop_db(self) {
-        if let Ok(mut c) = sqlx::PgConnection::connect(&self.admin).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .execute(&mut c)
-            .await;
-        }
-    }
+/// A fresh database for one benchmark run.
+pub async fn scratch_db(admin: &str, prefix: &str) -> anyhow::Result<ScratchPg> {
+    ScratchPg::create(admin, prefix)
+        .await
+        .context("creating a database on PostgreSQL (scripts/services-up starts it)")
 }
 
 /// Account `<prefix>-<a>`: one person with one mobile, one debt `<prefix>-<a>-d1` of

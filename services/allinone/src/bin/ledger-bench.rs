@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use allinone::bench::{PgDb, account, admin_url, phone};
+use allinone::bench::{account, admin_url, phone, scratch_db};
 use auth::Auth;
 use clap::Parser;
 use ledger::metrics::Metrics;
@@ -87,7 +87,7 @@ fn outcome(i: usize, accounts: usize, prefix: &str) -> pb::ContactOutcome {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let db = PgDb::create(&admin_url(args.database_url.as_deref()), "ledger_bench").await?;
+    let db = scratch_db(&admin_url(args.database_url.as_deref()), "ledger_bench").await?;
     let result = run(&args, &db.url).await;
     if !args.keep {
         db.drop_db().await;

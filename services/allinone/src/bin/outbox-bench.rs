@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use allinone::bench::{PgDb, account, admin_url, phone};
+use allinone::bench::{account, admin_url, phone, scratch_db};
 use anyhow::bail;
 use auth::Auth;
 use auth::Token;
@@ -257,14 +257,14 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     if want("postgres") {
-        let db = PgDb::create(&admin, "outbox_bench").await?;
+        let db = scratch_db(&admin, "outbox_bench").await?;
         let url = db.url.clone();
         let r = compare("postgres", Box::new(move |_| url.clone())).await;
         db.drop_db().await;
         r?;
     }
     // Relay: the ledger on a fresh PostgreSQL database (production), the outbox on each store.
-    let ldb = PgDb::create(&admin, "outbox_bench").await?;
+    let ldb = scratch_db(&admin, "outbox_bench").await?;
     let r = async {
         let (uri, store) = start_ledger(&ldb.url, args.accounts).await?;
         if want("sqlite") {
@@ -273,7 +273,7 @@ async fn main() -> anyhow::Result<()> {
             println!("relay sqlite outbox -> ledger (postgres): {l}");
         }
         if want("postgres") {
-            let odb = PgDb::create(&admin, "outbox_bench").await?;
+            let odb = scratch_db(&admin, "outbox_bench").await?;
             let l = relay(&odb.url, &uri, args.relay, args.window, args.accounts, "rp").await;
             odb.drop_db().await;
             println!("relay postgres outbox -> ledger (postgres): {}", l?);

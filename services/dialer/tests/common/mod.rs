@@ -17,15 +17,10 @@ use ledger_api::domain::{
     AmdVerdict, Channel, ContactOutcome, DialMode, Direction, Outcome, Party,
 };
 use ledger_api::pb;
-use sqlx::Connection;
+use sqlstore::scratch::{ScratchPg, admin_url};
 
 /// The ledger's HS256 key in every test.
 pub const KEY: &str = "dialer-tests-key-dialer-tests-key-0123";
-
-pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 /// Where the ledger and the outbox live for one test: on PostgreSQL one fresh database shared
 /// by both (as in production, so the two migrators meet in one `_sqlx_migrations`); on
@@ -34,27 +29,19 @@ pub fn admin_url() -> String {
 pub struct TestDb {
     pub ledger_url: String,
     pub dialer_url: String,
-    pg_name: Option<String>,
+    pg: Option<ScratchPg>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
     pub async fn postgres() -> Self {
-        let name = format!("dialer_t_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin_url())
+        let pg = ScratchPg::create(&admin_url(), "dialer_t")
             .await
-            .expect("PostgreSQL on DATABASE_URL (run scripts/services-up)");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let base = admin_url();
-        let cut = base.rfind('/').expect("url with a database");
-        let url = format!("{}/{name}", &base[..cut]);
+            .expect("a database on PostgreSQL at DATABASE_URL (run scripts/services-up)");
         Self {
-            ledger_url: url.clone(),
-            dialer_url: url,
-            pg_name: Some(name),
+            ledger_url: pg.url.clone(),
+            dialer_url: pg.url.clone(),
+            pg: Some(pg),
             _dir: None,
         }
     }
@@ -65,20 +52,14 @@ impl TestDb {
         Self {
             ledger_url: url("ledger.db"),
             dialer_url: url("dialer.db"),
-            pg_name: None,
+            pg: None,
             _dir: Some(dir),
         }
     }
 
     pub async fn cleanup(self) {
-        if let Some(name) = &self.pg_name
-            && let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await
-        {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut conn)
-            .await;
+        if let Some(pg) = &self.pg {
+            pg.drop_db().await;
         }
     }
 }

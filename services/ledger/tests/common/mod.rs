@@ -11,38 +11,26 @@ use ledger::store::Store;
 use ledger_api::common_pb;
 use ledger_api::pb;
 use ledger_api::pb::ledger_service_client::LedgerServiceClient;
-use sqlx::Connection;
+use sqlstore::scratch::{ScratchPg, admin_url};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
-
-pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 /// A database that lives as long as the value (Postgres: dropped by `cleanup`).
 #[derive(Debug)]
 pub struct TestDb {
     pub url: String,
-    pg_name: Option<String>,
+    pg: Option<ScratchPg>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
     pub async fn postgres() -> Self {
-        let name = format!("ledger_t_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin_url())
+        let pg = ScratchPg::create(&admin_url(), "ledger_t")
             .await
-            .expect("PostgreSQL on DATABASE_URL (run scripts/services-up)");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let base = admin_url();
-        let cut = base.rfind('/').expect("url with a database");
+            .expect("a database on PostgreSQL at DATABASE_URL (run scripts/services-up)");
         Self {
-            url: format!("{}/{name}", &base[..cut]),
-            pg_name: Some(name),
+            url: pg.url.clone(),
+            pg: Some(pg),
             _dir: None,
         }
     }
@@ -55,20 +43,14 @@ impl TestDb {
         );
         Self {
             url,
-            pg_name: None,
+            pg: None,
             _dir: Some(dir),
         }
     }
 
     pub async fn cleanup(self) {
-        if let Some(name) = &self.pg_name {
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await;
-            }
+        if let Some(pg) = &self.pg {
+            pg.drop_db().await;
         }
     }
 }

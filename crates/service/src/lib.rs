@@ -14,7 +14,8 @@
 //! - `telemetry`: the tracing subscriber of a binary (stderr, `RUST_LOG`, colour only on a
 //!   terminal) and of a test.
 //! - `shutdown`: [`shutdown::signal`], the SIGTERM/Ctrl-C future, handlers installed at once.
-//! - `metrics`: the Prometheus text of a registry and its `GET /metrics` HTTP endpoint.
+//! - `metrics`: the Prometheus text of a registry, its `GET /metrics` HTTP endpoint, and the
+//!   process's CPU time the load tools report.
 //! - `grpc`: gRPC health for a server's services and reflection (v1 and v1alpha) over a
 //!   descriptor set, and [`ServeError`].
 //! - `token`: the `token` subcommand: a bearer JWT signed with the configured key.

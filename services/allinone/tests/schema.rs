@@ -8,8 +8,9 @@
 
 use std::collections::BTreeSet;
 
+use sqlstore::scratch::ScratchPg;
 use sqlstore::{Db, Dialect, Migrations, PoolSize};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 /// `(version, PostgreSQL, SQLite)`: SHA-384 of `migrations/{postgres,sqlite}/*.sql` and
 /// `migrations/dialer/{postgres,sqlite}/*.sql` as of commit 5d883d6, the checksums sqlx
@@ -256,35 +257,22 @@ async fn migrated(url: &str) -> Db {
     db
 }
 
-/// Runs one statement (creating or dropping a database) on the server of `admin`.
-async fn on_server(admin: &str, statement: String) {
-    let mut conn = sqlx::PgConnection::connect(admin)
-        .await
-        .expect("PostgreSQL on DATABASE_URL (run scripts/services-up)");
-    let done = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-        .execute(&mut conn)
-        .await;
-    done.expect("statement on the server");
-}
-
 #[tokio::test]
 async fn postgres_and_sqlite_migrate_to_one_schema() {
-    let admin = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let name = format!("schema_t_{}", uuid::Uuid::new_v4().simple());
-    on_server(&admin, format!("CREATE DATABASE {name}")).await;
-    let pg_url = format!("{}/{name}", &admin[..admin.rfind('/').expect("a database")]);
+    let scratch = ScratchPg::create(&sqlstore::scratch::admin_url(), "schema_t")
+        .await
+        .expect("a database on PostgreSQL at DATABASE_URL (run scripts/services-up)");
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite_url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
 
-    let (pg, sqlite) = (migrated(&pg_url).await, migrated(&sqlite_url).await);
+    let (pg, sqlite) = (migrated(&scratch.url).await, migrated(&sqlite_url).await);
     let (Db::Pg(p), Db::Sqlite(s)) = (&pg, &sqlite) else {
         panic!("dialects by url");
     };
     let (pg_facts, sqlite_facts) = (postgres_facts(p).await, sqlite_facts(s).await);
     pg.close().await;
     sqlite.close().await;
-    on_server(&admin, format!("DROP DATABASE {name} WITH (FORCE)")).await;
+    scratch.drop_db().await;
 
     let only = |a: &BTreeSet<Fact>, b: &BTreeSet<Fact>| -> Vec<String> {
         a.difference(b).map(|f| format!("{f:?}")).collect()

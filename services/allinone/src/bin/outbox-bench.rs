@@ -209,57 +209,55 @@ async fn relay(
     ))
 }
 
+/// Group commit against one transaction per call on one store, a line each; `url_of` names
+/// each run's database from its prefix (the prefixes keep the two runs' attempts apart on a
+/// shared one).
+async fn compare(store: &str, url_of: impl Fn(&str) -> String, args: &Args) -> anyhow::Result<()> {
+    let single = OutboxOptions {
+        max_batch: 1,
+        ..OutboxOptions::default()
+    };
+    let runs = [
+        (
+            "group commit ",
+            OutboxOptions::default(),
+            args.attempts,
+            "g",
+        ),
+        ("one tx/call  ", single, args.baseline, "s"),
+    ];
+    for (name, opts, n, prefix) in runs {
+        let (_, l) = attempts(
+            &url_of(prefix),
+            opts,
+            n,
+            args.concurrency,
+            args.accounts,
+            prefix,
+        )
+        .await?;
+        println!("{store} {name}: {l}");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let admin = admin_url(args.database_url.as_deref());
     let dir = tempfile_dir()?;
     let want = |s: &str| args.only.as_deref().is_none_or(|o| o == s);
-    let group = OutboxOptions::default();
-    let single = OutboxOptions {
-        max_batch: 1,
-        ..OutboxOptions::default()
-    };
     println!(
         "outbox-bench: {} attempts, concurrency {}, baseline {} attempts, relay {} outcomes (window {})",
         args.attempts, args.concurrency, args.baseline, args.relay, args.window
     );
-    // Group commit against one transaction per call, on each store; prefixes keep the two
-    // runs' attempts apart on the shared PostgreSQL database.
-    let runs = [
-        ("group commit ", group, args.attempts, "g"),
-        ("one tx/call  ", single, args.baseline, "s"),
-    ];
-    let compare = |store: &'static str, url: Box<dyn Fn(&str) -> String>| {
-        let runs = runs.clone();
-        async move {
-            for (name, opts, n, prefix) in runs {
-                let (_, l) = attempts(
-                    &url(prefix),
-                    opts,
-                    n,
-                    args.concurrency,
-                    args.accounts,
-                    prefix,
-                )
-                .await?;
-                println!("{store} {name}: {l}");
-            }
-            anyhow::Ok(())
-        }
-    };
     if want("sqlite") {
-        let dir = dir.clone();
-        compare(
-            "sqlite  ",
-            Box::new(move |f| format!("sqlite://{}?mode=rwc", dir.join(f).display())),
-        )
-        .await?;
+        let url_of = |f: &str| format!("sqlite://{}?mode=rwc", dir.join(f).display());
+        compare("sqlite  ", url_of, &args).await?;
     }
     if want("postgres") {
         let db = scratch_db(&admin, "outbox_bench").await?;
-        let url = db.url.clone();
-        let r = compare("postgres", Box::new(move |_| url.clone())).await;
+        let r = compare("postgres", |_| db.url.clone(), &args).await;
         db.drop_db().await;
         r?;
     }

@@ -401,7 +401,8 @@ impl Via {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
         };
-        let (host, port) = parse_host_port(sent_by.trim()).map_err(|e| e.within(field, None))?;
+        let (host, port) = parse_host_port(sent_by.trim())
+            .map_err(|e| ParseError::new(e.kind, field, format!("sent-by: {}", e.detail)))?;
         let params = parse_params(params, field)?;
         Ok(Via {
             transport: transport.to_string(),

@@ -576,7 +576,7 @@ fn validate(
             return Err(ParseError::malformed(once, "appears more than once").within(once, line));
         }
     }
-    if headers.get("Via").is_none() {
+    if headers.get_all("Via").next().is_none() {
         return Err(missing("Via"));
     }
     headers.from().map_err(at("From"))?;

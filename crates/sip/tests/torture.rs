@@ -576,3 +576,32 @@ fn sdp_torture() {
         SessionDescription::parse(SDP_150.replace("m=video", "m =video").as_bytes()).unwrap_err();
     assert!(matches!(e, sip::SdpError::Syntax { line: 7, .. }), "{e}");
 }
+
+/// What the errors say: the kind, the field and the line, for a person reading a log.
+#[test]
+fn error_messages_name_field_and_line() {
+    let e = bad(&format!(
+        "OPTIONS sip:user@example.com SIP/2.0\n{}",
+        OPTIONS_TAIL.replace(
+            "Via: SIP/2.0/UDP c.example.com;",
+            "Via: ,\nX: SIP/2.0/UDP c.example.com;"
+        )
+    ));
+    assert_eq!(e.to_string(), "missing Via: header absent");
+    let e = bad(&format!(
+        "OPTIONS sip:user@example.com SIP/2.0\n{}",
+        OPTIONS_TAIL.replace("c.example.com;", "c.example.com:70000;")
+    ));
+    assert_eq!(
+        e.to_string(),
+        "out of range Via at line 2: sent-by: bad port \"70000\""
+    );
+    let e = bad(&format!(
+        "OPTIONS sip:user@example.com SIP/2.0\n{}",
+        OPTIONS_TAIL.replace("CSeq: 3923239 OPTIONS", "CSeq: 1 OPTIONS\n bad")
+    ));
+    assert_eq!(
+        e.to_string(),
+        "malformed CSeq at line 7: method: \"OPTIONS bad\" is not a token"
+    );
+}

@@ -16,8 +16,12 @@
 //!   nothing else);
 //! - three ascending SIT segments (913.8 or 985.2, then 1370.6 or 1428.5, then 1776.7 Hz,
 //!   each 274 or 380 ms): SIT, as soon as the third has lasted 100 ms;
-//! - 400 ms of energy that is none of these (reset by any tone): speech (or music);
-//! - 6 s of silence, longer than any ringback's off time: silence.
+//! - 400 ms of energy that is none of these (reset by any tone) and stands 10 dB above the
+//!   line's noise floor: speech (or music);
+//! - 6 s of silence (or of the noise floor), longer than any ringback's off time: silence.
+//!
+//! The noise floor is the quietest recent frame level, allowed to rise 3 dB a second: a
+//! noisy trunk's hiss between ringback bursts is not speech.
 //!
 //! Busy and SIT are final: the announcement after a SIT does not make the call "speech".
 
@@ -51,6 +55,10 @@ const FREQS: [f32; 11] = [
 const TONAL: f32 = 0.6;
 const SPEECH_MS: u32 = 400;
 const SILENCE_MS: u32 = 6000;
+/// How far above the noise floor (mean absolute amplitude, x3 = about 10 dB) speech stands.
+const ABOVE_FLOOR: f32 = 3.0;
+/// The noise floor's rise per frame: 3 dB a second at 50 frames a second.
+const FLOOR_RISE: f32 = 1.006_932;
 
 /// A frame's class, for cadence: a tone family, or off (silence or other energy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +81,8 @@ pub struct ToneDetector {
     frames: Frames,
     filters: [Goertzel; 11],
     threshold: u32,
+    /// The line's noise floor, as a frame level.
+    floor: f32,
     elapsed_ms: u32,
     /// Completed runs, oldest first; `len` of them valid.
     history: [(Kind, u32); HISTORY],
@@ -102,6 +112,7 @@ impl ToneDetector {
             frames: Frames::new(),
             filters: FREQS.map(|f| Goertzel::new(f, crate::SAMPLE_RATE)),
             threshold: u32::from(silence_threshold),
+            floor: f32::from(silence_threshold),
             elapsed_ms: 0,
             history: [(Kind::Off, 0); HISTORY],
             len: 0,
@@ -135,8 +146,13 @@ impl ToneDetector {
         self.elapsed_ms
     }
 
-    fn classify(&self, frame: &[i16]) -> (Kind, bool) {
-        if level(frame) < self.threshold {
+    /// The frame's kind, and whether it has energy (a tone, or anything 10 dB above the
+    /// noise floor).
+    fn classify(&mut self, frame: &[i16]) -> (Kind, bool) {
+        let level = level(frame);
+        let floor = self.floor;
+        self.floor = (level as f32).min(floor * FLOOR_RISE).max(1.0);
+        if level < self.threshold {
             return (Kind::Off, false);
         }
         let e = energy(frame);
@@ -159,7 +175,7 @@ impl ToneDetector {
         if score >= TONAL {
             return (Kind::Sit(best), true);
         }
-        (Kind::Off, true)
+        (Kind::Off, level as f32 >= ABOVE_FLOOR * floor)
     }
 
     fn frame(&mut self, frame: &[i16; FRAME_SAMPLES]) -> Option<Tone> {

@@ -2,7 +2,8 @@
 //!
 //! One call's events arrive in this order: [`CarrierEvent::Progress`] (a SIP 18x, when the
 //! network sends one), [`CarrierEvent::PickedUp`] (200 OK), [`CarrierEvent::Answered`] (the
-//! AMD verdict), [`CarrierEvent::Bridged`], and always last [`CarrierEvent::Ended`]; any of
+//! AMD verdict), [`CarrierEvent::Bridged`], [`CarrierEvent::Recorded`], and always last
+//! [`CarrierEvent::Ended`]; any of
 //! them but the last may be missing (a busy number ends after the INVITE).
 
 use std::time::Duration;
@@ -23,6 +24,10 @@ pub enum CarrierEvent {
     Answered { call: CallId, amd: Amd },
     /// Bridged to the agent's endpoint: the conversation is on.
     Bridged { call: CallId, agent: String },
+    /// The call's recording is finished (before its `Ended`): where it is and its hash, as
+    /// the outcome's `recording_ref` (`file:PATH;sha256=HEX;retain_days=N`). Recordings are
+    /// never logged; this reference is all that leaves the carrier.
+    Recorded { call: CallId, reference: String },
     /// The call is over; nothing more will be reported for it.
     Ended { call: CallId, end: CallEnd },
 }

@@ -97,6 +97,11 @@ pub trait Carrier: Send + Sync {
     fn hangup(&self, call: CallId, prompt: Option<Prompt>) -> Result<(), CarrierError>;
     /// Stops a call that is still ringing; refused before [`MIN_RING`].
     fn cancel(&self, call: CallId) -> Result<(), CarrierError>;
+    /// An agent logged in at `endpoint`: a network that keeps a nailed-up leg to each
+    /// agent's softphone calls it now, so a bridge later is only a change of media path.
+    fn agent_login(&self, _endpoint: &str) {}
+    /// The agent at `endpoint` logged out: its leg, if any, is hung up.
+    fn agent_logout(&self, _endpoint: &str) {}
 }
 
 /// Where each campaign gets its carrier: one per campaign, so each has its own event

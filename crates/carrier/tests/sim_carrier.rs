@@ -54,6 +54,7 @@ async fn outcome_shares_follow_the_attempt_model() {
             CarrierEvent::Answered { amd, .. } => panic!("the simulated AMD decides: {amd:?}"),
             CarrierEvent::Bridged { .. }
             | CarrierEvent::PickedUp { .. }
+            | CarrierEvent::Recorded { .. }
             | CarrierEvent::Progress { .. } => {}
             CarrierEvent::Ended { end, .. } => {
                 *ends.entry(end.cause).or_default() += 1;
@@ -220,6 +221,7 @@ async fn a_faster_network_plays_the_same_calls_in_less_time() {
             CarrierEvent::Ended { .. } => ended += 1,
             CarrierEvent::Bridged { .. }
             | CarrierEvent::PickedUp { .. }
+            | CarrierEvent::Recorded { .. }
             | CarrierEvent::Progress { .. } => {}
         }
     }
@@ -310,7 +312,9 @@ async fn every_end_reports_what_signalling_would() {
                 let order: Vec<Duration> = order.into_iter().flatten().collect();
                 assert!(order.is_sorted(), "{end:?}");
             }
-            CarrierEvent::Bridged { .. } | CarrierEvent::PickedUp { .. } => {}
+            CarrierEvent::Bridged { .. }
+            | CarrierEvent::PickedUp { .. }
+            | CarrierEvent::Recorded { .. } => {}
         }
     }
     for cause in [

@@ -57,6 +57,8 @@ pub enum StartError {
     Resume(#[from] RegistryError),
     #[error(transparent)]
     Claim(#[from] crate::replica::ClaimError),
+    #[error("sip carrier: {0}")]
+    Sip(#[from] telephony::StartError),
     /// The ledger answered and refused the dialer's credentials.
     #[error(
         "the ledger refused the dialer's credentials ({0}): set ledger_token \
@@ -161,7 +163,7 @@ pub struct App {
 /// Builds everything from `cfg`: recovers this replica's attempts left in progress by a
 /// previous run, resumes the stored campaigns, starts the outbox relay and the change feed.
 pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
-    let CarrierConfig::Sim { seed, speed, .. } = &cfg.carrier;
+    let speed = &cfg.carrier.speed();
     // One clock for the campaigns and the simulated carrier: at `speed`, rings and talks are
     // recorded as long as the network played them.
     let clock = match cfg.carrier.clock_start()? {
@@ -218,12 +220,15 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
         &cfg.replica_id,
     )
     .await?;
-    let network = SimNetwork {
-        scenario: simulator::scenario::Scenario::get(cfg.carrier.scenario()?),
-        seed: *seed,
-        speed: clock.rate(),
+    let network: Box<dyn carrier::Network> = match &cfg.carrier {
+        CarrierConfig::Sim { seed, .. } => Box::new(SimNetwork {
+            scenario: simulator::scenario::Scenario::get(cfg.carrier.scenario()?),
+            seed: *seed,
+            speed: clock.rate(),
+        }),
+        CarrierConfig::Sip(sip) => Box::new(telephony::SipNetwork::start(sip).await?),
     };
-    let mut registry = Registry::new(Arc::new(stores), store.clone(), Box::new(network), clock);
+    let mut registry = Registry::new(Arc::new(stores), store.clone(), network, clock);
     if let Some(link) = &link {
         registry = registry.with_lister(Arc::new(link.clone()));
     }

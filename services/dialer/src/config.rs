@@ -90,7 +90,7 @@ pub struct TlsConfig {
     pub key_path: PathBuf,
 }
 
-/// Which network calls go out on. Only the simulated network so far; a SIP trunk is next.
+/// Which network calls go out on: the simulated network, or SIP trunks (docs/telephony.md).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CarrierConfig {
@@ -110,6 +110,8 @@ pub enum CarrierConfig {
         #[serde(default)]
         clock_start: Option<String>,
     },
+    /// SIP trunks: real calls (`crates/telephony`; its fields in docs/telephony.md).
+    Sip(Box<telephony::config::SipConfig>),
 }
 
 impl Default for CarrierConfig {
@@ -133,6 +135,16 @@ impl CarrierConfig {
                     format!("{scenario:?} is not one of S1..S9"),
                 )
             }),
+            // Only the simulated network has scenarios; its default stands in.
+            CarrierConfig::Sip(_) => Ok(ScenarioId::S2),
+        }
+    }
+
+    /// Simulated seconds per real second: 1 on a real network.
+    pub fn speed(&self) -> f64 {
+        match self {
+            CarrierConfig::Sim { speed, .. } => *speed,
+            CarrierConfig::Sip(_) => 1.0,
         }
     }
 
@@ -148,7 +160,7 @@ impl CarrierConfig {
                     format!("{t:?} is not an RFC 3339 instant ({e})"),
                 )
             }),
-            CarrierConfig::Sim { .. } => Ok(None),
+            CarrierConfig::Sim { .. } | CarrierConfig::Sip(_) => Ok(None),
         }
     }
 }
@@ -229,16 +241,26 @@ impl Config {
         env.string("DIALER_REPLICA_ID", &mut self.replica_id);
         env.parsed("DIALER_REPLICA_CLAIM_TTL_S", &mut self.replica_claim_ttl_s)?;
         env.parsed("DIALER_SHUTDOWN_GRACE_S", &mut self.shutdown_grace_s)?;
-        let CarrierConfig::Sim {
-            scenario,
-            seed,
-            speed,
-            clock_start,
-        } = &mut self.carrier;
-        env.string("DIALER_CARRIER_SCENARIO", scenario);
-        env.parsed("DIALER_CARRIER_SEED", seed)?;
-        env.parsed("DIALER_CARRIER_SPEED", speed)?;
-        env.option("DIALER_CARRIER_CLOCK_START", clock_start);
+        match &mut self.carrier {
+            CarrierConfig::Sim {
+                scenario,
+                seed,
+                speed,
+                clock_start,
+            } => {
+                env.string("DIALER_CARRIER_SCENARIO", scenario);
+                env.parsed("DIALER_CARRIER_SEED", seed)?;
+                env.parsed("DIALER_CARRIER_SPEED", speed)?;
+                env.option("DIALER_CARRIER_CLOCK_START", clock_start);
+            }
+            CarrierConfig::Sip(sip) => {
+                // Trunk passwords stay out of config files (Kubernetes secrets, systemd
+                // credentials): DIALER_SIP_PASSWORD_<N> sets trunk N's (from 0).
+                for (i, trunk) in sip.trunks.iter_mut().enumerate() {
+                    env.option(&format!("DIALER_SIP_PASSWORD_{i}"), &mut trunk.password);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -314,7 +336,11 @@ impl Config {
         }
         self.carrier.scenario()?;
         self.carrier.clock_start()?;
-        let CarrierConfig::Sim { speed, .. } = &self.carrier;
+        if let CarrierConfig::Sip(sip) = &self.carrier {
+            sip.validate()
+                .map_err(|e| ConfigError::invalid("carrier", e.to_string()))?;
+        }
+        let speed = &self.carrier.speed();
         if !(*speed > 0.0 && *speed <= 1000.0) {
             return Err(ConfigError::invalid(
                 "carrier.speed",
@@ -462,6 +488,16 @@ mod tests {
                 clock_start: None
             }
         );
+        std::fs::write(
+            &p,
+            "[carrier]\nkind = \"sip\"\n[[carrier.trunks]]\nname = \"a\"\nuri = \"sip:127.0.0.1:5070\"\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&p), |_| None).expect("valid");
+        let CarrierConfig::Sip(sip) = &c.carrier else {
+            panic!("sip carrier expected: {:?}", c.carrier)
+        };
+        assert_eq!(sip.trunks[0].uri, "sip:127.0.0.1:5070");
         std::fs::write(&p, "[carrier]\nkind = \"sip\"\n").expect("write");
         assert!(matches!(
             Config::load(Some(&p), |_| None),

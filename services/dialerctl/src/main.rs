@@ -6,6 +6,7 @@
 //!   dialing over a generated portfolio, on the embedded defaults.
 //! - `dialerctl simulate`: the pacing benchmark (one cell, or `--all` for the table).
 //! - `dialerctl pacing-agent`: the pacing controller behind the JSON-lines protocol.
+//! - `dialerctl test-call`: one call through a SIP trunk, to check it.
 //!
 //! A composition root (docs/architecture.md): it may use any crate; `demo` runs the
 //! all-in-one of `services/allinone`.
@@ -15,6 +16,7 @@ mod check;
 mod demo;
 mod portfolio;
 mod simulate;
+mod test_call;
 
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -49,6 +51,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Serves the pacing controller over JSON lines on stdin/stdout.
     PacingAgent(agent::AgentArgs),
+    /// Places one call through a SIP trunk and prints how it went.
+    TestCall(test_call::TestCallArgs),
 }
 
 #[derive(Subcommand)]
@@ -202,6 +206,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Demo(args)) => demo::run(&args),
         Some(Command::Simulate(args)) => simulate::run(&args),
         Some(Command::PacingAgent(args)) => agent::run(&args),
+        Some(Command::TestCall(args)) => test_call::run(&args),
         None => demo::run(&demo::DemoArgs::default()),
     }
 }

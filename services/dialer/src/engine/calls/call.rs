@@ -240,6 +240,10 @@ impl Call {
         &self.attempt
     }
 
+    pub(crate) fn attempt_mut(&mut self) -> &mut Attempt {
+        &mut self.attempt
+    }
+
     pub(crate) fn phase(&self) -> &Phase {
         &self.phase
     }

@@ -37,6 +37,11 @@ impl<B: Backend> Runtime<B> {
                     self.seats.send(seat, AgentEvent::Connected { call });
                 }
             }
+            CarrierEvent::Recorded { call, reference } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.attempt_mut().record.recording_ref = reference;
+                }
+            }
             CarrierEvent::Ended { call, end } => self.ended(call, end, now).await,
         }
     }

@@ -456,7 +456,17 @@ impl<B: Backend> Runtime<B> {
                 endpoint,
                 events,
             } => {
+                let before = self
+                    .seats
+                    .index(&agent)
+                    .map(|i| self.seats.get(i).endpoint.clone())
+                    .filter(|e| !e.is_empty() && *e != endpoint);
+                if let Some(old) = before {
+                    self.carrier.agent_logout(&old);
+                }
                 self.seats.login(&agent, &endpoint, events, now);
+                // A SIP network calls the softphone now and keeps the leg up (nailed-up).
+                self.carrier.agent_login(&endpoint);
                 info!(agent_id = %agent, "agent logged in");
             }
             Command::Agent { agent, command } => self.on_agent(&agent, command, now).await,
@@ -743,6 +753,8 @@ impl<B: Backend> Runtime<B> {
                     );
                 } else {
                     self.seats.set(seat, SeatState::LoggedOut, now);
+                    let endpoint = self.seats.get(seat).endpoint.clone();
+                    self.carrier.agent_logout(&endpoint);
                     info!(agent_id = %agent, "agent logged out");
                 }
             }

@@ -235,10 +235,25 @@ fn recipe() -> Vec<Step> {
         "sit.wav",
         &["pad", "0", "5", "trim", "0", "5"],
     ));
+    // The two tones at the same level: sox -m scales each input by 1/2.
     steps.push(synth(
-        "ringback.wav",
+        "rb440.wav",
+        &["synth", "2", "sine", "440", "vol", "0.5"],
+    ));
+    steps.push(synth(
+        "rb480.wav",
+        &["synth", "2", "sine", "480", "vol", "0.5"],
+    ));
+    steps.push(step(
+        "sox",
         &[
-            "synth", "2", "sine", "440", "sine", "mix", "480", "vol", "0.25", "pad", "0", "4",
+            "-m",
+            "rb440.wav",
+            "rb480.wav",
+            "ringback.wav",
+            "pad",
+            "0",
+            "4",
         ],
     ));
     steps.extend(speak(

@@ -271,6 +271,9 @@ impl SippBuilder {
 
     /// Starts SIPp and waits (briefly, blocking) until it has bound its SIP port, so the
     /// peer under test can send to it at once. A media port taken meanwhile is retried.
+    ///
+    /// # Panics
+    /// If the audio fixtures cannot be generated (see [`crate::fixtures`]).
     pub fn spawn(self) -> Result<Sipp, Error> {
         let scenario = scenario_path(&self.scenario)?;
         let sip_port = self.sip_port.unwrap_or_else(free_udp_port);
@@ -507,7 +510,10 @@ impl Sipp {
     /// Asks SIPp to stop (SIGUSR1: no new calls; calls in progress finish) and waits as
     /// [`Sipp::wait`] does: for a trunk whose number of calls the test does not know.
     pub async fn stop(&mut self, timeout: Duration) -> SippResult {
-        if let Some(pid) = self.pid() {
+        // Only a child not yet reaped: its pid cannot have been reused.
+        if self.finished().is_none()
+            && let Some(pid) = self.pid()
+        {
             let _ = Command::new("kill")
                 .args(["-USR1", &pid.to_string()])
                 .stdout(Stdio::null())

@@ -185,8 +185,18 @@ fn fixtures_have_the_lengths_and_tones_the_scenarios_time_against() {
     assert!(sit.between(1.2, 4.0).energy() > AUDIBLE, "the announcement");
 
     let ringback = wav(&fx.ringback.wav).between(0.0, 2.0).samples;
-    assert!(tone_level(&ringback, 8000, 440.0) > 2000.0);
-    assert!(tone_level(&ringback, 8000, 480.0) > 2000.0);
+    let (l440, l480) = (
+        tone_level(&ringback, 8000, 440.0),
+        tone_level(&ringback, 8000, 480.0),
+    );
+    assert!(
+        l440 > 5000.0 && l480 > 5000.0,
+        "440 Hz {l440:.0}, 480 Hz {l480:.0}"
+    );
+    assert!(
+        (l440 - l480).abs() < 0.1 * l440,
+        "equal levels: {l440:.0} {l480:.0}"
+    );
     assert!(tone_level(&ringback, 8000, 1000.0) < 200.0);
     assert!(wav(&fx.ringback.wav).between(2.1, 6.0).energy() < SILENT);
 }
@@ -218,6 +228,10 @@ async fn human(transport: Transport) -> Outcome {
     let hello = mean_abs(&samples_between(&dialer_ear, 0.0, 0.8));
     let pause = mean_abs(&samples_between(&dialer_ear, 1.2, 2.7));
     let talk = mean_abs(&samples_between(&dialer_ear, 3.0, 4.5));
+    eprintln!(
+        "human {transport:?}: dialer heard hello {hello:.0}, pause {pause:.0}, talk {talk:.0}; trunk heard {:.0}",
+        trunk_ear.energy()
+    );
     ensure(hello > AUDIBLE && pause < SILENT && talk > AUDIBLE, || {
         format!("the dialer should hear hello, silence, speech: {hello:.0} {pause:.0} {talk:.0}")
     })?;
@@ -266,6 +280,10 @@ async fn machine() -> Outcome {
     let greeting = mean_abs(&samples_between(&dialer_ear, 0.0, 7.0));
     let beep = tone_level(&samples_between(&dialer_ear, 8.05, 8.35), 8000, 1000.0);
     let after = mean_abs(&samples_between(&dialer_ear, 8.5, 10.5));
+    eprintln!(
+        "machine: greeting {greeting:.0}, 1 kHz beep {beep:.0}, after {after:.0}; drop heard {:.0}",
+        trunk_ear.energy()
+    );
     ensure(
         greeting > AUDIBLE && beep > 5000.0 && after < SILENT,
         || format!("greeting {greeting:.0}, beep {beep:.0}, after {after:.0}"),
@@ -298,6 +316,7 @@ async fn ringback_answer() -> Outcome {
     );
     let off = mean_abs(&samples_between(&ear, 2.1, 2.9));
     let hello = mean_abs(&samples_between(&ear, 3.0, 3.8));
+    eprintln!("ringback: 440 Hz {l440:.0}, 480 Hz {l480:.0}, off {off:.0}, hello {hello:.0}");
     ensure(
         l440 > 2000.0 && l480 > 2000.0 && off < SILENT && hello > AUDIBLE,
         || format!("ringback 440 {l440:.0} 480 {l480:.0}, off {off:.0}, then hello {hello:.0}"),
@@ -601,6 +620,11 @@ async fn baresip_answers_records_talks_and_obeys() {
 
     let heard = energy(&agent.recorded());
     let said = energy(&agent.said());
+    eprintln!(
+        "baresip: heard {heard:.0}, said {said:.0}, caller heard {:.0}, digits {:?}",
+        ear.energy(),
+        ear.dtmf_digits(101)
+    );
     assert!(
         heard > AUDIBLE,
         "the agent heard {heard:.0} of the caller's speech"

@@ -133,7 +133,7 @@ pub async fn non_invite(endpoint: &Endpoint, request: Request, target: Target) -
         .vias()
         .ok()
         .and_then(|v| v.first().and_then(|v| v.branch().map(str::to_string)))?;
-    let (_route, mut rx) = endpoint.transaction(&branch);
+    let (_route, mut rx) = endpoint.transaction(&branch, &request.method);
     let message = Message::Request(request);
     let deadline = Instant::now() + TRANSACTION_TIMEOUT;
     let mut interval = T1;
@@ -217,7 +217,7 @@ impl InviteClient {
     /// Sends the INVITE.
     pub async fn start(endpoint: &Endpoint, spec: InviteSpec) -> std::io::Result<InviteClient> {
         let branch = new_branch();
-        let (route, rx) = endpoint.transaction(&branch);
+        let (route, rx) = endpoint.transaction(&branch, &Method::Invite);
         let session_expires = spec.session_expires;
         let mut client = InviteClient {
             endpoint: endpoint.clone(),
@@ -499,7 +499,7 @@ impl InviteClient {
     }
 
     async fn restart(&mut self, request: Request) {
-        let (route, rx) = self.endpoint.transaction(&self.branch);
+        let (route, rx) = self.endpoint.transaction(&self.branch, &Method::Invite);
         self.route = route;
         self.rx = rx;
         self.request = request;

@@ -439,6 +439,11 @@ impl SipCarrier {
             .map_err(|_| CarrierError::UnknownCall(call))
     }
 
+    /// Whether the agent at `endpoint` has its softphone leg up and free.
+    pub fn agent_ready(&self, endpoint: &str) -> bool {
+        lock(&self.agents).get(endpoint).is_some_and(|l| l.ready())
+    }
+
     /// Places a call and returns its report when it ends (the events go to the channel too).
     pub fn place(&self, o: Originate) -> Result<tokio::task::JoinHandle<Report>, CarrierError> {
         if !o.to.starts_with('+')

@@ -11,7 +11,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sip::{Message, Request, Response};
+use sip::{Message, Method, Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -61,6 +61,10 @@ pub async fn lookup(host: &str, port: u16) -> io::Result<SocketAddr> {
 }
 
 type Routes<T> = Mutex<HashMap<String, UnboundedSender<T>>>;
+
+fn transaction_key(branch: &str, method: &Method) -> String {
+    format!("{branch} {method}")
+}
 
 struct Inner {
     udp: Arc<UdpSocket>,
@@ -176,13 +180,20 @@ impl Endpoint {
         .unwrap_or(ip)
     }
 
-    /// Delivers responses on `branch` to the returned receiver while the route is held.
-    pub fn transaction(&self, branch: &str) -> (Route, UnboundedReceiver<Response>) {
+    /// Delivers responses on `branch` to `method` to the returned receiver while the route
+    /// is held. A CANCEL shares its INVITE's branch (RFC 3261 9.1): the method tells their
+    /// responses apart.
+    pub fn transaction(
+        &self,
+        branch: &str,
+        method: &Method,
+    ) -> (Route, UnboundedReceiver<Response>) {
         let (tx, rx) = unbounded_channel();
-        lock(&self.inner.transactions).insert(branch.to_string(), tx);
+        let key = transaction_key(branch, method);
+        lock(&self.inner.transactions).insert(key.clone(), tx);
         (
             Route {
-                key: branch.to_string(),
+                key,
                 dialog: false,
                 endpoint: self.clone(),
             },
@@ -299,7 +310,12 @@ impl Endpoint {
                     .vias()
                     .ok()
                     .and_then(|v| v.first().and_then(|v| v.branch().map(str::to_string)));
-                let route = branch.and_then(|b| lock(&self.inner.transactions).get(&b).cloned());
+                let method = response.headers.cseq().ok().map(|c| c.method);
+                let route = branch.zip(method).and_then(|(b, m)| {
+                    lock(&self.inner.transactions)
+                        .get(&transaction_key(&b, &m))
+                        .cloned()
+                });
                 match route {
                     Some(tx) => {
                         let _ = tx.send(response);

@@ -115,6 +115,11 @@ pub struct SipConfig {
     /// Call recording; off when absent.
     #[serde(default)]
     pub recording: Option<RecordingConfig>,
+    /// For `dialerd` (this crate ignores it): run the dialer's clock from this instant
+    /// (RFC 3339) at real speed, as the simulated carrier's `clock_start` does, so tests and
+    /// demos place real calls inside the calling window whatever the hour.
+    #[serde(default)]
+    pub clock_start: Option<String>,
 }
 
 /// Answering-machine detection thresholds; each field left out keeps app_amd's default.
@@ -185,6 +190,7 @@ impl SipConfig {
             beep_wait_s: default_beep_wait_s(),
             amd: AmdSettings::default(),
             recording: None,
+            clock_start: None,
         }
     }
 

@@ -160,7 +160,16 @@ impl CarrierConfig {
                     format!("{t:?} is not an RFC 3339 instant ({e})"),
                 )
             }),
-            CarrierConfig::Sim { .. } | CarrierConfig::Sip(_) => Ok(None),
+            CarrierConfig::Sip(sip) => match &sip.clock_start {
+                Some(t) => t.parse().map(Some).map_err(|e| {
+                    ConfigError::invalid(
+                        "carrier.clock_start",
+                        format!("{t:?} is not an RFC 3339 instant ({e})"),
+                    )
+                }),
+                None => Ok(None),
+            },
+            CarrierConfig::Sim { .. } => Ok(None),
         }
     }
 }
@@ -254,6 +263,7 @@ impl Config {
                 env.option("DIALER_CARRIER_CLOCK_START", clock_start);
             }
             CarrierConfig::Sip(sip) => {
+                env.option("DIALER_CARRIER_CLOCK_START", &mut sip.clock_start);
                 // Trunk passwords stay out of config files (Kubernetes secrets, systemd
                 // credentials): DIALER_SIP_PASSWORD_<N> sets trunk N's (from 0).
                 for (i, trunk) in sip.trunks.iter_mut().enumerate() {

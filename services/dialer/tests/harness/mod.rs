@@ -368,10 +368,41 @@ impl Softphone {
         agent_id: &str,
         campaign: &str,
     ) -> Result<Softphone, Status> {
+        let endpoint = format!("sip:{agent}@sim");
+        Softphone::login_endpoint(client, agent, agent_id, campaign, &endpoint).await
+    }
+
+    /// Logs `agent` into `campaign` on a plaintext server at `addr` with its softphone at
+    /// `endpoint` (a real SIP URI when dialerd runs the SIP carrier: it calls it at login).
+    pub async fn login_at(
+        addr: SocketAddr,
+        agent: &str,
+        campaign: &str,
+        endpoint: &str,
+    ) -> Result<Softphone, Status> {
+        let ch = Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        let mut client =
+            AgentServiceClient::with_interceptor(ch, bearer(&token(agent, Role::Agent)));
+        Softphone::login_endpoint(&mut client, agent, "", campaign, endpoint).await
+    }
+
+    /// Logs in with `client` and the softphone `endpoint`, claiming `agent_id` (empty: the
+    /// token's sub).
+    pub async fn login_endpoint(
+        client: &mut Agents,
+        agent: &str,
+        agent_id: &str,
+        campaign: &str,
+        endpoint: &str,
+    ) -> Result<Softphone, Status> {
         let (tx, rx) = mpsc::channel(64);
         tx.send(command(pb::agent_request::Command::Login(pb::Login {
             campaign_id: campaign.to_string(),
-            endpoint: format!("sip:{agent}@sim"),
+            endpoint: endpoint.to_string(),
             agent_id: agent_id.to_string(),
         })))
         .await

@@ -52,12 +52,23 @@ impl Proc {
 
 /// Starts `bin` with `envs` and waits for the line starting with `ready_prefix`.
 pub async fn spawn(bin: &PathBuf, envs: &[(&str, String)], ready_prefix: &str) -> Proc {
+    spawn_with(bin, &[], envs, ready_prefix).await
+}
+
+/// As [`spawn`], with command-line `args` (e.g. `--config FILE`); `envs` may set `RUST_LOG`
+/// (default `warn`).
+pub async fn spawn_with(
+    bin: &PathBuf,
+    args: &[&str],
+    envs: &[(&str, String)],
+    ready_prefix: &str,
+) -> Proc {
     let mut cmd = Command::new(bin);
+    cmd.args(args).env("RUST_LOG", "warn");
     for (k, v) in envs {
         cmd.env(k, v);
     }
     let mut child = cmd
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -248,6 +259,19 @@ pub fn dialerd_env(
 
 pub async fn dialerd(envs: &[(&str, String)]) -> Proc {
     spawn(&dialerd_bin(), envs, "dialerd listening on ").await
+}
+
+/// dialerd with the TOML file `config` (e.g. a `[carrier]` section of kind `sip`) under
+/// `envs`.
+pub async fn dialerd_with_config(envs: &[(&str, String)], config: &std::path::Path) -> Proc {
+    let config = config.to_str().expect("a UTF-8 path");
+    spawn_with(
+        &dialerd_bin(),
+        &["--config", config],
+        envs,
+        "dialerd listening on ",
+    )
+    .await
 }
 
 /// A manager's CampaignService client on the dialerd at `addr`.

@@ -1,13 +1,16 @@
 //! How many bridged calls one core relays, and the latency the relay adds.
 //!
-//! The relay (every leg's receive task: parse, rewrite into the other leg's stream, send)
-//! runs on a single-threaded runtime: one core. A second thread plays the phones: for each
-//! call the debtor's phone sends a 20 ms G.711 packet every 20 ms to its leg, stamped with the
-//! send time, and the agent's phone receives it from the other leg; the agent's phone does
-//! the same the other way. Latency is receive time minus send time on one clock, so it
-//! includes the phones' own scheduling: an upper bound on what the relay adds.
+//! The relay is the production code path: every call has two legs (`MediaLeg`), each with
+//! its own socket and receive task that parses what arrives, rewrites it into the other leg's
+//! outgoing stream and sends it. Here all legs run on one single-threaded runtime: one core.
+//! A second thread plays the phones with two sockets only (one for every debtor, one for every
+//! agent), so its own cost stays small: each millisecond it sends the packets due (every call
+//! sends a 20 ms G.711 packet every 20 ms in each direction, spread evenly), stamped with the
+//! send time, and it reads what the relay forwards. Latency is receive time minus send time
+//! on one clock: an upper bound on what the relay adds, since it includes both kernels' and
+//! the phones' own scheduling.
 //!
-//! `cargo bench -p telephony --bench bridge [-- CALLS...]` (default 250 500 1000 1500).
+//! `cargo bench -p telephony --bench bridge [-- CALLS...]` (default 250 500 1000 1500 2000).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use tokio::time::Instant;
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Packets sent before this are not measured (sockets and tasks settle).
 const WARMUP: Duration = Duration::from_secs(2);
-const RUN: Duration = Duration::from_secs(8);
+const RUN: Duration = Duration::from_secs(10);
 
 fn main() {
     let mut calls: Vec<usize> = std::env::args()
@@ -30,10 +33,10 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .collect();
     if calls.is_empty() {
-        calls = vec![250, 500, 1000, 1500];
+        calls = vec![250, 500, 1000, 1500, 2000];
     }
-    println!("bridged calls | packets relayed/s | latency p50 | p99 | max | lost");
-    println!("---|---|---|---|---|---");
+    println!("bridged calls | packets relayed/s | latency p50 | p99 | p99.9 | max | lost");
+    println!("---|---|---|---|---|---|---");
     for n in calls {
         run(n);
     }
@@ -54,13 +57,31 @@ fn run(n: usize) {
         .enable_all()
         .build()
         .expect("relay runtime");
+    let phones = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("phone runtime");
+    let (debtor_phone, agent_phone) = phones.block_on(async {
+        (
+            Arc::new(UdpSocket::bind((LOCAL, 0)).await.expect("phone")),
+            Arc::new(UdpSocket::bind((LOCAL, 0)).await.expect("phone")),
+        )
+    });
+    let (debtors, agents) = (
+        debtor_phone.local_addr().expect("addr"),
+        agent_phone.local_addr().expect("addr"),
+    );
     // The legs' receive tasks are spawned on the relay runtime.
     let legs: Vec<(Arc<MediaLeg>, Arc<MediaLeg>)> = relay.block_on(async {
         let mut legs = Vec::with_capacity(n);
         for _ in 0..n {
+            let d = MediaLeg::bind(LOCAL, Law::Pcmu).await.expect("leg");
             let a = MediaLeg::bind(LOCAL, Law::Pcmu).await.expect("leg");
-            let b = MediaLeg::bind(LOCAL, Law::Pcmu).await.expect("leg");
-            legs.push((a, b));
+            d.set_remote(remote(debtors));
+            a.set_remote(remote(agents));
+            d.forward(Some(a.clone()));
+            a.forward(Some(d.clone()));
+            legs.push((d, a));
         }
         legs
     });
@@ -73,41 +94,28 @@ fn run(n: usize) {
             }
         });
     });
-    let phones = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("phone runtime");
+    // Where each phone sends: the debtor phone to every debtor leg, the agent phone to every
+    // agent leg; the far phone hears it.
+    let to_debtor_legs: Vec<SocketAddr> = legs.iter().map(|(d, _)| d.local()).collect();
+    let to_agent_legs: Vec<SocketAddr> = legs.iter().map(|(_, a)| a.local()).collect();
     let (mut lat, sent) = phones.block_on(async {
         let start = Instant::now();
         let end = start + RUN;
-        let mut receivers = Vec::new();
-        let mut senders = Vec::new();
-        for (a, b) in &legs {
-            let pa = Arc::new(UdpSocket::bind((LOCAL, 0)).await.expect("phone"));
-            let pb = Arc::new(UdpSocket::bind((LOCAL, 0)).await.expect("phone"));
-            a.set_remote(remote(pa.local_addr().expect("addr")));
-            b.set_remote(remote(pb.local_addr().expect("addr")));
-            a.forward(Some(b.clone()));
-            b.forward(Some(a.clone()));
-            for (from, to, dest) in [(pa.clone(), pb.clone(), a.local()), (pb, pa, b.local())] {
-                // Phones are not synchronised: spread the first packets over a packet time.
-                let offset = Duration::from_micros(20_000 * senders.len() as u64 / (2 * n) as u64);
-                senders.push(tokio::spawn(send(from, dest, start, start + offset, end)));
-                receivers.push(tokio::spawn(receive(to, start, end)));
-            }
-        }
-        let mut sent = 0u64;
-        for s in senders {
-            sent += s.await.unwrap_or(0);
-        }
-        let mut lat = Vec::new();
-        for r in receivers {
-            lat.extend(r.await.unwrap_or_default());
-        }
+        let hear_agents = tokio::spawn(receive(debtor_phone.clone(), start, end));
+        let hear_debtors = tokio::spawn(receive(agent_phone.clone(), start, end));
+        let sent = send(
+            &[(debtor_phone, to_debtor_legs), (agent_phone, to_agent_legs)],
+            start,
+            end,
+        )
+        .await;
+        let mut lat = hear_agents.await.unwrap_or_default();
+        lat.extend(hear_debtors.await.unwrap_or_default());
         (lat, sent)
     });
     stop.store(true, Ordering::Relaxed);
     let _ = relay_thread.join();
+    drop(legs);
     lat.sort_unstable();
     let q = |p: f64| {
         lat.get(((lat.len() as f64 - 1.0) * p).max(0.0) as usize)
@@ -115,49 +123,52 @@ fn run(n: usize) {
             .unwrap_or(0) as f64
             / 1000.0
     };
-    let measured = (RUN - WARMUP).as_secs_f64();
+    let measured = (RUN - WARMUP - Duration::from_millis(300)).as_secs_f64();
     println!(
-        "{n} | {:.0} | {:.0} us | {:.0} us | {:.0} us | {:.2} %",
+        "{n} | {:.0} | {:.0} us | {:.0} us | {:.0} us | {:.0} us | {:.2} %",
         lat.len() as f64 / measured,
         q(0.5),
         q(0.99),
+        q(0.999),
         q(1.0),
         100.0 * sent.saturating_sub(lat.len() as u64) as f64 / sent.max(1) as f64,
     );
 }
 
-/// Sends a 20 ms packet every 20 ms until `end`, its payload starting with the send time;
-/// returns how many of the measured ones (after the warm-up) it sent.
-async fn send(
-    socket: Arc<UdpSocket>,
-    dest: SocketAddr,
-    start: Instant,
-    first: Instant,
-    end: Instant,
-) -> u64 {
-    let mut tick = tokio::time::interval_at(first, Duration::from_millis(20));
+/// Every call's packets in both directions, one per call per direction every 20 ms, spread
+/// over the 20 ms in 1 ms steps; returns how many of the measured ones (after the warm-up)
+/// were sent.
+async fn send(phones: &[(Arc<UdpSocket>, Vec<SocketAddr>)], start: Instant, end: Instant) -> u64 {
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut out = Vec::with_capacity(200);
     let mut payload = [0xFFu8; 160];
-    let ssrc = socket.local_addr().map_or(1, |a| u32::from(a.port()));
-    let mut seq = 0u16;
     let mut measured = 0;
-    // Stop sending a little early so every measured packet can arrive before `end`.
-    while Instant::now() + Duration::from_millis(200) < end {
+    let mut step = 0usize;
+    // Stop a little early so every measured packet can arrive before `end`.
+    while Instant::now() + Duration::from_millis(300) < end {
         tick.tick().await;
-        let now = start.elapsed();
-        payload[..8].copy_from_slice(&(now.as_nanos() as u64).to_be_bytes());
-        let h = media::rtp::Header {
-            payload_type: 0,
-            marker: false,
-            seq,
-            timestamp: u32::from(seq) * 160,
-            ssrc,
-        };
-        media::rtp::build(&h, &payload, &mut out);
-        if socket.send_to(&out, dest).await.is_ok() && now >= WARMUP {
-            measured += 1;
+        let slot = step % 20;
+        let round = (step / 20) as u32;
+        step += 1;
+        for (phone, legs) in phones {
+            // The calls whose packet is due in this millisecond.
+            for (i, dest) in legs.iter().enumerate().skip(slot).step_by(20) {
+                let now = start.elapsed();
+                payload[..8].copy_from_slice(&(now.as_nanos() as u64).to_be_bytes());
+                let h = media::rtp::Header {
+                    payload_type: 0,
+                    marker: false,
+                    seq: round as u16,
+                    timestamp: round.wrapping_mul(160),
+                    ssrc: i as u32,
+                };
+                media::rtp::build(&h, &payload, &mut out);
+                if phone.send_to(&out, dest).await.is_ok() && now >= WARMUP {
+                    measured += 1;
+                }
+            }
         }
-        seq = seq.wrapping_add(1);
     }
     measured
 }

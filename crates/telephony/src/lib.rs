@@ -382,9 +382,15 @@ pub struct SipNetwork {
 impl SipNetwork {
     /// Binds the user agent.
     pub async fn start(cfg: &SipConfig) -> Result<SipNetwork, StartError> {
-        Ok(SipNetwork {
-            shared: Shared::start(cfg).await?,
-        })
+        let shared = Shared::start(cfg).await?;
+        if let Some(r) = &cfg.recording {
+            tokio::spawn(expire_recordings(
+                r.dir.clone(),
+                r.retention_days,
+                Arc::downgrade(&shared),
+            ));
+        }
+        Ok(SipNetwork { shared })
     }
 
     /// A carrier with its event channel (what [`carrier::Network::open`] gives a campaign).
@@ -406,6 +412,24 @@ impl carrier::Network for SipNetwork {
     fn open(&self, _campaign: &str) -> (Arc<dyn Carrier>, Events) {
         let (c, rx) = self.carrier();
         (c, rx)
+    }
+}
+
+/// Deletes recordings past their retention every hour while the user agent runs.
+async fn expire_recordings(
+    dir: std::path::PathBuf,
+    retention_days: u32,
+    alive: std::sync::Weak<Shared>,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    while alive.strong_count() > 0 {
+        every.tick().await;
+        match recording::expire(&dir, retention_days) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "recordings past their retention deleted"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "recordings: retention not applied"),
+        }
     }
 }
 

@@ -46,6 +46,10 @@ struct State {
     analyse: Option<UnboundedSender<Heard>>,
     tap: Option<Tap>,
     buf: Vec<u8>,
+    /// While a telephone-event from this leg's far end lasts, its audio is not relayed: some
+    /// phones (baresip among them) keep sending audio during an event, and interleaved the
+    /// two would cut the event into several on the other leg (and leak the tone in-band).
+    event_until: Option<std::time::Instant>,
 }
 
 /// One leg's RTP endpoint.
@@ -93,6 +97,7 @@ impl MediaLeg {
                 analyse: None,
                 tap: None,
                 buf: Vec::with_capacity(256),
+                event_until: None,
             }),
             stray: Default::default(),
         });
@@ -162,7 +167,16 @@ impl MediaLeg {
                     tap.push(law, packet.payload);
                 }
             }
-            (st.forward.clone(), law, st.remote.dtmf_pt)
+            let now = std::time::Instant::now();
+            let relay = if Some(packet.payload_type) == st.remote.dtmf_pt {
+                let end = packet.payload.get(1).is_some_and(|b| b & 0x80 != 0);
+                let hangover = Duration::from_millis(if end { 60 } else { 250 });
+                st.event_until = Some(now + hangover);
+                true
+            } else {
+                st.event_until.is_none_or(|until| now >= until)
+            };
+            (st.forward.clone().filter(|_| relay), law, st.remote.dtmf_pt)
         };
         if let Some(other) = forward {
             other.relay_in(&packet, law, dtmf_pt);

@@ -135,7 +135,8 @@ impl Recording {
     }
 }
 
-/// Deletes recordings in `dir` older than `retention_days`; returns how many went.
+/// Deletes recordings in `dir` older than `retention_days`; returns how many went. The SIP
+/// network runs it every hour while it runs.
 pub fn expire(dir: &Path, retention_days: u32) -> std::io::Result<usize> {
     let limit = Duration::from_secs(u64::from(retention_days) * 86_400);
     let now = SystemTime::now();
@@ -157,4 +158,33 @@ pub fn expire(dir: &Path, retention_days: u32) -> std::io::Result<usize> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_recordings_past_their_retention_go() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let old = dir.path().join("call-1.wav");
+        let new = dir.path().join("call-2.wav");
+        let other = dir.path().join("notes.txt");
+        for p in [&old, &new, &other] {
+            std::fs::write(p, b"x").expect("write");
+        }
+        let long_ago = SystemTime::now() - Duration::from_secs(3 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(long_ago))
+            .expect("age");
+        std::fs::File::options()
+            .write(true)
+            .open(&other)
+            .and_then(|f| f.set_modified(long_ago))
+            .expect("age");
+        assert_eq!(expire(dir.path(), 2).expect("expire"), 1);
+        assert!(!old.exists() && new.exists() && other.exists());
+    }
 }

@@ -541,3 +541,117 @@ async fn a_person_is_bridged_to_the_agents_softphone_and_recorded() {
     assert!(rig.carrier.agent_ready(&endpoint));
     rig.carrier.agent_logout(&endpoint);
 }
+
+/// The agent's softphone during a bridge: DTMF reaches the debtor, hold and resume are
+/// answered, and hanging the softphone up ends the debtor's call; the leg comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_sends_dtmf_holds_and_hangs_up_from_the_softphone() {
+    let agent = Baresip::agent(free_udp_port(), &fixtures().agent_voice.wav);
+    let port = free_udp_port();
+    let debtor = RtpListener::bind();
+    let mut sipp = Sipp::builder("human")
+        .sip_port(port)
+        .rtp_port(debtor.port())
+        .spawn()
+        .expect("sipp");
+    let mut rig = start_rig(vec![trunk("a", port)], |_, _| {}).await;
+    let endpoint = agent.uri();
+    rig.carrier.agent_login(&endpoint);
+    let up = Instant::now() + Duration::from_secs(10);
+    while !rig.carrier.agent_ready(&endpoint) {
+        assert!(
+            Instant::now() < up,
+            "the softphone leg came up: {}",
+            agent.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let handle = rig
+        .carrier
+        .place(originate(1, "+15551230015"))
+        .expect("placed");
+    loop {
+        let ev = timeout(CALL_TIMEOUT, rig.events.recv())
+            .await
+            .expect("event")
+            .expect("open");
+        match ev {
+            CarrierEvent::Answered { call, .. } => {
+                rig.carrier.bridge(call, &endpoint).expect("bridge")
+            }
+            CarrierEvent::Bridged { .. } => break,
+            CarrierEvent::Ended { end, .. } => panic!("ended before the bridge: {end:?}"),
+            _ => {}
+        }
+    }
+    // The debtor talks from 3 s after the answer (the hello's end).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    agent.command("sndcode 5").await.expect("dtmf");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    agent.command("hold").await.expect("hold");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    agent.command("resume").await.expect("resume");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    agent.command("hangup").await.expect("hangup");
+    let report = timeout(CALL_TIMEOUT, handle)
+        .await
+        .expect("ends")
+        .expect("task");
+    let sipp = sipp.wait(Duration::from_secs(20)).await;
+    assert!(sipp.success, "{sipp}");
+    // The agent hung up on the debtor: our BYE.
+    assert_eq!(report.end.cause, EndCause::LocalHangup);
+    assert_eq!(
+        debtor.dtmf_digits(101),
+        "5",
+        "the debtor received the agent's DTMF"
+    );
+    // The agent heard the debtor: some half second of what it heard is speech (baresip
+    // starts a new recording when the hold changes its audio stream: look at each).
+    let loudest = agent
+        .recordings()
+        .iter()
+        .filter_map(|r| testpeers::read_wav(&r.heard).ok())
+        .flat_map(|heard| {
+            (0..(heard.seconds() * 2.0) as usize)
+                .map(|i| heard.between(i as f64 / 2.0, (i + 1) as f64 / 2.0).energy())
+                .collect::<Vec<_>>()
+        })
+        .fold(0.0, f64::max);
+    assert!(loudest > 200.0, "the agent heard the debtor: {loudest}");
+    // The leg comes back for the next call while the agent is logged in.
+    let back = Instant::now() + Duration::from_secs(15);
+    while !rig.carrier.agent_ready(&endpoint) {
+        assert!(Instant::now() < back, "the leg came back: {}", agent.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rig.carrier.agent_logout(&endpoint);
+}
+
+/// A-law both ways and 30 ms packets: the trunk answers PCMA with `a=ptime:30`, AMD hears a
+/// person (in 20 ms packets from SIPp), and the message reaches the debtor in 30 ms A-law.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_law_and_30_ms_packets() {
+    let port = free_udp_port();
+    let listener = RtpListener::bind();
+    let mut sipp = Sipp::builder("human")
+        .sip_port(port)
+        .codec(testpeers::Codec::Pcma)
+        .key("ptime", 30)
+        .rtp_port(listener.port())
+        .spawn()
+        .expect("sipp");
+    let mut rig = start_rig(vec![trunk("a", port)], |c, _| c.ptime_ms = 30).await;
+    let seen = call(&mut rig, originate(1, "+15551230016"), Policy::Abandon).await;
+    let sipp = sipp.wait(Duration::from_secs(20)).await;
+    assert!(sipp.success, "{sipp}");
+    assert_eq!(verdict(&seen).map(|v| v.0), Some(Verdict::Human));
+    let packets = listener.packets();
+    assert!(packets.iter().all(|p| p.payload_type == 8), "A-law only");
+    assert!(
+        packets.iter().all(|p| p.payload.len() == 240),
+        "30 ms packets"
+    );
+    let level = testpeers::tone_level(&listener.samples(), 8000, PROMPT_HZ);
+    assert!(level > 1000.0, "the message's tone: {level}");
+}

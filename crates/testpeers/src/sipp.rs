@@ -176,6 +176,7 @@ impl SippBuilder {
             ("pt", codec.payload_type().to_string()),
             ("codec", codec.sdp_name().to_string()),
             ("ring_ms", "500".into()),
+            ("ptime", "20".into()),
             ("talk_ms", "4000".into()),
             ("ringback_ms", "4000".into()),
             ("hold_after_ms", "2000".into()),

@@ -4,8 +4,9 @@
 //!   building `ledgerd`), nor the ledger on the dialer, by any kind of dependency (normal, dev
 //!   or build), directly or through other crates: they meet only in contracts (`ledger-api`,
 //!   `auth`, `collections-proto`) and in composition roots (`allinone`, `dialerctl`);
-//! - the decision crates (`compliance`, `pacing`, `simulator`) stay pure: no tokio, tonic,
-//!   sqlx or redis among their normal dependencies, direct or transitive;
+//! - the decision crates (`compliance`, `pacing`, `simulator`) and the protocol and media
+//!   crates (`sip`, `media`, `callprogress`) stay pure: no tokio, tonic, sqlx or redis among
+//!   their normal dependencies, direct or transitive;
 //! - the contract and library crates under `crates/` depend on no service, and `ledger-api`
 //!   on no database driver;
 //! - the store layer (`sqlstore`) knows SQL and pools only: by no kind of dependency does it
@@ -13,7 +14,8 @@
 //!   other than SQL (tonic, redis).
 //! - the carrier seam (`carrier`) reaches no service, no gRPC and no store (tonic, sqlx,
 //!   redis), and asks tokio for no more than channels, tasks and time (its simulated carrier
-//!   plays calls on tokio time).
+//!   plays calls on tokio time); the SIP carrier (`telephony`) reaches no service, no gRPC
+//!   and no store either.
 //! - the service skeleton (`service`) knows no domain and no store: by no normal or build
 //!   dependency does it reach sqlx, redis, `sqlstore`, a contract crate of a domain
 //!   (`ledger-api`, `collections-proto`) or a decision crate; and both service crates
@@ -180,6 +182,10 @@ fn the_workspace_keeps_its_shape() {
         "service",
         "simulator",
         "sqlstore",
+        "telephony",
+        "sip",
+        "media",
+        "callprogress",
     ] {
         if !g.members.contains_key(want) {
             bad.push(format!("no workspace member {want}"));
@@ -189,7 +195,14 @@ fn the_workspace_keeps_its_shape() {
     bad.extend(violations(&g, "dialer", &all, &["ledger"]));
     bad.extend(violations(&g, "ledger", &all, &["dialer"]));
     // Pure decision crates.
-    for pure in ["compliance", "pacing", "simulator"] {
+    for pure in [
+        "compliance",
+        "pacing",
+        "simulator",
+        "sip",
+        "media",
+        "callprogress",
+    ] {
         bad.extend(violations(
             &g,
             pure,
@@ -228,6 +241,12 @@ fn the_workspace_keeps_its_shape() {
         &["tonic", "sqlx", "redis"],
     ));
     bad.extend(tokio_beyond(&meta, "carrier", &["sync", "rt", "time"]));
+    bad.extend(violations(
+        &g,
+        "telephony",
+        &["normal", "build"],
+        &["tonic", "sqlx", "redis"],
+    ));
     // The service skeleton: what a service binary needs around its handlers, no domain.
     bad.extend(violations(
         &g,

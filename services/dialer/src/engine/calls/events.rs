@@ -1,7 +1,7 @@
 //! What happens to calls once dialed: carrier events, routing to agents, the 2-second
 //! deadline and the safe-harbor message, wrap-up, dispositions and the final outcome.
 
-use carrier::{CallEnd, CallId, CarrierEvent, EndCause, Prompt, Verdict};
+use carrier::{CallEnd, CallId, CarrierError, CarrierEvent, EndCause, Prompt, Verdict};
 use compliance::model::{HoldKind, Outcome};
 use ledger_api::domain::{ConsentUpdate, Hold, Party, Promise, PromiseStatus};
 use pacing::{Completed, Outcome as PaceOutcome};
@@ -71,8 +71,11 @@ impl<B: Backend> Runtime<B> {
                 if let Some(seat) = c.attempt().reserved {
                     // Preview and manual calls have their agent waiting.
                     self.bridge(id, seat, now);
+                    // A phone that could not take it left the call waiting for another agent.
+                    self.serve_waiting(now);
                 } else if let Some(seat) = self.seats.longest_idle_ready() {
                     self.bridge(id, seat, now);
+                    self.serve_waiting(now);
                 } else {
                     let deadline = now + (self.spec.connect_deadline_s * 1000.0) as Millis;
                     self.waiting.push(deadline, id);
@@ -98,10 +101,32 @@ impl<B: Backend> Runtime<B> {
         let reserved = a.reserved.is_some();
         let ring_s = c.ring_s(now);
         let endpoint = self.seats.get(seat).endpoint.clone();
-        if let Err(e) = self.carrier.bridge(id, &endpoint) {
-            // The person hung up in between: the end event follows.
-            debug!(call_id = id, error = %e, "bridge failed");
-            return;
+        match self.carrier.bridge(id, &endpoint) {
+            Ok(()) => {}
+            Err(CarrierError::Unavailable(why)) => {
+                // The agent's phone cannot take calls (a SIP softphone's leg is down): the seat
+                // stops taking calls until the agent is ready again, and the person waits for
+                // another agent within the connect deadline, as if none had been free.
+                warn!(call_id = id, agent_id = %self.seats.get(seat).agent, %why, "agent's phone unavailable");
+                self.seats.set(
+                    seat,
+                    SeatState::NotReady {
+                        code: "phone_unavailable".into(),
+                    },
+                    now,
+                );
+                if !self.waiting.queue.iter().any(|(_, x)| *x == id) {
+                    let at = self.calls[&id].answered_at().unwrap_or(now);
+                    let deadline = at + (self.spec.connect_deadline_s * 1000.0) as Millis;
+                    self.waiting.push(deadline, id);
+                }
+                return;
+            }
+            Err(e) => {
+                // The person hung up in between: the end event follows.
+                debug!(call_id = id, error = %e, "bridge failed");
+                return;
+            }
         }
         self.completed.push(Completed {
             outcome: PaceOutcome::HumanConnected,

@@ -29,7 +29,7 @@ use crate::backend::{MemorySource, Stores};
 use crate::campaign::CampaignSpec;
 use crate::engine::{self, Clock, RunState};
 use crate::outcomes::{LedgerCommand, MemorySink, OutcomeSink, SinkError, Unacknowledged};
-use crate::session::{AgentCommand, AgentEvent};
+use crate::session::{AgentCommand, AgentEvent, SeatState};
 use crate::sim_agents::{self, Behaviour};
 
 /// Every `n`th call (counted per kind) fails.
@@ -377,4 +377,92 @@ async fn refused_skipped_and_withdrawn_offers_release_their_leases_once() {
     assert!(completions.len() >= 6, "{completions:?}");
     let wrong: Vec<_> = completions.iter().filter(|(_, n)| **n != 1).collect();
     assert!(wrong.is_empty(), "{wrong:?}");
+}
+
+/// The simulated network, where one agent's phone cannot take calls (a SIP softphone whose
+/// nailed-up leg is down).
+#[derive(Debug)]
+struct DeadPhone {
+    inner: SimCarrier,
+    dead: &'static str,
+}
+
+impl Carrier for DeadPhone {
+    fn originate(&self, call: Originate) -> Result<(), CarrierError> {
+        self.inner.originate(call)
+    }
+    fn bridge(&self, call: CallId, agent: &str) -> Result<(), CarrierError> {
+        if agent == self.dead {
+            return Err(CarrierError::Unavailable("leg down".into()));
+        }
+        self.inner.bridge(call, agent)
+    }
+    fn hangup(&self, call: CallId, prompt: Option<Prompt>) -> Result<(), CarrierError> {
+        self.inner.hangup(call, prompt)
+    }
+    fn cancel(&self, call: CallId) -> Result<(), CarrierError> {
+        self.inner.cancel(call)
+    }
+}
+
+/// A person answered and the agent chosen cannot take the call: the agent stops getting calls
+/// (not ready, `phone_unavailable`) and the person goes to another agent instead of waiting
+/// on a dead phone until they hang up.
+#[tokio::test(start_paused = true)]
+async fn a_person_whose_agent_has_no_phone_goes_to_another_agent() {
+    let clock = Clock::starting_at(
+        "2026-11-23T16:00:00Z"
+            .parse::<Timestamp>()
+            .expect("ts")
+            .as_millisecond(),
+    );
+    let views = crate::portfolio::views(200, 21, since());
+    let ids = views.iter().map(|v| v.account.account_id.clone()).collect();
+    let (stores, _) = stores(views, clock.now_ms()).await;
+    let (sim, events) = SimCarrier::new(Scenario::get(ScenarioId::S2), 3);
+    let carrier = DeadPhone {
+        inner: sim.clone(),
+        dead: "sip:dead",
+    };
+    let spec = CampaignSpec {
+        id: "dead-phone".into(),
+        pacing: pacing::Policy::predictive(),
+        ..CampaignSpec::default()
+    };
+    let (handle, task) =
+        engine::spawn(spec, stores, Arc::new(carrier), events, clock).expect("spawn");
+    handle.add_accounts(ids).await.expect("added");
+    let mut dead = handle.login("dead", "sip:dead").expect("login");
+    handle.agent("dead", AgentCommand::Ready).expect("ready");
+    let team =
+        sim_agents::spawn_team(&handle, &sim, 2, "a", &Behaviour::default(), 5).expect("team");
+    handle.start().await.expect("start");
+    let mut benched = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
+    while !benched {
+        let ev = tokio::time::timeout_at(deadline, dead.recv())
+            .await
+            .expect("the dead phone's agent is benched")
+            .expect("events");
+        match ev {
+            AgentEvent::State {
+                state: SeatState::NotReady { code },
+            } if code == "phone_unavailable" => benched = true,
+            AgentEvent::Connected { call } => panic!("connected to a dead phone: {call}"),
+            _ => {}
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    let f = handle.figures().borrow().clone();
+    handle.stop().await;
+    task.await.expect("task");
+    for t in team {
+        t.abort();
+    }
+    // People were connected by the others, and nobody was stuck on the dead phone: every
+    // answered person was either talked to or given the safe-harbor message in time.
+    assert!(
+        f.outcomes.get("answered").copied().unwrap_or(0) > 0,
+        "{f:?}"
+    );
 }

@@ -2,30 +2,31 @@
 //!
 //! The relay is the production code path: every call has two legs (`MediaLeg`), each with
 //! its own socket and receive task that parses what arrives, rewrites it into the other leg's
-//! outgoing stream and sends it. Here all legs run on one single-threaded runtime: one core.
-//! A second thread plays the phones with two sockets only (one for every debtor, one for every
-//! agent), so its own cost stays small: each millisecond it sends the packets due (every call
-//! sends a 20 ms G.711 packet every 20 ms in each direction, spread evenly), stamped with the
-//! send time, and it reads what the relay forwards. Latency is receive time minus send time
-//! on one clock: an upper bound on what the relay adds, since it includes both kernels' and
-//! the phones' own scheduling.
+//! outgoing stream and sends it. Here all legs run on one single-threaded runtime: one core,
+//! whose busy share is read from the kernel (`/proc/thread-self/stat`) at the end.
+//!
+//! The phones are two plain threads on one socket (playing every debtor and every agent), so
+//! they cost little: one sends each call's 20 ms G.711 packet every 20 ms in each direction,
+//! evenly spread (not in bursts), stamped with the send time; the other receives what the
+//! relay forwards. Latency is receive time minus send time on one
+//! clock: an upper bound on what the relay adds (it includes both kernel paths and the
+//! phones' scheduling).
 //!
 //! `cargo bench -p telephony --bench bridge [-- CALLS...]` (default 250 500 1000 1500 2000).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use media::g711::Law;
 use telephony::media_leg::{MediaLeg, Remote};
-use tokio::net::UdpSocket;
-use tokio::time::Instant;
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Packets sent before this are not measured (sockets and tasks settle).
 const WARMUP: Duration = Duration::from_secs(2);
 const RUN: Duration = Duration::from_secs(10);
+const PTIME: Duration = Duration::from_millis(20);
 
 fn main() {
     let mut calls: Vec<usize> = std::env::args()
@@ -35,8 +36,10 @@ fn main() {
     if calls.is_empty() {
         calls = vec![250, 500, 1000, 1500, 2000];
     }
-    println!("bridged calls | packets relayed/s | latency p50 | p99 | p99.9 | max | lost");
-    println!("---|---|---|---|---|---|---");
+    println!(
+        "bridged calls | packets relayed/s | relay core busy | latency p50 | p99 | p99.9 | max | lost"
+    );
+    println!("---|---|---|---|---|---|---|---");
     for n in calls {
         run(n);
     }
@@ -52,24 +55,32 @@ fn remote(addr: SocketAddr) -> Remote {
     }
 }
 
+/// This thread's CPU time so far (user + system), from the kernel.
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    // The kernel's USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
 fn run(n: usize) {
     let relay = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("relay runtime");
-    let phones = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("phone runtime");
-    let (debtor_phone, agent_phone) = phones.block_on(async {
-        (
-            Arc::new(UdpSocket::bind((LOCAL, 0)).await.expect("phone")),
-            Arc::new(UdpSocket::bind((LOCAL, 0)).await.expect("phone")),
-        )
-    });
+    // One socket plays every phone (debtors' and agents'): one receiving thread in all.
+    let phone = Arc::new(UdpSocket::bind((LOCAL, 0)).expect("phone"));
+    let (debtor_phone, agent_phone) = (phone.clone(), phone.clone());
     let (debtors, agents) = (
-        debtor_phone.local_addr().expect("addr"),
-        agent_phone.local_addr().expect("addr"),
+        phone.local_addr().expect("addr"),
+        phone.local_addr().expect("addr"),
     );
     // The legs' receive tasks are spawned on the relay runtime.
     let legs: Vec<(Arc<MediaLeg>, Arc<MediaLeg>)> = relay.block_on(async {
@@ -85,36 +96,38 @@ fn run(n: usize) {
         }
         legs
     });
+    let start = Instant::now();
+    let end = start + RUN;
     let stop = Arc::new(AtomicBool::new(false));
     let relay_stop = stop.clone();
     let relay_thread = std::thread::spawn(move || {
         relay.block_on(async move {
+            // Measure the relay's own CPU over the measured part of the run.
+            tokio::time::sleep(WARMUP).await;
+            let (t0, c0) = (Instant::now(), thread_cpu());
             while !relay_stop.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-        });
+            (thread_cpu() - c0).as_secs_f64() / t0.elapsed().as_secs_f64()
+        })
     });
-    // Where each phone sends: the debtor phone to every debtor leg, the agent phone to every
-    // agent leg; the far phone hears it.
-    let to_debtor_legs: Vec<SocketAddr> = legs.iter().map(|(d, _)| d.local()).collect();
-    let to_agent_legs: Vec<SocketAddr> = legs.iter().map(|(_, a)| a.local()).collect();
-    let (mut lat, sent) = phones.block_on(async {
-        let start = Instant::now();
-        let end = start + RUN;
-        let hear_agents = tokio::spawn(receive(debtor_phone.clone(), start, end));
-        let hear_debtors = tokio::spawn(receive(agent_phone.clone(), start, end));
-        let sent = send(
-            &[(debtor_phone, to_debtor_legs), (agent_phone, to_agent_legs)],
-            start,
-            end,
-        )
-        .await;
-        let mut lat = hear_agents.await.unwrap_or_default();
-        lat.extend(hear_debtors.await.unwrap_or_default());
-        (lat, sent)
-    });
+    let receivers: Vec<_> = [phone.clone()]
+        .into_iter()
+        .map(|s| std::thread::spawn(move || receive(&s, start, end)))
+        .collect();
+    // Each phone sends to its legs: the debtor phone to every debtor leg, the agent phone to
+    // every agent leg; the other phone hears it through the relay.
+    let sends: Vec<(Arc<UdpSocket>, SocketAddr)> = legs
+        .iter()
+        .flat_map(|(d, a)| [(debtor_phone.clone(), d.local()), (agent_phone.clone(), a.local())])
+        .collect();
+    let sent = send(&sends, start, end);
+    let mut lat: Vec<u64> = receivers
+        .into_iter()
+        .flat_map(|r| r.join().unwrap_or_default())
+        .collect();
     stop.store(true, Ordering::Relaxed);
-    let _ = relay_thread.join();
+    let busy = relay_thread.join().unwrap_or(0.0);
     drop(legs);
     lat.sort_unstable();
     let q = |p: f64| {
@@ -125,8 +138,9 @@ fn run(n: usize) {
     };
     let measured = (RUN - WARMUP - Duration::from_millis(300)).as_secs_f64();
     println!(
-        "{n} | {:.0} | {:.0} us | {:.0} us | {:.0} us | {:.0} us | {:.2} %",
+        "{n} | {:.0} | {:.0} % | {:.0} us | {:.0} us | {:.0} us | {:.0} us | {:.2} %",
         lat.len() as f64 / measured,
+        busy * 100.0,
         q(0.5),
         q(0.99),
         q(0.999),
@@ -135,49 +149,54 @@ fn run(n: usize) {
     );
 }
 
-/// Every call's packets in both directions, one per call per direction every 20 ms, spread
-/// over the 20 ms in 1 ms steps; returns how many of the measured ones (after the warm-up)
-/// were sent.
-async fn send(phones: &[(Arc<UdpSocket>, Vec<SocketAddr>)], start: Instant, end: Instant) -> u64 {
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+/// Sends every stream's packet once per packet time, the streams evenly spread over it;
+/// returns how many measured packets (sent after the warm-up) went out.
+fn send(streams: &[(Arc<UdpSocket>, SocketAddr)], start: Instant, end: Instant) -> u64 {
+    let gap = PTIME / streams.len().max(1) as u32;
     let mut out = Vec::with_capacity(200);
     let mut payload = [0xFFu8; 160];
     let mut measured = 0;
-    let mut step = 0usize;
+    let mut k: u64 = 0;
     // Stop a little early so every measured packet can arrive before `end`.
-    while Instant::now() + Duration::from_millis(300) < end {
-        tick.tick().await;
-        let slot = step % 20;
-        let round = (step / 20) as u32;
-        step += 1;
-        for (phone, legs) in phones {
-            // The calls whose packet is due in this millisecond.
-            for (i, dest) in legs.iter().enumerate().skip(slot).step_by(20) {
-                let now = start.elapsed();
-                payload[..8].copy_from_slice(&(now.as_nanos() as u64).to_be_bytes());
-                let h = media::rtp::Header {
-                    payload_type: 0,
-                    marker: false,
-                    seq: round as u16,
-                    timestamp: round.wrapping_mul(160),
-                    ssrc: i as u32,
-                };
-                media::rtp::build(&h, &payload, &mut out);
-                if phone.send_to(&out, dest).await.is_ok() && now >= WARMUP {
-                    measured += 1;
-                }
-            }
+    let last = end - Duration::from_millis(300);
+    loop {
+        let due = start + gap * (k as u32);
+        if due >= last {
+            return measured;
         }
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let i = (k as usize) % streams.len();
+        let round = (k / streams.len() as u64) as u32;
+        let (phone, dest) = &streams[i];
+        let sent_at = start.elapsed();
+        payload[..8].copy_from_slice(&(sent_at.as_nanos() as u64).to_be_bytes());
+        let h = media::rtp::Header {
+            payload_type: 0,
+            marker: false,
+            seq: round as u16,
+            timestamp: round.wrapping_mul(160),
+            ssrc: i as u32,
+        };
+        media::rtp::build(&h, &payload, &mut out);
+        if phone.send_to(&out, dest).is_ok() && sent_at >= WARMUP {
+            measured += 1;
+        }
+        k += 1;
     }
-    measured
 }
 
 /// Receives relayed packets until `end`; the latencies (ns) of those sent after the warm-up.
-async fn receive(socket: Arc<UdpSocket>, start: Instant, end: Instant) -> Vec<u64> {
+fn receive(socket: &UdpSocket, start: Instant, end: Instant) -> Vec<u64> {
     let mut buf = [0u8; 2048];
     let mut lat = Vec::new();
-    while let Ok(Ok(n)) = tokio::time::timeout_at(end, socket.recv(&mut buf)).await {
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(50)));
+    while Instant::now() < end {
+        let Ok(n) = socket.recv(&mut buf) else {
+            continue;
+        };
         let now = start.elapsed().as_nanos() as u64;
         let Ok(p) = media::rtp::parse(&buf[..n]) else {
             continue;

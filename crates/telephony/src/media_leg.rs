@@ -110,6 +110,11 @@ impl MediaLeg {
                 };
                 let Some(leg) = weak.upgrade() else { return };
                 leg.received(buf.get(..n).unwrap_or_default());
+                // Whatever else is queued is handled on this wake-up (under load packets
+                // queue: one wake-up each would cost more than the packets).
+                while let Ok((n, _from)) = socket.try_recv_from(&mut buf) {
+                    leg.received(buf.get(..n).unwrap_or_default());
+                }
             }
         });
         Ok(leg)

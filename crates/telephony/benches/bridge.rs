@@ -119,7 +119,12 @@ fn run(n: usize) {
     // every agent leg; the other phone hears it through the relay.
     let sends: Vec<(Arc<UdpSocket>, SocketAddr)> = legs
         .iter()
-        .flat_map(|(d, a)| [(debtor_phone.clone(), d.local()), (agent_phone.clone(), a.local())])
+        .flat_map(|(d, a)| {
+            [
+                (debtor_phone.clone(), d.local()),
+                (agent_phone.clone(), a.local()),
+            ]
+        })
         .collect();
     let sent = send(&sends, start, end);
     let mut lat: Vec<u64> = receivers

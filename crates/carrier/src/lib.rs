@@ -57,6 +57,27 @@ pub struct Originate {
     pub ring_timeout: Duration,
 }
 
+impl Originate {
+    /// Checks what every carrier refuses: a number that is not E.164, a ring shorter than
+    /// the legal minimum.
+    pub fn validate(&self) -> Result<(), CarrierError> {
+        let digits = self.to.strip_prefix('+').unwrap_or_default();
+        if !(7..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CarrierError::Invalid {
+                field: "to",
+                problem: "not an E.164 number",
+            });
+        }
+        if self.ring_timeout < MIN_RING {
+            return Err(CarrierError::Invalid {
+                field: "ring_timeout",
+                problem: "shorter than the 15 s minimum ring",
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A prerecorded message played before hanging up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prompt {

@@ -210,18 +210,7 @@ impl SimCarrier {
 
 impl Carrier for SimCarrier {
     fn originate(&self, o: Originate) -> Result<(), CarrierError> {
-        if !o.to.starts_with('+') || o.to.len() < 8 {
-            return Err(CarrierError::Invalid {
-                field: "to",
-                problem: "not an E.164 number",
-            });
-        }
-        if o.ring_timeout < MIN_RING {
-            return Err(CarrierError::Invalid {
-                field: "ring_timeout",
-                problem: "shorter than the 15 s minimum ring",
-            });
-        }
+        o.validate()?;
         let index = self.inner.next_index.fetch_add(1, Ordering::Relaxed);
         let t_s = self.inner.started.elapsed().as_secs_f64() * self.inner.speed;
         let draw = model::draw(&self.inner.scenario, self.inner.seed, 0, index, t_s);

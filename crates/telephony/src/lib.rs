@@ -470,21 +470,7 @@ impl SipCarrier {
 
     /// Places a call and returns its report when it ends (the events go to the channel too).
     pub fn place(&self, o: Originate) -> Result<tokio::task::JoinHandle<Report>, CarrierError> {
-        if !o.to.starts_with('+')
-            || o.to.len() < 8
-            || !o.to[1..].bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(CarrierError::Invalid {
-                field: "to",
-                problem: "not an E.164 number",
-            });
-        }
-        if o.ring_timeout < MIN_RING {
-            return Err(CarrierError::Invalid {
-                field: "ring_timeout",
-                problem: "shorter than the 15 s minimum ring",
-            });
-        }
+        o.validate()?;
         let (tx, rx) = unbounded_channel();
         let phase = Arc::new(AtomicU8::new(phase::RINGING));
         {

@@ -100,6 +100,22 @@ fn originate(call: u64, number: &str) -> Originate {
     }
 }
 
+/// Logs the agent in at its softphone and waits for the nailed-up leg.
+async fn log_in(rig: &Rig, agent: &Baresip) -> String {
+    let endpoint = agent.uri();
+    rig.carrier.agent_login(&endpoint);
+    let up = Instant::now() + Duration::from_secs(10);
+    while !rig.carrier.agent_ready(&endpoint) {
+        assert!(
+            Instant::now() < up,
+            "the softphone leg came up: {}",
+            agent.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    endpoint
+}
+
 /// What the engine would do with each verdict.
 #[derive(Clone, Copy)]
 enum Policy {
@@ -472,17 +488,7 @@ async fn a_person_is_bridged_to_the_agents_softphone_and_recorded() {
         });
     })
     .await;
-    let endpoint = agent.uri();
-    rig.carrier.agent_login(&endpoint);
-    let up = Instant::now() + Duration::from_secs(10);
-    while !rig.carrier.agent_ready(&endpoint) {
-        assert!(
-            Instant::now() < up,
-            "the softphone leg came up: {}",
-            agent.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let endpoint = log_in(&rig, &agent).await;
     let handle = rig
         .carrier
         .place(originate(1, "+15551230014"))
@@ -555,17 +561,7 @@ async fn the_agent_sends_dtmf_holds_and_hangs_up_from_the_softphone() {
         .spawn()
         .expect("sipp");
     let mut rig = start_rig(vec![trunk("a", port)], |_, _| {}).await;
-    let endpoint = agent.uri();
-    rig.carrier.agent_login(&endpoint);
-    let up = Instant::now() + Duration::from_secs(10);
-    while !rig.carrier.agent_ready(&endpoint) {
-        assert!(
-            Instant::now() < up,
-            "the softphone leg came up: {}",
-            agent.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let endpoint = log_in(&rig, &agent).await;
     let handle = rig
         .carrier
         .place(originate(1, "+15551230015"))

@@ -351,14 +351,7 @@ impl Softphone {
         agent: &str,
         campaign: &str,
     ) -> Result<Softphone, Status> {
-        let ch = Endpoint::from_shared(format!("http://{addr}"))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect");
-        let mut client =
-            AgentServiceClient::with_interceptor(ch, bearer(&token(agent, Role::Agent)));
-        Softphone::login_with(&mut client, agent, "", campaign).await
+        Softphone::login_at(addr, agent, campaign, &format!("sip:{agent}@sim")).await
     }
 
     /// Logs in with `client`, claiming `agent_id` (empty: the token's sub).

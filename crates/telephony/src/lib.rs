@@ -619,3 +619,57 @@ impl Drop for SipCarrier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer_from_them(direction: &str, addr: &str) -> sip::SessionDescription {
+        let sdp = format!(
+            "v=0\r\no=- 1 2 IN IP4 {addr}\r\ns=-\r\nc=IN IP4 {addr}\r\nt=0 0\r\n\
+             m=audio 22508 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n\
+             a={direction}\r\n"
+        );
+        sip::SessionDescription::parse(sdp.as_bytes()).expect("sdp")
+    }
+
+    /// A far end that puts us on hold (sendonly, inactive, or the old c=0.0.0.0) gets no
+    /// audio from us; sendrecv (resume) gets it again.
+    #[test]
+    fn holds_and_resumes_follow_the_far_ends_offer() {
+        let ours = sip::Offer {
+            addr: IpAddr::from([127, 0, 0, 1]),
+            port: 4000,
+            session_id: 1,
+            version: 2,
+            codecs: vec![0, 8],
+            dtmf_pt: DTMF_PT,
+            ptime: 20,
+            direction: sip::Direction::SendRecv,
+        };
+        for (direction, addr, sends) in [
+            ("sendonly", "127.0.0.1", false),
+            ("inactive", "127.0.0.1", false),
+            ("sendrecv", "0.0.0.0", false),
+            ("sendrecv", "127.0.0.1", true),
+            ("recvonly", "127.0.0.1", true),
+        ] {
+            let (_, n) = sip::answer(&offer_from_them(direction, addr), &ours).expect("answer");
+            let r = remote_of(&n);
+            assert_eq!(r.send, sends, "{direction} {addr}");
+            // Our order of preference among what they offer, their telephone-event number.
+            assert_eq!((r.law, r.dtmf_pt), (Law::Pcmu, Some(101)), "{direction}");
+        }
+    }
+
+    #[test]
+    fn the_refresher_is_asked_of_us_only_when_the_answer_says_so() {
+        let mut r = Response::new(200, "OK");
+        assert_eq!(session_refresh(&r), None);
+        r.headers.push("Session-Expires", "1800;refresher=uac");
+        assert_eq!(session_refresh(&r), Some(Duration::from_secs(900)));
+        let mut r = Response::new(200, "OK");
+        r.headers.push("Session-Expires", "1800;refresher=uas");
+        assert_eq!(session_refresh(&r), None);
+    }
+}

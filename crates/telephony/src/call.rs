@@ -398,7 +398,7 @@ impl Call {
                     }
                     if listen.beeped && machine_hangup.is_some() {
                         let (prompt, _) = machine_hangup.take().unwrap_or((None, Instant::now()));
-                        return self.hang_up(&mut dialog, prompt, bridged.take()).await;
+                        return self.hang_up(&mut dialog, &mut incoming, prompt, bridged.take()).await;
                     }
                 }
                 _ = check.tick() => {
@@ -410,7 +410,7 @@ impl Call {
                     if let Some((prompt, until)) = &machine_hangup {
                         if Instant::now() >= *until {
                             let prompt = prompt.clone();
-                            return self.hang_up(&mut dialog, prompt, bridged.take()).await;
+                            return self.hang_up(&mut dialog, &mut incoming, prompt, bridged.take()).await;
                         }
                     }
                 }
@@ -429,7 +429,7 @@ impl Call {
                     }
                 }
                 cmd = commands.recv() => match cmd {
-                    None => return self.hang_up(&mut dialog, None, bridged.take()).await,
+                    None => return self.hang_up(&mut dialog, &mut incoming, None, bridged.take()).await,
                     Some(Command::Cancel) => {}
                     Some(Command::Bridge { agent, name }) => {
                         match self.bridge(&agent) {
@@ -442,7 +442,7 @@ impl Call {
                                 // The agent's leg went down between the check and now: this is
                                 // an abandoned call, and the engine hears of it as a hang-up.
                                 let prompt = self.shared.safe_harbor_prompt();
-                                return self.hang_up(&mut dialog, prompt, None).await;
+                                return self.hang_up(&mut dialog, &mut incoming, prompt, None).await;
                             }
                         }
                     }
@@ -453,7 +453,7 @@ impl Call {
                             listen.want_beep();
                             machine_hangup = Some((prompt, Instant::now() + self.shared.beep_wait));
                         } else {
-                            return self.hang_up(&mut dialog, prompt, bridged.take()).await;
+                            return self.hang_up(&mut dialog, &mut incoming, prompt, bridged.take()).await;
                         }
                     }
                 }
@@ -520,9 +520,12 @@ impl Call {
     }
 
     /// Plays the prompt (if any) and sends BYE.
+    /// Plays the prompt (if any) and sends BYE; a debtor who hangs up during the message
+    /// ends the call there (their BYE answered, none of ours sent).
     async fn hang_up(
         &mut self,
         dialog: &mut Dialog,
+        incoming: &mut UnboundedReceiver<Incoming>,
         prompt: Option<Prompt>,
         bridged: Option<(Arc<AgentLeg>, Option<Recording>)>,
     ) -> Report {
@@ -531,7 +534,37 @@ impl Call {
         self.media.analyse(None);
         if let Some(p) = prompt {
             let frames = self.shared.prompt_frames(&p, self.media.remote());
-            self.media.play(frames).await;
+            let media = self.media.clone();
+            let play = media.play(frames);
+            tokio::pin!(play);
+            loop {
+                tokio::select! {
+                    () = &mut play => break,
+                    Some(Incoming { request, from }) = incoming.recv() => {
+                        let bye = request.method == Method::Bye;
+                        let r = match request.method {
+                            Method::Invite | Method::Update => {
+                                crate::answer_offer(&self.shared, &request, &self.media, dialog)
+                            }
+                            _ => crate::dialog::reply(&request, 200, None),
+                        };
+                        if request.method == Method::Ack {
+                            continue;
+                        }
+                        self.shared.endpoint.respond(r, from).await;
+                        if bye {
+                            let q850 = crate::dialog::q850(&request.headers);
+                            return self.end_recorded(
+                                EndCause::RemoteHangup,
+                                200,
+                                q850,
+                                OutcomeClass::Answered,
+                                recorded,
+                            );
+                        }
+                    }
+                }
+            }
         }
         dialog.bye(&self.shared.endpoint, None);
         self.end_recorded(

@@ -36,10 +36,10 @@ fn trunk(name: &str, port: u16) -> Trunk {
     }
 }
 
-/// A 1.5 s tone at [`PROMPT_HZ`] as an 8 kHz mono WAV: the test's safe-harbor and voicemail
+/// A 3 s tone at [`PROMPT_HZ`] as an 8 kHz mono WAV: the test's safe-harbor and voicemail
 /// messages.
 fn prompt_wav(dir: &Path, name: &str) -> PathBuf {
-    let samples: Vec<i16> = (0..12_000)
+    let samples: Vec<i16> = (0..24_000)
         .map(|i| {
             let t = i as f64 / 8000.0;
             (8000.0 * (2.0 * std::f64::consts::PI * PROMPT_HZ * t).sin()) as i16
@@ -213,7 +213,7 @@ async fn a_person_answers_and_hears_the_safe_harbor_message_before_bye() {
         "{t:?}"
     );
     assert!(t.progress <= t.answer && t.answer <= t.verdict, "{t:?}");
-    // The whole message (1.5 s: 75 packets) reached the debtor before the BYE ended the call.
+    // The whole message (3 s: 150 packets) reached the debtor before the BYE ended the call.
     let heard = listener.samples();
     assert!(
         listener.packet_count() >= 70,
@@ -441,6 +441,18 @@ async fn the_trunk_hangs_up_and_puts_us_on_hold() {
     .await;
     assert!(sipp.wait(Duration::from_secs(20)).await.success);
     assert_eq!(seen.report.end.cause, EndCause::RemoteHangup);
+
+    // The debtor hangs up while the safe-harbor message plays (3 s from the verdict, about
+    // 1.8 s after the answer; the BYE comes 3 s after it): their BYE ends the call, no BYE
+    // of ours follows.
+    let port = free_udp_port();
+    let mut sipp = Sipp::uas("human_hangs_up", port, &[("talk_ms", "0")]);
+    let mut rig = start_rig(vec![trunk("a", port)], |_, _| {}).await;
+    let seen = call(&mut rig, originate(3, "+15551230017"), Policy::Abandon).await;
+    let result = sipp.wait(Duration::from_secs(20)).await;
+    assert!(result.success, "{result}");
+    assert_eq!(seen.report.end.cause, EndCause::RemoteHangup);
+    assert!(result.received_requests("BYE").is_empty(), "{result}");
 
     let port = free_udp_port();
     let mut sipp = Sipp::uas("hold", port, &[]);

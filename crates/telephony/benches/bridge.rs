@@ -52,6 +52,7 @@ fn remote(addr: SocketAddr) -> Remote {
         dtmf_pt: Some(101),
         ptime_ms: 20,
         send: true,
+        receive: true,
     }
 }
 

@@ -413,6 +413,13 @@ impl Call {
                             return self.hang_up(&mut dialog, &mut incoming, prompt, bridged.take()).await;
                         }
                     }
+                    // A far end that should be sending and has gone quiet is gone (a trunk
+                    // that lost the call without a BYE).
+                    let remote = self.media.remote();
+                    if self.shared.rtp_timeout.is_some_and(|t| remote.receive && self.media.silent_for() >= t) {
+                        tracing::info!(call_id = self.id, "sip: no RTP from the far end, hanging up");
+                        return self.hang_up(&mut dialog, &mut incoming, None, bridged.take()).await;
+                    }
                 }
                 _ = refresh_sleep, if refresh_at.is_some() => {
                     let mut update = dialog.request(&self.shared.endpoint, Method::Update, None);

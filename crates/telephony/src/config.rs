@@ -109,6 +109,11 @@ pub struct SipConfig {
     /// anyway (seconds).
     #[serde(default = "default_beep_wait_s")]
     pub beep_wait_s: u64,
+    /// Hang up an answered call (and drop an agent's leg) when no RTP has come for this many
+    /// seconds while the far end should be sending: a trunk or phone gone without a BYE.
+    /// 0 turns it off.
+    #[serde(default = "default_rtp_timeout_s")]
+    pub rtp_timeout_s: u64,
     /// Answering-machine detection thresholds (Asterisk app_amd's names and defaults).
     #[serde(default)]
     pub amd: AmdSettings,
@@ -166,6 +171,9 @@ fn default_ptime() -> u32 {
 fn default_beep_wait_s() -> u64 {
     20
 }
+fn default_rtp_timeout_s() -> u64 {
+    60
+}
 fn default_recording_format() -> String {
     "pcm16".into()
 }
@@ -188,6 +196,7 @@ impl SipConfig {
             safe_harbor_wav: None,
             voicemail_wav: None,
             beep_wait_s: default_beep_wait_s(),
+            rtp_timeout_s: default_rtp_timeout_s(),
             amd: AmdSettings::default(),
             recording: None,
             clock_start: None,

@@ -168,6 +168,7 @@ pub struct Shared {
     ptime: u32,
     amd: callprogress::AmdConfig,
     beep_wait: Duration,
+    rtp_timeout: Option<Duration>,
     session_expires: Option<u32>,
     recording: Option<RecordingConfig>,
     safe_harbor: Option<media::prompt::Prompt>,
@@ -212,6 +213,7 @@ impl Shared {
             ptime: cfg.ptime_ms,
             amd: cfg.amd_config(),
             beep_wait: Duration::from_secs(cfg.beep_wait_s),
+            rtp_timeout: (cfg.rtp_timeout_s > 0).then(|| Duration::from_secs(cfg.rtp_timeout_s)),
             session_expires: (cfg.session_expires_s > 0).then_some(cfg.session_expires_s),
             recording: cfg.recording.clone(),
             safe_harbor: load(&cfg.safe_harbor_wav, "carrier.safe_harbor_wav")?,
@@ -299,6 +301,7 @@ fn remote_of(n: &sip::Negotiated) -> Remote {
         ptime_ms: n.ptime,
         // Our direction: the far end on hold (sendonly, inactive) wants nothing from us.
         send: !on_hold && n.direction.sends(),
+        receive: n.direction.receives(),
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Remote {
     pub ptime_ms: u32,
     /// The far end wants our audio (not on hold: sendrecv or recvonly on their side).
     pub send: bool,
+    /// The far end sends us audio (sendrecv or sendonly on their side): only then does
+    /// silence on the socket mean the far end is gone.
+    pub receive: bool,
 }
 
 struct State {
@@ -59,6 +62,9 @@ pub struct MediaLeg {
     state: Mutex<State>,
     /// Datagrams that were not RTP (STUN, RTCP on the RTP port, garbage): dropped and counted.
     pub stray: std::sync::atomic::AtomicU64,
+    /// When the leg was made, and milliseconds after it that the last RTP packet arrived.
+    born: std::time::Instant,
+    last_rtp_ms: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for MediaLeg {
@@ -91,6 +97,7 @@ impl MediaLeg {
                     dtmf_pt: None,
                     ptime_ms: 20,
                     send: true,
+                    receive: true,
                 },
                 out: OutStream::new(ssrc, seed as u16, (seed >> 16) as u32),
                 forward: None,
@@ -100,6 +107,8 @@ impl MediaLeg {
                 event_until: None,
             }),
             stray: Default::default(),
+            born: std::time::Instant::now(),
+            last_rtp_ms: Default::default(),
         });
         let weak = Arc::downgrade(&leg);
         tokio::spawn(async move {
@@ -128,6 +137,7 @@ impl MediaLeg {
     /// Where and how to send, from the latest SDP exchange.
     pub fn set_remote(&self, remote: Remote) {
         lock(&self.state).remote = remote;
+        self.reset_silence();
     }
 
     pub fn remote(&self) -> Remote {
@@ -149,12 +159,28 @@ impl MediaLeg {
         lock(&self.state).tap = tap;
     }
 
+    /// How long no RTP has arrived (since the leg was made, if none ever did).
+    pub fn silent_for(&self) -> Duration {
+        let last = self.last_rtp_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.born
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last))
+    }
+
+    /// Starts the silence clock again (a new far end, a resumed hold).
+    pub fn reset_silence(&self) {
+        let now = self.born.elapsed().as_millis() as u64;
+        self.last_rtp_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn received(&self, datagram: &[u8]) {
         let Ok(packet) = media::rtp::parse(datagram) else {
             self.stray
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return;
         };
+        self.reset_silence();
         let (forward, law, dtmf_pt) = {
             let mut st = lock(&self.state);
             let law = st.remote.law;

@@ -663,3 +663,29 @@ async fn a_law_and_30_ms_packets() {
     let level = testpeers::tone_level(&listener.samples(), 8000, PROMPT_HZ);
     assert!(level > 1000.0, "the message's tone: {level}");
 }
+
+/// A trunk that stops sending RTP without a BYE (it lost the call): after `rtp_timeout_s`
+/// of silence on the socket the call is hung up, not left open until the engine's limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_far_end_gone_silent_is_hung_up() {
+    let port = free_udp_port();
+    let once = fixtures().speech.rtp_stream(testpeers::Codec::Pcmu, 1);
+    let mut sipp = Sipp::builder("human")
+        .sip_port(port)
+        .key("speech_loop", &once)
+        .spawn()
+        .expect("sipp");
+    let mut rig = start_rig(vec![trunk("a", port)], |c, _| c.rtp_timeout_s = 2).await;
+    // The engine would keep the call for five minutes: the silence ends it first (the
+    // call's own timeout, CALL_TIMEOUT, fails the test otherwise).
+    let seen = call(
+        &mut rig,
+        originate(1, "+15551230018"),
+        Policy::HoldFor(Duration::from_secs(300)),
+    )
+    .await;
+    let result = sipp.wait(Duration::from_secs(20)).await;
+    assert!(result.success, "{result}");
+    assert_eq!(seen.report.end.cause, EndCause::LocalHangup);
+    assert_eq!(result.received_requests("BYE").len(), 1);
+}

@@ -689,3 +689,46 @@ async fn a_far_end_gone_silent_is_hung_up() {
     assert_eq!(seen.report.end.cause, EndCause::LocalHangup);
     assert_eq!(result.received_requests("BYE").len(), 1);
 }
+
+/// A trunk that makes us the session-timer refresher (RFC 4028): we refresh with UPDATE at
+/// half the interval, 45 s into the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_is_refreshed_when_the_trunk_asks_us_to() {
+    let port = free_udp_port();
+    let mut sipp = Sipp::uas("session_timer", port, &[]);
+    let mut rig = start_rig(vec![trunk("a", port)], |_, _| {}).await;
+    let handle = rig
+        .carrier
+        .place(originate(1, "+15551230019"))
+        .expect("placed");
+    let answered = loop {
+        let ev = timeout(CALL_TIMEOUT, rig.events.recv())
+            .await
+            .expect("event")
+            .expect("open");
+        match ev {
+            CarrierEvent::Answered { call, .. } => break call,
+            CarrierEvent::Ended { end, .. } => panic!("ended: {end:?}"),
+            _ => {}
+        }
+    };
+    // Keep the call past the refresh (45 s after the 200), then hang up.
+    let deadline = Instant::now() + Duration::from_secs(70);
+    while !sipp.log().contains("refreshed") {
+        assert!(
+            !handle.is_finished() && Instant::now() < deadline,
+            "no refresh: {}",
+            sipp.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    rig.carrier.hangup(answered, None).expect("hangup");
+    let report = timeout(CALL_TIMEOUT, handle)
+        .await
+        .expect("ends")
+        .expect("task");
+    let result = sipp.wait(Duration::from_secs(20)).await;
+    assert!(result.success, "{result}");
+    assert_eq!(report.end.cause, EndCause::LocalHangup);
+    assert_eq!(result.received_requests("UPDATE").len(), 1);
+}

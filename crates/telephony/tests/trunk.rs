@@ -732,3 +732,39 @@ async fn the_session_is_refreshed_when_the_trunk_asks_us_to() {
     assert_eq!(report.end.cause, EndCause::LocalHangup);
     assert_eq!(result.received_requests("UPDATE").len(), 1);
 }
+
+/// A trunk reached through an outbound proxy: every request goes to the proxy, the
+/// Request-URI names the trunk; caller ID, P-Asserted-Identity and the trunk's extra headers
+/// are on the INVITE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_an_outbound_proxy_with_caller_id_and_extra_headers() {
+    let port = free_udp_port();
+    let mut sipp = Sipp::uas("human", port, &[]);
+    let mut t = trunk("proxied", 5060);
+    t.uri = "sip:trunk.invalid:5060".into();
+    t.outbound_proxy = Some(format!("127.0.0.1:{port}"));
+    let mut rig = start_rig(vec![t], |_, _| {}).await;
+    let seen = call(&mut rig, originate(1, "+15551230020"), Policy::Abandon).await;
+    let result = sipp.wait(Duration::from_secs(20)).await;
+    assert!(result.success, "{result}");
+    assert_eq!(seen.report.class, OutcomeClass::Answered);
+    let invites = result.received_requests("INVITE");
+    let invite = invites.first().expect("an INVITE");
+    assert_eq!(
+        invite.start_line(),
+        "INVITE sip:+15551230020@trunk.invalid:5060 SIP/2.0"
+    );
+    assert!(
+        invite
+            .header("From")
+            .is_some_and(|f| f.contains("+15550100000"))
+    );
+    assert!(
+        invite
+            .header("P-Asserted-Identity")
+            .is_some_and(|f| f.contains("+15550100000"))
+    );
+    assert_eq!(invite.header("X-Campaign"), Some("test"));
+    // The BYE went to the proxy too (SIPp saw it).
+    assert_eq!(result.received_requests("BYE").len(), 1);
+}

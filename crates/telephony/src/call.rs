@@ -25,7 +25,7 @@ use crate::media_leg::{Heard, MediaLeg};
 use crate::outcome::{OutcomeClass, classify_failure};
 use crate::recording::{Recorded, Recording};
 use crate::transport::Incoming;
-use crate::{Shared, sdp_offer};
+use crate::{CallSettings, Shared, sdp_offer};
 
 /// What the engine asks of a call in progress.
 #[derive(Debug)]
@@ -65,6 +65,7 @@ pub struct Report {
 
 struct Call {
     shared: Arc<Shared>,
+    settings: Arc<CallSettings>,
     id: CallId,
     events: UnboundedSender<CarrierEvent>,
     phase: Arc<AtomicU8>,
@@ -105,7 +106,7 @@ impl Call {
     ) -> Report {
         if let Some(r) = &recording {
             let retain_days = self
-                .shared
+                .settings
                 .recording
                 .as_ref()
                 .map_or(0, |c| c.retention_days);
@@ -137,6 +138,7 @@ impl Call {
 /// Places `call` and drives it to its end; returns what happened (also reported as events).
 pub async fn run(
     shared: Arc<Shared>,
+    settings: Arc<CallSettings>,
     originate: Originate,
     mut commands: UnboundedReceiver<Command>,
     events: UnboundedSender<CarrierEvent>,
@@ -173,6 +175,7 @@ pub async fn run(
     };
     let mut call = Call {
         shared: shared.clone(),
+        settings,
         id: originate.call,
         events,
         phase,
@@ -381,7 +384,7 @@ impl Call {
         let refresh = crate::session_refresh(&response);
         let (audio_tx, mut audio_rx) = unbounded_channel::<Heard>();
         self.media.analyse(Some(audio_tx));
-        let mut listen = Listener::new(&self.shared);
+        let mut listen = Listener::new(&self.shared, &self.settings);
         let answered_at = Instant::now();
         let mut check = tokio::time::interval(Duration::from_millis(100));
         let mut bridged: Option<(Arc<AgentLeg>, Option<Recording>)> = None;
@@ -486,7 +489,7 @@ impl Call {
     fn bridge(&mut self, agent: &Arc<AgentLeg>) -> Result<Option<Recording>, ()> {
         let agent_media = agent.media().ok_or(())?;
         self.media.analyse(None);
-        let recording = match &self.shared.recording {
+        let recording = match &self.settings.recording {
             Some(cfg) => match Recording::start(cfg, self.id) {
                 Ok(r) => {
                     self.media.record(Some(r.tap(media::wav::Channel::Debtor)));
@@ -635,11 +638,11 @@ struct Listener {
 }
 
 impl Listener {
-    fn new(shared: &Shared) -> Listener {
+    fn new(shared: &Shared, settings: &CallSettings) -> Listener {
         Listener {
             jitter: JitterBuffer::new(3),
             law: shared.laws[0],
-            detector: Detector::new(&shared.amd),
+            detector: Detector::new(&settings.amd),
             beep: None,
             fed: 0,
             samples: Vec::with_capacity(240),

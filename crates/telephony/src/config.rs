@@ -120,11 +120,28 @@ pub struct SipConfig {
     /// Call recording; off when absent.
     #[serde(default)]
     pub recording: Option<RecordingConfig>,
+    /// Per-campaign settings, by campaign id: AMD thresholds over the carrier's, and whether
+    /// the campaign's bridged calls are recorded.
+    #[serde(default)]
+    pub campaigns: std::collections::BTreeMap<String, CampaignSettings>,
     /// For `dialerd` (this crate ignores it): run the dialer's clock from this instant
     /// (RFC 3339) at real speed, as the simulated carrier's `clock_start` does, so tests and
     /// demos place real calls inside the calling window whatever the hour.
     #[serde(default)]
     pub clock_start: Option<String>,
+}
+
+/// What one campaign sets differently from the carrier's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSettings {
+    /// Thresholds over the carrier's `[carrier.amd]` (each field left out keeps it).
+    #[serde(default)]
+    pub amd: AmdSettings,
+    /// Record this campaign's bridged calls (`[carrier.recording]` says where and how);
+    /// unset: as the carrier does (recorded when `[carrier.recording]` is present).
+    #[serde(default)]
+    pub record: Option<bool>,
 }
 
 /// Answering-machine detection thresholds; each field left out keeps app_amd's default.
@@ -199,6 +216,7 @@ impl SipConfig {
             rtp_timeout_s: default_rtp_timeout_s(),
             amd: AmdSettings::default(),
             recording: None,
+            campaigns: Default::default(),
             clock_start: None,
         }
     }
@@ -225,8 +243,34 @@ impl SipConfig {
 
     /// The detector's thresholds: app_amd's defaults with this configuration's overrides.
     pub fn amd_config(&self) -> callprogress::AmdConfig {
-        let mut c = callprogress::AmdConfig::default();
-        let a = &self.amd;
+        self.amd.over(callprogress::AmdConfig::default())
+    }
+
+    /// `campaign`'s thresholds: its own over the carrier's.
+    pub fn campaign_amd(&self, campaign: &str) -> callprogress::AmdConfig {
+        let base = self.amd_config();
+        match self.campaigns.get(campaign) {
+            Some(c) => c.amd.over(base),
+            None => base,
+        }
+    }
+
+    /// Where `campaign`'s bridged calls are recorded, if they are.
+    pub fn campaign_recording(&self, campaign: &str) -> Option<RecordingConfig> {
+        let wanted = self
+            .campaigns
+            .get(campaign)
+            .and_then(|c| c.record)
+            .unwrap_or(true);
+        self.recording.clone().filter(|_| wanted)
+    }
+}
+
+impl AmdSettings {
+    /// `base` with the thresholds set here.
+    pub fn over(&self, base: callprogress::AmdConfig) -> callprogress::AmdConfig {
+        let mut c = base;
+        let a = self;
         let set = |dst: &mut u32, v: Option<u32>| {
             if let Some(v) = v {
                 *dst = v;
@@ -248,7 +292,9 @@ impl SipConfig {
         }
         c
     }
+}
 
+impl SipConfig {
     /// Checks every field; the error names the first one at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.trunks.is_empty() {
@@ -293,6 +339,11 @@ impl SipConfig {
         self.amd_config()
             .validate()
             .map_err(|e| bad("carrier.amd", e.to_string()))?;
+        for id in self.campaigns.keys() {
+            self.campaign_amd(id)
+                .validate()
+                .map_err(|e| bad(format!("carrier.campaigns.{id}.amd"), e.to_string()))?;
+        }
         if let Some(r) = &self.recording {
             if !["pcm16", "g711"].contains(&r.format.as_str()) {
                 return Err(bad("carrier.recording.format", "pcm16 or g711"));
@@ -342,6 +393,10 @@ mod tests {
             greeting_ms = 1800
             [recording]
             dir = "/var/lib/dialer/recordings"
+            [campaigns.spanish.amd]
+            greeting_ms = 2000
+            [campaigns.no-rec]
+            record = false
             "#,
         )
         .expect("parses");
@@ -352,6 +407,10 @@ mod tests {
         assert_eq!(cfg.amd_config().initial_silence_ms, 2500);
         assert_eq!(cfg.recording.as_ref().map(|r| r.retention_days), Some(90));
         assert_eq!(cfg.ring_timeout(), Duration::from_secs(25));
+        assert_eq!(cfg.campaign_amd("spanish").greeting_ms, 2000);
+        assert_eq!(cfg.campaign_amd("other").greeting_ms, 1800);
+        assert!(cfg.campaign_recording("other").is_some());
+        assert!(cfg.campaign_recording("no-rec").is_none());
     }
 
     #[test]
@@ -395,6 +454,14 @@ mod tests {
             (
                 Box::new(|c| c.amd.total_analysis_ms = Some(0)),
                 "carrier.amd",
+            ),
+            (
+                Box::new(|c| {
+                    let mut s = CampaignSettings::default();
+                    s.amd.min_word_ms = Some(0);
+                    c.campaigns.insert("c1".into(), s);
+                }),
+                "carrier.campaigns.c1.amd",
             ),
             (
                 Box::new(|c| {

@@ -157,6 +157,13 @@ impl TrunkRt {
     }
 }
 
+/// What one campaign's calls use that another campaign may set differently.
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    pub amd: callprogress::AmdConfig,
+    pub recording: Option<RecordingConfig>,
+}
+
 /// What every call of one user agent shares.
 #[derive(Debug)]
 pub struct Shared {
@@ -166,11 +173,11 @@ pub struct Shared {
     public_ip: Option<IpAddr>,
     laws: Vec<Law>,
     ptime: u32,
-    amd: callprogress::AmdConfig,
     beep_wait: Duration,
     rtp_timeout: Option<Duration>,
     session_expires: Option<u32>,
-    recording: Option<RecordingConfig>,
+    /// The whole configuration, for what each campaign sets on its own.
+    config: SipConfig,
     safe_harbor: Option<media::prompt::Prompt>,
     voicemail: Option<media::prompt::Prompt>,
 }
@@ -211,11 +218,10 @@ impl Shared {
             trunks: Arc::new(trunks),
             laws,
             ptime: cfg.ptime_ms,
-            amd: cfg.amd_config(),
             beep_wait: Duration::from_secs(cfg.beep_wait_s),
             rtp_timeout: (cfg.rtp_timeout_s > 0).then(|| Duration::from_secs(cfg.rtp_timeout_s)),
             session_expires: (cfg.session_expires_s > 0).then_some(cfg.session_expires_s),
-            recording: cfg.recording.clone(),
+            config: cfg.clone(),
             safe_harbor: load(&cfg.safe_harbor_wav, "carrier.safe_harbor_wav")?,
             voicemail: load(&cfg.voicemail_wav, "carrier.voicemail_wav")?,
         }))
@@ -396,11 +402,22 @@ impl SipNetwork {
         Ok(SipNetwork { shared })
     }
 
-    /// A carrier with its event channel (what [`carrier::Network::open`] gives a campaign).
+    /// A carrier with the carrier-wide settings (tests and `dialerctl test-call`).
     pub fn carrier(&self) -> (Arc<SipCarrier>, Events) {
+        self.carrier_for("")
+    }
+
+    /// A carrier with its event channel for `campaign` (what [`carrier::Network::open`]
+    /// gives it), with the campaign's AMD thresholds and recording choice.
+    pub fn carrier_for(&self, campaign: &str) -> (Arc<SipCarrier>, Events) {
         let (tx, rx) = unbounded_channel();
+        let cfg = &self.shared.config;
         (
             Arc::new(SipCarrier {
+                settings: Arc::new(CallSettings {
+                    amd: cfg.campaign_amd(campaign),
+                    recording: cfg.campaign_recording(campaign),
+                }),
                 shared: self.shared.clone(),
                 events: tx,
                 calls: Arc::new(Mutex::new(HashMap::new())),
@@ -412,8 +429,8 @@ impl SipNetwork {
 }
 
 impl carrier::Network for SipNetwork {
-    fn open(&self, _campaign: &str) -> (Arc<dyn Carrier>, Events) {
-        let (c, rx) = self.carrier();
+    fn open(&self, campaign: &str) -> (Arc<dyn Carrier>, Events) {
+        let (c, rx) = self.carrier_for(campaign);
         (c, rx)
     }
 }
@@ -442,6 +459,7 @@ type Calls = Arc<Mutex<HashMap<CallId, Handle>>>;
 #[derive(Debug)]
 pub struct SipCarrier {
     shared: Arc<Shared>,
+    settings: Arc<CallSettings>,
     events: UnboundedSender<CarrierEvent>,
     calls: Calls,
     agents: Mutex<HashMap<String, Arc<AgentLeg>>>,
@@ -492,10 +510,11 @@ impl SipCarrier {
         }
         let calls = self.calls.clone();
         let shared = self.shared.clone();
+        let settings = self.settings.clone();
         let events = self.events.clone();
         let id = o.call;
         Ok(tokio::spawn(async move {
-            let report = call::run(shared, o, rx, events, phase).await;
+            let report = call::run(shared, settings, o, rx, events, phase).await;
             lock(&calls).remove(&id);
             report
         }))

@@ -167,7 +167,7 @@ async fn one_leg(shared: &Arc<Shared>, leg: &Arc<AgentLeg>) -> Result<(), String
     loop {
         tokio::select! {
             _ = leg.stop.notified() => {
-                dialog.bye(&shared.endpoint, None);
+                dialog.bye(&shared.endpoint, None).await;
                 return Ok(());
             }
             _ = answer_route.reack(&dialog) => {}

@@ -344,7 +344,7 @@ impl Call {
                         if engine_cancelled {
                             // The 200-after-CANCEL race: the callee answered as we cancelled.
                             // Acknowledged already; end it at once.
-                            dialog.bye(&self.shared.endpoint, None);
+                            dialog.bye(&self.shared.endpoint, None).await;
                             return self.end(
                                 EndCause::Cancelled,
                                 200,
@@ -576,7 +576,7 @@ impl Call {
                 }
             }
         }
-        dialog.bye(&self.shared.endpoint, None);
+        dialog.bye(&self.shared.endpoint, None).await;
         self.end_recorded(
             EndCause::LocalHangup,
             200,

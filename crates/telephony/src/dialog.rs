@@ -111,52 +111,82 @@ impl Dialog {
         r
     }
 
-    /// Sends BYE and lets its transaction finish in the background.
-    pub fn bye(&mut self, endpoint: &Endpoint, reason: Option<&str>) {
+    /// Sends BYE; its transaction finishes in the background.
+    pub async fn bye(&mut self, endpoint: &Endpoint, reason: Option<&str>) {
         let mut bye = self.request(endpoint, Method::Bye, None);
         if let Some(reason) = reason {
             bye.headers.push("Reason", reason);
         }
-        let endpoint = endpoint.clone();
-        let target = self.target;
-        tokio::spawn(async move {
-            non_invite(&endpoint, bye, target).await;
-        });
+        send_non_invite(endpoint, bye, self.target).await;
     }
 }
 
 /// Runs a non-INVITE client transaction to its end: the final response, or `None` after
 /// [`TRANSACTION_TIMEOUT`].
 pub async fn non_invite(endpoint: &Endpoint, request: Request, target: Target) -> Option<Response> {
-    let branch = request
-        .headers
-        .vias()
-        .ok()
-        .and_then(|v| v.first().and_then(|v| v.branch().map(str::to_string)))?;
-    let (_route, mut rx) = endpoint.transaction(&branch, &request.method);
-    let message = Message::Request(request);
-    let deadline = Instant::now() + TRANSACTION_TIMEOUT;
-    let mut interval = T1;
-    if endpoint.send(&message, target).await.is_err() {
-        return None;
+    let sent = NonInvite::send(endpoint, request, target).await?;
+    sent.finish().await
+}
+
+/// Sends a non-INVITE request now and leaves the rest of its transaction (retransmissions,
+/// the final response) to a task, so the request is on the wire when this returns (a process
+/// that exits right after a BYE has sent it).
+pub async fn send_non_invite(endpoint: &Endpoint, request: Request, target: Target) {
+    if let Some(sent) = NonInvite::send(endpoint, request, target).await {
+        tokio::spawn(sent.finish());
     }
-    loop {
-        let wake = match target.transport {
-            Transport::Udp => (Instant::now() + interval).min(deadline),
-            Transport::Tcp => deadline,
-        };
-        tokio::select! {
-            r = rx.recv() => match r {
-                Some(r) if r.status >= 200 => return Some(r),
-                Some(_) => interval = T2,
-                None => return None,
-            },
-            _ = tokio::time::sleep_until(wake) => {
-                if Instant::now() >= deadline {
-                    return None;
+}
+
+/// A non-INVITE client transaction whose request has been sent once.
+struct NonInvite {
+    endpoint: Endpoint,
+    _route: Route,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Response>,
+    message: Message,
+    target: Target,
+}
+
+impl NonInvite {
+    async fn send(endpoint: &Endpoint, request: Request, target: Target) -> Option<NonInvite> {
+        let branch = request
+            .headers
+            .vias()
+            .ok()
+            .and_then(|v| v.first().and_then(|v| v.branch().map(str::to_string)))?;
+        let (route, rx) = endpoint.transaction(&branch, &request.method);
+        let message = Message::Request(request);
+        endpoint.send(&message, target).await.ok()?;
+        Some(NonInvite {
+            endpoint: endpoint.clone(),
+            _route: route,
+            rx,
+            message,
+            target,
+        })
+    }
+
+    /// Retransmits over UDP (T1 doubling up to T2) until the final response or the timeout.
+    async fn finish(mut self) -> Option<Response> {
+        let deadline = Instant::now() + TRANSACTION_TIMEOUT;
+        let mut interval = T1;
+        loop {
+            let wake = match self.target.transport {
+                Transport::Udp => (Instant::now() + interval).min(deadline),
+                Transport::Tcp => deadline,
+            };
+            tokio::select! {
+                r = self.rx.recv() => match r {
+                    Some(r) if r.status >= 200 => return Some(r),
+                    Some(_) => interval = T2,
+                    None => return None,
+                },
+                _ = tokio::time::sleep_until(wake) => {
+                    if Instant::now() >= deadline {
+                        return None;
+                    }
+                    let _ = self.endpoint.send(&self.message, self.target).await;
+                    interval = (interval * 2).min(T2);
                 }
-                let _ = endpoint.send(&message, target).await;
-                interval = (interval * 2).min(T2);
             }
         }
     }

@@ -1,0 +1,39 @@
+//! The receivables engine of issue 12: money events in, balances, aging, commitments,
+//! disputes, portfolio KPIs and the Reg F itemization out, as of any date.
+//!
+//! Pure: no database, no network, no clock. Nothing is updated in place; every figure is a
+//! function of the events dated <= D, so any report can be reproduced as of any past date.
+//! `ledgerd` stores the events and calls this crate; `dialerctl ledger replay` feeds it a
+//! JSON Lines file through the same [`Book::import`] path. The semantics (rules 1-8) are
+//! written up in `docs/receivables.md`.
+//!
+//! # Layout
+//!
+//! - [`event`]: the money events as the JSON Lines format names them, their serde and the
+//!   checks one event passes on its own.
+//! - [`book`]: the validated events by account ([`Book`], [`Account`]): references, one
+//!   reversal per payment, currency, id idempotence, all-or-nothing batches.
+//! - [`jsonl`]: the event file, refused as a whole with the line and field.
+//! - [`ledger`]: the derivation of one account as of D ([`AccountState`]): allocation,
+//!   reversals, credit balance, refunds, write-offs, settlements, aging, promises, plans,
+//!   disputes.
+//! - [`report`]: the replay report ([`Report`]) with the KPIs of rule 8, and the aging fast
+//!   path.
+//! - [`regf`]: the Reg F validation-notice itemization ([`Itemization`]).
+
+pub mod book;
+pub mod event;
+pub mod jsonl;
+pub mod ledger;
+pub mod regf;
+pub mod report;
+
+pub use book::{Account, BatchError, Book, ImportSummary, Inserted};
+pub use event::{Category, Event, EventError, EventKind, Installment, Resolution};
+pub use jsonl::LineError;
+pub use ledger::{
+    AccountState, Aging, Commitment, DisputeState, ItemKind, OpenItem, PlanState, PlanStatus,
+    PromiseStatus, SettlementStatus, Totals,
+};
+pub use regf::Itemization;
+pub use report::{AccountLine, Kpi, Report, ReportError, portfolio_aging, replay};

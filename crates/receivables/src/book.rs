@@ -47,7 +47,6 @@ pub struct Account {
     pub(crate) currency: Option<String>,
     pub(crate) events: Vec<Event>,
     pub(crate) links: Vec<Link>,
-    pub(crate) by_id: HashMap<String, u32>,
 }
 
 impl Account {
@@ -57,7 +56,6 @@ impl Account {
             currency: None,
             events: Vec::new(),
             links: Vec::new(),
-            by_id: HashMap::new(),
         }
     }
 
@@ -78,9 +76,7 @@ impl Account {
 
     /// The event with this id.
     pub fn event(&self, id: &str) -> Option<&Event> {
-        self.by_id
-            .get(id)
-            .and_then(|&i| self.events.get(i as usize))
+        self.events.iter().find(|e| e.id == id)
     }
 }
 
@@ -207,7 +203,9 @@ impl Book {
         let account = slot.and_then(|s| self.accounts.get(s));
         let target = match event.kind.reference() {
             None => None,
-            Some((field, id)) => Some(check_reference(account, &event, field, id)?),
+            Some((field, id)) => Some(check_reference(
+                &self.ids, slot, account, &event, field, id,
+            )?),
         };
         let mut new_currency = None;
         if let EventKind::Charge {
@@ -254,7 +252,6 @@ impl Book {
             target,
             answered_by: None,
         });
-        account.by_id.insert(event.id.clone(), index);
         self.ids.insert(event.id.clone(), (slot, index));
         account.events.push(event);
         self.events += 1;
@@ -284,7 +281,6 @@ impl Book {
         if let Some(old) = u.old_currency {
             account.currency = old;
         }
-        account.by_id.remove(&event.id);
         self.ids.remove(&event.id);
         self.events -= 1;
         if u.new_account {
@@ -297,6 +293,8 @@ impl Book {
 /// A reference must name an earlier event of the same account, of the right kind, dated no
 /// later than the referring event; a payment is reversed and a dispute resolved once.
 fn check_reference(
+    ids: &HashMap<String, (usize, u32)>,
+    slot: Option<usize>,
     account: Option<&Account>,
     event: &Event,
     field: &'static str,
@@ -308,7 +306,10 @@ fn check_reference(
         account: event.account.clone(),
     };
     let account = account.ok_or_else(unknown)?;
-    let index = *account.by_id.get(id).ok_or_else(unknown)?;
+    let index = match ids.get(id) {
+        Some(&(s, i)) if Some(s) == slot => i,
+        _ => return Err(unknown()),
+    };
     let (Some(target), Some(link)) = (
         account.events.get(index as usize),
         account.links.get(index as usize),

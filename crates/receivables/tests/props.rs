@@ -277,4 +277,30 @@ proptest! {
         let as_of = day(200);
         prop_assert_eq!(replay(&book, day(0), as_of).unwrap(), replay(&reloaded, day(0), as_of).unwrap());
     }
+
+    #[test]
+    fn a_refused_batch_leaves_no_trace(ops in prop::collection::vec(op(), 1..60), split in any::<prop::sample::Index>(), bad_at in any::<prop::sample::Index>()) {
+        let (full, events) = build(&ops);
+        prop_assume!(!events.is_empty());
+        let cut = split.index(events.len()) + 1;
+        let mut book = Book::new();
+        book.import(events[..cut].iter().cloned()).unwrap();
+        let as_of = day(220);
+        let before = replay(&book, day(0), as_of).unwrap();
+        // The rest of the events with, somewhere, an old id with new content.
+        let mut batch: Vec<Event> = events[cut..].to_vec();
+        // An id already in the book, with a later date (and, for a plan, another schedule).
+        let mut bad = events[bad_at.index(cut)].clone();
+        bad.date = day(300);
+        bad.kind = EventKind::Dispute { reason: Some("changed".into()) };
+        let position = bad_at.index(batch.len() + 1);
+        batch.insert(position, bad);
+        let err = book.import(batch).unwrap_err();
+        prop_assert_eq!(err.index, position);
+        prop_assert_eq!(book.len(), cut);
+        prop_assert_eq!(replay(&book, day(0), as_of).unwrap(), before);
+        // Without it, the batch goes in and the book is the whole one.
+        book.import(events[cut..].iter().cloned()).unwrap();
+        prop_assert_eq!(replay(&book, day(0), as_of).unwrap(), replay(&full, day(0), as_of).unwrap());
+    }
 }

@@ -343,3 +343,27 @@ fn check_reference(
     }
     Ok(index)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The derivation's day arithmetic agrees with jiff's calendar.
+        #[test]
+        fn day_number_counts_days_like_jiff(a in -1_000_000i64..2_900_000, b in -1_000_000i64..2_900_000) {
+            let base = Date::constant(2000, 1, 1);
+            let x = base.checked_add(jiff::Span::new().days(a)).unwrap();
+            let y = base.checked_add(jiff::Span::new().days(b)).unwrap();
+            prop_assert_eq!(i64::from(day_number(x) - day_number(y)), a - b);
+        }
+    }
+
+    #[test]
+    fn day_number_epoch() {
+        assert_eq!(day_number(Date::constant(1970, 1, 1)), 0);
+        assert_eq!(day_number(Date::constant(2000, 3, 1)), 11_017);
+        assert_eq!(day_number(Date::constant(0, 1, 1)), -719_528);
+    }
+}

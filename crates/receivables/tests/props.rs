@@ -303,4 +303,17 @@ proptest! {
         book.import(events[cut..].iter().cloned()).unwrap();
         prop_assert_eq!(replay(&book, day(0), as_of).unwrap(), replay(&full, day(0), as_of).unwrap());
     }
+
+    #[test]
+    fn regf_itemization_reconciles(ops in prop::collection::vec(op(), 0..60), from in 0u16..150, len in 0u16..100) {
+        let (book, _) = build(&ops);
+        for account in book.accounts() {
+            let it = account.itemization(day(from), day(from + len));
+            prop_assert_eq!(
+                it.current_amount_minor,
+                it.amount_on_itemization_date_minor + it.interest_since_minor + it.fees_since_minor
+                    + it.other_charges_since_minor - it.payments_since_minor - it.credits_since_minor
+            );
+        }
+    }
 }

@@ -219,6 +219,29 @@ impl AccountState {
     pub fn total_open_minor(&self) -> i64 {
         self.aging.total
     }
+
+    /// Net owed: total open minus credit balance (negative when money is held).
+    pub fn balance_minor(&self) -> i64 {
+        self.aging.total.saturating_sub(self.credit_balance_minor)
+    }
+
+    /// The most recent promise: what ranking reads (call the day after a broken promise,
+    /// not before a pending one is due).
+    pub fn latest_promise(&self) -> Option<&Commitment<PromiseStatus>> {
+        self.promises.last()
+    }
+
+    /// The plan in force, if any.
+    pub fn active_plan(&self) -> Option<&PlanState> {
+        self.plans.iter().find(|p| p.status == PlanStatus::Active)
+    }
+
+    /// The settlement offer in force, if any (at most one).
+    pub fn pending_settlement(&self) -> Option<&Commitment<SettlementStatus>> {
+        self.settlements
+            .iter()
+            .find(|s| s.status == SettlementStatus::Pending)
+    }
 }
 
 impl Account {

@@ -7,6 +7,25 @@
 //! JSON Lines file through the same [`Book::import`] path. The semantics (rules 1-8) are
 //! written up in `docs/receivables.md`.
 //!
+//! # Example
+//!
+//! What `dialerctl ledger replay --json` does, minus the store:
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let file = r#"
+//! {"type":"charge","id":"c1","account":"a","date":"2024-01-01","amount_minor":1000,"due":"2024-01-31","category":"principal"}
+//! {"type":"payment","id":"p1","account":"a","date":"2024-03-10","amount_minor":300}
+//! "#;
+//! let book = receivables::jsonl::load(file)?;
+//! let report = receivables::replay(&book, "2024-03-01".parse()?, "2024-03-31".parse()?)?;
+//! assert_eq!(report.aging.d31_60, 700);
+//! assert_eq!(report.kpi.net_collections_minor, 300);
+//! println!("{}", serde_json::to_string(&report)?);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Layout
 //!
 //! - [`event`]: the money events as the JSON Lines format names them, their serde and the

@@ -452,8 +452,10 @@ fn derive(account: &Account, d: i32, as_of: Date) -> AccountState {
                 credit = credit.saturating_add(left);
             }
             EventKind::WriteOff { amount_minor, .. } => {
-                let whole = open.values().fold(0i64, |a, v| a.saturating_add(*v));
-                let amount = amount_minor.unwrap_or(whole);
+                // Without an amount, the whole open balance (summed only then: partial
+                // write-offs stay O(log n)).
+                let amount = amount_minor
+                    .unwrap_or_else(|| open.values().fold(0i64, |a, v| a.saturating_add(*v)));
                 let target = link.target.and_then(charge_key);
                 // Rule 2: a write-off never creates a credit balance.
                 let left = allocate(&mut open, amount, target);

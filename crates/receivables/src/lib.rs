@@ -39,8 +39,11 @@
 //! - [`report`]: the replay report ([`Report`]) with the KPIs of rule 8, and the aging fast
 //!   path.
 //! - [`regf`]: the Reg F validation-notice itemization ([`Itemization`]).
+//! - [`consumer`]: several debts of one consumer: a payment split that never touches a
+//!   disputed debt ([`split_payment`]), and the do-not-transfer flag.
 
 pub mod book;
+pub mod consumer;
 pub mod event;
 pub mod jsonl;
 pub mod ledger;
@@ -48,6 +51,7 @@ pub mod regf;
 pub mod report;
 
 pub use book::{Account, BatchError, Book, ImportSummary, Inserted};
+pub use consumer::{PaymentSplit, split_payment};
 pub use event::{Category, Event, EventError, EventKind, Installment, Resolution};
 pub use jsonl::LineError;
 pub use ledger::{

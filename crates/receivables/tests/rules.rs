@@ -582,3 +582,35 @@ fn regf_itemization_reconciles() {
     // 1000 + 50 + 25 - 200 - 30.
     assert_eq!(it.current_amount_minor, 845);
 }
+
+// ---- Several debts, one consumer.
+
+#[test]
+fn a_split_payment_skips_disputed_debts_and_pays_the_oldest_first() {
+    let b = book(&[
+        r#"{"type":"charge","id":"x1","account":"x","date":"2024-01-01","amount_minor":300,"due":"2024-03-01","category":"principal"}"#,
+        r#"{"type":"charge","id":"y1","account":"y","date":"2024-01-01","amount_minor":200,"due":"2024-02-01","category":"principal"}"#,
+        r#"{"type":"charge","id":"z1","account":"z","date":"2024-01-01","amount_minor":500,"due":"2024-01-15","category":"principal"}"#,
+        r#"{"type":"dispute","id":"z2","account":"z","date":"2024-03-01"}"#,
+        r#"{"type":"charge","id":"w1","account":"w","date":"2024-01-01","amount_minor":100,"due":"2024-03-01","category":"principal"}"#,
+    ]);
+    let states: Vec<(String, AccountState)> = ["x", "y", "z", "w"]
+        .iter()
+        .map(|a| (a.to_string(), state(&b, a, "2024-03-10")))
+        .collect();
+    let debts: Vec<(&str, &AccountState)> = states.iter().map(|(a, s)| (a.as_str(), s)).collect();
+    // z is the oldest but disputed: nothing. y (due 02-01) 200, then w and x (same due, by
+    // id) 100 and 250.
+    let split = receivables::split_payment(550, &debts);
+    assert_eq!(
+        split.parts,
+        vec![("y".into(), 200), ("w".into(), 100), ("x".into(), 250)]
+    );
+    assert_eq!(split.unapplied_minor, 0);
+    // More than the undisputed debts owe: the rest is unapplied, never put on z.
+    let split = receivables::split_payment(1000, &debts);
+    assert_eq!(split.unapplied_minor, 400);
+    assert!(split.parts.iter().all(|(a, _)| a != "z"));
+    assert!(states[2].1.transfer_blocked());
+    assert!(!states[0].1.transfer_blocked());
+}

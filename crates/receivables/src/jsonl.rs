@@ -3,7 +3,8 @@
 //!
 //! A refusal names the 1-based line and the field (`line 3: amount_minor must be
 //! positive`), whether the line is malformed on its own or conflicts with the lines (or the
-//! book) before it. Blank lines are skipped but counted.
+//! book) before it. Blank lines are skipped but counted; CRLF line ends and a leading
+//! byte-order mark are accepted.
 
 use crate::book::{Book, ImportSummary};
 use crate::event::{Event, EventError};
@@ -21,6 +22,8 @@ pub struct LineError {
 /// numbers. References and ids are checked by [`import`].
 pub fn parse(text: &str) -> Result<Vec<(usize, Event)>, LineError> {
     let mut events = Vec::new();
+    // A byte-order mark (spreadsheet exports) is not part of the first object.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (n, raw) in text.lines().enumerate() {
         let line = n + 1;
         if raw.trim().is_empty() {

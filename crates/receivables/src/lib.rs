@@ -36,8 +36,8 @@
 //! - [`ledger`]: the derivation of one account as of D ([`AccountState`]): allocation,
 //!   reversals, credit balance, refunds, write-offs, settlements, aging, promises, plans,
 //!   disputes.
-//! - [`report`]: the replay report ([`Report`]) with the KPIs of rule 8, and the aging fast
-//!   path.
+//! - [`report`]: the replay report ([`Report`]) with the KPIs of rule 8, the aging fast
+//!   path, and the accounts as CSV.
 //! - [`regf`]: the Reg F validation-notice itemization ([`Itemization`]).
 //! - [`consumer`]: several debts of one consumer: a payment split that never touches a
 //!   disputed debt ([`split_payment`]), and the do-not-transfer flag.
@@ -59,4 +59,4 @@ pub use ledger::{
     PromiseStatus, SettlementStatus, Totals,
 };
 pub use regf::Itemization;
-pub use report::{AccountLine, Kpi, Report, ReportError, portfolio_aging, replay};
+pub use report::{AccountLine, Kpi, Report, ReportError, accounts_csv, portfolio_aging, replay};

@@ -242,3 +242,49 @@ pub fn replay(book: &Book, period_start: Date, as_of: Date) -> Result<Report, Re
         accounts: lines,
     })
 }
+
+/// The accounts of a report as CSV for spreadsheets: a header row, then one row per
+/// account. Fields are quoted when needed (RFC 4180), and an account id a spreadsheet would
+/// read as a formula (`=`, `+`, `-`, `@`, tab, CR) is prefixed with `'`.
+pub fn accounts_csv(report: &Report) -> String {
+    let mut out = String::from(
+        "account,current,1_30,31_60,61_90,91_120,121_plus,total,credit_balance_minor,in_dispute,settled\r\n",
+    );
+    for line in &report.accounts {
+        let a = &line.aging;
+        out.push_str(&csv_field(&line.account));
+        for n in [
+            a.current,
+            a.d1_30,
+            a.d31_60,
+            a.d61_90,
+            a.d91_120,
+            a.d121_plus,
+            a.total,
+            line.credit_balance_minor,
+        ] {
+            out.push(',');
+            out.push_str(&n.to_string());
+        }
+        out.push_str(if line.in_dispute { ",true" } else { ",false" });
+        out.push_str(if line.settled {
+            ",true\r\n"
+        } else {
+            ",false\r\n"
+        });
+    }
+    out
+}
+
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}

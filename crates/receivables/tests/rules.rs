@@ -614,3 +614,31 @@ fn a_split_payment_skips_disputed_debts_and_pays_the_oldest_first() {
     assert!(states[2].1.transfer_blocked());
     assert!(!states[0].1.transfer_blocked());
 }
+
+#[test]
+fn report_accounts_as_csv() {
+    let mut lines: Vec<&str> = KPI_EXAMPLE.to_vec();
+    let odd = r#"{"type":"charge","id":"q1","account":"=SUM(A1),\"x\"","date":"2024-01-01","amount_minor":5,"due":"2024-01-01","category":"fee"}"#;
+    lines.push(odd);
+    let b = book(&lines);
+    let r = replay(&b, d("2024-03-01"), d("2024-03-31")).unwrap();
+    let csv = receivables::accounts_csv(&r);
+    let rows: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(
+        rows[0],
+        "account,current,1_30,31_60,61_90,91_120,121_plus,total,credit_balance_minor,in_dispute,settled"
+    );
+    assert_eq!(
+        rows[1],
+        "\"'=SUM(A1),\"\"x\"\"\",0,0,0,5,0,0,5,0,false,false"
+    );
+    assert_eq!(rows[2], "A,0,0,700,0,0,0,700,0,false,false");
+    assert_eq!(rows[5], "D,0,200,0,0,0,0,200,0,true,false");
+    assert_eq!(rows.len(), 7);
+}
+
+#[test]
+fn a_byte_order_mark_and_crlf_are_accepted() {
+    let text = format!("\u{feff}{}\r\n{}\r\n", KPI_EXAMPLE[0], KPI_EXAMPLE[1]);
+    assert_eq!(jsonl::load(&text).unwrap().len(), 2);
+}

@@ -4,8 +4,8 @@
 //!   building `ledgerd`), nor the ledger on the dialer, by any kind of dependency (normal, dev
 //!   or build), directly or through other crates: they meet only in contracts (`ledger-api`,
 //!   `auth`, `collections-proto`) and in composition roots (`allinone`, `dialerctl`);
-//! - the decision crates (`compliance`, `pacing`, `simulator`) and the protocol and media
-//!   crates (`sip`, `media`, `callprogress`) stay pure: no tokio, tonic, sqlx or redis among
+//! - the decision crates (`compliance`, `pacing`, `simulator`, `receivables`) and the
+//!   protocol and media crates (`sip`, `media`, `callprogress`) stay pure: no tokio, tonic, sqlx or redis among
 //!   their normal dependencies, direct or transitive;
 //! - the contract and library crates under `crates/` depend on no service, and `ledger-api`
 //!   on no database driver;
@@ -186,6 +186,7 @@ fn the_workspace_keeps_its_shape() {
         "sip",
         "media",
         "callprogress",
+        "receivables",
     ] {
         if !g.members.contains_key(want) {
             bad.push(format!("no workspace member {want}"));
@@ -202,6 +203,7 @@ fn the_workspace_keeps_its_shape() {
         "sip",
         "media",
         "callprogress",
+        "receivables",
     ] {
         bad.extend(violations(
             &g,

@@ -7,6 +7,7 @@
 //! - `dialerctl simulate`: the pacing benchmark (one cell, or `--all` for the table).
 //! - `dialerctl pacing-agent`: the pacing controller behind the JSON-lines protocol.
 //! - `dialerctl test-call`: one call through a SIP trunk, to check it.
+//! - `dialerctl ledger replay`: a receivables report from a file of money events.
 //!
 //! A composition root (docs/architecture.md): it may use any crate; `demo` runs the
 //! all-in-one of `services/allinone`.
@@ -14,6 +15,7 @@
 mod agent;
 mod check;
 mod demo;
+mod ledger;
 mod portfolio;
 mod simulate;
 mod test_call;
@@ -53,6 +55,11 @@ enum Command {
     PacingAgent(agent::AgentArgs),
     /// Places one call through a SIP trunk and prints how it went.
     TestCall(test_call::TestCallArgs),
+    /// Receivables ledger commands.
+    Ledger {
+        #[command(subcommand)]
+        command: ledger::LedgerCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -207,6 +214,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Simulate(args)) => simulate::run(&args),
         Some(Command::PacingAgent(args)) => agent::run(&args),
         Some(Command::TestCall(args)) => test_call::run(&args),
+        Some(Command::Ledger { command }) => ledger::run(&command),
         None => demo::run(&demo::DemoArgs::default()),
     }
 }

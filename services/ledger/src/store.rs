@@ -17,9 +17,12 @@ use tokio::sync::watch;
 
 use ledger_api::domain::*;
 
+mod money;
+pub use money::{MAX_EVENT_BYTES, MAX_EVENTS_PER_IMPORT, Statement};
+
 /// The ledger's migrations (`migrations/ledger`), one file each for both dialects. The dialer's
 /// (versions 1000 and up) may share the database; each side ignores the other's versions.
-pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!("../../../migrations/ledger": "0001_ledger.sql", "0002_pre_dial_check.sql");
+pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!("../../../migrations/ledger": "0001_ledger.sql", "0002_pre_dial_check.sql", "0003_money_events.sql");
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,14 @@ pub enum StoreError {
     Open(#[from] sqlstore::OpenError),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A money event of an import batch refused: its index in the batch, its id, and what
+    /// is wrong, the field first (`amount_minor must be positive`).
+    #[error("event {index} ({id}): {message}")]
+    Refused {
+        index: usize,
+        id: String,
+        message: String,
+    },
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;

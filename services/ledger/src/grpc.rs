@@ -1,8 +1,10 @@
 //! The gRPC edge: maps protobuf messages to domain types with [`ledger_api::wire`] and
 //! [`ledger_api::common`], calls the store, maps results back, and runs the streaming RPCs
-//! (batched outcome ingest with acks after commit, change feed replay-then-follow). Who may
-//! call what is [`roles`]; every error answered is mapped in [`status`].
+//! (batched outcome ingest with acks after commit, change feed replay-then-follow).
+//! [`receivables`] is the ReceivablesService (money events, issue 12). Who may call what is
+//! [`roles`]; every error answered is mapped in [`status`].
 
+pub mod receivables;
 pub mod roles;
 pub mod status;
 

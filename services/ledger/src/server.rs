@@ -1,5 +1,5 @@
-//! Assembles the gRPC server: LedgerService behind `auth::RoleLayer` over the ledger's role
-//! table, and (open to all) gRPC health and reflection in both v1 and v1alpha (grpcurl 1.8
+//! Assembles the gRPC server: LedgerService and ReceivablesService behind `auth::RoleLayer`
+//! over the ledger's role table, and (open to all) gRPC health and reflection in both v1 and v1alpha (grpcurl 1.8
 //! speaks only v1alpha). Used by `ledgerd`, the benchmark and in-process tests alike, so all
 //! of them run the same stack.
 
@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use collections_proto::ledger_v1::ledger_service_server::LedgerServiceServer;
+use collections_proto::ledger_v1::receivables_service_server::ReceivablesServiceServer;
 pub use service::ServeError;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -14,6 +15,7 @@ use tonic::server::NamedService;
 
 use crate::clock::Clock;
 use crate::grpc::LedgerGrpc;
+use crate::grpc::receivables::ReceivablesGrpc;
 use crate::grpc::roles::ROLES;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -53,7 +55,10 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     // The descriptor set holds the dialer's package too: advertise only what is served here.
     let (_health, routes) = service::grpc::health_and_reflection(
-        &[LedgerServiceServer::<LedgerGrpc>::NAME],
+        &[
+            LedgerServiceServer::<LedgerGrpc>::NAME,
+            ReceivablesServiceServer::<ReceivablesGrpc>::NAME,
+        ],
         collections_proto::FILE_DESCRIPTOR_SET,
     )
     .await?;
@@ -63,7 +68,12 @@ pub async fn serve(
         // End watch and ingest streams so graceful shutdown can finish.
         let _ = stop_tx.send(true);
     };
-    // Health and reflection stay open: only the ledger's own service is behind the roles.
+    let receivables = RoleLayer::new(auth.clone(), ROLES).layer(
+        ReceivablesServiceServer::new(ReceivablesGrpc::new(store.clone()))
+            .max_decoding_message_size(collections_proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(collections_proto::MAX_MESSAGE_BYTES),
+    );
+    // Health and reflection stay open: only the ledger's own services are behind the roles.
     let ledger = RoleLayer::new(auth, ROLES).layer(
         LedgerServiceServer::new(
             LedgerGrpc::new(store, metrics, stop_rx)
@@ -78,6 +88,7 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_routes(routes)
         .add_service(ledger)
+        .add_service(receivables)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())

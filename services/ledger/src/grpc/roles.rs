@@ -1,13 +1,15 @@
-//! Who may call each LedgerService method (admin may call every one): the table the server's
-//! `auth::RoleLayer` enforces, so the handlers carry no role checks.
+//! Who may call each LedgerService and ReceivablesService method (admin may call every one):
+//! the table the server's `auth::RoleLayer` enforces, so the handlers carry no role checks.
 
 use auth::{Role, RoleTable};
 
 const CRM: &[Role] = &[Role::Crm];
 const DIALER: &[Role] = &[Role::Dialer];
 const CRM_OR_DIALER: &[Role] = &[Role::Crm, Role::Dialer];
+const MANAGER: &[Role] = &[Role::Manager];
 
-/// `agent` and `manager` are the dialer's roles and may call nothing here.
+/// `agent` may call nothing here; `manager` (the dialer's campaign managers, the people
+/// who live by the receivables KPIs) reads the receivables reports only.
 pub const ROLES: RoleTable = RoleTable::new(&[
     ("/collections.ledger.v1.LedgerService/UpsertAccounts", CRM),
     (
@@ -51,6 +53,19 @@ pub const ROLES: RoleTable = RoleTable::new(&[
         CRM_OR_DIALER,
     ),
     ("/collections.ledger.v1.LedgerService/CheckAccounts", DIALER),
+    // Issue 12: the CRM imports money events; managers read the reports.
+    (
+        "/collections.ledger.v1.ReceivablesService/ImportMoneyEvents",
+        CRM,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/GetReceivablesReport",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/GetAccountStatement",
+        MANAGER,
+    ),
 ]);
 
 #[test]

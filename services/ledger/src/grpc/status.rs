@@ -13,6 +13,7 @@ pub fn status(e: StoreError) -> Status {
     match e {
         StoreError::Invalid(v) => invalid(v),
         StoreError::NotFound { field, id } => Status::not_found(format!("{field} not found: {id}")),
+        refused @ StoreError::Refused { .. } => Status::invalid_argument(refused.to_string()),
         StoreError::Db(e) => {
             tracing::error!(error = %e, "database error");
             Status::unavailable("database unavailable")

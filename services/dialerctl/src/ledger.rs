@@ -2,13 +2,17 @@
 //! with the period KPIs. The JSON it prints (`--json`) is a contract other tools read: the
 //! field names are those of issue 12, extended, never renamed.
 //!
-//! Today the events go through the pure receivables engine (`crates/receivables`: the same
-//! validation and derivation the ledger will run); the embedded ledger store comes with the
-//! ledger's import RPC, and the output does not change with it.
+//! It runs an embedded ledger: the ledger's own store (`ledger::store::Store`) on a
+//! temporary SQLite file, removed afterwards. The file is imported through
+//! `Store::import_money_events`, the code behind `ledgerd`'s `ImportMoneyEvents` RPC
+//! (checked by the receivables engine, one all-or-nothing transaction), and the report is
+//! `Store::receivables_report`, what `GetReceivablesReport` answers: so this command and a
+//! `ledgerd` (on PostgreSQL or SQLite) give the same report for the same file.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
+use ledger::store::{Store, StoreError};
 
 #[derive(clap::Subcommand)]
 pub enum LedgerCommand {
@@ -51,14 +55,43 @@ fn date(flag: &str, text: &str) -> anyhow::Result<jiff::civil::Date> {
 fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let as_of = date("--as-of", &args.as_of)?;
     let period_start = date("--period-start", &args.period_start)?;
+    if period_start > as_of {
+        bail!(receivables::ReportError::PeriodAfterAsOf {
+            period_start,
+            as_of
+        });
+    }
     let text = std::fs::read_to_string(&args.events)
         .with_context(|| format!("reading {}", args.events.display()))?;
-    // A bad file is refused as a whole, the message naming the line and field.
-    let book = match receivables::jsonl::load(&text) {
-        Ok(b) => b,
+    // Each line is checked on its own first, so a malformed one is named by its line.
+    let parsed = match receivables::jsonl::parse(&text) {
+        Ok(p) => p,
         Err(e) => bail!("{}: {e}", args.events.display()),
     };
-    let report = receivables::replay(&book, period_start, as_of)?;
+    let (lines, events): (Vec<usize>, Vec<receivables::Event>) = parsed.into_iter().unzip();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let db = TempDb::new();
+    let result = rt.block_on(async {
+        let store = Store::connect(&db.url()).await?;
+        let report = match store.import_money_events(events, "dialerctl").await {
+            Ok(_) => store.receivables_report(period_start, as_of).await,
+            Err(e) => Err(e),
+        };
+        store.close().await;
+        report
+    });
+    drop(db);
+    // A bad file is refused as a whole, the message naming the line and field.
+    let report = match result {
+        Ok(r) => r,
+        Err(StoreError::Refused { index, message, .. }) => {
+            let line = lines.get(index).copied().unwrap_or(0);
+            bail!("{}: line {line}: {message}", args.events.display())
+        }
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else if args.csv {
@@ -67,6 +100,38 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
         print_text(&report);
     }
     Ok(())
+}
+
+/// The embedded ledger's SQLite file in the system's temporary directory, removed (with its
+/// WAL files) when dropped.
+struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    fn new() -> TempDb {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let name = format!("dialerctl-replay-{}-{nanos}.db", std::process::id());
+        TempDb {
+            path: std::env::temp_dir().join(name),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.path.display())
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 fn print_text(r: &receivables::Report) {

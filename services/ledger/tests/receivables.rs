@@ -324,3 +324,79 @@ async fn crm_imports_and_managers_read() {
     srv.stop().await;
     db.cleanup().await;
 }
+
+/// Import throughput over gRPC and the report's time, on both stores (`LEDGER_BENCH_EVENTS`
+/// events, default 200,000: a quarter as many accounts, each a charge, a promise, a payment
+/// and an interest charge). Ignored: a measurement, run in release with
+/// `cargo test --release -p ledger --test receivables -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn import_throughput() {
+    let n: usize = std::env::var("LEDGER_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let mut events = Vec::with_capacity(n);
+    for a in 0..n / 4 {
+        events.push(format!(
+            r#"{{"type":"charge","id":"c{a}","account":"acct{a:07}","date":"2024-01-01","amount_minor":{},"due":"2024-01-31","category":"principal"}}"#,
+            1000 + a % 500
+        ));
+        events.push(format!(
+            r#"{{"type":"promise","id":"pr{a}","account":"acct{a:07}","date":"2024-02-01","amount_minor":300,"due":"2024-02-15"}}"#
+        ));
+        events.push(format!(
+            r#"{{"type":"payment","id":"p{a}","account":"acct{a:07}","date":"2024-02-{:02}","amount_minor":300}}"#,
+            1 + a % 28
+        ));
+        events.push(format!(
+            r#"{{"type":"charge","id":"i{a}","account":"acct{a:07}","date":"2024-03-01","amount_minor":25,"due":"2024-03-31","category":"interest"}}"#
+        ));
+    }
+    for (name, db) in [
+        ("postgres", TestDb::postgres().await),
+        ("sqlite", TestDb::sqlite()),
+    ] {
+        let srv = TestServer::start(&db.url, None).await;
+        let mut c = ReceivablesServiceClient::new(srv.channel().await)
+            .max_decoding_message_size(collections_proto::MAX_MESSAGE_BYTES);
+        let t = std::time::Instant::now();
+        let r = import(&mut c, &events).await.unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(r.new_events as usize, events.len());
+        let t = std::time::Instant::now();
+        let rep = report(&mut c, "2024-03-01", "2024-03-31").await;
+        let report_secs = t.elapsed().as_secs_f64();
+        println!(
+            "{name}: imported {} events of {} accounts in {secs:.2} s ({:.0} events/s); \
+             report over {} accounts in {report_secs:.2} s",
+            events.len(),
+            events.len() / 4,
+            events.len() as f64 / secs,
+            rep.accounts.len()
+        );
+        srv.stop().await;
+        db.cleanup().await;
+        // The store alone (what `dialerctl ledger replay` runs), without gRPC.
+        let db = if name == "postgres" {
+            TestDb::postgres().await
+        } else {
+            TestDb::sqlite()
+        };
+        let store = ledger::store::Store::connect(&db.url).await.unwrap();
+        let parsed: Vec<receivables::Event> = events
+            .iter()
+            .map(|e| receivables::Event::from_value(&serde_json::from_str(e).unwrap()).unwrap())
+            .collect();
+        let t = std::time::Instant::now();
+        store.import_money_events(parsed, "bench").await.unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "{name}: the store alone imported {} events in {secs:.2} s ({:.0} events/s)",
+            events.len(),
+            events.len() as f64 / secs
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}

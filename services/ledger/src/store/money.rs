@@ -39,6 +39,72 @@ pub struct Statement {
     pub state: AccountState,
 }
 
+/// Most rows one INSERT statement writes.
+const INSERT_CHUNK: usize = 10_000;
+
+/// The columns of the new rows of an import, in batch order.
+#[derive(Debug, Default)]
+struct NewRows {
+    ids: Vec<String>,
+    accounts: Vec<String>,
+    dates: Vec<String>,
+    bodies: Vec<String>,
+    hashes: Vec<String>,
+}
+
+/// [`INSERT_CHUNK`] rows of [`NewRows`].
+#[derive(Debug, Clone, Copy)]
+struct Chunk<'a> {
+    ids: &'a [String],
+    accounts: &'a [String],
+    dates: &'a [String],
+    bodies: &'a [String],
+    hashes: &'a [String],
+}
+
+impl NewRows {
+    fn push(&mut self, event: &Event, body: String) {
+        self.ids.push(event.id.clone());
+        self.accounts.push(event.account.clone());
+        self.dates.push(event.date.to_string());
+        self.hashes.push(content_hash(&body));
+        self.bodies.push(body);
+    }
+
+    fn chunks(&self) -> impl Iterator<Item = Chunk<'_>> {
+        self.ids
+            .chunks(INSERT_CHUNK)
+            .zip(self.accounts.chunks(INSERT_CHUNK))
+            .zip(self.dates.chunks(INSERT_CHUNK))
+            .zip(self.bodies.chunks(INSERT_CHUNK))
+            .zip(self.hashes.chunks(INSERT_CHUNK))
+            .map(|((((ids, accounts), dates), bodies), hashes)| Chunk {
+                ids,
+                accounts,
+                dates,
+                bodies,
+                hashes,
+            })
+    }
+}
+
+impl Chunk<'_> {
+    /// The rows as one JSON array of `[id, account, date, body, hash]` (SQLite's bulk
+    /// insert reads it with `json_each`).
+    fn sqlite_json(&self) -> Result<String> {
+        let rows: Vec<[&str; 5]> = self
+            .ids
+            .iter()
+            .zip(self.accounts)
+            .zip(self.dates)
+            .zip(self.bodies)
+            .zip(self.hashes)
+            .map(|((((i, a), d), b), h)| [i.as_str(), a, d, b, h])
+            .collect();
+        serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("rows: {e}")))
+    }
+}
+
 /// A stored event's row, as loaded into a book.
 #[derive(Debug, sqlx::FromRow)]
 struct MoneyRow {
@@ -156,25 +222,50 @@ impl Store {
                 Err(e) => return Err(batch_refusal(&book, &events, e)),
             };
             let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
+            let mut rows = NewRows::default();
             for event in &events {
                 if stored.contains(event.id.as_str()) || !seen.insert(event.id.as_str()) {
                     continue; // a duplicate: the book found it identical
                 }
                 let body = serde_json::to_string(event)
                     .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", event.id)))?;
-                sqlx::query(
-                    "INSERT INTO money_events \
-                     (event_id, account_id, event_date, body, content_hash, recorded_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&event.id)
-                .bind(&event.account)
-                .bind(event.date.to_string())
-                .bind(&body)
-                .bind(content_hash(&body))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                rows.push(event, body);
+            }
+            // In batch order, so `seq` is the arrival order. PostgreSQL: arrays through
+            // UNNEST; SQLite: one JSON array of rows through json_each. Chunked so no
+            // statement carries more than INSERT_CHUNK rows.
+            for chunk in rows.chunks() {
+                match <D as Driver>::DIALECT {
+                    sqlstore::Dialect::Postgres => {
+                        sqlx::query(
+                            "INSERT INTO money_events \
+                             (event_id, account_id, event_date, body, content_hash, recorded_at) \
+                             SELECT i, a, d, b, h, $6 FROM UNNEST($1::text[], $2::text[], \
+                             $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
+                             AS u(i, a, d, b, h, n) ORDER BY n",
+                        )
+                        .bind(List(chunk.ids))
+                        .bind(List(chunk.accounts))
+                        .bind(List(chunk.dates))
+                        .bind(List(chunk.bodies))
+                        .bind(List(chunk.hashes))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    sqlstore::Dialect::Sqlite => {
+                        sqlx::query(
+                            "INSERT INTO money_events \
+                             (event_id, account_id, event_date, body, content_hash, recorded_at) \
+                             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+                             value ->> 4, $2 FROM json_each($1) ORDER BY key",
+                        )
+                        .bind(chunk.sqlite_json()?)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
             }
             tx.commit().await?;
             summary

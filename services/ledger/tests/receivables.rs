@@ -18,6 +18,7 @@ both_stores!(
     report_equals_replay_of_the_same_file,
     a_refused_batch_leaves_nothing,
     statement_shows_one_account,
+    arrival_order_holds_across_insert_chunks,
 );
 
 const KPI_EVENTS: &str = include_str!("../../../crates/receivables/tests/data/kpi_example.jsonl");
@@ -245,6 +246,42 @@ async fn statement_shows_one_account(url: &str) {
     assert_eq!((st.balance_minor, st.events_json.len()), (0, 0));
     let e = statement(&mut c, "", "2024-03-31").await.unwrap_err();
     assert!(e.message().starts_with("account_id"), "{}", e.message());
+    srv.stop().await;
+}
+
+/// More events than one INSERT statement writes, with same-date ties whose order shows in
+/// the report (a later promise of the same date supersedes the earlier one): the stored
+/// arrival order is the call's.
+async fn arrival_order_holds_across_insert_chunks(url: &str) {
+    let srv = TestServer::start(url, None).await;
+    let mut c = ReceivablesServiceClient::new(srv.channel().await);
+    let mut events = Vec::new();
+    for a in 0..3_000 {
+        let (first, second) = if a % 3 == 0 { (500, 100) } else { (100, 500) };
+        events.push(format!(
+            r#"{{"type":"charge","id":"c{a}","account":"a{a:05}","date":"2024-03-01","amount_minor":1000,"due":"2024-03-31","category":"fee"}}"#
+        ));
+        for (k, amount) in [first, second].into_iter().enumerate() {
+            events.push(format!(
+                r#"{{"type":"promise","id":"pr{a}-{k}","account":"a{a:05}","date":"2024-03-02","amount_minor":{amount},"due":"2024-03-10"}}"#
+            ));
+        }
+        events.push(format!(
+            r#"{{"type":"payment","id":"p{a}","account":"a{a:05}","date":"2024-03-05","amount_minor":100}}"#
+        ));
+    }
+    let r = import(&mut c, &events).await.unwrap();
+    assert_eq!(r.new_events, 12_000);
+    let text = events.join("\n");
+    let want = replay(&text, "2024-03-01", "2024-03-31");
+    assert_eq!(
+        (want.kpi.promises_kept, want.kpi.promises_broken),
+        (1_000, 2_000)
+    );
+    assert_eq!(
+        report(&mut c, "2024-03-01", "2024-03-31").await,
+        report_out(&want)
+    );
     srv.stop().await;
 }
 

@@ -13,9 +13,10 @@ use sqlstore::{Db, Dialect, Migrations, PoolSize};
 use sqlx::Row;
 
 /// `(version, PostgreSQL, SQLite)`: SHA-384 of `migrations/{postgres,sqlite}/*.sql` and
-/// `migrations/dialer/{postgres,sqlite}/*.sql` as of commit 5d883d6, the checksums sqlx
-/// stored in `_sqlx_migrations` of every database migrated until then.
-const APPLIED: [(i64, &str, &str); 7] = [
+/// `migrations/dialer/{postgres,sqlite}/*.sql` as of commit 5d883d6 (and of the ledger's
+/// money events, version 3, since they were added), the checksums sqlx stored in
+/// `_sqlx_migrations` of every database migrated until then.
+const APPLIED: [(i64, &str, &str); 8] = [
     (
         1,
         "75aac61ed30e95c3bd79519c328a1860a2972e812a662416eb14627f1615f3be737a61b2218fe187cc1b67b15f375f8d",
@@ -25,6 +26,11 @@ const APPLIED: [(i64, &str, &str); 7] = [
         2,
         "61c3cf426feb1b1c49c629968e924f433f3d36d780591064b1f754d96d65bad57f8e720b4cf7d09cff2b20b4c46dfd1b",
         "eac5a1e5e9a34d6d27f9ebd443bf4695acec48b9730e796115b4920dc0c5e78a3517a017154d63ebd76f3a5446b56ac4",
+    ),
+    (
+        3,
+        "d7f6158081c3d6e96f0d68faf37e7e9c8a4843b872d5c959f333da65ea8ab477571cb31797839bdb8d18e7779d6d13e5",
+        "7f9483baebbbdf06e5881712bdbb727e17e0e8bcebaa539210187c345013c50244510df247bc3dd925659b2284800c0d",
     ),
     (
         1000,

@@ -215,7 +215,7 @@ impl Call {
             let spec = InviteSpec {
                 request_uri: trunk.request_uri(&originate.to),
                 from: Party {
-                    name_addr: trunk.from(&originate.caller_id, local_ip),
+                    name_addr: trunk.from(&originate.caller_id),
                     tag: Some(crate::dialog::new_tag()),
                 },
                 to: trunk.to(&originate.to),
@@ -224,7 +224,7 @@ impl Call {
                 target,
                 outbound_proxy: trunk.proxy_target().await,
                 sdp: sdp_offer(&self.shared, local_ip, self.media.local().port(), 1),
-                headers: trunk.extra_headers(&originate.caller_id, local_ip),
+                headers: trunk.extra_headers(&originate.caller_id),
                 credentials: trunk.credentials(),
                 session_expires: self.shared.session_expires,
             };
@@ -306,7 +306,7 @@ impl Call {
                     }
                     InviteStep::Failed(r) => {
                         self.media.analyse(None);
-                        let q850 = crate::dialog::q850(&r.headers);
+                        let q850 = sip::q850_cause(&r.headers);
                         let class = classify_failure(r.status, q850, self.early);
                         if invite.cancelling() && r.status == 487 {
                             let (cause, class) = if engine_cancelled {
@@ -563,7 +563,7 @@ impl Call {
                         }
                         self.shared.endpoint.respond(r, from).await;
                         if bye {
-                            let q850 = crate::dialog::q850(&request.headers);
+                            let q850 = sip::q850_cause(&request.headers);
                             return self.end_recorded(
                                 EndCause::RemoteHangup,
                                 200,
@@ -600,7 +600,7 @@ impl Call {
                 ep.respond(crate::dialog::reply(&request, 200, None), from)
                     .await;
                 let recorded = self.unbridge(bridged.take());
-                let q850 = crate::dialog::q850(&request.headers);
+                let q850 = sip::q850_cause(&request.headers);
                 Some(self.end_recorded(
                     EndCause::RemoteHangup,
                     200,

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sip::{Headers, Message, Method, NameAddr, Request, Response};
+use sip::{Message, Method, NameAddr, Request, Response};
 use tokio::time::Instant;
 
 use crate::config::Transport;
@@ -588,9 +588,4 @@ fn strip_tag(header: &str) -> String {
 /// A 200 OK (or other status) to a request that arrived in a dialog, with our tag.
 pub fn reply(request: &Request, status: u16, local_tag: Option<&str>) -> Response {
     Response::to(request, status, sip::reason_phrase(status), local_tag)
-}
-
-/// The `Reason` header's Q.850 cause of a response, if it has one.
-pub fn q850(headers: &Headers) -> Option<u8> {
-    sip::q850_cause(headers)
 }

@@ -128,7 +128,7 @@ impl TrunkRt {
         format!("sip:{number}@{}{transport}", self.hostport())
     }
 
-    fn from(&self, caller_id: &str, _local: IpAddr) -> String {
+    fn from(&self, caller_id: &str) -> String {
         let cid = self.caller_id.as_deref().unwrap_or(caller_id);
         format!("\"{cid}\" <sip:{cid}@{}>", self.uri.host)
     }
@@ -137,7 +137,7 @@ impl TrunkRt {
         format!("<sip:{number}@{}>", self.uri.host)
     }
 
-    fn extra_headers(&self, caller_id: &str, _local: IpAddr) -> Vec<(String, String)> {
+    fn extra_headers(&self, caller_id: &str) -> Vec<(String, String)> {
         let cid = self.caller_id.as_deref().unwrap_or(caller_id);
         let mut h = vec![(
             "P-Asserted-Identity".to_string(),
@@ -327,11 +327,9 @@ fn answer_offer(
     media: &MediaLeg,
     dialog: &mut Dialog,
 ) -> Response {
-    let local_ip = dialog.target.addr.ip();
     let ip = shared.advertised(if media.local().ip().is_unspecified() {
         shared.endpoint.local_ip_towards(dialog.target.addr)
     } else {
-        let _ = local_ip;
         media.local().ip()
     });
     let ours = shared.offer(ip, media.local().port(), 2);

@@ -198,14 +198,21 @@ impl MediaLeg {
                     tap.push(law, packet.payload);
                 }
             }
-            let now = std::time::Instant::now();
+            // The clock is read only around an event: audio outside one goes straight on.
             let relay = if Some(packet.payload_type) == st.remote.dtmf_pt {
                 let end = packet.payload.get(1).is_some_and(|b| b & 0x80 != 0);
                 let hangover = Duration::from_millis(if end { 60 } else { 250 });
-                st.event_until = Some(now + hangover);
+                st.event_until = Some(std::time::Instant::now() + hangover);
                 true
             } else {
-                st.event_until.is_none_or(|until| now >= until)
+                match st.event_until {
+                    Some(until) if std::time::Instant::now() < until => false,
+                    Some(_) => {
+                        st.event_until = None;
+                        true
+                    }
+                    None => true,
+                }
             };
             (st.forward.clone().filter(|_| relay), law, st.remote.dtmf_pt)
         };

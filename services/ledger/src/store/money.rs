@@ -270,6 +270,8 @@ impl Store {
             tx.commit().await?;
             summary
         });
+        // The account ledger's part (dispute holds): after the commit, for duplicates too.
+        self.after_money_import(&events, actor).await?;
         tracing::debug!(
             actor,
             new = summary.new,

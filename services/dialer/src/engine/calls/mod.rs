@@ -1040,6 +1040,7 @@ mod tests {
             student_loan_group: group.into(),
             original_creditor: "Acme".into(),
             last_activity_at: None,
+            receivables: None,
         };
         account.debts = vec![debt("d1", ""), debt("s1", "g"), debt("s2", "g")];
         account.holds.clear();

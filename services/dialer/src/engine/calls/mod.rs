@@ -674,25 +674,7 @@ impl<B: Backend> Runtime<B> {
     }
 
     fn rank(&self, v: &AccountView, now: Millis) -> f64 {
-        let outbound = v
-            .contacts
-            .iter()
-            .filter(|c| c.direction == Direction::Outbound);
-        let facts = AccountFacts {
-            crm_score: None,
-            balance_minor: v.balance_minor(),
-            days_past_due: v
-                .account
-                .debts
-                .iter()
-                .map(|d| d.days_past_due.max(0) as u32)
-                .max()
-                .unwrap_or(0),
-            attempts: outbound.clone().count() as u32,
-            last_contact: outbound.map(|c| c.started_at.as_millisecond()).max(),
-            window_closes_at: None,
-        };
-        rank(&self.spec.ranking, &facts, now)
+        rank(&self.spec.ranking, &facts(v), now)
     }
 
     async fn on_agent(&mut self, agent: &str, command: AgentCommand, now: Millis) {
@@ -884,6 +866,32 @@ fn code_tag(kind: HoldKind) -> &'static str {
 /// deceased, medium opt-out), scoped to the debt or the whole account. A hold is in force
 /// until released, even when its `since` is later than our clock (the compliance engine's
 /// reading: a hold received counts at once).
+/// What ranking knows of an account: the ledger's balance and days past due, its own
+/// attempts, and the receivables ledger's aging bucket and promise.
+pub(crate) fn facts(v: &AccountView) -> AccountFacts {
+    let outbound = v
+        .contacts
+        .iter()
+        .filter(|c| c.direction == Direction::Outbound);
+    let (aging_bucket, promise_broken_from) = v.receivables_facts();
+    AccountFacts {
+        crm_score: None,
+        balance_minor: v.balance_minor(),
+        days_past_due: v
+            .account
+            .debts
+            .iter()
+            .map(|d| d.days_past_due.max(0) as u32)
+            .max()
+            .unwrap_or(0),
+        attempts: outbound.clone().count() as u32,
+        last_contact: outbound.map(|c| c.started_at.as_millisecond()).max(),
+        window_closes_at: None,
+        aging_bucket,
+        promise_broken_from,
+    }
+}
+
 pub(crate) fn open_debts(v: &AccountView, now: Millis) -> Vec<String> {
     let blocking = |k: HoldKind| !matches!(k, HoldKind::NumberOptout | HoldKind::WrongNumber);
     let in_force = |h: &Hold| h.until.is_none_or(|u| u.as_millisecond() > now);

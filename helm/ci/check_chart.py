@@ -12,8 +12,10 @@
 3. The Grafana dashboard is JSON, and every metric a PromQL expression of the dashboard or
    the alerts names is registered in the code (services/, crates/), or, for alerts only,
    listed in helm/ci/expected-metrics.txt (asked for, not exported yet).
-4. Self-tests: a deliberately broken template, an unknown field in a Deployment and in a
-   ServiceMonitor, and a renamed metric in the dashboard must each make the check fail.
+4. Every key of values.yaml has its comment.
+5. Self-tests: a deliberately broken template, an unknown field in a Deployment and in a
+   ServiceMonitor, a renamed metric in the dashboard, a dashboard that is not JSON and an
+   undocumented value must each make the check fail, for that reason.
 
 Exit status 0 when everything passes; the last line says `N passed, N failed`.
 """
@@ -155,6 +157,31 @@ def check_manifests(manifests: dict[str, str], workdir: Path) -> list[dict]:
             core.append(p)
     kubernetes_validate(core)
     return [d for _, d in docs]
+
+
+def undocumented_values(path: Path) -> list[str]:
+    """Keys of a values file with no comment: a scalar or empty value needs a `# --` comment
+    right above it, or an ancestor documented as a whole by one (resources, config...)."""
+    missing, stack = [], []  # stack: (indent, key, documented-as-a-whole)
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\s*)([A-Za-z_][\w.-]*):(.*)$", line)
+        if not m or line.lstrip().startswith("-"):
+            continue
+        indent, key, rest = len(m.group(1)), m.group(2), m.group(3).split(" #")[0].strip()
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        above = lines[i - 1].strip() if i else ""
+        j = i - 1
+        while j >= 0 and lines[j].strip().startswith("#"):
+            j -= 1
+        block = [ln.strip() for ln in lines[j + 1:i]]
+        whole = any(b.startswith("# --") for b in block)
+        covered = whole or any(d for _, _, d in stack)
+        if rest and not covered and not above.startswith("#"):
+            missing.append(".".join([k for _, k, _ in stack] + [key]))
+        stack.append((indent, key, whole))
+    return missing
 
 
 # ------------------------------------------------------------- config files and binaries
@@ -349,7 +376,8 @@ def check_values_set(label: str, path: Path | None, args, known, pending, chart_
             ):
                 raise Failed("the dashboard ConfigMap differs from dashboards/dialer.json")
     kinds = sorted({o["kind"] for o in objs})
-    return f"{len(objs)} objects ({', '.join(kinds)}), {alerts} alerts"
+    loaded = "configs loaded by ledgerd and dialerd" if args.binaries else "configs not loaded (no --binaries)"
+    return f"{len(objs)} objects ({', '.join(kinds)}), {alerts} alerts, {loaded}"
 
 
 def expect_failure(what: str, fn, because: str) -> str:
@@ -414,7 +442,17 @@ def self_tests(args, known, pending) -> list[tuple[str, callable]]:
             p.write_text((CHART / "dashboards" / "dialer.json").read_text()[:-20])
             check_dashboard(p, known)
 
+    def undocumented():
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "values.yaml"
+            p.write_text((CHART / "values.yaml").read_text() + "newSetting: 3\n")
+            missing = undocumented_values(p)
+            if missing:
+                raise Failed(f"values.yaml keys without a comment: {missing}")
+
     return [
+        ("self-test: an undocumented value fails",
+         lambda: expect_failure("undocumented value", undocumented, "newSetting")),
         ("self-test: a broken template fails the render",
          lambda: expect_failure("broken template", broken_template, "render:")),
         ("self-test: an unknown Deployment field fails kubernetes-validate --strict",
@@ -440,10 +478,17 @@ def main() -> int:
                 return 2
     known = code_metrics()
     pending = expected_metrics()
+    def documented():
+        missing = undocumented_values(CHART / "values.yaml")
+        if missing:
+            raise Failed("values.yaml keys without a comment: " + ", ".join(missing))
+        return "every key has its comment"
+
     checks: list[tuple[str, callable]] = [
         ("yamllint Chart.yaml and values files",
          lambda: yamllint([CHART / "Chart.yaml", CHART / "values.yaml", *[p for p in VALUE_SETS.values() if p]])
          or "clean"),
+        ("every value documented in values.yaml", documented),
     ]
     for label, path in VALUE_SETS.items():
         checks.append((f"chart with {label} values", lambda label=label, path=path:

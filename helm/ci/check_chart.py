@@ -8,7 +8,8 @@
    and the Prometheus Operator's objects against helm/ci/schemas/ (jsonschema, no
    properties beyond the CRD's). With --binaries DIR, the rendered ledgerd.toml and
    dialerd.toml are loaded by the real binaries in DIR with the pods' environment (each
-   binary validates its settings and names a bad one).
+   binary validates its settings and names a bad one), and the migration Job's command is
+   run as written with that ledgerd on an SQLite file.
 3. The Grafana dashboard is JSON, and every metric a PromQL expression of the dashboard or
    the alerts names is registered in the code (services/, crates/), or, for alerts only,
    listed in helm/ci/expected-metrics.txt (asked for, not exported yet).
@@ -28,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -226,7 +228,7 @@ def pod_env(workload: dict, container: dict, secrets: dict) -> dict[str, str]:
     return env
 
 
-def check_binaries(objs: list[dict], bindir: Path, workdir: Path) -> None:
+def check_binaries(objs: list[dict], bindir: Path, workdir: Path) -> bool:
     """Each rendered config file loaded by its binary with the pod's environment:
     `NAME --config FILE token ...` loads and validates every setting, then only mints a
     token (no database, no network)."""
@@ -250,6 +252,30 @@ def check_binaries(objs: list[dict], bindir: Path, workdir: Path) -> None:
         )
         if r.returncode != 0:
             raise Failed(f"{binary} refuses the rendered {binary}.toml:\n{r.stderr.strip()}\n--- config:\n{text}")
+    return check_migration_job(objs, bindir, workdir)
+
+
+def check_migration_job(objs: list[dict], bindir: Path, workdir: Path) -> bool:
+    """The migration Job's default command, run as written with the real ledgerd on an SQLite
+    file: it must exit 0 with the ledger's migrations applied. False: no such command."""
+    job = next((o for o in objs if o["kind"] == "Job"), None)
+    if job is None:
+        return False
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    if container.get("command", [""])[0] != "/bin/sh":
+        return False  # a custom command (values-all): nothing to run here
+    db = workdir / "ledger.db"
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    env.update(PATH=f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}", TMPDIR=str(workdir),
+               LEDGER_DATABASE_URL=f"sqlite://{db}?mode=rwc")
+    r = subprocess.run(container["command"], capture_output=True, text=True, env=env, timeout=120)
+    if r.returncode != 0 or "ledger migrations applied" not in r.stdout:
+        raise Failed(f"the migration Job's command failed ({r.returncode}):\n{r.stdout}{r.stderr[-2000:]}")
+    with sqlite3.connect(db) as c:
+        applied = c.execute("SELECT count(*) FROM _sqlx_migrations WHERE success").fetchone()[0]
+    if applied == 0:
+        raise Failed("the migration Job's command applied no migration")
+    return True
 
 
 # ------------------------------------------------------------------------- metric names
@@ -363,10 +389,11 @@ def check_values_set(label: str, path: Path | None, args, known, pending, chart_
     values = load_values(path)
     manifests = render(chart_dir, values)
     lint(chart_dir, values)
+    ran_job = False
     with tempfile.TemporaryDirectory() as d:
         objs = check_manifests(manifests, Path(d))
         if args.binaries:
-            check_binaries(objs, Path(args.binaries), Path(d))
+            ran_job = check_binaries(objs, Path(args.binaries), Path(d))
     alerts = check_alerts(objs, known, pending)
     # The dashboard ConfigMap carries the file as it is.
     for o in objs:
@@ -377,6 +404,8 @@ def check_values_set(label: str, path: Path | None, args, known, pending, chart_
                 raise Failed("the dashboard ConfigMap differs from dashboards/dialer.json")
     kinds = sorted({o["kind"] for o in objs})
     loaded = "configs loaded by ledgerd and dialerd" if args.binaries else "configs not loaded (no --binaries)"
+    if ran_job:
+        loaded += ", migration Job's command run"
     return f"{len(objs)} objects ({', '.join(kinds)}), {alerts} alerts, {loaded}"
 
 
@@ -450,7 +479,17 @@ def self_tests(args, known, pending) -> list[tuple[str, callable]]:
             if missing:
                 raise Failed(f"values.yaml keys without a comment: {missing}")
 
-    return [
+    def refused_config():
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "values.yaml"
+            p.write_text("dialer:\n  config:\n    replica_claim_ttl_s: 1\n")
+            check_values_set("bad setting", p, args, known, pending)
+
+    binaries = [
+        ("self-test: a setting dialerd refuses fails (with --binaries)",
+         lambda: expect_failure("refused setting", refused_config, "replica_claim_ttl_s: must be 3 to 600")),
+    ] if args.binaries else []
+    return binaries + [
         ("self-test: an undocumented value fails",
          lambda: expect_failure("undocumented value", undocumented, "newSetting")),
         ("self-test: a broken template fails the render",

@@ -16,9 +16,12 @@
 //! send path, both loopback paths and the relay thread's waits for its CPU) that leaves out
 //! when the receiving phone thread gets to read it ("p99 as read" adds that back).
 //!
-//! `cargo bench -p telephony --bench bridge [-- [--probe] CALLS...]` (default 250 500 1000
-//! 1500 2000). `--probe` adds a thread on the relay's CPU that sleeps 1 ms in a loop and
-//! reports how late it wakes: the scheduler's latency on that core under the same load.
+//! `cargo bench -p telephony --bench bridge [-- [--probe] [--fifo] CALLS...]` (default 250
+//! 500 1000 1500 2000). `--probe` adds a thread on the relay's CPU that sleeps 1 ms in a loop
+//! and reports how late it wakes: the scheduler's latency on that core under the same load.
+//! `--fifo` runs the relay, phone and probe threads under SCHED_FIFO (through util-linux's
+//! `chrt`, as root): what the relay does with a core of its own on a machine shared with
+//! other work.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -62,6 +65,7 @@ struct Cpus {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let probe = args.iter().any(|a| a == "--probe");
+    let fifo = args.iter().any(|a| a == "--fifo");
     let mut calls: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     if calls.is_empty() {
         calls = vec![250, 500, 1000, 1500, 2000];
@@ -74,6 +78,9 @@ fn main() {
         } => println!("relay runtime thread pinned to CPU {r}; phone threads pinned to CPU {p}"),
         _ => println!("fewer than two CPUs allowed: threads not pinned"),
     }
+    if fifo {
+        println!("relay, phone and probe threads under SCHED_FIFO priority 1");
+    }
     println!();
     println!(
         "bridged calls | packets relayed/s | relay core busy | phones busy | latency p50 | p99 \
@@ -82,7 +89,7 @@ fn main() {
     println!("---|---|---|---|---|---|---|---|---|---|---");
     let mut probes = Vec::new();
     for n in calls {
-        if let Some(p) = run(n, cpus, probe) {
+        if let Some(p) = run(n, Sched { cpus, fifo }, probe) {
             probes.push((n, p));
         }
     }
@@ -124,12 +131,32 @@ fn choose_cpus() -> Cpus {
     }
 }
 
-/// Pins the calling thread to `cpu` (if any).
-fn pin(cpu: Option<usize>) {
-    let Some(cpu) = cpu else { return };
-    let mut set = CpuSet::new();
-    if set.set(cpu).is_err() || sched_setaffinity(Pid::from_raw(0), &set).is_err() {
-        eprintln!("could not pin a thread to CPU {cpu}");
+/// Where and how a run's threads are scheduled.
+#[derive(Debug, Clone, Copy)]
+struct Sched {
+    cpus: Cpus,
+    fifo: bool,
+}
+
+impl Sched {
+    /// Pins the calling thread to `cpu` (if any), under SCHED_FIFO if asked.
+    fn place(self, cpu: Option<usize>) {
+        if let Some(cpu) = cpu {
+            let mut set = CpuSet::new();
+            if set.set(cpu).is_err() || sched_setaffinity(Pid::from_raw(0), &set).is_err() {
+                eprintln!("could not pin a thread to CPU {cpu}");
+            }
+        }
+        if self.fifo {
+            let tid = nix::unistd::gettid().to_string();
+            let done = std::process::Command::new("chrt")
+                .args(["-f", "-p", "1", &tid])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !done {
+                eprintln!("could not put thread {tid} under SCHED_FIFO (chrt, as root)");
+            }
+        }
     }
 }
 
@@ -211,8 +238,9 @@ struct Received {
     cpu: Duration,
 }
 
-fn run(n: usize, cpus: Cpus, probe: bool) -> Option<Vec<u64>> {
-    pin(cpus.phones);
+fn run(n: usize, sched: Sched, probe: bool) -> Option<Vec<u64>> {
+    let cpus = sched.cpus;
+    sched.place(cpus.phones);
     let relay = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -246,7 +274,7 @@ fn run(n: usize, cpus: Cpus, probe: bool) -> Option<Vec<u64>> {
     let relay_stop = stop.clone();
     // Named, so `perf` and `top -H` show the relay apart from the phones.
     let relay_thread = spawn("relay", move || {
-        pin(cpus.relay);
+        sched.place(cpus.relay);
         relay.block_on(async move {
             // Measure the relay's own CPU over the measured part of the run.
             tokio::time::sleep(WARMUP).await;
@@ -259,13 +287,16 @@ fn run(n: usize, cpus: Cpus, probe: bool) -> Option<Vec<u64>> {
     });
     let prober = probe.then(|| {
         spawn("probe", move || {
-            pin(cpus.relay);
+            sched.place(cpus.relay);
             sleep_lateness(end)
         })
     });
     let receiver = {
         let phone = phone.clone();
-        spawn("phone-rx", move || receive(&phone, warm_ns, end))
+        spawn("phone-rx", move || {
+            sched.place(cpus.phones);
+            receive(&phone, warm_ns, end)
+        })
     };
     // The phone sends to every leg (debtors' and agents'); it hears each through the relay.
     let dests: Vec<SocketAddr> = legs

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use media::g711::Law;
 use media::relay::OutStream;
-use tokio::net::UdpSocket;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::recording::Tap;
@@ -60,7 +61,10 @@ struct State {
 
 /// One leg's RTP endpoint.
 pub struct MediaLeg {
-    socket: Arc<UdpSocket>,
+    /// Registered for readability only: sends never wait (a full send buffer drops the
+    /// packet, as RTP may), and a socket registered for writability too would wake the
+    /// runtime's poller once more for every packet sent, when the kernel frees it.
+    socket: Arc<AsyncFd<std::net::UdpSocket>>,
     local: SocketAddr,
     state: Mutex<State>,
     /// Datagrams that were not RTP (STUN, RTCP on the RTP port, garbage): dropped and counted.
@@ -95,8 +99,15 @@ impl MediaLeg {
     /// Binds an RTP socket on `ip` (an even ephemeral port is not required by RFC 3550 any
     /// more) and starts receiving.
     pub async fn bind(ip: std::net::IpAddr, law: Law) -> std::io::Result<Arc<MediaLeg>> {
-        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await?);
-        let local = socket.local_addr()?;
+        let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
+        socket.set_nonblocking(true)?;
+        // Deprecated because a type whose `as_raw_fd` could change under the registration
+        // would be unsound; a `std::net::UdpSocket` owns its descriptor for its whole life,
+        // and the replacement (`register_with_interest`) is `unsafe`, which the workspace
+        // forbids.
+        #[allow(deprecated)]
+        let socket = Arc::new(AsyncFd::with_interest(socket, Interest::READABLE)?);
+        let local = socket.get_ref().local_addr()?;
         let ssrc = uuid::Uuid::new_v4().as_u128() as u32;
         let seed = uuid::Uuid::new_v4().as_u128();
         let leg = Arc::new(MediaLeg {
@@ -130,15 +141,24 @@ impl MediaLeg {
         tokio::spawn(async move {
             let mut buf = vec![0u8; 2048];
             loop {
-                let Ok((n, _from)) = socket.recv_from(&mut buf).await else {
-                    continue;
+                // An error here is the runtime shutting down.
+                let Ok(mut ready) = socket.readable().await else {
+                    return;
                 };
                 let Some(leg) = weak.upgrade() else { return };
-                leg.received(buf.get(..n).unwrap_or_default());
-                // Whatever else is queued is handled on this wake-up (under load packets
-                // queue: one wake-up each would cost more than the packets).
-                while let Ok((n, _from)) = socket.try_recv_from(&mut buf) {
-                    leg.received(buf.get(..n).unwrap_or_default());
+                // Everything queued is handled on this wake-up (under load packets queue: one
+                // wake-up each would cost more than the packets), until the socket is empty.
+                loop {
+                    match socket.get_ref().recv_from(&mut buf) {
+                        Ok((n, _from)) => leg.received(buf.get(..n).unwrap_or_default()),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            ready.clear_ready();
+                            break;
+                        }
+                        // Another error (an ICMP error queued on the socket) is consumed by
+                        // the receive that returned it: still readable, try again.
+                        Err(_) => break,
+                    }
                 }
             }
         });
@@ -293,7 +313,7 @@ impl MediaLeg {
         };
         // A late or repeated packet is dropped by the stream (and `buf` left empty).
         if out.relay(&relayed, buf).is_some() {
-            let _ = self.socket.try_send_to(buf, addr);
+            let _ = self.socket.get_ref().send_to(buf, addr);
         }
     }
 
@@ -310,7 +330,7 @@ impl MediaLeg {
             let pt = st.remote.law.payload_type();
             let State { out, buf, .. } = &mut *st;
             out.send(pt, frame.len() as u32, &frame, buf);
-            let _ = self.socket.try_send_to(buf, addr);
+            let _ = self.socket.get_ref().send_to(buf, addr);
         }
     }
 }
@@ -319,6 +339,7 @@ impl MediaLeg {
 mod tests {
     use super::*;
     use std::net::{IpAddr, Ipv4Addr};
+    use tokio::net::UdpSocket;
 
     const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 

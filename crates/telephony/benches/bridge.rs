@@ -11,9 +11,9 @@
 //! 20 ms G.711 packet every 20 ms in each direction, evenly spread at a 200 us resolution:
 //! what is due is sent with one `sendmmsg`, stamped with the wall clock just before it. The
 //! other polls for what the relay forwards with `recvmmsg` (not asleep on the socket, so the
-//! relay's sends wake no one, as with a phone across the network). Latency is the kernel's receive
-//! stamp on the phone socket (`SO_TIMESTAMPNS`, taken when the relay's send reaches it)
-//! minus the send stamp: an upper bound on what the relay adds (it includes the phones'
+//! relay's sends wake no one, as with a phone across the network). Latency is the kernel's
+//! receive stamp on the phone socket (`SO_TIMESTAMPNS`, taken when the relay's send reaches
+//! it) minus the send stamp: an upper bound on what the relay adds (it includes the phones'
 //! send path, both loopback paths and the relay thread's waits for its CPU) that leaves out
 //! when the receiving phone thread gets to read it ("p99 as read" adds that back).
 //!

@@ -80,6 +80,17 @@ impl<T: AccountSource> AccountSource for OnRuntime<T> {
             .map_err(SourceError::Unavailable)?
     }
 
+    async fn load_many(&self, ids: &[String]) -> Vec<Result<AccountView, SourceError>> {
+        let a = ids.to_vec();
+        let n = a.len();
+        match self.run(move |s| async move { s.load_many(&a).await }).await {
+            Ok(v) => v,
+            Err(e) => (0..n)
+                .map(|_| Err(SourceError::Unavailable(e.clone())))
+                .collect(),
+        }
+    }
+
     async fn check(&self, accounts: &[(String, i64)]) -> Result<AccountCheck, SourceError> {
         let a = accounts.to_vec();
         self.run(move |s| async move { s.check(&a).await })

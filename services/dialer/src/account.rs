@@ -57,6 +57,22 @@ pub trait AccountSource: Send + Sync + 'static {
         account_id: &str,
     ) -> impl Future<Output = Result<AccountView, SourceError>> + Send;
 
+    /// Many accounts at once (a campaign load): one result per id, in the order of `ids`.
+    /// By default one [`AccountSource::load`] each, concurrently; the ledger link reads a
+    /// page of accounts per round trip instead.
+    fn load_many(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Vec<Result<AccountView, SourceError>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(32) {
+                out.extend(join_all(chunk.iter().map(|id| self.load(id))).await);
+            }
+            out
+        }
+    }
+
     /// The pre-dial check: every change of these accounts after the given versions, up to
     /// the answer's `as_of_seq`. The engine asks just before it dials, so every hold or
     /// consent the system of record committed before the ask is seen. A source that is its
@@ -279,4 +295,29 @@ fn non_empty(s: &str) -> Option<String> {
 /// the wider (safer) reading of a blackout.
 fn clock_time(s: &str) -> Option<ClockTime> {
     s.parse().ok()
+}
+
+/// Polls futures concurrently (on this task) and collects their results in order, so a
+/// batch of store calls can be committed together.
+pub(crate) async fn join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
 }

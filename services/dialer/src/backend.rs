@@ -196,6 +196,13 @@ impl AccountSource for ServiceSource {
         }
     }
 
+    async fn load_many(&self, ids: &[String]) -> Vec<Result<AccountView, SourceError>> {
+        match self {
+            ServiceSource::Ledger(l) => l.load_many(ids).await,
+            ServiceSource::Sample(m) => m.load_many(ids).await,
+        }
+    }
+
     async fn check(&self, accounts: &[(String, i64)]) -> Result<AccountCheck, SourceError> {
         match self {
             ServiceSource::Ledger(l) => l.check(accounts).await,

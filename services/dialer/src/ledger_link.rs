@@ -7,11 +7,14 @@
 //! - [`LedgerLink::watch`]: the change feed, reconnecting and resuming after the last seq it
 //!   delivered, so a campaign hears of holds, consents and new accounts within a second and
 //!   never sees a change twice or misses one;
-//! - [`LedgerLink::list_accounts`]: account ids by filter, paged, to build a campaign.
+//! - [`LedgerLink::list_accounts`]: account ids by filter, paged, to build a campaign;
+//! - `load_many` ([`AccountSource`]): a campaign's accounts a page per round trip
+//!   (GetAccountViews), the same views `load` gives one by one.
 //!
 //! The outbox's relay ([`crate::outbox`]) streams outcomes over the same kind of channel and
 //! token ([`lazy_channel`], [`auth::Token`]).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use auth::{BearerAuth, Token};
@@ -227,17 +230,137 @@ fn source_error(account_id: &str, s: &Status) -> SourceError {
     }
 }
 
+/// Most accounts one GetAccountViews call asks for (the ledger's limit).
+pub const VIEWS_PER_CALL: usize = 1000;
+
+impl LedgerLink {
+    /// Where the contacts loaded with an account start: `history_days` ago.
+    fn history_since(&self) -> Timestamp {
+        Timestamp::now()
+            .checked_sub(SignedDuration::from_hours(
+                i64::from(self.opts.history_days) * 24,
+            ))
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    /// One page (at most [`VIEWS_PER_CALL`] ids) through GetAccountViews, asking again for
+    /// what the ledger deferred; results into `got`. `Err` only when the ledger does not
+    /// serve the call (an older ledger): the caller loads one by one then.
+    async fn views_page(
+        &self,
+        page: &[String],
+        since: Timestamp,
+        got: &mut HashMap<String, Result<AccountView, SourceError>>,
+    ) -> Result<(), ()> {
+        let mut ask: Vec<String> = page.to_vec();
+        while !ask.is_empty() {
+            let mut c = self.client.clone();
+            let req = pb::GetAccountViewsRequest {
+                account_ids: ask.clone(),
+                since: Some(conv::ts_to(since)),
+            };
+            let r = match self.timed(c.get_account_views(req)).await {
+                Ok(r) => r.into_inner(),
+                Err(LinkError::Status(s)) if s.code() == Code::Unimplemented => return Err(()),
+                Err(e) => {
+                    let err = match e {
+                        LinkError::Status(s) => source_error("", &s),
+                        e => SourceError::Unavailable(e.to_string()),
+                    };
+                    for id in ask.drain(..) {
+                        got.insert(id, Err(err.clone()));
+                    }
+                    break;
+                }
+            };
+            for v in r.views {
+                let id = v
+                    .account
+                    .as_ref()
+                    .map(|a| a.account_id.clone())
+                    .unwrap_or_default();
+                got.insert(id, view_from_pb(v, r.as_of_seq));
+            }
+            for id in r.not_found {
+                got.insert(id.clone(), Err(SourceError::NotFound(id)));
+            }
+            if r.deferred.len() >= ask.len() {
+                // No progress: the ledger cannot fit even one; not retried forever.
+                for id in r.deferred {
+                    got.insert(
+                        id,
+                        Err(SourceError::Unavailable(format!(
+                            "account view {TOO_LARGE}"
+                        ))),
+                    );
+                }
+                break;
+            }
+            ask = r.deferred;
+        }
+        Ok(())
+    }
+}
+
+/// One view of GetAccountViews as the dialer's [`AccountView`], at the page's version.
+fn view_from_pb(v: pb::AccountView, version: i64) -> Result<AccountView, SourceError> {
+    let bad =
+        |e: ValidationError| SourceError::Unavailable(format!("ledger sent an invalid record: {e}"));
+    let account = conv::account_from_pb(v.account.unwrap_or_default()).map_err(bad)?;
+    let contacts = v
+        .contacts
+        .into_iter()
+        .map(conv::outcome_from_pb)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let promises = v
+        .promises
+        .into_iter()
+        .map(conv::promise_from_pb)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    Ok(AccountView {
+        account,
+        contacts,
+        promises,
+        version,
+    })
+}
+
 impl AccountSource for LedgerLink {
+    /// GetAccountViews, a page of [`VIEWS_PER_CALL`] accounts per round trip (a ledger
+    /// without it: one [`AccountSource::load`] each).
+    async fn load_many(&self, ids: &[String]) -> Vec<Result<AccountView, SourceError>> {
+        let since = self.history_since();
+        let mut got: HashMap<String, Result<AccountView, SourceError>> =
+            HashMap::with_capacity(ids.len());
+        for page in ids.chunks(VIEWS_PER_CALL) {
+            if self.views_page(page, since, &mut got).await.is_err() {
+                for chunk in page.chunks(32) {
+                    let loads = crate::account::join_all(chunk.iter().map(|id| self.load(id)));
+                    for (id, r) in chunk.iter().zip(loads.await) {
+                        got.insert(id.clone(), r);
+                    }
+                }
+            }
+        }
+        ids.iter()
+            .map(|id| {
+                got.get(id).cloned().unwrap_or_else(|| {
+                    Err(SourceError::Unavailable(format!(
+                        "the ledger did not answer for account {id}"
+                    )))
+                })
+            })
+            .collect()
+    }
+
     /// The feed's head first (the view's version: every change up to it is in what follows),
     /// then GetAccount, GetContactHistory (the last `history_days`) and ListPromises,
     /// concurrently.
     async fn load(&self, account_id: &str) -> Result<AccountView, SourceError> {
         let version = self.check(&[]).await?.as_of_seq;
-        let since = Timestamp::now()
-            .checked_sub(SignedDuration::from_hours(
-                i64::from(self.opts.history_days) * 24,
-            ))
-            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let since = self.history_since();
         let (mut c1, mut c2, mut c3) = (
             self.client.clone(),
             self.client.clone(),

@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{MAX_VIEW_ACCOUNTS, Store};
 use ledger_api::common::account_filter_in;
 use ledger_api::domain::{self, *};
 use ledger_api::limits::{self, ID_BYTES, MAX_OUTCOMES_PER_MESSAGE, PAGE_TOKEN_BYTES};
@@ -36,6 +36,12 @@ pub const ACCOUNTS_PAGE_DEFAULT: u32 = 1000;
 pub const ACCOUNTS_PAGE_MAX: u32 = 10_000;
 /// Most changes one pre-dial check returns (beyond, its `as_of_seq` stops earlier).
 pub const CHECK_CHANGES_MAX: u32 = 10_000;
+/// Most account records one UpsertAccounts transaction writes.
+pub const UPSERT_CHUNK: usize = 1000;
+/// How long an UpsertAccounts chunk waits for more records after its first.
+pub const UPSERT_WAIT: Duration = Duration::from_millis(5);
+/// A GetAccountViews answer stays under this many bytes (a quarter of the message limit).
+pub const VIEWS_PAGE_BYTES: usize = collections_proto::MAX_MESSAGE_BYTES / 4;
 /// How often a watcher polls for other replicas' commits when idle.
 pub const WATCH_POLL: Duration = Duration::from_millis(500);
 
@@ -186,6 +192,113 @@ async fn apply_batch(
     Ok(acks)
 }
 
+/// Reads what the stream has ready, up to `max` messages: waits for the first, then takes
+/// what arrives within `wait` of it. Empty at the end of the stream.
+async fn read_chunk<T>(
+    stream: &mut Streaming<T>,
+    max: usize,
+    wait: Duration,
+) -> Result<Vec<T>, Status> {
+    let mut chunk = Vec::new();
+    let Some(first) = stream.message().await? else {
+        return Ok(chunk);
+    };
+    chunk.push(first);
+    let deadline = tokio::time::Instant::now() + wait;
+    while chunk.len() < max {
+        match tokio::time::timeout_at(deadline, stream.message()).await {
+            Ok(Ok(Some(m))) => chunk.push(m),
+            Ok(Ok(None)) | Err(_) => break,
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+    Ok(chunk)
+}
+
+/// One chunk of `UpsertAccounts`: records refused at the edge are reported as they are, the
+/// others written in one batch ([`Store::upsert_accounts`]); results in stream order.
+async fn apply_upserts(
+    store: Store,
+    metrics: Metrics,
+    actor: String,
+    records: Vec<(u32, String, Result<Account, pb::RecordError>)>,
+) -> Vec<pb::UpsertAccountResult> {
+    let mut valid = Vec::new();
+    let mut slots = Vec::new();
+    for (i, (_, _, r)) in records.iter().enumerate() {
+        if let Ok(a) = r {
+            valid.push(a.clone());
+            slots.push(i);
+        }
+    }
+    let started = Instant::now();
+    let applied = store.upsert_accounts(valid, &actor).await;
+    metrics
+        .batch_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let mut applied: Vec<Option<_>> = applied.into_iter().map(Some).collect();
+    let mut by_slot = std::collections::HashMap::new();
+    for (k, i) in slots.into_iter().enumerate() {
+        by_slot.insert(i, applied[k].take());
+    }
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(i, (index, account_id, parsed))| {
+            let result = match parsed {
+                Err(e) => Err(e),
+                Ok(_) => match by_slot.remove(&i).flatten() {
+                    Some(Ok(o)) => Ok(o),
+                    Some(Err(e)) => Err(store_record_error(&e)),
+                    None => Err(record_error("INTERNAL", "", "internal error")),
+                },
+            };
+            let (status, error) = match result {
+                Ok(UpsertOutcome::Created) => (pb::UpsertStatus::Created, None),
+                Ok(UpsertOutcome::Updated) => (pb::UpsertStatus::Updated, None),
+                Ok(UpsertOutcome::Unchanged) => (pb::UpsertStatus::Unchanged, None),
+                Err(e) => (pb::UpsertStatus::Rejected, Some(e)),
+            };
+            pb::UpsertAccountResult {
+                index,
+                account_id,
+                status: status as i32,
+                error,
+            }
+        })
+        .collect()
+}
+
+/// Adds a chunk's results to the response and the metrics. A chunk task that panicked
+/// reports nothing (its records are missing from `results`, the client sees the gap).
+fn collect_upserts(
+    resp: &mut pb::UpsertAccountsResponse,
+    metrics: &Metrics,
+    done: Result<Vec<pb::UpsertAccountResult>, tokio::task::JoinError>,
+) {
+    let results = match done {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "account batch task failed");
+            return;
+        }
+    };
+    for r in results {
+        let status = r.status();
+        match status {
+            pb::UpsertStatus::Created => resp.created += 1,
+            pb::UpsertStatus::Updated => resp.updated += 1,
+            pb::UpsertStatus::Unchanged => resp.unchanged += 1,
+            _ => resp.rejected += 1,
+        }
+        metrics
+            .accounts
+            .with_label_values(&[status.as_str_name()])
+            .inc();
+        resp.results.push(r);
+    }
+}
+
 /// One outcome as read from the stream: valid, or rejected at the edge.
 enum Item {
     Ok(Box<ContactOutcome>),
@@ -204,47 +317,44 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         let mut stream = req.into_inner();
         let mut resp = pb::UpsertAccountsResponse::default();
         let mut index = 0u32;
-        while let Some(msg) = stream.message().await? {
-            let account_id = msg
-                .account
-                .as_ref()
-                .map(|a| a.account_id.clone())
-                .unwrap_or_default();
-            let result = match msg.account {
-                None => Err(record_error("INVALID_ARGUMENT", "account", "is required")),
-                Some(a) => match account_in(a) {
-                    Err(v) => Err(invalid_record(&v)),
-                    Ok(a) => self
-                        .store
-                        .upsert_account(a, &caller.subject)
-                        .await
-                        .map_err(|e| store_record_error(&e)),
-                },
-            };
-            let (status, error) = match result {
-                Ok(UpsertOutcome::Created) => (pb::UpsertStatus::Created, None),
-                Ok(UpsertOutcome::Updated) => (pb::UpsertStatus::Updated, None),
-                Ok(UpsertOutcome::Unchanged) => (pb::UpsertStatus::Unchanged, None),
-                Err(e) => (pb::UpsertStatus::Rejected, Some(e)),
-            };
-            match status {
-                pb::UpsertStatus::Created => resp.created += 1,
-                pb::UpsertStatus::Updated => resp.updated += 1,
-                pb::UpsertStatus::Unchanged => resp.unchanged += 1,
-                _ => resp.rejected += 1,
+        // One chunk commits while the next is read; chunks commit in stream order, so a
+        // later record of an account wins.
+        let mut inflight: Option<tokio::task::JoinHandle<Vec<pb::UpsertAccountResult>>> = None;
+        loop {
+            let chunk = read_chunk(&mut stream, UPSERT_CHUNK, UPSERT_WAIT).await?;
+            if chunk.is_empty() {
+                break;
             }
-            self.metrics
-                .accounts
-                .with_label_values(&[status.as_str_name()])
-                .inc();
-            resp.results.push(pb::UpsertAccountResult {
-                index,
-                account_id,
-                status: status as i32,
-                error,
-            });
-            index += 1;
+            let mut records = Vec::with_capacity(chunk.len());
+            for msg in chunk {
+                let account_id = msg
+                    .account
+                    .as_ref()
+                    .map(|a| a.account_id.clone())
+                    .unwrap_or_default();
+                let parsed = match msg.account {
+                    None => Err(record_error("INVALID_ARGUMENT", "account", "is required")),
+                    Some(a) => account_in(a).map_err(|v| invalid_record(&v)),
+                };
+                records.push((index, account_id, parsed));
+                index += 1;
+            }
+            if let Some(prev) = inflight.take() {
+                collect_upserts(&mut resp, &self.metrics, prev.await);
+            }
+            inflight = Some(tokio::spawn(apply_upserts(
+                self.store.clone(),
+                self.metrics.clone(),
+                caller.subject.clone(),
+                records,
+            )));
         }
+        if let Some(prev) = inflight.take() {
+            collect_upserts(&mut resp, &self.metrics, prev.await);
+        }
+        self.metrics
+            .change_head
+            .set(*self.store.subscribe_head().borrow());
         tracing::info!(
             created = resp.created,
             updated = resp.updated,
@@ -254,6 +364,60 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
             "accounts upserted"
         );
         Ok(Response::new(resp))
+    }
+
+    async fn get_account_views(
+        &self,
+        req: Request<pb::GetAccountViewsRequest>,
+    ) -> Result<Response<pb::GetAccountViewsResponse>, Status> {
+        let r = req.into_inner();
+        if r.account_ids.is_empty() {
+            return Err(bad_field("account_ids", "is required"));
+        }
+        if r.account_ids.len() > MAX_VIEW_ACCOUNTS {
+            return Err(bad_field(
+                "account_ids",
+                &format!("at most {MAX_VIEW_ACCOUNTS} per call"),
+            ));
+        }
+        for (i, id) in r.account_ids.iter().enumerate() {
+            required_id(&format!("account_ids[{i}]"), id)?;
+        }
+        let since = opt_ts_from(&r.since, "since").map_err(invalid)?;
+        let page = self
+            .store
+            .account_views(&r.account_ids, since)
+            .await
+            .map_err(status)?;
+        let mut out = pb::GetAccountViewsResponse {
+            not_found: page.not_found,
+            as_of_seq: page.as_of_seq,
+            ..Default::default()
+        };
+        // Every account fits one message (the ledger's bounds), a page of them may not:
+        // what would pass VIEWS_PAGE_BYTES is deferred to the next ask.
+        let mut bytes = 0usize;
+        for v in page.views {
+            if bytes >= VIEWS_PAGE_BYTES {
+                out.deferred.push(v.account.account_id);
+                continue;
+            }
+            let view = pb::AccountView {
+                account: Some(account_out(v.account)),
+                contacts: v.contacts.into_iter().map(outcome_out).collect(),
+                promises: v.promises.into_iter().map(promise_out).collect(),
+            };
+            let len = prost::Message::encoded_len(&view);
+            if bytes > 0 && bytes + len > VIEWS_PAGE_BYTES {
+                bytes = VIEWS_PAGE_BYTES;
+                out.deferred
+                    .push(view.account.map(|a| a.account_id).unwrap_or_default());
+                continue;
+            }
+            bytes += len;
+            out.views.push(view);
+        }
+        Ok(Response::new(out))
     }
 
     async fn get_account(

@@ -1,5 +1,5 @@
-//! `ledgerd`: runs the ledger gRPC server (default), purges contact events past retention,
-//! or mints a bearer token for a role.
+//! `ledgerd`: runs the ledger gRPC server (default), applies the migrations and exits,
+//! purges contact events past retention, or mints a bearer token for a role.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -11,6 +11,9 @@ use service::cli::{Cli, Command};
 /// ledgerd's commands beside `serve` and `token`.
 #[derive(Debug, Subcommand)]
 enum Own {
+    /// Apply the pending migrations to `database_url` and exit (0 when the schema is
+    /// current): what a deployment's migration job runs before the servers start.
+    Migrate,
     /// Delete contact events whose debts saw no activity for `retention_years`.
     Purge {
         /// Print the cutoff and exit without deleting anything.
@@ -27,6 +30,19 @@ async fn main() -> anyhow::Result<()> {
         .context("invalid ledgerd configuration")?;
     match cli.cmd.unwrap_or(Command::Serve) {
         Command::Serve => serve(cfg).await,
+        Command::Own(Own::Migrate) => {
+            let url = &cfg.server.database_url;
+            let store = Store::connect(url).await.with_context(|| {
+                format!("migrating {}", service::config::redact_url(url))
+            })?;
+            println!(
+                "ledgerd migrations applied ({}, change head {})",
+                store.dialect(),
+                store.max_seq().await?
+            );
+            store.close().await;
+            Ok(())
+        }
         Command::Own(Own::Purge { dry_run }) => {
             let cutoff = jiff::Timestamp::now()
                 .to_zoned(jiff::tz::TimeZone::UTC)

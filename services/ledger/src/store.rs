@@ -141,6 +141,9 @@ macro_rules! audit {
     };
 }
 
+mod bulk;
+pub use bulk::{DialingView, MAX_VIEW_ACCOUNTS, ViewPage};
+
 fn us(t: Timestamp) -> i64 {
     t.as_microsecond()
 }
@@ -199,6 +202,9 @@ struct AccountRow {
 
 #[derive(Debug, FromRow)]
 struct PersonRow {
+    /// Selected by the batched reads only (grouping).
+    #[sqlx(default)]
+    account_id: String,
     person_id: String,
     full_name: String,
     role: String,
@@ -206,6 +212,9 @@ struct PersonRow {
 
 #[derive(Debug, FromRow)]
 struct PhoneRow {
+    /// Selected by the batched reads only (grouping).
+    #[sqlx(default)]
+    account_id: String,
     person_id: String,
     number: String,
     kind: String,
@@ -232,6 +241,9 @@ impl PhoneRow {
 
 #[derive(Debug, FromRow)]
 struct AddressRow {
+    /// Selected by the batched reads only (grouping).
+    #[sqlx(default)]
+    account_id: String,
     person_id: String,
     line1: String,
     city: String,
@@ -243,6 +255,9 @@ struct AddressRow {
 
 #[derive(Debug, FromRow)]
 struct DebtRow {
+    /// Selected by the batched reads only (grouping).
+    #[sqlx(default)]
+    account_id: String,
     debt_id: String,
     balance_minor: i64,
     currency: String,
@@ -283,6 +298,9 @@ impl HoldRow {
 
 #[derive(Debug, FromRow)]
 struct BlackoutRow {
+    /// Selected by the batched reads only (grouping).
+    #[sqlx(default)]
+    account_id: String,
     days: String,
     from_time: String,
     to_time: String,
@@ -294,6 +312,9 @@ struct BlackoutRow {
 
 #[derive(Debug, FromRow)]
 struct CallConsentRow {
+    /// Selected by the batched reads only (grouping).
+    #[sqlx(default)]
+    account_id: String,
     debt_id: String,
     given_at: i64,
     days: i32,
@@ -639,7 +660,7 @@ impl Store {
     /// retried load posts nothing twice; see [`Store::post_openings`]).
     pub async fn upsert_account(&self, acct: Account, actor: &str) -> Result<UpsertOutcome> {
         let outcome = self.upsert_profile(acct.clone(), actor).await?;
-        self.post_openings(&acct, actor).await?;
+        self.post_openings(&[&acct], actor).await?;
         Ok(outcome)
     }
 

@@ -177,6 +177,8 @@ pub(crate) enum Command {
         unacked: Vec<crate::outcomes::Unacknowledged>,
         read_at: Millis,
         report: AddReport,
+        /// Loaded to be queued (an AddAccounts page), not a refresh of a queued account.
+        fresh: bool,
         reply: Option<oneshot::Sender<AddReport>>,
     },
     AccountChanged {

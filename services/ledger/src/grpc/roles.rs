@@ -57,6 +57,10 @@ pub const ROLES: RoleTable = RoleTable::new(&[
         CRM_OR_DIALER,
     ),
     ("/collections.ledger.v1.LedgerService/CheckAccounts", DIALER),
+    (
+        "/collections.ledger.v1.LedgerService/GetAccountViews",
+        CRM_OR_DIALER,
+    ),
     // Issue 12: the CRM imports money events; managers read the reports.
     (
         "/collections.ledger.v1.ReceivablesService/ImportMoneyEvents",

@@ -188,23 +188,26 @@ impl Store {
         Ok(rows.into_iter().map(|(a,)| a).collect())
     }
 
-    /// After a load: each debt with a balance and no money events of its own gets its
+    /// After a load (of one account, or a batch's: one import for all): each debt with a balance and no money events of its own gets its
     /// opening balance, a `charge` (principal, the debt's currency) `opening:<debt_id>` due
     /// `days_past_due` days before the load date (so its aging is what the CRM said). The
     /// engine refuses a charge due before its date, so it is dated on its due date too. Later
     /// loads post nothing (the debt has events then): the balance is the ledger's from the
     /// first load on. Debts that had money events before the load get the holds of their
     /// disputes (imported before the debt was known to the ledger).
-    pub(super) async fn post_openings(&self, acct: &Account, actor: &str) -> Result<()> {
-        let ids: Vec<String> = acct.debts.iter().map(|d| d.debt_id.clone()).collect();
+    pub(super) async fn post_openings(&self, accts: &[&Account], actor: &str) -> Result<()> {
+        let ids: Vec<String> = accts
+            .iter()
+            .flat_map(|a| a.debts.iter().map(|d| d.debt_id.clone()))
+            .collect();
         if ids.is_empty() {
             return Ok(());
         }
         let had = self.with_money_events(&ids).await?;
         let today = self.today();
-        let events: Vec<Event> = acct
-            .debts
+        let events: Vec<Event> = accts
             .iter()
+            .flat_map(|a| a.debts.iter())
             .filter(|d| d.balance_minor > 0 && !had.contains(&d.debt_id))
             .map(|d| {
                 let days = d.days_past_due.clamp(0, MAX_DAYS_PAST_DUE);
@@ -286,7 +289,15 @@ impl Store {
     /// figures as of the ledger's today: its summary, its balance (open minus credit, never
     /// below 0: a read may be written back) and days past due (of the oldest open item).
     pub(super) async fn fill_receivables(&self, account: &mut Account) -> Result<()> {
-        let ids: Vec<String> = account.debts.iter().map(|d| d.debt_id.clone()).collect();
+        self.fill_receivables_many(&mut [account]).await
+    }
+
+    /// [`Store::fill_receivables`] for many accounts with one read of their money events.
+    pub(super) async fn fill_receivables_many(&self, accounts: &mut [&mut Account]) -> Result<()> {
+        let ids: Vec<String> = accounts
+            .iter()
+            .flat_map(|a| a.debts.iter().map(|d| d.debt_id.clone()))
+            .collect();
         if ids.is_empty() {
             return Ok(());
         }
@@ -295,7 +306,7 @@ impl Store {
             return Ok(());
         }
         let today = self.today();
-        for d in &mut account.debts {
+        for d in accounts.iter_mut().flat_map(|a| a.debts.iter_mut()) {
             if let Some(a) = book.account(&d.debt_id) {
                 let r = debt_summary(a, today);
                 d.balance_minor = r.open_minor.saturating_sub(r.credit_balance_minor).max(0);

@@ -36,7 +36,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::figures::{AgentCounts, Counters, Figures, QueueView, RunState};
 use super::seats::Seats;
 use super::{AddReport, Backend, CampaignControl, Clock, Command, Deadlines, EngineError};
-use crate::account::{AccountSource, AccountView, SourceError, history_entry};
+use crate::account::{AccountSource, AccountView, SourceError, history_entry, join_all};
 use crate::campaign::CampaignSpec;
 use crate::outcomes::{OutcomeSink, Unacknowledged, WriteKind};
 use crate::session::{
@@ -476,9 +476,10 @@ impl<B: Backend> Runtime<B> {
                 unacked,
                 read_at,
                 report,
+                fresh,
                 reply,
             } => {
-                self.loaded(views, unacked, read_at, report, reply, now)
+                self.loaded(views, unacked, read_at, report, fresh, reply, now)
                     .await
             }
             Command::AccountChanged { account_id } => {
@@ -514,44 +515,87 @@ impl<B: Backend> Runtime<B> {
     /// Loads accounts in a separate task (the ledger may be slow) and comes back with
     /// [`Command::Loaded`]. Each batch reads the outbox before the ledger: an outcome the
     /// ledger acknowledges (and the outbox drops) in between is then in the ledger's answer,
-    /// so the counter rebuild misses no attempt.
+    /// so the counter rebuild misses no attempt. An AddAccounts (`reply` set) loads in pages
+    /// of [`LOAD_PAGE`] through [`AccountSource::load_many`], each page queued as it arrives
+    /// (dialing starts on the first page while the rest load, at most [`LOAD_AHEAD`] pages
+    /// ahead of the queue); a refresh (no `reply`) loads its accounts one by one.
     fn load(&self, ids: Vec<String>, reply: Option<oneshot::Sender<AddReport>>) {
         let backend = self.backend.clone();
         let tx = self.tx.clone();
-        let read_at = self.clock.now_ms();
+        let clock = self.clock;
+        let Some(reply) = reply else {
+            tokio::spawn(async move {
+                let read_at = clock.now_ms();
+                let mut report = AddReport::default();
+                let mut views = Vec::with_capacity(ids.len());
+                let mut unacked = Vec::new();
+                for chunk in ids.chunks(32) {
+                    match backend.outbox().unacknowledged(chunk).await {
+                        Ok(u) => unacked.extend(u),
+                        Err(e) => {
+                            // Fail closed: without it the counters cannot be rebuilt.
+                            warn!(error = %e, "outbox unavailable: accounts not loaded");
+                            report.unavailable.extend(chunk.iter().cloned());
+                            continue;
+                        }
+                    }
+                    let loads = chunk.iter().map(|id| backend.source().load(id));
+                    sort_loads(chunk, join_all(loads).await, &mut views, &mut report);
+                }
+                let _ = tx.send(Command::Loaded {
+                    views,
+                    unacked,
+                    read_at,
+                    report,
+                    fresh: false,
+                    reply: None,
+                });
+            });
+            return;
+        };
         tokio::spawn(async move {
-            let mut report = AddReport::default();
-            let mut views = Vec::with_capacity(ids.len());
-            let mut unacked = Vec::new();
-            for chunk in ids.chunks(32) {
-                match backend.outbox().unacknowledged(chunk).await {
-                    Ok(u) => unacked.extend(u),
+            let mut total = AddReport::default();
+            let mut ahead: std::collections::VecDeque<oneshot::Receiver<AddReport>> =
+                std::collections::VecDeque::new();
+            for page in ids.chunks(LOAD_PAGE) {
+                let read_at = clock.now_ms();
+                let mut report = AddReport::default();
+                let unacked = match backend.outbox().unacknowledged(page).await {
+                    Ok(u) => u,
                     Err(e) => {
-                        // Fail closed: without it the counters cannot be rebuilt.
                         warn!(error = %e, "outbox unavailable: accounts not loaded");
-                        report.unavailable.extend(chunk.iter().cloned());
+                        total.unavailable.extend(page.iter().cloned());
                         continue;
                     }
+                };
+                let mut views = Vec::with_capacity(page.len());
+                let loads = backend.source().load_many(page).await;
+                sort_loads(page, loads, &mut views, &mut report);
+                let (page_reply, page_done) = oneshot::channel();
+                if tx
+                    .send(Command::Loaded {
+                        views,
+                        unacked,
+                        read_at,
+                        report,
+                        fresh: true,
+                        reply: Some(page_reply),
+                    })
+                    .is_err()
+                {
+                    return; // the campaign ended
                 }
-                let loads = chunk.iter().map(|id| backend.source().load(id));
-                for (id, r) in chunk.iter().zip(join_all(loads).await) {
-                    match r {
-                        Ok(v) => views.push(v),
-                        Err(SourceError::NotFound(_)) => report.not_found.push(id.clone()),
-                        Err(SourceError::Unavailable(e)) => {
-                            warn!(error = %e, "account source unavailable");
-                            report.unavailable.push(id.clone());
-                        }
+                ahead.push_back(page_done);
+                while ahead.len() > LOAD_AHEAD {
+                    if let Some(done) = ahead.pop_front() {
+                        add_report(&mut total, done.await);
                     }
                 }
             }
-            let _ = tx.send(Command::Loaded {
-                views,
-                unacked,
-                read_at,
-                report,
-                reply,
-            });
+            for done in ahead {
+                add_report(&mut total, done.await);
+            }
+            let _ = reply.send(total);
         });
     }
 
@@ -565,10 +609,10 @@ impl<B: Backend> Runtime<B> {
         unacked: Vec<Unacknowledged>,
         read_at: Millis,
         mut report: AddReport,
+        fresh: bool,
         reply: Option<oneshot::Sender<AddReport>>,
         now: Millis,
     ) {
-        let fresh = reply.is_some();
         let mut rows: HashMap<&str, Vec<&Unacknowledged>> = HashMap::new();
         for u in &unacked {
             rows.entry(u.account_id.as_str()).or_default().push(u);
@@ -1005,29 +1049,39 @@ where
     }
 }
 
-/// Polls futures concurrently (on this task) and collects their results in order, so a
-/// batch of store calls can be committed together.
-async fn join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
-            if o.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *o = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
+
+/// Accounts one AddAccounts page loads and queues: one GetAccountViews call.
+pub(crate) const LOAD_PAGE: usize = 1000;
+/// Pages an AddAccounts may have loaded and not yet queued (the engine queues a page while
+/// the next ones load).
+pub(crate) const LOAD_AHEAD: usize = 2;
+
+/// Sorts the results of loading `ids` into views and the report's failures.
+fn sort_loads(
+    ids: &[String],
+    loads: Vec<Result<AccountView, SourceError>>,
+    views: &mut Vec<AccountView>,
+    report: &mut AddReport,
+) {
+    for (id, r) in ids.iter().zip(loads) {
+        match r {
+            Ok(v) => views.push(v),
+            Err(SourceError::NotFound(_)) => report.not_found.push(id.clone()),
+            Err(SourceError::Unavailable(e)) => {
+                warn!(error = %e, "account source unavailable");
+                report.unavailable.push(id.clone());
             }
         }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
+    }
+}
+
+/// Adds a page's report to the total (a page whose campaign ended reports nothing).
+fn add_report(total: &mut AddReport, page: Result<AddReport, oneshot::error::RecvError>) {
+    if let Ok(p) = page {
+        total.queued += p.queued;
+        total.not_found.extend(p.not_found);
+        total.unavailable.extend(p.unavailable);
+    }
 }
 
 #[cfg(test)]
@@ -1168,3 +1222,4 @@ mod tests {
         assert_eq!(attributed(&v, &wrong), None);
     }
 }
+

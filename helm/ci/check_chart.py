@@ -256,19 +256,21 @@ def check_binaries(objs: list[dict], bindir: Path, workdir: Path) -> bool:
 
 
 def check_migration_job(objs: list[dict], bindir: Path, workdir: Path) -> bool:
-    """The migration Job's default command, run as written with the real ledgerd on an SQLite
-    file: it must exit 0 with the ledger's migrations applied. False: no such command."""
+    """The migration Job's command (`ledgerd migrate`, or the shell fallback that starts and
+    stops `ledgerd serve`), run as written with the real ledgerd on an SQLite file: it must
+    exit 0 with the ledger's migrations applied. False: no such command."""
     job = next((o for o in objs if o["kind"] == "Job"), None)
     if job is None:
         return False
     container = job["spec"]["template"]["spec"]["containers"][0]
-    if container.get("command", [""])[0] != "/bin/sh":
+    command = container.get("command", [""])
+    if command[0] not in ("/bin/sh", "ledgerd"):
         return False  # a custom command (values-all): nothing to run here
     db = workdir / "ledger.db"
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     env.update(PATH=f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}", TMPDIR=str(workdir),
                LEDGER_DATABASE_URL=f"sqlite://{db}?mode=rwc")
-    r = subprocess.run(container["command"], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     if r.returncode != 0 or "ledger migrations applied" not in r.stdout:
         raise Failed(f"the migration Job's command failed ({r.returncode}):\n{r.stdout}{r.stderr[-2000:]}")
     with sqlite3.connect(db) as c:

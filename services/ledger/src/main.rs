@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
                 format!("migrating {}", service::config::redact_url(url))
             })?;
             println!(
-                "ledgerd migrations applied ({}, change head {})",
+                "ledger migrations applied ({}, change head {})",
                 store.dialect(),
                 store.max_seq().await?
             );

@@ -329,7 +329,7 @@ async fn ledgerd_migrate_applies_and_exits(url: &str) {
             .expect("ledgerd runs");
         assert!(out.status.success(), "{out:?}");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("ledgerd migrations applied"), "{stdout}");
+        assert!(stdout.contains("ledger migrations applied"), "{stdout}");
     }
     // The schema is there: a store opens on it and it has no changes yet.
     let store = ledger::store::Store::connect(url).await.unwrap();

@@ -83,7 +83,10 @@ impl<T: AccountSource> AccountSource for OnRuntime<T> {
     async fn load_many(&self, ids: &[String]) -> Vec<Result<AccountView, SourceError>> {
         let a = ids.to_vec();
         let n = a.len();
-        match self.run(move |s| async move { s.load_many(&a).await }).await {
+        match self
+            .run(move |s| async move { s.load_many(&a).await })
+            .await
+        {
             Ok(v) => v,
             Err(e) => (0..n)
                 .map(|_| Err(SourceError::Unavailable(e.clone())))

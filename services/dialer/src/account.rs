@@ -299,7 +299,9 @@ fn clock_time(s: &str) -> Option<ClockTime> {
 
 /// Polls futures concurrently (on this task) and collects their results in order, so a
 /// batch of store calls can be committed together.
-pub(crate) async fn join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+pub(crate) async fn join_all<F: std::future::Future>(
+    futs: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {

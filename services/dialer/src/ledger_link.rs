@@ -304,8 +304,9 @@ impl LedgerLink {
 
 /// One view of GetAccountViews as the dialer's [`AccountView`], at the page's version.
 fn view_from_pb(v: pb::AccountView, version: i64) -> Result<AccountView, SourceError> {
-    let bad =
-        |e: ValidationError| SourceError::Unavailable(format!("ledger sent an invalid record: {e}"));
+    let bad = |e: ValidationError| {
+        SourceError::Unavailable(format!("ledger sent an invalid record: {e}"))
+    };
     let account = conv::account_from_pb(v.account.unwrap_or_default()).map_err(bad)?;
     let contacts = v
         .contacts

@@ -84,23 +84,26 @@ async fn dialing_begins_before_the_last_page_is_read() {
         name: "paged load".into(),
         ..CampaignSpec::default()
     };
-    let (handle, task) = engine::spawn(spec, stores.clone(), Arc::new(carrier.clone()), events, clock)
-        .expect("campaign");
-    let team = sim_agents::spawn_team(&handle, &carrier, 5, "a", &Behaviour::default(), 3)
-        .expect("team");
+    let (handle, task) = engine::spawn(
+        spec,
+        stores.clone(),
+        Arc::new(carrier.clone()),
+        events,
+        clock,
+    )
+    .expect("campaign");
+    let team =
+        sim_agents::spawn_team(&handle, &carrier, 5, "a", &Behaviour::default(), 3).expect("team");
     handle.start().await.expect("start");
     let adding = {
         let h = handle.clone();
         tokio::spawn(async move { h.add_accounts(ids).await })
     };
     let mut figures = handle.figures();
-    tokio::time::timeout(
-        Duration::from_secs(600),
-        figures.wait_for(|f| f.dials > 0),
-    )
-    .await
-    .expect("a dial while pages 2 and 3 wait (virtual time)")
-    .expect("figures");
+    tokio::time::timeout(Duration::from_secs(600), figures.wait_for(|f| f.dials > 0))
+        .await
+        .expect("a dial while pages 2 and 3 wait (virtual time)")
+        .expect("figures");
     log.lock().unwrap().push("dial".into());
     assert!(!adding.is_finished(), "the load is still under way");
     gate.add_permits(10);
@@ -119,7 +122,10 @@ async fn dialing_begins_before_the_last_page_is_read() {
         "a campaign load reads pages, not accounts one by one"
     );
     // Every account is accounted for: queued, or not callable now (holds), none lost.
-    assert!(report.not_found.is_empty() && report.unavailable.is_empty(), "{report:?}");
+    assert!(
+        report.not_found.is_empty() && report.unavailable.is_empty(),
+        "{report:?}"
+    );
     assert!(report.queued > 2_000, "{report:?}");
     handle.stop().await;
     task.await.expect("campaign task");

@@ -32,9 +32,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(cfg).await,
         Command::Own(Own::Migrate) => {
             let url = &cfg.server.database_url;
-            let store = Store::connect(url).await.with_context(|| {
-                format!("migrating {}", service::config::redact_url(url))
-            })?;
+            let store = Store::connect(url)
+                .await
+                .with_context(|| format!("migrating {}", service::config::redact_url(url)))?;
             println!(
                 "ledger migrations applied ({}, change head {})",
                 store.dialect(),

@@ -92,7 +92,11 @@ async fn a_bad_record_in_the_middle_is_refused_alone(url: &str) {
         assert_eq!(a.debts.len(), 2, "{id}");
         assert_eq!(a.call_consents.len(), 1, "{id}");
         assert_eq!(a.blackouts.len(), 1, "{id}");
-        assert_eq!(a.holds.len(), usize::from(id == "B-2" || id == "B-5"), "{id}");
+        assert_eq!(
+            a.holds.len(),
+            usize::from(id == "B-2" || id == "B-5"),
+            "{id}"
+        );
     }
     let missing = c
         .get_account(pb::GetAccountRequest {
@@ -106,8 +110,10 @@ async fn a_bad_record_in_the_middle_is_refused_alone(url: &str) {
     let stamps: BTreeSet<i64> = {
         let mut s = BTreeSet::new();
         for id in ["B-1", "B-2", "B-4", "B-5"] {
-            s.insert(get(&mut c, id).await.updated_at.unwrap().seconds * 1_000_000_000
-                + i64::from(get(&mut c, id).await.updated_at.unwrap().nanos));
+            s.insert(
+                get(&mut c, id).await.updated_at.unwrap().seconds * 1_000_000_000
+                    + i64::from(get(&mut c, id).await.updated_at.unwrap().nanos),
+            );
         }
         s
     };
@@ -171,7 +177,11 @@ async fn the_change_feed_carries_every_upserted_account(url: &str) {
     let r = upsert(&mut c, batch).await;
     assert_eq!(r.created as usize, n);
     let indexes: Vec<u32> = r.results.iter().map(|x| x.index).collect();
-    assert_eq!(indexes, (0..n as u32).collect::<Vec<_>>(), "results in stream order");
+    assert_eq!(
+        indexes,
+        (0..n as u32).collect::<Vec<_>>(),
+        "results in stream order"
+    );
     let mut accounts: HashMap<String, usize> = HashMap::new();
     let mut holds = BTreeSet::new();
     let mut after = 0;
@@ -223,7 +233,12 @@ async fn views_equal_the_per_account_reads(url: &str) {
     let acks = record(
         &mut c,
         vec![
-            outcome("k1", "V-1", common_pb::OutcomeKind::NoAnswer, T0 - 86_400 * 40),
+            outcome(
+                "k1",
+                "V-1",
+                common_pb::OutcomeKind::NoAnswer,
+                T0 - 86_400 * 40,
+            ),
             outcome("k2", "V-1", common_pb::OutcomeKind::Conversation, T0),
             outcome("k3", "V-4", common_pb::OutcomeKind::NoAnswer, T0 + 60),
         ],
@@ -265,7 +280,11 @@ async fn views_equal_the_per_account_reads(url: &str) {
         .iter()
         .map(|v| v.account.as_ref().unwrap().account_id.as_str())
         .collect();
-    assert_eq!(order, vec!["V-4", "V-1", "V-3", "V-2"], "asked order, once each");
+    assert_eq!(
+        order,
+        vec!["V-4", "V-1", "V-3", "V-2"],
+        "asked order, once each"
+    );
     for v in &r.views {
         let id = v.account.as_ref().unwrap().account_id.clone();
         let account = get(&mut c, &id).await;
@@ -295,7 +314,11 @@ async fn views_equal_the_per_account_reads(url: &str) {
         .iter()
         .map(|v| (v.contacts.len(), v.promises.len()))
         .collect();
-    assert_eq!(counts, vec![(1, 0), (1, 1), (0, 0), (0, 1)], "the table's cases");
+    assert_eq!(
+        counts,
+        vec![(1, 0), (1, 1), (0, 0), (0, 1)],
+        "the table's cases"
+    );
     srv.stop().await;
 }
 

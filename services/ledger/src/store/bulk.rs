@@ -14,9 +14,9 @@ use sqlstore::{Driver, List, sql, with_pool, write_tx};
 use ledger_api::domain::*;
 
 use super::{
-    AccountRow, AddressRow, BlackoutRow, CHANGES_LOCK, CallConsentRow, DebtRow, EventRow,
-    HoldRow, PersonRow, PhoneRow, PromiseRow, Result, Store, StoreError, assemble_account,
-    derived_hold_id, json, opt_us, us,
+    AccountRow, AddressRow, BlackoutRow, CHANGES_LOCK, CallConsentRow, DebtRow, EventRow, HoldRow,
+    PersonRow, PhoneRow, PromiseRow, Result, Store, StoreError, assemble_account, derived_hold_id,
+    json, opt_us, us,
 };
 
 /// Most bound parameters one multi-row statement carries (SQLite allows 32,766, PostgreSQL
@@ -495,7 +495,11 @@ impl Store {
     /// few queries (not per account): each account as [`Store::get_account`] reads it, its
     /// contacts since `since` (as `GetContactHistory` lists them) and its promises (as
     /// `ListPromises`). `as_of_seq` is the feed's head read first.
-    pub async fn account_views(&self, ids: &[String], since: Option<Timestamp>) -> Result<ViewPage> {
+    pub async fn account_views(
+        &self,
+        ids: &[String],
+        since: Option<Timestamp>,
+    ) -> Result<ViewPage> {
         if ids.len() > MAX_VIEW_ACCOUNTS {
             return Err(ValidationError::new(
                 "account_ids",
@@ -508,54 +512,64 @@ impl Store {
         unique.sort_unstable();
         unique.dedup();
         let since_us = since.map_or(i64::MIN, us);
-        let (accounts, persons, phones, addresses, debts, holds, blackouts, consents, events, promises) =
-            with_pool!(self.db, p, D => {
-                let accounts: Vec<AccountRow> = sqlx::query_as(sql!(D,
-                    "SELECT account_id, creditor, known_zone, updated_at FROM accounts \
-                     WHERE account_id " in_list(1)))
-                    .bind(List(&unique)).fetch_all(p).await?;
-                let persons: Vec<PersonRow> = sqlx::query_as(sql!(D,
-                    "SELECT account_id, person_id, full_name, role FROM persons WHERE account_id "
-                    in_list(1) " ORDER BY account_id, ord"))
-                    .bind(List(&unique)).fetch_all(p).await?;
-                let phones: Vec<PhoneRow> = sqlx::query_as(sql!(D,
-                    "SELECT account_id, person_id, number, kind, consent_automated, consent_source, \
-                     consent_at, consent_revoked_at, employer_prohibits FROM phones WHERE account_id "
-                    in_list(1) " ORDER BY account_id, person_id, ord"))
-                    .bind(List(&unique)).fetch_all(p).await?;
-                let addresses: Vec<AddressRow> = sqlx::query_as(sql!(D,
-                    "SELECT account_id, person_id, line1, city, zip, state, country, is_current \
-                     FROM addresses WHERE account_id " in_list(1) " ORDER BY account_id, person_id, ord"))
-                    .bind(List(&unique)).fetch_all(p).await?;
-                let debts: Vec<DebtRow> = sqlx::query_as(sql!(D,
-                    "SELECT d.account_id, d.debt_id, d.balance_minor, d.currency, d.days_past_due, \
-                     d.student_loan_group, d.original_creditor, a.last_activity_at \
-                     FROM debts d LEFT JOIN debt_activity a ON a.debt_id = d.debt_id \
-                     WHERE d.account_id " in_list(1) " ORDER BY d.account_id, d.ord"))
-                    .bind(List(&unique)).fetch_all(p).await?;
-                let holds: Vec<HoldRow> = sqlx::query_as(sql!(D,
-                    "SELECT hold_id, account_id, kind, debt_id, number, since, until, set_by, reason \
-                     FROM holds WHERE account_id " in_list(1) " ORDER BY account_id, since, hold_id"))
-                    .bind(List(&unique)).fetch_all(p).await?;
-                let blackouts: Vec<BlackoutRow> = sqlx::query_as(sql!(D,
-                    "SELECT account_id, days, from_time, to_time, since, until, number, place \
-                     FROM blackouts WHERE account_id " in_list(1) " ORDER BY account_id, ord"))
-                    .bind(List(&unique)).fetch_all(p).await?;
-                let consents: Vec<CallConsentRow> = sqlx::query_as(sql!(D,
-                    "SELECT account_id, debt_id, given_at, days, revoked_at FROM call_consents \
-                     WHERE account_id " in_list(1) " ORDER BY account_id, ord"))
-                    .bind(List(&unique)).fetch_all(p).await?;
-                let events: Vec<EventRow> = sqlx::query_as(sql!(D,
-                    "SELECT " event_cols!() " FROM contact_events WHERE started_at >= $2 \
-                     AND account_id " in_list(1) " ORDER BY account_id, started_at, event_id"))
-                    .bind(List(&unique)).bind(since_us).fetch_all(p).await?;
-                let promises: Vec<PromiseRow> = sqlx::query_as(sql!(D,
-                    "SELECT promise_id, account_id, debt_id, amount_minor, currency, due_date, \
-                     status, outcome_key, set_by, created_at, updated_at FROM promises \
-                     WHERE account_id " in_list(1) " ORDER BY account_id, created_at, promise_id"))
-                    .bind(List(&unique)).fetch_all(p).await?;
-                (accounts, persons, phones, addresses, debts, holds, blackouts, consents, events, promises)
-            });
+        let (
+            accounts,
+            persons,
+            phones,
+            addresses,
+            debts,
+            holds,
+            blackouts,
+            consents,
+            events,
+            promises,
+        ) = with_pool!(self.db, p, D => {
+            let accounts: Vec<AccountRow> = sqlx::query_as(sql!(D,
+                "SELECT account_id, creditor, known_zone, updated_at FROM accounts \
+                 WHERE account_id " in_list(1)))
+                .bind(List(&unique)).fetch_all(p).await?;
+            let persons: Vec<PersonRow> = sqlx::query_as(sql!(D,
+                "SELECT account_id, person_id, full_name, role FROM persons WHERE account_id "
+                in_list(1) " ORDER BY account_id, ord"))
+                .bind(List(&unique)).fetch_all(p).await?;
+            let phones: Vec<PhoneRow> = sqlx::query_as(sql!(D,
+                "SELECT account_id, person_id, number, kind, consent_automated, consent_source, \
+                 consent_at, consent_revoked_at, employer_prohibits FROM phones WHERE account_id "
+                in_list(1) " ORDER BY account_id, person_id, ord"))
+                .bind(List(&unique)).fetch_all(p).await?;
+            let addresses: Vec<AddressRow> = sqlx::query_as(sql!(D,
+                "SELECT account_id, person_id, line1, city, zip, state, country, is_current \
+                 FROM addresses WHERE account_id " in_list(1) " ORDER BY account_id, person_id, ord"))
+                .bind(List(&unique)).fetch_all(p).await?;
+            let debts: Vec<DebtRow> = sqlx::query_as(sql!(D,
+                "SELECT d.account_id, d.debt_id, d.balance_minor, d.currency, d.days_past_due, \
+                 d.student_loan_group, d.original_creditor, a.last_activity_at \
+                 FROM debts d LEFT JOIN debt_activity a ON a.debt_id = d.debt_id \
+                 WHERE d.account_id " in_list(1) " ORDER BY d.account_id, d.ord"))
+                .bind(List(&unique)).fetch_all(p).await?;
+            let holds: Vec<HoldRow> = sqlx::query_as(sql!(D,
+                "SELECT hold_id, account_id, kind, debt_id, number, since, until, set_by, reason \
+                 FROM holds WHERE account_id " in_list(1) " ORDER BY account_id, since, hold_id"))
+                .bind(List(&unique)).fetch_all(p).await?;
+            let blackouts: Vec<BlackoutRow> = sqlx::query_as(sql!(D,
+                "SELECT account_id, days, from_time, to_time, since, until, number, place \
+                 FROM blackouts WHERE account_id " in_list(1) " ORDER BY account_id, ord"))
+                .bind(List(&unique)).fetch_all(p).await?;
+            let consents: Vec<CallConsentRow> = sqlx::query_as(sql!(D,
+                "SELECT account_id, debt_id, given_at, days, revoked_at FROM call_consents \
+                 WHERE account_id " in_list(1) " ORDER BY account_id, ord"))
+                .bind(List(&unique)).fetch_all(p).await?;
+            let events: Vec<EventRow> = sqlx::query_as(sql!(D,
+                "SELECT " event_cols!() " FROM contact_events WHERE started_at >= $2 \
+                 AND account_id " in_list(1) " ORDER BY account_id, started_at, event_id"))
+                .bind(List(&unique)).bind(since_us).fetch_all(p).await?;
+            let promises: Vec<PromiseRow> = sqlx::query_as(sql!(D,
+                "SELECT promise_id, account_id, debt_id, amount_minor, currency, due_date, \
+                 status, outcome_key, set_by, created_at, updated_at FROM promises \
+                 WHERE account_id " in_list(1) " ORDER BY account_id, created_at, promise_id"))
+                .bind(List(&unique)).fetch_all(p).await?;
+            (accounts, persons, phones, addresses, debts, holds, blackouts, consents, events, promises)
+        });
         let mut persons = by_account(persons, |r| &r.account_id);
         let mut phones = by_account(phones, |r| &r.account_id);
         let mut addresses = by_account(addresses, |r| &r.account_id);

@@ -479,7 +479,7 @@ impl<B: Backend> Runtime<B> {
                 fresh,
                 reply,
             } => {
-                self.loaded(views, unacked, read_at, report, fresh, reply, now)
+                self.loaded(views, unacked, read_at, report, fresh, reply)
                     .await
             }
             Command::AccountChanged { account_id } => {
@@ -611,8 +611,8 @@ impl<B: Backend> Runtime<B> {
         mut report: AddReport,
         fresh: bool,
         reply: Option<oneshot::Sender<AddReport>>,
-        now: Millis,
     ) {
+        let now = self.clock.now_ms();
         let mut rows: HashMap<&str, Vec<&Unacknowledged>> = HashMap::new();
         for u in &unacked {
             rows.entry(u.account_id.as_str()).or_default().push(u);
@@ -1049,7 +1049,6 @@ where
     }
 }
 
-
 /// Accounts one AddAccounts page loads and queues: one GetAccountViews call.
 pub(crate) const LOAD_PAGE: usize = 1000;
 /// Pages an AddAccounts may have loaded and not yet queued (the engine queues a page while
@@ -1222,4 +1221,3 @@ mod tests {
         assert_eq!(attributed(&v, &wrong), None);
     }
 }
-

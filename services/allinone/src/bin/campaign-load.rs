@@ -105,6 +105,9 @@ fn generated(run: &str, start: usize, n: usize) -> Vec<lpb::UpsertAccountRequest
             }
             for p in &mut a.persons {
                 p.person_id = format!("{pre}-{}", p.person_id);
+                // The generator may draw one number twice; the ledger refuses that.
+                let mut seen = std::collections::HashSet::new();
+                p.phones.retain(|ph| seen.insert(ph.number.clone()));
             }
             out.push(lpb::UpsertAccountRequest {
                 account: Some(ledger_api::wire::account_out(a)),

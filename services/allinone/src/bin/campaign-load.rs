@@ -287,6 +287,10 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
                     .map(|(_, f)| f)
                     .find(|f| f.campaign_id == campaign);
                 if let Some(f) = f.filter(|f| f.dials > 0) {
+                    println!(
+                        "  first dial {:.2} s after StartCampaign",
+                        t0.elapsed().as_secs_f64()
+                    );
                     return (
                         t0.elapsed().as_secs_f64(),
                         f.queue.ready + f.queue.sleeping + f.queue.leased,

@@ -146,6 +146,9 @@ pub struct ServerSettings<S: ServiceSpec> {
     /// every caller is an admin).
     #[serde(default)]
     pub jwt_hs256_key: Option<String>,
+    /// `[telemetry]`: OTLP export of the spans (off by default; `crate::telemetry`).
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetrySettings,
     /// Which service these are for (no value of its own).
     #[serde(skip)]
     pub service: S,
@@ -166,6 +169,7 @@ impl<S: ServiceSpec> Default for ServerSettings<S> {
             listen: default_listen::<S>(),
             metrics_listen: None,
             jwt_hs256_key: None,
+            telemetry: Default::default(),
             service: S::default(),
         }
     }
@@ -173,13 +177,15 @@ impl<S: ServiceSpec> Default for ServerSettings<S> {
 
 impl<S: ServiceSpec> ServerSettings<S> {
     /// Applies `PREFIX_DATABASE_URL`, `PREFIX_LISTEN`, `PREFIX_METRICS_LISTEN` and
-    /// `PREFIX_JWT_HS256_KEY`.
+    /// `PREFIX_JWT_HS256_KEY`, and OpenTelemetry's `OTEL_EXPORTER_OTLP_ENDPOINT` and
+    /// `OTEL_SERVICE_NAME`.
     pub fn apply_env(&mut self, env: &Env<impl Fn(&str) -> Option<String>>) {
         let var = |name: &str| format!("{}_{name}", S::ENV_PREFIX);
         env.string(&var("DATABASE_URL"), &mut self.database_url);
         env.string(&var("LISTEN"), &mut self.listen);
         env.option(&var("METRICS_LISTEN"), &mut self.metrics_listen);
         env.option(&var("JWT_HS256_KEY"), &mut self.jwt_hs256_key);
+        self.telemetry.apply_env(env);
     }
 
     /// Checks every setting; the error names the first bad one.
@@ -204,6 +210,7 @@ impl<S: ServiceSpec> ServerSettings<S> {
                 "must be at least 32 bytes",
             ));
         }
+        self.telemetry.validate()?;
         Ok(())
     }
 

@@ -278,6 +278,39 @@ mod tests {
     }
 
     #[test]
+    fn the_telemetry_table_of_a_service_toml() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("demo.toml");
+        std::fs::write(
+            &p,
+            "own = 1\n[telemetry]\notlp_endpoint = \"http://collector:4317\"\n\
+             resource_attributes = { \"deployment.environment\" = \"prod\" }\n",
+        )
+        .expect("write");
+        let c: DemoConfig = read(Some(&p)).expect("valid");
+        assert_eq!(
+            c.server.telemetry.otlp_endpoint.as_deref(),
+            Some("http://collector:4317")
+        );
+        assert_eq!(
+            c.server.telemetry.resource_attributes["deployment.environment"],
+            "prod"
+        );
+        c.server.validate().expect("valid");
+        std::fs::write(&p, "[telemetry]\nendpoint = \"http://x:1\"\n").expect("write");
+        assert!(matches!(
+            read::<DemoConfig>(Some(&p)),
+            Err(ConfigError::Parse { .. })
+        ));
+        let mut s = ServerSettings::<Demo>::default();
+        s.telemetry.otlp_endpoint = Some("collector:4317".into());
+        assert_eq!(
+            s.validate().unwrap_err().field(),
+            Some("telemetry.otlp_endpoint")
+        );
+    }
+
+    #[test]
     fn env_overrides_and_bad_settings_are_named() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             Env(move |k: &str| {

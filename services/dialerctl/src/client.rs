@@ -1,5 +1,6 @@
-//! Where `dialerd` is and who is asking: the address and bearer token of the manager's
-//! commands, from flags, the environment (`DIALER_ADDR`, `DIALER_TOKEN`) or a config file
+//! Where `dialerd` is and who is asking: the address, bearer token and (for `https://`) CA
+//! certificate of the manager's commands, from flags, the environment (`DIALER_ADDR`,
+//! `DIALER_TOKEN`, `DIALER_CA_CERT`) or a config file
 //! (`--config`, else `$XDG_CONFIG_HOME/dialerctl/config.toml` or
 //! `~/.config/dialerctl/config.toml`), in that order; the gRPC clients on them; and gRPC
 //! errors turned into one line a manager can act on, with an exit code per kind.
@@ -14,7 +15,7 @@ use pb::compliance_service_client::ComplianceServiceClient;
 use serde::Deserialize;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 /// dialerd's default address (the demo's `--serve` listens there).
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
@@ -29,7 +30,12 @@ pub struct ConnArgs {
     /// A manager's (or admin's) bearer token [env DIALER_TOKEN, config `token`].
     #[arg(long, global = true)]
     pub token: Option<String>,
-    /// Config file with `addr` and `token` [default ~/.config/dialerctl/config.toml].
+    /// PEM file of the CA that signed dialerd's certificate, for an `https://` address [env
+    /// DIALER_CA_CERT, config `ca_cert`].
+    #[arg(long, global = true)]
+    pub ca_cert: Option<PathBuf>,
+    /// Config file with `addr`, `token` and `ca_cert` [default
+    /// ~/.config/dialerctl/config.toml].
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     /// Print one JSON document instead of a table (docs/dialer-service.md gives the shapes).
@@ -37,19 +43,21 @@ pub struct ConnArgs {
     pub json: bool,
 }
 
-/// The config file: both keys optional.
+/// The config file: every key optional.
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub addr: Option<String>,
     pub token: Option<String>,
+    pub ca_cert: Option<PathBuf>,
 }
 
-/// The address and token in force.
+/// The address, token and CA certificate in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conn {
     pub addr: String,
     pub token: Option<String>,
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The default config file's path, if a home is known.
@@ -80,12 +88,21 @@ pub fn resolve(args: &ConnArgs, env: &dyn Fn(&str) -> Option<String>) -> anyhow:
         .or_else(|| non_empty(env("DIALER_TOKEN")))
         .or_else(|| non_empty(file.token))
         .map(|t| t.trim().to_string());
+    let ca_cert = args
+        .ca_cert
+        .clone()
+        .or_else(|| non_empty(env("DIALER_CA_CERT")).map(PathBuf::from))
+        .or(file.ca_cert);
     let addr = if addr.contains("://") {
         addr
     } else {
         format!("http://{addr}")
     };
-    Ok(Conn { addr, token })
+    Ok(Conn {
+        addr,
+        token,
+        ca_cert,
+    })
 }
 
 fn read_config(path: &Path) -> anyhow::Result<FileConfig> {
@@ -103,11 +120,26 @@ impl Conn {
             kind: FailureKind::Unavailable,
             message: format!("cannot reach dialerd at {}: {e}", self.addr),
         };
-        Endpoint::from_shared(self.addr.clone())
-            .map_err(|e| Failure {
-                kind: FailureKind::Usage,
-                message: format!("--addr {}: {e}", self.addr),
-            })?
+        let usage = |message: String| Failure {
+            kind: FailureKind::Usage,
+            message,
+        };
+        let mut endpoint = Endpoint::from_shared(self.addr.clone())
+            .map_err(|e| usage(format!("--addr {}: {e}", self.addr)))?;
+        if self.addr.starts_with("https://") {
+            let Some(ca) = &self.ca_cert else {
+                return Err(usage(format!(
+                    "--addr {}: an https address needs the CA certificate that signed dialerd's (--ca-cert, DIALER_CA_CERT or `ca_cert` in the config file)",
+                    self.addr
+                )));
+            };
+            let pem =
+                std::fs::read(ca).map_err(|e| usage(format!("--ca-cert {}: {e}", ca.display())))?;
+            endpoint = endpoint
+                .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+                .map_err(|e| usage(format!("--ca-cert {}: {e}", ca.display())))?;
+        }
+        endpoint
             .connect_timeout(std::time::Duration::from_secs(5))
             .connect()
             .await
@@ -220,6 +252,19 @@ pub fn describe(status: &tonic::Status, what: &str) -> Failure {
             FailureKind::Unavailable,
             format!("{what}: dialerd is unavailable: {msg}"),
         ),
+        // A transport failure after connecting (e.g. plaintext to a TLS port): the status
+        // carries the connection's error.
+        Code::Cancelled | Code::Unknown | Code::Internal
+            if std::error::Error::source(status).is_some() =>
+        {
+            let cause = std::error::Error::source(status).map_or(String::new(), source_chain);
+            (
+                FailureKind::Unavailable,
+                format!(
+                    "{what}: the connection to dialerd failed ({msg}: {cause}); a dialerd with TLS needs an https:// address"
+                ),
+            )
+        }
         c => (FailureKind::Other, format!("{what}: {c:?}: {msg}")),
     };
     Failure { kind, message }
@@ -242,7 +287,11 @@ mod tests {
     fn flags_beat_the_environment_which_beats_the_file() {
         let dir = tempfile::tempdir().expect("tmp");
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "addr = \"file:1\"\ntoken = \"file-token\"\n").expect("write");
+        std::fs::write(
+            &file,
+            "addr = \"file:1\"\ntoken = \"file-token\"\nca_cert = \"file-ca.pem\"\n",
+        )
+        .expect("write");
         let from_file = ConnArgs {
             config: Some(file.clone()),
             ..ConnArgs::default()
@@ -252,27 +301,35 @@ mod tests {
             resolve(&from_file, &none).expect("conn"),
             Conn {
                 addr: "http://file:1".into(),
-                token: Some("file-token".into())
+                token: Some("file-token".into()),
+                ca_cert: Some("file-ca.pem".into()),
             }
         );
-        let env = env_of(&[("DIALER_ADDR", "env:2"), ("DIALER_TOKEN", "env-token")]);
+        let env = env_of(&[
+            ("DIALER_ADDR", "env:2"),
+            ("DIALER_TOKEN", "env-token"),
+            ("DIALER_CA_CERT", "env-ca.pem"),
+        ]);
         assert_eq!(
             resolve(&from_file, &env).expect("conn"),
             Conn {
                 addr: "http://env:2".into(),
-                token: Some("env-token".into())
+                token: Some("env-token".into()),
+                ca_cert: Some("env-ca.pem".into()),
             }
         );
         let flags = ConnArgs {
             addr: Some("https://flag:3".into()),
             token: Some("flag-token".into()),
+            ca_cert: Some("flag-ca.pem".into()),
             ..from_file
         };
         assert_eq!(
             resolve(&flags, &env).expect("conn"),
             Conn {
                 addr: "https://flag:3".into(),
-                token: Some("flag-token".into())
+                token: Some("flag-token".into()),
+                ca_cert: Some("flag-ca.pem".into()),
             }
         );
     }
@@ -286,7 +343,8 @@ mod tests {
             resolve(&ConnArgs::default(), &env).expect("conn"),
             Conn {
                 addr: DEFAULT_ADDR.into(),
-                token: None
+                token: None,
+                ca_cert: None,
             }
         );
         std::fs::create_dir_all(dir.path().join("dialerctl")).expect("mkdir");

@@ -248,6 +248,14 @@ async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Re
         "try: grpcurl -plaintext -H \"authorization: Bearer $MANAGER\" {} list",
         args.listen
     );
+    // The manager's console (README: "Running a campaign from the command line").
+    println!("or, in another terminal, the manager's console:");
+    println!(
+        "  export DIALER_ADDR={} DIALER_TOKEN={}",
+        args.listen,
+        embedded::dev_token(&ledger.jwt_key, "manager-1", Role::Manager)
+    );
+    println!("  dialerctl campaign list");
     // dialerd's own: Ctrl-C, or SIGTERM, starts its graceful shutdown.
     let shutdown = service::shutdown::signal()?;
     dialer::app::run(&cfg, shutdown, |line| println!("{line}")).await?;

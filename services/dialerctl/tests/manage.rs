@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use auth::{BearerAuth, Claims, Role, Token};
 use collections_proto::dialer_v1 as pb;
-use dialer::config::{CarrierConfig, Config, ServerSettings};
+use dialer::config::{CarrierConfig, Config, ServerSettings, TlsConfig};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -37,8 +37,20 @@ struct Dialerd {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// dialer's test certificates: `localhost.pem` signed by `ca.pem`.
+fn tls_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../dialer/tests/data")
+        .join(name)
+}
+
 impl Dialerd {
     async fn start() -> Dialerd {
+        Dialerd::start_with(false).await
+    }
+
+    /// `tls`: serve TLS with dialer's test certificate for `localhost`.
+    async fn start_with(tls: bool) -> Dialerd {
         let dir = tempfile::tempdir().expect("tmp");
         let cfg = Config {
             server: ServerSettings {
@@ -59,6 +71,10 @@ impl Dialerd {
                 clock_start: Some("2026-11-23T16:00:00Z".into()),
             },
             shutdown_grace_s: 5,
+            tls: tls.then(|| TlsConfig {
+                cert_path: tls_file("localhost.pem"),
+                key_path: tls_file("localhost.key"),
+            }),
             ..Config::default()
         };
         cfg.validate().expect("valid config");
@@ -479,4 +495,41 @@ async fn refused_tokens_and_bad_campaign_files_get_one_line_and_an_exit_code() {
     let (code, line) = refused(&out);
     assert_eq!(code, 6, "{line}");
     assert!(line.contains("cannot reach dialerd"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_with_the_ca_certificate_that_signed_dialerds() {
+    let d = Dialerd::start_with(true).await;
+    let port = d.addr.rsplit(':').next().expect("port").to_string();
+    let https = format!("https://localhost:{port}");
+    let manager = token("m1", Role::Manager);
+    let ca = tls_file("ca.pem");
+    let ca = ca.to_str().expect("path");
+    let out = dialerctl(&https, &manager, &["campaign", "list", "--ca-cert", ca]).await;
+    assert_eq!(ok(&out), "no campaigns\n");
+    // No CA: said before connecting.
+    let out = dialerctl(&https, &manager, &["campaign", "list"]).await;
+    let (code, line) = refused(&out);
+    assert_eq!(code, 2, "{line}");
+    assert!(line.contains("--ca-cert"), "{line}");
+    // A certificate that did not sign dialerd's: the handshake fails.
+    let leaf = tls_file("localhost.key");
+    let out = dialerctl(
+        &https,
+        &manager,
+        &[
+            "campaign",
+            "list",
+            "--ca-cert",
+            leaf.to_str().expect("path"),
+        ],
+    )
+    .await;
+    assert_ne!(refused(&out).0, 0);
+    // Plaintext to a TLS server does not pass either.
+    let out = dialerctl(&d.addr, &manager, &["campaign", "list"]).await;
+    let (code, line) = refused(&out);
+    assert_eq!(code, 6, "{line}");
+    assert!(line.contains("https://"), "{line}");
+    d.shutdown().await;
 }

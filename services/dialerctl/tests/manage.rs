@@ -533,3 +533,89 @@ async fn over_tls_with_the_ca_certificate_that_signed_dialerds() {
     assert!(line.contains("https://"), "{line}");
     d.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_agents_work_a_campaign_and_the_manager_sees_them() {
+    let d = Dialerd::start().await;
+    let addr = d.addr.clone();
+    let manager = token("m1", Role::Manager);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("floor.toml");
+    std::fs::write(&file, "campaign_id = \"floor\"\nwrap_up_s = 5\n").expect("write");
+    let out = dialerctl(
+        &addr,
+        &manager,
+        &["campaign", "create", "-f", file.to_str().expect("p")],
+    )
+    .await;
+    ok(&out);
+    let ids: Vec<String> = (0..150).map(|i| format!("A{i:06}")).collect();
+    let mut args = vec!["campaign", "add", "floor"];
+    args.extend(ids.iter().map(String::as_str));
+    ok(&dialerctl(&addr, &manager, &args).await);
+    ok(&dialerctl(&addr, &manager, &["campaign", "start", "floor"]).await);
+
+    // A manager's token may not log agents in.
+    let out = dialerctl(&addr, &manager, &["sim-agents", "floor", "--count", "2"]).await;
+    assert_eq!(refused(&out).0, 3);
+
+    let admin = token("admin", Role::Admin);
+    let team = {
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            dialerctl(
+                &addr,
+                &admin,
+                &[
+                    "sim-agents",
+                    "floor",
+                    "--count",
+                    "3",
+                    "--talk-s",
+                    "0.2",
+                    "--seconds",
+                    "120",
+                ],
+            )
+            .await
+        })
+    };
+    let listed = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let v = json(&dialerctl(&addr, &manager, &["agents", "--json"]).await);
+            let calls: u64 = v["agents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| a["calls"].as_u64().unwrap_or(0))
+                .sum();
+            if calls >= 3 {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+    .await
+    .expect("the simulated agents take calls");
+    let mut agents: Vec<&str> = listed["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .map(|a| a["agent_id"].as_str().expect("id"))
+        .collect();
+    agents.sort_unstable();
+    assert_eq!(agents, ["sim-agent-1", "sim-agent-2", "sim-agent-3"]);
+
+    // Stopping the campaign ends their sessions, and the command with them.
+    let out = dialerctl(&addr, &manager, &["campaign", "stop", "floor", "--wait"]).await;
+    assert_eq!(
+        ok(&out),
+        "campaign floor: stopped (predictive, abandonment target 3.00%)\n"
+    );
+    let out = tokio::time::timeout(Duration::from_secs(60), team)
+        .await
+        .expect("sim-agents ends with the campaign")
+        .expect("joined");
+    assert!(ok(&out).starts_with("3 simulated agents logged in to floor"));
+    d.shutdown().await;
+}

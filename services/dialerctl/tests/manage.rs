@@ -619,3 +619,80 @@ async fn simulated_agents_work_a_campaign_and_the_manager_sees_them() {
     assert!(ok(&out).starts_with("3 simulated agents logged in to floor"));
     d.shutdown().await;
 }
+
+/// `dialerctl watch` on a real terminal (a pseudo-terminal from `script`, bsdutils, an
+/// essential Debian package): it draws the campaign, `p` pauses it, `r` resumes it, `q`
+/// quits with exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_on_a_terminal_pauses_resumes_and_quits() {
+    use std::io::Write as _;
+    let d = Dialerd::start().await;
+    let addr = d.addr.clone();
+    let manager = token("m1", Role::Manager);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("w.toml");
+    std::fs::write(&file, "campaign_id = \"wall\"\n").expect("write");
+    ok(&dialerctl(
+        &addr,
+        &manager,
+        &["campaign", "create", "-f", file.to_str().expect("p")],
+    )
+    .await);
+    ok(&dialerctl(&addr, &manager, &["campaign", "start", "wall"]).await);
+
+    let screen = dir.path().join("screen");
+    let mut child = std::process::Command::new("script")
+        .args(["-qfc"])
+        .arg(format!(
+            "stty cols 110 rows 30; {} watch wall",
+            env!("CARGO_BIN_EXE_dialerctl")
+        ))
+        .arg(&screen)
+        .env("DIALER_ADDR", &addr)
+        .env("DIALER_TOKEN", &manager)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("TERM", "xterm-256color")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("script runs");
+    let mut keys = child.stdin.take().expect("stdin");
+    // Presses `key` until the campaign is in `state` (the first press may come before the
+    // view has taken the terminal).
+    let mut press_until = async |key: &[u8], state: &str| {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                keys.write_all(key).expect("key");
+                keys.flush().expect("flush");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let v = json(
+                    &dialerctl(&addr, &manager, &["campaign", "show", "wall", "--json"]).await,
+                );
+                if v["state"] == state {
+                    return;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{state} after pressing {key:?}"));
+    };
+    press_until(b"p", "paused").await;
+    press_until(b"r", "running").await;
+    keys.write_all(b"q").expect("q");
+    keys.flush().expect("flush");
+    let status = tokio::task::spawn_blocking(move || {
+        let s = child.wait().expect("exit");
+        drop(keys);
+        s
+    })
+    .await
+    .expect("joined");
+    assert!(status.success(), "{status:?}");
+    let drawn = String::from_utf8_lossy(&std::fs::read(&screen).expect("typescript")).to_string();
+    // Words, not phrases: a redraw writes only the cells that changed, so the spaces a
+    // phrase shares with the previous frame are skipped by cursor moves.
+    for want in ["wall", "RUNNING", "PAUSED", "paused:", "resumed", "ratio"] {
+        assert!(drawn.contains(want), "{want:?} not drawn");
+    }
+    d.shutdown().await;
+}

@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::figures::{AgentCounts, Counters, Figures, QueueView, RunState};
+use super::figures::{AgentCounts, AgentRow, Counters, Figures, QueueView, RunState};
 use super::seats::Seats;
 use super::{AddReport, Backend, CampaignControl, Clock, Command, Deadlines, EngineError};
 use crate::account::{AccountSource, AccountView, SourceError, history_entry};
@@ -196,14 +196,16 @@ impl<B: Backend> Runtime<B> {
 
     pub(crate) fn initial_figures(&self) -> Figures {
         let mut c = self.counters.clone();
-        c.snapshot(
+        let mut f = c.snapshot(
             self.clock.now_ms(),
             self.state,
             AgentCounts::default(),
             0,
             self.seats.time,
             QueueView::default(),
-        )
+        );
+        f.abandon_target = self.spec.abandon_target;
+        f
     }
 
     pub(crate) async fn run(
@@ -383,14 +385,39 @@ impl<B: Backend> Runtime<B> {
             }
         }
         let lines = self.calls.values().filter(|c| c.on_line()).count() as u32;
-        self.counters.snapshot(
+        let mut f = self.counters.snapshot(
             now,
             self.state,
             agents,
             lines,
             self.seats.time,
             self.queue_view,
-        )
+        );
+        f.abandon_target = self.spec.abandon_target;
+        f.roster = self
+            .seats
+            .iter()
+            .map(|s| {
+                let (state, pause_code) = match &s.state {
+                    SeatState::LoggedOut => ("logged_out", ""),
+                    SeatState::NotReady { code } => ("not_ready", code.as_str()),
+                    SeatState::Ready => ("ready", ""),
+                    SeatState::Reserved => ("reserved", ""),
+                    SeatState::OnCall => ("on_call", ""),
+                    SeatState::WrapUp => ("wrap_up", ""),
+                };
+                AgentRow {
+                    agent_id: s.agent.clone(),
+                    state,
+                    pause_code: pause_code.to_string(),
+                    since_ms: s.since,
+                    call_id: s.call.map(|c| c.to_string()),
+                    calls: s.calls,
+                    talk_ms: s.talk_ms,
+                }
+            })
+            .collect();
+        f
     }
 
     // ------------------------------------------------------------------ calls and leases

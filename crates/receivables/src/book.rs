@@ -154,6 +154,61 @@ impl Book {
         sorted
     }
 
+    /// The account owning the event with this id.
+    pub fn owner_of(&self, event_id: &str) -> Option<&Account> {
+        self.ids
+            .get(event_id)
+            .and_then(|&(slot, _)| self.accounts.get(slot))
+    }
+
+    /// Whether an event with this id is stored.
+    pub fn contains_event(&self, event_id: &str) -> bool {
+        self.ids.contains_key(event_id)
+    }
+
+    /// A book of whole accounts already checked (copies of another book's): nothing is
+    /// re-checked. A kept book's store checks a batch in a small book of the accounts it
+    /// touches and [`Book::absorb`]s it once the batch is stored.
+    pub fn of_accounts(accounts: impl IntoIterator<Item = Account>) -> Book {
+        let mut book = Book::new();
+        for account in accounts {
+            book.put_account(account);
+        }
+        book
+    }
+
+    /// Takes over `other`'s accounts, each replacing this book's account of the same id:
+    /// `other` holds whole accounts (as [`Book::of_accounts`] made them, plus events checked
+    /// there), so each of its accounts is a superset of this book's.
+    pub fn absorb(&mut self, other: Book) {
+        for account in other.accounts {
+            self.put_account(account);
+        }
+    }
+
+    fn put_account(&mut self, account: Account) {
+        let (slot, from) = match self.by_account.get(&account.id) {
+            Some(&slot) => {
+                let old = self.accounts.get(slot).map_or(0, |a| a.events.len());
+                self.events -= old;
+                (slot, old.min(account.events.len()))
+            }
+            None => {
+                let slot = self.accounts.len();
+                self.by_account.insert(account.id.clone(), slot);
+                self.accounts.push(Account::new(account.id.clone()));
+                (slot, 0)
+            }
+        };
+        for (index, event) in account.events.iter().enumerate().skip(from) {
+            self.ids.insert(event.id.clone(), (slot, index as u32));
+        }
+        self.events += account.events.len();
+        if let Some(a) = self.accounts.get_mut(slot) {
+            *a = account;
+        }
+    }
+
     /// Checks one event against the book and stores it; the same id with the same content is
     /// a no-op, with a different content an error.
     pub fn insert(&mut self, event: Event) -> Result<Inserted, EventError> {

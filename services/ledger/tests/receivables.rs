@@ -19,6 +19,7 @@ both_stores!(
     a_refused_batch_leaves_nothing,
     statement_shows_one_account,
     arrival_order_holds_across_insert_chunks,
+    a_second_store_never_serves_a_stale_book,
 );
 
 const KPI_EVENTS: &str = include_str!("../../../crates/receivables/tests/data/kpi_example.jsonl");
@@ -283,6 +284,57 @@ async fn arrival_order_holds_across_insert_chunks(url: &str) {
         report_out(&want)
     );
     srv.stop().await;
+}
+
+fn parsed(events: &[String]) -> Vec<receivables::Event> {
+    events
+        .iter()
+        .map(|e| receivables::Event::from_value(&serde_json::from_str(e).unwrap()).unwrap())
+        .collect()
+}
+
+/// Two stores on one database (two `ledgerd` replicas): each keeps its book in memory, and
+/// each report catches up with what the other committed, so neither serves a stale book.
+async fn a_second_store_never_serves_a_stale_book(url: &str) {
+    use ledger::store::Store;
+    let one = Store::connect(url).await.unwrap();
+    let two = Store::connect(url).await.unwrap();
+    let events = lines(KPI_EVENTS);
+    let (first, second) = events.split_at(7);
+    let (s, d) = ("2024-03-01".parse().unwrap(), "2024-03-31".parse().unwrap());
+    one.import_money_events(parsed(first), "t").await.unwrap();
+    // `two` loads its book now, with the first part only.
+    let partial = two.receivables_report(s, d).await.unwrap();
+    assert_eq!(
+        partial,
+        replay(&first.join("\n"), "2024-03-01", "2024-03-31")
+    );
+    // `one` imports the rest; `two` sees it in its next report and statement.
+    one.import_money_events(parsed(second), "t").await.unwrap();
+    let expected: receivables::Report = serde_json::from_str(KPI_REPORT).unwrap();
+    assert_ne!(partial, expected);
+    assert_eq!(two.receivables_report(s, d).await.unwrap(), expected);
+    let st = two.account_statement("D", d).await.unwrap();
+    assert!(st.state.in_dispute);
+    // And the other way: `two` imports (checked against its caught-up book: a reference to
+    // an event `one` stored), `one` reports it.
+    let later = r#"{"type":"dispute_resolved","id":"dr1","account":"D","date":"2024-03-25","dispute":"d-d1","resolution":"verified"}"#.to_owned();
+    let r = two
+        .import_money_events(parsed(std::slice::from_ref(&later)), "t")
+        .await
+        .unwrap();
+    assert_eq!(r.new, 1);
+    let mut all = events.clone();
+    all.push(later);
+    let want = replay(&all.join("\n"), "2024-03-01", "2024-03-31");
+    assert_eq!(want.kpi.accounts_in_dispute, 0);
+    assert_eq!(one.receivables_report(s, d).await.unwrap(), want);
+    assert_eq!(two.receivables_report(s, d).await.unwrap(), want);
+    // A duplicate through `one` is a duplicate (its book caught up before checking).
+    let r = one.import_money_events(parsed(&all), "t").await.unwrap();
+    assert_eq!((r.new, r.duplicates), (0, all.len()));
+    one.close().await;
+    two.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -415,6 +415,56 @@ mod tests {
         }
     }
 
+    fn ev(text: &str) -> Event {
+        Event::from_value(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    /// A batch checked in a book of copied accounts and absorbed gives the book that
+    /// importing the batch directly gives.
+    #[test]
+    fn absorbing_a_checked_copy_equals_importing() {
+        let c1 = ev(
+            r#"{"type":"charge","id":"c1","account":"a","date":"2024-01-01","amount_minor":100,"due":"2024-01-31","category":"fee"}"#,
+        );
+        let c2 = ev(
+            r#"{"type":"charge","id":"c2","account":"b","date":"2024-01-01","amount_minor":100,"due":"2024-01-31","category":"fee"}"#,
+        );
+        let p1 = ev(
+            r#"{"type":"payment","id":"p1","account":"a","date":"2024-02-01","amount_minor":40,"applies_to":"c1"}"#,
+        );
+        let r1 = ev(
+            r#"{"type":"reversal","id":"r1","account":"a","date":"2024-02-02","reverses":"p1"}"#,
+        );
+        let c3 = ev(
+            r#"{"type":"charge","id":"c3","account":"c","date":"2024-01-01","amount_minor":9,"due":"2024-01-31","category":"fee"}"#,
+        );
+        let mut kept = Book::new();
+        kept.import([c1.clone(), c2.clone(), p1.clone()]).unwrap();
+        let batch = [r1.clone(), c3.clone(), p1.clone()];
+        let mut checked = Book::of_accounts(kept.account("a").cloned());
+        assert!(checked.contains_event("p1"));
+        assert_eq!(checked.import(batch.clone()).unwrap().new, 2);
+        // A second reversal of p1 is refused in the copy: the link came along.
+        let r2 = ev(
+            r#"{"type":"reversal","id":"r2","account":"a","date":"2024-02-03","reverses":"p1"}"#,
+        );
+        assert!(checked.clone().insert(r2.clone()).is_err());
+        kept.absorb(checked);
+        let mut direct = Book::new();
+        direct.import([c1, c2, p1]).unwrap();
+        direct.import(batch).unwrap();
+        assert_eq!(kept.len(), direct.len());
+        assert_eq!(kept.owner_of("c3").map(Account::id), Some("c"));
+        assert_eq!(kept.owner_of("r1").map(Account::id), Some("a"));
+        for id in ["a", "b", "c"] {
+            assert_eq!(
+                kept.account(id).map(|a| a.events().to_vec()),
+                direct.account(id).map(|a| a.events().to_vec())
+            );
+        }
+        assert!(kept.insert(r2).is_err());
+    }
+
     #[test]
     fn day_number_epoch() {
         assert_eq!(day_number(Date::constant(1970, 1, 1)), 0);

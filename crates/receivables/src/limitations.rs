@@ -167,6 +167,41 @@ mod tests {
         assert!(barred(leap, 1, Date::constant(2021, 2, 28)));
     }
 
+    /// The flag reads the oldest open item's due date; paid off, nothing is barred; a
+    /// state not in the table is never barred.
+    #[test]
+    fn time_barred_from_the_oldest_open_due_date() {
+        let book = crate::jsonl::load(concat!(
+            r#"{"type":"charge","id":"c1","account":"a","date":"2019-01-01","amount_minor":100,"due":"2019-01-31","category":"principal"}"#,
+            "\n",
+            r#"{"type":"charge","id":"c2","account":"a","date":"2021-06-01","amount_minor":50,"due":"2021-06-30","category":"fee"}"#,
+            "\n",
+            r#"{"type":"payment","id":"p1","account":"a","date":"2023-06-01","amount_minor":100,"applies_to":"c1"}"#,
+        ))
+        .unwrap();
+        let account = book.account("a").unwrap();
+        let table = LimitationsTable::us();
+        // CA: 4 years from 2019-01-31.
+        let before = account.state_as_of(Date::constant(2023, 1, 30));
+        assert_eq!(accrual_date(&before), Some(Date::constant(2019, 1, 31)));
+        assert!(!time_barred(table, "CA", &before));
+        let on = account.state_as_of(Date::constant(2023, 1, 31));
+        assert!(time_barred(table, "CA", &on));
+        assert!(time_barred(table, "ca", &on));
+        assert!(!time_barred(table, "IL", &on), "IL: 5 years");
+        assert!(!time_barred(table, "PR", &on), "not in the table");
+        // Once c1 is paid, the oldest open item is c2 (due 2021-06-30): not barred in CA
+        // until 2025-06-30.
+        let later = account.state_as_of(Date::constant(2024, 1, 1));
+        assert_eq!(accrual_date(&later), Some(Date::constant(2021, 6, 30)));
+        assert!(!time_barred(table, "CA", &later));
+        assert!(time_barred(
+            table,
+            "CA",
+            &account.state_as_of(Date::constant(2025, 6, 30))
+        ));
+    }
+
     #[test]
     fn a_bad_table_names_the_line() {
         let e = LimitationsTable::parse("state,w,o,source\nCA,4,x,\"s\"\n").unwrap_err();

@@ -172,7 +172,12 @@ impl Book {
     pub fn of_accounts(accounts: impl IntoIterator<Item = Account>) -> Book {
         let mut book = Book::new();
         for account in accounts {
-            book.put_account(account);
+            let (slot, _) = book.put_account(account);
+            if let Some(a) = book.accounts.get(slot) {
+                for (index, event) in a.events.iter().enumerate() {
+                    book.ids.insert(event.id.clone(), (slot, index as u32));
+                }
+            }
         }
         book
     }
@@ -181,12 +186,24 @@ impl Book {
     /// `other` holds whole accounts (as [`Book::of_accounts`] made them, plus events checked
     /// there), so each of its accounts is a superset of this book's.
     pub fn absorb(&mut self, other: Book) {
-        for account in other.accounts {
-            self.put_account(account);
+        let Book { accounts, ids, .. } = other;
+        // Where each of `other`'s slots went, and from which event index its ids are new.
+        let placed: Vec<(usize, usize)> = accounts
+            .into_iter()
+            .map(|account| self.put_account(account))
+            .collect();
+        for (id, (slot, index)) in ids {
+            if let Some(&(to, from)) = placed.get(slot)
+                && index as usize >= from
+            {
+                self.ids.insert(id, (to, index));
+            }
         }
     }
 
-    fn put_account(&mut self, account: Account) {
+    /// Puts a whole account in (replacing its older copy); returns its slot and how many
+    /// of its events the book had before (their ids are already indexed).
+    fn put_account(&mut self, account: Account) -> (usize, usize) {
         let (slot, from) = match self.by_account.get(&account.id) {
             Some(&slot) => {
                 let old = self.accounts.get(slot).map_or(0, |a| a.events.len());
@@ -200,13 +217,11 @@ impl Book {
                 (slot, 0)
             }
         };
-        for (index, event) in account.events.iter().enumerate().skip(from) {
-            self.ids.insert(event.id.clone(), (slot, index as u32));
-        }
         self.events += account.events.len();
         if let Some(a) = self.accounts.get_mut(slot) {
             *a = account;
         }
+        (slot, from)
     }
 
     /// Checks one event against the book and stores it; the same id with the same content is

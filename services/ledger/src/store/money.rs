@@ -52,6 +52,14 @@ pub struct Statement {
     pub state: AccountState,
 }
 
+/// The rows after the kept book's seq, a page at a time (so loading a large book never holds
+/// all its rows' text at once).
+const CATCH_UP: &str = "SELECT seq, event_id, account_id, body FROM money_events WHERE seq > $1 \
+                        ORDER BY seq LIMIT $2";
+
+/// Rows per catch-up query.
+const CATCH_UP_ROWS: i64 = 100_000;
+
 /// Most rows one INSERT statement writes.
 const INSERT_CHUNK: usize = 10_000;
 
@@ -102,20 +110,35 @@ impl NewRows {
 }
 
 impl Chunk<'_> {
-    /// The rows as one JSON array of `[id, account, date, body, hash]` (SQLite's bulk
-    /// insert reads it with `json_each`).
-    fn sqlite_json(&self) -> Result<String> {
-        let rows: Vec<[&str; 5]> = self
-            .ids
-            .iter()
-            .zip(self.accounts)
-            .zip(self.dates)
-            .zip(self.bodies)
-            .zip(self.hashes)
-            .map(|((((i, a), d), b), h)| [i.as_str(), a, d, b, h])
-            .collect();
-        serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("rows: {e}")))
+    fn len(&self) -> usize {
+        self.ids.len()
     }
+}
+
+/// Rows per SQLite INSERT: 5 bound values a row, under SQLite's 32,766 variables.
+const SQLITE_INSERT_ROWS: usize = 6_000;
+
+/// The SQLite INSERT of `rows` rows: `$1` the recorded instant, then 5 values a row.
+fn sqlite_insert(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO money_events \
+         (event_id, account_id, event_date, body, content_hash, recorded_at) VALUES ",
+    );
+    for r in 0..rows {
+        let p = 2 + r * 5;
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(${},${},${},${},${},$1)",
+            p,
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4
+        ));
+    }
+    sql
 }
 
 /// A stored event's row, as loaded into a book.
@@ -207,10 +230,14 @@ fn book_of(rows: &[MoneyRow]) -> Result<Book> {
 
 /// SHA-256 of the stored JSON, in hex.
 fn content_hash(body: &str) -> String {
-    Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(body.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// The first top-level field (in name order) where two events' JSON differ: what a
@@ -265,14 +292,18 @@ impl Store {
             // Under the lock nobody else writes money events: catch the kept book up with
             // what others committed (in this transaction: an in-memory SQLite has one
             // connection), then check against it.
-            let since = self.money.seq().await;
-            let rows: Vec<MoneyRow> = sqlx::query_as(
-                "SELECT seq, event_id, account_id, body FROM money_events WHERE seq > $1 \
-                 ORDER BY seq")
-                .bind(since)
-                .fetch_all(&mut *tx)
-                .await?;
-            self.money.apply(rows).await?;
+            loop {
+                let rows: Vec<MoneyRow> = sqlx::query_as(CATCH_UP)
+                    .bind(self.money.seq().await)
+                    .bind(CATCH_UP_ROWS)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let more = rows.len() as i64 == CATCH_UP_ROWS;
+                self.money.apply(rows).await?;
+                if !more {
+                    break;
+                }
+            }
             // The accounts to check against: the batch's, and those owning its ids (an id
             // re-imported under another account is a conflict, seen only with its owner),
             // copied out of the kept book so a refused batch leaves it untouched.
@@ -307,8 +338,8 @@ impl Store {
                 rows.push(event, body);
             }
             // In batch order, so `seq` is the arrival order. PostgreSQL: arrays through
-            // UNNEST; SQLite: one JSON array of rows through json_each. Chunked so no
-            // statement carries more than INSERT_CHUNK rows.
+            // UNNEST, INSERT_CHUNK rows a statement; SQLite: multi-row VALUES,
+            // SQLITE_INSERT_ROWS rows a statement.
             for chunk in rows.chunks() {
                 match <D as Driver>::DIALECT {
                     sqlstore::Dialect::Postgres => {
@@ -329,16 +360,23 @@ impl Store {
                         .await?;
                     }
                     sqlstore::Dialect::Sqlite => {
-                        sqlx::query(
-                            "INSERT INTO money_events \
-                             (event_id, account_id, event_date, body, content_hash, recorded_at) \
-                             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
-                             value ->> 4, $2 FROM json_each($1) ORDER BY key",
-                        )
-                        .bind(chunk.sqlite_json()?)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                        // Bound values, not a JSON array: SQLite parsing JSON per row cost
+                        // more than the insert itself.
+                        for at in (0..chunk.len()).step_by(SQLITE_INSERT_ROWS) {
+                            let end = (at + SQLITE_INSERT_ROWS).min(chunk.len());
+                            // Only placeholders are generated: nothing of the rows is in it.
+                            let sql = sqlx::AssertSqlSafe(sqlite_insert(end - at));
+                            let mut q = sqlx::query(sql).bind(now);
+                            for i in at..end {
+                                q = q
+                                    .bind(&chunk.ids[i])
+                                    .bind(&chunk.accounts[i])
+                                    .bind(&chunk.dates[i])
+                                    .bind(&chunk.bodies[i])
+                                    .bind(&chunk.hashes[i]);
+                            }
+                            q.execute(&mut *tx).await?;
+                        }
                     }
                 }
             }
@@ -384,16 +422,22 @@ impl Store {
     }
 
     /// Catches the kept book up with the rows committed after the seq it holds (all of
-    /// them the first time): one query on the primary key.
+    /// them the first time, [`CATCH_UP_ROWS`] per query): one query on the primary key when
+    /// nothing or little is new.
     pub(crate) async fn money_catch_up(&self) -> Result<()> {
-        let since = self.money.seq().await;
-        let rows: Vec<MoneyRow> = with_pool!(self.db, p, D => sqlx::query_as(
-            "SELECT seq, event_id, account_id, body FROM money_events WHERE seq > $1 \
-             ORDER BY seq")
-            .bind(since)
-            .fetch_all(p)
-            .await?);
-        self.money.apply(rows).await
+        loop {
+            let since = self.money.seq().await;
+            let rows: Vec<MoneyRow> = with_pool!(self.db, p, D => sqlx::query_as(CATCH_UP)
+                .bind(since)
+                .bind(CATCH_UP_ROWS)
+                .fetch_all(p)
+                .await?);
+            let more = rows.len() as i64 == CATCH_UP_ROWS;
+            self.money.apply(rows).await?;
+            if !more {
+                return Ok(());
+            }
+        }
     }
 
     /// The kept book, caught up with every committed import (read-locked while held:

@@ -129,6 +129,7 @@ impl Server {
             dialer::app::sample_source(opts.accounts, clock.now_ms()),
             compliance::Engine::builtin(),
             "test-replica",
+            None,
         )
         .await
         .expect("stores (Redis on REDIS_URL: run scripts/services-up)");

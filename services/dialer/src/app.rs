@@ -502,7 +502,10 @@ pub async fn run(
         ));
     }
     let listener = bind(cfg.server.listen_addr()?).await?;
-    let scan = listener.local_addr().ok().and_then(|a| app.own_campaigns(a));
+    let scan = listener
+        .local_addr()
+        .ok()
+        .and_then(|a| app.own_campaigns(a));
     let (leases, lease_store) = (app.leases.clone(), app.store.clone());
     if let Ok(addr) = listener.local_addr() {
         announce(&format!("dialerd listening on {addr}"));

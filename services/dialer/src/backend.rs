@@ -96,7 +96,11 @@ pub async fn service_stores<O, S>(
                     AnyQueue::Redis(match &fence {
                         Some(f) => {
                             let (f, c) = (f.clone(), campaign.to_string());
-                            RedisQueue::fenced(conn.clone(), campaign, std::sync::Arc::new(move || f(&c)))
+                            RedisQueue::fenced(
+                                conn.clone(),
+                                campaign,
+                                std::sync::Arc::new(move || f(&c)),
+                            )
                         }
                         None => RedisQueue::new(conn.clone(), campaign),
                     })

@@ -273,7 +273,10 @@ impl Config {
         }
         env.string("DIALER_REPLICA_ID", &mut self.replica_id);
         env.parsed("DIALER_REPLICA_CLAIM_TTL_S", &mut self.replica_claim_ttl_s)?;
-        env.parsed("DIALER_CAMPAIGN_LEASE_TTL_S", &mut self.campaign_lease_ttl_s)?;
+        env.parsed(
+            "DIALER_CAMPAIGN_LEASE_TTL_S",
+            &mut self.campaign_lease_ttl_s,
+        )?;
         env.parsed(
             "DIALER_CAMPAIGN_LEASE_SCAN_MS",
             &mut self.campaign_lease_scan_ms,

@@ -26,7 +26,7 @@ pub struct LeaseTiming {
 }
 
 impl Default for LeaseTiming {
-    /// A SIGKILLed holder's campaigns are taken over within ttl + scan = 7 s.
+    /// A SIGKILLed holder's campaigns are taken over within ttl + 2 scans = 8 s.
     fn default() -> Self {
         LeaseTiming {
             ttl: Duration::from_secs(6),
@@ -51,10 +51,11 @@ impl LeaseTiming {
     }
 
     /// The longest from a holder's death to another replica holding its campaign: the lease
-    /// lapses within `ttl` of its last renewal and some replica scans within `scan` after
-    /// that (each replica scans every [`LeaseTiming::renew_every`]).
+    /// lapses within `ttl` of its last renewal, every replica scans within `scan` after that,
+    /// and a replica already at its fair share takes it at its second sighting (one more
+    /// scan) if no replica under its share did.
     pub fn takeover_bound(&self) -> Duration {
-        self.ttl + self.scan
+        self.ttl + 2 * self.scan
     }
 }
 
@@ -143,13 +144,10 @@ impl Leases {
     }
 
     fn took(&self, campaign: &str, token: i64, valid_until: Instant) {
-        self.held.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            campaign.to_string(),
-            Held {
-                token,
-                valid_until,
-            },
-        );
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(campaign.to_string(), Held { token, valid_until });
         self.tokens
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -168,9 +166,16 @@ impl Leases {
             .unwrap_or_else(|e| e.into_inner())
             .remove(campaign);
         if let Some(h) = was {
-            warn!(campaign_id = campaign, token = h.token, why, "campaign lease lost: not dialing it");
+            warn!(
+                campaign_id = campaign,
+                token = h.token,
+                why,
+                "campaign lease lost: not dialing it"
+            );
             if let Some(m) = &self.metrics {
-                m.lease_lost.with_label_values(&[campaign, &self.owner]).inc();
+                m.lease_lost
+                    .with_label_values(&[campaign, &self.owner])
+                    .inc();
             }
         }
     }
@@ -236,7 +241,9 @@ pub async fn scan(
                     Ok(false) => leases.lost(&campaign, "taken over"),
                     // Not renewed this time: dialing stops at `valid_until` unless a later
                     // renewal gets through.
-                    Err(e) => warn!(campaign_id = %campaign, error = %e, "renewing the campaign lease"),
+                    Err(e) => {
+                        warn!(campaign_id = %campaign, error = %e, "renewing the campaign lease")
+                    }
                 }
             }
             Some(_) => leases.lost(&campaign, "taken over"),
@@ -263,7 +270,11 @@ pub async fn scan(
             continue;
         }
         let sent = Instant::now();
-        let addr = leases.addr.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let addr = leases
+            .addr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let Some(token) = store
             .acquire_lease(r, &leases.owner, &addr, now, plus(now, leases.timing.ttl))
             .await?
@@ -320,10 +331,7 @@ pub async fn release_all(leases: &Leases, store: &CampaignStore) {
         .drain()
         .collect();
     for (campaign, h) in held {
-        if let Err(e) = store
-            .release_lease(&campaign, &leases.owner, h.token)
-            .await
-        {
+        if let Err(e) = store.release_lease(&campaign, &leases.owner, h.token).await {
             warn!(campaign_id = %campaign, error = %e, "releasing the campaign lease");
         }
     }

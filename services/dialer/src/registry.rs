@@ -26,11 +26,11 @@ use tracing::{debug, info, warn};
 
 use crate::campaign::{CampaignSpec, SpecError};
 use crate::campaign_store::{CampaignStore, CampaignStoreError, StoredState};
-use crate::ownership::Leases;
 use crate::engine::{
     self, AddReport, Backend, CampaignControl, CampaignHandle, Clock, Control, EngineError,
     Figures, RunState,
 };
+use crate::ownership::Leases;
 
 /// Where a campaign is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

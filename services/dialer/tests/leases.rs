@@ -73,34 +73,55 @@ async fn leases_split_by_fair_share_and_a_takeover_fences_the_old_holder() {
     let (mut s1, mut s2) = (ScanState::default(), ScanState::default());
 
     // Fair share: two campaigns, two live replicas, one each (r1 scans first).
-    scan(&r1, &store, Some(&o1), CLAIM_TTL, &mut s1).await.expect("scan");
+    scan(&r1, &store, Some(&o1), CLAIM_TTL, &mut s1)
+        .await
+        .expect("scan");
     assert_eq!(r1.held(), vec![c1.clone()]);
-    scan(&r2, &store, Some(&o2), CLAIM_TTL, &mut s2).await.expect("scan");
+    scan(&r2, &store, Some(&o2), CLAIM_TTL, &mut s2)
+        .await
+        .expect("scan");
     assert_eq!(r2.held(), vec![c2.clone()]);
-    scan(&r1, &store, Some(&o1), CLAIM_TTL, &mut s1).await.expect("scan");
+    scan(&r1, &store, Some(&o1), CLAIM_TTL, &mut s1)
+        .await
+        .expect("scan");
     assert_eq!(r1.held(), vec![c1.clone()], "a held lease is not taken");
     assert!(r1.holds(&c1) && !r1.holds(&c2) && !r2.holds(&c1));
     let old = r1.fence(&c1);
     assert!(old > 0);
 
     // r1 has a call in progress on c1, and its queue leases carry its token.
-    o1.begin(&outcome("k-old", &c1)).await.expect("begin under the lease");
-    let conn = queue::redis_store::connect(&common_redis()).await.expect("redis");
+    o1.begin(&outcome("k-old", &c1))
+        .await
+        .expect("begin under the lease");
+    let conn = queue::redis_store::connect(&common_redis())
+        .await
+        .expect("redis");
     let fence = |l: &Arc<Leases>, c: &str| {
         let (l, c) = (l.clone(), c.to_string());
         Arc::new(move || l.fence(&c)) as queue::redis_store::Fence
     };
     let q1 = RedisQueue::fenced(conn.clone(), &c1, fence(&r1, &c1));
     let q2 = RedisQueue::fenced(conn.clone(), &c1, fence(&r2, &c1));
-    q1.pop_lease(1, 0, 1000, "r1").await.expect("pop under the lease");
+    q1.pop_lease(1, 0, 1000, "r1")
+        .await
+        .expect("pop under the lease");
 
     // r1 freezes: its lease lapses (expiry set in the past, as if not renewed for a ttl).
     let past = now.checked_sub(SignedDuration::from_secs(1)).unwrap();
-    assert!(store.renew_lease(&c1, "r1", old, past).await.expect("expire"));
+    assert!(
+        store
+            .renew_lease(&c1, "r1", old, past)
+            .await
+            .expect("expire")
+    );
     // r2 holds its share already: it takes c1 only once it saw it free at two scans.
-    scan(&r2, &store, Some(&o2), CLAIM_TTL, &mut s2).await.expect("scan");
+    scan(&r2, &store, Some(&o2), CLAIM_TTL, &mut s2)
+        .await
+        .expect("scan");
     assert!(!r2.holds(&c1), "above its share, not at the first sight");
-    scan(&r2, &store, Some(&o2), CLAIM_TTL, &mut s2).await.expect("scan");
+    scan(&r2, &store, Some(&o2), CLAIM_TTL, &mut s2)
+        .await
+        .expect("scan");
     assert!(r2.holds(&c1), "free at two scans: taken");
     assert_eq!(r2.fence(&c1), old + 1, "the token only grows");
 
@@ -109,8 +130,12 @@ async fn leases_split_by_fair_share_and_a_takeover_fences_the_old_holder() {
         .await
         .expect("db");
     assert_eq!(row(&mut sql, "k-old").await, ("r2".into(), "ready".into()));
-    o2.begin(&outcome("k-new", &c1)).await.expect("the new holder writes");
-    q2.pop_lease(1, 0, 1000, "r2").await.expect("the new holder leases");
+    o2.begin(&outcome("k-new", &c1))
+        .await
+        .expect("the new holder writes");
+    q2.pop_lease(1, 0, 1000, "r2")
+        .await
+        .expect("the new holder leases");
 
     // r1 wakes up: its late writes are refused, not duplicated; so are its queue leases.
     let late = o1.finish(&outcome("k-old", &c1), &[]).await;
@@ -134,7 +159,9 @@ async fn leases_split_by_fair_share_and_a_takeover_fences_the_old_holder() {
     assert_eq!(o1.stats().await.expect("stats").fenced, 3);
 
     // r1's next scan notices the loss; it does not take c1 back.
-    scan(&r1, &store, Some(&o1), CLAIM_TTL, &mut s1).await.expect("scan");
+    scan(&r1, &store, Some(&o1), CLAIM_TTL, &mut s1)
+        .await
+        .expect("scan");
     assert!(!r1.holds(&c1));
     assert!(r1.held().is_empty());
     let _ = q1.destroy().await;

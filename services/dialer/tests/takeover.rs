@@ -31,7 +31,10 @@ const TIMING: LeaseTiming = LeaseTiming {
 fn env(db: &common::TestDb, ledger: SocketAddr, id: &str) -> Vec<(&'static str, String)> {
     let mut e = dialerd_env(db, ledger, id, START);
     e.push(("DIALER_REPLICA_CLAIM_TTL_S", "3".into()));
-    e.push(("DIALER_CAMPAIGN_LEASE_TTL_S", TIMING.ttl.as_secs().to_string()));
+    e.push((
+        "DIALER_CAMPAIGN_LEASE_TTL_S",
+        TIMING.ttl.as_secs().to_string(),
+    ));
     e.push((
         "DIALER_CAMPAIGN_LEASE_SCAN_MS",
         TIMING.scan.as_millis().to_string(),
@@ -70,7 +73,10 @@ async fn held_by_other(
 }
 
 fn index(id: &str) -> usize {
-    REPLICAS.iter().position(|r| *r == id).expect("a replica id")
+    REPLICAS
+        .iter()
+        .position(|r| *r == id)
+        .expect("a replica id")
 }
 
 async fn dials(c: &mut Campaigns, id: &str) -> u64 {
@@ -129,7 +135,10 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
     // One holder each, spread over two replicas (fair share: one campaign per replica).
     let (a_holder, a_token) = held_by_other(&mut sql, &first, None, 0).await;
     let (b_holder, _) = held_by_other(&mut sql, &second, None, 0).await;
-    assert_ne!(a_holder, b_holder, "two campaigns, three replicas: one each");
+    assert_ne!(
+        a_holder, b_holder,
+        "two campaigns, three replicas: one each"
+    );
     let a = index(&a_holder);
     figures_until(&mut managers[a], &first, |f| f.dials >= 10).await;
     // Only the holder dials.
@@ -143,14 +152,23 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
     reps[a].kill().await;
     let killed = Instant::now();
     let (a_next, a_next_token) = held_by_other(&mut sql, &first, Some(&a_holder), a_token).await;
+    let leased = killed.elapsed();
     let n = index(&a_next);
     figures_until(&mut managers[n], &first, |f| f.dials > 0).await;
     let took = killed.elapsed();
-    // The lease lapses within ttl of its last renewal, a replica scans within `scan` after
-    // that, and its engine dials at its next round (a second of slack for it and for this
-    // test's polling).
-    let bound = TIMING.takeover_bound() + Duration::from_secs(1);
-    println!("takeover: {took:?} from SIGKILL to the new holder's first dial (bound {bound:?})");
+    // The lease is taken within the configured bound (ttl + two scans), and the new holder
+    // dials in its first rounds: it loads the accounts it pops from the ledger (its standby
+    // engine had none) and runs the pre-dial check, about a second here; two are allowed.
+    let bound = TIMING.takeover_bound() + Duration::from_secs(2);
+    println!(
+        "takeover: lease taken {leased:?} and first dial {took:?} after the SIGKILL \
+         (ttl {:?}, scan {:?}, bound {bound:?})",
+        TIMING.ttl, TIMING.scan
+    );
+    assert!(
+        leased <= TIMING.takeover_bound(),
+        "lease taken in {leased:?}"
+    );
     assert!(took <= bound, "took over in {took:?}, bound {bound:?}");
     assert!(
         LeaseTiming::default().takeover_bound() <= Duration::from_secs(10),
@@ -161,7 +179,10 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
     // SIGSTOP the second campaign's holder past its lease; another takes it over.
     let (b_holder, b_token) = holder(&mut sql, &second).await;
     let b = index(&b_holder);
-    figures_until(&mut managers[b], &second, |f| f.dials >= 5 && f.lines_in_use > 0).await;
+    figures_until(&mut managers[b], &second, |f| {
+        f.dials >= 5 && f.lines_in_use > 0
+    })
+    .await;
     signal(&reps[b], "-STOP");
     let (b_next, _) = held_by_other(&mut sql, &second, Some(&b_holder), b_token).await;
     assert_ne!(b_next, b_holder);
@@ -182,7 +203,11 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
         frozen,
         "the stale holder dialed after losing the lease"
     );
-    assert_eq!(holder(&mut sql, &second).await.0, b_next, "the new holder kept it");
+    assert_eq!(
+        holder(&mut sql, &second).await.0,
+        b_next,
+        "the new holder kept it"
+    );
 
     // Stop both through a live replica, then stop the live replicas gracefully.
     let live: Vec<usize> = (0..3).filter(|i| *i != a).collect();
@@ -239,7 +264,10 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
             assert!(w[0].1 <= w[1].0, "{account}: two calls at once: {w:?}");
         }
     }
-    assert!(by_debt.values().all(|n| *n <= 7), "a debt called more than 7 times");
+    assert!(
+        by_debt.values().all(|n| *n <= 7),
+        "a debt called more than 7 times"
+    );
 
     let tallies: Vec<procs::Tally> = teams.iter().map(procs::Team::take_tally).collect();
     let refs: Vec<&procs::Tally> = tallies.iter().collect();

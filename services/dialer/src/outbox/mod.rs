@@ -477,7 +477,7 @@ impl OutcomeSink for Outbox {
             &provisional.campaign_id,
         )
         .await
-            .map_err(|e| SinkError(e.to_string()))
+        .map_err(|e| SinkError(e.to_string()))
     }
 
     /// Not validated: the call happened, so its outcome is kept whatever it holds; a bad one
@@ -574,9 +574,9 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>, max_batch:
                     // Refuse the stale calls, write the others.
                     let (stale, kept): (Vec<Pending>, Vec<Pending>) =
                         batch.into_iter().partition(|p| {
-                            p.fence.as_ref().is_some_and(|(c, t)| {
-                                current.get(c).is_some_and(|cur| t < cur)
-                            })
+                            p.fence
+                                .as_ref()
+                                .is_some_and(|(c, t)| current.get(c).is_some_and(|cur| t < cur))
                         });
                     for p in stale {
                         let (campaign, token) = p.fence.clone().unwrap_or_default();

@@ -79,6 +79,9 @@ pub struct Leases {
     /// The token of each campaign's latest lease held here: writes carry it, also after the
     /// lease is lost (a write made under a lease nobody has taken over since is still good).
     tokens: Mutex<HashMap<String, i64>>,
+    /// Every campaign's holder as of the last scan: (replica id, address, lease expiry), for
+    /// routing agents' sessions.
+    holders: Mutex<HashMap<String, (String, String, Timestamp)>>,
     metrics: Option<Metrics>,
 }
 
@@ -90,8 +93,22 @@ impl Leases {
             timing,
             held: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            holders: Mutex::new(HashMap::new()),
             metrics,
         }
+    }
+
+    /// Where agents' sessions on `campaign` belong: `Some(address)` of the replica holding
+    /// its lease when that is another one, `None` when this replica holds it or nobody does
+    /// (the session is served here).
+    pub fn route(&self, campaign: &str) -> Option<String> {
+        if self.holds(campaign) {
+            return None;
+        }
+        let holders = self.holders.lock().unwrap_or_else(|e| e.into_inner());
+        let (owner, addr, expires) = holders.get(campaign)?;
+        (owner != &self.owner && !addr.is_empty() && *expires > Timestamp::now())
+            .then(|| addr.clone())
     }
 
     pub fn timing(&self) -> LeaseTiming {
@@ -210,6 +227,16 @@ pub async fn scan(
     state: &mut ScanState,
 ) -> Result<(), CampaignStoreError> {
     let rows = store.leases().await?;
+    *leases.holders.lock().unwrap_or_else(|e| e.into_inner()) = rows
+        .iter()
+        .filter(|r| !r.owner.is_empty())
+        .map(|r| {
+            (
+                r.campaign.clone(),
+                (r.owner.clone(), r.addr.clone(), r.expires_at),
+            )
+        })
+        .collect();
     let by_id: HashMap<&str, &LeaseRow> = rows.iter().map(|r| (r.campaign.as_str(), r)).collect();
     // Renew (or notice the loss of) every lease held here.
     let mine: Vec<(String, Held)> = leases

@@ -326,6 +326,12 @@ impl<B: Backend> Registry<B> {
         self.leases.as_ref()
     }
 
+    /// The address of the replica agents' sessions on `id` belong to, when another replica
+    /// holds the campaign (`None`: served here).
+    pub fn route(&self, id: &str) -> Option<String> {
+        self.leases.as_ref()?.route(id)
+    }
+
     /// Lets a stop wait for the calls in progress of every live replica (replica claims
     /// renewed within `claim_ttl`).
     pub fn with_open_calls(

@@ -1,6 +1,7 @@
 //! Pause and stop mean stop, on every replica. Three real `dialerd` replicas on one
 //! PostgreSQL and Redis with a real `ledgerd` run one campaign, with agents on each; the
-//! replica holding the campaign's lease dials it, the others do not. A pause through one
+//! replica holding the campaign's lease dials it, the others do not and proxy their agents'
+//! sessions to it. A pause through one
 //! replica stops the dialing, a resume through another restarts it, and
 //! `StopCampaign(wait)` through the third returns only when no replica has a call in
 //! progress, after which none dials again. A fourth process on an id a live replica holds
@@ -74,7 +75,7 @@ async fn pause_and_stop_hold_on_every_replica() {
     for (i, p) in procs_.iter().enumerate() {
         let prefix = format!("rep{}-agent", i + 1);
         teams.push(
-            procs::team(p.addr, &campaign, &prefix, 3, |k| {
+            procs::roaming_team(&[p.addr], &campaign, &prefix, 3, |k| {
                 if k % 9 == 4 {
                     pb::DispositionCode::CeaseRequest
                 } else {
@@ -213,8 +214,8 @@ async fn pause_and_stop_hold_on_every_replica() {
     let tallies: Vec<procs::Tally> = teams.iter().map(procs::Team::take_tally).collect();
     let refs: Vec<&procs::Tally> = tallies.iter().collect();
     assert!(
-        refs[holder].saved_count() > 0,
-        "agents on the holding replica took calls"
+        refs.iter().all(|t| t.saved_count() > 0),
+        "agents on every replica took calls (proxied to the holder)"
     );
     assert_dispositions_kept(&refs, &recorded);
     ledgerd.kill().await;

@@ -1,6 +1,7 @@
 //! One replica drives each campaign, and a dead or frozen one is replaced. Three real
 //! `dialerd` replicas on one PostgreSQL and Redis with a real `ledgerd` run two campaigns,
-//! with agents on every replica. The holder of the first campaign is SIGKILLed: another
+//! with agents on every replica (their sessions proxied to the holder; they reconnect when
+//! a session ends). The holder of the first campaign is SIGKILLed: another
 //! replica holds its lease and dials within the configured bound (lease ttl + scan interval,
 //! plus a dial round). The holder of the second is frozen (SIGSTOP) past its lease: another
 //! takes it over; thawed (SIGCONT), its late writes are refused (fenced) and it dials no more.
@@ -113,13 +114,17 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
     }
     procs::create_campaign(&mut managers[0], &first, half_a).await;
     procs::create_campaign(&mut managers[0], &second, half_b).await;
-    // Agents on every replica, for both campaigns: the holder's take the calls.
+    // Agents on every replica, for both campaigns; sessions on a replica not holding the
+    // campaign are proxied to the holder, and softphones reconnect when a session ends.
+    let addrs: Vec<SocketAddr> = reps.iter().map(|p| p.addr).collect();
     let mut teams = Vec::new();
-    for (i, p) in reps.iter().enumerate() {
+    for i in 0..reps.len() {
+        let mut mine = addrs.clone();
+        mine.rotate_left(i);
         for c in [&first, &second] {
             let prefix = format!("{c}-rep{}", i + 1);
             teams.push(
-                procs::team(p.addr, c, &prefix, 3, |_| {
+                procs::roaming_team(&mine, c, &prefix, 2, |_| {
                     pb::DispositionCode::RightPartyContact
                 })
                 .await,
@@ -271,6 +276,19 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
 
     let tallies: Vec<procs::Tally> = teams.iter().map(procs::Team::take_tally).collect();
     let refs: Vec<&procs::Tally> = tallies.iter().collect();
+    // Teams are [replica][campaign]: a team logged in on a replica that never held its
+    // campaign (and never died) got its calls through the proxy.
+    let held_a = [a, n];
+    let held_b = [b, index(&b_next)];
+    let proxied: usize = (0..3)
+        .flat_map(|i| [(i, 0, &held_a), (i, 1, &held_b)])
+        .filter(|(i, _, held)| *i != a && !held.contains(i))
+        .map(|(i, c, _)| refs[2 * i + c].saved_count())
+        .sum();
+    assert!(
+        proxied > 0,
+        "agents on replicas not holding the campaign took calls"
+    );
     procs::assert_dispositions_kept(&refs, &recorded);
     ledgerd.kill().await;
     db.cleanup().await;

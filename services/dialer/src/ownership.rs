@@ -176,6 +176,18 @@ impl Leases {
         }
     }
 
+    /// The campaign stopped: nothing drives it any more (not a loss).
+    fn ended(&self, campaign: &str) {
+        let was = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(campaign);
+        if was.is_some() {
+            info!(campaign_id = campaign, "campaign stopped: its lease ends");
+        }
+    }
+
     fn lost(&self, campaign: &str, why: &str) {
         let was = self
             .held
@@ -274,7 +286,7 @@ pub async fn scan(
                 }
             }
             Some(_) => leases.lost(&campaign, "taken over"),
-            None => leases.lost(&campaign, "campaign stopped"),
+            None => leases.ended(&campaign),
         }
     }
     // Take free or lapsed leases up to the fair share.

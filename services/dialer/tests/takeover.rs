@@ -24,21 +24,29 @@ use procs::{Proc, dialerd, dialerd_env, manager};
 const REPLICAS: [&str; 3] = ["tko-1", "tko-2", "tko-3"];
 
 /// Short leases so the test is quick; the bound the test asserts is computed from them.
-const TIMING: LeaseTiming = LeaseTiming {
-    ttl: Duration::from_secs(3),
-    scan: Duration::from_millis(500),
-};
+/// `TAKEOVER_DEFAULT_TIMING=1` runs it on the default configuration instead (6 s, 1 s).
+fn timing() -> LeaseTiming {
+    if std::env::var_os("TAKEOVER_DEFAULT_TIMING").is_some() {
+        LeaseTiming::default()
+    } else {
+        LeaseTiming {
+            ttl: Duration::from_secs(3),
+            scan: Duration::from_millis(500),
+        }
+    }
+}
 
 fn env(db: &common::TestDb, ledger: SocketAddr, id: &str) -> Vec<(&'static str, String)> {
+    let timing = timing();
     let mut e = dialerd_env(db, ledger, id, START);
     e.push(("DIALER_REPLICA_CLAIM_TTL_S", "3".into()));
     e.push((
         "DIALER_CAMPAIGN_LEASE_TTL_S",
-        TIMING.ttl.as_secs().to_string(),
+        timing.ttl.as_secs().to_string(),
     ));
     e.push((
         "DIALER_CAMPAIGN_LEASE_SCAN_MS",
-        TIMING.scan.as_millis().to_string(),
+        timing.scan.as_millis().to_string(),
     ));
     e
 }
@@ -100,6 +108,7 @@ fn signal(p: &Proc, sig: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
+    let timing = timing();
     let (db, mut ledgerd, mut crm, accounts, first) = procs::stage('T', "tko", 600).await;
     let second = format!("{first}-b");
     let (half_a, half_b) = accounts.split_at(accounts.len() / 2);
@@ -164,14 +173,14 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
     // The lease is taken within the configured bound (ttl + two scans), and the new holder
     // dials in its first rounds: it loads the accounts it pops from the ledger (its standby
     // engine had none) and runs the pre-dial check, about a second here; two are allowed.
-    let bound = TIMING.takeover_bound() + Duration::from_secs(2);
+    let bound = timing.takeover_bound() + Duration::from_secs(2);
     println!(
         "takeover: lease taken {leased:?} and first dial {took:?} after the SIGKILL \
          (ttl {:?}, scan {:?}, bound {bound:?})",
-        TIMING.ttl, TIMING.scan
+        timing.ttl, timing.scan
     );
     assert!(
-        leased <= TIMING.takeover_bound(),
+        leased <= timing.takeover_bound(),
         "lease taken in {leased:?}"
     );
     assert!(took <= bound, "took over in {took:?}, bound {bound:?}");
@@ -202,7 +211,7 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
     })
     .await;
     let frozen = dials(&mut managers[b], &second).await;
-    tokio::time::sleep(TIMING.ttl).await;
+    tokio::time::sleep(timing.ttl).await;
     assert_eq!(
         dials(&mut managers[b], &second).await,
         frozen,

@@ -451,7 +451,11 @@ pub async fn roaming_team(
         let (tally, calls) = (tally.clone(), calls.clone());
         tasks.push(tokio::spawn(async move {
             let mut at = i;
+            // Call ids are per replica: a softphone that moves between replicas may see one
+            // twice, so its tally keys calls by session too.
+            let mut session = 0u32;
             loop {
+                session += 1;
                 let addr = addrs[at % addrs.len()];
                 let Some(mut phone) = roam_login(addr, &agent, &campaign).await else {
                     at += 1;
@@ -465,7 +469,7 @@ pub async fn roaming_team(
                             let k = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let code = pick(k);
                             tally.lock().unwrap().sent.insert(
-                                (agent.clone(), c.call_id.clone()),
+                                (agent.clone(), format!("{session}/{}", c.call_id)),
                                 ledger_code(code).to_string(),
                             );
                             phone
@@ -483,7 +487,7 @@ pub async fn roaming_team(
                                 .lock()
                                 .unwrap()
                                 .saved
-                                .insert((agent.clone(), s.call_id));
+                                .insert((agent.clone(), format!("{session}/{}", s.call_id)));
                         }
                         _ => {}
                     }

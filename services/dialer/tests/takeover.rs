@@ -285,19 +285,8 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
 
     let tallies: Vec<procs::Tally> = teams.iter().map(procs::Team::take_tally).collect();
     let refs: Vec<&procs::Tally> = tallies.iter().collect();
-    // Teams are [replica][campaign]: a team logged in on a replica that never held its
-    // campaign (and never died) got its calls through the proxy.
-    let held_a = [a, n];
-    let held_b = [b, index(&b_next)];
-    let proxied: usize = (0..3)
-        .flat_map(|i| [(i, 0, &held_a), (i, 1, &held_b)])
-        .filter(|(i, _, held)| *i != a && !held.contains(i))
-        .map(|(i, c, _)| refs[2 * i + c].saved_count())
-        .sum();
-    assert!(
-        proxied > 0,
-        "agents on replicas not holding the campaign took calls"
-    );
+    // (That agents on replicas not holding a campaign get its calls through the proxy is
+    // checked by tests/replicas.rs, over a longer run.)
     procs::assert_dispositions_kept(&refs, &recorded);
     ledgerd.kill().await;
     db.cleanup().await;

@@ -439,6 +439,11 @@ impl Softphone {
         self.tx.send(command(c)).await.expect("session open");
     }
 
+    /// Sends `c`; false if the session has ended (a softphone that reconnects then does).
+    pub async fn try_send(&self, c: pb::agent_request::Command) -> bool {
+        self.tx.send(command(c)).await.is_ok()
+    }
+
     /// The next message, failing the test after [`PATIENCE`].
     pub async fn next(&mut self) -> Option<Result<pb::AgentMessage, Status>> {
         tokio::time::timeout(PATIENCE, self.rx.message())

@@ -462,7 +462,9 @@ pub async fn roaming_team(
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                     continue;
                 };
-                phone.send(C::Ready(pb::Ready {})).await;
+                if !phone.try_send(C::Ready(pb::Ready {})).await {
+                    continue;
+                }
                 while let Ok(Some(m)) = phone.rx.message().await {
                     match m.event {
                         Some(Event::Connected(c)) => {
@@ -472,8 +474,8 @@ pub async fn roaming_team(
                                 (agent.clone(), format!("{session}/{}", c.call_id)),
                                 ledger_code(code).to_string(),
                             );
-                            phone
-                                .send(C::Disposition(pb::DispositionCall {
+                            let sent = phone
+                                .try_send(C::Disposition(pb::DispositionCall {
                                     call_id: c.call_id,
                                     disposition: Some(pb::Disposition {
                                         code: code as i32,
@@ -481,6 +483,9 @@ pub async fn roaming_team(
                                     }),
                                 }))
                                 .await;
+                            if !sent {
+                                break;
+                            }
                         }
                         Some(Event::Saved(s)) => {
                             tally

@@ -463,11 +463,12 @@ impl<B: Backend> Runtime<B> {
         let record = c.record.clone();
         let tx = self.tx.clone();
         self.writes.spawn(async move {
-            retry("record outcome", || {
+            let written = retry("record outcome", || {
                 backend.outbox().finish(&record, &commands)
             })
             .await;
-            if let Some(agent) = saved_to {
+            // A refused write is not confirmed to the agent: it was not saved here.
+            if let Some(agent) = saved_to.filter(|_| written) {
                 let _ = tx.send(Command::Saved { agent, call: id });
             }
         });

@@ -105,6 +105,9 @@ pub(crate) struct Runtime<B: Backend> {
     control: Option<Arc<dyn CampaignControl>>,
     /// The control version whose state and configuration this task follows.
     version: i64,
+    /// Whether this replica held the campaign's lease at the last check (for the log line
+    /// when that changes).
+    owned: bool,
     /// Publishes the configuration in force (the handle reads it).
     spec_tx: watch::Sender<CampaignSpec>,
     /// The latest contact of any loaded account (Unix ms): a clock reading much earlier than
@@ -172,6 +175,7 @@ impl<B: Backend> Runtime<B> {
             pacer,
             control,
             version,
+            owned: true,
             spec_tx,
             latest_history: Millis::MIN,
             tx,
@@ -349,7 +353,11 @@ impl<B: Backend> Runtime<B> {
             }
             _ => {}
         }
-        self.state == RunState::Running
+        if c.owned != self.owned {
+            info!(owned = c.owned, "campaign lease changed hands");
+            self.owned = c.owned;
+        }
+        self.state == RunState::Running && c.owned
     }
 
     /// No new dials; the task ends once the calls in progress have ended.
@@ -1005,8 +1013,9 @@ fn attributed(v: &AccountView, record: &ContactOutcome) -> Option<Vec<String>> {
         .map(|a| a.debt_keys)
 }
 
-/// Retries an idempotent ledger write with capped backoff until it succeeds.
-async fn retry<F, Fut>(what: &'static str, mut f: F)
+/// Retries an idempotent ledger write with capped backoff until it succeeds (true) or is
+/// refused for a stale campaign lease (false: retrying cannot help).
+async fn retry<F, Fut>(what: &'static str, mut f: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), crate::outcomes::SinkError>>,
@@ -1014,7 +1023,12 @@ where
     let mut delay = Duration::from_millis(200);
     loop {
         match f().await {
-            Ok(()) => return,
+            Ok(()) => return true,
+            Err(e) if e.is_fenced() => {
+                // The campaign's new holder adopted this call: its record stands.
+                warn!(error = %e, what, "write refused: this replica no longer holds the campaign");
+                return false;
+            }
             Err(e) => {
                 warn!(error = %e, what, "ledger write failed; retrying");
                 tokio::time::sleep(delay).await;

@@ -16,7 +16,7 @@ use sqlx::Row;
 /// `migrations/dialer/{postgres,sqlite}/*.sql` as of commit 5d883d6 (and of the ledger's
 /// money events, version 3, since they were added), the checksums sqlx stored in
 /// `_sqlx_migrations` of every database migrated until then.
-const APPLIED: [(i64, &str, &str); 8] = [
+const APPLIED: [(i64, &str, &str); 9] = [
     (
         1,
         "75aac61ed30e95c3bd79519c328a1860a2972e812a662416eb14627f1615f3be737a61b2218fe187cc1b67b15f375f8d",
@@ -56,6 +56,11 @@ const APPLIED: [(i64, &str, &str); 8] = [
         1102,
         "178dd6ee9f8356777fb303d6d8e6b0f698889c09c879483db9ff4cebaf461ec3bb02b8090bbbd280cb7a6fb636580a06",
         "4ad289a68b5927f056c61ac1771555a353b623f19a3ed9cb87dd0f9d23a519effb80366b7538486c3a3ed6d6f3f66660",
+    ),
+    (
+        1103,
+        "c0ea47503c0e9e46efbd3a10732526c00c02802cc88604b16e07c4e12ed4c02af108f57685e00bc24900654580715beb",
+        "6f5945fee7ab208de9af0ca5730294c61dd73eeb95a053e71f47d49c889de5d596527704927abcb9e1775ca9d462023c",
     ),
 ];
 

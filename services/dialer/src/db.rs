@@ -12,4 +12,5 @@ pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!(
     "1100_campaigns.sql",
     "1101_feed_cursor.sql",
     "1102_campaign_control.sql",
+    "1103_campaign_leases.sql",
 );

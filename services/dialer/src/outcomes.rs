@@ -19,6 +19,14 @@ use ledger_api::domain::{ConsentUpdate, ContactOutcome, Hold, Promise};
 #[error("outcome store: {0}")]
 pub struct SinkError(pub String);
 
+impl SinkError {
+    /// Whether the store refused the write because another replica has taken the campaign
+    /// over (a stale lease): retrying cannot help, and the new holder has adopted the call.
+    pub fn is_fenced(&self) -> bool {
+        self.0.starts_with(crate::outbox::FENCED)
+    }
+}
+
 /// A write a disposition makes in the ledger besides the outcome. Each has an idempotency key
 /// derived from the attempt, so a resend is applied once.
 #[derive(Debug, Clone, PartialEq)]

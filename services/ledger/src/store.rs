@@ -18,7 +18,10 @@ use tokio::sync::watch;
 use ledger_api::domain::*;
 
 mod money;
-pub use money::{MAX_EVENT_BYTES, MAX_EVENTS_PER_IMPORT, Statement};
+pub use money::{
+    AgingPage, AgingTotals, CommitmentCounts, CommitmentLine, CommitmentPage, MAX_EVENT_BYTES,
+    MAX_EVENTS_PER_IMPORT, MAX_PAGE_SIZE, ReportFilter, ReportLine, Statement, page_size,
+};
 
 /// The ledger's migrations (`migrations/ledger`), one file each for both dialects. The dialer's
 /// (versions 1000 and up) may share the database; each side ignores the other's versions.
@@ -56,6 +59,8 @@ pub struct Store {
     db: Db,
     /// Highest change seq committed by this process (watchers wake on it).
     head: Arc<watch::Sender<i64>>,
+    /// The receivables book kept in memory, shared by the clones (see `money.rs`).
+    money: Arc<money::KeptBook>,
 }
 
 /// The writer lock (`Driver::WRITER_LOCK`) that serializes change-feed writers, so
@@ -550,6 +555,7 @@ impl Store {
         let mut store = Store {
             db,
             head: Arc::new(watch::channel(0).0),
+            money: Arc::default(),
         };
         let head = store.max_seq().await?;
         store.head = Arc::new(watch::channel(head).0);

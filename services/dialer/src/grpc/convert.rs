@@ -15,6 +15,7 @@ use tonic::Status;
 
 use super::status::{self, invalid};
 use crate::campaign::CampaignSpec;
+use crate::engine::figures::AgentRow;
 use crate::engine::{Figures, RunState};
 use crate::limits::{self, ID_BYTES, MAX_DEBTS, MAX_MINOR};
 use crate::registry::{CampaignInfo, CampaignState};
@@ -540,6 +541,45 @@ pub fn figures_to(f: &Figures) -> pb::Figures {
         pre_dial_lag_p99_us: f.pre_dial_lag_p99_us,
         pre_dial_lag_max_us: f.pre_dial_lag_max_us,
         clock_behind_ms: f.clock_behind_ms,
+        last_hour: Some(pb::LastHour {
+            dials: f.last_hour.dials,
+            answers: f.last_hour.answers,
+            right_party_contacts: f.last_hour.contacts,
+            promises: f.last_hour.promises,
+        }),
+        pacing_ratio: f.pacing_ratio,
+        abandon_target: f.abandon_target,
+        abandon_window_days: f.abandon_window_days,
+        roster: f
+            .roster
+            .iter()
+            .map(|a| agent_status_to(a, "", f.at_ms))
+            .collect(),
+    }
+}
+
+/// One roster row of figures taken at `at_ms`; `campaign_id` is left empty inside figures
+/// (which name the campaign).
+pub fn agent_status_to(a: &AgentRow, campaign_id: &str, at_ms: i64) -> pb::AgentStatus {
+    let state = match a.state {
+        "logged_out" => pb::SeatState::LoggedOut,
+        "not_ready" => pb::SeatState::NotReady,
+        "ready" => pb::SeatState::Ready,
+        "reserved" => pb::SeatState::Reserved,
+        "on_call" => pb::SeatState::OnCall,
+        "wrap_up" => pb::SeatState::WrapUp,
+        _ => pb::SeatState::Unspecified,
+    };
+    pb::AgentStatus {
+        agent_id: a.agent_id.clone(),
+        state: state as i32,
+        pause_code: a.pause_code.clone(),
+        since: Some(ms_to(a.since_ms)),
+        call_id: a.call_id.clone().unwrap_or_default(),
+        calls: a.calls,
+        talk_ms: u64::try_from(a.talk_ms).unwrap_or(0),
+        campaign_id: campaign_id.to_string(),
+        in_state_ms: u64::try_from(at_ms - a.since_ms).unwrap_or(0),
     }
 }
 

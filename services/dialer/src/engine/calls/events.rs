@@ -325,7 +325,7 @@ impl<B: Backend> Runtime<B> {
                 e.attempt.record.debt_ids = d.debts_discussed.clone();
             }
             if d.code.is_rpc() {
-                self.counters.right_party_contacts += 1;
+                self.counters.contact(now);
             }
             commands = self.apply_disposition(&e.attempt, d, now).await;
         }
@@ -410,7 +410,7 @@ impl<B: Backend> Runtime<B> {
             });
         }
         if let (DispositionCode::PromiseToPay, Some(p)) = (d.code, &d.promise) {
-            self.counters.promises += 1;
+            self.counters.promise(now);
             commands.push(LedgerCommand::Promise(Promise {
                 promise_id: format!("{}-ptp", c.record.idempotency_key),
                 account_id: c.account.clone(),
@@ -463,11 +463,12 @@ impl<B: Backend> Runtime<B> {
         let record = c.record.clone();
         let tx = self.tx.clone();
         self.writes.spawn(async move {
-            retry("record outcome", || {
+            let written = retry("record outcome", || {
                 backend.outbox().finish(&record, &commands)
             })
             .await;
-            if let Some(agent) = saved_to {
+            // A refused write is not confirmed to the agent: it was not saved here.
+            if let Some(agent) = saved_to.filter(|_| written) {
                 let _ = tx.send(Command::Saved { agent, call: id });
             }
         });

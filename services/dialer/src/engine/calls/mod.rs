@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::figures::{AgentCounts, Counters, Figures, QueueView, RunState};
+use super::figures::{AgentCounts, AgentRow, Counters, Figures, QueueView, RunState};
 use super::seats::Seats;
 use super::{AddReport, Backend, CampaignControl, Clock, Command, Deadlines, EngineError};
 use crate::account::{AccountSource, AccountView, SourceError, history_entry};
@@ -105,6 +105,9 @@ pub(crate) struct Runtime<B: Backend> {
     control: Option<Arc<dyn CampaignControl>>,
     /// The control version whose state and configuration this task follows.
     version: i64,
+    /// Whether this replica held the campaign's lease at the last check (for the log line
+    /// when that changes).
+    owned: bool,
     /// Publishes the configuration in force (the handle reads it).
     spec_tx: watch::Sender<CampaignSpec>,
     /// The latest contact of any loaded account (Unix ms): a clock reading much earlier than
@@ -172,6 +175,7 @@ impl<B: Backend> Runtime<B> {
             pacer,
             control,
             version,
+            owned: true,
             spec_tx,
             latest_history: Millis::MIN,
             tx,
@@ -196,14 +200,16 @@ impl<B: Backend> Runtime<B> {
 
     pub(crate) fn initial_figures(&self) -> Figures {
         let mut c = self.counters.clone();
-        c.snapshot(
+        let mut f = c.snapshot(
             self.clock.now_ms(),
             self.state,
             AgentCounts::default(),
             0,
             self.seats.time,
             QueueView::default(),
-        )
+        );
+        f.abandon_target = self.spec.abandon_target;
+        f
     }
 
     pub(crate) async fn run(
@@ -347,7 +353,11 @@ impl<B: Backend> Runtime<B> {
             }
             _ => {}
         }
-        self.state == RunState::Running
+        if c.owned != self.owned {
+            info!(owned = c.owned, "campaign lease changed hands");
+            self.owned = c.owned;
+        }
+        self.state == RunState::Running && c.owned
     }
 
     /// No new dials; the task ends once the calls in progress have ended.
@@ -383,14 +393,39 @@ impl<B: Backend> Runtime<B> {
             }
         }
         let lines = self.calls.values().filter(|c| c.on_line()).count() as u32;
-        self.counters.snapshot(
+        let mut f = self.counters.snapshot(
             now,
             self.state,
             agents,
             lines,
             self.seats.time,
             self.queue_view,
-        )
+        );
+        f.abandon_target = self.spec.abandon_target;
+        f.roster = self
+            .seats
+            .iter()
+            .map(|s| {
+                let (state, pause_code) = match &s.state {
+                    SeatState::LoggedOut => ("logged_out", ""),
+                    SeatState::NotReady { code } => ("not_ready", code.as_str()),
+                    SeatState::Ready => ("ready", ""),
+                    SeatState::Reserved => ("reserved", ""),
+                    SeatState::OnCall => ("on_call", ""),
+                    SeatState::WrapUp => ("wrap_up", ""),
+                };
+                AgentRow {
+                    agent_id: s.agent.clone(),
+                    state,
+                    pause_code: pause_code.to_string(),
+                    since_ms: s.since,
+                    call_id: s.call.map(|c| c.to_string()),
+                    calls: s.calls,
+                    talk_ms: s.talk_ms,
+                }
+            })
+            .collect();
+        f
     }
 
     // ------------------------------------------------------------------ calls and leases
@@ -978,8 +1013,9 @@ fn attributed(v: &AccountView, record: &ContactOutcome) -> Option<Vec<String>> {
         .map(|a| a.debt_keys)
 }
 
-/// Retries an idempotent ledger write with capped backoff until it succeeds.
-async fn retry<F, Fut>(what: &'static str, mut f: F)
+/// Retries an idempotent ledger write with capped backoff until it succeeds (true) or is
+/// refused for a stale campaign lease (false: retrying cannot help).
+async fn retry<F, Fut>(what: &'static str, mut f: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), crate::outcomes::SinkError>>,
@@ -987,7 +1023,12 @@ where
     let mut delay = Duration::from_millis(200);
     loop {
         match f().await {
-            Ok(()) => return,
+            Ok(()) => return true,
+            Err(e) if e.is_fenced() => {
+                // The campaign's new holder adopted this call: its record stands.
+                warn!(error = %e, what, "write refused: this replica no longer holds the campaign");
+                return false;
+            }
             Err(e) => {
                 warn!(error = %e, what, "ledger write failed; retrying");
                 tokio::time::sleep(delay).await;

@@ -837,6 +837,27 @@ impl<B: Backend> Runtime<B> {
                     return Err(Rejection::field("promise.due_date", "must be YYYY-MM-DD"));
                 }
             }
+            DispositionCode::PaymentPlan => {
+                let Some(p) = &d.plan else {
+                    return Err(Rejection::field("plan", "required for a payment plan"));
+                };
+                if !c.record.debt_ids.contains(&p.debt_id) {
+                    return Err(Rejection::field("plan.debt_id", "not a debt of this call"));
+                }
+                // The plan is dated the call's day (UTC): no installment falls due before it.
+                let day = ts(c.started_at).to_zoned(jiff::tz::TimeZone::UTC).date();
+                if let Some(first) = p.installments.first()
+                    && first
+                        .due
+                        .parse::<jiff::civil::Date>()
+                        .is_ok_and(|d| d < day)
+                {
+                    return Err(Rejection::field(
+                        "plan.installments[0].due",
+                        "before the day of the call",
+                    ));
+                }
+            }
             DispositionCode::Callback if d.callback_at_ms.is_none_or(|t| t <= c.started_at) => {
                 return Err(Rejection::field("callback_at", "required, in the future"));
             }

@@ -255,6 +255,8 @@ pub fn merge_campaign(
                 r.since_last_contact,
             ),
             ("follow_the_sun", &mut w.follow_the_sun, r.follow_the_sun),
+            ("aging_bucket", &mut w.aging_bucket, r.aging_bucket),
+            ("broken_promise", &mut w.broken_promise, r.broken_promise),
         ] {
             if let Some(v) = v {
                 let max = limits::MAX_RANKING_WEIGHT;
@@ -473,6 +475,8 @@ pub fn campaign_to(c: &CampaignInfo) -> pb::Campaign {
             attempts: Some(s.ranking.attempts),
             since_last_contact: Some(s.ranking.since_last_contact),
             follow_the_sun: Some(s.ranking.follow_the_sun),
+            aging_bucket: Some(s.ranking.aging_bucket),
+            broken_promise: Some(s.ranking.broken_promise),
         }),
         recycling: Some(pb::Recycling {
             busy_minutes: Some(s.recycling.busy_minutes),

@@ -14,9 +14,9 @@ use sqlx::Row;
 
 /// `(version, PostgreSQL, SQLite)`: SHA-384 of `migrations/{postgres,sqlite}/*.sql` and
 /// `migrations/dialer/{postgres,sqlite}/*.sql` as of commit 5d883d6 (and of the ledger's
-/// money events, version 3, since they were added), the checksums sqlx stored in
-/// `_sqlx_migrations` of every database migrated until then.
-const APPLIED: [(i64, &str, &str); 9] = [
+/// money events, version 3, and the outbox's plans, version 1003, since they were added),
+/// the checksums sqlx stored in `_sqlx_migrations` of every database migrated until then.
+const APPLIED: [(i64, &str, &str); 10] = [
     (
         1,
         "75aac61ed30e95c3bd79519c328a1860a2972e812a662416eb14627f1615f3be737a61b2218fe187cc1b67b15f375f8d",
@@ -41,6 +41,11 @@ const APPLIED: [(i64, &str, &str); 9] = [
         1002,
         "f618aed1790796776705f42e46a0fe4bbb831d550400a8be7b6425a6f117a32e418e208b9ac4983b39a8ff0a7978734c",
         "bac438ced85204c58132afdca8bc871e44b36d0129dc6e42dd75cdfade90f92fd511f2847520b43076e8844a940d7a2c",
+    ),
+    (
+        1003,
+        "e9ee41c49a27dc8214bf6489ce3b065748794ac8941f4056c8e162bc3f31f817d3d46f0952f836bb13d612634e4afad3",
+        "85b9d48364fbc3903c5bdeaabff7e502af35d38b92f39c6f15d5210474806c8990a68f7e543722cd04ee2f8af56c3091",
     ),
     (
         1100,

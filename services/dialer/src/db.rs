@@ -9,6 +9,7 @@ pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!(
     "../../../migrations/dialer":
     "1000_outbox.sql",
     "1002_outbox_commands.sql",
+    "1003_outbox_plans.sql",
     "1100_campaigns.sql",
     "1101_feed_cursor.sql",
     "1102_campaign_control.sql",

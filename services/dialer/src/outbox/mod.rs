@@ -210,6 +210,28 @@ fn outcome_item(kind: Kind, o: &ContactOutcome) -> Item {
     }
 }
 
+/// A disposition's payment plan as the ledger's RecordPaymentPlan request.
+fn plan_out(
+    p: &crate::outcomes::PaymentPlan,
+) -> collections_proto::ledger_v1::RecordPaymentPlanRequest {
+    use collections_proto::ledger_v1 as lpb;
+    lpb::RecordPaymentPlanRequest {
+        account_id: p.account_id.clone(),
+        debt_id: p.debt_id.clone(),
+        outcome_key: p.outcome_key.clone(),
+        made_on: p.made_on.clone(),
+        installments: p
+            .installments
+            .iter()
+            .map(|(due, amount_minor)| lpb::PlanInstallment {
+                due: due.clone(),
+                amount_minor: *amount_minor,
+            })
+            .collect(),
+        grace_days: p.grace_days,
+    }
+}
+
 /// The outbox row of a command (always ready: it is sent as soon as it is committed).
 fn command_item(c: &LedgerCommand, campaign: &str) -> Item {
     let payload = match c {
@@ -218,6 +240,7 @@ fn command_item(c: &LedgerCommand, campaign: &str) -> Item {
         LedgerCommand::Consent { update, .. } => {
             ledger_api::wire::consent_update_out(update.clone()).encode_to_vec()
         }
+        LedgerCommand::Plan(p) => plan_out(p).encode_to_vec(),
     };
     Item {
         kind: Kind::Finish,

@@ -52,7 +52,7 @@ pub(crate) enum Write {
 pub(crate) struct ReadyRow {
     pub idempotency_key: String,
     pub ready_seq: i64,
-    /// `outcome`, `hold`, `promise` or `consent` (see [`WriteKind`]).
+    /// `outcome`, `hold`, `promise`, `consent` or `plan` (see [`WriteKind`]).
     pub kind: String,
     pub payload: Vec<u8>,
 }
@@ -63,7 +63,7 @@ pub struct DeadLetter {
     pub idempotency_key: String,
     /// The replica whose relay received the rejection.
     pub owner: String,
-    /// `outcome`, `hold`, `promise` or `consent`.
+    /// `outcome`, `hold`, `promise`, `consent` or `plan`.
     pub kind: String,
     /// Protobuf-encoded `collections.ledger.v1.ContactOutcome` (or `Hold`, `Promise`,
     /// `SetConsentRequest`, by kind), as it was sent.

@@ -41,6 +41,10 @@ pub const ROLES: RoleTable = RoleTable::new(&[
         CRM_OR_DIALER,
     ),
     (
+        "/collections.ledger.v1.LedgerService/RecordPaymentPlan",
+        CRM_OR_DIALER,
+    ),
+    (
         "/collections.ledger.v1.LedgerService/ListPromises",
         CRM_OR_DIALER,
     ),

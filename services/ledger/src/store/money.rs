@@ -376,6 +376,8 @@ impl Store {
         if summary.new > 0 {
             self.money.absorb(before, after, checked).await;
         }
+        // The account ledger's part (dispute holds): after the commit, for duplicates too.
+        self.after_money_import(&events, actor).await?;
         tracing::debug!(
             actor,
             new = summary.new,

@@ -162,6 +162,12 @@ pub struct RankingFile {
     pub since_last_contact: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_the_sun: Option<f64>,
+    /// Weight of the account's aging bucket (older debts first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aging_bucket: Option<f64>,
+    /// Weight of a broken promise to pay on the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broken_promise: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -292,6 +298,8 @@ impl CampaignFile {
             attempts: r.attempts,
             since_last_contact: r.since_last_contact,
             follow_the_sun: r.follow_the_sun,
+            aging_bucket: r.aging_bucket,
+            broken_promise: r.broken_promise,
         });
         let recycling = self.recycling.as_ref().map(|r| pb::Recycling {
             busy_minutes: r.busy_minutes,
@@ -405,6 +413,8 @@ impl CampaignFile {
                 attempts: r.attempts,
                 since_last_contact: r.since_last_contact,
                 follow_the_sun: r.follow_the_sun,
+                aging_bucket: r.aging_bucket,
+                broken_promise: r.broken_promise,
             }),
             recycling: c.recycling.as_ref().map(|r| RecyclingFile {
                 busy_minutes: r.busy_minutes,

@@ -146,6 +146,9 @@ pub struct ServerSettings<S: ServiceSpec> {
     /// every caller is an admin).
     #[serde(default)]
     pub jwt_hs256_key: Option<String>,
+    /// `[telemetry]`: OTLP export of the spans (off by default; `crate::telemetry`).
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetrySettings,
     /// Which service these are for (no value of its own).
     #[serde(skip)]
     pub service: S,
@@ -166,6 +169,7 @@ impl<S: ServiceSpec> Default for ServerSettings<S> {
             listen: default_listen::<S>(),
             metrics_listen: None,
             jwt_hs256_key: None,
+            telemetry: Default::default(),
             service: S::default(),
         }
     }
@@ -173,13 +177,15 @@ impl<S: ServiceSpec> Default for ServerSettings<S> {
 
 impl<S: ServiceSpec> ServerSettings<S> {
     /// Applies `PREFIX_DATABASE_URL`, `PREFIX_LISTEN`, `PREFIX_METRICS_LISTEN` and
-    /// `PREFIX_JWT_HS256_KEY`.
+    /// `PREFIX_JWT_HS256_KEY`, and OpenTelemetry's `OTEL_EXPORTER_OTLP_ENDPOINT` and
+    /// `OTEL_SERVICE_NAME`.
     pub fn apply_env(&mut self, env: &Env<impl Fn(&str) -> Option<String>>) {
         let var = |name: &str| format!("{}_{name}", S::ENV_PREFIX);
         env.string(&var("DATABASE_URL"), &mut self.database_url);
         env.string(&var("LISTEN"), &mut self.listen);
         env.option(&var("METRICS_LISTEN"), &mut self.metrics_listen);
         env.option(&var("JWT_HS256_KEY"), &mut self.jwt_hs256_key);
+        self.telemetry.apply_env(env);
     }
 
     /// Checks every setting; the error names the first bad one.
@@ -204,6 +210,7 @@ impl<S: ServiceSpec> ServerSettings<S> {
                 "must be at least 32 bytes",
             ));
         }
+        self.telemetry.validate()?;
         Ok(())
     }
 
@@ -268,6 +275,39 @@ mod tests {
             read::<DemoConfig>(Some(&dir.path().join("none.toml"))),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn the_telemetry_table_of_a_service_toml() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("demo.toml");
+        std::fs::write(
+            &p,
+            "own = 1\n[telemetry]\notlp_endpoint = \"http://collector:4317\"\n\
+             resource_attributes = { \"deployment.environment\" = \"prod\" }\n",
+        )
+        .expect("write");
+        let c: DemoConfig = read(Some(&p)).expect("valid");
+        assert_eq!(
+            c.server.telemetry.otlp_endpoint.as_deref(),
+            Some("http://collector:4317")
+        );
+        assert_eq!(
+            c.server.telemetry.resource_attributes["deployment.environment"],
+            "prod"
+        );
+        c.server.validate().expect("valid");
+        std::fs::write(&p, "[telemetry]\nendpoint = \"http://x:1\"\n").expect("write");
+        assert!(matches!(
+            read::<DemoConfig>(Some(&p)),
+            Err(ConfigError::Parse { .. })
+        ));
+        let mut s = ServerSettings::<Demo>::default();
+        s.telemetry.otlp_endpoint = Some("collector:4317".into());
+        assert_eq!(
+            s.validate().unwrap_err().field(),
+            Some("telemetry.otlp_endpoint")
+        );
     }
 
     #[test]

@@ -75,3 +75,22 @@ pub async fn health_and_reflection(
         .add_service(v1alpha);
     Ok((health, routes))
 }
+
+/// The span of one gRPC request (the server's `trace_fn`): named for its method, as
+/// OpenTelemetry's RPC conventions want, so exported traces read `LedgerService/GetAccount`.
+/// Requests' own logs are inside it.
+pub fn request_span(req: &tonic::codegen::http::Request<()>) -> tracing::Span {
+    let path = req.uri().path();
+    let (service, method) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or((path, ""));
+    tracing::info_span!(
+        "grpc",
+        otel.name = %path.trim_start_matches('/'),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    )
+}

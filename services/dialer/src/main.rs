@@ -7,18 +7,23 @@ use service::cli::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service::telemetry::init();
     let cli = Cli::<Dialerd>::parse();
     let cfg = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())
         .context("invalid dialerd configuration")?;
-    match cli.cmd.unwrap_or(Command::Serve) {
+    let telemetry = service::telemetry::init_service(
+        &cfg.server.telemetry,
+        <Dialerd as service::ServiceSpec>::NAME,
+    )?;
+    let r = match cli.cmd.unwrap_or(Command::Serve) {
         Command::Serve => serve(cfg).await,
         Command::Token(t) => {
             println!("{}", t.mint(cfg.server.jwt_hs256_key.as_deref())?);
             Ok(())
         }
         Command::Own(none) => match none {},
-    }
+    };
+    telemetry.shutdown().await;
+    r
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {

@@ -127,6 +127,7 @@ pub async fn serve<B: Backend>(
     }
     let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
     let server = builder
+        .trace_fn(service::grpc::request_span)
         .add_routes(routes)
         .add_service(campaigns)
         .add_service(agents)

@@ -495,6 +495,150 @@ async fn ten_agents_work_a_predictive_campaign_that_is_watched_and_repaced() {
     server.shutdown().await;
 }
 
+/// The floor manager's figures: every logged-in agent in the roster with its state, time in
+/// state and call; the rolling hour's dials, answers, contacts and promises; the pacing ratio
+/// and the campaign's abandonment target. `ListAgents` answers managers, never agents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_see_the_roster_and_the_last_hour_and_an_agent_sees_no_other_agent() {
+    let mut server = Server::start(Options::default()).await;
+    let manager = token("m1", Role::Manager);
+    let mut campaigns = server.campaigns(&manager).await;
+    let id = "roster";
+    let mut req = campaign(id, pb::PacingMode::Predictive);
+    if let Some(c) = req.campaign.as_mut() {
+        c.abandon_target = Some(0.02);
+    }
+    campaigns.create_campaign(req).await.expect("created");
+    campaigns
+        .add_accounts(pb::AddAccountsRequest {
+            campaign_id: id.into(),
+            account_ids: account_ids(300),
+            filter: None,
+            page_token: String::new(),
+        })
+        .await
+        .expect("added");
+    let floor = Arc::new(Floor {
+        dispositions: (0..3).map(|_| AtomicU32::new(0)).collect(),
+        ..Floor::default()
+    });
+    let mut team = Vec::new();
+    for i in 0..3 {
+        let phone = Softphone::login(&server, &format!("floor-{i}"), id)
+            .await
+            .expect("login");
+        team.push(tokio::spawn(work(phone, floor.clone(), i)));
+    }
+    // The last agent logs in and stays not ready.
+    let _idle = Softphone::login(&server, "floor-idle", id)
+        .await
+        .expect("login");
+    harness::start(&mut campaigns, id).await;
+
+    let f = figures_until(&mut campaigns, id, |f| {
+        let h = f.last_hour.unwrap_or_default();
+        h.right_party_contacts > 0 && h.promises > 0 && f.roster.len() == 4
+    })
+    .await;
+    let h = f.last_hour.unwrap_or_default();
+    assert!(
+        h.dials >= h.answers && h.answers >= h.right_party_contacts,
+        "{h:?}"
+    );
+    assert!(h.dials as u64 <= f.dials, "{h:?} {f:?}");
+    assert_eq!(f.abandon_target, 0.02);
+    assert_eq!(f.abandon_window_days, 30);
+    let agents: Vec<&str> = f.roster.iter().map(|a| a.agent_id.as_str()).collect();
+    assert_eq!(agents, ["floor-0", "floor-1", "floor-2", "floor-idle"]);
+    let at = f.at.expect("at");
+    for a in &f.roster {
+        let since = a.since.expect("since");
+        let since_ms = since.seconds * 1000 + i64::from(since.nanos) / 1_000_000;
+        let at_ms = at.seconds * 1000 + i64::from(at.nanos) / 1_000_000;
+        assert_eq!(a.in_state_ms as i64, at_ms - since_ms, "{a:?} at {at:?}");
+        let on_a_call = [
+            pb::SeatState::Reserved,
+            pb::SeatState::OnCall,
+            pb::SeatState::WrapUp,
+        ]
+        .map(|s| s as i32)
+        .contains(&a.state);
+        assert_eq!(on_a_call, !a.call_id.is_empty(), "{a:?}");
+    }
+    let idle = &f.roster[3];
+    assert_eq!(
+        (
+            idle.state,
+            idle.pause_code.as_str(),
+            idle.calls,
+            idle.talk_ms
+        ),
+        (pb::SeatState::NotReady as i32, "login", 0, 0)
+    );
+    assert!(
+        f.roster[..3].iter().map(|a| a.calls).sum::<u32>() > 0,
+        "{f:?}"
+    );
+    // Lines over the available agents (the idle one is paused, so at most three).
+    let n = f.agents.unwrap_or_default();
+    let available = n.ready + n.reserved + n.on_call + n.wrap_up;
+    assert!(available <= 3 && n.not_ready >= 1, "{n:?}");
+    let want = if available == 0 {
+        0.0
+    } else {
+        f64::from(f.lines_in_use) / f64::from(available)
+    };
+    assert_eq!(f.pacing_ratio, want, "{f:?}");
+
+    let listed = campaigns
+        .list_agents(pb::ListAgentsRequest {
+            campaign_id: id.into(),
+        })
+        .await
+        .expect("agents")
+        .into_inner()
+        .agents;
+    assert_eq!(listed.len(), 4);
+    assert!(listed.iter().all(|a| a.campaign_id == id), "{listed:?}");
+    let all = campaigns
+        .list_agents(pb::ListAgentsRequest::default())
+        .await
+        .expect("agents")
+        .into_inner()
+        .agents;
+    assert_eq!(all.len(), 4);
+    let (c, _) = code(
+        campaigns
+            .list_agents(pb::ListAgentsRequest {
+                campaign_id: "nope".into(),
+            })
+            .await,
+    );
+    assert_eq!(c, Code::NotFound);
+
+    // An agent sees neither the roster nor the figures.
+    let mut as_agent = server.campaigns(&token("floor-0", Role::Agent)).await;
+    let (c, _) = code(as_agent.list_agents(pb::ListAgentsRequest::default()).await);
+    assert_eq!(c, Code::PermissionDenied);
+    let (c, _) = code(
+        as_agent
+            .watch_campaign(pb::WatchCampaignRequest {
+                campaign_id: id.into(),
+            })
+            .await,
+    );
+    assert_eq!(c, Code::PermissionDenied);
+
+    harness::stop(&mut campaigns, id).await;
+    for t in team {
+        tokio::time::timeout(PATIENCE, t)
+            .await
+            .expect("sessions end with the campaign")
+            .expect("agent task");
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_cannot_touch_another_agents_call_and_a_closed_session_logs_out() {
     let mut server = Server::start(Options::default()).await;

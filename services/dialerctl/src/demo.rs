@@ -200,6 +200,14 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     })
 }
 
+/// The instant the demo's shift ended (its start plus its hours, to the millisecond).
+fn shift_end(args: &DemoArgs) -> Timestamp {
+    let ms = (args.hours * 3_600_000.0).round() as i64;
+    args.start
+        .checked_add(jiff::SignedDuration::from_millis(ms))
+        .unwrap_or(args.start)
+}
+
 /// Keeps the demo's ledger and a dialerd on it serving for real clients until Ctrl-C.
 async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Result<()> {
     let cfg = Config {
@@ -219,9 +227,11 @@ async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Re
             scenario: args.scenario.clone(),
             seed: args.seed,
             speed: 1.0,
-            // The served dialer's clock runs in real time from the demo's start, inside
-            // calling hours, so a campaign created now dials at once.
-            clock_start: Some(args.start.to_string()),
+            // The served dialer's clock runs in real time from the end of the shift: inside
+            // calling hours, so a campaign created now dials at once, and not before the
+            // history the shift recorded (a clock behind it stops dialing: US-REGF-08 counts
+            // would be wrong).
+            clock_start: Some(shift_end(args).to_string()),
         },
         ..Config::default()
     };
@@ -248,6 +258,14 @@ async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Re
         "try: grpcurl -plaintext -H \"authorization: Bearer $MANAGER\" {} list",
         args.listen
     );
+    // The manager's console (README: "Running a campaign from the command line").
+    println!("or, in another terminal, the manager's console:");
+    println!(
+        "  export DIALER_ADDR={} DIALER_TOKEN={}",
+        args.listen,
+        embedded::dev_token(&ledger.jwt_key, "manager-1", Role::Manager)
+    );
+    println!("  dialerctl campaign list");
     // dialerd's own: Ctrl-C, or SIGTERM, starts its graceful shutdown.
     let shutdown = service::shutdown::signal()?;
     dialer::app::run(&cfg, shutdown, |line| println!("{line}")).await?;

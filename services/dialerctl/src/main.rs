@@ -8,17 +8,26 @@
 //! - `dialerctl pacing-agent`: the pacing controller behind the JSON-lines protocol.
 //! - `dialerctl test-call`: one call through a SIP trunk, to check it.
 //! - `dialerctl ledger replay`: a receivables report from a file of money events.
+//! - `dialerctl campaign create|start|pause|resume|stop|list|show`, `agents`, `explain`: a
+//!   campaign manager's commands over dialerd's gRPC API.
+//! - `dialerctl watch CAMPAIGN`: the manager's live terminal view of a campaign.
+//! - `dialerctl sim-agents CAMPAIGN`: simulated softphones working a campaign (demos).
 //!
 //! A composition root (docs/architecture.md): it may use any crate; `demo` runs the
 //! all-in-one of `services/allinone`.
 
 mod agent;
+mod campaign_file;
 mod check;
+mod client;
 mod demo;
 mod ledger;
+mod manage;
 mod portfolio;
+mod sim_agents;
 mod simulate;
 mod test_call;
+mod watch;
 
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -59,6 +68,44 @@ enum Command {
     Ledger {
         #[command(subcommand)]
         command: ledger::LedgerCommand,
+    },
+    /// A manager's campaign commands on dialerd (address and token: --addr/--token,
+    /// DIALER_ADDR/DIALER_TOKEN, or ~/.config/dialerctl/config.toml).
+    Campaign {
+        #[command(flatten)]
+        conn: client::ConnArgs,
+        #[command(subcommand)]
+        command: manage::CampaignCommand,
+    },
+    /// The agents logged in to dialerd's campaigns: state, time in state, call, calls, talk.
+    Agents {
+        #[command(flatten)]
+        conn: client::ConnArgs,
+        /// Only this campaign's agents.
+        #[arg(long)]
+        campaign: Option<String>,
+    },
+    /// Why an account may or may not be called now (ComplianceService.Explain).
+    Explain {
+        #[command(flatten)]
+        conn: client::ConnArgs,
+        #[command(flatten)]
+        args: manage::ExplainArgs,
+    },
+    /// Simulated agents' softphones working a campaign over gRPC, for demos (an admin's
+    /// token logs in several).
+    SimAgents {
+        #[command(flatten)]
+        conn: client::ConnArgs,
+        #[command(flatten)]
+        args: sim_agents::SimAgentsArgs,
+    },
+    /// A live view of a campaign's figures (keys: p pause, r resume, q quit).
+    Watch {
+        #[command(flatten)]
+        conn: client::ConnArgs,
+        /// The campaign id.
+        campaign: String,
     },
 }
 
@@ -215,6 +262,26 @@ fn main() -> anyhow::Result<()> {
         Some(Command::PacingAgent(args)) => agent::run(&args),
         Some(Command::TestCall(args)) => test_call::run(&args),
         Some(Command::Ledger { command }) => ledger::run(&command),
+        Some(Command::Campaign { conn, command }) => {
+            exit_on_failure(manage::run(&conn, manage::Manage::Campaign(command)))
+        }
+        Some(Command::Agents { conn, campaign }) => {
+            exit_on_failure(manage::run(&conn, manage::Manage::Agents { campaign }))
+        }
+        Some(Command::Explain { conn, args }) => {
+            exit_on_failure(manage::run(&conn, manage::Manage::Explain(args)))
+        }
+        Some(Command::SimAgents { conn, args }) => exit_on_failure(sim_agents::run(&conn, &args)),
+        Some(Command::Watch { conn, campaign }) => exit_on_failure(watch::run(&conn, &campaign)),
         None => demo::run(&demo::DemoArgs::default()),
     }
+}
+
+/// A manager's command that failed: its one line on stderr and its exit code.
+fn exit_on_failure(r: Result<(), client::Failure>) -> anyhow::Result<()> {
+    if let Err(f) = r {
+        eprintln!("dialerctl: {}", f.message);
+        std::process::exit(i32::from(f.exit_code()));
+    }
+    Ok(())
 }

@@ -24,11 +24,14 @@ enum Own {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service::telemetry::init();
     let cli = Cli::<Ledgerd, Own>::parse();
     let cfg = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())
         .context("invalid ledgerd configuration")?;
-    match cli.cmd.unwrap_or(Command::Serve) {
+    let telemetry = service::telemetry::init_service(
+        &cfg.server.telemetry,
+        <Ledgerd as service::ServiceSpec>::NAME,
+    )?;
+    let r = match cli.cmd.unwrap_or(Command::Serve) {
         Command::Serve => serve(cfg).await,
         Command::Own(Own::Migrate) => {
             let url = &cfg.server.database_url;
@@ -61,7 +64,9 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", t.mint(cfg.server.jwt_hs256_key.as_deref())?);
             Ok(())
         }
-    }
+    };
+    telemetry.shutdown().await;
+    r
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {

@@ -88,6 +88,7 @@ pub async fn serve(
         .max_encoding_message_size(collections_proto::MAX_MESSAGE_BYTES),
     );
     tonic::transport::Server::builder()
+        .trace_fn(service::grpc::request_span)
         .add_routes(routes)
         .add_service(ledger)
         .add_service(receivables)

@@ -23,7 +23,10 @@ pub use debts::{
     MAX_INSTALLMENTS, PlanRecord, debt_summary, dispute_hold_id, dispute_holds, opening_event_id,
     plan_event_id, promise_event_id,
 };
-pub use money::{MAX_EVENT_BYTES, MAX_EVENTS_PER_IMPORT, Statement};
+pub use money::{
+    AgingPage, AgingTotals, CommitmentCounts, CommitmentLine, CommitmentPage, MAX_EVENT_BYTES,
+    MAX_EVENTS_PER_IMPORT, MAX_PAGE_SIZE, ReportFilter, ReportLine, Statement, page_size,
+};
 
 /// The ledger's migrations (`migrations/ledger`), one file each for both dialects. The dialer's
 /// (versions 1000 and up) may share the database; each side ignores the other's versions.
@@ -61,6 +64,8 @@ pub struct Store {
     db: Db,
     /// Highest change seq committed by this process (watchers wake on it).
     head: Arc<watch::Sender<i64>>,
+    /// The receivables book kept in memory, shared by the clones (see `money.rs`).
+    money: Arc<money::KeptBook>,
     /// The ledger's "now" for dates it derives (an opening balance's load date, the date
     /// receivables summaries are as of): the server's clock once served, shared by clones.
     clock: Arc<std::sync::RwLock<crate::clock::Clock>>,
@@ -579,6 +584,7 @@ impl Store {
         let mut store = Store {
             db,
             head: Arc::new(watch::channel(0).0),
+            money: Arc::default(),
             clock: Arc::default(),
         };
         let head = store.max_seq().await?;

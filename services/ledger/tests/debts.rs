@@ -400,3 +400,55 @@ async fn dispositions_make_promise_and_plan_events_once(url: &str) {
     }
     srv.stop().await;
 }
+
+/// What opening balances and receivables summaries cost a load and a read: the same
+/// accounts loaded with balances (an opening charge per debt) and with zero balances
+/// (none), then read back. Prints figures; asserts nothing about speed.
+/// `cargo test --release -p ledger --test debts -- --ignored --nocapture load_and_read_cost`
+/// (`LEDGER_BENCH_ACCOUNTS`, default 2000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn load_and_read_cost() {
+    let n: usize = std::env::var("LEDGER_BENCH_ACCOUNTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    for (name, db) in [
+        ("postgres", TestDb::postgres().await),
+        ("sqlite", TestDb::sqlite()),
+    ] {
+        let srv = server(&db.url).await;
+        let mut c = srv.client().await;
+        for (what, balance) in [("with opening balances", 123_456), ("zero balances", 0)] {
+            let accounts: Vec<pb::Account> = (0..n)
+                .map(|i| {
+                    let mut a = account(&format!("{balance}-{i}"));
+                    for d in &mut a.debts {
+                        d.balance_minor = balance;
+                    }
+                    a
+                })
+                .collect();
+            let t = std::time::Instant::now();
+            let r = upsert(&mut c, accounts).await;
+            let load = t.elapsed();
+            assert_eq!(r.created as usize, n);
+            let t = std::time::Instant::now();
+            for i in 0..n.min(500) {
+                get(&mut c, &format!("{balance}-{i}")).await;
+            }
+            let read = t.elapsed();
+            println!(
+                "{name}: {what}: loaded {n} accounts (2 debts each) in {:.2} s ({:.0}/s); \
+                 {} GetAccount in {:.2} s ({:.2} ms each)",
+                load.as_secs_f64(),
+                n as f64 / load.as_secs_f64(),
+                n.min(500),
+                read.as_secs_f64(),
+                read.as_secs_f64() * 1000.0 / n.min(500) as f64
+            );
+        }
+        srv.stop().await;
+        db.cleanup().await;
+    }
+}

@@ -1,6 +1,7 @@
 //! Live figures of a campaign, as managers watch them (`WatchCampaign`) and the demo prints
 //! them: counters since the campaign started, today's and the rolling window's abandonment,
-//! occupancy, and accounts refused by reason.
+//! occupancy, accounts refused by reason, the rolling last hour's rates, the pacing ratio and
+//! the agent roster.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -32,6 +33,34 @@ pub struct AgentCounts {
     pub wrap_up: u32,
     pub not_ready: u32,
     pub logged_out: u32,
+}
+
+/// One agent of the campaign as the floor manager sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentRow {
+    pub agent_id: String,
+    /// `ready`, `reserved`, `on_call`, `wrap_up`, `not_ready`, `logged_out`.
+    pub state: &'static str,
+    /// For `not_ready`: why (`login`, `break`, `wrap_timeout` ...); empty otherwise.
+    pub pause_code: String,
+    /// When the agent entered the state (campaign clock, ms).
+    pub since_ms: Millis,
+    /// The call the agent is reserved for, talking on or wrapping up.
+    pub call_id: Option<String>,
+    /// Calls connected to the agent and its talk time, since the campaign started here.
+    pub calls: u32,
+    pub talk_ms: i64,
+}
+
+/// Events of the rolling last hour, per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LastHour {
+    pub dials: u32,
+    /// Live answers (connected plus abandoned).
+    pub answers: u32,
+    /// Right-party contacts.
+    pub contacts: u32,
+    pub promises: u32,
 }
 
 /// A snapshot, published once per second.
@@ -79,6 +108,18 @@ pub struct Figures {
     /// How far the clock reads behind the latest recorded contact, when that is more than a
     /// few minutes (0 otherwise): a clock that ran backwards; the campaign does not dial.
     pub clock_behind_ms: i64,
+    /// Dials, live answers, contacts and promises of the last 60 minutes (a rolling hour,
+    /// so a rate per hour that reacts within the hour).
+    pub last_hour: LastHour,
+    /// Lines in use per available agent (logged in and not paused: ready, reserved, on a call
+    /// or wrapping up); 0 without one. What the pacer is running at, whatever its mode.
+    pub pacing_ratio: f64,
+    /// The campaign's abandonment target and the days its rolling window holds over, so a
+    /// view can colour the rates without asking for the campaign.
+    pub abandon_target: f64,
+    pub abandon_window_days: u32,
+    /// The agents who logged in to the campaign on this replica, in login order.
+    pub roster: Vec<AgentRow>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -99,6 +140,7 @@ impl From<QueueSizes> for QueueView {
 }
 
 const DAY_MS: Millis = 86_400_000;
+const HOUR_MS: Millis = 3_600_000;
 
 /// Running counters behind [`Figures`].
 #[derive(Debug, Clone)]
@@ -121,6 +163,8 @@ pub struct Counters {
     days: VecDeque<(Millis, u64, u64)>,
     window_days: u32,
     recent_dials: VecDeque<Millis>,
+    /// Instants of the last hour's dials, live answers, contacts and promises.
+    hour: [VecDeque<Millis>; 4],
     /// Last decision latencies (µs).
     decisions: Samples,
     /// Last pre-dial check lags (µs).
@@ -177,6 +221,7 @@ impl Counters {
             days: VecDeque::new(),
             window_days,
             recent_dials: VecDeque::new(),
+            hour: Default::default(),
             decisions: Samples::default(),
             pre_dial: Samples::default(),
         }
@@ -204,10 +249,12 @@ impl Counters {
     pub fn dialed(&mut self, now: Millis) {
         self.dials += 1;
         self.recent_dials.push_back(now);
+        self.hour[0].push_back(now);
     }
 
     pub fn live(&mut self, now: Millis, abandoned: bool) {
         self.live_answers += 1;
+        self.hour[1].push_back(now);
         let today = self.today(now);
         today.1 += 1;
         if abandoned {
@@ -216,6 +263,18 @@ impl Counters {
         } else {
             self.connected += 1;
         }
+    }
+
+    /// A right-party contact was dispositioned.
+    pub fn contact(&mut self, now: Millis) {
+        self.right_party_contacts += 1;
+        self.hour[2].push_back(now);
+    }
+
+    /// A promise to pay was dispositioned.
+    pub fn promise(&mut self, now: Millis) {
+        self.promises += 1;
+        self.hour[3].push_back(now);
     }
 
     pub fn decided(&mut self, took: std::time::Duration) {
@@ -251,6 +310,18 @@ impl Counters {
         {
             self.recent_dials.pop_front();
         }
+        for q in &mut self.hour {
+            while q.front().is_some_and(|t| *t <= now - HOUR_MS) {
+                q.pop_front();
+            }
+        }
+        let last_hour = LastHour {
+            dials: self.hour[0].len() as u32,
+            answers: self.hour[1].len() as u32,
+            contacts: self.hour[2].len() as u32,
+            promises: self.hour[3].len() as u32,
+        };
+        let available = agents.ready + agents.reserved + agents.on_call + agents.wrap_up;
         self.peak_lines = self.peak_lines.max(lines_in_use);
         let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         let (today_lives, today_drops) = {
@@ -292,6 +363,11 @@ impl Counters {
             pre_dial_lag_p99_us,
             pre_dial_lag_max_us,
             clock_behind_ms: self.clock_behind_ms,
+            last_hour,
+            pacing_ratio: ratio(u64::from(lines_in_use), u64::from(available)),
+            abandon_target: 0.0,
+            abandon_window_days: self.window_days,
+            roster: Vec::new(),
         }
     }
 }
@@ -317,5 +393,54 @@ mod tests {
         assert_eq!(f.abandoned, 1);
         assert_eq!(f.abandon_rate_window, 0.0);
         assert_eq!(f.abandon_rate_today, 0.0);
+    }
+
+    #[test]
+    fn the_last_hour_forgets_older_events_and_the_ratio_counts_available_agents() {
+        let mut c = Counters::new("c", 30);
+        c.dialed(0);
+        c.dialed(HOUR_MS / 2);
+        c.live(HOUR_MS / 2, false);
+        c.contact(HOUR_MS / 2);
+        c.promise(HOUR_MS / 2);
+        c.dialed(HOUR_MS);
+        let agents = AgentCounts {
+            ready: 1,
+            on_call: 2,
+            wrap_up: 1,
+            not_ready: 5,
+            ..AgentCounts::default()
+        };
+        let f = c.snapshot(
+            HOUR_MS,
+            RunState::Running,
+            agents,
+            6,
+            StateTime::default(),
+            QueueView::default(),
+        );
+        // The dial at 0 is exactly an hour old: out.
+        assert_eq!(
+            f.last_hour,
+            LastHour {
+                dials: 2,
+                answers: 1,
+                contacts: 1,
+                promises: 1
+            }
+        );
+        assert_eq!((f.dials, f.right_party_contacts, f.promises), (3, 1, 1));
+        // Paused agents are not available: 6 lines over 4 agents.
+        assert_eq!(f.pacing_ratio, 1.5);
+        let f = c.snapshot(
+            3 * HOUR_MS,
+            RunState::Running,
+            AgentCounts::default(),
+            0,
+            StateTime::default(),
+            QueueView::default(),
+        );
+        assert_eq!(f.last_hour, LastHour::default());
+        assert_eq!(f.pacing_ratio, 0.0);
     }
 }

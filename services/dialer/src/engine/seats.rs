@@ -20,6 +20,10 @@ pub struct Seat {
     pub call: Option<CallId>,
     /// A not-ready asked for during a call, applied after its disposition.
     pub pending_not_ready: Option<String>,
+    /// Calls this agent took (connected to it) since the campaign started on this replica.
+    pub calls: u32,
+    /// Talk time (reserved or on a call, ms) since the campaign started on this replica.
+    pub talk_ms: i64,
     /// Time in the current state is accounted up to here (`since` stays the state's start:
     /// the pacer learns handle times from it).
     accounted: Millis,
@@ -62,6 +66,8 @@ impl Seats {
                     since: now,
                     call: None,
                     pending_not_ready: None,
+                    calls: 0,
+                    talk_ms: 0,
                     accounted: now,
                     events: None,
                 });
@@ -107,14 +113,10 @@ impl Seats {
     /// Moves a seat to `state`, accounting the time spent in the old one, and tells the
     /// agent.
     pub fn set(&mut self, idx: usize, state: SeatState, now: Millis) {
+        account(&mut self.time, &mut self.seats[idx], now);
         let seat = &mut self.seats[idx];
-        let spent = (now - seat.accounted.max(seat.since)).max(0);
-        match seat.state {
-            SeatState::Ready => self.time.ready += spent,
-            SeatState::Reserved | SeatState::OnCall => self.time.talk += spent,
-            SeatState::WrapUp => self.time.wrap += spent,
-            SeatState::NotReady { .. } => self.time.not_ready += spent,
-            SeatState::LoggedOut => {}
+        if state == SeatState::OnCall && seat.state != SeatState::OnCall {
+            seat.calls += 1;
         }
         seat.state = state.clone();
         seat.since = now;
@@ -200,19 +202,27 @@ impl Seats {
 
     /// Accounts the time of every seat up to `now` (before reading [`Seats::time`]).
     pub fn settle(&mut self, now: Millis) {
-        for i in 0..self.seats.len() {
-            let seat = &self.seats[i];
-            let spent = (now - seat.accounted.max(seat.since)).max(0);
-            match self.seats[i].state {
-                SeatState::Ready => self.time.ready += spent,
-                SeatState::Reserved | SeatState::OnCall => self.time.talk += spent,
-                SeatState::WrapUp => self.time.wrap += spent,
-                SeatState::NotReady { .. } => self.time.not_ready += spent,
-                SeatState::LoggedOut => {}
-            }
-            self.seats[i].accounted = now;
+        for seat in &mut self.seats {
+            account(&mut self.time, seat, now);
         }
     }
+}
+
+/// Adds the seat's time in its state since it was last accounted to the campaign's totals
+/// and the seat's own talk time, and marks it accounted up to `now`.
+fn account(time: &mut StateTime, seat: &mut Seat, now: Millis) {
+    let spent = (now - seat.accounted.max(seat.since)).max(0);
+    match seat.state {
+        SeatState::Ready => time.ready += spent,
+        SeatState::Reserved | SeatState::OnCall => {
+            time.talk += spent;
+            seat.talk_ms += spent;
+        }
+        SeatState::WrapUp => time.wrap += spent,
+        SeatState::NotReady { .. } => time.not_ready += spent,
+        SeatState::LoggedOut => {}
+    }
+    seat.accounted = now;
 }
 
 #[cfg(test)]
@@ -238,6 +248,9 @@ mod tests {
             }
         );
         assert_eq!(seats.time.ready, 2_000);
+        seats.settle(5_000);
+        assert_eq!((seats.get(b).calls, seats.get(b).talk_ms), (1, 2_000));
+        assert_eq!((seats.get(a).calls, seats.get(a).talk_ms), (0, 0));
     }
 
     #[test]

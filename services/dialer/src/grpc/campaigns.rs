@@ -10,7 +10,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::Shared;
-use super::convert::{self, campaign_to, figures_to};
+use super::convert::{self, agent_status_to, campaign_to, figures_to};
 use super::status::{self, invalid};
 use crate::campaign::CampaignSpec;
 use crate::engine::{Backend, RunState};
@@ -253,6 +253,39 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
             unavailable: report.unavailable,
             next_page_token: String::new(),
         }))
+    }
+
+    async fn list_agents(
+        &self,
+        req: Request<pb::ListAgentsRequest>,
+    ) -> Result<Response<pb::ListAgentsResponse>, Status> {
+        let r = req.into_inner();
+        let mut figures = if r.campaign_id.is_empty() {
+            self.registry
+                .figures()
+                .into_iter()
+                .map(|(_, f)| f)
+                .collect()
+        } else {
+            let id = campaign_id(&r.campaign_id)?;
+            let f = self
+                .registry
+                .watch(id)
+                .map_err(status::registry)?
+                .borrow()
+                .clone();
+            vec![f]
+        };
+        figures.sort_by(|a, b| a.campaign_id.cmp(&b.campaign_id));
+        let agents = figures
+            .iter()
+            .flat_map(|f| {
+                f.roster
+                    .iter()
+                    .map(|a| agent_status_to(a, &f.campaign_id, f.at_ms))
+            })
+            .collect();
+        Ok(Response::new(pb::ListAgentsResponse { agents }))
     }
 
     type WatchCampaignStream = FiguresStream;

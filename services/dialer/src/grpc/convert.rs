@@ -15,12 +15,13 @@ use tonic::Status;
 
 use super::status::{self, invalid};
 use crate::campaign::CampaignSpec;
+use crate::engine::figures::AgentRow;
 use crate::engine::{Figures, RunState};
 use crate::limits::{self, ID_BYTES, MAX_DEBTS, MAX_MINOR};
 use crate::registry::{CampaignInfo, CampaignState};
 use crate::session::{
-    AgentCommand, AgentEvent, Disposition, DispositionCode, PromiseTerms, RejectKind, ScreenPop,
-    SeatState,
+    AgentCommand, AgentEvent, Disposition, DispositionCode, InstallmentTerms, PlanTerms,
+    PromiseTerms, RejectKind, ScreenPop, SeatState,
 };
 
 // ---------------------------------------------------------------- time
@@ -255,6 +256,8 @@ pub fn merge_campaign(
                 r.since_last_contact,
             ),
             ("follow_the_sun", &mut w.follow_the_sun, r.follow_the_sun),
+            ("aging_bucket", &mut w.aging_bucket, r.aging_bucket),
+            ("broken_promise", &mut w.broken_promise, r.broken_promise),
         ] {
             if let Some(v) = v {
                 let max = limits::MAX_RANKING_WEIGHT;
@@ -473,6 +476,8 @@ pub fn campaign_to(c: &CampaignInfo) -> pb::Campaign {
             attempts: Some(s.ranking.attempts),
             since_last_contact: Some(s.ranking.since_last_contact),
             follow_the_sun: Some(s.ranking.follow_the_sun),
+            aging_bucket: Some(s.ranking.aging_bucket),
+            broken_promise: Some(s.ranking.broken_promise),
         }),
         recycling: Some(pb::Recycling {
             busy_minutes: Some(s.recycling.busy_minutes),
@@ -540,6 +545,45 @@ pub fn figures_to(f: &Figures) -> pb::Figures {
         pre_dial_lag_p99_us: f.pre_dial_lag_p99_us,
         pre_dial_lag_max_us: f.pre_dial_lag_max_us,
         clock_behind_ms: f.clock_behind_ms,
+        last_hour: Some(pb::LastHour {
+            dials: f.last_hour.dials,
+            answers: f.last_hour.answers,
+            right_party_contacts: f.last_hour.contacts,
+            promises: f.last_hour.promises,
+        }),
+        pacing_ratio: f.pacing_ratio,
+        abandon_target: f.abandon_target,
+        abandon_window_days: f.abandon_window_days,
+        roster: f
+            .roster
+            .iter()
+            .map(|a| agent_status_to(a, "", f.at_ms))
+            .collect(),
+    }
+}
+
+/// One roster row of figures taken at `at_ms`; `campaign_id` is left empty inside figures
+/// (which name the campaign).
+pub fn agent_status_to(a: &AgentRow, campaign_id: &str, at_ms: i64) -> pb::AgentStatus {
+    let state = match a.state {
+        "logged_out" => pb::SeatState::LoggedOut,
+        "not_ready" => pb::SeatState::NotReady,
+        "ready" => pb::SeatState::Ready,
+        "reserved" => pb::SeatState::Reserved,
+        "on_call" => pb::SeatState::OnCall,
+        "wrap_up" => pb::SeatState::WrapUp,
+        _ => pb::SeatState::Unspecified,
+    };
+    pb::AgentStatus {
+        agent_id: a.agent_id.clone(),
+        state: state as i32,
+        pause_code: a.pause_code.clone(),
+        since: Some(ms_to(a.since_ms)),
+        call_id: a.call_id.clone().unwrap_or_default(),
+        calls: a.calls,
+        talk_ms: u64::try_from(a.talk_ms).unwrap_or(0),
+        campaign_id: campaign_id.to_string(),
+        in_state_ms: u64::try_from(at_ms - a.since_ms).unwrap_or(0),
     }
 }
 
@@ -647,6 +691,7 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
         Ok(pb::DispositionCode::NoContact) => DispositionCode::NoContact,
         Ok(pb::DispositionCode::Machine) => DispositionCode::Machine,
         Ok(pb::DispositionCode::RevokeConsent) => DispositionCode::RevokeConsent,
+        Ok(pb::DispositionCode::PaymentPlan) => DispositionCode::PaymentPlan,
         Err(_) => {
             return Err(invalid(
                 format_args!("{F}.code"),
@@ -693,6 +738,19 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
         }
         (_, None) => None,
     };
+    let plan = match (code, d.plan) {
+        (DispositionCode::PaymentPlan, None) => {
+            return Err(invalid(
+                format_args!("{F}.plan"),
+                "required for PAYMENT_PLAN",
+            ));
+        }
+        (DispositionCode::PaymentPlan, Some(p)) => Some(Box::new(plan_terms(p)?)),
+        (_, Some(_)) => {
+            return Err(invalid(format_args!("{F}.plan"), "only for PAYMENT_PLAN"));
+        }
+        (_, None) => None,
+    };
     let callback_at_ms = match (code, &d.callback_at) {
         (DispositionCode::Callback, None) => {
             return Err(invalid(
@@ -715,8 +773,62 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
         code,
         debts_discussed: d.debts_discussed,
         promise,
+        plan,
         callback_at_ms,
         notes: d.notes,
+    })
+}
+
+/// A PAYMENT_PLAN's terms, each bound named (`disposition.disposition.plan.installments[1].due`).
+fn plan_terms(p: pb::PlanTerms) -> Result<PlanTerms, Status> {
+    const F: &str = "disposition.disposition.plan";
+    id(&format!("{F}.debt_id"), &p.debt_id)?;
+    if p.installments.is_empty() || p.installments.len() > limits::MAX_PLAN_INSTALLMENTS {
+        return Err(invalid(
+            format_args!("{F}.installments"),
+            format_args!("1 to {} installments", limits::MAX_PLAN_INSTALLMENTS),
+        ));
+    }
+    let mut previous: Option<jiff::civil::Date> = None;
+    let mut installments = Vec::with_capacity(p.installments.len());
+    for (k, i) in p.installments.into_iter().enumerate() {
+        let due = match i.due.parse::<jiff::civil::Date>() {
+            Ok(d) if i.due.len() == 10 => d,
+            _ => {
+                return Err(invalid(
+                    format_args!("{F}.installments[{k}].due"),
+                    "must be YYYY-MM-DD",
+                ));
+            }
+        };
+        if previous.is_some_and(|p| due <= p) {
+            return Err(invalid(
+                format_args!("{F}.installments[{k}].due"),
+                "must be after the previous installment's",
+            ));
+        }
+        previous = Some(due);
+        if !(1..=MAX_MINOR).contains(&i.amount_minor) {
+            return Err(invalid(
+                format_args!("{F}.installments[{k}].amount_minor"),
+                format_args!("must be positive and at most {MAX_MINOR}"),
+            ));
+        }
+        installments.push(InstallmentTerms {
+            due: i.due,
+            amount_minor: i.amount_minor,
+        });
+    }
+    if p.grace_days > limits::MAX_GRACE_DAYS {
+        return Err(invalid(
+            format_args!("{F}.grace_days"),
+            format_args!("at most {}", limits::MAX_GRACE_DAYS),
+        ));
+    }
+    Ok(PlanTerms {
+        debt_id: p.debt_id,
+        installments,
+        grace_days: p.grace_days,
     })
 }
 
@@ -760,6 +872,15 @@ fn screen_pop_to(p: ScreenPop) -> pb::ScreenPop {
                 days_past_due: d.days_past_due,
                 original_creditor: d.original_creditor,
                 regf_calls_left: d.regf_calls_left,
+                open_minor: d.statement.open_minor,
+                past_due_minor: d.statement.past_due_minor,
+                oldest_bucket: d.statement.oldest_bucket,
+                last_payment_date: d.statement.last_payment_date,
+                last_payment_minor: d.statement.last_payment_minor,
+                promise_status: d.statement.promise_status,
+                promise_due: d.statement.promise_due,
+                plan_status: d.statement.plan_status,
+                in_dispute: d.statement.in_dispute,
             })
             .collect(),
         call_debt_ids: p.call_debt_ids,

@@ -48,6 +48,7 @@ pub const ROLES: RoleTable = RoleTable::new(&[
         "/collections.dialer.v1.CampaignService/WatchCampaign",
         MANAGER,
     ),
+    ("/collections.dialer.v1.CampaignService/ListAgents", MANAGER),
     (
         "/collections.dialer.v1.AgentService/Session",
         &[Role::Agent],

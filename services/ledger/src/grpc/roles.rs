@@ -74,6 +74,22 @@ pub const ROLES: RoleTable = RoleTable::new(&[
         "/collections.ledger.v1.ReceivablesService/GetAccountStatement",
         MANAGER,
     ),
+    (
+        "/collections.ledger.v1.ReceivablesService/GetAgingReport",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/ExportAgingCsv",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/GetKpiReport",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/GetCommitmentReport",
+        MANAGER,
+    ),
 ]);
 
 #[test]

@@ -443,7 +443,7 @@ impl<B: Backend> Runtime<B> {
                             !view.contacts.iter().any(|o| o.idempotency_key == u.key)
                         }
                         WriteKind::Hold | WriteKind::Consent => true,
-                        WriteKind::Promise => false,
+                        WriteKind::Promise | WriteKind::Plan => false,
                     }
             });
             if news {

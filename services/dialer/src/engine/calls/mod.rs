@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::figures::{AgentCounts, Counters, Figures, QueueView, RunState};
+use super::figures::{AgentCounts, AgentRow, Counters, Figures, QueueView, RunState};
 use super::seats::Seats;
 use super::{AddReport, Backend, CampaignControl, Clock, Command, Deadlines, EngineError};
 use crate::account::{AccountSource, AccountView, SourceError, history_entry, join_all};
@@ -105,6 +105,9 @@ pub(crate) struct Runtime<B: Backend> {
     control: Option<Arc<dyn CampaignControl>>,
     /// The control version whose state and configuration this task follows.
     version: i64,
+    /// Whether this replica held the campaign's lease at the last check (for the log line
+    /// when that changes).
+    owned: bool,
     /// Publishes the configuration in force (the handle reads it).
     spec_tx: watch::Sender<CampaignSpec>,
     /// The latest contact of any loaded account (Unix ms): a clock reading much earlier than
@@ -172,6 +175,7 @@ impl<B: Backend> Runtime<B> {
             pacer,
             control,
             version,
+            owned: true,
             spec_tx,
             latest_history: Millis::MIN,
             tx,
@@ -196,14 +200,16 @@ impl<B: Backend> Runtime<B> {
 
     pub(crate) fn initial_figures(&self) -> Figures {
         let mut c = self.counters.clone();
-        c.snapshot(
+        let mut f = c.snapshot(
             self.clock.now_ms(),
             self.state,
             AgentCounts::default(),
             0,
             self.seats.time,
             QueueView::default(),
-        )
+        );
+        f.abandon_target = self.spec.abandon_target;
+        f
     }
 
     pub(crate) async fn run(
@@ -347,7 +353,11 @@ impl<B: Backend> Runtime<B> {
             }
             _ => {}
         }
-        self.state == RunState::Running
+        if c.owned != self.owned {
+            info!(owned = c.owned, "campaign lease changed hands");
+            self.owned = c.owned;
+        }
+        self.state == RunState::Running && c.owned
     }
 
     /// No new dials; the task ends once the calls in progress have ended.
@@ -383,14 +393,39 @@ impl<B: Backend> Runtime<B> {
             }
         }
         let lines = self.calls.values().filter(|c| c.on_line()).count() as u32;
-        self.counters.snapshot(
+        let mut f = self.counters.snapshot(
             now,
             self.state,
             agents,
             lines,
             self.seats.time,
             self.queue_view,
-        )
+        );
+        f.abandon_target = self.spec.abandon_target;
+        f.roster = self
+            .seats
+            .iter()
+            .map(|s| {
+                let (state, pause_code) = match &s.state {
+                    SeatState::LoggedOut => ("logged_out", ""),
+                    SeatState::NotReady { code } => ("not_ready", code.as_str()),
+                    SeatState::Ready => ("ready", ""),
+                    SeatState::Reserved => ("reserved", ""),
+                    SeatState::OnCall => ("on_call", ""),
+                    SeatState::WrapUp => ("wrap_up", ""),
+                };
+                AgentRow {
+                    agent_id: s.agent.clone(),
+                    state,
+                    pause_code: pause_code.to_string(),
+                    since_ms: s.since,
+                    call_id: s.call.map(|c| c.to_string()),
+                    calls: s.calls,
+                    talk_ms: s.talk_ms,
+                }
+            })
+            .collect();
+        f
     }
 
     // ------------------------------------------------------------------ calls and leases
@@ -881,6 +916,27 @@ impl<B: Backend> Runtime<B> {
                     return Err(Rejection::field("promise.due_date", "must be YYYY-MM-DD"));
                 }
             }
+            DispositionCode::PaymentPlan => {
+                let Some(p) = &d.plan else {
+                    return Err(Rejection::field("plan", "required for a payment plan"));
+                };
+                if !c.record.debt_ids.contains(&p.debt_id) {
+                    return Err(Rejection::field("plan.debt_id", "not a debt of this call"));
+                }
+                // The plan is dated the call's day (UTC): no installment falls due before it.
+                let day = ts(c.started_at).to_zoned(jiff::tz::TimeZone::UTC).date();
+                if let Some(first) = p.installments.first()
+                    && first
+                        .due
+                        .parse::<jiff::civil::Date>()
+                        .is_ok_and(|d| d < day)
+                {
+                    return Err(Rejection::field(
+                        "plan.installments[0].due",
+                        "before the day of the call",
+                    ));
+                }
+            }
             DispositionCode::Callback if d.callback_at_ms.is_none_or(|t| t <= c.started_at) => {
                 return Err(Rejection::field("callback_at", "required, in the future"));
             }
@@ -1030,8 +1086,9 @@ fn attributed(v: &AccountView, record: &ContactOutcome) -> Option<Vec<String>> {
         .map(|a| a.debt_keys)
 }
 
-/// Retries an idempotent ledger write with capped backoff until it succeeds.
-async fn retry<F, Fut>(what: &'static str, mut f: F)
+/// Retries an idempotent ledger write with capped backoff until it succeeds (true) or is
+/// refused for a stale campaign lease (false: retrying cannot help).
+async fn retry<F, Fut>(what: &'static str, mut f: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), crate::outcomes::SinkError>>,
@@ -1039,7 +1096,12 @@ where
     let mut delay = Duration::from_millis(200);
     loop {
         match f().await {
-            Ok(()) => return,
+            Ok(()) => return true,
+            Err(e) if e.is_fenced() => {
+                // The campaign's new holder adopted this call: its record stands.
+                warn!(error = %e, what, "write refused: this replica no longer holds the campaign");
+                return false;
+            }
             Err(e) => {
                 warn!(error = %e, what, "ledger write failed; retrying");
                 tokio::time::sleep(delay).await;

@@ -120,7 +120,8 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 impl<'a> WavReader<'a> {
     /// Parses a WAV file: the RIFF header, then chunks until both fmt and data are found
     /// (others skipped). A data chunk whose size runs past the end of the file (a recording
-    /// cut short, a streaming writer's placeholder size) is read up to the end.
+    /// cut short, a streaming writer's placeholder size) or is 0 (a writer that fills the
+    /// sizes in when it finishes) is read up to the end.
     pub fn new(bytes: &'a [u8]) -> Result<WavReader<'a>, WavError> {
         if bytes.get(0..4) != Some(b"RIFF") {
             return Err(WavError::NotRiff);
@@ -152,6 +153,9 @@ impl<'a> WavReader<'a> {
                 }
                 b"data" => {
                     let format = format.ok_or(WavError::MissingFmt)?;
+                    // 0 is the placeholder of a writer that has not finished (baresip's
+                    // sndfile until its call ends): what follows is the audio so far.
+                    let end = if size == 0 { bytes.len() } else { end };
                     let data = bytes.get(start..end.min(bytes.len())).unwrap_or(&[]);
                     return Ok(WavReader { format, data });
                 }
@@ -639,6 +643,11 @@ mod tests {
         let n = long.len();
         long[n - 8..n - 4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(WavReader::new(&long).unwrap().channel(0).unwrap(), [1, 2]);
+        // So is one whose size was left at 0 (and the RIFF size too) by an unfinished writer.
+        let mut open = good.clone();
+        open[4..8].copy_from_slice(&0u32.to_le_bytes());
+        open[n - 8..n - 4].copy_from_slice(&0u32.to_le_bytes());
+        assert_eq!(WavReader::new(&open).unwrap().channel(0).unwrap(), [1, 2]);
         // Zero channels, zero block align.
         let mut bad = good.clone();
         bad[22] = 0;

@@ -1,5 +1,6 @@
 //! Audio checks for the tests: WAV files read (what baresip recorded, the dialer's recordings,
-//! written while still open or finished), G.711 decoded, and two measures: the energy of a
+//! written while still open or finished; G.711 and WAV parsing are `media`'s, the dialer's own
+//! code, not copies), and two measures: the energy of a
 //! signal (mean absolute amplitude: is someone talking?) and the level of one frequency in it
 //! (is that the ringback, the beep, the special information tone?).
 //!
@@ -7,6 +8,8 @@
 //! a test wants a number, not a `Result`.
 
 use std::path::Path;
+
+use media::wav::WavReader;
 
 use crate::error::Error;
 
@@ -131,79 +134,27 @@ pub fn read_wav(path: &Path) -> Result<Wav, Error> {
     })
 }
 
-/// WAV format codes this crate decodes.
+/// The WAV format code [`write_wav`] writes.
 const FORMAT_PCM: u16 = 1;
-const FORMAT_ALAW: u16 = 6;
-const FORMAT_MULAW: u16 = 7;
-const FORMAT_EXTENSIBLE: u16 = 0xFFFE;
 
-fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]))
-}
-
-fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes([
-        *bytes.get(at)?,
-        *bytes.get(at + 1)?,
-        *bytes.get(at + 2)?,
-        *bytes.get(at + 3)?,
-    ]))
-}
-
-/// Parses the bytes of a WAV file (see [`read_wav`]).
+/// Parses the bytes of a WAV file (see [`read_wav`]) with the dialer's own reader
+/// (`media::wav`), so the tests read recordings the way the product does.
 pub fn parse_wav(bytes: &[u8]) -> Result<Wav, String> {
-    if bytes.get(0..4) != Some(b"RIFF") || bytes.get(8..12) != Some(b"WAVE") {
-        return Err("no RIFF/WAVE header".into());
-    }
-    let mut at = 12;
-    let mut format: Option<(u16, u16, u32, u16)> = None;
-    while let (Some(id), Some(size)) = (bytes.get(at..at + 4), le_u32(bytes, at + 4)) {
-        let body = at + 8;
-        let size = size as usize;
-        if id == b"fmt " {
-            let code = le_u16(bytes, body).ok_or("short fmt chunk")?;
-            let channels = le_u16(bytes, body + 2).ok_or("short fmt chunk")?;
-            let rate = le_u32(bytes, body + 4).ok_or("short fmt chunk")?;
-            let bits = le_u16(bytes, body + 14).ok_or("short fmt chunk")?;
-            // WAVE_FORMAT_EXTENSIBLE: the real format is the first two bytes of the subformat GUID.
-            let code = if code == FORMAT_EXTENSIBLE {
-                le_u16(bytes, body + 24).ok_or("short extensible fmt chunk")?
-            } else {
-                code
-            };
-            format = Some((code, channels, rate, bits));
-        } else if id == b"data" {
-            let (code, channels, sample_rate, bits) = format.ok_or("data before fmt")?;
-            if channels == 0 {
-                return Err("no channels".into());
-            }
-            let available = bytes.len().saturating_sub(body);
-            // 0 or too big: the writer has not filled the size in yet; read what is there.
-            let len = if size == 0 || size > available {
-                available
-            } else {
-                size
-            };
-            let data = bytes.get(body..body + len).unwrap_or_default();
-            let samples = match (code, bits) {
-                (FORMAT_PCM, 16) => data
-                    .chunks_exact(2)
-                    .filter_map(|pair| Some(i16::from_le_bytes([*pair.first()?, *pair.get(1)?])))
-                    .collect(),
-                (FORMAT_ALAW, 8) => data.iter().map(|b| alaw_to_linear(*b)).collect(),
-                (FORMAT_MULAW, 8) => data.iter().map(|b| ulaw_to_linear(*b)).collect(),
-                _ => return Err(format!("format {code} with {bits} bits per sample")),
-            };
-            return Ok(Wav {
-                sample_rate,
-                channels,
-                samples,
-            });
-        }
-        // Chunks are padded to an even size.
-        at = body.saturating_add(size).saturating_add(size % 2);
-    }
-    Err("no data chunk".into())
+    let reader = WavReader::new(bytes).map_err(|e| e.to_string())?;
+    let format = reader.format();
+    let channels = (0..format.channels)
+        .map(|c| reader.channel(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let frames = channels.first().map_or(0, Vec::len);
+    let samples = (0..frames)
+        .flat_map(|i| channels.iter().filter_map(move |c| c.get(i).copied()))
+        .collect();
+    Ok(Wav {
+        sample_rate: format.sample_rate,
+        channels: format.channels,
+        samples,
+    })
 }
 
 /// Writes 16-bit PCM samples as a WAV file.
@@ -229,30 +180,6 @@ pub fn write_wav(path: &Path, wav: &Wav) -> Result<(), Error> {
     std::fs::write(path, bytes).map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
-/// G.711 µ-law to linear (ITU-T G.711; 0xFF and 0x7F are silence).
-pub fn ulaw_to_linear(byte: u8) -> i16 {
-    let u = !byte;
-    let sign = u & 0x80;
-    let exponent = (u >> 4) & 0x07;
-    let mantissa = u & 0x0F;
-    let magnitude = ((i32::from(mantissa) << 3) + 0x84) << exponent;
-    let value = magnitude - 0x84;
-    (if sign != 0 { -value } else { value }) as i16
-}
-
-/// G.711 A-law to linear (ITU-T G.711; 0xD5 and 0x55 are silence, ±8).
-pub fn alaw_to_linear(byte: u8) -> i16 {
-    let a = byte ^ 0x55;
-    let sign = a & 0x80;
-    let exponent = (a >> 4) & 0x07;
-    let mantissa = i32::from(a & 0x0F);
-    let magnitude = match exponent {
-        0 => (mantissa << 4) + 8,
-        e => ((mantissa << 4) + 0x108) << (e - 1),
-    };
-    (if sign != 0 { magnitude } else { -magnitude }) as i16
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,18 +192,6 @@ mod tests {
                 (amplitude * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
             })
             .collect()
-    }
-
-    #[test]
-    fn g711_silence_decodes_near_zero_and_extremes_to_full_scale() {
-        assert_eq!(ulaw_to_linear(0xFF), 0);
-        assert_eq!(ulaw_to_linear(0x7F), 0);
-        assert_eq!(ulaw_to_linear(0x00), -32124);
-        assert_eq!(ulaw_to_linear(0x80), 32124);
-        assert_eq!(alaw_to_linear(0xD5), 8);
-        assert_eq!(alaw_to_linear(0x55), -8);
-        assert_eq!(alaw_to_linear(0xAA), 32256);
-        assert_eq!(alaw_to_linear(0x2A), -32256);
     }
 
     #[test]

@@ -48,10 +48,7 @@ mod siplog;
 mod sipp;
 mod tools;
 
-pub use audio::{
-    Wav, alaw_to_linear, energy, mean_abs, parse_wav, read_wav, tone_level, try_energy,
-    ulaw_to_linear, write_wav,
-};
+pub use audio::{Wav, energy, mean_abs, parse_wav, read_wav, tone_level, try_energy, write_wav};
 pub use baresip::{Baresip, BaresipEvent, Recording};
 pub use error::Error;
 pub use fixtures::{Clip, Codec, Fixtures, fixtures};

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::audio::{Wav, alaw_to_linear, mean_abs, ulaw_to_linear, write_wav};
+use media::g711::Law;
+
+use crate::audio::{Wav, mean_abs, write_wav};
 use crate::error::Error;
 
 /// One RTP packet as received.
@@ -253,10 +255,8 @@ fn receive(socket: &UdpSocket, packets: &Mutex<Vec<RtpPacket>>, stop: &AtomicBoo
 fn decode(packets: &[RtpPacket]) -> Vec<i16> {
     let mut samples = Vec::new();
     for packet in packets {
-        match packet.payload_type {
-            0 => samples.extend(packet.payload.iter().map(|b| ulaw_to_linear(*b))),
-            8 => samples.extend(packet.payload.iter().map(|b| alaw_to_linear(*b))),
-            _ => {}
+        if let Some(law) = Law::from_payload_type(packet.payload_type) {
+            law.decode_into(&packet.payload, &mut samples);
         }
     }
     samples

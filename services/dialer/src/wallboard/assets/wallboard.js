@@ -98,8 +98,8 @@
       return;
     }
     const t0 = pts[0].t, t1 = Math.max(pts[pts.length - 1].t, t0 + 1);
-    let max = Math.max(opts.min || 0, ...pts.map((p) => p.v), (opts.target || 0) * 1.25);
-    max = max > 0 ? max * 1.08 : 1;
+    let max = opts.max || Math.max(...pts.map((p) => p.v), (opts.target || 0) * 1.25) * 1.08;
+    if (!(max > 0)) max = 1;
     const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
     const y = (v) => T + (1 - v / max) * (H - T - B);
     // At most ~300 points drawn: the last point of each bucket.
@@ -112,7 +112,8 @@
       const v = (max * i) / 4;
       grid += `<line class="grid-line" x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}"/><text class="tick" x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${(100 * v).toFixed(opts.digits)}%</text>`;
     }
-    const ticks = [t0, (t0 + t1) / 2, t1].map((t, i) => `<text class="tick" x="${x(t)}" y="${H - 6}" text-anchor="${["start", "middle", "end"][i]}">${hhmm(t)}</text>`).join("");
+    const short = t1 - t0 < 15 * 60_000; // under a quarter of an hour: seconds too
+    const ticks = [t0, (t0 + t1) / 2, t1].map((t, i) => `<text class="tick" x="${x(t)}" y="${H - 6}" text-anchor="${["start", "middle", "end"][i]}">${new Date(t).toISOString().substring(11, short ? 19 : 16)}</text>`).join("");
     let target = "";
     if (opts.target > 0) {
       target = `<line class="target" x1="${L}" x2="${W - R}" y1="${y(opts.target)}" y2="${y(opts.target)}"><title>target</title></line>`
@@ -209,7 +210,7 @@
 
       const refused = Object.entries(f.refused_by_reason || {}).sort((a, b) => b[1] - a[1]);
       const top = refused.length ? refused[0][1] : 1;
-      $("refusals").innerHTML = refused.length ? refused.slice(0, 8).map(([code, n]) =>
+      $("refusals").innerHTML = refused.length ? refused.slice(0, 7).map(([code, n]) =>
         `<div class="bar" data-testid="refusal-${esc(code)}"><span class="code" title="${esc(code)}">${esc(code)}</span><span class="n">${num(n)}</span><span class="track"><span style="width:${(100 * n) / top}%"></span></span></div>`).join("")
         : `<p class="muted">None so far.</p>`;
 
@@ -229,7 +230,7 @@
       series.push({ t: f.at_ms, abandon: f.abandon_rate_today, occupancy: f.occupancy });
       if (series.length > 20000) series.splice(0, series.length - 20000);
       chart($("chart-abandon"), series.map((p) => ({ t: p.t, v: p.abandon })), { label: "Abandonment over the shift", color: "#ef7f4f", target, digits: 1 });
-      chart($("chart-occupancy"), series.map((p) => ({ t: p.t, v: p.occupancy })), { label: "Occupancy over the shift", color: "#4ea1ff", min: 1, digits: 0 });
+      chart($("chart-occupancy"), series.map((p) => ({ t: p.t, v: p.occupancy })), { label: "Occupancy over the shift", color: "#4ea1ff", max: 1, digits: 0 });
     });
   }
 

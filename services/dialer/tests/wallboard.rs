@@ -83,7 +83,7 @@ async fn next_figures(r: &mut BufReader<TcpStream>) -> serde_json::Value {
         let line = line.trim_end();
         if line == "event: figures" {
             event = true;
-        } else if event && let Some(data) = line.strip_prefix("data: ") {
+        } else if let Some(data) = line.strip_prefix("data: ").filter(|_| event) {
             return serde_json::from_str(data).expect("figures JSON");
         }
     }

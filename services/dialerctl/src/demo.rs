@@ -266,6 +266,10 @@ async fn start_floor(
         name: "Live floor (demo)".into(),
         pacing: pacing::Policy::from_name(&args.policy)?,
         abandon_target: args.abandon_target,
+        // The simulated agents wrap up in real seconds whatever the carrier's speed: a
+        // wrap-up limit stretched by the speed keeps them from timing out on a fast clock.
+        wrap_up_s: (f64::from(CampaignSpec::default().wrap_up_s) * args.serve_speed.max(1.0))
+            .min(3600.0) as u32,
         ..CampaignSpec::default()
     };
     if registry.get(FLOOR).is_err() {

@@ -182,8 +182,13 @@ pub async fn serve(listener: TcpListener, router: Router) {
 
 async fn metrics_text<B: Backend>(State(s): St<B>) -> Response {
     (s.refresh)();
+    // One request per connection, as the endpoint always answered: simple scrapers read to
+    // the end of the stream.
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [
+            (header::CONTENT_TYPE, "text/plain; version=0.0.4"),
+            (header::CONNECTION, "close"),
+        ],
         service::metrics::render(&s.metrics),
     )
         .into_response()
@@ -282,10 +287,11 @@ fn api_refusal(a: &Access) -> Response {
     (status, msg).into_response()
 }
 
-fn api_access<B: Backend>(s: &Shared<B>, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of an API request, or none when it may proceed.
+fn api_refused<B: Backend>(s: &Shared<B>, headers: &HeaderMap) -> Option<Response> {
     match access(&s.auth, request_token(headers).as_deref()) {
-        Access::Granted => Ok(()),
-        a => Err(api_refusal(&a)),
+        Access::Granted => None,
+        a => Some(api_refusal(&a)),
     }
 }
 
@@ -312,7 +318,7 @@ fn rows<B: Backend>(registry: &Registry<B>) -> Vec<CampaignRow> {
 }
 
 async fn campaigns<B: Backend>(State(s): St<B>, headers: HeaderMap) -> Response {
-    if let Err(r) = api_access(&s, &headers) {
+    if let Some(r) = api_refused(&s, &headers) {
         return r;
     }
     let body = serde_json::to_string(&rows(&s.registry)).unwrap_or_else(|_| "[]".into());
@@ -334,7 +340,7 @@ where
 /// Every campaign's figures, once per second (event `campaigns`, a JSON array of
 /// [`CampaignRow`]).
 async fn overview_events<B: Backend>(State(s): St<B>, headers: HeaderMap) -> Response {
-    if let Err(r) = api_access(&s, &headers) {
+    if let Some(r) = api_refused(&s, &headers) {
         return r;
     }
     let registry = s.registry.clone();
@@ -352,7 +358,7 @@ async fn campaign_events<B: Backend>(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = api_access(&s, &headers) {
+    if let Some(r) = api_refused(&s, &headers) {
         return r;
     }
     let Ok(rx) = s.registry.watch(&id) else {

@@ -227,6 +227,52 @@ pub struct Debt {
     /// Read-only: last contact or change concerning the debt (retention clock).
     #[serde(skip)]
     pub last_activity_at: Option<Timestamp>,
+    /// Read-only: what the receivables ledger derives from the debt's money events (`None`
+    /// when it has none). Not part of a load, so not part of its content hash.
+    #[serde(skip)]
+    pub receivables: Option<DebtReceivables>,
+}
+
+/// A debt's receivables summary as of a date (the ledger's today when read): what the
+/// dialer ranks by and shows in the screen pop. Statuses are the receivables engine's
+/// snake_case names (`pending`, `kept`, `broken`, `superseded`; `active`, `completed`,
+/// `broken`, `replaced`); empty when there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DebtReceivables {
+    pub as_of: Option<jiff::civil::Date>,
+    /// Total open (sum of the open items).
+    pub open_minor: i64,
+    /// Money held for the consumer (never together with an open amount).
+    pub credit_balance_minor: i64,
+    /// The part of `open_minor` past its due date.
+    pub past_due_minor: i64,
+    /// Days past due of the oldest open item (0 when nothing is past due).
+    pub oldest_days_past_due: i32,
+    /// Aging bucket of the oldest open item (`current`, `1_30`, ... `121_plus`); empty when
+    /// nothing is open.
+    pub oldest_bucket: String,
+    /// The latest promise: status, amount, due date, grace days.
+    pub promise_status: String,
+    pub promise_amount_minor: i64,
+    pub promise_due: Option<jiff::civil::Date>,
+    pub promise_grace_days: u32,
+    /// The plan in force (`active`), else the latest plan's status.
+    pub plan_status: String,
+    pub in_dispute: bool,
+    pub settled: bool,
+    /// The latest payment not reversed: date and amount.
+    pub last_payment_date: Option<jiff::civil::Date>,
+    pub last_payment_minor: i64,
+}
+
+impl DebtReceivables {
+    /// The day after the latest promise's due date plus grace: from then on a pending
+    /// promise is broken (receivables rule 6). `None` without a promise.
+    pub fn promise_broken_from(&self) -> Option<jiff::civil::Date> {
+        let due = self.promise_due?;
+        due.checked_add(jiff::Span::new().days(i64::from(self.promise_grace_days) + 1))
+            .ok()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

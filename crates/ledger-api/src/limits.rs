@@ -103,6 +103,23 @@ pub fn largest_account_bytes() -> usize {
         student_loan_group: s(ID_BYTES),
         original_creditor: s(NAME_BYTES),
         last_activity_at: ts(),
+        receivables: Some(pb::DebtReceivables {
+            as_of: s(10),
+            open_minor: MAX_MINOR,
+            credit_balance_minor: MAX_MINOR,
+            past_due_minor: MAX_MINOR,
+            oldest_days_past_due: MAX_DAYS_PAST_DUE,
+            oldest_bucket: s(8),
+            promise_status: s(10),
+            promise_amount_minor: MAX_MINOR,
+            promise_due: s(10),
+            promise_grace_days: 3650,
+            plan_status: s(9),
+            in_dispute: true,
+            settled: true,
+            last_payment_date: s(10),
+            last_payment_minor: MAX_MINOR,
+        }),
     };
     let hold = pb::Hold {
         hold_id: s(ID_BYTES),

@@ -246,7 +246,62 @@ pub fn debt_out(d: Debt) -> pb::Debt {
         student_loan_group: d.student_loan_group,
         original_creditor: d.original_creditor,
         last_activity_at: opt_ts_to(d.last_activity_at),
+        receivables: d.receivables.map(receivables_out),
     }
+}
+
+fn date_to(d: Option<jiff::civil::Date>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+fn date_from(s: &str, field: &str) -> VResult<Option<jiff::civil::Date>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| ValidationError::new(field, "is not a date (YYYY-MM-DD)"))
+}
+
+pub fn receivables_out(r: DebtReceivables) -> pb::DebtReceivables {
+    pb::DebtReceivables {
+        as_of: date_to(r.as_of),
+        open_minor: r.open_minor,
+        credit_balance_minor: r.credit_balance_minor,
+        past_due_minor: r.past_due_minor,
+        oldest_days_past_due: r.oldest_days_past_due,
+        oldest_bucket: r.oldest_bucket,
+        promise_status: r.promise_status,
+        promise_amount_minor: r.promise_amount_minor,
+        promise_due: date_to(r.promise_due),
+        promise_grace_days: r.promise_grace_days,
+        plan_status: r.plan_status,
+        in_dispute: r.in_dispute,
+        settled: r.settled,
+        last_payment_date: date_to(r.last_payment_date),
+        last_payment_minor: r.last_payment_minor,
+    }
+}
+
+/// A debt's receivables summary as the ledger returned it; `field` names the debt.
+pub fn receivables_from_pb(r: pb::DebtReceivables, field: &str) -> VResult<DebtReceivables> {
+    Ok(DebtReceivables {
+        as_of: date_from(&r.as_of, &format!("{field}.as_of"))?,
+        open_minor: r.open_minor,
+        credit_balance_minor: r.credit_balance_minor,
+        past_due_minor: r.past_due_minor,
+        oldest_days_past_due: r.oldest_days_past_due,
+        oldest_bucket: r.oldest_bucket,
+        promise_status: r.promise_status,
+        promise_amount_minor: r.promise_amount_minor,
+        promise_due: date_from(&r.promise_due, &format!("{field}.promise_due"))?,
+        promise_grace_days: r.promise_grace_days,
+        plan_status: r.plan_status,
+        in_dispute: r.in_dispute,
+        settled: r.settled,
+        last_payment_date: date_from(&r.last_payment_date, &format!("{field}.last_payment_date"))?,
+        last_payment_minor: r.last_payment_minor,
+    })
 }
 
 pub fn blackout_out(b: Blackout) -> pb::Blackout {
@@ -349,6 +404,7 @@ pub fn account_in(a: pb::Account) -> VResult<Account> {
                 student_loan_group: d.student_loan_group,
                 original_creditor: d.original_creditor,
                 last_activity_at: None,
+                receivables: None,
             })
             .collect(),
         holds,
@@ -359,20 +415,27 @@ pub fn account_in(a: pb::Account) -> VResult<Account> {
 }
 
 /// An account as the ledger returned it (GetAccount): [`account_in`] plus the read-only
-/// fields (`updated_at`, each debt's `last_activity_at`).
-pub fn account_from_pb(a: pb::Account) -> VResult<Account> {
+/// fields (`updated_at`, each debt's `last_activity_at` and `receivables`).
+pub fn account_from_pb(mut a: pb::Account) -> VResult<Account> {
     let updated_at = opt_ts_from(&a.updated_at, "account.updated_at")?;
-    let mut last_activity = Vec::with_capacity(a.debts.len());
-    for (i, d) in a.debts.iter().enumerate() {
-        last_activity.push(opt_ts_from(
+    let mut read_only = Vec::with_capacity(a.debts.len());
+    for (i, d) in a.debts.iter_mut().enumerate() {
+        let at = opt_ts_from(
             &d.last_activity_at,
             &format!("account.debts[{i}].last_activity_at"),
-        )?);
+        )?;
+        let r = d
+            .receivables
+            .take()
+            .map(|r| receivables_from_pb(r, &format!("account.debts[{i}].receivables")))
+            .transpose()?;
+        read_only.push((at, r));
     }
     let mut acct = account_in(a)?;
     acct.updated_at = updated_at;
-    for (d, at) in acct.debts.iter_mut().zip(last_activity) {
+    for (d, (at, r)) in acct.debts.iter_mut().zip(read_only) {
         d.last_activity_at = at;
+        d.receivables = r;
     }
     Ok(acct)
 }

@@ -90,6 +90,10 @@ pub enum QueueError {
         field: &'static str,
         problem: &'static str,
     },
+    /// The caller's campaign-lease token is below the campaign's highest: another replica
+    /// has taken the campaign over.
+    #[error("stale campaign lease: another replica holds the campaign")]
+    Fenced,
 }
 
 /// One campaign's ranked queue.

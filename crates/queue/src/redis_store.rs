@@ -48,11 +48,24 @@ return 1
     )
 });
 
+/// The campaign-lease fence every leasing script starts with: a caller's fencing token below
+/// the campaign's highest seen is refused (`-1`: a stale campaign holder); a higher one is
+/// remembered. A negative token means no fence (a queue used without campaign leases).
+const FENCE_CHECK: &str = r"
+local fence = tonumber(ARGV[#ARGV])
+if fence >= 0 then
+  local seen = tonumber(redis.call('GET', KEYS[#KEYS]) or '0')
+  if fence < seen then return -1 end
+  if fence > seen then redis.call('SET', KEYS[#KEYS], fence) end
+end
+";
+
 static POP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
--- KEYS ready sleep lease rank owner seq; ARGV now n ttl owner
-local now = tonumber(ARGV[1])
+        &[
+            "-- KEYS ready sleep lease rank owner seq fence; ARGV now n ttl owner fence",
+            FENCE_CHECK,
+            r"local now = tonumber(ARGV[1])
 local function back_to_ready(set, members)
   for _, a in ipairs(members) do
     redis.call('ZREM', set, a)
@@ -83,6 +96,8 @@ for i = 1, #popped, 2 do
 end
 return out
 ",
+        ]
+        .concat(),
     )
 });
 
@@ -110,10 +125,11 @@ return 1
 
 static EXTEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
--- KEYS lease owner; ARGV expires (account token)...
-local held = 0
-for i = 2, #ARGV, 2 do
+        &[
+            "-- KEYS lease owner fence; ARGV expires (account token)... fence",
+            FENCE_CHECK,
+            r"local held = 0
+for i = 2, #ARGV - 1, 2 do
   local cur = redis.call('HGET', KEYS[2], ARGV[i])
   if cur and string.match(cur, '^(%d+):') == ARGV[i + 1] then
     redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i])
@@ -122,6 +138,8 @@ for i = 2, #ARGV, 2 do
 end
 return held
 ",
+        ]
+        .concat(),
     )
 });
 
@@ -249,7 +267,14 @@ pub struct RedisQueue {
     conn: MultiplexedConnection,
     keys: [String; 6],
     alive: String,
+    /// `q:{c:CAMPAIGN}:fence`: the highest campaign-lease token a leasing call carried.
+    fence_key: String,
+    /// The caller's current campaign-lease token (none: not fenced).
+    fence: Option<Fence>,
 }
+
+/// Reads the campaign-lease fencing token a replica currently writes under.
+pub type Fence = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
 
 impl std::fmt::Debug for RedisQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -284,7 +309,24 @@ impl RedisQueue {
                 k("seq"),
             ],
             alive: k("alive"),
+            fence_key: k("fence"),
+            fence: None,
         }
+    }
+
+    /// The queue of `campaign` whose leasing calls (pop, extend) carry the campaign-lease
+    /// token `fence` reads: the scripts refuse a token below the highest one seen for the
+    /// campaign ([`QueueError::Fenced`]), so a replica that lost the campaign to another
+    /// cannot lease its accounts any more. The fence key shares the campaign's hash tag.
+    pub fn fenced(conn: MultiplexedConnection, campaign: &str, fence: Fence) -> RedisQueue {
+        RedisQueue {
+            fence: Some(fence),
+            ..RedisQueue::new(conn, campaign)
+        }
+    }
+
+    fn fence_arg(&self) -> i64 {
+        self.fence.as_ref().map_or(-1, |f| f())
     }
 
     /// Deletes every key of the campaign (tests, campaign deletion).
@@ -294,6 +336,7 @@ impl RedisQueue {
         redis::cmd("UNLINK")
             .arg(&self.keys[..])
             .arg(&self.alive)
+            .arg(&self.fence_key)
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
@@ -347,13 +390,20 @@ impl CampaignQueue for RedisQueue {
         for k in &self.keys {
             inv.key(k);
         }
-        let reply: Vec<Value> = inv
+        let reply: Value = inv
+            .key(&self.fence_key)
             .arg(now)
             .arg(n)
             .arg(ttl)
             .arg(owner)
+            .arg(self.fence_arg())
             .invoke_async(&mut conn)
             .await?;
+        let reply = match reply {
+            Value::Int(-1) => return Err(QueueError::Fenced),
+            Value::Array(v) => v,
+            other => return Err(QueueError::Protocol(format!("pop reply {other:?}"))),
+        };
         let expires_at = now.saturating_add(ttl);
         reply
             .chunks(2)
@@ -404,11 +454,15 @@ impl CampaignQueue for RedisQueue {
         let mut inv = EXTEND.prepare_invoke();
         inv.key(&self.keys[2])
             .key(&self.keys[4])
+            .key(&self.fence_key)
             .arg(now.saturating_add(ttl));
         for l in leases {
             inv.arg(&l.account).arg(l.token.to_string());
         }
-        let held: i64 = inv.invoke_async(&mut conn).await?;
+        let held: i64 = inv.arg(self.fence_arg()).invoke_async(&mut conn).await?;
+        if held < 0 {
+            return Err(QueueError::Fenced);
+        }
         Ok(held as usize)
     }
 

@@ -154,6 +154,76 @@ impl Book {
         sorted
     }
 
+    /// The account owning the event with this id.
+    pub fn owner_of(&self, event_id: &str) -> Option<&Account> {
+        self.ids
+            .get(event_id)
+            .and_then(|&(slot, _)| self.accounts.get(slot))
+    }
+
+    /// Whether an event with this id is stored.
+    pub fn contains_event(&self, event_id: &str) -> bool {
+        self.ids.contains_key(event_id)
+    }
+
+    /// A book of whole accounts already checked (copies of another book's): nothing is
+    /// re-checked. A kept book's store checks a batch in a small book of the accounts it
+    /// touches and [`Book::absorb`]s it once the batch is stored.
+    pub fn of_accounts(accounts: impl IntoIterator<Item = Account>) -> Book {
+        let mut book = Book::new();
+        for account in accounts {
+            let (slot, _) = book.put_account(account);
+            if let Some(a) = book.accounts.get(slot) {
+                for (index, event) in a.events.iter().enumerate() {
+                    book.ids.insert(event.id.clone(), (slot, index as u32));
+                }
+            }
+        }
+        book
+    }
+
+    /// Takes over `other`'s accounts, each replacing this book's account of the same id:
+    /// `other` holds whole accounts (as [`Book::of_accounts`] made them, plus events checked
+    /// there), so each of its accounts is a superset of this book's.
+    pub fn absorb(&mut self, other: Book) {
+        let Book { accounts, ids, .. } = other;
+        // Where each of `other`'s slots went, and from which event index its ids are new.
+        let placed: Vec<(usize, usize)> = accounts
+            .into_iter()
+            .map(|account| self.put_account(account))
+            .collect();
+        for (id, (slot, index)) in ids {
+            if let Some(&(to, from)) = placed.get(slot)
+                && index as usize >= from
+            {
+                self.ids.insert(id, (to, index));
+            }
+        }
+    }
+
+    /// Puts a whole account in (replacing its older copy); returns its slot and how many
+    /// of its events the book had before (their ids are already indexed).
+    fn put_account(&mut self, account: Account) -> (usize, usize) {
+        let (slot, from) = match self.by_account.get(&account.id) {
+            Some(&slot) => {
+                let old = self.accounts.get(slot).map_or(0, |a| a.events.len());
+                self.events -= old;
+                (slot, old.min(account.events.len()))
+            }
+            None => {
+                let slot = self.accounts.len();
+                self.by_account.insert(account.id.clone(), slot);
+                self.accounts.push(Account::new(account.id.clone()));
+                (slot, 0)
+            }
+        };
+        self.events += account.events.len();
+        if let Some(a) = self.accounts.get_mut(slot) {
+            *a = account;
+        }
+        (slot, from)
+    }
+
     /// Checks one event against the book and stores it; the same id with the same content is
     /// a no-op, with a different content an error.
     pub fn insert(&mut self, event: Event) -> Result<Inserted, EventError> {
@@ -358,6 +428,56 @@ mod tests {
             let y = base.checked_add(jiff::Span::new().days(b)).unwrap();
             prop_assert_eq!(i64::from(day_number(x) - day_number(y)), a - b);
         }
+    }
+
+    fn ev(text: &str) -> Event {
+        Event::from_value(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    /// A batch checked in a book of copied accounts and absorbed gives the book that
+    /// importing the batch directly gives.
+    #[test]
+    fn absorbing_a_checked_copy_equals_importing() {
+        let c1 = ev(
+            r#"{"type":"charge","id":"c1","account":"a","date":"2024-01-01","amount_minor":100,"due":"2024-01-31","category":"fee"}"#,
+        );
+        let c2 = ev(
+            r#"{"type":"charge","id":"c2","account":"b","date":"2024-01-01","amount_minor":100,"due":"2024-01-31","category":"fee"}"#,
+        );
+        let p1 = ev(
+            r#"{"type":"payment","id":"p1","account":"a","date":"2024-02-01","amount_minor":40,"applies_to":"c1"}"#,
+        );
+        let r1 = ev(
+            r#"{"type":"reversal","id":"r1","account":"a","date":"2024-02-02","reverses":"p1"}"#,
+        );
+        let c3 = ev(
+            r#"{"type":"charge","id":"c3","account":"c","date":"2024-01-01","amount_minor":9,"due":"2024-01-31","category":"fee"}"#,
+        );
+        let mut kept = Book::new();
+        kept.import([c1.clone(), c2.clone(), p1.clone()]).unwrap();
+        let batch = [r1.clone(), c3.clone(), p1.clone()];
+        let mut checked = Book::of_accounts(kept.account("a").cloned());
+        assert!(checked.contains_event("p1"));
+        assert_eq!(checked.import(batch.clone()).unwrap().new, 2);
+        // A second reversal of p1 is refused in the copy: the link came along.
+        let r2 = ev(
+            r#"{"type":"reversal","id":"r2","account":"a","date":"2024-02-03","reverses":"p1"}"#,
+        );
+        assert!(checked.clone().insert(r2.clone()).is_err());
+        kept.absorb(checked);
+        let mut direct = Book::new();
+        direct.import([c1, c2, p1]).unwrap();
+        direct.import(batch).unwrap();
+        assert_eq!(kept.len(), direct.len());
+        assert_eq!(kept.owner_of("c3").map(Account::id), Some("c"));
+        assert_eq!(kept.owner_of("r1").map(Account::id), Some("a"));
+        for id in ["a", "b", "c"] {
+            assert_eq!(
+                kept.account(id).map(|a| a.events().to_vec()),
+                direct.account(id).map(|a| a.events().to_vec())
+            );
+        }
+        assert!(kept.insert(r2).is_err());
     }
 
     #[test]

@@ -38,6 +38,8 @@
 //!   disputes.
 //! - [`report`]: the replay report ([`Report`]) with the KPIs of rule 8, the aging fast
 //!   path, and the accounts as CSV.
+//! - [`limitations`]: the time-barred flag from a table of US states' limitation periods
+//!   (data, to be reviewed by counsel).
 //! - [`regf`]: the Reg F validation-notice itemization ([`Itemization`]).
 //! - [`consumer`]: several debts of one consumer: a payment split that never touches a
 //!   disputed debt ([`split_payment`]), and the do-not-transfer flag.
@@ -47,6 +49,7 @@ pub mod consumer;
 pub mod event;
 pub mod jsonl;
 pub mod ledger;
+pub mod limitations;
 pub mod regf;
 pub mod report;
 
@@ -58,5 +61,9 @@ pub use ledger::{
     AccountState, Aging, Commitment, DisputeState, ItemKind, OpenItem, PlanState, PlanStatus,
     PromiseStatus, SettlementStatus, Totals,
 };
+pub use limitations::{LimitationsTable, time_barred};
 pub use regf::Itemization;
-pub use report::{AccountLine, Kpi, Report, ReportError, accounts_csv, portfolio_aging, replay};
+pub use report::{
+    AccountLine, Bucket, CSV_HEADER, Kpi, Report, ReportError, accounts_csv, portfolio_aging,
+    push_csv_line, replay, replay_where,
+};

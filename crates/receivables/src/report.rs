@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::book::{Account, Book, day_number};
 use crate::event::EventKind;
-use crate::ledger::{Aging, PlanStatus, PromiseStatus};
+use crate::ledger::{AccountState, Aging, PlanStatus, PromiseStatus};
 
 /// The replay report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,19 @@ pub struct AccountLine {
     pub credit_balance_minor: i64,
     pub in_dispute: bool,
     pub settled: bool,
+}
+
+impl AccountLine {
+    /// The line of an account from its state as of D.
+    pub fn new(account: &Account, state: &AccountState) -> AccountLine {
+        AccountLine {
+            account: account.id.clone(),
+            aging: state.aging,
+            credit_balance_minor: state.credit_balance_minor,
+            in_dispute: state.in_dispute,
+            settled: state.settled,
+        }
+    }
 }
 
 /// The KPIs of rule 8 for the period S..D. Ratios are null when their denominator is zero
@@ -145,6 +158,61 @@ fn period_sums(account: &Account, s: i32, d: i32) -> PeriodSums {
 
 /// The replay report of the book for the period `period_start..=as_of`.
 pub fn replay(book: &Book, period_start: Date, as_of: Date) -> Result<Report, ReportError> {
+    replay_where(book, period_start, as_of, |_| true, |_, _| true)
+}
+
+/// An aging bucket, by the name the report and its CSV give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    Current,
+    D1_30,
+    D31_60,
+    D61_90,
+    D91_120,
+    D121Plus,
+}
+
+impl Bucket {
+    /// The names, in bucket order: `current`, `1_30`, ... `121_plus`.
+    pub const NAMES: [&'static str; 6] =
+        ["current", "1_30", "31_60", "61_90", "91_120", "121_plus"];
+
+    pub fn parse(name: &str) -> Option<Bucket> {
+        Some(match name {
+            "current" => Bucket::Current,
+            "1_30" => Bucket::D1_30,
+            "31_60" => Bucket::D31_60,
+            "61_90" => Bucket::D61_90,
+            "91_120" => Bucket::D91_120,
+            "121_plus" => Bucket::D121Plus,
+            _ => return None,
+        })
+    }
+
+    /// This bucket's amount in an aging.
+    pub fn of(self, aging: &Aging) -> i64 {
+        match self {
+            Bucket::Current => aging.current,
+            Bucket::D1_30 => aging.d1_30,
+            Bucket::D31_60 => aging.d31_60,
+            Bucket::D61_90 => aging.d61_90,
+            Bucket::D91_120 => aging.d91_120,
+            Bucket::D121Plus => aging.d121_plus,
+        }
+    }
+}
+
+/// The replay report of the accounts `select` takes (by account, before any derivation)
+/// whose state as of D `keep` takes (a bucket filter): the KPIs, aging and lines are those
+/// of these accounts only. `keep` sees the accounts in id order, one call per selected
+/// account, so a caller can note what it needs of each kept state (in line order).
+pub fn replay_where(
+    book: &Book,
+    period_start: Date,
+    as_of: Date,
+    mut select: impl FnMut(&Account) -> bool,
+    mut keep: impl FnMut(&Account, &AccountState) -> bool,
+) -> Result<Report, ReportError> {
     if period_start > as_of {
         return Err(ReportError::PeriodAfterAsOf {
             period_start,
@@ -175,7 +243,13 @@ pub fn replay(book: &Book, period_start: Date, as_of: Date) -> Result<Report, Re
     };
     let mut lines = Vec::with_capacity(book.accounts().size_hint().0);
     for account in book.accounts_by_id() {
+        if !select(account) {
+            continue;
+        }
         let state = account.state_as_of(as_of);
+        if !keep(account, &state) {
+            continue;
+        }
         if let Some(before) = day_before {
             b = b.saturating_add(account.state_as_of(before).aging.total);
         }
@@ -208,13 +282,7 @@ pub fn replay(book: &Book, period_start: Date, as_of: Date) -> Result<Report, Re
         kpi.accounts_in_dispute += u64::from(state.in_dispute);
         aging.merge(&state.aging);
         credit = credit.saturating_add(state.credit_balance_minor);
-        lines.push(AccountLine {
-            account: account.id.clone(),
-            aging: state.aging,
-            credit_balance_minor: state.credit_balance_minor,
-            in_dispute: state.in_dispute,
-            settled: state.settled,
-        });
+        lines.push(AccountLine::new(account, &state));
     }
     let (bi, ci, ni) = (i128::from(b), i128::from(c), i128::from(n));
     let e = i128::from(aging.total);
@@ -247,33 +315,40 @@ pub fn replay(book: &Book, period_start: Date, as_of: Date) -> Result<Report, Re
 /// account. Fields are quoted when needed (RFC 4180), and an account id a spreadsheet would
 /// read as a formula (`=`, `+`, `-`, `@`, tab, CR) is prefixed with `'`.
 pub fn accounts_csv(report: &Report) -> String {
-    let mut out = String::from(
-        "account,current,1_30,31_60,61_90,91_120,121_plus,total,credit_balance_minor,in_dispute,settled\r\n",
-    );
+    let mut out = String::from(CSV_HEADER);
     for line in &report.accounts {
-        let a = &line.aging;
-        out.push_str(&csv_field(&line.account));
-        for n in [
-            a.current,
-            a.d1_30,
-            a.d31_60,
-            a.d61_90,
-            a.d91_120,
-            a.d121_plus,
-            a.total,
-            line.credit_balance_minor,
-        ] {
-            out.push(',');
-            out.push_str(&n.to_string());
-        }
-        out.push_str(if line.in_dispute { ",true" } else { ",false" });
-        out.push_str(if line.settled {
-            ",true\r\n"
-        } else {
-            ",false\r\n"
-        });
+        push_csv_line(&mut out, line);
     }
     out
+}
+
+/// The header row of [`accounts_csv`] (with its CRLF).
+pub const CSV_HEADER: &str = "account,current,1_30,31_60,61_90,91_120,121_plus,total,credit_balance_minor,in_dispute,settled\r\n";
+
+/// Appends one account's row of [`accounts_csv`] (with its CRLF): for writers that stream the
+/// rows in chunks.
+pub fn push_csv_line(out: &mut String, line: &AccountLine) {
+    let a = &line.aging;
+    out.push_str(&csv_field(&line.account));
+    for n in [
+        a.current,
+        a.d1_30,
+        a.d31_60,
+        a.d61_90,
+        a.d91_120,
+        a.d121_plus,
+        a.total,
+        line.credit_balance_minor,
+    ] {
+        out.push(',');
+        out.push_str(&n.to_string());
+    }
+    out.push_str(if line.in_dispute { ",true" } else { ",false" });
+    out.push_str(if line.settled {
+        ",true\r\n"
+    } else {
+        ",false\r\n"
+    });
 }
 
 fn csv_field(text: &str) -> String {

@@ -14,9 +14,9 @@ use sqlx::Row;
 
 /// `(version, PostgreSQL, SQLite)`: SHA-384 of `migrations/{postgres,sqlite}/*.sql` and
 /// `migrations/dialer/{postgres,sqlite}/*.sql` as of commit 5d883d6 (and of the ledger's
-/// money events, version 3, since they were added), the checksums sqlx stored in
-/// `_sqlx_migrations` of every database migrated until then.
-const APPLIED: [(i64, &str, &str); 8] = [
+/// money events, version 3, and the outbox's plans, version 1003, since they were added),
+/// the checksums sqlx stored in `_sqlx_migrations` of every database migrated until then.
+const APPLIED: [(i64, &str, &str); 10] = [
     (
         1,
         "75aac61ed30e95c3bd79519c328a1860a2972e812a662416eb14627f1615f3be737a61b2218fe187cc1b67b15f375f8d",
@@ -43,6 +43,11 @@ const APPLIED: [(i64, &str, &str); 8] = [
         "bac438ced85204c58132afdca8bc871e44b36d0129dc6e42dd75cdfade90f92fd511f2847520b43076e8844a940d7a2c",
     ),
     (
+        1003,
+        "e9ee41c49a27dc8214bf6489ce3b065748794ac8941f4056c8e162bc3f31f817d3d46f0952f836bb13d612634e4afad3",
+        "85b9d48364fbc3903c5bdeaabff7e502af35d38b92f39c6f15d5210474806c8990a68f7e543722cd04ee2f8af56c3091",
+    ),
+    (
         1100,
         "2a6801233506a4590402ea0877680c348f52b6626f7454fd94021dbd47cb2acd16307b500c65ea1d55674e76aabc48c0",
         "b082aa856841e77579105505c1368ba17dc3ef01bb0aceb8b724a8fa7c2cf3f4b82db2b3599c71f9896c6062ab7fc446",
@@ -56,6 +61,11 @@ const APPLIED: [(i64, &str, &str); 8] = [
         1102,
         "178dd6ee9f8356777fb303d6d8e6b0f698889c09c879483db9ff4cebaf461ec3bb02b8090bbbd280cb7a6fb636580a06",
         "4ad289a68b5927f056c61ac1771555a353b623f19a3ed9cb87dd0f9d23a519effb80366b7538486c3a3ed6d6f3f66660",
+    ),
+    (
+        1103,
+        "c0ea47503c0e9e46efbd3a10732526c00c02802cc88604b16e07c4e12ed4c02af108f57685e00bc24900654580715beb",
+        "6f5945fee7ab208de9af0ca5730294c61dd73eeb95a053e71f47d49c889de5d596527704927abcb9e1775ca9d462023c",
     ),
 ];
 

@@ -107,6 +107,30 @@ impl AccountView {
         }
     }
 
+    /// What the receivables ledger says that ranking reads (debts without money events say
+    /// nothing): the oldest aging bucket over the debts (0 current .. 5 for 121+ days), and
+    /// when a promise that is pending or broken counts as broken (the day after its due date
+    /// plus grace, 00:00 UTC; the latest such instant over the debts, so a pending promise on
+    /// any debt defers the account).
+    pub fn receivables_facts(&self) -> (Option<u8>, Option<i64>) {
+        let summaries = self
+            .account
+            .debts
+            .iter()
+            .filter_map(|d| d.receivables.as_ref());
+        let bucket = summaries
+            .clone()
+            .filter_map(|r| queue::rank::bucket_index(&r.oldest_bucket))
+            .max();
+        let broken_from = summaries
+            .filter(|r| matches!(r.promise_status.as_str(), "pending" | "broken"))
+            .filter_map(|r| r.promise_broken_from())
+            .filter_map(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp().as_millisecond())
+            .max();
+        (bucket, broken_from)
+    }
+
     /// Total balance in minor units over all debts.
     pub fn balance_minor(&self) -> i64 {
         self.account.debts.iter().map(|d| d.balance_minor).sum()

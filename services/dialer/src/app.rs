@@ -158,6 +158,41 @@ pub struct App {
     pub claim: crate::replica::ReplicaClaim,
     /// Follows the campaign table other replicas change.
     pub sync: JoinHandle<()>,
+    /// The campaign leases (replicas sharing Redis); none in-process (one replica drives
+    /// every campaign).
+    pub leases: Option<Arc<crate::ownership::Leases>>,
+    store: CampaignStore,
+    outbox: Option<Outbox>,
+    claim_ttl: Duration,
+}
+
+impl App {
+    /// Starts renewing and taking campaign leases, advertising `addr` to other replicas
+    /// (call once the listener is bound). Returns the scan task (none without leases).
+    pub fn own_campaigns(&self, addr: std::net::SocketAddr) -> Option<JoinHandle<()>> {
+        let leases = self.leases.clone()?;
+        leases.advertise(&addr.to_string());
+        Some(tokio::spawn(crate::ownership::run(
+            leases,
+            self.store.clone(),
+            self.outbox.clone(),
+            self.claim_ttl,
+        )))
+    }
+}
+
+/// Stops the lease scan and gives the leases back (after the campaigns stopped dialing).
+async fn give_back(
+    scan: Option<JoinHandle<()>>,
+    leases: Option<Arc<crate::ownership::Leases>>,
+    store: CampaignStore,
+) {
+    if let Some(t) = scan {
+        t.abort();
+    }
+    if let Some(l) = leases {
+        crate::ownership::release_all(&l, &store).await;
+    }
 }
 
 /// Builds everything from `cfg`: recovers this replica's attempts left in progress by a
@@ -221,12 +256,25 @@ pub async fn assemble_with(
             )
         }
     };
+    // Replicas share campaigns only through Redis; in-process queues mean one replica, which
+    // drives every campaign without a lease.
+    let leases = cfg.redis_url.as_ref().map(|_| {
+        Arc::new(crate::ownership::Leases::new(
+            &cfg.replica_id,
+            cfg.lease_timing(),
+            Some(metrics.clone()),
+        ))
+    });
+    let fence = leases.clone().map(|l| {
+        Arc::new(move |campaign: &str| l.fence(campaign)) as crate::backend::CampaignFence
+    });
     let stores = crate::backend::service_stores(
         cfg.redis_url.as_deref(),
         sink,
         source,
         compliance::Engine::builtin(),
         &cfg.replica_id,
+        fence,
     )
     .await?;
     let network: Box<dyn carrier::Network> = match (network, &cfg.carrier) {
@@ -239,6 +287,12 @@ pub async fn assemble_with(
         (None, CarrierConfig::Sip(sip)) => Box::new(telephony::SipNetwork::start(sip).await?),
     };
     let mut registry = Registry::new(Arc::new(stores), store.clone(), network, clock);
+    if let Some(l) = &leases {
+        registry = registry.with_leases(l.clone());
+        if let Some(o) = &outbox {
+            o.fence_with(l.clone());
+        }
+    }
     if let Some(link) = &link {
         registry = registry.with_lister(Arc::new(link.clone()));
     }
@@ -248,6 +302,8 @@ pub async fn assemble_with(
     let registry = Arc::new(registry);
     let resumed = registry.resume().await?;
     let sync = tokio::spawn(follow_store(registry.clone()));
+    let lease_store = store.clone();
+    let lease_outbox = outbox.clone();
     let ledger = match (link, outbox) {
         (Some(link), Some(outbox)) => {
             let relay = outbox.spawn_relay(link.channel(), ledger_token(cfg), Default::default());
@@ -289,6 +345,10 @@ pub async fn assemble_with(
         ledger,
         claim,
         sync,
+        leases,
+        store: lease_store,
+        outbox: lease_outbox,
+        claim_ttl,
     })
 }
 
@@ -489,6 +549,11 @@ pub async fn run_with(
         tokio::spawn(crate::wallboard::serve(l, routes));
     }
     let listener = bind(cfg.server.listen_addr()?).await?;
+    let scan = listener
+        .local_addr()
+        .ok()
+        .and_then(|a| app.own_campaigns(a));
+    let (leases, lease_store) = (app.leases.clone(), app.store.clone());
     if let Ok(addr) = listener.local_addr() {
         announce(&format!("dialerd listening on {addr}"));
         info!(
@@ -513,6 +578,7 @@ pub async fn run_with(
         let claim = claim.clone();
         async move {
             sync.abort();
+            give_back(scan, leases, lease_store).await;
             if let Some(l) = ledger {
                 l.flush(tokio::time::Instant::now() + grace).await;
             }
@@ -574,6 +640,8 @@ impl Local {
             addr: any_port.to_string(),
             source,
         })?;
+        let scan = app.own_campaigns(addr);
+        let (leases, lease_store) = (app.leases.clone(), app.store.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let unflushed = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let side = app.ledger.take();
@@ -587,6 +655,7 @@ impl Local {
                 let _ = stopped.await;
             },
             async move {
+                give_back(scan, leases, lease_store).await;
                 if let Some(side) = side {
                     let n = side.flush(tokio::time::Instant::now() + flush_for).await;
                     left.store(n, std::sync::atomic::Ordering::Relaxed);

@@ -71,13 +71,19 @@ where
 /// time), with the outbox and account source it is given.
 pub type ServiceStores<O, S> = Stores<AnyQueue, AnyBook, O, S>;
 
-/// Stores on Redis at `redis_url` (shared by replicas), or in this process without one.
+/// Reads the campaign-lease fencing token this replica writes a campaign's queue under.
+pub type CampaignFence = std::sync::Arc<dyn Fn(&str) -> i64 + Send + Sync>;
+
+/// Stores on Redis at `redis_url` (shared by replicas), or in this process without one. With
+/// `fence`, every queue's leasing calls carry the campaign's lease token (a stale holder's
+/// are refused by the scripts).
 pub async fn service_stores<O, S>(
     redis_url: Option<&str>,
     outbox: O,
     source: S,
     compliance: compliance::Engine,
     owner: &str,
+    fence: Option<CampaignFence>,
 ) -> Result<ServiceStores<O, S>, QueueError> {
     type Queues = Box<dyn Fn(&str) -> AnyQueue + Send + Sync>;
     let (queues, book): (Queues, AnyBook) = match redis_url {
@@ -86,7 +92,19 @@ pub async fn service_stores<O, S>(
             let conn = queue::redis_store::connect(url).await?;
             let book = AnyBook::Redis(RedisAttemptBook::new(conn.clone()));
             (
-                Box::new(move |campaign| AnyQueue::Redis(RedisQueue::new(conn.clone(), campaign))),
+                Box::new(move |campaign| {
+                    AnyQueue::Redis(match &fence {
+                        Some(f) => {
+                            let (f, c) = (f.clone(), campaign.to_string());
+                            RedisQueue::fenced(
+                                conn.clone(),
+                                campaign,
+                                std::sync::Arc::new(move || f(&c)),
+                            )
+                        }
+                        None => RedisQueue::new(conn.clone(), campaign),
+                    })
+                }),
                 book,
             )
         }

@@ -61,6 +61,20 @@ pub struct Control {
     pub spec: Option<CampaignSpec>,
 }
 
+/// A campaign's lease as stored: who drives it, where to reach that replica, the fencing
+/// token and when the lease lapses unless renewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRow {
+    pub campaign: String,
+    /// Replica id of the holder; empty when free.
+    pub owner: String,
+    /// The holder's advertised gRPC address (agents' sessions are sent there).
+    pub addr: String,
+    /// Fencing token: bumped by every acquisition, so a later holder always has a higher one.
+    pub token: i64,
+    pub expires_at: Timestamp,
+}
+
 /// Another live process holds a replica id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaHeld {
@@ -406,6 +420,110 @@ impl CampaignStore {
                 .fetch_all(p)
                 .await?
         }))
+    }
+
+    /// Every campaign's lease, stopped campaigns left out (nothing drives them), in id order.
+    pub async fn leases(&self) -> Result<Vec<LeaseRow>, CampaignStoreError> {
+        let rows: Vec<(String, String, String, i64, i64)> = with_pool!(self.db, p, D => {
+            sqlx::query_as(
+                "SELECT campaign_id, lease_owner, lease_addr, lease_token, lease_expires_at \
+                 FROM dialer_campaigns WHERE state <> 'stopped' ORDER BY campaign_id",
+            )
+            .fetch_all(p)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(campaign, owner, addr, token, expires)| LeaseRow {
+                campaign,
+                owner,
+                addr,
+                token,
+                expires_at: from_micros(expires),
+            })
+            .collect())
+    }
+
+    /// Takes the lease of `campaign` for `owner` (advertising `addr`) until `expires_at` if it
+    /// is still as `seen` (compare-and-set on the token, so two replicas racing for a lapsed
+    /// lease cannot both win) and free or lapsed at `now`. Returns the new fencing token
+    /// (`seen.token + 1`).
+    pub async fn acquire_lease(
+        &self,
+        seen: &LeaseRow,
+        owner: &str,
+        addr: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Option<i64>, CampaignStoreError> {
+        let token = seen.token + 1;
+        let n = with_pool!(self.db, p, D => {
+            sqlx::query(
+                "UPDATE dialer_campaigns SET lease_owner = $2, lease_addr = $3, \
+                 lease_token = $4, lease_expires_at = $6 \
+                 WHERE campaign_id = $1 AND lease_token = $5 AND state <> 'stopped' \
+                 AND (lease_owner = '' OR lease_expires_at < $7)",
+            )
+            .bind(&seen.campaign)
+            .bind(owner)
+            .bind(addr)
+            .bind(token)
+            .bind(seen.token)
+            .bind(micros(expires_at))
+            .bind(micros(now))
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok((n == 1).then_some(token))
+    }
+
+    /// Extends `owner`'s lease of `campaign` under `token` to `expires_at`; false if the
+    /// lease is no longer that (another replica took it over, or the campaign stopped).
+    pub async fn renew_lease(
+        &self,
+        campaign: &str,
+        owner: &str,
+        token: i64,
+        expires_at: Timestamp,
+    ) -> Result<bool, CampaignStoreError> {
+        let n = with_pool!(self.db, p, D => {
+            sqlx::query(
+                "UPDATE dialer_campaigns SET lease_expires_at = $4 WHERE campaign_id = $1 \
+                 AND lease_owner = $2 AND lease_token = $3 AND state <> 'stopped'",
+            )
+            .bind(campaign)
+            .bind(owner)
+            .bind(token)
+            .bind(micros(expires_at))
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Gives a lease back (a clean shutdown): another replica may take it at its next scan
+    /// instead of waiting for it to lapse. The token stays (it only grows).
+    pub async fn release_lease(
+        &self,
+        campaign: &str,
+        owner: &str,
+        token: i64,
+    ) -> Result<(), CampaignStoreError> {
+        with_pool!(self.db, p, D => {
+            sqlx::query(
+                "UPDATE dialer_campaigns SET lease_owner = '', lease_expires_at = 0 \
+                 WHERE campaign_id = $1 AND lease_owner = $2 AND lease_token = $3",
+            )
+            .bind(campaign)
+            .bind(owner)
+            .bind(token)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
     }
 
     /// The last ledger change seq handled under `name` (0: none yet).

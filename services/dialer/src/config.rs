@@ -73,6 +73,14 @@ pub struct Config {
     /// it): how long a crashed replica's id stays taken on another host.
     #[serde(default = "default_claim_ttl")]
     pub replica_claim_ttl_s: u64,
+    /// Seconds a campaign lease lives without renewal: a dead replica's campaigns are taken
+    /// over within this plus `campaign_lease_scan_ms` (renewed every third of it; the holder
+    /// stops dialing two thirds of it after a renewal it could not make).
+    #[serde(default = "default_lease_ttl")]
+    pub campaign_lease_ttl_s: u64,
+    /// Milliseconds between two scans of the campaign leases (renewal, takeover).
+    #[serde(default = "default_lease_scan")]
+    pub campaign_lease_scan_ms: u64,
     /// The telephone network.
     #[serde(default)]
     pub carrier: CarrierConfig,
@@ -180,6 +188,12 @@ fn default_replica() -> String {
 fn default_claim_ttl() -> u64 {
     15
 }
+fn default_lease_ttl() -> u64 {
+    6
+}
+fn default_lease_scan() -> u64 {
+    1000
+}
 fn default_scenario() -> String {
     "S2".to_owned()
 }
@@ -202,6 +216,8 @@ impl Default for Config {
             tls: None,
             replica_id: default_replica(),
             replica_claim_ttl_s: default_claim_ttl(),
+            campaign_lease_ttl_s: default_lease_ttl(),
+            campaign_lease_scan_ms: default_lease_scan(),
             carrier: CarrierConfig::default(),
             shutdown_grace_s: default_grace(),
         }
@@ -209,6 +225,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The campaign lease timing configured.
+    pub fn lease_timing(&self) -> crate::ownership::LeaseTiming {
+        crate::ownership::LeaseTiming {
+            ttl: std::time::Duration::from_secs(self.campaign_lease_ttl_s),
+            scan: std::time::Duration::from_millis(self.campaign_lease_scan_ms),
+        }
+    }
+
     /// Reads `path` (if any), applies `DIALER_*` overrides from `env`, validates.
     pub fn load(
         path: Option<&Path>,
@@ -249,6 +273,14 @@ impl Config {
         }
         env.string("DIALER_REPLICA_ID", &mut self.replica_id);
         env.parsed("DIALER_REPLICA_CLAIM_TTL_S", &mut self.replica_claim_ttl_s)?;
+        env.parsed(
+            "DIALER_CAMPAIGN_LEASE_TTL_S",
+            &mut self.campaign_lease_ttl_s,
+        )?;
+        env.parsed(
+            "DIALER_CAMPAIGN_LEASE_SCAN_MS",
+            &mut self.campaign_lease_scan_ms,
+        )?;
         env.parsed("DIALER_SHUTDOWN_GRACE_S", &mut self.shutdown_grace_s)?;
         match &mut self.carrier {
             CarrierConfig::Sim {
@@ -369,6 +401,20 @@ impl Config {
             return Err(ConfigError::invalid(
                 "replica_claim_ttl_s",
                 "must be 3 to 600",
+            ));
+        }
+        if !(3..=600).contains(&self.campaign_lease_ttl_s) {
+            return Err(ConfigError::invalid(
+                "campaign_lease_ttl_s",
+                "must be 3 to 600",
+            ));
+        }
+        if self.campaign_lease_scan_ms < 100
+            || self.campaign_lease_scan_ms > self.campaign_lease_ttl_s * 1000 / 3
+        {
+            return Err(ConfigError::invalid(
+                "campaign_lease_scan_ms",
+                "must be 100 to a third of campaign_lease_ttl_s",
             ));
         }
         if !(1..=3600).contains(&self.shutdown_grace_s) {

@@ -9,7 +9,9 @@ pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!(
     "../../../migrations/dialer":
     "1000_outbox.sql",
     "1002_outbox_commands.sql",
+    "1003_outbox_plans.sql",
     "1100_campaigns.sql",
     "1101_feed_cursor.sql",
     "1102_campaign_control.sql",
+    "1103_campaign_leases.sql",
 );

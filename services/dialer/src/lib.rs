@@ -34,6 +34,7 @@
 //! - [`registry`]: campaign id to running campaign, and the campaign life cycle, shared by
 //!   every replica on one database.
 //! - [`replica`]: one live process per replica id.
+//! - [`ownership`]: campaign leases with fencing tokens: one replica drives each campaign.
 //! - [`grpc`]: the gRPC edge (CampaignService, AgentService, ComplianceService), its role
 //!   table and its one mapping of errors to statuses.
 //! - [`metrics`]: Prometheus figures per campaign.
@@ -56,6 +57,7 @@ pub mod limits;
 pub mod metrics;
 pub mod outbox;
 pub mod outcomes;
+pub mod ownership;
 pub mod portfolio;
 pub mod registry;
 pub mod replica;

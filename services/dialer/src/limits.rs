@@ -24,6 +24,12 @@ pub const ENDPOINT_CHARS: usize = 256;
 pub const PAUSE_CODE_CHARS: usize = 64;
 /// A disposition's notes.
 pub const NOTES_CHARS: usize = 4000;
+
+/// Most installments of a payment plan disposition (the ledger's bound).
+pub const MAX_PLAN_INSTALLMENTS: usize = 60;
+
+/// Largest grace period of a plan, in days (the receivables engine's bound).
+pub const MAX_GRACE_DAYS: u32 = 3650;
 /// Account ids in one `AddAccounts` (and accounts one filter request adds).
 pub const MAX_ACCOUNTS_PER_ADD: usize = crate::registry::MAX_ACCOUNTS_PER_ADD;
 /// Rule pack ids in a campaign's selection (each at most once, and known).

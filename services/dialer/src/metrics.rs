@@ -35,6 +35,13 @@ pub struct Metrics {
     pub sessions: IntGauge,
     /// Outcomes written but not yet acknowledged by the ledger (set by the outbox relay).
     pub outbox_depth: IntGauge,
+    /// Campaign leases this replica took (`{campaign, replica}`): a campaign changing hands
+    /// often is a flapping lease (the helm chart's alert).
+    pub lease_acquired: IntCounterVec,
+    /// Campaign leases this replica lost (not renewed in time, or taken over).
+    pub lease_lost: IntCounterVec,
+    /// Outbox writes refused because another replica had taken their campaign over.
+    pub fenced_writes: IntCounterVec,
     /// Counter values already exported, per campaign: counters only move forward by the
     /// difference to the latest figures.
     seen: Arc<Mutex<HashMap<String, Figures>>>,
@@ -131,6 +138,21 @@ impl Metrics {
                 "Outcomes written but not yet acknowledged by the ledger",
             )
             .expect("valid metric"),
+            lease_acquired: counter(
+                "dialer_campaign_lease_acquired_total",
+                "Campaign leases this replica took (a new holder drives the campaign)",
+                &["campaign", "replica"],
+            ),
+            lease_lost: counter(
+                "dialer_campaign_lease_lost_total",
+                "Campaign leases this replica lost (not renewed in time, or taken over)",
+                &["campaign", "replica"],
+            ),
+            fenced_writes: counter(
+                "dialer_outbox_fenced_writes_total",
+                "Outbox writes refused: made under a campaign lease another replica took over",
+                &["campaign"],
+            ),
             seen: Arc::new(Mutex::new(HashMap::new())),
             registry,
         };
@@ -150,6 +172,9 @@ impl Metrics {
             Box::new(m.clock_behind.clone()),
             Box::new(m.sessions.clone()),
             Box::new(m.outbox_depth.clone()),
+            Box::new(m.lease_acquired.clone()),
+            Box::new(m.lease_lost.clone()),
+            Box::new(m.fenced_writes.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }

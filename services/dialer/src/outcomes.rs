@@ -14,10 +14,34 @@ use std::sync::Mutex;
 
 use ledger_api::domain::{ConsentUpdate, ContactOutcome, Hold, Promise};
 
+/// A payment plan a disposition took, for the ledger's RecordPaymentPlan (which imports it
+/// as the receivables `plan` event `outcome:<outcome_key>:plan`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentPlan {
+    /// The outbox row's key (`<outcome key>-plan`).
+    pub key: String,
+    pub account_id: String,
+    pub debt_id: String,
+    pub outcome_key: String,
+    /// The call's date, `YYYY-MM-DD` (UTC).
+    pub made_on: String,
+    /// `(due YYYY-MM-DD, amount_minor)`, due dates strictly increasing.
+    pub installments: Vec<(String, i64)>,
+    pub grace_days: u32,
+}
+
 /// The outcome store failed; the engine fails closed (no dial without a provisional record).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("outcome store: {0}")]
 pub struct SinkError(pub String);
+
+impl SinkError {
+    /// Whether the store refused the write because another replica has taken the campaign
+    /// over (a stale lease): retrying cannot help, and the new holder has adopted the call.
+    pub fn is_fenced(&self) -> bool {
+        self.0.starts_with(crate::outbox::FENCED)
+    }
+}
 
 /// A write a disposition makes in the ledger besides the outcome. Each has an idempotency key
 /// derived from the attempt, so a resend is applied once.
@@ -29,6 +53,8 @@ pub enum LedgerCommand {
     Promise(Promise),
     /// Consent to automated calls given or revoked on a phone (SetConsent).
     Consent { key: String, update: ConsentUpdate },
+    /// A payment plan (RecordPaymentPlan, idempotent by the outcome key).
+    Plan(PaymentPlan),
 }
 
 impl LedgerCommand {
@@ -38,6 +64,7 @@ impl LedgerCommand {
             LedgerCommand::Hold(h) => &h.hold_id,
             LedgerCommand::Promise(p) => &p.promise_id,
             LedgerCommand::Consent { key, .. } => key,
+            LedgerCommand::Plan(p) => &p.key,
         }
     }
 
@@ -46,6 +73,7 @@ impl LedgerCommand {
             LedgerCommand::Hold(h) => &h.account_id,
             LedgerCommand::Promise(p) => &p.account_id,
             LedgerCommand::Consent { update, .. } => &update.account_id,
+            LedgerCommand::Plan(p) => &p.account_id,
         }
     }
 
@@ -55,6 +83,7 @@ impl LedgerCommand {
             LedgerCommand::Hold(_) => WriteKind::Hold,
             LedgerCommand::Promise(_) => WriteKind::Promise,
             LedgerCommand::Consent { .. } => WriteKind::Consent,
+            LedgerCommand::Plan(_) => WriteKind::Plan,
         }
     }
 }
@@ -66,6 +95,7 @@ pub enum WriteKind {
     Hold,
     Promise,
     Consent,
+    Plan,
 }
 
 impl WriteKind {
@@ -75,6 +105,7 @@ impl WriteKind {
             WriteKind::Hold => "hold",
             WriteKind::Promise => "promise",
             WriteKind::Consent => "consent",
+            WriteKind::Plan => "plan",
         }
     }
 
@@ -84,6 +115,7 @@ impl WriteKind {
             "hold" => WriteKind::Hold,
             "promise" => WriteKind::Promise,
             "consent" => WriteKind::Consent,
+            "plan" => WriteKind::Plan,
             _ => return None,
         })
     }
@@ -142,6 +174,7 @@ struct MemoryInner {
     holds: Vec<Hold>,
     promises: Vec<Promise>,
     consents: Vec<ConsentUpdate>,
+    plans: Vec<PaymentPlan>,
     /// Attempts begun while another attempt on the same account was open.
     overlapping: Vec<String>,
 }
@@ -164,6 +197,11 @@ impl MemorySink {
     /// Promises recorded by dispositions.
     pub fn promises(&self) -> Vec<Promise> {
         self.lock().promises.clone()
+    }
+
+    /// Payment plans recorded by dispositions.
+    pub fn plans(&self) -> Vec<PaymentPlan> {
+        self.lock().plans.clone()
     }
 
     /// Consent changes recorded by dispositions.
@@ -217,6 +255,7 @@ impl OutcomeSink for MemorySink {
                 LedgerCommand::Hold(h) => inner.holds.push(h.clone()),
                 LedgerCommand::Promise(p) => inner.promises.push(p.clone()),
                 LedgerCommand::Consent { update, .. } => inner.consents.push(update.clone()),
+                LedgerCommand::Plan(p) => inner.plans.push(p.clone()),
             }
         }
         Ok(())

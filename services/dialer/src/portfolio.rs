@@ -123,6 +123,7 @@ fn account(i: usize, rng: &mut Rng, since: Timestamp) -> Account {
             student_loan_group: String::new(),
             original_creditor: CREDITORS[rng.below(CREDITORS.len())].into(),
             last_activity_at: None,
+            receivables: None,
         })
         .collect();
     let hold = match rng.below(100) {

@@ -30,6 +30,7 @@ use crate::engine::{
     self, AddReport, Backend, CampaignControl, CampaignHandle, Clock, Control, EngineError,
     Figures, RunState,
 };
+use crate::ownership::Leases;
 
 /// Where a campaign is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,15 +188,26 @@ impl AccountLister for crate::ledger_link::LedgerLink {
     }
 }
 
-/// The engine reads the campaign table before it dials.
-impl CampaignControl for CampaignStore {
+/// What the engine checks before it dials: the campaign table, and whether this replica holds
+/// the campaign's lease (always, without leases: one replica).
+struct LeasedControl {
+    store: CampaignStore,
+    leases: Option<Arc<Leases>>,
+}
+
+impl CampaignControl for LeasedControl {
     fn check<'a>(
         &'a self,
         id: &'a str,
         known: i64,
     ) -> Pin<Box<dyn Future<Output = Result<Option<Control>, String>> + Send + 'a>> {
         Box::pin(async move {
-            let c = self.control(id, known).await.map_err(|e| e.to_string())?;
+            let c = self
+                .store
+                .control(id, known)
+                .await
+                .map_err(|e| e.to_string())?;
+            let owned = self.leases.as_ref().is_none_or(|l| l.holds(id));
             Ok(c.map(|c| Control {
                 state: match c.state {
                     StoredState::Ready => RunState::Ready,
@@ -205,6 +217,7 @@ impl CampaignControl for CampaignStore {
                 },
                 version: c.version,
                 spec: c.spec,
+                owned,
             }))
         })
     }
@@ -266,6 +279,9 @@ pub struct Registry<B: Backend> {
     /// Other replicas' calls in progress, and how long a replica claim lives; none when this
     /// replica is alone (no outbox).
     open_calls: Option<(Arc<dyn OpenCalls>, Duration)>,
+    /// The campaign leases of this replica: only the holder dials a campaign. None: this
+    /// replica drives every campaign (in-process mode, tests).
+    leases: Option<Arc<Leases>>,
 }
 
 impl<B: Backend> std::fmt::Debug for Registry<B> {
@@ -295,7 +311,25 @@ impl<B: Backend> Registry<B> {
             draining: AtomicBool::new(false),
             lister: None,
             open_calls: None,
+            leases: None,
         }
+    }
+
+    /// Dials only the campaigns whose lease this replica holds in `leases`.
+    pub fn with_leases(mut self, leases: Arc<Leases>) -> Registry<B> {
+        self.leases = Some(leases);
+        self
+    }
+
+    /// This replica's campaign leases, if it shares campaigns with others.
+    pub fn leases(&self) -> Option<&Arc<Leases>> {
+        self.leases.as_ref()
+    }
+
+    /// The address of the replica agents' sessions on `id` belong to, when another replica
+    /// holds the campaign (`None`: served here).
+    pub fn route(&self, id: &str) -> Option<String> {
+        self.leases.as_ref()?.route(id)
     }
 
     /// Lets a stop wait for the calls in progress of every live replica (replica claims
@@ -359,7 +393,10 @@ impl<B: Backend> Registry<B> {
         version: i64,
     ) -> Result<(CampaignHandle, JoinHandle<()>), RegistryError> {
         let (carrier, events) = self.network.open(&spec.id);
-        let control: Arc<dyn CampaignControl> = Arc::new(self.store.clone());
+        let control: Arc<dyn CampaignControl> = Arc::new(LeasedControl {
+            store: self.store.clone(),
+            leases: self.leases.clone(),
+        });
         engine::spawn_with(
             spec.clone(),
             self.backend.clone(),

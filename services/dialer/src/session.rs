@@ -178,6 +178,44 @@ pub struct DebtLine {
     pub original_creditor: String,
     /// Calls still allowed this week under US-REGF-08.
     pub regf_calls_left: u32,
+    /// The ledger's statement summary of the debt (all empty without money events).
+    pub statement: StatementLine,
+}
+
+/// A debt's statement summary as the agent sees it, from the ledger's receivables: dates
+/// `YYYY-MM-DD` (empty: none), statuses the receivables engine's names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StatementLine {
+    pub open_minor: i64,
+    pub past_due_minor: i64,
+    /// `current`, `1_30`, ... `121_plus`; empty when nothing is open.
+    pub oldest_bucket: String,
+    pub last_payment_date: String,
+    pub last_payment_minor: i64,
+    /// The latest promise: `pending`, `kept`, `broken`, `superseded`.
+    pub promise_status: String,
+    pub promise_due: String,
+    /// `active`, `completed`, `broken`, `replaced`.
+    pub plan_status: String,
+    pub in_dispute: bool,
+}
+
+impl StatementLine {
+    /// The summary of a debt's receivables, as the ledger sent it.
+    pub fn of(r: &ledger_api::domain::DebtReceivables) -> StatementLine {
+        let date = |d: Option<jiff::civil::Date>| d.map(|d| d.to_string()).unwrap_or_default();
+        StatementLine {
+            open_minor: r.open_minor,
+            past_due_minor: r.past_due_minor,
+            oldest_bucket: r.oldest_bucket.clone(),
+            last_payment_date: date(r.last_payment_date),
+            last_payment_minor: r.last_payment_minor,
+            promise_status: r.promise_status.clone(),
+            promise_due: date(r.promise_due),
+            plan_status: r.plan_status.clone(),
+            in_dispute: r.in_dispute,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -206,6 +244,8 @@ pub struct Disposition {
     pub debts_discussed: Vec<String>,
     /// For `PromiseToPay`.
     pub promise: Option<PromiseTerms>,
+    /// For `PaymentPlan` (boxed: a call's state carries its disposition, most without one).
+    pub plan: Option<Box<PlanTerms>>,
     /// For `Callback`: when the consumer asked to be called (Unix ms).
     pub callback_at_ms: Option<i64>,
     /// Free text; kept with the outcome, never logged.
@@ -219,6 +259,22 @@ pub struct PromiseTerms {
     pub currency: String,
     /// `YYYY-MM-DD`, the consumer's local date.
     pub due_date: String,
+}
+
+/// A payment plan taken on a call: installments on one debt of the call.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlanTerms {
+    pub debt_id: String,
+    /// Due dates (`YYYY-MM-DD`, strictly increasing) and amounts in minor units.
+    pub installments: Vec<InstallmentTerms>,
+    /// Days after each due date a payment still counts for it.
+    pub grace_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InstallmentTerms {
+    pub due: String,
+    pub amount_minor: i64,
 }
 
 /// The structured result of a call.
@@ -249,6 +305,8 @@ pub enum DispositionCode {
     Machine,
     /// The consumer revoked consent to automated calls on the number called (US-TCPA-05).
     RevokeConsent,
+    /// The consumer agreed to a payment plan (a receivables `plan` event in the ledger).
+    PaymentPlan,
 }
 
 impl DispositionCode {
@@ -267,6 +325,7 @@ impl DispositionCode {
             DispositionCode::NoContact => "NO_CONTACT",
             DispositionCode::Machine => "MACHINE",
             DispositionCode::RevokeConsent => "REVOKE_CONSENT",
+            DispositionCode::PaymentPlan => "PLAN",
         }
     }
 

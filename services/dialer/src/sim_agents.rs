@@ -153,6 +153,7 @@ impl SimAgent {
                     currency: "USD".into(),
                     due_date: due.clone(),
                 }),
+            plan: None,
             callback_at_ms: (code == DispositionCode::Callback).then_some(now_ms + 2 * 86_400_000),
             notes: String::new(),
         }

@@ -423,3 +423,64 @@ async fn a_clock_behind_recorded_history_stops_dialing() {
     assert_eq!(f.clock_behind_ms, 0);
     shift.stop().await;
 }
+
+/// A promise to pay still pending in the receivables ledger defers the account (campaign
+/// policy, counted as PROMISE_PENDING) until the day after its due date plus grace; then it
+/// is dialed like any other.
+#[tokio::test(start_paused = true)]
+async fn a_pending_promise_defers_the_account_until_the_day_after_it_breaks() {
+    let mut accounts = views(60, 17);
+    // Due on the shift's day, no grace: broken from 2026-11-24 00:00 UTC (19:00 in New
+    // York, still inside its calling window), eight hours into the shift.
+    let broken_from = "2026-11-24T00:00:00Z".parse::<Timestamp>().expect("ts");
+    let mut promised = HashSet::new();
+    for v in accounts
+        .iter_mut()
+        .filter(|v| v.account.holds.is_empty())
+        .take(20)
+    {
+        promised.insert(v.account.account_id.clone());
+        for d in &mut v.account.debts {
+            d.receivables = Some(ledger_api::domain::DebtReceivables {
+                as_of: Some("2026-11-23".parse().expect("date")),
+                open_minor: d.balance_minor,
+                oldest_bucket: "31_60".into(),
+                promise_status: "pending".into(),
+                promise_amount_minor: 1_000,
+                promise_due: Some("2026-11-23".parse().expect("date")),
+                ..Default::default()
+            });
+        }
+    }
+    let stores = stores(accounts.clone());
+    let mut shift = start_shift(
+        spec("promises"),
+        &stores,
+        &accounts,
+        (ScenarioId::S2, 5),
+        Team(4, "a", 3),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(10 * 3600)).await;
+    let figures = shift.handle.figures().borrow().clone();
+    shift.stop().await;
+    let finals = stores.outbox.finals();
+    let to_promised: Vec<_> = finals
+        .iter()
+        .filter(|o| promised.contains(&o.account_id))
+        .collect();
+    assert!(
+        to_promised.iter().all(|o| o.started_at >= broken_from),
+        "a pending promise was dialed before it broke"
+    );
+    assert!(!to_promised.is_empty(), "broken promises are dialed");
+    assert!(
+        figures.refused_by_reason.contains_key("PROMISE_PENDING"),
+        "{figures:?}"
+    );
+    assert!(
+        finals
+            .iter()
+            .any(|o| !promised.contains(&o.account_id) && o.started_at < broken_from)
+    );
+}

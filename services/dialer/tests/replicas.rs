@@ -1,8 +1,10 @@
 //! Pause and stop mean stop, on every replica. Three real `dialerd` replicas on one
-//! PostgreSQL and Redis with a real `ledgerd` run one campaign, with agents on each. A pause
-//! through one replica stops every replica's dialing, a resume through another restarts all
-//! of them, and `StopCampaign(wait)` through the third returns only when no replica has a call
-//! in progress, after which none dials again. A fourth process on an id a live replica holds
+//! PostgreSQL and Redis with a real `ledgerd` run one campaign, with agents on each; the
+//! replica holding the campaign's lease dials it, the others do not and proxy their agents'
+//! sessions to it. A pause through one
+//! replica stops the dialing, a resume through another restarts it, and
+//! `StopCampaign(wait)` through the third returns only when no replica has a call in
+//! progress, after which none dials again. A fourth process on an id a live replica holds
 //! refuses to start. Every disposition the replicas confirmed is in the ledger, and every
 //! attempt is there exactly once.
 
@@ -73,7 +75,7 @@ async fn pause_and_stop_hold_on_every_replica() {
     for (i, p) in procs_.iter().enumerate() {
         let prefix = format!("rep{}-agent", i + 1);
         teams.push(
-            procs::team(p.addr, &campaign, &prefix, 3, |k| {
+            procs::roaming_team(&[p.addr], &campaign, &prefix, 3, |k| {
                 if k % 9 == 4 {
                     pb::DispositionCode::CeaseRequest
                 } else {
@@ -84,8 +86,32 @@ async fn pause_and_stop_hold_on_every_replica() {
         );
     }
     harness::start(&mut managers[0], &campaign).await;
-    for m in &mut managers {
-        figures_until(m, &campaign, |f| f.dials >= 10).await;
+    let mut sql = <sqlx::PgConnection as sqlx::Connection>::connect(&db.dialer_url)
+        .await
+        .expect("dialer database");
+    // The lease holder dials; the others keep the campaign (and their agents) without dialing.
+    let holder = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let owner: String = sqlx::query_scalar(
+                "SELECT lease_owner FROM dialer_campaigns WHERE campaign_id = $1",
+            )
+            .bind(&campaign)
+            .fetch_one(&mut sql)
+            .await
+            .expect("lease");
+            if let Some(i) = REPLICAS.iter().position(|r| *r == owner) {
+                return i;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a holder in time");
+    figures_until(&mut managers[holder], &campaign, |f| f.dials >= 10).await;
+    for (i, m) in managers.iter_mut().enumerate() {
+        if i != holder {
+            assert_eq!(dials(m, &campaign).await, 0, "replica {} dialed", i + 1);
+        }
     }
 
     // Paused through replica 1: every replica reports it and none dials any more.
@@ -113,24 +139,21 @@ async fn pause_and_stop_hold_on_every_replica() {
         );
     }
 
-    // Resumed through replica 2: every replica dials again.
+    // Resumed through replica 2: every replica reports it, and the holder dials again.
     managers[1]
         .resume_campaign(pb::ResumeCampaignRequest {
             campaign_id: campaign.clone(),
         })
         .await
         .expect("resumed");
-    for (i, m) in managers.iter_mut().enumerate() {
+    for m in &mut managers {
         until_state(m, &campaign, pb::CampaignState::Running).await;
-        let before = frozen[i];
-        figures_until(m, &campaign, |f| f.dials >= before + 5).await;
     }
+    let before = frozen[holder];
+    figures_until(&mut managers[holder], &campaign, |f| f.dials >= before + 5).await;
 
     // Stopped through replica 3, waiting: when it returns no replica has a call in progress.
     harness::stop(&mut managers[2], &campaign).await;
-    let mut sql = <sqlx::PgConnection as sqlx::Connection>::connect(&db.dialer_url)
-        .await
-        .expect("dialer database");
     let open: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM dialer_outbox WHERE campaign_id = $1 AND state = 'provisional'",
     )
@@ -190,9 +213,13 @@ async fn pause_and_stop_hold_on_every_replica() {
     );
     let tallies: Vec<procs::Tally> = teams.iter().map(procs::Team::take_tally).collect();
     let refs: Vec<&procs::Tally> = tallies.iter().collect();
+    let proxied: usize = (0..refs.len())
+        .filter(|i| *i != holder)
+        .map(|i| refs[i].saved_count())
+        .sum();
     assert!(
-        refs.iter().all(|t| t.saved_count() > 0),
-        "agents on every replica took calls"
+        proxied > 0,
+        "agents on the replicas not holding the campaign took calls (proxied to the holder)"
     );
     assert_dispositions_kept(&refs, &recorded);
     ledgerd.kill().await;

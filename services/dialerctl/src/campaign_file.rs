@@ -292,6 +292,9 @@ impl CampaignFile {
             attempts: r.attempts,
             since_last_contact: r.since_last_contact,
             follow_the_sun: r.follow_the_sun,
+            // Not in campaign files yet: the dialer's defaults apply.
+            aging_bucket: None,
+            broken_promise: None,
         });
         let recycling = self.recycling.as_ref().map(|r| pb::Recycling {
             busy_minutes: r.busy_minutes,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use auth::{BearerAuth, Token};
 use collections_proto::dialer_v1 as pb;
+use pb::agent_service_client::AgentServiceClient;
 use pb::campaign_service_client::CampaignServiceClient;
 use pb::compliance_service_client::ComplianceServiceClient;
 use serde::Deserialize;
@@ -113,6 +114,7 @@ fn read_config(path: &Path) -> anyhow::Result<FileConfig> {
 
 pub type Campaigns = CampaignServiceClient<InterceptedService<Channel, BearerAuth>>;
 pub type Explainer = ComplianceServiceClient<InterceptedService<Channel, BearerAuth>>;
+pub type Agents = AgentServiceClient<InterceptedService<Channel, BearerAuth>>;
 
 impl Conn {
     async fn channel(&self) -> Result<Channel, Failure> {
@@ -157,6 +159,11 @@ impl Conn {
         let ch = self.channel().await?;
         Ok(CampaignServiceClient::with_interceptor(ch, self.bearer())
             .max_decoding_message_size(collections_proto::MAX_MESSAGE_BYTES))
+    }
+
+    pub async fn agents(&self) -> Result<Agents, Failure> {
+        let ch = self.channel().await?;
+        Ok(AgentServiceClient::with_interceptor(ch, self.bearer()))
     }
 
     pub async fn explainer(&self) -> Result<Explainer, Failure> {

@@ -298,6 +298,14 @@ async fn start_floor(
     Ok(())
 }
 
+/// The instant the demo's shift ended (its start plus its hours, to the millisecond).
+fn shift_end(args: &DemoArgs) -> Timestamp {
+    let ms = (args.hours * 3_600_000.0).round() as i64;
+    args.start
+        .checked_add(jiff::SignedDuration::from_millis(ms))
+        .unwrap_or(args.start)
+}
+
 /// Keeps the demo's ledger and a dialerd on it serving for real clients until Ctrl-C.
 async fn serve(
     args: &DemoArgs,
@@ -308,10 +316,6 @@ async fn serve(
         args.serve_speed > 0.0 && args.serve_speed.is_finite(),
         "--serve-speed must be a positive number"
     );
-    // The served dialer's clock starts where the shift ended: its contacts are in the past.
-    let clock_start = Timestamp::from_millisecond(
-        args.start.as_millisecond() + (args.hours.max(0.0) * 3_600_000.0) as i64,
-    )?;
     let cfg = Config {
         server: ServerSettings {
             database_url: format!(
@@ -334,9 +338,10 @@ async fn serve(
             } else {
                 1.0
             },
-            // The served dialer's clock runs from the shift's end (inside calling hours for
-            // the default shift), so a campaign created now dials at once.
-            clock_start: Some(clock_start.to_string()),
+            // The served dialer's clock runs from the end of the shift: inside calling hours,
+            // so a campaign created now dials at once, and not before the history the shift
+            // recorded (a clock behind it stops dialing: US-REGF-08 counts would be wrong).
+            clock_start: Some(shift_end(args).to_string()),
         },
         ..Config::default()
     };

@@ -11,6 +11,7 @@
 //! - `dialerctl campaign create|start|pause|resume|stop|list|show`, `agents`, `explain`: a
 //!   campaign manager's commands over dialerd's gRPC API.
 //! - `dialerctl watch CAMPAIGN`: the manager's live terminal view of a campaign.
+//! - `dialerctl sim-agents CAMPAIGN`: simulated softphones working a campaign (demos).
 //!
 //! A composition root (docs/architecture.md): it may use any crate; `demo` runs the
 //! all-in-one of `services/allinone`.
@@ -23,6 +24,7 @@ mod demo;
 mod ledger;
 mod manage;
 mod portfolio;
+mod sim_agents;
 mod simulate;
 mod test_call;
 mod watch;
@@ -89,6 +91,14 @@ enum Command {
         conn: client::ConnArgs,
         #[command(flatten)]
         args: manage::ExplainArgs,
+    },
+    /// Simulated agents' softphones working a campaign over gRPC, for demos (an admin's
+    /// token logs in several).
+    SimAgents {
+        #[command(flatten)]
+        conn: client::ConnArgs,
+        #[command(flatten)]
+        args: sim_agents::SimAgentsArgs,
     },
     /// A live view of a campaign's figures (keys: p pause, r resume, q quit).
     Watch {
@@ -261,6 +271,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Explain { conn, args }) => {
             exit_on_failure(manage::run(&conn, manage::Manage::Explain(args)))
         }
+        Some(Command::SimAgents { conn, args }) => exit_on_failure(sim_agents::run(&conn, &args)),
         Some(Command::Watch { conn, campaign }) => exit_on_failure(watch::run(&conn, &campaign)),
         None => demo::run(&demo::DemoArgs::default()),
     }

@@ -98,7 +98,7 @@ fn level_word(l: Level) -> &'static str {
 /// Draws the whole view for `figures` (none yet: a waiting line) and `ui`.
 pub fn render(frame: &mut Frame<'_>, figures: Option<&pb::Figures>, ui: &Ui) {
     let [head, mid, low, foot] = Layout::vertical([
-        Constraint::Length(3),
+        Constraint::Length(4),
         Constraint::Length(6),
         Constraint::Min(4),
         Constraint::Length(1),
@@ -133,8 +133,22 @@ pub fn render(frame: &mut Frame<'_>, figures: Option<&pb::Figures>, ui: &Ui) {
         ),
         Span::raw(format!("  at {}", ts(f.at.as_ref()))),
     ]);
+    let mut alarms = Vec::new();
+    if f.clock_behind_ms > 0 {
+        alarms.push(format!(
+            "NOT DIALING: the clock reads {} behind recorded history",
+            duration(u64::try_from(f.clock_behind_ms).unwrap_or(0))
+        ));
+    }
+    if f.errors > 0 {
+        alarms.push(format!("{} store or carrier errors (held back)", f.errors));
+    }
+    let alarm = Line::from(Span::styled(
+        alarms.join("  "),
+        Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+    ));
     frame.render_widget(
-        Paragraph::new(title).block(
+        Paragraph::new(vec![title, alarm]).block(
             Block::default()
                 .borders(Borders::ALL)
                 .title(" dialerctl watch "),
@@ -578,6 +592,23 @@ mod tests {
             screen.contains("PAUSED") && screen.contains("paused: no new dials"),
             "{screen}"
         );
+    }
+
+    #[test]
+    fn a_clock_behind_history_and_errors_are_alarms() {
+        let mut f = figures(0.0, 0.0);
+        let screen = text(&draw(Some(&f), &ui()));
+        assert!(!screen.contains("NOT DIALING"), "{screen}");
+        f.clock_behind_ms = 1_725_000;
+        f.errors = 4;
+        let b = draw(Some(&f), &ui());
+        let screen = text(&b);
+        assert!(
+            screen.contains("NOT DIALING: the clock reads 28:45 behind recorded history"),
+            "{screen}"
+        );
+        assert!(screen.contains("4 store or carrier errors"), "{screen}");
+        assert_eq!(colour_of(&b, "NOT DIALING"), Color::Red);
     }
 
     #[test]

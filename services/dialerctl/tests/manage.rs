@@ -533,3 +533,166 @@ async fn over_tls_with_the_ca_certificate_that_signed_dialerds() {
     assert!(line.contains("https://"), "{line}");
     d.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_agents_work_a_campaign_and_the_manager_sees_them() {
+    let d = Dialerd::start().await;
+    let addr = d.addr.clone();
+    let manager = token("m1", Role::Manager);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("floor.toml");
+    std::fs::write(&file, "campaign_id = \"floor\"\nwrap_up_s = 5\n").expect("write");
+    let out = dialerctl(
+        &addr,
+        &manager,
+        &["campaign", "create", "-f", file.to_str().expect("p")],
+    )
+    .await;
+    ok(&out);
+    let ids: Vec<String> = (0..150).map(|i| format!("A{i:06}")).collect();
+    let mut args = vec!["campaign", "add", "floor"];
+    args.extend(ids.iter().map(String::as_str));
+    ok(&dialerctl(&addr, &manager, &args).await);
+    ok(&dialerctl(&addr, &manager, &["campaign", "start", "floor"]).await);
+
+    // A manager's token may not log agents in.
+    let out = dialerctl(&addr, &manager, &["sim-agents", "floor", "--count", "2"]).await;
+    assert_eq!(refused(&out).0, 3);
+
+    let admin = token("admin", Role::Admin);
+    let team = {
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            dialerctl(
+                &addr,
+                &admin,
+                &[
+                    "sim-agents",
+                    "floor",
+                    "--count",
+                    "3",
+                    "--talk-s",
+                    "0.2",
+                    "--seconds",
+                    "120",
+                ],
+            )
+            .await
+        })
+    };
+    let listed = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let v = json(&dialerctl(&addr, &manager, &["agents", "--json"]).await);
+            let calls: u64 = v["agents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| a["calls"].as_u64().unwrap_or(0))
+                .sum();
+            if calls >= 3 {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+    .await
+    .expect("the simulated agents take calls");
+    let mut agents: Vec<&str> = listed["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .map(|a| a["agent_id"].as_str().expect("id"))
+        .collect();
+    agents.sort_unstable();
+    assert_eq!(agents, ["sim-agent-1", "sim-agent-2", "sim-agent-3"]);
+
+    // Stopping the campaign ends their sessions, and the command with them.
+    let out = dialerctl(&addr, &manager, &["campaign", "stop", "floor", "--wait"]).await;
+    assert_eq!(
+        ok(&out),
+        "campaign floor: stopped (predictive, abandonment target 3.00%)\n"
+    );
+    let out = tokio::time::timeout(Duration::from_secs(60), team)
+        .await
+        .expect("sim-agents ends with the campaign")
+        .expect("joined");
+    assert!(ok(&out).starts_with("3 simulated agents logged in to floor"));
+    d.shutdown().await;
+}
+
+/// `dialerctl watch` on a real terminal (a pseudo-terminal from `script`, bsdutils, an
+/// essential Debian package): it draws the campaign, `p` pauses it, `r` resumes it, `q`
+/// quits with exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_on_a_terminal_pauses_resumes_and_quits() {
+    use std::io::Write as _;
+    let d = Dialerd::start().await;
+    let addr = d.addr.clone();
+    let manager = token("m1", Role::Manager);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("w.toml");
+    std::fs::write(&file, "campaign_id = \"wall\"\n").expect("write");
+    ok(&dialerctl(
+        &addr,
+        &manager,
+        &["campaign", "create", "-f", file.to_str().expect("p")],
+    )
+    .await);
+    ok(&dialerctl(&addr, &manager, &["campaign", "start", "wall"]).await);
+
+    let screen = dir.path().join("screen");
+    let mut child = std::process::Command::new("script")
+        .args(["-qfc"])
+        .arg(format!(
+            "stty cols 110 rows 30; {} watch wall",
+            env!("CARGO_BIN_EXE_dialerctl")
+        ))
+        .arg(&screen)
+        .env("DIALER_ADDR", &addr)
+        .env("DIALER_TOKEN", &manager)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("TERM", "xterm-256color")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("script runs");
+    let mut keys = child.stdin.take().expect("stdin");
+    // Presses `key` until the campaign is in `state` (the first press may come before the
+    // view has taken the terminal).
+    let mut press_until = async |key: &[u8], state: &str| {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                keys.write_all(key).expect("key");
+                keys.flush().expect("flush");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let v = json(
+                    &dialerctl(&addr, &manager, &["campaign", "show", "wall", "--json"]).await,
+                );
+                if v["state"] == state {
+                    return;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{state} after pressing {key:?}"));
+    };
+    press_until(b"p", "paused").await;
+    press_until(b"r", "running").await;
+    keys.write_all(b"q").expect("q");
+    keys.flush().expect("flush");
+    let status = tokio::task::spawn_blocking(move || {
+        let s = child.wait().expect("exit");
+        drop(keys);
+        s
+    })
+    .await
+    .expect("joined");
+    assert!(status.success(), "{status:?}");
+    let drawn = String::from_utf8_lossy(&std::fs::read(&screen).expect("typescript")).to_string();
+    // Words, not phrases: a redraw writes only the cells that changed, so the spaces a
+    // phrase shares with the previous frame are skipped by cursor moves.
+    for want in ["wall", "RUNNING", "PAUSED", "paused:", "resumed", "ratio"] {
+        assert!(drawn.contains(want), "{want:?} not drawn");
+    }
+    d.shutdown().await;
+}

@@ -567,6 +567,41 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         Ok(Response::new(promise_out(p)))
     }
 
+    async fn record_payment_plan(
+        &self,
+        req: Request<pb::RecordPaymentPlanRequest>,
+    ) -> Result<Response<pb::RecordPaymentPlanResponse>, Status> {
+        let caller = auth::caller(&req)?;
+        let r = req.into_inner();
+        let date = |field: String, s: &str| -> Result<jiff::civil::Date, Status> {
+            ::receivables::event::parse_date(s)
+                .ok_or_else(|| bad_field(&field, "is not a date (YYYY-MM-DD)"))
+        };
+        let mut installments = Vec::with_capacity(r.installments.len());
+        for (k, i) in r.installments.iter().enumerate() {
+            installments.push(::receivables::Installment {
+                due: date(format!("installments[{k}].due"), &i.due)?,
+                amount_minor: i.amount_minor,
+            });
+        }
+        let plan = crate::store::PlanRecord {
+            made_on: date("made_on".into(), &r.made_on)?,
+            account_id: r.account_id,
+            debt_id: r.debt_id,
+            outcome_key: r.outcome_key,
+            installments,
+            grace_days: r.grace_days,
+        };
+        let summary = self
+            .store
+            .record_plan(&plan, &caller.subject)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::RecordPaymentPlanResponse {
+            duplicate: summary.new == 0,
+        }))
+    }
+
     async fn list_promises(
         &self,
         req: Request<pb::ListPromisesRequest>,

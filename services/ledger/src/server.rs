@@ -53,6 +53,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    // The store derives its dates (opening balances, receivables summaries) on this clock.
+    store.set_clock(opts.clock.clone());
     // The descriptor set holds the dialer's package too: advertise only what is served here.
     let (_health, routes) = service::grpc::health_and_reflection(
         &[

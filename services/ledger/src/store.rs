@@ -17,8 +17,16 @@ use tokio::sync::watch;
 
 use ledger_api::domain::*;
 
+mod debts;
 mod money;
-pub use money::{MAX_EVENT_BYTES, MAX_EVENTS_PER_IMPORT, Statement};
+pub use debts::{
+    MAX_INSTALLMENTS, PlanRecord, debt_summary, dispute_hold_id, dispute_holds, opening_event_id,
+    plan_event_id, promise_event_id,
+};
+pub use money::{
+    AgingPage, AgingTotals, CommitmentCounts, CommitmentLine, CommitmentPage, MAX_EVENT_BYTES,
+    MAX_EVENTS_PER_IMPORT, MAX_PAGE_SIZE, ReportFilter, ReportLine, Statement, page_size,
+};
 
 /// The ledger's migrations (`migrations/ledger`), one file each for both dialects. The dialer's
 /// (versions 1000 and up) may share the database; each side ignores the other's versions.
@@ -56,6 +64,11 @@ pub struct Store {
     db: Db,
     /// Highest change seq committed by this process (watchers wake on it).
     head: Arc<watch::Sender<i64>>,
+    /// The receivables book kept in memory, shared by the clones (see `money.rs`).
+    money: Arc<money::KeptBook>,
+    /// The ledger's "now" for dates it derives (an opening balance's load date, the date
+    /// receivables summaries are as of): the server's clock once served, shared by clones.
+    clock: Arc<std::sync::RwLock<crate::clock::Clock>>,
 }
 
 /// The writer lock (`Driver::WRITER_LOCK`) that serializes change-feed writers, so
@@ -550,10 +563,24 @@ impl Store {
         let mut store = Store {
             db,
             head: Arc::new(watch::channel(0).0),
+            money: Arc::default(),
+            clock: Arc::default(),
         };
         let head = store.max_seq().await?;
         store.head = Arc::new(watch::channel(head).0);
         Ok(store)
+    }
+
+    /// From now on the store (and every clone) reads dates from `clock`: the server's, so a
+    /// ledger on a set clock derives its dates on that clock too.
+    pub fn set_clock(&self, clock: crate::clock::Clock) {
+        *self.clock.write().unwrap_or_else(|e| e.into_inner()) = clock;
+    }
+
+    /// The ledger's today, in UTC.
+    pub fn today(&self) -> jiff::civil::Date {
+        let now = self.clock.read().unwrap_or_else(|e| e.into_inner()).now();
+        now.to_zoned(jiff::tz::TimeZone::UTC).date()
     }
 
     /// `postgres` or `sqlite`.
@@ -613,8 +640,17 @@ impl Store {
 
     // ------------------------------------------------------------------ accounts
 
-    /// Creates or replaces one account's profile in one transaction.
-    pub async fn upsert_account(&self, mut acct: Account, actor: &str) -> Result<UpsertOutcome> {
+    /// Creates or replaces one account's profile in one transaction, then posts the opening
+    /// balances of its debts that have a balance and no money events yet (idempotent: a
+    /// retried load posts nothing twice; see [`Store::post_openings`]).
+    pub async fn upsert_account(&self, acct: Account, actor: &str) -> Result<UpsertOutcome> {
+        let outcome = self.upsert_profile(acct.clone(), actor).await?;
+        self.post_openings(&acct, actor).await?;
+        Ok(outcome)
+    }
+
+    /// The profile part of [`Store::upsert_account`]: one transaction.
+    async fn upsert_profile(&self, mut acct: Account, actor: &str) -> Result<UpsertOutcome> {
         for h in &mut acct.holds {
             if h.account_id.is_empty() {
                 h.account_id.clone_from(&acct.account_id);
@@ -854,9 +890,10 @@ impl Store {
         Ok(outcome)
     }
 
-    /// The account with everything on it, or NOT_FOUND.
+    /// The account with everything on it, or NOT_FOUND. Debts with money events carry the
+    /// receivables ledger's balance, days past due and summary as of the ledger's today.
     pub async fn get_account(&self, account_id: &str) -> Result<Account> {
-        with_pool!(self.db, p, D => {
+        let mut account: Account = with_pool!(self.db, p, D => {
             let row: Option<AccountRow> = sqlx::query_as(
                 "SELECT account_id, creditor, known_zone, updated_at FROM accounts \
                  WHERE account_id = $1",
@@ -918,8 +955,10 @@ impl Store {
             .bind(account_id)
             .fetch_all(p)
             .await?;
-            assemble_account(row, persons, phones, addresses, debts, holds, blackouts, consents)
-        })
+            assemble_account(row, persons, phones, addresses, debts, holds, blackouts, consents)?
+        });
+        self.fill_receivables(&mut account).await?;
+        Ok(account)
     }
 
     /// Ids of the accounts matching `f` with an id greater than `after` (the paging cursor),
@@ -1283,8 +1322,17 @@ impl Store {
         Ok(phone)
     }
 
-    /// Records a promise to pay, or changes the status of a known one; idempotent.
-    pub async fn record_promise(&self, mut pr: Promise, actor: &str) -> Result<Promise> {
+    /// Records a promise to pay, or changes the status of a known one; idempotent. A promise
+    /// a disposition made (`outcome_key` set) is also a receivables `promise` event
+    /// (`outcome:<key>:promise`), imported right after (again on a resend, as a duplicate).
+    pub async fn record_promise(&self, pr: Promise, actor: &str) -> Result<Promise> {
+        let stored = self.record_promise_row(pr, actor).await?;
+        self.import_promise_event(&stored, actor).await?;
+        Ok(stored)
+    }
+
+    /// The promise part of [`Store::record_promise`]: one transaction.
+    async fn record_promise_row(&self, mut pr: Promise, actor: &str) -> Result<Promise> {
         pr.validate()?;
         if pr.promise_id.is_empty() {
             pr.promise_id = format!("p-{}", uuid::Uuid::new_v4());
@@ -1647,6 +1695,7 @@ fn assemble_account(
                     student_loan_group: d.student_loan_group,
                     original_creditor: d.original_creditor,
                     last_activity_at: opt_ts(d.last_activity_at)?,
+                    receivables: None,
                 })
             })
             .collect::<Result<_>>()?,

@@ -730,6 +730,7 @@ fn largest_account() -> pb::Account {
             student_loan_group: s('G', ID_BYTES),
             original_creditor: s('O', NAME_BYTES),
             last_activity_at: None,
+            receivables: None,
         })
         .collect();
     let account_id = s('A', ID_BYTES);

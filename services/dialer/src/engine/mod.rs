@@ -56,6 +56,9 @@ pub struct Control {
     pub version: i64,
     /// The configuration, when newer than the version asked about.
     pub spec: Option<CampaignSpec>,
+    /// Whether this replica drives the campaign (holds its lease): a replica that does not
+    /// keeps the campaign (agents, figures) but does not dial it.
+    pub owned: bool,
 }
 
 /// Where the engine reads a campaign's durable state before it dials.

@@ -1,6 +1,9 @@
 //! `AgentService.Session`: one softphone on one campaign, as a bidirectional stream. The
 //! agent is the token's `sub`; the engine checks that an agent only touches its own calls
 //! (its refusals come back as `CommandRejected`). Closing the stream logs the agent out.
+//! A session on a campaign another replica drives (holds the lease of) is proxied to that
+//! replica; a session whose campaign moves ends with UNAVAILABLE, and the softphone
+//! reconnects (docs/architecture.md, "Campaign ownership").
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -128,9 +131,23 @@ impl<B: Backend> pb::agent_service_server::AgentService for AgentGrpc<B> {
         req: Request<Streaming<pb::AgentRequest>>,
     ) -> Result<Response<SessionStream>, Status> {
         let caller = auth::caller(&req)?;
+        let proxied = req.metadata().get(PROXIED).is_some();
+        let authorization = req.metadata().get("authorization").cloned();
         let mut inbound = req.into_inner();
         let first = inbound.message().await?;
-        let l = login(first, &caller.subject, caller.role)?;
+        let l = login(first.clone(), &caller.subject, caller.role)?;
+        // A session another replica proxied here is served here (no second hop).
+        if !proxied && let Some(addr) = self.registry.route(&l.campaign_id) {
+            return proxy(
+                self.registry.clone(),
+                addr,
+                authorization,
+                first,
+                inbound,
+                l.campaign_id,
+            )
+            .await;
+        }
         let handle = self
             .registry
             .handle(&l.campaign_id)
@@ -152,11 +169,12 @@ impl<B: Backend> pb::agent_service_server::AgentService for AgentGrpc<B> {
             info_span!("agent_session", campaign_id = %session.campaign, agent_id = %session.agent);
         let metrics = self.metrics.clone();
         let stop = self.stop.clone();
+        let moved = moved_away(self.registry.clone(), session.campaign.clone(), None);
         tokio::spawn(
             async move {
                 metrics.sessions.inc();
                 info!("agent session opened");
-                session.run(inbound, events, stop).await;
+                session.run(inbound, events, stop, moved).await;
                 metrics.sessions.dec();
                 info!("agent session closed");
             }
@@ -164,6 +182,102 @@ impl<B: Backend> pb::agent_service_server::AgentService for AgentGrpc<B> {
         );
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+}
+
+/// Marks a session one replica proxied to another (served there, never proxied again).
+const PROXIED: &str = "x-dialer-proxied";
+
+/// How often a session checks whether its campaign moved to another replica.
+const ROUTE_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn moved_status() -> Status {
+    Status::unavailable("the campaign is driven by another replica now: reconnect")
+}
+
+/// Resolves once sessions on `campaign` belong elsewhere than `at` (`None`: this replica;
+/// `Some(addr)`: the replica a proxied session goes to). Never, without campaign leases.
+async fn moved_away<B: Backend>(registry: Shared<B>, campaign: String, at: Option<String>) {
+    if registry.leases().is_none() {
+        return std::future::pending().await;
+    }
+    loop {
+        tokio::time::sleep(ROUTE_CHECK).await;
+        if registry.route(&campaign) != at {
+            return;
+        }
+    }
+}
+
+/// Proxies a session to the replica at `addr`, which drives `campaign`: the login and every
+/// later message go up with the agent's own token (that replica authenticates it again),
+/// everything it answers comes back. Ends with UNAVAILABLE when either side breaks or the
+/// campaign moves, and the softphone reconnects.
+async fn proxy<B: Backend>(
+    registry: Shared<B>,
+    addr: String,
+    authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+    first: Option<pb::AgentRequest>,
+    mut inbound: Streaming<pb::AgentRequest>,
+    campaign: String,
+) -> Result<Response<SessionStream>, Status> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        Status::unavailable(format!(
+            "campaign {campaign} is driven by the replica at {addr}, which did not answer \
+             ({e}): reconnect"
+        ))
+    };
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| unreachable(&e))?
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .connect()
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let (up, up_rx) = mpsc::channel(64);
+    if let Some(f) = first {
+        let _ = up.send(f).await;
+    }
+    let mut req = Request::new(ReceiverStream::new(up_rx));
+    if let Some(a) = authorization {
+        req.metadata_mut().insert("authorization", a);
+    }
+    req.metadata_mut()
+        .insert(PROXIED, tonic::metadata::MetadataValue::from_static("1"));
+    let mut down = pb::agent_service_client::AgentServiceClient::new(channel)
+        .session(req)
+        .await?
+        .into_inner();
+    let (tx, rx) = mpsc::channel(256);
+    let span = info_span!("agent_session_proxy", campaign_id = %campaign, to = %addr);
+    let moved = moved_away(registry, campaign, Some(addr));
+    tokio::spawn(
+        async move {
+            info!("agent session proxied to the campaign's replica");
+            tokio::pin!(moved);
+            loop {
+                tokio::select! {
+                    m = inbound.next() => match m {
+                        // Dropping `up` ends the upstream session: the agent logs out there.
+                        Some(Ok(r)) => if up.send(r).await.is_err() { break },
+                        Some(Err(_)) | None => break,
+                    },
+                    m = down.next() => match m {
+                        Some(item) => if tx.send(item).await.is_err() { break },
+                        None => {
+                            let _ = tx.send(Err(moved_status())).await;
+                            break;
+                        }
+                    },
+                    () = &mut moved => {
+                        let _ = tx.send(Err(moved_status())).await;
+                        break;
+                    }
+                }
+            }
+            info!("agent session proxy closed");
+        }
+        .instrument(span),
+    );
+    Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
 }
 
 struct Session {
@@ -196,8 +310,10 @@ impl Session {
         mut inbound: Streaming<pb::AgentRequest>,
         mut events: mpsc::UnboundedReceiver<AgentEvent>,
         mut stop: watch::Receiver<bool>,
+        moved: impl std::future::Future<Output = ()>,
     ) {
         let mut logging_out = false;
+        tokio::pin!(moved);
         let end = loop {
             tokio::select! {
                 msg = inbound.next() => match msg {
@@ -244,6 +360,11 @@ impl Session {
                 },
                 () = super::stopped(&mut stop) => {
                     let _ = self.send(Err(status::shutting_down())).await;
+                    break End::Disconnected;
+                }
+                () = &mut moved => {
+                    info!("campaign driven by another replica now: the agent reconnects there");
+                    let _ = self.send(Err(moved_status())).await;
                     break End::Disconnected;
                 }
             }

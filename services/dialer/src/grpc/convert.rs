@@ -20,8 +20,8 @@ use crate::engine::{Figures, RunState};
 use crate::limits::{self, ID_BYTES, MAX_DEBTS, MAX_MINOR};
 use crate::registry::{CampaignInfo, CampaignState};
 use crate::session::{
-    AgentCommand, AgentEvent, Disposition, DispositionCode, PromiseTerms, RejectKind, ScreenPop,
-    SeatState,
+    AgentCommand, AgentEvent, Disposition, DispositionCode, InstallmentTerms, PlanTerms,
+    PromiseTerms, RejectKind, ScreenPop, SeatState,
 };
 
 // ---------------------------------------------------------------- time
@@ -256,6 +256,8 @@ pub fn merge_campaign(
                 r.since_last_contact,
             ),
             ("follow_the_sun", &mut w.follow_the_sun, r.follow_the_sun),
+            ("aging_bucket", &mut w.aging_bucket, r.aging_bucket),
+            ("broken_promise", &mut w.broken_promise, r.broken_promise),
         ] {
             if let Some(v) = v {
                 let max = limits::MAX_RANKING_WEIGHT;
@@ -474,6 +476,8 @@ pub fn campaign_to(c: &CampaignInfo) -> pb::Campaign {
             attempts: Some(s.ranking.attempts),
             since_last_contact: Some(s.ranking.since_last_contact),
             follow_the_sun: Some(s.ranking.follow_the_sun),
+            aging_bucket: Some(s.ranking.aging_bucket),
+            broken_promise: Some(s.ranking.broken_promise),
         }),
         recycling: Some(pb::Recycling {
             busy_minutes: Some(s.recycling.busy_minutes),
@@ -687,6 +691,7 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
         Ok(pb::DispositionCode::NoContact) => DispositionCode::NoContact,
         Ok(pb::DispositionCode::Machine) => DispositionCode::Machine,
         Ok(pb::DispositionCode::RevokeConsent) => DispositionCode::RevokeConsent,
+        Ok(pb::DispositionCode::PaymentPlan) => DispositionCode::PaymentPlan,
         Err(_) => {
             return Err(invalid(
                 format_args!("{F}.code"),
@@ -733,6 +738,19 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
         }
         (_, None) => None,
     };
+    let plan = match (code, d.plan) {
+        (DispositionCode::PaymentPlan, None) => {
+            return Err(invalid(
+                format_args!("{F}.plan"),
+                "required for PAYMENT_PLAN",
+            ));
+        }
+        (DispositionCode::PaymentPlan, Some(p)) => Some(Box::new(plan_terms(p)?)),
+        (_, Some(_)) => {
+            return Err(invalid(format_args!("{F}.plan"), "only for PAYMENT_PLAN"));
+        }
+        (_, None) => None,
+    };
     let callback_at_ms = match (code, &d.callback_at) {
         (DispositionCode::Callback, None) => {
             return Err(invalid(
@@ -755,8 +773,62 @@ fn disposition(d: pb::Disposition) -> Result<Disposition, Status> {
         code,
         debts_discussed: d.debts_discussed,
         promise,
+        plan,
         callback_at_ms,
         notes: d.notes,
+    })
+}
+
+/// A PAYMENT_PLAN's terms, each bound named (`disposition.disposition.plan.installments[1].due`).
+fn plan_terms(p: pb::PlanTerms) -> Result<PlanTerms, Status> {
+    const F: &str = "disposition.disposition.plan";
+    id(&format!("{F}.debt_id"), &p.debt_id)?;
+    if p.installments.is_empty() || p.installments.len() > limits::MAX_PLAN_INSTALLMENTS {
+        return Err(invalid(
+            format_args!("{F}.installments"),
+            format_args!("1 to {} installments", limits::MAX_PLAN_INSTALLMENTS),
+        ));
+    }
+    let mut previous: Option<jiff::civil::Date> = None;
+    let mut installments = Vec::with_capacity(p.installments.len());
+    for (k, i) in p.installments.into_iter().enumerate() {
+        let due = match i.due.parse::<jiff::civil::Date>() {
+            Ok(d) if i.due.len() == 10 => d,
+            _ => {
+                return Err(invalid(
+                    format_args!("{F}.installments[{k}].due"),
+                    "must be YYYY-MM-DD",
+                ));
+            }
+        };
+        if previous.is_some_and(|p| due <= p) {
+            return Err(invalid(
+                format_args!("{F}.installments[{k}].due"),
+                "must be after the previous installment's",
+            ));
+        }
+        previous = Some(due);
+        if !(1..=MAX_MINOR).contains(&i.amount_minor) {
+            return Err(invalid(
+                format_args!("{F}.installments[{k}].amount_minor"),
+                format_args!("must be positive and at most {MAX_MINOR}"),
+            ));
+        }
+        installments.push(InstallmentTerms {
+            due: i.due,
+            amount_minor: i.amount_minor,
+        });
+    }
+    if p.grace_days > limits::MAX_GRACE_DAYS {
+        return Err(invalid(
+            format_args!("{F}.grace_days"),
+            format_args!("at most {}", limits::MAX_GRACE_DAYS),
+        ));
+    }
+    Ok(PlanTerms {
+        debt_id: p.debt_id,
+        installments,
+        grace_days: p.grace_days,
     })
 }
 
@@ -800,6 +872,15 @@ fn screen_pop_to(p: ScreenPop) -> pb::ScreenPop {
                 days_past_due: d.days_past_due,
                 original_creditor: d.original_creditor,
                 regf_calls_left: d.regf_calls_left,
+                open_minor: d.statement.open_minor,
+                past_due_minor: d.statement.past_due_minor,
+                oldest_bucket: d.statement.oldest_bucket,
+                last_payment_date: d.statement.last_payment_date,
+                last_payment_minor: d.statement.last_payment_minor,
+                promise_status: d.statement.promise_status,
+                promise_due: d.statement.promise_due,
+                plan_status: d.statement.plan_status,
+                in_dispute: d.statement.in_dispute,
             })
             .collect(),
         call_debt_ids: p.call_debt_ids,

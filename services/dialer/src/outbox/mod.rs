@@ -50,7 +50,18 @@ pub enum OutboxError {
     /// The writer task is gone (the runtime is shutting down).
     #[error("outbox writer stopped")]
     Closed,
+    /// The write was made under a campaign lease another replica has since taken over: it is
+    /// refused, so a stale holder never records what the new holder adopted.
+    #[error("{FENCED}: campaign {campaign}, token {token} below the current {current}")]
+    Fenced {
+        campaign: String,
+        token: i64,
+        current: i64,
+    },
 }
+
+/// How a refused stale write's error starts (see [`SinkError::is_fenced`]).
+pub const FENCED: &str = "stale campaign lease";
 
 impl From<sqlstore::OpenError> for OutboxError {
     fn from(e: sqlstore::OpenError) -> Self {
@@ -96,6 +107,7 @@ struct Counters {
     duplicate: AtomicU64,
     dead: AtomicU64,
     reconnects: AtomicU64,
+    fenced: AtomicU64,
 }
 
 /// What the outbox holds and has done, for metrics and health checks.
@@ -121,6 +133,8 @@ pub struct OutboxStats {
     pub dead: u64,
     /// Since open: relay streams that broke and were reopened.
     pub reconnects: u64,
+    /// Since open: writes refused because another replica had taken their campaign over.
+    pub fenced: u64,
 }
 
 /// State shared by the handle, the writer task and the relay task.
@@ -139,6 +153,9 @@ struct Shared {
     /// A begin or finish was accepted (guards `recover_provisional` of the own owner).
     wrote: AtomicBool,
     counters: Counters,
+    /// The campaign leases this replica holds: every write carries its campaign's token.
+    /// Unset (no fencing) for an outbox used without leases (tools, some tests).
+    leases: std::sync::OnceLock<Arc<crate::ownership::Leases>>,
 }
 
 impl Shared {
@@ -174,6 +191,8 @@ struct Item {
 #[derive(Debug)]
 struct Pending {
     items: Vec<Item>,
+    /// The campaign lease the write was made under: (campaign, fencing token).
+    fence: Option<(String, i64)>,
     done: oneshot::Sender<Result<(), OutboxError>>,
 }
 
@@ -191,6 +210,28 @@ fn outcome_item(kind: Kind, o: &ContactOutcome) -> Item {
     }
 }
 
+/// A disposition's payment plan as the ledger's RecordPaymentPlan request.
+fn plan_out(
+    p: &crate::outcomes::PaymentPlan,
+) -> collections_proto::ledger_v1::RecordPaymentPlanRequest {
+    use collections_proto::ledger_v1 as lpb;
+    lpb::RecordPaymentPlanRequest {
+        account_id: p.account_id.clone(),
+        debt_id: p.debt_id.clone(),
+        outcome_key: p.outcome_key.clone(),
+        made_on: p.made_on.clone(),
+        installments: p
+            .installments
+            .iter()
+            .map(|(due, amount_minor)| lpb::PlanInstallment {
+                due: due.clone(),
+                amount_minor: *amount_minor,
+            })
+            .collect(),
+        grace_days: p.grace_days,
+    }
+}
+
 /// The outbox row of a command (always ready: it is sent as soon as it is committed).
 fn command_item(c: &LedgerCommand, campaign: &str) -> Item {
     let payload = match c {
@@ -199,6 +240,7 @@ fn command_item(c: &LedgerCommand, campaign: &str) -> Item {
         LedgerCommand::Consent { update, .. } => {
             ledger_api::wire::consent_update_out(update.clone()).encode_to_vec()
         }
+        LedgerCommand::Plan(p) => plan_out(p).encode_to_vec(),
     };
     Item {
         kind: Kind::Finish,
@@ -251,6 +293,7 @@ impl Outbox {
             progress,
             wrote: AtomicBool::new(false),
             counters: Counters::default(),
+            leases: std::sync::OnceLock::new(),
         });
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         tokio::spawn(writer(shared.clone(), rx, opts.max_batch.max(1)));
@@ -268,11 +311,22 @@ impl Outbox {
         self.shared.store.dialect()
     }
 
-    async fn submit(&self, items: Vec<Item>) -> Result<(), OutboxError> {
+    /// Fences every later write with the campaign leases in `leases` (once; later calls are
+    /// ignored).
+    pub fn fence_with(&self, leases: Arc<crate::ownership::Leases>) {
+        let _ = self.shared.leases.set(leases);
+    }
+
+    async fn submit(&self, items: Vec<Item>, campaign: &str) -> Result<(), OutboxError> {
         let (done, rx) = oneshot::channel();
         self.shared.wrote.store(true, Ordering::Relaxed);
+        let fence = self
+            .shared
+            .leases
+            .get()
+            .map(|l| (campaign.to_owned(), l.fence(campaign)));
         self.tx
-            .send(Pending { items, done })
+            .send(Pending { items, fence, done })
             .await
             .map_err(|_| OutboxError::Closed)?;
         rx.await.map_err(|_| OutboxError::Closed)?
@@ -307,6 +361,29 @@ impl Outbox {
             "outbox recovered provisional rows"
         );
         s.wake_relay(true);
+        Ok(Recovered { published, adopted })
+    }
+
+    /// Adopts the rows other replicas wrote for `campaign` (this replica has just taken its
+    /// lease over): their provisional rows are published as they are and every row moves to
+    /// this outbox's relay. Safe while the previous holder lives: its later writes for the
+    /// campaign carry a lower fencing token and are refused.
+    pub async fn adopt_campaign(&self, campaign: &str) -> Result<Recovered, OutboxError> {
+        let s = &self.shared;
+        let now = jiff::Timestamp::now().as_microsecond();
+        let (published, adopted) = s
+            .store
+            .adopt_campaign(campaign, &s.owner, s.next_seqs(1), now)
+            .await?;
+        if published + adopted > 0 {
+            tracing::info!(
+                campaign_id = campaign,
+                published,
+                adopted,
+                "outbox adopted the previous holder's rows"
+            );
+            s.wake_relay(true);
+        }
         Ok(Recovered { published, adopted })
     }
 
@@ -368,6 +445,7 @@ impl Outbox {
             duplicates,
             dead: c.dead.load(Ordering::Relaxed),
             reconnects: c.reconnects.load(Ordering::Relaxed),
+            fenced: c.fenced.load(Ordering::Relaxed),
         })
     }
 
@@ -417,9 +495,12 @@ impl OutcomeSink for Outbox {
         provisional
             .validate()
             .map_err(|e| SinkError(OutboxError::Invalid(e).to_string()))?;
-        self.submit(vec![outcome_item(Kind::Begin, provisional)])
-            .await
-            .map_err(|e| SinkError(e.to_string()))
+        self.submit(
+            vec![outcome_item(Kind::Begin, provisional)],
+            &provisional.campaign_id,
+        )
+        .await
+        .map_err(|e| SinkError(e.to_string()))
     }
 
     /// Not validated: the call happened, so its outcome is kept whatever it holds; a bad one
@@ -437,7 +518,7 @@ impl OutcomeSink for Outbox {
                 .iter()
                 .map(|c| command_item(c, &outcome.campaign_id)),
         );
-        self.submit(items)
+        self.submit(items, &outcome.campaign_id)
             .await
             .map_err(|e| SinkError(e.to_string()))
     }
@@ -460,7 +541,8 @@ fn fold(batch: &mut [Pending], first_seq: i64) -> Vec<Write> {
     let mut writes: Vec<Write> = Vec::with_capacity(batch.len());
     let mut seq = first_seq;
     for item in batch.iter_mut().flat_map(|p| p.items.iter_mut()) {
-        let payload = std::mem::take(&mut item.payload);
+        // Cloned: a batch refused for a stale fence is folded again without the stale calls.
+        let payload = item.payload.clone();
         let row = item.row.clone();
         match (at.entry(row.key.clone()), &item.kind) {
             (Entry::Vacant(e), Kind::Begin) => {
@@ -489,20 +571,68 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>, max_batch:
     let mut buf: Vec<Pending> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut buf, max_batch).await > 0 {
         let mut batch = std::mem::take(&mut buf);
-        let finishes = batch
-            .iter()
-            .flat_map(|p| &p.items)
-            .filter(|i| matches!(i.kind, Kind::Finish))
-            .count();
-        let writes = fold(&mut batch, shared.next_seqs(finishes));
-        let any_ready = writes.iter().any(|w| matches!(w, Write::Ready { .. }));
-        let now = jiff::Timestamp::now().as_microsecond();
-        let span = tracing::debug_span!("outbox_commit", calls = batch.len(), rows = writes.len());
-        let result = shared
-            .store
-            .apply(&shared.owner, &writes, now)
-            .instrument(span)
-            .await;
+        let result = loop {
+            let finishes = batch
+                .iter()
+                .flat_map(|p| &p.items)
+                .filter(|i| matches!(i.kind, Kind::Finish))
+                .count();
+            let writes = fold(&mut batch, shared.next_seqs(finishes));
+            let any_ready = writes.iter().any(|w| matches!(w, Write::Ready { .. }));
+            let mut fences: Vec<(String, i64)> =
+                batch.iter().filter_map(|p| p.fence.clone()).collect();
+            fences.sort_unstable();
+            fences.dedup();
+            let now = jiff::Timestamp::now().as_microsecond();
+            let span =
+                tracing::debug_span!("outbox_commit", calls = batch.len(), rows = writes.len());
+            match shared
+                .store
+                .apply(&shared.owner, &writes, now, &fences)
+                .instrument(span)
+                .await
+            {
+                Ok(None) => break Ok(any_ready),
+                Ok(Some(current)) => {
+                    // Refuse the stale calls, write the others.
+                    let (stale, kept): (Vec<Pending>, Vec<Pending>) =
+                        batch.into_iter().partition(|p| {
+                            p.fence
+                                .as_ref()
+                                .is_some_and(|(c, t)| current.get(c).is_some_and(|cur| t < cur))
+                        });
+                    for p in stale {
+                        let (campaign, token) = p.fence.clone().unwrap_or_default();
+                        let current = current.get(&campaign).copied().unwrap_or_default();
+                        tracing::warn!(
+                            campaign_id = %campaign,
+                            token,
+                            current,
+                            "outbox write refused: another replica holds the campaign (stale lease)"
+                        );
+                        shared.counters.fenced.fetch_add(1, Ordering::Relaxed);
+                        if let Some(l) = shared.leases.get() {
+                            l.note_fenced(&campaign);
+                        }
+                        let _ = p.done.send(Err(OutboxError::Fenced {
+                            campaign,
+                            token,
+                            current,
+                        }));
+                    }
+                    batch = kept;
+                    if batch.is_empty() {
+                        break Ok(false);
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let result = result.map(|any_ready| {
+            if any_ready {
+                shared.wake_relay(false);
+            }
+        });
         match &result {
             Ok(()) => {
                 shared.counters.commits.fetch_add(1, Ordering::Relaxed);
@@ -510,9 +640,6 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>, max_batch:
                     .counters
                     .calls
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                if any_ready {
-                    shared.wake_relay(false);
-                }
             }
             Err(e) => tracing::error!(error = %e, calls = batch.len(), "outbox batch failed"),
         }
@@ -533,6 +660,7 @@ mod tests {
                 row: row(key),
                 payload: payload.to_vec(),
             }],
+            fence: None,
             done: oneshot::channel().0,
         }
     }

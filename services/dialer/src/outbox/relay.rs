@@ -351,6 +351,12 @@ async fn send_commands(
                 Ok(c) => Ok(client.set_consent(c).await.map(drop)),
                 Err(e) => Err(e),
             },
+            Some(WriteKind::Plan) => {
+                match pb::RecordPaymentPlanRequest::decode(r.payload.as_slice()) {
+                    Ok(p) => Ok(client.record_payment_plan(p).await.map(drop)),
+                    Err(e) => Err(e),
+                }
+            }
             // Outcomes never come here; an unknown kind is a newer dialer's row.
             Some(WriteKind::Outcome) | None => continue,
         };

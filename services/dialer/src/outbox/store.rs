@@ -6,6 +6,8 @@
 //! per statement kind; SQLite: the same statement, cached, once per row inside one
 //! `BEGIN IMMEDIATE` transaction) and how a key list is bound (`sqlstore::List`).
 
+use std::collections::HashMap;
+
 use collections_proto::ledger_v1 as pb;
 use prost::Message;
 use sqlstore::{Db, List, PoolSize, sql, with_pool, write_tx};
@@ -50,7 +52,7 @@ pub(crate) enum Write {
 pub(crate) struct ReadyRow {
     pub idempotency_key: String,
     pub ready_seq: i64,
-    /// `outcome`, `hold`, `promise` or `consent` (see [`WriteKind`]).
+    /// `outcome`, `hold`, `promise`, `consent` or `plan` (see [`WriteKind`]).
     pub kind: String,
     pub payload: Vec<u8>,
 }
@@ -61,7 +63,7 @@ pub struct DeadLetter {
     pub idempotency_key: String,
     /// The replica whose relay received the rejection.
     pub owner: String,
-    /// `outcome`, `hold`, `promise` or `consent`.
+    /// `outcome`, `hold`, `promise`, `consent` or `plan`.
     pub kind: String,
     /// Protobuf-encoded `collections.ledger.v1.ContactOutcome` (or `Hold`, `Promise`,
     /// `SetConsentRequest`, by kind), as it was sent.
@@ -217,7 +219,21 @@ impl Store {
 
     /// Applies one folded batch (at most one write per key) in one transaction: provisional
     /// rows (a key already present is left as it is), then ready ones (inserted or replaced).
-    pub(crate) async fn apply(&self, owner: &str, writes: &[Write], now: i64) -> Result<()> {
+    ///
+    /// `fences` are the campaign leases the batch's writers held, (campaign, fencing token):
+    /// the transaction first locks those campaigns' rows and reads their current tokens; if
+    /// any writer's token is below its campaign's (another replica took the campaign over),
+    /// nothing is written and the current tokens are returned (`Some`) for the caller to drop
+    /// the stale writes and try the rest. The row lock orders the batch against a takeover:
+    /// a takeover commits either before (the batch sees its token) or after (it then sees,
+    /// and adopts, the rows this batch wrote).
+    pub(crate) async fn apply(
+        &self,
+        owner: &str,
+        writes: &[Write],
+        now: i64,
+        fences: &[(String, i64)],
+    ) -> Result<Option<HashMap<String, i64>>> {
         let mut prov = Vec::new();
         let mut ready = Vec::new();
         for w in writes {
@@ -232,7 +248,31 @@ impl Store {
         // index locks in one order and cannot deadlock.
         prov.sort_unstable_by_key(|p| p.key);
         ready.sort_unstable_by_key(|p| p.key);
-        write_tx!(self.db, tx, D => {
+        let campaigns: Vec<String> = {
+            let mut c: Vec<String> = fences.iter().map(|(c, _)| c.clone()).collect();
+            c.sort_unstable();
+            c.dedup();
+            c
+        };
+        let stale = write_tx!(self.db, tx, D => {
+            if !campaigns.is_empty() {
+                // A no-op update: it takes the campaigns' row locks (PostgreSQL; SQLite's
+                // BEGIN IMMEDIATE serializes writers anyway) and reads the tokens under them.
+                let current: Vec<(String, i64)> = sqlx::query_as(sql!(D,
+                    "UPDATE dialer_campaigns SET lease_token = lease_token \
+                     WHERE campaign_id " in_list(1) " RETURNING campaign_id, lease_token"))
+                .bind(List(&campaigns))
+                .fetch_all(&mut *tx)
+                .await?;
+                let current: HashMap<String, i64> = current.into_iter().collect();
+                if fences
+                    .iter()
+                    .any(|(c, t)| current.get(c).is_some_and(|cur| t < cur))
+                {
+                    tx.rollback().await?;
+                    return Ok(Some(current));
+                }
+            }
             let statements = [
                 (prov, upsert_rows!(D, "provisional", "DO NOTHING")),
                 (ready, upsert_rows!(D, "ready",
@@ -246,8 +286,49 @@ impl Store {
                 }
             }
             tx.commit().await?;
+            None
         });
-        Ok(())
+        Ok(stale)
+    }
+
+    /// Moves the rows of `campaign` written by other owners to `new_owner`, publishing their
+    /// provisional rows (relay order `seq`) as they are: a replica that took the campaign over
+    /// adopts the calls the previous holder knew about. The previous holder's later writes
+    /// for the campaign are refused by the fencing token ([`Store::apply`]), so a call
+    /// published here is never recorded twice. Returns (published, adopted).
+    pub(crate) async fn adopt_campaign(
+        &self,
+        campaign: &str,
+        new_owner: &str,
+        seq: i64,
+        now: i64,
+    ) -> Result<(u64, u64)> {
+        let r = write_tx!(self.db, tx, D => {
+            let published = sqlx::query(
+                "UPDATE dialer_outbox SET state = 'ready', ready_seq = $3, owner = $2, \
+                 updated_at = $4 WHERE campaign_id = $1 AND owner <> $2 AND state = 'provisional'",
+            )
+            .bind(campaign)
+            .bind(new_owner)
+            .bind(seq)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let adopted = sqlx::query(
+                "UPDATE dialer_outbox SET owner = $2, updated_at = $3 \
+                 WHERE campaign_id = $1 AND owner <> $2 AND state = 'ready'",
+            )
+            .bind(campaign)
+            .bind(new_owner)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            (published, adopted)
+        });
+        Ok(r)
     }
 
     /// The rows about `accounts`, of every owner: writes the ledger has not acknowledged, with

@@ -129,6 +129,7 @@ impl Server {
             dialer::app::sample_source(opts.accounts, clock.now_ms()),
             compliance::Engine::builtin(),
             "test-replica",
+            None,
         )
         .await
         .expect("stores (Redis on REDIS_URL: run scripts/services-up)");
@@ -436,6 +437,11 @@ impl Softphone {
 
     pub async fn send(&self, c: pb::agent_request::Command) {
         self.tx.send(command(c)).await.expect("session open");
+    }
+
+    /// Sends `c`; false if the session has ended (a softphone that reconnects then does).
+    pub async fn try_send(&self, c: pb::agent_request::Command) -> bool {
+        self.tx.send(command(c)).await.is_ok()
     }
 
     /// The next message, failing the test after [`PATIENCE`].

@@ -432,6 +432,96 @@ pub async fn team(
     Team { tasks, tally }
 }
 
+/// As [`team`], with softphones that reconnect whenever their session ends (the campaign
+/// moved to another replica, the replica died), trying `addrs` in turn from their own: what
+/// a softphone does behind a load balancer over the replicas.
+pub async fn roaming_team(
+    addrs: &[SocketAddr],
+    campaign: &str,
+    prefix: &str,
+    n: usize,
+    pick: fn(u32) -> pb::DispositionCode,
+) -> Team {
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let agent = format!("{prefix}-{i}");
+        let (addrs, campaign) = (addrs.to_vec(), campaign.to_string());
+        let (tally, calls) = (tally.clone(), calls.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut at = i;
+            // Call ids are per replica: a softphone that moves between replicas may see one
+            // twice, so its tally keys calls by session too.
+            let mut session = 0u32;
+            loop {
+                session += 1;
+                let addr = addrs[at % addrs.len()];
+                let Some(mut phone) = roam_login(addr, &agent, &campaign).await else {
+                    at += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                };
+                if !phone.try_send(C::Ready(pb::Ready {})).await {
+                    continue;
+                }
+                while let Ok(Some(m)) = phone.rx.message().await {
+                    match m.event {
+                        Some(Event::Connected(c)) => {
+                            let k = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let code = pick(k);
+                            tally.lock().unwrap().sent.insert(
+                                (agent.clone(), format!("{session}/{}", c.call_id)),
+                                ledger_code(code).to_string(),
+                            );
+                            let sent = phone
+                                .try_send(C::Disposition(pb::DispositionCall {
+                                    call_id: c.call_id,
+                                    disposition: Some(pb::Disposition {
+                                        code: code as i32,
+                                        ..Default::default()
+                                    }),
+                                }))
+                                .await;
+                            if !sent {
+                                break;
+                            }
+                        }
+                        Some(Event::Saved(s)) => {
+                            tally
+                                .lock()
+                                .unwrap()
+                                .saved
+                                .insert((agent.clone(), format!("{session}/{}", s.call_id)));
+                        }
+                        _ => {}
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }));
+    }
+    Team { tasks, tally }
+}
+
+/// A login at `addr`, or `None` if the replica does not answer or refuses.
+async fn roam_login(addr: SocketAddr, agent: &str, campaign: &str) -> Option<Softphone> {
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .ok()?
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .connect()
+        .await
+        .ok()?;
+    let mut client = pb::agent_service_client::AgentServiceClient::with_interceptor(
+        ch,
+        bearer(&harness::token(agent, Role::Agent)),
+    );
+    let endpoint = format!("sip:{agent}@sim");
+    Softphone::login_endpoint(&mut client, agent, "", campaign, &endpoint)
+        .await
+        .ok()
+}
+
 /// Every outcome of `campaign`, in ledger domain types; fails if an attempt (idempotency
 /// key) is there twice.
 pub async fn outcomes(

@@ -2,15 +2,27 @@
 //! reports derived from them. The edge only parses: each message's JSON becomes a
 //! `receivables::Event` (refusals name the event's index and the field, as the engine words
 //! them), the batch goes to [`Store::import_money_events`], and reports come back from the
-//! store's `receivables::replay` mapped field for field to protobuf.
+//! store's `receivables::replay` mapped field for field to protobuf. The aging and
+//! commitment reports are paged by account id; the CSV export is a server stream of chunks.
+
+use std::pin::Pin;
 
 use jiff::civil::Date;
 use ledger_api::pb;
-use receivables::{Aging, Event, EventError, Kpi, Report};
+use receivables::{AccountLine, Aging, Bucket, Event, EventError, Kpi, Report};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::status::{bad_field, status};
-use crate::store::{MAX_EVENT_BYTES, MAX_EVENTS_PER_IMPORT, Statement, Store};
+use crate::store::{
+    CommitmentCounts, CommitmentLine, MAX_EVENT_BYTES, MAX_EVENTS_PER_IMPORT, ReportFilter,
+    ReportLine, Statement, Store, page_size,
+};
+
+/// A CSV chunk's size: whole lines, flushed once a chunk reaches this many bytes.
+const CSV_CHUNK_BYTES: usize = 1 << 20;
+
+type CsvStream = Pin<Box<dyn Stream<Item = Result<pb::CsvChunk, Status>> + Send + 'static>>;
 
 /// The ReceivablesService implementation.
 #[derive(Debug, Clone)]
@@ -88,7 +100,120 @@ fn kpi_out(k: &Kpi) -> pb::Kpi {
     }
 }
 
-/// The replay report as protobuf, field for field.
+fn line_out(l: &AccountLine, time_barred: bool) -> pb::ReceivablesAccountLine {
+    pb::ReceivablesAccountLine {
+        account: l.account.clone(),
+        aging: Some(aging_out(&l.aging)),
+        credit_balance_minor: l.credit_balance_minor,
+        in_dispute: l.in_dispute,
+        settled: l.settled,
+        time_barred,
+    }
+}
+
+/// A request's filter: ids bounded, the bucket one of the report's names.
+fn filter_in(f: Option<pb::ReportFilter>) -> Result<ReportFilter, Status> {
+    let f = f.unwrap_or_default();
+    let id = |field: &str, v: String| -> Result<Option<String>, Status> {
+        if v.is_empty() {
+            return Ok(None);
+        }
+        ledger_api::domain::bounded(field, &v, ledger_api::limits::ID_BYTES)
+            .map_err(super::status::invalid)?;
+        Ok(Some(v))
+    };
+    let bucket = if f.bucket.is_empty() {
+        None
+    } else {
+        Some(Bucket::parse(&f.bucket).ok_or_else(|| {
+            bad_field(
+                "filter.bucket",
+                "must be one of current, 1_30, 31_60, 61_90, 91_120, 121_plus",
+            )
+        })?)
+    };
+    Ok(ReportFilter {
+        client: id("filter.client", f.client)?,
+        campaign_id: id("filter.campaign_id", f.campaign_id)?,
+        bucket,
+    })
+}
+
+/// A page token (an account id) or none.
+fn token_in(token: &str) -> Result<Option<&str>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    if token.len() > 1024 {
+        return Err(bad_field("page_token", "is not a token of this report"));
+    }
+    Ok(Some(token))
+}
+
+fn counts_out(c: &CommitmentCounts) -> pb::CommitmentCounts {
+    use receivables::{PlanStatus as Pl, PromiseStatus as Pr, SettlementStatus as Se};
+    let pr = |s| c.promises.get(&s).copied().unwrap_or(0);
+    let pl = |s| c.plans.get(&s).copied().unwrap_or(0);
+    let se = |s| c.settlements.get(&s).copied().unwrap_or(0);
+    pb::CommitmentCounts {
+        promises_pending: pr(Pr::Pending),
+        promises_kept: pr(Pr::Kept),
+        promises_broken: pr(Pr::Broken),
+        promises_superseded: pr(Pr::Superseded),
+        plans_active: pl(Pl::Active),
+        plans_completed: pl(Pl::Completed),
+        plans_broken: pl(Pl::Broken),
+        plans_replaced: pl(Pl::Replaced),
+        settlements_pending: se(Se::Pending),
+        settlements_fulfilled: se(Se::Fulfilled),
+        settlements_broken: se(Se::Broken),
+        settlements_superseded: se(Se::Superseded),
+    }
+}
+
+fn commitment_out(l: CommitmentLine) -> pb::CommitmentLine {
+    let day = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    pb::CommitmentLine {
+        account: l.account,
+        kind: l.kind.to_owned(),
+        event_id: l.event_id,
+        status: l.status,
+        date: l.date.to_string(),
+        due: l.due.to_string(),
+        amount_minor: l.amount_minor,
+        paid_minor: l.paid_minor,
+        kept_on: day(l.kept_on),
+        broken_on: day(l.broken_on),
+        installments: l.installments as u32,
+        installments_kept: l.installments_kept as u32,
+    }
+}
+
+/// The lines as CSV chunks of about [`CSV_CHUNK_BYTES`] (whole lines; the header first).
+fn csv_chunks(lines: Vec<AccountLine>) -> impl Iterator<Item = Result<pb::CsvChunk, Status>> {
+    let mut lines = lines.into_iter().peekable();
+    let mut first = true;
+    std::iter::from_fn(move || {
+        if !first && lines.peek().is_none() {
+            return None;
+        }
+        let mut out = String::with_capacity(CSV_CHUNK_BYTES + 1024);
+        if first {
+            out.push_str(receivables::CSV_HEADER);
+            first = false;
+        }
+        while out.len() < CSV_CHUNK_BYTES {
+            let Some(line) = lines.next() else { break };
+            receivables::push_csv_line(&mut out, &line);
+        }
+        Some(Ok(pb::CsvChunk {
+            data: out.into_bytes(),
+        }))
+    })
+}
+
+/// The replay report as protobuf, field for field (`time_barred` false: see
+/// [`flagged_report_out`]).
 pub fn report_out(r: &Report) -> pb::ReceivablesReport {
     pb::ReceivablesReport {
         as_of: r.as_of.to_string(),
@@ -96,21 +221,25 @@ pub fn report_out(r: &Report) -> pb::ReceivablesReport {
         aging: Some(aging_out(&r.aging)),
         credit_balance_minor: r.credit_balance_minor,
         kpi: Some(kpi_out(&r.kpi)),
-        accounts: r
-            .accounts
-            .iter()
-            .map(|l| pb::ReceivablesAccountLine {
-                account: l.account.clone(),
-                aging: Some(aging_out(&l.aging)),
-                credit_balance_minor: l.credit_balance_minor,
-                in_dispute: l.in_dispute,
-                settled: l.settled,
-            })
-            .collect(),
+        accounts: r.accounts.iter().map(|l| line_out(l, false)).collect(),
     }
 }
 
-fn statement_out(s: &Statement, as_of: Date) -> Result<pb::AccountStatement, Status> {
+/// The replay report with each line's time-barred flag.
+fn flagged_report_out(r: &Report, flags: &[bool]) -> pb::ReceivablesReport {
+    let mut out = report_out(r);
+    for (line, flag) in out.accounts.iter_mut().zip(flags) {
+        line.time_barred = *flag;
+    }
+    out
+}
+
+fn statement_out(
+    s: &Statement,
+    as_of: Date,
+    us_state: Option<String>,
+    time_barred: bool,
+) -> Result<pb::AccountStatement, Status> {
     let st = &s.state;
     let t = &st.totals;
     let internal = |e: serde_json::Error| {
@@ -146,6 +275,8 @@ fn statement_out(s: &Statement, as_of: Date) -> Result<pb::AccountStatement, Sta
         }),
         state_json: serde_json::to_string(st).map_err(internal)?,
         events_json,
+        time_barred,
+        us_state: us_state.unwrap_or_default(),
     })
 }
 
@@ -196,12 +327,12 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
         if period_start > as_of {
             return Err(bad_field("period_start", "must not be after as_of"));
         }
-        let report = self
+        let (report, flags) = self
             .store
-            .receivables_report(period_start, as_of)
+            .receivables_report_flagged(period_start, as_of)
             .await
             .map_err(status)?;
-        Ok(Response::new(report_out(&report)))
+        Ok(Response::new(flagged_report_out(&report, &flags)))
     }
 
     async fn get_account_statement(
@@ -215,11 +346,106 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
         ledger_api::domain::bounded("account_id", &r.account_id, ledger_api::limits::ID_BYTES)
             .map_err(super::status::invalid)?;
         let as_of = date("as_of", &r.as_of)?;
-        let statement = self
+        let (statement, us_state, barred) = self
             .store
-            .account_statement(&r.account_id, as_of)
+            .account_statement_flagged(&r.account_id, as_of)
             .await
             .map_err(status)?;
-        Ok(Response::new(statement_out(&statement, as_of)?))
+        Ok(Response::new(statement_out(
+            &statement, as_of, us_state, barred,
+        )?))
+    }
+
+    async fn get_aging_report(
+        &self,
+        req: Request<pb::GetAgingReportRequest>,
+    ) -> Result<Response<pb::AgingReport>, Status> {
+        let r = req.into_inner();
+        let as_of = date("as_of", &r.as_of)?;
+        let filter = filter_in(r.filter)?;
+        let limit = page_size(r.page_size).map_err(status)?;
+        let page = self
+            .store
+            .aging_page(as_of, &filter, token_in(&r.page_token)?, limit)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::AgingReport {
+            as_of: as_of.to_string(),
+            totals: page.totals.map(|t| pb::AgingTotals {
+                aging: Some(aging_out(&t.aging)),
+                credit_balance_minor: t.credit_balance_minor,
+                accounts: t.accounts,
+            }),
+            accounts: page
+                .lines
+                .iter()
+                .map(|ReportLine { line, time_barred }| line_out(line, *time_barred))
+                .collect(),
+            next_page_token: page.next.unwrap_or_default(),
+        }))
+    }
+
+    type ExportAgingCsvStream = CsvStream;
+
+    async fn export_aging_csv(
+        &self,
+        req: Request<pb::GetAgingReportRequest>,
+    ) -> Result<Response<CsvStream>, Status> {
+        let r = req.into_inner();
+        let as_of = date("as_of", &r.as_of)?;
+        let filter = filter_in(r.filter)?;
+        let lines = self
+            .store
+            .aging_lines(as_of, &filter)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(Box::pin(tokio_stream::iter(csv_chunks(
+            lines,
+        )))))
+    }
+
+    async fn get_kpi_report(
+        &self,
+        req: Request<pb::GetKpiReportRequest>,
+    ) -> Result<Response<pb::KpiReport>, Status> {
+        let r = req.into_inner();
+        let as_of = date("as_of", &r.as_of)?;
+        let period_start = date("period_start", &r.period_start)?;
+        if period_start > as_of {
+            return Err(bad_field("period_start", "must not be after as_of"));
+        }
+        let filter = filter_in(r.filter)?;
+        let (kpi, accounts) = self
+            .store
+            .kpi_report(period_start, as_of, &filter)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::KpiReport {
+            as_of: as_of.to_string(),
+            period_start: period_start.to_string(),
+            kpi: Some(kpi_out(&kpi)),
+            accounts,
+        }))
+    }
+
+    async fn get_commitment_report(
+        &self,
+        req: Request<pb::GetCommitmentReportRequest>,
+    ) -> Result<Response<pb::CommitmentReport>, Status> {
+        let r = req.into_inner();
+        let as_of = date("as_of", &r.as_of)?;
+        let filter = filter_in(r.filter)?;
+        let limit = page_size(r.page_size).map_err(status)?;
+        let page = self
+            .store
+            .commitment_page(as_of, &filter, token_in(&r.page_token)?, limit)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::CommitmentReport {
+            as_of: as_of.to_string(),
+            counts: page.counts.as_ref().map(counts_out),
+            commitments: page.lines.into_iter().map(commitment_out).collect(),
+            next_page_token: page.next.unwrap_or_default(),
+        }))
     }
 }

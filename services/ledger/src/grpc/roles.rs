@@ -41,6 +41,10 @@ pub const ROLES: RoleTable = RoleTable::new(&[
         CRM_OR_DIALER,
     ),
     (
+        "/collections.ledger.v1.LedgerService/RecordPaymentPlan",
+        CRM_OR_DIALER,
+    ),
+    (
         "/collections.ledger.v1.LedgerService/ListPromises",
         CRM_OR_DIALER,
     ),
@@ -64,6 +68,22 @@ pub const ROLES: RoleTable = RoleTable::new(&[
     ),
     (
         "/collections.ledger.v1.ReceivablesService/GetAccountStatement",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/GetAgingReport",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/ExportAgingCsv",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/GetKpiReport",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/GetCommitmentReport",
         MANAGER,
     ),
 ]);

@@ -1,21 +1,34 @@
 //! The receivables money events of issue 12 in the ledger's database: an append-only table
-//! (`money_events`, migration 0003) and the one import path every producer goes through
+//! (`money_events`, migration 0003), the one import path every producer goes through
 //! (the `ReceivablesService.ImportMoneyEvents` RPC, and the embedded ledger of
-//! `dialerctl ledger replay`).
+//! `dialerctl ledger replay`), and the book the reports read, kept in memory.
 //!
 //! The store checks nothing itself: a batch is checked by `receivables::Book` (the pure
-//! engine) against the stored events of the accounts it touches, inside the transaction
-//! that writes it, so `ledgerd` refuses exactly what the engine refuses, with the same
-//! messages. Reports load the events back into a `Book` and derive them there: nothing
-//! derived is stored, so a report as of any past date is reproducible.
+//! engine) against the events of the accounts it touches, inside the transaction that
+//! writes it, so `ledgerd` refuses exactly what the engine refuses, with the same messages.
+//! Reports derive from the book; nothing derived is stored, so a report as of any past date
+//! is reproducible.
+//!
+//! **The kept book.** The whole book is loaded once (lazily) from the table and kept in the
+//! store, shared by every request. It remembers the highest `seq` it holds; before each
+//! report, statement and import it catches up with the rows after that seq (one query on
+//! the primary key), so a replica never serves a book older than what was committed before
+//! the request started, whoever committed it (another process, another replica). A
+//! committed import is added right after its commit. Imports are serialised by the writer
+//! lock and take their seqs under it, so rows commit in seq order and "the rows after seq"
+//! never skips a row that commits later.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use jiff::civil::Date;
-use receivables::{AccountState, Book, Event, EventError, ImportSummary, Report};
+use receivables::{
+    AccountLine, AccountState, Aging, Book, Bucket, Event, EventError, EventKind, ImportSummary,
+    Kpi, PlanStatus, PromiseStatus, Report, SettlementStatus, limitations,
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlstore::{Driver, List, sql, with_pool, write_tx};
+use tokio::sync::{RwLock, RwLockReadGuard};
 
 use super::{Result, Store, StoreError, us};
 
@@ -38,6 +51,14 @@ pub struct Statement {
     pub account: receivables::Account,
     pub state: AccountState,
 }
+
+/// The rows after the kept book's seq, a page at a time (so loading a large book never holds
+/// all its rows' text at once).
+const CATCH_UP: &str = "SELECT seq, event_id, account_id, body FROM money_events WHERE seq > $1 \
+                        ORDER BY seq LIMIT $2";
+
+/// Rows per catch-up query.
+const CATCH_UP_ROWS: i64 = 100_000;
 
 /// Most rows one INSERT statement writes.
 const INSERT_CHUNK: usize = 10_000;
@@ -108,9 +129,65 @@ impl Chunk<'_> {
 /// A stored event's row, as loaded into a book.
 #[derive(Debug, sqlx::FromRow)]
 struct MoneyRow {
+    seq: i64,
     event_id: String,
     account_id: String,
     body: String,
+}
+
+/// The book as of the stored rows up to `seq`.
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    pub(crate) book: Book,
+    /// Highest `money_events.seq` in `book` (0: nothing loaded yet).
+    pub(crate) seq: i64,
+}
+
+/// The store's book kept in memory (one per store, shared by its clones): readers derive
+/// under the read lock; catching up and adding a committed import take the write lock
+/// briefly.
+#[derive(Debug, Default)]
+pub(crate) struct KeptBook(RwLock<Kept>);
+
+impl KeptBook {
+    async fn seq(&self) -> i64 {
+        self.0.read().await.seq
+    }
+
+    async fn read(&self) -> RwLockReadGuard<'_, Kept> {
+        self.0.read().await
+    }
+
+    /// Adds rows read after `since` (in seq order); rows another caller added meanwhile
+    /// are skipped by their seq.
+    async fn apply(&self, rows: Vec<MoneyRow>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut kept = self.0.write().await;
+        for row in rows {
+            if row.seq <= kept.seq {
+                continue;
+            }
+            let event = row_event(&row)?;
+            kept.book
+                .insert(event)
+                .map_err(|e| corrupt_event(&row, e))?;
+            kept.seq = row.seq;
+        }
+        Ok(())
+    }
+
+    /// Adds a committed import: `checked` holds whole copies of the accounts it touched
+    /// with the new events, checked when the book was at `before`; its rows end at `after`.
+    /// When a reader caught up past `before` meanwhile, it read those rows itself.
+    async fn absorb(&self, before: i64, after: i64, checked: Book) {
+        let mut kept = self.0.write().await;
+        if kept.seq == before && after >= before {
+            kept.book.absorb(checked);
+            kept.seq = after;
+        }
+    }
 }
 
 fn corrupt_event(row: &MoneyRow, problem: impl std::fmt::Display) -> StoreError {
@@ -138,10 +215,14 @@ fn book_of(rows: &[MoneyRow]) -> Result<Book> {
 
 /// SHA-256 of the stored JSON, in hex.
 fn content_hash(body: &str) -> String {
-    Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(body.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// The first top-level field (in name order) where two events' JSON differ: what a
@@ -188,43 +269,53 @@ impl Store {
             ));
         }
         let now = us(jiff::Timestamp::now());
-        let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
-        let summary = write_tx!(self.db, tx, D => {
+        let (summary, before, after, checked) = write_tx!(self.db, tx, D => {
             sqlx::query(<D as Driver>::WRITER_LOCK)
                 .bind(MONEY_LOCK)
                 .execute(&mut *tx)
                 .await?;
+            // Under the lock nobody else writes money events: catch the kept book up with
+            // what others committed (in this transaction: an in-memory SQLite has one
+            // connection), then check against it.
+            loop {
+                let rows: Vec<MoneyRow> = sqlx::query_as(CATCH_UP)
+                    .bind(self.money.seq().await)
+                    .bind(CATCH_UP_ROWS)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let more = rows.len() as i64 == CATCH_UP_ROWS;
+                self.money.apply(rows).await?;
+                if !more {
+                    break;
+                }
+            }
             // The accounts to check against: the batch's, and those owning its ids (an id
-            // re-imported under another account is a conflict, seen only with its owner).
-            let owners: Vec<(String,)> = sqlx::query_as(sql!(D,
-                "SELECT DISTINCT account_id FROM money_events WHERE event_id " in_list(1)))
-                .bind(List(&ids))
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut accounts: Vec<String> = events
-                .iter()
-                .map(|e| e.account.clone())
-                .chain(owners.into_iter().map(|(a,)| a))
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            accounts.sort_unstable();
-            let rows: Vec<MoneyRow> = sqlx::query_as(sql!(D,
-                "SELECT event_id, account_id, body FROM money_events WHERE account_id "
-                in_list(1) " ORDER BY seq"))
-                .bind(List(&accounts))
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut book = book_of(&rows)?;
-            let stored: HashSet<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
-            let summary = match book.import(events.iter().cloned()) {
+            // re-imported under another account is a conflict, seen only with its owner),
+            // copied out of the kept book so a refused batch leaves it untouched.
+            let (mut checked, stored, before) = {
+                let kept = self.money.read().await;
+                let mut touched: HashSet<&str> = HashSet::new();
+                let mut copies = Vec::new();
+                let mut stored = Vec::with_capacity(events.len());
+                for event in &events {
+                    let owner = kept.book.owner_of(&event.id);
+                    stored.push(owner.is_some());
+                    for account in owner.into_iter().chain(kept.book.account(&event.account)) {
+                        if touched.insert(account.id()) {
+                            copies.push(account.clone());
+                        }
+                    }
+                }
+                (Book::of_accounts(copies), stored, kept.seq)
+            };
+            let summary = match checked.import(events.iter().cloned()) {
                 Ok(s) => s,
-                Err(e) => return Err(batch_refusal(&book, &events, e)),
+                Err(e) => return Err(batch_refusal(&checked, &events, e)),
             };
             let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
             let mut rows = NewRows::default();
-            for event in &events {
-                if stored.contains(event.id.as_str()) || !seen.insert(event.id.as_str()) {
+            for (event, stored) in events.iter().zip(stored) {
+                if stored || !seen.insert(event.id.as_str()) {
                     continue; // a duplicate: the book found it identical
                 }
                 let body = serde_json::to_string(event)
@@ -254,6 +345,9 @@ impl Store {
                         .await?;
                     }
                     sqlstore::Dialect::Sqlite => {
+                        // One JSON array of rows, not multi-row VALUES: SQLite looks up
+                        // each numbered parameter `$N` by name, so a statement of thousands
+                        // of them is quadratic (measured: 1,658 events/s).
                         sqlx::query(
                             "INSERT INTO money_events \
                              (event_id, account_id, event_date, body, content_hash, recorded_at) \
@@ -267,9 +361,23 @@ impl Store {
                     }
                 }
             }
+            let after = if rows.ids.is_empty() {
+                before
+            } else {
+                let (max,): (Option<i64>,) = sqlx::query_as("SELECT max(seq) FROM money_events")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                max.unwrap_or(before)
+            };
             tx.commit().await?;
-            summary
+            (summary, before, after, checked)
         });
+        // Only now that it is committed does the kept book see the batch.
+        if summary.new > 0 {
+            self.money.absorb(before, after, checked).await;
+        }
+        // The account ledger's part (dispute holds): after the commit, for duplicates too.
+        self.after_money_import(&events, actor).await?;
         tracing::debug!(
             actor,
             new = summary.new,
@@ -283,11 +391,11 @@ impl Store {
     pub async fn money_book(&self, accounts: Option<&[String]>) -> Result<Book> {
         let rows: Vec<MoneyRow> = with_pool!(self.db, p, D => match accounts {
             None => sqlx::query_as(
-                "SELECT event_id, account_id, body FROM money_events ORDER BY seq")
+                "SELECT seq, event_id, account_id, body FROM money_events ORDER BY seq")
                 .fetch_all(p)
                 .await?,
             Some(list) => sqlx::query_as(sql!(D,
-                "SELECT event_id, account_id, body FROM money_events WHERE account_id "
+                "SELECT seq, event_id, account_id, body FROM money_events WHERE account_id "
                 in_list(1) " ORDER BY seq"))
                 .bind(List(list))
                 .fetch_all(p)
@@ -296,11 +404,37 @@ impl Store {
         book_of(&rows)
     }
 
+    /// Catches the kept book up with the rows committed after the seq it holds (all of
+    /// them the first time, [`CATCH_UP_ROWS`] per query): one query on the primary key when
+    /// nothing or little is new.
+    pub(crate) async fn money_catch_up(&self) -> Result<()> {
+        loop {
+            let since = self.money.seq().await;
+            let rows: Vec<MoneyRow> = with_pool!(self.db, p, D => sqlx::query_as(CATCH_UP)
+                .bind(since)
+                .bind(CATCH_UP_ROWS)
+                .fetch_all(p)
+                .await?);
+            let more = rows.len() as i64 == CATCH_UP_ROWS;
+            self.money.apply(rows).await?;
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The kept book, caught up with every committed import (read-locked while held:
+    /// imports of this process wait to add theirs until it is dropped).
+    pub(crate) async fn money_read(&self) -> Result<RwLockReadGuard<'_, Kept>> {
+        self.money_catch_up().await?;
+        Ok(self.money.read().await)
+    }
+
     /// The replay report of the whole portfolio for the period `period_start..=as_of`: the
     /// same figures `receivables::replay` gives for the same events.
     pub async fn receivables_report(&self, period_start: Date, as_of: Date) -> Result<Report> {
-        let book = self.money_book(None).await?;
-        receivables::replay(&book, period_start, as_of).map_err(|e| {
+        let kept = self.money_read().await?;
+        receivables::replay(&kept.book, period_start, as_of).map_err(|e| {
             StoreError::Invalid(ledger_api::domain::ValidationError {
                 field: "period_start".into(),
                 message: e.to_string(),
@@ -310,14 +444,16 @@ impl Store {
 
     /// One account's events and state as of `as_of`; NOT_FOUND when it has no events.
     pub async fn account_statement(&self, account_id: &str, as_of: Date) -> Result<Statement> {
-        let book = self.money_book(Some(&[account_id.to_owned()])).await?;
-        let account = book
+        let kept = self.money_read().await?;
+        let account = kept
+            .book
             .account(account_id)
             .ok_or_else(|| StoreError::NotFound {
                 field: "account_id",
                 id: account_id.to_owned(),
             })?
             .clone();
+        drop(kept);
         let state = account.state_as_of(as_of);
         Ok(Statement { account, state })
     }
@@ -350,6 +486,509 @@ fn batch_refusal(book: &Book, events: &[Event], e: receivables::BatchError) -> S
 /// The stored event with this id, wherever its account.
 fn stored_event<'b>(book: &'b Book, id: &str) -> Option<&'b Event> {
     book.accounts().find_map(|a| a.event(id))
+}
+
+/// Which accounts a report covers (`ReportFilter` of receivables.proto); `None` does not
+/// filter. Client and campaign select by the account ledger (a money account is a ledger
+/// debt id); the bucket by the derived state as of D.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportFilter {
+    /// The ledger account's `creditor` of the debt.
+    pub client: Option<String>,
+    /// A campaign that attempted the debt: an outcome with this `campaign_id` names it.
+    pub campaign_id: Option<String>,
+    /// A non-zero amount in this bucket as of D.
+    pub bucket: Option<Bucket>,
+}
+
+/// One account's report line and its time-barred flag as of D.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportLine {
+    pub line: AccountLine,
+    pub time_barred: bool,
+}
+
+/// The totals of the selected accounts as of D.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgingTotals {
+    pub aging: Aging,
+    pub credit_balance_minor: i64,
+    pub accounts: u64,
+}
+
+/// A page of the aging report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgingPage {
+    /// The first page's (no `after`) only.
+    pub totals: Option<AgingTotals>,
+    pub lines: Vec<ReportLine>,
+    /// The last account id of this page when more lines follow.
+    pub next: Option<String>,
+}
+
+/// Commitments by status as of D.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitmentCounts {
+    pub promises: HashMap<PromiseStatus, u64>,
+    pub plans: HashMap<PlanStatus, u64>,
+    pub settlements: HashMap<SettlementStatus, u64>,
+}
+
+/// One promise, plan or settlement as of D (`CommitmentLine` of receivables.proto).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitmentLine {
+    pub account: String,
+    /// `promise`, `plan` or `settlement`.
+    pub kind: &'static str,
+    pub event_id: String,
+    /// The status's snake_case name.
+    pub status: String,
+    pub date: Date,
+    pub due: Date,
+    pub amount_minor: i64,
+    pub paid_minor: i64,
+    pub kept_on: Option<Date>,
+    pub broken_on: Option<Date>,
+    pub installments: usize,
+    pub installments_kept: usize,
+}
+
+/// A page of the commitment report (paged by account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitmentPage {
+    pub counts: Option<CommitmentCounts>,
+    pub lines: Vec<CommitmentLine>,
+    pub next: Option<String>,
+}
+
+/// Most lines (or accounts) of one report page.
+pub const MAX_PAGE_SIZE: usize = 10_000;
+
+fn snake<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn days_after(date: Date, days: i64) -> Option<Date> {
+    date.checked_add(jiff::Span::new().days(days)).ok()
+}
+
+/// The commitments of one account as of D, in arrival order.
+fn commitment_lines(account: &receivables::Account, state: &AccountState) -> Vec<CommitmentLine> {
+    let events = account.events();
+    let mut out = Vec::new();
+    let base = |index: usize, kind: &'static str| {
+        let event = events.get(index);
+        (
+            event.map(|e| e.id.clone()).unwrap_or_default(),
+            event.map_or(state.as_of, |e| e.date),
+            kind,
+        )
+    };
+    let grace = |index: usize| -> i64 {
+        match events.get(index).map(|e| &e.kind) {
+            Some(EventKind::Promise { grace_days, .. })
+            | Some(EventKind::Settlement { grace_days, .. })
+            | Some(EventKind::Plan { grace_days, .. }) => i64::from(grace_days.unwrap_or(0)),
+            _ => 0,
+        }
+    };
+    for p in &state.promises {
+        let (event_id, date, kind) = base(p.event, "promise");
+        out.push(CommitmentLine {
+            account: account.id().to_owned(),
+            kind,
+            event_id,
+            status: snake(&p.status),
+            date,
+            due: p.due,
+            amount_minor: p.amount_minor,
+            paid_minor: p.paid_minor,
+            kept_on: p.met_on.filter(|_| p.status == PromiseStatus::Kept),
+            broken_on: (p.status == PromiseStatus::Broken)
+                .then(|| days_after(p.due, grace(p.event) + 1))
+                .flatten(),
+            installments: 0,
+            installments_kept: 0,
+        });
+    }
+    for s in &state.settlements {
+        let (event_id, date, kind) = base(s.event, "settlement");
+        out.push(CommitmentLine {
+            account: account.id().to_owned(),
+            kind,
+            event_id,
+            status: snake(&s.status),
+            date,
+            due: s.due,
+            amount_minor: s.amount_minor,
+            paid_minor: s.paid_minor,
+            kept_on: s.met_on.filter(|_| s.status == SettlementStatus::Fulfilled),
+            broken_on: (s.status == SettlementStatus::Broken)
+                .then(|| days_after(s.due, grace(s.event) + 1))
+                .flatten(),
+            installments: 0,
+            installments_kept: 0,
+        });
+    }
+    for plan in &state.plans {
+        let (event_id, date, kind) = base(plan.event, "plan");
+        let installments: &[receivables::Installment] =
+            match events.get(plan.event).map(|e| &e.kind) {
+                Some(EventKind::Plan { installments, .. }) => installments,
+                _ => &[],
+            };
+        let next = installments
+            .get(plan.installments_kept)
+            .or_else(|| installments.last());
+        let due = next.map_or(date, |i| i.due);
+        out.push(CommitmentLine {
+            account: account.id().to_owned(),
+            kind,
+            event_id,
+            status: snake(&plan.status),
+            date,
+            due,
+            amount_minor: plan.total_minor,
+            paid_minor: plan.paid_minor,
+            kept_on: None,
+            broken_on: (plan.status == PlanStatus::Broken)
+                .then(|| days_after(due, grace(plan.event) + 1))
+                .flatten(),
+            installments: plan.installments,
+            installments_kept: plan.installments_kept,
+        });
+    }
+    out.sort_by_key(|l| {
+        events
+            .iter()
+            .position(|e| e.id == l.event_id)
+            .unwrap_or(usize::MAX)
+    });
+    out
+}
+
+/// The page size asked for: 0 means 1000; at most [`MAX_PAGE_SIZE`].
+pub fn page_size(asked: u32) -> Result<usize> {
+    match asked as usize {
+        0 => Ok(1000),
+        n if n <= MAX_PAGE_SIZE => Ok(n),
+        _ => Err(StoreError::Invalid(ledger_api::domain::ValidationError {
+            field: "page_size".into(),
+            message: format!("must be at most {MAX_PAGE_SIZE}"),
+        })),
+    }
+}
+
+impl Store {
+    /// The money accounts (ledger debt ids) the client and campaign parts of `filter`
+    /// select; `None` when neither is set.
+    async fn selected_debts(&self, filter: &ReportFilter) -> Result<Option<HashSet<String>>> {
+        let mut selected: Option<HashSet<String>> = None;
+        if let Some(client) = &filter.client {
+            let rows: Vec<(String,)> = with_pool!(self.db, p, D => sqlx::query_as(
+                "SELECT d.debt_id FROM debts d JOIN accounts a ON a.account_id = d.account_id \
+                 WHERE a.creditor = $1")
+                .bind(client)
+                .fetch_all(p)
+                .await?);
+            selected = Some(rows.into_iter().map(|(d,)| d).collect());
+        }
+        if let Some(campaign) = &filter.campaign_id {
+            let rows: Vec<(String,)> = with_pool!(self.db, p, D => sqlx::query_as(
+                "SELECT DISTINCT l.debt_id FROM contact_event_debts l \
+                 JOIN contact_events e ON e.event_id = l.event_id WHERE e.campaign_id = $1")
+                .bind(campaign)
+                .fetch_all(p)
+                .await?);
+            let attempted: HashSet<String> = rows.into_iter().map(|(d,)| d).collect();
+            selected = Some(match selected {
+                Some(s) => s.intersection(&attempted).cloned().collect(),
+                None => attempted,
+            });
+        }
+        Ok(selected)
+    }
+
+    /// The US state of each debt's consumer: the current address of the primary person of
+    /// the ledger account owning the debt (the lowest-ordered when several), for `debts`
+    /// (all when `None`). Read-only.
+    pub async fn debt_states(&self, debts: Option<&[String]>) -> Result<HashMap<String, String>> {
+        let rows: Vec<(String, String)> = with_pool!(self.db, p, D => match debts {
+            None => sqlx::query_as(
+                "SELECT d.debt_id, ad.state FROM debts d \
+                 JOIN persons pe ON pe.account_id = d.account_id AND pe.role = 'primary' \
+                 JOIN addresses ad ON ad.account_id = pe.account_id \
+                 AND ad.person_id = pe.person_id AND ad.is_current AND ad.country = 'US' \
+                 ORDER BY ad.ord DESC")
+                .fetch_all(p)
+                .await?,
+            Some(list) => sqlx::query_as(sql!(D,
+                "SELECT d.debt_id, ad.state FROM debts d \
+                 JOIN persons pe ON pe.account_id = d.account_id AND pe.role = 'primary' \
+                 JOIN addresses ad ON ad.account_id = pe.account_id \
+                 AND ad.person_id = pe.person_id AND ad.is_current AND ad.country = 'US' \
+                 WHERE d.debt_id " in_list(1) " ORDER BY ad.ord DESC"))
+                .bind(List(list))
+                .fetch_all(p)
+                .await?,
+        });
+        // Highest ord first, so the lowest-ordered address is the one left.
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The time-barred flags of lines whose accrual dates are known.
+    async fn flag_time_barred(
+        &self,
+        lines: Vec<(AccountLine, Option<Date>)>,
+        as_of: Date,
+        all: bool,
+    ) -> Result<Vec<ReportLine>> {
+        let ids: Vec<String> = lines
+            .iter()
+            .filter(|(_, accrual)| accrual.is_some())
+            .map(|(l, _)| l.account.clone())
+            .collect();
+        let states = if ids.is_empty() {
+            HashMap::new()
+        } else if all {
+            self.debt_states(None).await?
+        } else {
+            self.debt_states(Some(&ids)).await?
+        };
+        let table = receivables::LimitationsTable::us();
+        Ok(lines
+            .into_iter()
+            .map(|(line, accrual)| {
+                let time_barred = match (accrual, states.get(&line.account)) {
+                    (Some(accrual), Some(state)) => table
+                        .get(state)
+                        .is_some_and(|l| limitations::barred(accrual, l.years(), as_of)),
+                    _ => false,
+                };
+                ReportLine { line, time_barred }
+            })
+            .collect())
+    }
+
+    /// The replay report with each line's time-barred flag (in line order).
+    pub async fn receivables_report_flagged(
+        &self,
+        period_start: Date,
+        as_of: Date,
+    ) -> Result<(Report, Vec<bool>)> {
+        let mut accruals = Vec::new();
+        let report = {
+            let kept = self.money_read().await?;
+            receivables::replay_where(
+                &kept.book,
+                period_start,
+                as_of,
+                |_| true,
+                |_, state| {
+                    accruals.push(limitations::accrual_date(state));
+                    true
+                },
+            )
+            .map_err(|e| invalid("period_start", e.to_string()))?
+        };
+        let lines = report.accounts.iter().cloned().zip(accruals).collect();
+        let flags = self
+            .flag_time_barred(lines, as_of, true)
+            .await?
+            .into_iter()
+            .map(|l| l.time_barred)
+            .collect();
+        Ok((report, flags))
+    }
+
+    /// A page of the aging report as of `as_of`: the lines of the selected accounts after
+    /// account `after` (sorted by id), at most `limit`, and the totals when `after` is
+    /// `None`.
+    pub async fn aging_page(
+        &self,
+        as_of: Date,
+        filter: &ReportFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<AgingPage> {
+        let selected = self.selected_debts(filter).await?;
+        let select =
+            |a: &receivables::Account| selected.as_ref().is_none_or(|s| s.contains(a.id()));
+        let keep = |state: &AccountState| filter.bucket.is_none_or(|b| b.of(&state.aging) != 0);
+        let (totals, lines, next) = {
+            let kept = self.money_read().await?;
+            let totals = after.is_none().then(|| {
+                let mut t = AgingTotals::default();
+                for account in kept.book.accounts().filter(|a| select(a)) {
+                    let state = account.state_as_of(as_of);
+                    if keep(&state) {
+                        t.aging.merge(&state.aging);
+                        t.credit_balance_minor = t
+                            .credit_balance_minor
+                            .saturating_add(state.credit_balance_minor);
+                        t.accounts += 1;
+                    }
+                }
+                t
+            });
+            let sorted = kept.book.accounts_by_id();
+            let start = after.map_or(0, |a| sorted.partition_point(|x| x.id() <= a));
+            let mut lines = Vec::new();
+            let mut next = None;
+            for account in sorted.iter().skip(start).filter(|a| select(a)) {
+                let state = account.state_as_of(as_of);
+                if !keep(&state) {
+                    continue;
+                }
+                if lines.len() == limit {
+                    next = lines
+                        .last()
+                        .map(|(l, _): &(AccountLine, _)| l.account.clone());
+                    break;
+                }
+                lines.push((
+                    AccountLine::new(account, &state),
+                    limitations::accrual_date(&state),
+                ));
+            }
+            (totals, lines, next)
+        };
+        let lines = self.flag_time_barred(lines, as_of, false).await?;
+        Ok(AgingPage {
+            totals,
+            lines,
+            next,
+        })
+    }
+
+    /// Every line of the aging report (for the CSV export): one snapshot of the book.
+    pub async fn aging_lines(
+        &self,
+        as_of: Date,
+        filter: &ReportFilter,
+    ) -> Result<Vec<AccountLine>> {
+        let selected = self.selected_debts(filter).await?;
+        let kept = self.money_read().await?;
+        Ok(kept
+            .book
+            .accounts_by_id()
+            .into_iter()
+            .filter(|a| selected.as_ref().is_none_or(|s| s.contains(a.id())))
+            .filter_map(|account| {
+                let state = account.state_as_of(as_of);
+                filter
+                    .bucket
+                    .is_none_or(|b| b.of(&state.aging) != 0)
+                    .then(|| AccountLine::new(account, &state))
+            })
+            .collect())
+    }
+
+    /// The KPIs of `period_start..=as_of` over the selected accounts, and their number.
+    pub async fn kpi_report(
+        &self,
+        period_start: Date,
+        as_of: Date,
+        filter: &ReportFilter,
+    ) -> Result<(Kpi, u64)> {
+        let selected = self.selected_debts(filter).await?;
+        let kept = self.money_read().await?;
+        let report = receivables::replay_where(
+            &kept.book,
+            period_start,
+            as_of,
+            |a| selected.as_ref().is_none_or(|s| s.contains(a.id())),
+            |_, state| filter.bucket.is_none_or(|b| b.of(&state.aging) != 0),
+        )
+        .map_err(|e| invalid("period_start", e.to_string()))?;
+        Ok((report.kpi, report.accounts.len() as u64))
+    }
+
+    /// A page of the commitment report: the commitments of the selected accounts after
+    /// account `after`, at most `limit` accounts' worth, and the counts when `after` is
+    /// `None`.
+    pub async fn commitment_page(
+        &self,
+        as_of: Date,
+        filter: &ReportFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<CommitmentPage> {
+        let selected = self.selected_debts(filter).await?;
+        let select =
+            |a: &receivables::Account| selected.as_ref().is_none_or(|s| s.contains(a.id()));
+        let keep = |state: &AccountState| filter.bucket.is_none_or(|b| b.of(&state.aging) != 0);
+        let has_any = |s: &AccountState| {
+            !(s.promises.is_empty() && s.plans.is_empty() && s.settlements.is_empty())
+        };
+        let kept = self.money_read().await?;
+        let counts = after.is_none().then(|| {
+            let mut c = CommitmentCounts::default();
+            for account in kept.book.accounts().filter(|a| select(a)) {
+                let state = account.state_as_of(as_of);
+                if !keep(&state) {
+                    continue;
+                }
+                for p in &state.promises {
+                    *c.promises.entry(p.status).or_default() += 1;
+                }
+                for p in &state.plans {
+                    *c.plans.entry(p.status).or_default() += 1;
+                }
+                for s in &state.settlements {
+                    *c.settlements.entry(s.status).or_default() += 1;
+                }
+            }
+            c
+        });
+        let sorted = kept.book.accounts_by_id();
+        let start = after.map_or(0, |a| sorted.partition_point(|x| x.id() <= a));
+        let mut lines = Vec::new();
+        let (mut accounts, mut last, mut next) = (0usize, None::<String>, None);
+        for account in sorted.iter().skip(start).filter(|a| select(a)) {
+            let state = account.state_as_of(as_of);
+            if !keep(&state) || !has_any(&state) {
+                continue;
+            }
+            if accounts == limit {
+                next = last.take();
+                break;
+            }
+            accounts += 1;
+            last = Some(account.id().to_owned());
+            lines.extend(commitment_lines(account, &state));
+        }
+        Ok(CommitmentPage {
+            counts,
+            lines,
+            next,
+        })
+    }
+
+    /// One account's statement with the US state of its consumer and its time-barred flag.
+    pub async fn account_statement_flagged(
+        &self,
+        account_id: &str,
+        as_of: Date,
+    ) -> Result<(Statement, Option<String>, bool)> {
+        let statement = self.account_statement(account_id, as_of).await?;
+        let states = self.debt_states(Some(&[account_id.to_owned()])).await?;
+        let us_state = states.get(account_id).cloned();
+        let barred = us_state.as_deref().is_some_and(|s| {
+            receivables::time_barred(receivables::LimitationsTable::us(), s, &statement.state)
+        });
+        Ok((statement, us_state, barred))
+    }
+}
+
+fn invalid(field: &str, message: String) -> StoreError {
+    StoreError::Invalid(ledger_api::domain::ValidationError {
+        field: field.into(),
+        message,
+    })
 }
 
 #[cfg(test)]

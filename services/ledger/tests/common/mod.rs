@@ -169,6 +169,7 @@ pub fn account(id: &str) -> pb::Account {
                 student_loan_group: String::new(),
                 original_creditor: "Acme".into(),
                 last_activity_at: None,
+                receivables: None,
             },
             pb::Debt {
                 debt_id: format!("{id}-d2"),
@@ -178,6 +179,7 @@ pub fn account(id: &str) -> pb::Account {
                 student_loan_group: "sl-1".into(),
                 original_creditor: "Acme".into(),
                 last_activity_at: None,
+                receivables: None,
             },
         ],
         blackouts: vec![pb::Blackout {

@@ -479,6 +479,7 @@ mod tests {
             code,
             debts_discussed: Vec::new(),
             promise: None,
+            plan: None,
             callback_at_ms: None,
             notes: String::new(),
         }

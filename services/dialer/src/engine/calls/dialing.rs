@@ -198,6 +198,12 @@ impl<B: Backend> Runtime<B> {
         if debts.is_empty() {
             return Plan::Retire;
         }
+        // A promise to pay still pending: left alone until the day after its due date plus
+        // grace (campaign policy, not a rule of law: the queue's not-before instant).
+        if let Some(until) = queue::rank::deferred_until(&super::facts(v), now) {
+            self.counters.refused("PROMISE_PENDING");
+            return Plan::Sleep { until };
+        }
         let phones = v.phones_in_order(&self.spec.recycling.phone_order);
         let start = self.cursor.get(account).copied().unwrap_or(0);
         let mut earliest: Option<Millis> = None;
@@ -437,7 +443,7 @@ impl<B: Backend> Runtime<B> {
                             !view.contacts.iter().any(|o| o.idempotency_key == u.key)
                         }
                         WriteKind::Hold | WriteKind::Consent => true,
-                        WriteKind::Promise => false,
+                        WriteKind::Promise | WriteKind::Plan => false,
                     }
             });
             if news {

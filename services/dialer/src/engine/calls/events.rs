@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 use super::call::{Answer, Attempt, Ended, Input, Phase, Recorded, Step};
 use super::{DAY, MINUTE, Runtime, attributed, code_tag, open_debts, retry, ts};
 use crate::engine::{Backend, Command, outcome_name};
-use crate::outcomes::{LedgerCommand, OutcomeSink};
+use crate::outcomes::{LedgerCommand, OutcomeSink, PaymentPlan};
 use crate::session::{AgentEvent, Disposition, DispositionCode, SeatState};
 
 impl<B: Backend> Runtime<B> {
@@ -425,6 +425,21 @@ impl<B: Backend> Runtime<B> {
                 updated_at: None,
             }));
         }
+        if let (DispositionCode::PaymentPlan, Some(p)) = (d.code, &d.plan) {
+            commands.push(LedgerCommand::Plan(PaymentPlan {
+                key: format!("{}-plan", c.record.idempotency_key),
+                account_id: c.account.clone(),
+                debt_id: p.debt_id.clone(),
+                outcome_key: c.record.idempotency_key.clone(),
+                made_on: ts(now).to_zoned(jiff::tz::TimeZone::UTC).date().to_string(),
+                installments: p
+                    .installments
+                    .iter()
+                    .map(|i| (i.due.clone(), i.amount_minor))
+                    .collect(),
+                grace_days: p.grace_days,
+            }));
+        }
         commands
     }
 
@@ -463,11 +478,12 @@ impl<B: Backend> Runtime<B> {
         let record = c.record.clone();
         let tx = self.tx.clone();
         self.writes.spawn(async move {
-            retry("record outcome", || {
+            let written = retry("record outcome", || {
                 backend.outbox().finish(&record, &commands)
             })
             .await;
-            if let Some(agent) = saved_to {
+            // A refused write is not confirmed to the agent: it was not saved here.
+            if let Some(agent) = saved_to.filter(|_| written) {
                 let _ = tx.send(Command::Saved { agent, call: id });
             }
         });
@@ -536,6 +552,7 @@ impl<B: Backend> Runtime<B> {
                 // Worked (promise) or held (cease, attorney, dispute): out of this campaign.
                 Some(
                     DispositionCode::PromiseToPay
+                    | DispositionCode::PaymentPlan
                     | DispositionCode::CeaseRequest
                     | DispositionCode::Attorney
                     | DispositionCode::Dispute,

@@ -105,6 +105,9 @@ pub(crate) struct Runtime<B: Backend> {
     control: Option<Arc<dyn CampaignControl>>,
     /// The control version whose state and configuration this task follows.
     version: i64,
+    /// Whether this replica held the campaign's lease at the last check (for the log line
+    /// when that changes).
+    owned: bool,
     /// Publishes the configuration in force (the handle reads it).
     spec_tx: watch::Sender<CampaignSpec>,
     /// The latest contact of any loaded account (Unix ms): a clock reading much earlier than
@@ -172,6 +175,7 @@ impl<B: Backend> Runtime<B> {
             pacer,
             control,
             version,
+            owned: true,
             spec_tx,
             latest_history: Millis::MIN,
             tx,
@@ -349,7 +353,11 @@ impl<B: Backend> Runtime<B> {
             }
             _ => {}
         }
-        self.state == RunState::Running
+        if c.owned != self.owned {
+            info!(owned = c.owned, "campaign lease changed hands");
+            self.owned = c.owned;
+        }
+        self.state == RunState::Running && c.owned
     }
 
     /// No new dials; the task ends once the calls in progress have ended.
@@ -701,25 +709,7 @@ impl<B: Backend> Runtime<B> {
     }
 
     fn rank(&self, v: &AccountView, now: Millis) -> f64 {
-        let outbound = v
-            .contacts
-            .iter()
-            .filter(|c| c.direction == Direction::Outbound);
-        let facts = AccountFacts {
-            crm_score: None,
-            balance_minor: v.balance_minor(),
-            days_past_due: v
-                .account
-                .debts
-                .iter()
-                .map(|d| d.days_past_due.max(0) as u32)
-                .max()
-                .unwrap_or(0),
-            attempts: outbound.clone().count() as u32,
-            last_contact: outbound.map(|c| c.started_at.as_millisecond()).max(),
-            window_closes_at: None,
-        };
-        rank(&self.spec.ranking, &facts, now)
+        rank(&self.spec.ranking, &facts(v), now)
     }
 
     async fn on_agent(&mut self, agent: &str, command: AgentCommand, now: Millis) {
@@ -882,6 +872,27 @@ impl<B: Backend> Runtime<B> {
                     return Err(Rejection::field("promise.due_date", "must be YYYY-MM-DD"));
                 }
             }
+            DispositionCode::PaymentPlan => {
+                let Some(p) = &d.plan else {
+                    return Err(Rejection::field("plan", "required for a payment plan"));
+                };
+                if !c.record.debt_ids.contains(&p.debt_id) {
+                    return Err(Rejection::field("plan.debt_id", "not a debt of this call"));
+                }
+                // The plan is dated the call's day (UTC): no installment falls due before it.
+                let day = ts(c.started_at).to_zoned(jiff::tz::TimeZone::UTC).date();
+                if let Some(first) = p.installments.first()
+                    && first
+                        .due
+                        .parse::<jiff::civil::Date>()
+                        .is_ok_and(|d| d < day)
+                {
+                    return Err(Rejection::field(
+                        "plan.installments[0].due",
+                        "before the day of the call",
+                    ));
+                }
+            }
             DispositionCode::Callback if d.callback_at_ms.is_none_or(|t| t <= c.started_at) => {
                 return Err(Rejection::field("callback_at", "required, in the future"));
             }
@@ -911,6 +922,32 @@ fn code_tag(kind: HoldKind) -> &'static str {
 /// deceased, medium opt-out), scoped to the debt or the whole account. A hold is in force
 /// until released, even when its `since` is later than our clock (the compliance engine's
 /// reading: a hold received counts at once).
+/// What ranking knows of an account: the ledger's balance and days past due, its own
+/// attempts, and the receivables ledger's aging bucket and promise.
+pub(crate) fn facts(v: &AccountView) -> AccountFacts {
+    let outbound = v
+        .contacts
+        .iter()
+        .filter(|c| c.direction == Direction::Outbound);
+    let (aging_bucket, promise_broken_from) = v.receivables_facts();
+    AccountFacts {
+        crm_score: None,
+        balance_minor: v.balance_minor(),
+        days_past_due: v
+            .account
+            .debts
+            .iter()
+            .map(|d| d.days_past_due.max(0) as u32)
+            .max()
+            .unwrap_or(0),
+        attempts: outbound.clone().count() as u32,
+        last_contact: outbound.map(|c| c.started_at.as_millisecond()).max(),
+        window_closes_at: None,
+        aging_bucket,
+        promise_broken_from,
+    }
+}
+
 pub(crate) fn open_debts(v: &AccountView, now: Millis) -> Vec<String> {
     let blocking = |k: HoldKind| !matches!(k, HoldKind::NumberOptout | HoldKind::WrongNumber);
     let in_force = |h: &Hold| h.until.is_none_or(|u| u.as_millisecond() > now);
@@ -1005,8 +1042,9 @@ fn attributed(v: &AccountView, record: &ContactOutcome) -> Option<Vec<String>> {
         .map(|a| a.debt_keys)
 }
 
-/// Retries an idempotent ledger write with capped backoff until it succeeds.
-async fn retry<F, Fut>(what: &'static str, mut f: F)
+/// Retries an idempotent ledger write with capped backoff until it succeeds (true) or is
+/// refused for a stale campaign lease (false: retrying cannot help).
+async fn retry<F, Fut>(what: &'static str, mut f: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), crate::outcomes::SinkError>>,
@@ -1014,7 +1052,12 @@ where
     let mut delay = Duration::from_millis(200);
     loop {
         match f().await {
-            Ok(()) => return,
+            Ok(()) => return true,
+            Err(e) if e.is_fenced() => {
+                // The campaign's new holder adopted this call: its record stands.
+                warn!(error = %e, what, "write refused: this replica no longer holds the campaign");
+                return false;
+            }
             Err(e) => {
                 warn!(error = %e, what, "ledger write failed; retrying");
                 tokio::time::sleep(delay).await;
@@ -1067,6 +1110,7 @@ mod tests {
             student_loan_group: group.into(),
             original_creditor: "Acme".into(),
             last_activity_at: None,
+            receivables: None,
         };
         account.debts = vec![debt("d1", ""), debt("s1", "g"), debt("s2", "g")];
         account.holds.clear();

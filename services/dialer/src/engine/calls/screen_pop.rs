@@ -6,7 +6,7 @@ use queue::Millis;
 
 use super::{DAY, REG_F_LIMIT, Runtime};
 use crate::engine::Backend;
-use crate::session::{ContactLine, DebtLine, PromiseLine, ScreenPop};
+use crate::session::{ContactLine, DebtLine, PromiseLine, ScreenPop, StatementLine};
 
 impl<B: Backend> Runtime<B> {
     // ------------------------------------------------------------------ screen pop
@@ -67,6 +67,11 @@ impl<B: Backend> Runtime<B> {
                 days_past_due: d.days_past_due,
                 original_creditor: d.original_creditor.clone(),
                 regf_calls_left: REG_F_LIMIT.saturating_sub(calls_on(&d.debt_id)),
+                statement: d
+                    .receivables
+                    .as_ref()
+                    .map(StatementLine::of)
+                    .unwrap_or_default(),
             })
             .collect();
         for d in &debt_lines {

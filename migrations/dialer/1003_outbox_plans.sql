@@ -1,0 +1,32 @@
+--! Written once for both dialects: crates/sqlstore (migrate.rs) renders the {{tokens}} and
+--! --@ lines per database. Each rendering must stay byte-for-byte what databases applied
+--! (sqlx checksums, pinned by the services' migration tests): edit by a new migration.
+-- The outbox also carries payment plans from dispositions ({{dialect}}): kind `plan`
+-- (collections.ledger.v1.RecordPaymentPlanRequest, sent by RecordPaymentPlan). PostgreSQL
+-- replaces the kind's CHECK; SQLite cannot alter a CHECK, so it rebuilds the table with the
+-- same columns and indexes.
+--@postgres ALTER TABLE dialer_outbox DROP CONSTRAINT dialer_outbox_kind_check;
+--@postgres ALTER TABLE dialer_outbox ADD CONSTRAINT dialer_outbox_kind_check
+--@postgres     CHECK (kind IN ('outcome', 'hold', 'promise', 'consent', 'plan'));
+--@sqlite CREATE TABLE dialer_outbox_new (
+--@sqlite     idempotency_key TEXT PRIMARY KEY,
+--@sqlite     owner           TEXT NOT NULL,
+--@sqlite     state           TEXT NOT NULL CHECK (state IN ('provisional', 'ready')),
+--@sqlite     ready_seq       BIGINT,
+--@sqlite     payload         BLOB NOT NULL,
+--@sqlite     created_at      BIGINT NOT NULL,
+--@sqlite     updated_at      BIGINT NOT NULL,
+--@sqlite     kind            TEXT NOT NULL DEFAULT 'outcome'
+--@sqlite         CHECK (kind IN ('outcome', 'hold', 'promise', 'consent', 'plan')),
+--@sqlite     account_id      TEXT NOT NULL DEFAULT '',
+--@sqlite     campaign_id     TEXT NOT NULL DEFAULT ''
+--@sqlite );
+--@sqlite INSERT INTO dialer_outbox_new (idempotency_key, owner, state, ready_seq, payload,
+--@sqlite     created_at, updated_at, kind, account_id, campaign_id)
+--@sqlite     SELECT idempotency_key, owner, state, ready_seq, payload, created_at, updated_at,
+--@sqlite     kind, account_id, campaign_id FROM dialer_outbox;
+--@sqlite DROP TABLE dialer_outbox;
+--@sqlite ALTER TABLE dialer_outbox_new RENAME TO dialer_outbox;
+--@sqlite CREATE INDEX dialer_outbox_relay ON dialer_outbox (owner, state, ready_seq, idempotency_key);
+--@sqlite CREATE INDEX dialer_outbox_account ON dialer_outbox (account_id);
+--@sqlite CREATE INDEX dialer_outbox_campaign ON dialer_outbox (campaign_id, state);

@@ -198,6 +198,15 @@ async fn give_back(
 /// Builds everything from `cfg`: recovers this replica's attempts left in progress by a
 /// previous run, resumes the stored campaigns, starts the outbox relay and the change feed.
 pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
+    assemble_with(cfg, None).await
+}
+
+/// [`assemble`], with `network` in place of the configured carrier's when given (the demo
+/// keeps its simulated carriers to run simulated agents on them).
+pub async fn assemble_with(
+    cfg: &Config,
+    network: Option<Box<dyn carrier::Network>>,
+) -> Result<App, StartError> {
     let speed = &cfg.carrier.speed();
     // One clock for the campaigns and the simulated carrier: at `speed`, rings and talks are
     // recorded as long as the network played them.
@@ -268,13 +277,14 @@ pub async fn assemble(cfg: &Config) -> Result<App, StartError> {
         fence,
     )
     .await?;
-    let network: Box<dyn carrier::Network> = match &cfg.carrier {
-        CarrierConfig::Sim { seed, .. } => Box::new(SimNetwork {
+    let network: Box<dyn carrier::Network> = match (network, &cfg.carrier) {
+        (Some(n), _) => n,
+        (None, CarrierConfig::Sim { seed, .. }) => Box::new(SimNetwork {
             scenario: simulator::scenario::Scenario::get(cfg.carrier.scenario()?),
             seed: *seed,
             speed: clock.rate(),
         }),
-        CarrierConfig::Sip(sip) => Box::new(telephony::SipNetwork::start(sip).await?),
+        (None, CarrierConfig::Sip(sip)) => Box::new(telephony::SipNetwork::start(sip).await?),
     };
     let mut registry = Registry::new(Arc::new(stores), store.clone(), network, clock);
     if let Some(l) = &leases {
@@ -478,8 +488,42 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send,
     announce: impl Fn(&str),
 ) -> Result<crate::registry::ShutdownReport, RunError> {
-    let app = assemble(cfg).await?;
+    run_with(cfg, Hooks::default(), shutdown, announce).await
+}
+
+/// A started registry, handed to [`Hooks::ready`].
+pub type Ready = Box<dyn FnOnce(Arc<Registry<ServiceBackend>>) + Send>;
+
+/// What an embedding (the demo) adds to [`run`].
+#[derive(Default)]
+pub struct Hooks {
+    /// Replaces the configured carrier's network.
+    pub network: Option<Box<dyn carrier::Network>>,
+    /// Called with the registry once the campaigns are resumed, before serving.
+    pub ready: Option<Ready>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("network", &self.network.is_some())
+            .field("ready", &self.ready.is_some())
+            .finish()
+    }
+}
+
+/// [`run`] with `hooks`.
+pub async fn run_with(
+    cfg: &Config,
+    hooks: Hooks,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    announce: impl Fn(&str),
+) -> Result<crate::registry::ShutdownReport, RunError> {
+    let app = assemble_with(cfg, hooks.network).await?;
     let registry = app.registry.clone();
+    if let Some(ready) = hooks.ready {
+        ready(registry.clone());
+    }
     let bind = |addr: std::net::SocketAddr| async move {
         tokio::net::TcpListener::bind(addr)
             .await
@@ -495,11 +539,14 @@ pub async fn run(
         }
         let (r, m) = (registry.clone(), app.metrics.clone());
         let refresh = move || m.observe(&r.figures());
-        tokio::spawn(service::metrics::serve(
-            l,
+        // The wallboard shares the port: same token checks as the gRPC API.
+        let routes = crate::wallboard::router(
+            registry.clone(),
+            app.options.auth.clone(),
             app.metrics.registry.clone(),
             refresh,
-        ));
+        );
+        tokio::spawn(crate::wallboard::serve(l, routes));
     }
     let listener = bind(cfg.server.listen_addr()?).await?;
     let scan = listener

@@ -618,10 +618,14 @@ mod tests {
 
     #[tokio::test]
     async fn postgres_roundtrip() {
-        let url = std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let store = CampaignStore::open(&url).await.expect("postgres");
-        let id = format!("pg-{}", uuid::Uuid::new_v4().simple());
-        roundtrip(store, &id).await;
+        // A database of its own: `list` reads every campaign, and the shared one may hold
+        // rows of other runs.
+        let pg = sqlstore::scratch::ScratchPg::create(&sqlstore::scratch::admin_url(), "dialer_cs")
+            .await
+            .expect("a database on PostgreSQL at DATABASE_URL (run scripts/services-up)");
+        let store = CampaignStore::open(&pg.url).await.expect("postgres");
+        roundtrip(store.clone(), "c1").await;
+        store.close().await;
+        pg.drop_db().await;
     }
 }

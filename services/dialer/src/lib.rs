@@ -38,6 +38,8 @@
 //! - [`grpc`]: the gRPC edge (CampaignService, AgentService, ComplianceService), its role
 //!   table and its one mapping of errors to statuses.
 //! - [`metrics`]: Prometheus figures per campaign.
+//! - [`wallboard`]: the HTTP port: `/metrics` and the floor manager's web wallboard (pages,
+//!   embedded assets, server-sent figures).
 //! - [`server`]: the tonic stack (the role layer), health, reflection, TLS and the shutdown
 //!   sequence.
 
@@ -62,3 +64,4 @@ pub mod replica;
 pub mod server;
 pub mod session;
 pub mod sim_agents;
+pub mod wallboard;

@@ -2,18 +2,29 @@
 //! a dialer in this process on SQLite files, a CRM load of a generated portfolio over gRPC, a
 //! predictive campaign with simulated agents on the simulated carrier on a fast clock, hourly
 //! progress, and a shift report checked against what the ledger recorded. See
-//! `allinone::embedded` for how the pieces are wired.
+//! `allinone::embedded` for how the pieces are wired. With `--serve` the ledger and a dialerd
+//! stay up for real clients; with `--http` too, that dialerd serves the web wallboard and
+//! runs a live campaign worked by simulated agents, so the wallboard has figures to show.
 
 use std::path::PathBuf;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use allinone::embedded::{self, DemoOptions, ShiftReport};
 use anyhow::Context as _;
 use auth::Role;
+use carrier::sim::{SimCarrier, SimNetwork};
+use carrier::{Carrier, Events, Network};
+use dialer::app::{Hooks, ServiceBackend};
+use dialer::campaign::CampaignSpec;
 use dialer::config::{CarrierConfig, Config, ServerSettings};
 use dialer::engine::Figures;
+use dialer::registry::{CampaignState, Registry};
+use dialer::sim_agents::{self, Behaviour};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use simulator::scenario::ScenarioId;
+use simulator::scenario::{Scenario, ScenarioId};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
@@ -48,6 +59,18 @@ pub struct DemoArgs {
     /// Where dialerd listens with `--serve`.
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub listen: String,
+    /// With `--serve`: dialerd's HTTP port (metrics and the web wallboard), and a live
+    /// campaign (`floor`) worked by the simulated agents; the wallboard's address is printed
+    /// with a manager token. Port 0 picks a free one.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// With `--serve --http`: simulated seconds per real second of the served dialer (1: real
+    /// time).
+    #[arg(long, default_value_t = 1.0)]
+    pub serve_speed: f64,
+    /// With `--serve --http`: the live campaign's abandonment target (a share: 0.03 is 3 %).
+    #[arg(long, default_value_t = 0.03)]
+    pub abandon_target: f64,
 }
 
 impl Default for DemoArgs {
@@ -63,6 +86,9 @@ impl Default for DemoArgs {
             data_dir: "demo-data".into(),
             serve: false,
             listen: "127.0.0.1:50051".into(),
+            http: None,
+            serve_speed: 1.0,
+            abandon_target: 0.03,
         }
     }
 }
@@ -190,14 +216,86 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             args.start,
             args.hours
         );
-        let r = embedded::run_shift(&opts, &ledger, &args.data_dir, ids, progress_line).await?;
+        let r = embedded::run_shift(&opts, &ledger, &args.data_dir, ids.clone(), progress_line)
+            .await?;
         report(&r, loaded, held)?;
         if args.serve {
-            serve(args, &ledger).await?;
+            serve(args, &ledger, ids).await?;
         }
         ledger.shutdown().await;
         Ok(())
     })
+}
+
+/// The live campaign the served dialerd runs with `--http`.
+const FLOOR: &str = "floor";
+
+/// The simulated network, keeping each campaign's carrier: simulated agents read the
+/// carrier's truth of a call (who answered, how long the wrap-up is) to disposition it.
+#[derive(Clone)]
+struct KeptNetwork {
+    net: SimNetwork,
+    kept: Arc<Mutex<HashMap<String, SimCarrier>>>,
+}
+
+impl Network for KeptNetwork {
+    fn open(&self, campaign: &str) -> (Arc<dyn Carrier>, Events) {
+        // The seed as SimNetwork derives it (FNV-1a of the id), so runs repeat.
+        let h = campaign.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        let (carrier, events) =
+            SimCarrier::with_speed(self.net.scenario.clone(), self.net.seed ^ h, self.net.speed);
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.insert(campaign.to_owned(), carrier.clone());
+        }
+        (Arc::new(carrier), events)
+    }
+}
+
+/// Creates the live campaign on the served dialer, adds the demo's accounts, starts it and
+/// logs the simulated agents in.
+async fn start_floor(
+    registry: Arc<Registry<ServiceBackend>>,
+    kept: Arc<Mutex<HashMap<String, SimCarrier>>>,
+    args: DemoArgs,
+    ids: Vec<String>,
+) -> anyhow::Result<()> {
+    let spec = CampaignSpec {
+        id: FLOOR.into(),
+        name: "Live floor (demo)".into(),
+        pacing: pacing::Policy::from_name(&args.policy)?,
+        abandon_target: args.abandon_target,
+        // The simulated agents wrap up in real seconds whatever the carrier's speed: a
+        // wrap-up limit stretched by the speed keeps them from timing out on a fast clock.
+        wrap_up_s: (f64::from(CampaignSpec::default().wrap_up_s) * args.serve_speed.max(1.0))
+            .min(3600.0) as u32,
+        ..CampaignSpec::default()
+    };
+    if registry.get(FLOOR).is_err() {
+        registry.create(spec).await?;
+    }
+    registry.add_accounts(FLOOR, ids).await?;
+    if registry.get(FLOOR)?.state == CampaignState::Ready {
+        registry.start(FLOOR).await?;
+    }
+    let handle = registry.handle(FLOOR)?;
+    let carrier = kept
+        .lock()
+        .ok()
+        .and_then(|k| k.get(FLOOR).cloned())
+        .context("the live campaign's carrier")?;
+    let team = sim_agents::spawn_team(
+        &handle,
+        &carrier,
+        args.agents,
+        "agent-",
+        &Behaviour::default(),
+        args.seed,
+    )?;
+    // The agents run until the campaign ends; nothing waits for them.
+    drop(team);
+    Ok(())
 }
 
 /// The instant the demo's shift ended (its start plus its hours, to the millisecond).
@@ -209,7 +307,15 @@ fn shift_end(args: &DemoArgs) -> Timestamp {
 }
 
 /// Keeps the demo's ledger and a dialerd on it serving for real clients until Ctrl-C.
-async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Result<()> {
+async fn serve(
+    args: &DemoArgs,
+    ledger: &embedded::EmbeddedLedger,
+    ids: Vec<String>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.serve_speed > 0.0 && args.serve_speed.is_finite(),
+        "--serve-speed must be a positive number"
+    );
     let cfg = Config {
         server: ServerSettings {
             database_url: format!(
@@ -218,6 +324,7 @@ async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Re
             ),
             jwt_hs256_key: Some(ledger.jwt_key.clone()),
             listen: args.listen.clone(),
+            metrics_listen: args.http.clone(),
             ..ServerSettings::default()
         },
         ledger_url: Some(ledger.uri.clone()),
@@ -226,11 +333,14 @@ async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Re
         carrier: CarrierConfig::Sim {
             scenario: args.scenario.clone(),
             seed: args.seed,
-            speed: 1.0,
-            // The served dialer's clock runs in real time from the end of the shift: inside
-            // calling hours, so a campaign created now dials at once, and not before the
-            // history the shift recorded (a clock behind it stops dialing: US-REGF-08 counts
-            // would be wrong).
+            speed: if args.http.is_some() {
+                args.serve_speed
+            } else {
+                1.0
+            },
+            // The served dialer's clock runs from the end of the shift: inside calling hours,
+            // so a campaign created now dials at once, and not before the history the shift
+            // recorded (a clock behind it stops dialing: US-REGF-08 counts would be wrong).
             clock_start: Some(shift_end(args).to_string()),
         },
         ..Config::default()
@@ -268,6 +378,36 @@ async fn serve(args: &DemoArgs, ledger: &embedded::EmbeddedLedger) -> anyhow::Re
     println!("  dialerctl campaign list");
     // dialerd's own: Ctrl-C, or SIGTERM, starts its graceful shutdown.
     let shutdown = service::shutdown::signal()?;
-    dialer::app::run(&cfg, shutdown, |line| println!("{line}")).await?;
+    let mut hooks = Hooks::default();
+    if args.http.is_some() {
+        let kept = Arc::new(Mutex::new(HashMap::new()));
+        let net = KeptNetwork {
+            net: SimNetwork {
+                scenario: Scenario::get(cfg.carrier.scenario()?),
+                seed: args.seed,
+                speed: args.serve_speed,
+            },
+            kept: kept.clone(),
+        };
+        hooks.network = Some(Box::new(net));
+        let floor_args = args.clone();
+        hooks.ready = Some(Box::new(move |registry| {
+            tokio::spawn(async move {
+                match start_floor(registry, kept, floor_args, ids).await {
+                    Ok(()) => println!("live campaign {FLOOR} started with simulated agents"),
+                    Err(e) => eprintln!("the live campaign did not start: {e:#}"),
+                }
+            });
+        }));
+    }
+    let manager = embedded::dev_token(&ledger.jwt_key, "manager-1", Role::Manager);
+    dialer::app::run_with(&cfg, hooks, shutdown, |line| {
+        println!("{line}");
+        // The HTTP port's address, known once bound (port 0 picks one).
+        if let Some(addr) = line.strip_prefix("dialerd metrics on ") {
+            println!("wallboard: http://{addr}/wallboard/?token={manager}");
+        }
+    })
+    .await?;
     Ok(())
 }

@@ -29,14 +29,19 @@ fn env(db: &common::TestDb, ledger: SocketAddr, id: &str) -> Vec<(&'static str, 
     e
 }
 
+/// The campaign's state on this replica; `UNSPECIFIED` while the replica has not yet picked
+/// up a campaign created through another one (its registry follows the table every second).
 async fn state(c: &mut Campaigns, id: &str) -> i32 {
-    c.get_campaign(pb::GetCampaignRequest {
-        campaign_id: id.into(),
-    })
-    .await
-    .expect("campaign")
-    .into_inner()
-    .state
+    match c
+        .get_campaign(pb::GetCampaignRequest {
+            campaign_id: id.into(),
+        })
+        .await
+    {
+        Ok(r) => r.into_inner().state,
+        Err(s) if s.code() == tonic::Code::NotFound => pb::CampaignState::Unspecified as i32,
+        Err(s) => panic!("campaign: {s}"),
+    }
 }
 
 /// Waits until the replica reports `want`.

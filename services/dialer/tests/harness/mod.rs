@@ -308,15 +308,28 @@ pub async fn stop(campaigns: &mut Campaigns, campaign: &str) -> pb::Campaign {
         .into_inner()
 }
 
-/// A manager's `WatchCampaign` stream of `campaign`'s figures.
+/// A manager's `WatchCampaign` stream of `campaign`'s figures. A replica that has not yet
+/// picked up a campaign created through another one (it follows the table every second)
+/// answers NOT_FOUND: asked again until it has, within the patience.
 pub async fn watch(campaigns: &mut Campaigns, campaign: &str) -> tonic::Streaming<pb::Figures> {
-    campaigns
-        .watch_campaign(pb::WatchCampaignRequest {
-            campaign_id: campaign.into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner()
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            match campaigns
+                .watch_campaign(pb::WatchCampaignRequest {
+                    campaign_id: campaign.into(),
+                })
+                .await
+            {
+                Ok(r) => return r.into_inner(),
+                Err(s) if s.code() == tonic::Code::NotFound => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                }
+                Err(s) => panic!("watch: {s}"),
+            }
+        }
+    })
+    .await
+    .expect("the campaign on this replica within patience")
 }
 
 /// The sample portfolio's account ids `A000000`...

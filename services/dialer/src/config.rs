@@ -471,7 +471,10 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("DIALER_DATABASE_URL", "mysql://x")], "database_url"),
             (&[("DIALER_REDIS_URL", "http://x")], "redis_url"),
-            (&[("DIALER_REDIS_URL", "redis+cluster://a:1/2")], "redis_url"),
+            (
+                &[("DIALER_REDIS_URL", "redis+cluster://a:1/2")],
+                "redis_url",
+            ),
             (&[("DIALER_LEDGER_URL", "ledger:50061")], "ledger_url"),
             (&[("DIALER_LISTEN", "nowhere")], "listen"),
             (&[("DIALER_METRICS_LISTEN", "x")], "metrics_listen"),

@@ -150,7 +150,9 @@ async fn a_campaign_on_a_redis_cluster_dials_within_limits_and_records_each_outc
     for o in recorded.iter().filter(|o| o.counts_for_regf) {
         let counters = book.counters(&o.account_id).await.expect("counters");
         assert!(
-            counters.values().any(|c| c.contains_key(&o.idempotency_key)),
+            counters
+                .values()
+                .any(|c| c.contains_key(&o.idempotency_key)),
             "attempt {} of {} not in its counters: {counters:?}",
             o.idempotency_key,
             o.account_id

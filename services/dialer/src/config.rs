@@ -459,11 +459,11 @@ mod tests {
         assert_eq!(c.server.listen, "127.0.0.1:0");
         assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
         assert_eq!(c.shutdown_grace_s, 5);
+        assert!(c.carrier.clock_start().expect("ts").is_some());
         // A Redis Cluster through its seed nodes.
         const CLUSTER: &str = "redis+cluster://10.0.0.1:6379,10.0.0.2:6379";
         let c = Config::load(None, env(&[("DIALER_REDIS_URL", CLUSTER)])).expect("cluster");
         assert_eq!(c.redis_url.as_deref(), Some(CLUSTER));
-        assert!(c.carrier.clock_start().expect("ts").is_some());
     }
 
     #[test]

@@ -302,6 +302,8 @@ impl Store {
                     break;
                 }
             }
+            // A consumer payment: a re-send answers its record; a new one is split here,
+            // against the caught-up book, and its parts are the batch.
             let mut applied = None;
             if let Some(payment) = consumer {
                 let row: Option<(String, String)> = sqlx::query_as(consumer::STORED)
@@ -309,7 +311,8 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 if let Some((body, split)) = row {
-                    return Ok((ImportSummary::default(), Some(consumer::resent(payment, &body, &split)?)));
+                    let resent = consumer::resent(payment, &body, &split)?;
+                    return Ok((ImportSummary::default(), Some(resent)));
                 }
                 let (split, parts) = {
                     let kept = self.money.read().await;

@@ -165,8 +165,11 @@ impl AbandonBudget {
 /// controller's clock, human verdicts, drops) and their sums.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct BudgetState {
-    windows: Vec<(Vec<(i64, f64, f64)>, f64, f64)>,
+    windows: Vec<WindowState>,
 }
+
+/// One window: (hourly buckets as (index, human verdicts, drops), human verdicts, drops).
+type WindowState = (Vec<(i64, f64, f64)>, f64, f64);
 
 impl AbandonBudget {
     pub(crate) fn save(&self) -> BudgetState {

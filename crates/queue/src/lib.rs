@@ -94,6 +94,12 @@ pub enum QueueError {
     /// has taken the campaign over.
     #[error("stale campaign lease: another replica holds the campaign")]
     Fenced,
+    /// The `ca_file` a `rediss://` URL names could not be read.
+    #[error("redis_url ca_file {path}: {source}")]
+    CaFile {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// One campaign's ranked queue.

@@ -16,7 +16,7 @@ use sqlx::Row;
 /// `migrations/dialer/{postgres,sqlite}/*.sql` as of commit 5d883d6 (and of the ledger's
 /// money events, version 3, and the outbox's plans, version 1003, since they were added),
 /// the checksums sqlx stored in `_sqlx_migrations` of every database migrated until then.
-const APPLIED: [(i64, &str, &str); 10] = [
+const APPLIED: [(i64, &str, &str); 11] = [
     (
         1,
         "75aac61ed30e95c3bd79519c328a1860a2972e812a662416eb14627f1615f3be737a61b2218fe187cc1b67b15f375f8d",

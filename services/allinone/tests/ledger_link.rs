@@ -66,6 +66,7 @@ async fn load_gives_the_compliance_engine_what_it_needs() {
     let mut stream = admin
         .record_outcomes(tokio_stream::iter(vec![pb::RecordOutcomesRequest {
             outcomes: outs,
+            fence: None,
         }]))
         .await
         .unwrap()
@@ -85,6 +86,7 @@ async fn load_gives_the_compliance_engine_what_it_needs() {
             source: "said stop".into(),
             at: at(days(3)),
             set_by: "agent-7".into(),
+            fence: None,
         })
         .await
         .unwrap();

@@ -31,6 +31,7 @@ use sqlstore::{Driver, List, sql, with_pool, write_tx};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
 use super::{Result, Store, StoreError, us};
+use ledger_api::domain::Fence;
 
 /// The writer lock (`Driver::WRITER_LOCK`) that makes imports one at a time: a batch is
 /// checked against the stored events, so two batches touching the same account must not
@@ -261,6 +262,18 @@ impl Store {
         events: Vec<Event>,
         actor: &str,
     ) -> Result<ImportSummary> {
+        self.import_money_events_fenced(events, actor, None).await
+    }
+
+    /// [`Store::import_money_events`] for a dialer replica holding `fence`: a batch that
+    /// writes something is [`StoreError::Fenced`] under a stale token; one of duplicates
+    /// only is answered as before, whatever the token.
+    pub async fn import_money_events_fenced(
+        &self,
+        events: Vec<Event>,
+        actor: &str,
+        fence: Option<&Fence>,
+    ) -> Result<ImportSummary> {
         if events.len() > MAX_EVENTS_PER_IMPORT {
             return Err(refused(
                 MAX_EVENTS_PER_IMPORT,
@@ -312,6 +325,9 @@ impl Store {
                 Ok(s) => s,
                 Err(e) => return Err(batch_refusal(&checked, &events, e)),
             };
+            if summary.new > 0 {
+                pass_fence!(tx, fence, now);
+            }
             let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
             let mut rows = NewRows::default();
             for (event, stored) in events.iter().zip(stored) {

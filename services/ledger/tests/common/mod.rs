@@ -254,7 +254,10 @@ pub async fn record(
     let n = outcomes.len();
     let reqs: Vec<_> = outcomes
         .into_iter()
-        .map(|o| pb::RecordOutcomesRequest { outcomes: vec![o] })
+        .map(|o| pb::RecordOutcomesRequest {
+            outcomes: vec![o],
+            fence: None,
+        })
         .collect();
     let mut stream = c
         .record_outcomes(tokio_stream::iter(reqs))

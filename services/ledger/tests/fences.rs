@@ -164,7 +164,10 @@ async fn fenced_commands(url: &str) {
         .expect("a replay is answered whatever the token");
     let mut released = hold.clone();
     released.until = ts(T0 + 60);
-    let st = c.set_hold(set(&released, fence("c1", 3))).await.unwrap_err();
+    let st = c
+        .set_hold(set(&released, fence("c1", 3)))
+        .await
+        .unwrap_err();
     refused(&st, "c1", 3, 7);
     let h = c
         .set_hold(set(&released, fence("c1", 8)))
@@ -212,8 +215,12 @@ async fn fenced_commands(url: &str) {
         2,
         8,
     );
-    c.set_consent(consent(fence("c1", 9))).await.expect("revoked");
-    c.set_consent(consent(fence("c1", 2))).await.expect("replay");
+    c.set_consent(consent(fence("c1", 9)))
+        .await
+        .expect("revoked");
+    c.set_consent(consent(fence("c1", 2)))
+        .await
+        .expect("replay");
     assert_eq!(fenced_count(&srv, "RecordPromise"), 1);
     assert_eq!(fenced_count(&srv, "SetConsent"), 1);
     let st = c

@@ -349,9 +349,10 @@ async fn a_stale_holders_delayed_ledger_command_is_refused_at_the_ledger() {
 
     // The network delivers r1's held writes: the outcome is a duplicate, the hold is refused
     // (it would otherwise set the lifted hold again). r1 gives the campaign up at once.
-    assert!(
-        r1.holds(&campaign),
-        "r1 has not scanned since: it believes it holds it"
+    assert_eq!(
+        r1.held(),
+        vec![campaign.clone()],
+        "r1 has not scanned since: it still counts the campaign as its own"
     );
     hold.send(false).unwrap();
     common::eventually("the ledger refuses r1's stale hold", async || {

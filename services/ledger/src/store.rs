@@ -99,8 +99,10 @@ macro_rules! fence_batch {
     }};
 }
 
+mod consumer;
 mod debts;
 mod money;
+pub use consumer::AppliedPayment;
 pub use debts::{
     MAX_INSTALLMENTS, PlanRecord, debt_summary, dispute_hold_id, dispute_holds, opening_event_id,
     plan_event_id, promise_event_id,
@@ -112,7 +114,7 @@ pub use money::{
 
 /// The ledger's migrations (`migrations/ledger`), one file each for both dialects. The dialer's
 /// (versions 1000 and up) may share the database; each side ignores the other's versions.
-pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!("../../../migrations/ledger": "0001_ledger.sql", "0002_pre_dial_check.sql", "0003_money_events.sql", "0004_campaign_fences.sql");
+pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!("../../../migrations/ledger": "0001_ledger.sql", "0002_pre_dial_check.sql", "0003_money_events.sql", "0004_consumer_payments.sql", "0005_campaign_fences.sql");
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +130,9 @@ pub enum StoreError {
     Open(#[from] sqlstore::OpenError),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A consumer payment refused (the message names the field).
+    #[error(transparent)]
+    ConsumerPayment(#[from] receivables::ConsumerPaymentError),
     /// A money event of an import batch refused: its index in the batch, its id, and what
     /// is wrong, the field first (`amount_minor must be positive`).
     #[error("event {index} ({id}): {message}")]

@@ -15,6 +15,7 @@ pub fn status(e: StoreError) -> Status {
         StoreError::NotFound { field, id } => Status::not_found(format!("{field} not found: {id}")),
         refused @ StoreError::Refused { .. } => Status::invalid_argument(refused.to_string()),
         fenced @ StoreError::Fenced { .. } => Status::failed_precondition(fenced.to_string()),
+        split @ StoreError::ConsumerPayment(_) => Status::invalid_argument(split.to_string()),
         StoreError::Db(e) => {
             tracing::error!(error = %e, "database error");
             Status::unavailable("database unavailable")

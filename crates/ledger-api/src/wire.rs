@@ -653,6 +653,25 @@ pub fn change_out(c: Change) -> pb::Change {
     }
 }
 
+/// A command's campaign fence from the wire (absent: not fenced).
+pub fn fence_in(f: Option<pb::CampaignFence>) -> VResult<Option<Fence>> {
+    let Some(f) = f else { return Ok(None) };
+    let f = Fence {
+        campaign_id: f.campaign_id,
+        token: f.token,
+    };
+    f.validate()?;
+    Ok(Some(f))
+}
+
+/// A campaign fence to the wire.
+pub fn fence_out(f: Fence) -> pb::CampaignFence {
+    pb::CampaignFence {
+        campaign_id: f.campaign_id,
+        token: f.token,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,24 +806,5 @@ mod tests {
             nanos: -1,
         };
         assert_eq!(ts_from(&bad, "at").unwrap_err().field, "at");
-    }
-}
-
-/// A command's campaign fence from the wire (absent: not fenced).
-pub fn fence_in(f: Option<pb::CampaignFence>) -> VResult<Option<Fence>> {
-    let Some(f) = f else { return Ok(None) };
-    let f = Fence {
-        campaign_id: f.campaign_id,
-        token: f.token,
-    };
-    f.validate()?;
-    Ok(Some(f))
-}
-
-/// A campaign fence to the wire.
-pub fn fence_out(f: Fence) -> pb::CampaignFence {
-    pb::CampaignFence {
-        campaign_id: f.campaign_id,
-        token: f.token,
     }
 }

@@ -343,6 +343,7 @@ async fn history_holds_consents_promises(url: &str) {
                 outcome_key: "h1".into(),
                 ..Default::default()
             }),
+            fence: None,
         })
         .await
         .unwrap()
@@ -527,6 +528,7 @@ async fn watch_changes_resumes_without_loss(url: &str) {
             since: ts(T0 + 60),
             ..Default::default()
         }),
+        fence: None,
     })
     .await
     .unwrap();
@@ -1032,6 +1034,7 @@ async fn check_accounts_reports_every_change_after_the_cursor(url: &str) {
             since: ts(T0),
             ..Default::default()
         }),
+        fence: None,
     })
     .await
     .unwrap();

@@ -241,10 +241,10 @@ async fn session(
                 cursor = Some((last.ready_seq, last.idempotency_key.clone()));
             }
             // One message per campaign fence (a message's fence covers all its outcomes).
-            let mut msgs: Vec<(Option<(String, i64)>, Vec<pb::ContactOutcome>)> = Vec::new();
+            let mut msgs: Vec<(SentFence, Vec<pb::ContactOutcome>)> = Vec::new();
             let mut corrupt = Vec::new();
             let mut commands = Vec::new();
-            let send = |fence: Option<(String, i64)>, outcomes: Vec<pb::ContactOutcome>| {
+            let send = |fence: SentFence, outcomes: Vec<pb::ContactOutcome>| {
                 let n = outcomes.len() as u64;
                 let fence =
                     fence.map(|(campaign_id, token)| pb::CampaignFence { campaign_id, token });
@@ -591,5 +591,8 @@ async fn fenced_out(
     Ok(())
 }
 
-/// Outcomes sent and not yet acknowledged: key -> the fence (campaign, token) sent with it.
-type Inflight = HashMap<String, Option<(String, i64)>>;
+/// The fence a row was sent with: (campaign, token), or none.
+type SentFence = Option<(String, i64)>;
+
+/// Outcomes sent and not yet acknowledged: key -> the fence sent with it.
+type Inflight = HashMap<String, SentFence>;

@@ -228,6 +228,7 @@ async fn ledger_fenced(metrics: std::net::SocketAddr, rpc: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_holders_delayed_ledger_command_is_refused_at_the_ledger() {
     use dialer::outcomes::LedgerCommand;
+    common::init_tracing();
     let db = common::TestDb::postgres().await;
     let metrics = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -312,10 +313,10 @@ async fn a_stale_holders_delayed_ledger_command_is_refused_at_the_ledger() {
         set_by: "agent-1".into(),
         reason: "asked to stop".into(),
     };
+    let sent = o1.stats().await.expect("stats").sent;
     o1.finish(&out("lf-1"), &[LedgerCommand::Hold(cease.clone())])
         .await
         .expect("finish");
-    let sent = o1.stats().await.expect("stats").sent;
     common::eventually("r1's relay sent the held rows", async || {
         o1.stats().await.expect("stats").sent > sent
     })

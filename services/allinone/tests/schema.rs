@@ -17,7 +17,7 @@ use sqlx::Row;
 /// money events, version 3, its consumer payments, version 4, its campaign fences, version 5,
 /// and the outbox's plans, version 1003, since they were added),
 /// the checksums sqlx stored in `_sqlx_migrations` of every database migrated until then.
-const APPLIED: [(i64, &str, &str); 12] = [
+const APPLIED: [(i64, &str, &str); 13] = [
     (
         1,
         "75aac61ed30e95c3bd79519c328a1860a2972e812a662416eb14627f1615f3be737a61b2218fe187cc1b67b15f375f8d",

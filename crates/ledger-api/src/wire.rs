@@ -585,6 +585,7 @@ pub fn consent_update_out(c: ConsentUpdate) -> pb::SetConsentRequest {
         source: c.source,
         at: Some(ts_to(c.at)),
         set_by: c.set_by,
+        fence: None,
     }
 }
 
@@ -649,6 +650,25 @@ pub fn change_out(c: Change) -> pb::Change {
         account_id: c.account_id,
         recorded_at: Some(ts_to(c.recorded_at)),
         payload: Some(payload),
+    }
+}
+
+/// A command's campaign fence from the wire (absent: not fenced).
+pub fn fence_in(f: Option<pb::CampaignFence>) -> VResult<Option<Fence>> {
+    let Some(f) = f else { return Ok(None) };
+    let f = Fence {
+        campaign_id: f.campaign_id,
+        token: f.token,
+    };
+    f.validate()?;
+    Ok(Some(f))
+}
+
+/// A campaign fence to the wire.
+pub fn fence_out(f: Fence) -> pb::CampaignFence {
+    pb::CampaignFence {
+        campaign_id: f.campaign_id,
+        token: f.token,
     }
 }
 

@@ -66,6 +66,7 @@ async fn load_gives_the_compliance_engine_what_it_needs() {
     let mut stream = admin
         .record_outcomes(tokio_stream::iter(vec![pb::RecordOutcomesRequest {
             outcomes: outs,
+            fence: None,
         }]))
         .await
         .unwrap()
@@ -85,6 +86,7 @@ async fn load_gives_the_compliance_engine_what_it_needs() {
             source: "said stop".into(),
             at: at(days(3)),
             set_by: "agent-7".into(),
+            fence: None,
         })
         .await
         .unwrap();
@@ -100,6 +102,7 @@ async fn load_gives_the_compliance_engine_what_it_needs() {
                 outcome_key: "h-recent-2".into(),
                 ..Default::default()
             }),
+            fence: None,
         })
         .await
         .unwrap();
@@ -170,6 +173,7 @@ async fn load_gives_the_compliance_engine_what_it_needs() {
                 reason: "written cease".into(),
                 ..Default::default()
             }),
+            fence: None,
         })
         .await
         .unwrap();
@@ -226,6 +230,7 @@ async fn watch_resumes_after_a_reconnect_without_repeats_or_gaps() {
             since: ts(since),
             ..Default::default()
         }),
+        fence: None,
     };
     admin
         .set_hold(hold(pb::HoldKind::Dispute, T0))

@@ -4,6 +4,15 @@
 
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
 
+/// The RPCs a dialer sends with a campaign fence (`ledger_fenced_commands_total`'s labels).
+pub const FENCED_RPCS: [&str; 5] = [
+    "RecordOutcomes",
+    "SetHold",
+    "RecordPromise",
+    "SetConsent",
+    "RecordPaymentPlan",
+];
+
 /// The ledger's metrics, registered in their own registry (one per server instance).
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -22,6 +31,9 @@ pub struct Metrics {
     pub watch_lag: Histogram,
     /// Highest change seq committed by this process.
     pub change_head: IntGauge,
+    /// Dialer commands refused for a stale campaign fence, by RPC: a replica wrote after
+    /// another took its campaign over (a frozen process waking up).
+    pub fenced: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -68,8 +80,21 @@ impl Metrics {
         .expect("metric");
         let change_head = IntGauge::new("ledger_change_head_seq", "Highest change seq committed")
             .expect("metric");
+        let fenced = IntCounterVec::new(
+            Opts::new(
+                "ledger_fenced_commands_total",
+                "Commands refused for a stale campaign fencing token, by RPC",
+            ),
+            &["rpc"],
+        )
+        .expect("metric");
+        // Exported at 0 from the start, so an alert's rate() sees the first refusal.
+        for rpc in FENCED_RPCS {
+            fenced.with_label_values(&[rpc]);
+        }
         for c in [
-            Box::new(outcomes.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(fenced.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(outcomes.clone()),
             Box::new(batch_size.clone()),
             Box::new(batch_seconds.clone()),
             Box::new(accounts.clone()),
@@ -88,6 +113,7 @@ impl Metrics {
             watchers,
             watch_lag,
             change_head,
+            fenced,
         }
     }
 

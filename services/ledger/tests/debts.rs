@@ -303,6 +303,7 @@ async fn dispositions_make_promise_and_plan_events_once(url: &str) {
     for _ in 0..2 {
         c.record_promise(pb::RecordPromiseRequest {
             promise: Some(promise.clone()),
+            fence: None,
         })
         .await
         .unwrap();
@@ -334,6 +335,7 @@ async fn dispositions_make_promise_and_plan_events_once(url: &str) {
             },
         ],
         grace_days: 3,
+        fence: None,
     };
     let first = c
         .record_payment_plan(plan.clone())

@@ -32,6 +32,7 @@ use tokio::sync::{RwLock, RwLockReadGuard};
 
 use super::consumer::{self, AppliedPayment};
 use super::{Result, Store, StoreError, us};
+use ledger_api::domain::Fence;
 
 /// The writer lock (`Driver::WRITER_LOCK`) that makes imports one at a time: a batch is
 /// checked against the stored events, so two batches touching the same account must not
@@ -262,17 +263,30 @@ impl Store {
         events: Vec<Event>,
         actor: &str,
     ) -> Result<ImportSummary> {
-        Ok(self.import_money(events, None, actor).await?.0)
+        Ok(self.import_money(events, None, actor, None).await?.0)
+    }
+
+    /// [`Store::import_money_events`] for a dialer replica holding `fence`: a batch that
+    /// writes something is [`StoreError::Fenced`] under a stale token; one of duplicates
+    /// only is answered as before, whatever the token.
+    pub async fn import_money_events_fenced(
+        &self,
+        events: Vec<Event>,
+        actor: &str,
+        fence: Option<&Fence>,
+    ) -> Result<ImportSummary> {
+        Ok(self.import_money(events, None, actor, fence).await?.0)
     }
 
     /// The one import path: `events`, or (`consumer`) the parts of a consumer payment,
     /// split under the lock against the caught-up book and recorded with them
-    /// (`store/consumer.rs`).
+    /// (`store/consumer.rs`); under a campaign `fence` when a dialer replica sent it.
     pub(crate) async fn import_money(
         &self,
         mut events: Vec<Event>,
         consumer: Option<&ConsumerPayment>,
         actor: &str,
+        fence: Option<&Fence>,
     ) -> Result<(ImportSummary, Option<AppliedPayment>)> {
         if events.len() > MAX_EVENTS_PER_IMPORT {
             return Err(refused(
@@ -348,6 +362,9 @@ impl Store {
                 Ok(s) => s,
                 Err(e) => return Err(batch_refusal(&checked, &events, e)),
             };
+            if summary.new > 0 {
+                pass_fence!(tx, fence, now);
+            }
             let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
             let mut rows = NewRows::default();
             for (event, stored) in events.iter().zip(stored) {

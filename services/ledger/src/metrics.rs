@@ -2,7 +2,7 @@
 //! served on `/metrics` by [`service::metrics::serve`] so operators see ingest health without
 //! a sidecar.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The ledger's metrics, registered in their own registry (one per server instance).
 #[derive(Debug, Clone)]
@@ -22,6 +22,10 @@ pub struct Metrics {
     pub watch_lag: Histogram,
     /// Highest change seq committed by this process.
     pub change_head: IntGauge,
+    /// Seconds the receivables book took to load at start (0 until it has).
+    pub book_load_seconds: Gauge,
+    /// Events in the receivables book when its load at start ended.
+    pub book_events: IntGauge,
 }
 
 impl Default for Metrics {
@@ -68,6 +72,16 @@ impl Metrics {
         .expect("metric");
         let change_head = IntGauge::new("ledger_change_head_seq", "Highest change seq committed")
             .expect("metric");
+        let book_load_seconds = Gauge::new(
+            "ledger_receivables_book_load_seconds",
+            "Seconds the receivables book took to load at start (0 until loaded)",
+        )
+        .expect("metric");
+        let book_events = IntGauge::new(
+            "ledger_receivables_book_events",
+            "Money events in the receivables book when its load at start ended",
+        )
+        .expect("metric");
         for c in [
             Box::new(outcomes.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(batch_size.clone()),
@@ -76,6 +90,8 @@ impl Metrics {
             Box::new(watchers.clone()),
             Box::new(watch_lag.clone()),
             Box::new(change_head.clone()),
+            Box::new(book_load_seconds.clone()),
+            Box::new(book_events.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -88,6 +104,8 @@ impl Metrics {
             watchers,
             watch_lag,
             change_head,
+            book_load_seconds,
+            book_events,
         }
     }
 

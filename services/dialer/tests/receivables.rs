@@ -415,10 +415,10 @@ fn first_in_line(a: &mut ledger_api::domain::Account, line: u32) {
 /// While a campaign runs with the accounts queued, the CRM imports a payment in full of
 /// account P's debts and a promise on account Q's: both rank first, so a dialer that did not
 /// hear of the imports would dial them first; it dials neither, and counts Q's deferral as
-/// PROMISE_PENDING, while it dials the others.
+/// PROMISE_PENDING, while it dials the others until none is left to dial now.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_or_promise_imported_mid_campaign_acts_at_once() {
-    let (db, mut ledgerd, mut crm, accounts, campaign) = stage_with("rcvfeed", 16, |a| {
+    let (db, mut ledgerd, mut crm, accounts, campaign) = stage_with("rcvfeed", 10, |a| {
         first_in_line(&mut a[0], 1);
         first_in_line(&mut a[1], 2);
     })
@@ -461,20 +461,27 @@ async fn a_payment_or_promise_imported_mid_campaign_acts_at_once() {
     ));
     import(&mut money, events).await;
 
-    // The agent works the campaign: the others are dialed, P and Q are not.
+    // The agent works the campaign until nothing is ready or in progress (the rest sleep
+    // until a recycling delay or a promise's end): every account still owed and not
+    // deferred has been tried by then, P and Q would have been first.
     let worked = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let agent = phone.work_right_party_contacts(worked.clone());
     let f = harness::figures_until(&mut campaigns, &campaign, |f| {
-        f.dials >= 3 && f.refused_by_reason.get("PROMISE_PENDING").is_some_and(|&n| n >= 1)
+        let q = f.queue.unwrap_or_default();
+        f.dials >= 2
+            && q.ready == 0
+            && q.leased == 0
+            && f.lines_in_use == 0
+            && f.refused_by_reason.get("PROMISE_PENDING").is_some_and(|&n| n >= 1)
     })
     .await;
-    assert!(f.dials >= 3, "{f:?}");
+    assert!(f.dials >= 2, "{f:?}");
     harness::stop(&mut campaigns, &campaign).await;
     agent.abort();
     // A graceful stop flushes the outbox: every attempt is in the ledger.
     assert!(d.terminate().await.success());
     let recorded = procs::outcomes(&mut crm, &campaign).await;
-    assert!(recorded.len() >= 3, "{recorded:?}");
+    assert!(recorded.len() >= 2, "{recorded:?}");
     for a in [&paid, &promised] {
         let dialed: Vec<_> = recorded
             .iter()

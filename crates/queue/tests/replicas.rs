@@ -421,9 +421,14 @@ async fn rerank<Q: CampaignQueue>(q: &Q) {
     // R0 leased, then retired; R2 moved ahead of R1; S0 ranked first but still asleep.
     let first = q.pop_lease(1, T0, TTL, "r").await.expect("pop");
     assert_eq!(first[0].account, "R0");
-    q.rerank(&[item("R0", -10.0), item("R2", 0.5), item("S0", -5.0), item("X", -9.0)])
-        .await
-        .expect("rerank");
+    q.rerank(&[
+        item("R0", -10.0),
+        item("R2", 0.5),
+        item("S0", -5.0),
+        item("X", -9.0),
+    ])
+    .await
+    .expect("rerank");
     let next = q.pop_lease(1, T0, TTL, "r").await.expect("pop");
     assert_eq!(next[0].account, "R2");
     assert!(q.complete(&first[0], Next::Retire).await.expect("complete"));
@@ -443,7 +448,10 @@ fn rerank_in_process() {
 #[test]
 fn rerank_on_redis() {
     runtime().block_on(async {
-        let q = RedisQueue::new(connect(&redis_url()).await.expect("redis"), &unique("rerank"));
+        let q = RedisQueue::new(
+            connect(&redis_url()).await.expect("redis"),
+            &unique("rerank"),
+        );
         rerank(&q).await;
         q.destroy().await.expect("destroy");
     });

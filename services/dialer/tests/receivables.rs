@@ -472,7 +472,9 @@ async fn a_payment_or_promise_imported_mid_campaign_acts_at_once() {
             && q.ready == 0
             && q.leased == 0
             && f.lines_in_use == 0
-            && f.refused_by_reason.get("PROMISE_PENDING").is_some_and(|&n| n >= 1)
+            && f.refused_by_reason
+                .get("PROMISE_PENDING")
+                .is_some_and(|&n| n >= 1)
     })
     .await;
     assert!(f.dials >= 2, "{f:?}");

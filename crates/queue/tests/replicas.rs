@@ -492,10 +492,7 @@ fn rerank_in_process() {
 #[test]
 fn rerank_on_redis() {
     runtime().block_on(async {
-        let q = RedisQueue::new(
-            connect(&redis_url()).await.expect("redis"),
-            &unique("rerank"),
-        );
+        let q = RedisQueue::new(open(&redis_url()).await, &unique("rerank"));
         rerank(&q).await;
         q.destroy().await.expect("destroy");
     });

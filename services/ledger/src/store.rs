@@ -1689,6 +1689,10 @@ impl Store {
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 ),
                 ChangeKind::Account => ChangePayload::Account(r.ref_id.clone()),
+                ChangeKind::Receivables => ChangePayload::Receivables(
+                    serde_json::from_value(de(payload_json()?)?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
             };
             out.push(Change {
                 seq: r.seq,

@@ -126,7 +126,12 @@ impl<'a> Rows<'a> {
 
     fn push(mut self, c: Column<'a>) -> Self {
         // A programming error (a column built from another list than its rows), not input.
-        assert_eq!(c.len(), self.len, "column {} of Rows", self.columns.len() + 1);
+        assert_eq!(
+            c.len(),
+            self.len,
+            "column {} of Rows",
+            self.columns.len() + 1
+        );
         self.columns.push(c);
         self
     }

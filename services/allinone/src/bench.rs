@@ -236,7 +236,11 @@ impl BenchDialer {
     /// Stops the campaign without waiting for its calls (they stay in the outbox as
     /// provisional outcomes, as after a crash), ends the softphones and shuts `dialerd`
     /// down; false if it did not within `patience`.
-    pub async fn stop(self, agents: Vec<JoinHandle<()>>, patience: Duration) -> anyhow::Result<bool> {
+    pub async fn stop(
+        self,
+        agents: Vec<JoinHandle<()>>,
+        patience: Duration,
+    ) -> anyhow::Result<bool> {
         let BenchDialer {
             server,
             mut manager,

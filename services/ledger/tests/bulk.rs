@@ -293,7 +293,12 @@ async fn concurrent_streams_feed_every_change_once_in_order(url: &str) {
         async move { record(&mut c, batch).await }
     };
     let (a, b, r, acks) = tokio::join!(stream("S1"), stream("S2"), reload, record_them);
-    assert_eq!((a.created, a.rejected), (n as u32, 0), "{:?}", a.results.first());
+    assert_eq!(
+        (a.created, a.rejected),
+        (n as u32, 0),
+        "{:?}",
+        a.results.first()
+    );
     assert_eq!((b.created, b.rejected), (n as u32, 0));
     assert_eq!((r.updated, r.rejected), (40, 0), "{r:?}");
     assert!(

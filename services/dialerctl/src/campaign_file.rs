@@ -478,11 +478,8 @@ mod tests {
 
     #[test]
     fn left_out_keys_stay_out_when_written_back() {
-        let f = parse(
-            "campaign_id = \"c\"\n[pacing]\nmode = \"power\"\n",
-            "toml",
-        )
-        .expect("minimal");
+        let f =
+            parse("campaign_id = \"c\"\n[pacing]\nmode = \"power\"\n", "toml").expect("minimal");
         assert_eq!(
             serde_json::to_string(&f).expect("json"),
             r#"{"campaign_id":"c","pacing":{"mode":"power"}}"#

@@ -101,7 +101,11 @@ pub fn sparkline(values: &[f64], max: f64, width: usize) -> String {
         .map(|i| {
             let end = ((i + 1) * values.len()).div_ceil(cells).min(values.len());
             let v = values[end - 1];
-            let share = if max > 0.0 { (v / max).clamp(0.0, 1.0) } else { 0.0 };
+            let share = if max > 0.0 {
+                (v / max).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             BARS[(share * (BARS.len() - 1) as f64).round() as usize]
         })
         .collect()

@@ -14,9 +14,13 @@
    the alerts names is registered in the code (services/, crates/), or, for alerts only,
    listed in helm/ci/expected-metrics.txt (asked for, not exported yet).
 4. Every key of values.yaml has its comment.
-5. Self-tests: a deliberately broken template, an unknown field in a Deployment and in a
+5. The image's Dockerfile (CI has no container engine to build it): hadolint clean, its final
+   stage runs as the chart's runAsUser:runAsGroup, copies the binaries the chart starts,
+   builds them from workspace packages that define them, and exposes the chart's ports.
+6. Self-tests: a deliberately broken template, an unknown field in a Deployment and in a
    ServiceMonitor, a renamed metric in the dashboard, a dashboard that is not JSON and an
-   undocumented value must each make the check fail, for that reason.
+   undocumented value and a Dockerfile running as another user must each make the check fail, for
+   that reason.
 
 Exit status 0 when everything passes; the last line says `N passed, N failed`.
 """
@@ -411,6 +415,74 @@ def check_values_set(label: str, path: Path | None, args, known, pending, chart_
     return f"{len(objs)} objects ({', '.join(kinds)}), {alerts} alerts, {loaded}"
 
 
+# ---------------------------------------------------------------- the image
+
+
+def workspace_binaries() -> dict[str, set[str]]:
+    """Package name -> its [[bin]] names, for the workspace's members."""
+    import tomllib
+    members = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["members"]
+    out: dict[str, set[str]] = {}
+    for pattern in members:
+        for manifest in ROOT.glob(f"{pattern}/Cargo.toml"):
+            doc = tomllib.loads(manifest.read_text())
+            name = doc["package"]["name"]
+            bins = {b["name"] for b in doc.get("bin", [])}
+            # Cargo's implicit targets: src/main.rs is a binary named after the package.
+            if (manifest.parent / "src" / "main.rs").is_file():
+                bins.add(name)
+            out[name] = bins
+    return out
+
+
+def check_dockerfile(path: Path) -> str:
+    """Lints the Dockerfile and checks it against the chart's defaults."""
+    lint = subprocess.run([str(BIN / "hadolint"), "--failure-threshold", "warning", str(path)],
+                          capture_output=True, text=True)
+    if lint.returncode != 0:
+        raise Failed("hadolint: " + (lint.stdout + lint.stderr).strip())
+    # Joined continuation lines, comments dropped, split into stages at FROM.
+    text = re.sub(r"\\\n", " ", path.read_text())
+    lines = [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith("#")]
+    stages: list[list[str]] = []
+    for l in lines:
+        if l.upper().startswith("FROM "):
+            stages.append([])
+        if stages:
+            stages[-1].append(l)
+    if len(stages) < 2:
+        raise Failed("Dockerfile: expected a build stage and a run stage")
+    final = stages[-1]
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    psc = values["podSecurityContext"]
+    want_user = f"{psc['runAsUser']}:{psc['runAsGroup']}"
+    users = [l.split(None, 1)[1] for l in final if l.upper().startswith("USER ")]
+    if users[-1:] != [want_user]:
+        raise Failed(f"Dockerfile: the final stage runs as {users[-1] if users else 'root'}, "
+                     f"the chart's podSecurityContext as {want_user}")
+    copied = {Path(w).name for l in final if l.upper().startswith("COPY --FROM")
+              for w in l.split()[2:-1]}
+    needed = {"ledgerd", "dialerd", values["migrations"]["command"][0]}
+    if needed - copied:
+        raise Failed("Dockerfile: the chart starts " + ", ".join(sorted(needed - copied))
+                     + " but the image does not copy it")
+    builds = [l for st in stages[:-1] for l in st if "cargo build" in l]
+    packages = {m for l in builds for m in re.findall(r"-p\s+([A-Za-z0-9_-]+)", l)}
+    ws = workspace_binaries()
+    unknown = packages - ws.keys()
+    if unknown:
+        raise Failed("Dockerfile: builds packages not in the workspace: " + ", ".join(sorted(unknown)))
+    built = set().union(*(ws[p] for p in packages)) if packages else set()
+    if copied - built:
+        raise Failed("Dockerfile: copies " + ", ".join(sorted(copied - built))
+                     + " which no package it builds defines")
+    exposed = {int(p) for l in final if l.upper().startswith("EXPOSE ") for p in l.split()[1:]}
+    ports = {values[s][k] for s in ("ledger", "dialer") for k in ("grpcPort", "metricsPort")}
+    if ports - exposed:
+        raise Failed("Dockerfile: does not EXPOSE the chart's ports " + ", ".join(map(str, sorted(ports - exposed))))
+    return f"hadolint clean; runs as {want_user}; copies {', '.join(sorted(copied))}; builds {', '.join(sorted(packages))}"
+
+
 def expect_failure(what: str, fn, because: str) -> str:
     """`fn` must fail, and for the reason `because` (a part of its message)."""
     try:
@@ -487,6 +559,12 @@ def self_tests(args, known, pending) -> list[tuple[str, callable]]:
             p.write_text("dialer:\n  config:\n    replica_claim_ttl_s: 1\n")
             check_values_set("bad setting", p, args, known, pending)
 
+    def other_user_image():
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "Dockerfile"
+            p.write_text((ROOT / "Dockerfile").read_text().replace("USER 10001:10001", "USER 10002:10002"))
+            check_dockerfile(p)
+
     binaries = [
         ("self-test: a setting dialerd refuses fails (with --binaries)",
          lambda: expect_failure("refused setting", refused_config, "replica_claim_ttl_s: must be 3 to 600")),
@@ -504,6 +582,8 @@ def self_tests(args, known, pending) -> list[tuple[str, callable]]:
          lambda: expect_failure("renamed metric", renamed_metric, "dialer_outbox_backlog")),
         ("self-test: a dashboard that is not JSON fails",
          lambda: expect_failure("not JSON", not_json, "is not JSON")),
+        ("self-test: an image running as another user than the chart's fails",
+         lambda: expect_failure("other user", other_user_image, "runs as 10002:10002")),
     ]
 
 
@@ -536,6 +616,7 @@ def main() -> int:
                        check_values_set(label, path, args, known, pending)))
     checks.append(("dashboard JSON and its metrics", lambda: "%d expressions, every metric registered in the code"
                    % check_dashboard(CHART / "dashboards" / "dialer.json", known)))
+    checks.append(("the image's Dockerfile against the chart", lambda: check_dockerfile(ROOT / "Dockerfile")))
     checks.append(("expected metrics not yet in the code", lambda: (
         "still missing: " + ", ".join(sorted(pending - known)) if pending - known else "none")))
     if not args.no_self_test:

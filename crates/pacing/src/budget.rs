@@ -161,6 +161,60 @@ impl AbandonBudget {
     }
 }
 
+/// What an [`AbandonBudget`] holds: per window, its hourly buckets (index on the
+/// controller's clock, human verdicts, drops) and their sums.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct BudgetState {
+    windows: Vec<WindowState>,
+}
+
+/// One window: (hourly buckets as (index, human verdicts, drops), human verdicts, drops).
+type WindowState = (Vec<(i64, f64, f64)>, f64, f64);
+
+impl AbandonBudget {
+    pub(crate) fn save(&self) -> BudgetState {
+        BudgetState {
+            windows: self
+                .windows
+                .iter()
+                .map(|w| (w.buckets.iter().copied().collect(), w.humans, w.drops))
+                .collect(),
+        }
+    }
+
+    /// Takes `s` over (this budget built from the same configuration), its buckets moved by
+    /// `offset` seconds onto this clock, to the nearest hour: a window on a clock of another
+    /// origin may then forget an hour's bucket up to half an hour early or late, as the
+    /// hourly buckets already do. With the same clock (offset 0) nothing moves.
+    pub(crate) fn restore(&mut self, s: &BudgetState, offset: f64) -> Result<(), String> {
+        if s.windows.len() != self.windows.len() {
+            return Err(format!(
+                "budget: {} windows, {} expected",
+                s.windows.len(),
+                self.windows.len()
+            ));
+        }
+        let shift = (offset / BUCKET_S).round();
+        if !shift.is_finite() || shift.abs() > 1e12 {
+            return Err(format!("budget: clock offset {offset} out of range"));
+        }
+        let shift = shift as i64;
+        for (w, (buckets, humans, drops)) in self.windows.iter_mut().zip(&s.windows) {
+            crate::estimators::finite(
+                "budget",
+                buckets
+                    .iter()
+                    .flat_map(|(_, h, d)| [h, d])
+                    .chain([humans, drops]),
+            )?;
+            w.buckets = buckets.iter().map(|&(b, h, d)| (b + shift, h, d)).collect();
+            w.humans = *humans;
+            w.drops = *drops;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

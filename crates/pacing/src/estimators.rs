@@ -546,6 +546,19 @@ impl FreeTable {
     }
 }
 
+/// The inputs of one build of the handle-time tables: the shift time it ran at, the range
+/// of samples (by sequence number) and the agents still busy then (censored observations).
+/// The tables are a pure function of these, so a snapshot carries them instead of the
+/// tables (120,000 numbers).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct BuildInputs {
+    now: f64,
+    from_seq: u64,
+    to_seq: u64,
+    talking: Vec<f64>,
+    wrapping: Vec<(f64, Option<f64>)>,
+}
+
 /// Talk and wrap durations, and the "free within h" forecasts built from them.
 #[derive(Debug, Clone)]
 pub struct HandleModel {
@@ -553,9 +566,15 @@ pub struct HandleModel {
     class_split_s: f64,
     min_samples: usize,
     rebuild_every_s: f64,
-    /// (time recorded, talk, wrap)
+    /// (time recorded, talk, wrap). Trimmed to `max_samples` when the tables are built (not
+    /// at each record), so the samples the last build used are still here for a snapshot to
+    /// replay it.
     samples: VecDeque<(f64, f64, f64)>,
+    /// Sequence number of `samples[0]` (samples ever dropped from the front).
+    front_seq: u64,
     max_samples: usize,
+    /// What the last build of the tables used, to rebuild them bit for bit on restore.
+    built: Option<BuildInputs>,
     /// Shift time: advances with the ticks but at most a few seconds per tick, so a night
     /// between shifts does not age yesterday's handle times (they do not depend on the hour
     /// the way answer rates do).
@@ -575,7 +594,9 @@ impl HandleModel {
             min_samples,
             rebuild_every_s: 60.0,
             samples: VecDeque::new(),
+            front_seq: 0,
             max_samples: 3000,
+            built: None,
             active: 0.0,
             last_build: f64::NEG_INFINITY,
             new_since_build: 0,
@@ -596,8 +617,10 @@ impl HandleModel {
     pub fn record(&mut self, talk: f64, wrap: f64) {
         self.samples
             .push_back((self.active, talk.max(0.0), wrap.max(0.0)));
-        if self.samples.len() > self.max_samples {
+        // Normally trimmed at the next build; a hard cap in case builds stall.
+        if self.samples.len() > 4 * self.max_samples {
             self.samples.pop_front();
+            self.front_seq += 1;
         }
         self.new_since_build += 1;
     }
@@ -624,10 +647,31 @@ impl HandleModel {
         }
         self.last_build = now;
         self.new_since_build = 0;
+        while self.samples.len() > self.max_samples {
+            self.samples.pop_front();
+            self.front_seq += 1;
+        }
+        let inputs = BuildInputs {
+            now,
+            from_seq: self.front_seq,
+            to_seq: self.front_seq + self.samples.len() as u64,
+            talking: talking.to_vec(),
+            wrapping: wrapping.to_vec(),
+        };
+        self.build(&inputs);
+        self.built = Some(inputs);
+    }
+
+    /// Builds the tables from the samples `inputs` names and its censored observations.
+    fn build(&mut self, inputs: &BuildInputs) {
+        let now = inputs.now;
+        let (talking, wrapping) = (&inputs.talking[..], &inputs.wrapping[..]);
+        let first = (inputs.from_seq - self.front_seq) as usize;
+        let last = (inputs.to_seq - self.front_seq) as usize;
         let lambda = std::f64::consts::LN_2 / self.half_life_s;
         let w = |t: f64| (-lambda * (now - t)).exp();
         let min_w = 3.0;
-        let s = &self.samples;
+        let s = self.samples.range(first..last);
         let split = self.class_split_s;
         // Wrap-up curves: after a short talk, after a long one, and over all (class 2), from
         // finished wrap-ups and agents still wrapping up (censored).
@@ -640,13 +684,13 @@ impl HandleModel {
         let mut wrap_cdf: [Vec<f64>; 3] = Default::default();
         for (k, (table, cdf)) in self.wrap.iter_mut().zip(&mut wrap_cdf).enumerate() {
             let finished_weight: f64 = s
-                .iter()
+                .clone()
                 .filter(|x| class(Some(x.1), k))
                 .map(|&(t, _, _)| w(t))
                 .sum();
             let curve = Survival::estimate(
                 WRAP_SPAN + MAX_H + 1,
-                s.iter()
+                s.clone()
                     .filter(|x| class(Some(x.1), k))
                     .map(|&(t, _, wr)| (wr, w(t))),
                 wrapping
@@ -677,7 +721,7 @@ impl HandleModel {
         // whose talk is over) and agents still talking (censored).
         let talk = Survival::estimate(
             TALK_SPAN + MAX_H + 1,
-            s.iter().map(|&(t, tk, _)| (tk, w(t))).chain(
+            s.clone().map(|&(t, tk, _)| (tk, w(t))).chain(
                 wrapping
                     .iter()
                     .filter_map(|&(_, tk)| tk.map(|tk| (tk, 1.0))),
@@ -765,6 +809,204 @@ impl AgentTracker {
     /// Talk length before the current wrap of seat `i`, if seen.
     pub fn talk_before_wrap(&self, i: usize) -> Option<f64> {
         self.last_talk.get(i).copied().flatten()
+    }
+}
+
+// ---------------------------------------------------------------- snapshots (see `state`)
+
+/// Refuses a snapshot holding a number that is not finite.
+pub(crate) fn finite<'a>(what: &str, xs: impl IntoIterator<Item = &'a f64>) -> Result<(), String> {
+    match xs.into_iter().find(|x| !x.is_finite()) {
+        Some(x) => Err(format!("{what}: {x} is not a finite number")),
+        None => Ok(()),
+    }
+}
+
+/// What an [`AttemptModel`] has learned; times on the controller's clock.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct AttemptState {
+    /// Attempts not folded in yet: (estimated dial time, class, ring s), in the heap's own
+    /// order (rebuilding the heap from it keeps that order, ties included).
+    pending: Vec<(f64, u8, f64)>,
+    last_advance: Option<f64>,
+    weight: [f64; 4],
+    /// Ring-time histograms (live, machine, failure): bin weights and total.
+    ring: Vec<(Vec<f64>, f64)>,
+}
+
+impl AttemptModel {
+    pub(crate) fn save(&self) -> AttemptState {
+        AttemptState {
+            pending: self
+                .pending
+                .iter()
+                .map(|Reverse(p)| (p.dialed, p.class as u8, p.ring_s))
+                .collect(),
+            last_advance: self.last_advance,
+            weight: self.weight,
+            ring: self.ring.iter().map(|h| (h.w.to_vec(), h.total)).collect(),
+        }
+    }
+
+    /// Takes `s` over (this model built from the same configuration), its times moved by
+    /// `offset` onto this clock.
+    pub(crate) fn restore(&mut self, s: &AttemptState, offset: f64) -> Result<(), String> {
+        finite("attempt weights", &s.weight)?;
+        finite("last_advance", s.last_advance.iter())?;
+        if s.ring.len() != 3 || s.ring.iter().any(|(w, _)| w.len() != RING_BINS) {
+            return Err(format!("ring histograms: 3 of {RING_BINS} bins expected"));
+        }
+        let mut pending = Vec::with_capacity(s.pending.len());
+        for &(dialed, class, ring_s) in &s.pending {
+            finite("pending attempt", [dialed, ring_s].iter())?;
+            let class = match class {
+                0 => Class::Live,
+                1 => Class::Machine,
+                2 => Class::Fail,
+                3 => Class::NoAnswer,
+                c => return Err(format!("pending attempt of unknown class {c}")),
+            };
+            pending.push(Reverse(Pending {
+                dialed: dialed + offset,
+                class,
+                ring_s,
+            }));
+        }
+        for (h, (w, total)) in self.ring.iter_mut().zip(&s.ring) {
+            finite("ring histogram", w.iter().chain([total]))?;
+            h.w.copy_from_slice(w);
+            h.total = *total;
+            h.dirty = true;
+            h.refresh();
+        }
+        self.pending = BinaryHeap::from(pending);
+        self.last_advance = s.last_advance.map(|t| t + offset);
+        self.weight = s.weight;
+        Ok(())
+    }
+}
+
+/// What a [`Calibration`] has learned: realised and predicted drops.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct CalibrationState {
+    real: f64,
+    predicted: f64,
+}
+
+impl Calibration {
+    pub(crate) fn save(&self) -> CalibrationState {
+        CalibrationState {
+            real: self.real,
+            predicted: self.predicted,
+        }
+    }
+
+    pub(crate) fn restore(&mut self, s: &CalibrationState) -> Result<(), String> {
+        finite("calibration", [s.real, s.predicted].iter())?;
+        self.real = s.real;
+        self.predicted = s.predicted;
+        Ok(())
+    }
+}
+
+/// What a [`HandleModel`] has learned. Its times are its own shift time, which travels with
+/// it, so nothing is moved on restore.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct HandleState {
+    samples: Vec<(f64, f64, f64)>,
+    front_seq: u64,
+    active: f64,
+    last_build: Option<f64>,
+    new_since_build: usize,
+    built: Option<BuildInputs>,
+}
+
+impl HandleModel {
+    pub(crate) fn save(&self) -> HandleState {
+        HandleState {
+            samples: self.samples.iter().copied().collect(),
+            front_seq: self.front_seq,
+            active: self.active,
+            last_build: self.last_build.is_finite().then_some(self.last_build),
+            new_since_build: self.new_since_build,
+            built: self.built.clone(),
+        }
+    }
+
+    /// Takes `s` over and rebuilds the tables its last build made. If those samples are no
+    /// longer held (the hard cap dropped them), the tables wait for the next build: until
+    /// then busy agents are not counted as supply (the cautious side).
+    pub(crate) fn restore(&mut self, s: &HandleState) -> Result<(), String> {
+        finite(
+            "handle samples",
+            s.samples.iter().flat_map(|(a, b, c)| [a, b, c]),
+        )?;
+        finite("handle clock", [s.active].iter().chain(s.last_build.iter()))?;
+        self.samples = s.samples.iter().copied().collect();
+        self.front_seq = s.front_seq;
+        self.active = s.active;
+        self.last_build = s.last_build.unwrap_or(f64::NEG_INFINITY);
+        self.new_since_build = s.new_since_build;
+        self.built = None;
+        if let Some(b) = &s.built {
+            finite(
+                "handle build",
+                [b.now].iter().chain(&b.talking).chain(
+                    b.wrapping
+                        .iter()
+                        .flat_map(|(w, t)| std::iter::once(w).chain(t)),
+                ),
+            )?;
+            let end = s.front_seq + s.samples.len() as u64;
+            if s.front_seq <= b.from_seq && b.from_seq <= b.to_seq && b.to_seq <= end {
+                self.build(b);
+                self.built = Some(b.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an [`AgentTracker`] has seen: the previous tick's agents (times on the controller's
+/// clock) and the talk before each seat's wrap-up.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct TrackerState {
+    prev_t: Option<f64>,
+    prev: Vec<Agent>,
+    last_talk: Vec<Option<f64>>,
+}
+
+impl AgentTracker {
+    pub(crate) fn save(&self) -> TrackerState {
+        TrackerState {
+            prev_t: self.prev_t,
+            prev: self.prev.clone(),
+            last_talk: self.last_talk.clone(),
+        }
+    }
+
+    pub(crate) fn restore(&mut self, s: &TrackerState, offset: f64) -> Result<(), String> {
+        finite(
+            "agent tracker",
+            s.prev_t
+                .iter()
+                .chain(s.prev.iter().map(|a| &a.since))
+                .chain(s.last_talk.iter().flatten()),
+        )?;
+        if s.last_talk.len() != s.prev.len() {
+            return Err("agent tracker: one talk per seat expected".into());
+        }
+        self.prev_t = s.prev_t.map(|t| t + offset);
+        self.prev = s
+            .prev
+            .iter()
+            .map(|a| Agent {
+                state: a.state,
+                since: a.since + offset,
+            })
+            .collect();
+        self.last_talk = s.last_talk.clone();
+        Ok(())
     }
 }
 

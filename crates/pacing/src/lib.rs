@@ -28,6 +28,7 @@
 //! - [`budget`]: rolling abandonment accounting (how many abandons the 3 % still allows).
 //! - [`predictive`]: the model-based pacer built on both.
 //! - [`baselines`]: preview, progressive, power and VICIdial-style adaptive, for comparison.
+//! - [`state`]: snapshots of what a controller learned, to resume it in another process.
 //! - [`protocol`]: the JSON-lines controller session of `dialerctl pacing-agent`, without
 //!   the I/O.
 //! - `stats`: the small numeric helpers they share (private).
@@ -39,11 +40,13 @@ pub mod budget;
 pub mod estimators;
 pub mod predictive;
 pub mod protocol;
+pub mod state;
 mod stats;
 
 use serde::{Deserialize, Serialize};
 
 pub use predictive::{Predictive, PredictiveConfig};
+pub use state::{PacingState, STATE_VERSION, StateError};
 
 /// State of one agent seat as the agent service reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +258,26 @@ pub enum PacingError {
 pub trait Controller: std::fmt::Debug + Send {
     /// Decides for this tick. Implementations never return more than `line_room`.
     fn tick(&mut self, tick: &Tick) -> Result<Decision, PacingError>;
+
+    /// What the controller has learned as of its last tick, to resume it elsewhere (see
+    /// [`state`]); `None` for pacers that learn nothing, or before the first tick.
+    fn snapshot(&self) -> Option<PacingState> {
+        None
+    }
+
+    /// Takes over what `state` holds; `at` is this controller's clock reading of the
+    /// snapshot's instant ([`PacingState::at`] on the clock that made it). On an error the
+    /// controller is left as it was.
+    fn restore(&mut self, state: &PacingState, at: f64) -> Result<(), StateError> {
+        let _ = (state, at);
+        Err(StateError::NotSupported)
+    }
+
+    /// The share of dials the controller expects to need an agent (its learned answer rate,
+    /// or its prior before data); `None` for pacers that estimate none.
+    fn estimated_answer_rate(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Rejects non-finite and backwards time; shared by every controller.

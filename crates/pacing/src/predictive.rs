@@ -42,8 +42,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::budget::AbandonBudget;
 use crate::estimators::{AgentTracker, AttemptModel, Calibration, HandleModel, MAX_H};
+use crate::state::{Learned, PredictiveState, same_config};
 use crate::stats::phi;
-use crate::{AgentState, Clock, Config, Controller, Decision, Outcome, PacingError, Phase, Tick};
+use crate::{
+    AgentState, Clock, Config, Controller, Decision, Outcome, PacingError, PacingState, Phase,
+    STATE_VERSION, StateError, Tick,
+};
 
 /// The tunable parameters of the predictive pacer. `Default` is the frozen configuration
 /// the benchmark in `docs/pacing.md` was run with.
@@ -400,7 +404,76 @@ impl Predictive {
     }
 }
 
+impl Predictive {
+    fn save(&self) -> Option<PacingState> {
+        let at = self.clock.last?;
+        Some(PacingState {
+            version: STATE_VERSION,
+            at,
+            learned: Learned::Predictive(Box::new(PredictiveState {
+                cfg: self.cfg.clone(),
+                p: self.p.clone(),
+                attempts: self.attempts.save(),
+                handle: self.handle.save(),
+                tracker: self.tracker.save(),
+                budget: self.budget.save(),
+                calibration: self.calibration.save(),
+                ln_theta: self.ln_theta,
+                last_active_t: self.last_active_t,
+            })),
+        })
+    }
+
+    /// A controller of this configuration holding `state`, its times moved onto the clock
+    /// that reads `at` at the snapshot instant.
+    fn restored(&self, state: &PacingState, at: f64) -> Result<Predictive, StateError> {
+        let Learned::Predictive(s) = &state.learned;
+        if !state_config_matches(&self.cfg, &self.p, s) {
+            return Err(StateError::ConfigChanged);
+        }
+        let corrupt = StateError::Corrupt;
+        crate::estimators::finite("snapshot instant", [state.at, at].iter()).map_err(corrupt)?;
+        let offset = at - state.at;
+        let mut fresh = Predictive::new(self.cfg.clone(), self.p.clone())
+            .map_err(|e| corrupt(e.to_string()))?;
+        fresh
+            .attempts
+            .restore(&s.attempts, offset)
+            .map_err(corrupt)?;
+        fresh.handle.restore(&s.handle).map_err(corrupt)?;
+        fresh.tracker.restore(&s.tracker, offset).map_err(corrupt)?;
+        fresh.budget.restore(&s.budget, offset).map_err(corrupt)?;
+        fresh.calibration.restore(&s.calibration).map_err(corrupt)?;
+        let (lo, hi) = (self.p.theta_min.ln(), self.p.theta_max.ln());
+        if !(s.ln_theta >= lo && s.ln_theta <= hi) {
+            return Err(corrupt(format!("price {} out of bounds", s.ln_theta)));
+        }
+        crate::estimators::finite("last_active_t", s.last_active_t.iter()).map_err(corrupt)?;
+        fresh.ln_theta = s.ln_theta;
+        fresh.last_active_t = s.last_active_t.map(|t| t + offset);
+        fresh.clock = Clock { last: Some(at) };
+        Ok(fresh)
+    }
+}
+
+fn state_config_matches(cfg: &Config, p: &PredictiveConfig, s: &PredictiveState) -> bool {
+    same_config(cfg, &s.cfg) && *p == s.p
+}
+
 impl Controller for Predictive {
+    fn snapshot(&self) -> Option<PacingState> {
+        self.save()
+    }
+
+    fn restore(&mut self, state: &PacingState, at: f64) -> Result<(), StateError> {
+        *self = self.restored(state, at)?;
+        Ok(())
+    }
+
+    fn estimated_answer_rate(&self) -> Option<f64> {
+        Some(self.attempts.p_live())
+    }
+
     fn tick(&mut self, tick: &Tick) -> Result<Decision, PacingError> {
         let dt = self.clock.advance(tick.t)?;
         self.learn(tick, dt);

@@ -10,11 +10,19 @@
 //! Keys of an account's counters: `debt:KEY` and `phone:NUMBER` (ZSET attempt id -> instant),
 //! and `keys` (SET of those counter keys, so a rebuild finds every one of them and can name
 //! them all to its script, as Redis Cluster requires).
+//!
+//! Every script and pipeline here names keys of one tag only (one campaign's or one
+//! account's), so each runs on the one node that owns the slot: [`RedisConn`] is either a
+//! single server's connection or a Redis Cluster's, chosen by the URL ([`RedisTarget`]), and
+//! the stores do not know which. The cluster client routes a script by its first key and a
+//! pipeline by its keys (refusing one that spans slots), follows MOVED/ASK while slots
+//! migrate, and loads scripts on every master.
 
 use std::sync::LazyLock;
 
-use redis::aio::MultiplexedConnection;
-use redis::{Script, Value};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
 use crate::reservation::{
     AttemptBook, Counters, KEEP_MS, PastAttempt, Reservation, ReserveOutcome, check_settled,
@@ -261,10 +269,149 @@ return 1
 /// created a new counter of the account in between).
 const REBUILD_TRIES: usize = 5;
 
+/// Where the Redis stores live, from a URL: `redis://` or `rediss://` is one server (as
+/// before); `redis+cluster://` or `rediss+cluster://` is a Redis Cluster, the host list
+/// (`host:port,host:port,...`, at least one) being its seed nodes: the client asks them for
+/// the slot map and finds every other node from it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// The server's URL.
+    Single(String),
+    /// One `redis://` (or `rediss://`) URL per seed node, each with the URL's credentials.
+    Cluster(Vec<String>),
+}
+
+impl std::fmt::Debug for RedisTarget {
+    // URLs may carry a password: only the shape is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RedisTarget::Single(_) => f.write_str("Single(..)"),
+            RedisTarget::Cluster(seeds) => write!(f, "Cluster({} seeds)", seeds.len()),
+        }
+    }
+}
+
+impl RedisTarget {
+    /// Parses a store URL. A cluster URL may carry `user:password@` (applied to every node)
+    /// and a query (passed on to every node), but no database other than 0: a cluster has
+    /// only that one.
+    pub fn parse(url: &str) -> Result<RedisTarget, QueueError> {
+        let invalid = |problem| QueueError::Invalid {
+            field: "redis_url",
+            problem,
+        };
+        if url.starts_with("redis://") || url.starts_with("rediss://") {
+            return Ok(RedisTarget::Single(url.to_string()));
+        }
+        let (scheme, rest) = if let Some(rest) = url.strip_prefix("redis+cluster://") {
+            ("redis", rest)
+        } else if let Some(rest) = url.strip_prefix("rediss+cluster://") {
+            ("rediss", rest)
+        } else {
+            return Err(invalid(
+                "want redis://, rediss:// (one server), redis+cluster:// or rediss+cluster:// (seed nodes of a Redis Cluster)",
+            ));
+        };
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let (authority, path) = match rest.split_once('/') {
+            Some((a, p)) => (a, p),
+            None => (rest, ""),
+        };
+        if !(path.is_empty() || path == "0") {
+            return Err(invalid("a Redis Cluster has only database 0"));
+        }
+        // Hosts never hold '@'; a password's is percent-encoded, as in any URL.
+        let (userinfo, hosts) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let seeds: Vec<String> = hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(|h| {
+                let mut seed = format!("{scheme}://");
+                if let Some(u) = userinfo {
+                    seed.push_str(u);
+                    seed.push('@');
+                }
+                seed.push_str(h);
+                if let Some(q) = query {
+                    seed.push_str("/?");
+                    seed.push_str(q);
+                }
+                seed
+            })
+            .collect();
+        if seeds.is_empty() {
+            return Err(invalid("a Redis Cluster URL needs at least one host:port"));
+        }
+        Ok(RedisTarget::Cluster(seeds))
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, RedisTarget::Cluster(_))
+    }
+}
+
+/// A connection to one Redis server or to a Redis Cluster: cheap to clone (both multiplex
+/// one set of sockets), shared by every queue and the attempt book of a replica.
+#[derive(Clone)]
+pub enum RedisConn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for RedisConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RedisConn::Single(_) => "RedisConn::Single",
+            RedisConn::Cluster(_) => "RedisConn::Cluster",
+        })
+    }
+}
+
+impl RedisConn {
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, RedisConn::Cluster(_))
+    }
+}
+
+impl ConnectionLike for RedisConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            RedisConn::Single(c) => c.req_packed_command(cmd),
+            RedisConn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            RedisConn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            RedisConn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            RedisConn::Single(c) => c.get_db(),
+            RedisConn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// One campaign's queue on Redis.
 #[derive(Clone)]
 pub struct RedisQueue {
-    conn: MultiplexedConnection,
+    conn: RedisConn,
     keys: [String; 6],
     alive: String,
     /// `q:{c:CAMPAIGN}:fence`: the highest campaign-lease token a leasing call carried.
@@ -284,10 +431,32 @@ impl std::fmt::Debug for RedisQueue {
     }
 }
 
-/// Opens a multiplexed connection (cheap to clone, shared by every queue of a replica).
-pub async fn connect(url: &str) -> Result<MultiplexedConnection, QueueError> {
-    let client = redis::Client::open(url)?;
-    Ok(client.get_multiplexed_async_connection().await?)
+/// Connects to the server or cluster `url` names ([`RedisTarget::parse`]).
+pub async fn connect(url: &str) -> Result<RedisConn, QueueError> {
+    connect_to(&RedisTarget::parse(url)?).await
+}
+
+/// Connects to `target`: a multiplexed connection to one server, or a cluster connection
+/// that reads the slot map from the first seed that answers.
+pub async fn connect_to(target: &RedisTarget) -> Result<RedisConn, QueueError> {
+    Ok(match target {
+        RedisTarget::Single(url) => RedisConn::Single(
+            redis::Client::open(url.as_str())?
+                .get_multiplexed_async_connection()
+                .await?,
+        ),
+        RedisTarget::Cluster(seeds) => RedisConn::Cluster(
+            redis::cluster::ClusterClient::new(seeds.iter().map(String::as_str))?
+                .get_async_connection()
+                .await?,
+        ),
+    })
+}
+
+/// The key `name` (`ready`, `sleep`, `lease`, `rank`, `owner`, `seq`, `alive`, `fence`) of
+/// `campaign`'s queue: all under the campaign's hash tag, so one slot holds the campaign.
+pub fn queue_key(campaign: &str, name: &str) -> String {
+    format!("q:{{c:{campaign}}}:{name}")
 }
 
 fn rank_arg(rank: f64) -> String {
@@ -296,8 +465,8 @@ fn rank_arg(rank: f64) -> String {
 }
 
 impl RedisQueue {
-    pub fn new(conn: MultiplexedConnection, campaign: &str) -> RedisQueue {
-        let k = |name: &str| format!("q:{{c:{campaign}}}:{name}");
+    pub fn new(conn: RedisConn, campaign: &str) -> RedisQueue {
+        let k = |name: &str| queue_key(campaign, name);
         RedisQueue {
             conn,
             keys: [
@@ -318,7 +487,7 @@ impl RedisQueue {
     /// token `fence` reads: the scripts refuse a token below the highest one seen for the
     /// campaign ([`QueueError::Fenced`]), so a replica that lost the campaign to another
     /// cannot lease its accounts any more. The fence key shares the campaign's hash tag.
-    pub fn fenced(conn: MultiplexedConnection, campaign: &str, fence: Fence) -> RedisQueue {
+    pub fn fenced(conn: RedisConn, campaign: &str, fence: Fence) -> RedisQueue {
         RedisQueue {
             fence: Some(fence),
             ..RedisQueue::new(conn, campaign)
@@ -540,7 +709,7 @@ fn position(keys: &mut Vec<String>, key: String) -> usize {
 /// Attempt counters on Redis.
 #[derive(Clone)]
 pub struct RedisAttemptBook {
-    conn: MultiplexedConnection,
+    conn: RedisConn,
 }
 
 impl std::fmt::Debug for RedisAttemptBook {
@@ -550,7 +719,7 @@ impl std::fmt::Debug for RedisAttemptBook {
 }
 
 impl RedisAttemptBook {
-    pub fn new(conn: MultiplexedConnection) -> RedisAttemptBook {
+    pub fn new(conn: RedisConn) -> RedisAttemptBook {
         RedisAttemptBook { conn }
     }
 }
@@ -695,5 +864,58 @@ impl AttemptBook for RedisAttemptBook {
             .filter(|(_, s)| !s.is_empty())
             .map(|(k, s)| (k, s.into_iter().map(|(m, at)| (m, at as Millis)).collect()))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_server_urls_are_kept_as_they_are() {
+        for url in [
+            "redis://127.0.0.1:6379",
+            "rediss://u:p@redis.example:6380/2",
+        ] {
+            assert_eq!(
+                RedisTarget::parse(url).expect("url"),
+                RedisTarget::Single(url.to_string())
+            );
+        }
+    }
+
+    #[test]
+    fn cluster_urls_name_their_seed_nodes() {
+        assert_eq!(
+            RedisTarget::parse("redis+cluster://10.0.0.1:7001,10.0.0.2:7002").expect("url"),
+            RedisTarget::Cluster(vec![
+                "redis://10.0.0.1:7001".into(),
+                "redis://10.0.0.2:7002".into()
+            ])
+        );
+        // Credentials and the query go to every seed.
+        assert_eq!(
+            RedisTarget::parse("rediss+cluster://dialer:s%40cret@a:6379,b:6379/0?protocol=resp3")
+                .expect("url"),
+            RedisTarget::Cluster(vec![
+                "rediss://dialer:s%40cret@a:6379/?protocol=resp3".into(),
+                "rediss://dialer:s%40cret@b:6379/?protocol=resp3".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn bad_urls_name_the_setting() {
+        for url in [
+            "http://x",
+            "redis+cluster://",
+            "redis+cluster://a:1/3",
+            "cluster://a:1",
+        ] {
+            match RedisTarget::parse(url) {
+                Err(QueueError::Invalid { field, .. }) => assert_eq!(field, "redis_url", "{url}"),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
     }
 }

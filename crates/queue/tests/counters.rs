@@ -1,4 +1,5 @@
-//! Counters that cannot drift, on the in-process store and on the real Redis (`REDIS_URL`):
+//! Counters that cannot drift, on the in-process store, on the real Redis (`REDIS_URL`) and on
+//! the local Redis Cluster (`REDIS_CLUSTER_URL`, accounts spread over its three masters):
 //! a settled attempt stays only under the debts its final outcome is attributed to
 //! (US-REGF-10, -11); a rebuild makes an account's counters exactly the attempts it is given
 //! (stale members removed, even from counters the history no longer names, members younger
@@ -6,12 +7,14 @@
 //! rebuilding the counters from the attempts that happened changes nothing, on the live
 //! counters as on wiped ones.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use queue::memory::MemoryAttemptBook;
-use queue::redis_store::{RedisAttemptBook, connect};
+use queue::redis_store::RedisAttemptBook;
 use queue::reservation::{Counters, PastAttempt, account_prefix, index_key};
 use queue::{AttemptBook, Millis, Reservation, ReserveOutcome};
 
@@ -19,9 +22,7 @@ const T0: Millis = 1_784_000_000_000; // 2026-07-14
 const MINUTE: Millis = 60_000;
 const DAY: Millis = 86_400_000;
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
-}
+use support::{cluster_url, open, redis_url};
 
 /// An account name no other test run uses (Redis keeps counters between runs).
 fn unique(name: &str) -> String {
@@ -249,12 +250,12 @@ fn settle_in_process() {
 
 #[test]
 fn settle_on_redis() {
-    runtime().block_on(async {
-        settle(&RedisAttemptBook::new(
-            connect(&redis_url()).await.expect("redis"),
-        ))
-        .await;
-    });
+    runtime().block_on(async { settle(&RedisAttemptBook::new(open(&redis_url()).await)).await });
+}
+
+#[test]
+fn settle_on_redis_cluster() {
+    runtime().block_on(async { settle(&RedisAttemptBook::new(open(&cluster_url()).await)).await });
 }
 
 #[test]
@@ -264,20 +265,30 @@ fn exact_rebuild_in_process() {
 
 #[test]
 fn exact_rebuild_on_redis() {
-    runtime().block_on(async {
-        rebuild(&RedisAttemptBook::new(
-            connect(&redis_url()).await.expect("redis"),
-        ))
-        .await;
-    });
+    runtime().block_on(async { rebuild(&RedisAttemptBook::new(open(&redis_url()).await)).await });
+}
+
+#[test]
+fn exact_rebuild_on_redis_cluster() {
+    runtime().block_on(async { rebuild(&RedisAttemptBook::new(open(&cluster_url()).await)).await });
+}
+
+#[test]
+fn the_index_names_every_counter_on_redis() {
+    the_index_names_every_counter(&redis_url());
+}
+
+/// On a cluster the index (SMEMBERS, no KEYS scan) finds the counters on the account's node.
+#[test]
+fn the_index_names_every_counter_on_redis_cluster() {
+    the_index_names_every_counter(&cluster_url());
 }
 
 /// On Redis, the index lists every counter of the account: a counter created by a
 /// reservation the rebuild's caller knows nothing about is found and emptied.
-#[test]
-fn the_index_names_every_counter_on_redis() {
+fn the_index_names_every_counter(url: &str) {
     runtime().block_on(async {
-        let conn = connect(&redis_url()).await.expect("redis");
+        let conn = open(url).await;
         let book = RedisAttemptBook::new(conn.clone());
         let acct = unique("index");
         reserved(&book, &reservation(&acct, "x", &["q"], "+14045550100", T0)).await;
@@ -361,7 +372,8 @@ const PHONES: [&str; 2] = ["+14045550134", "+14045550199"];
 /// Plays the dials on `book`, then checks: the counters hold exactly what happened (plus the
 /// lost reservations); a rebuild from what happened removes only the lost ones; a second
 /// rebuild changes nothing; after a wipe, a rebuild gives the same counters.
-async fn play<B: AttemptBook>(book: &B, wipe: impl AsyncFnOnce(&str), dials: &[Dial]) {
+/// Returns the account it played on.
+async fn play<B: AttemptBook>(book: &B, wipe: impl AsyncFnOnce(&str), dials: &[Dial]) -> String {
     let acct = unique("prop");
     let mut now = T0;
     let mut truth: Vec<PastAttempt> = Vec::new();
@@ -423,6 +435,7 @@ async fn play<B: AttemptBook>(book: &B, wipe: impl AsyncFnOnce(&str), dials: &[D
         exact,
         "rebuilt after a wipe"
     );
+    acct
 }
 
 fn run_property(cases: u32, case: impl Fn(Vec<Dial>)) {
@@ -457,12 +470,28 @@ fn rebuilding_what_happened_changes_nothing_in_process() {
 
 #[test]
 fn rebuilding_what_happened_changes_nothing_on_redis() {
+    rebuilding_what_happened_changes_nothing_at(&redis_url());
+}
+
+#[test]
+fn rebuilding_what_happened_changes_nothing_on_redis_cluster() {
+    let accounts = rebuilding_what_happened_changes_nothing_at(&cluster_url());
+    runtime().block_on(async {
+        let conn = open(&cluster_url()).await;
+        let keys: Vec<String> = accounts.iter().map(|a| index_key(a)).collect();
+        support::assert_spread(&conn, "the played accounts", &keys).await;
+    });
+}
+
+/// Runs the property on the store at `url`; returns the accounts it played on.
+fn rebuilding_what_happened_changes_nothing_at(url: &str) -> Vec<String> {
     let rt = runtime();
-    let conn = rt.block_on(connect(&redis_url())).expect("redis");
+    let conn = rt.block_on(open(url));
+    let played = std::sync::Mutex::new(Vec::new());
     run_property(64, |dials| {
         let book = RedisAttemptBook::new(conn.clone());
         let conn = conn.clone();
-        rt.block_on(play(
+        let acct = rt.block_on(play(
             &book,
             async move |acct: &str| {
                 // What a FLUSHDB does to this account: every key gone.
@@ -481,5 +510,7 @@ fn rebuilding_what_happened_changes_nothing_on_redis() {
             },
             &dials,
         ));
+        played.lock().expect("played").push(acct);
     });
+    played.into_inner().expect("played")
 }

@@ -1,23 +1,24 @@
-//! Several dialer replicas sharing one campaign, against the in-process store and against
-//! the real Redis on 127.0.0.1:6379 (`REDIS_URL`): every account dialed exactly once, no
+//! Several dialer replicas sharing one campaign, against the in-process store, the real
+//! Redis on 127.0.0.1:6379 (`REDIS_URL`) and the local Redis Cluster (`REDIS_CLUSTER_URL`,
+//! three masters started by scripts/services-up): every account dialed exactly once, no
 //! Reg F limit exceeded across replicas, and a replica killed mid-lease loses no account.
 //! Each replica is an OS thread with its own tokio runtime and its own Redis connection.
+
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use queue::memory::{MemoryAttemptBook, MemoryQueue};
-use queue::redis_store::{RedisAttemptBook, RedisQueue, connect};
+use queue::redis_store::{RedisAttemptBook, RedisQueue, RedisTarget, queue_key};
+use queue::reservation::index_key;
 use queue::{
     AttemptBook, CampaignQueue, Lease, Millis, Next, QueueItem, Reservation, ReserveOutcome,
 };
+use support::{cluster_url, open, redis_url};
 
 const T0: Millis = 1_784_000_000_000; // 2026-07-14
 const TTL: Millis = 60_000;
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
-}
 
 /// A campaign name no other test run uses.
 fn unique(name: &str) -> String {
@@ -67,8 +68,8 @@ where
                     .iter()
                     .map(|_| Handle::Memory(q.clone(), b.clone()))
                     .collect(),
-                Store::Redis(_) => {
-                    let conn = connect(&redis_url()).await.expect("redis");
+                Store::Redis(url) => {
+                    let conn = open(url).await;
                     campaigns
                         .iter()
                         .map(|c| {
@@ -122,7 +123,7 @@ async fn load(store: &Store, campaign: &str, accounts: usize) {
     match store {
         Store::Memory(q, _) => q.push(&items(accounts)).await.expect("push"),
         Store::Redis(url) => {
-            let q = RedisQueue::new(connect(url).await.expect("redis"), campaign);
+            let q = RedisQueue::new(open(url).await, campaign);
             q.push(&items(accounts)).await.expect("push");
         }
     }
@@ -130,7 +131,7 @@ async fn load(store: &Store, campaign: &str, accounts: usize) {
 
 async fn destroy(store: &Store, campaign: &str) {
     if let Store::Redis(url) = store {
-        let q = RedisQueue::new(connect(url).await.expect("redis"), campaign);
+        let q = RedisQueue::new(open(url).await, campaign);
         q.destroy().await.expect("destroy");
     }
 }
@@ -195,6 +196,11 @@ fn three_replicas_dial_each_of_100k_accounts_once_on_redis() {
 }
 
 #[test]
+fn three_replicas_dial_each_of_100k_accounts_once_on_redis_cluster() {
+    drain(Store::Redis(cluster_url()), 100_000, 0);
+}
+
+#[test]
 fn a_replica_killed_mid_lease_loses_no_account_in_process() {
     drain(Store::Memory(Arc::default(), Arc::default()), 5_000, 500);
 }
@@ -204,17 +210,41 @@ fn a_replica_killed_mid_lease_loses_no_account_on_redis() {
     drain(Store::Redis(redis_url()), 5_000, 500);
 }
 
+#[test]
+fn a_replica_killed_mid_lease_loses_no_account_on_redis_cluster() {
+    drain(Store::Redis(cluster_url()), 5_000, 500);
+}
+
 /// Two campaigns hold the same accounts (the same debts); three replicas work both and keep
 /// recycling every account. The reservation alone must keep each debt at 7 attempts.
 fn seven_in_seven_across_replicas(store: Store) {
     const ACCOUNTS: usize = 300;
-    let campaigns = vec![unique("regf-a"), unique("regf-b")];
+    let book_prefix = unique("acct");
+    let campaigns = match &store {
+        // On a cluster, the two campaigns on two different nodes, and the accounts' counters
+        // over several: scripts of one campaign or one account, never crossing slots.
+        Store::Redis(url) if RedisTarget::parse(url).expect("url").is_cluster() => runtime()
+            .block_on(async {
+                let conn = open(url).await;
+                let campaigns = support::names_on_distinct_nodes(&conn, &unique("regf"), 2, |c| {
+                    queue_key(c, "ready")
+                })
+                .await;
+                let mut keys: Vec<String> = (0..ACCOUNTS)
+                    .map(|i| index_key(&format!("{book_prefix}-{i}")))
+                    .collect();
+                support::assert_spread(&conn, "accounts' counters", &keys).await;
+                keys = campaigns.iter().map(|c| queue_key(c, "ready")).collect();
+                support::assert_spread(&conn, "campaigns' queues", &keys).await;
+                campaigns
+            }),
+        _ => vec![unique("regf-a"), unique("regf-b")],
+    };
     for c in &campaigns {
         runtime().block_on(load(&store, c, ACCOUNTS));
     }
     let reserved: Arc<Vec<AtomicU32>> =
         Arc::new((0..ACCOUNTS).map(|_| AtomicU32::new(0)).collect());
-    let book_prefix = unique("acct");
     let workers: Vec<_> = (0..3)
         .map(|r| {
             let reserved = reserved.clone();
@@ -286,6 +316,11 @@ fn reservation_keeps_seven_in_seven_across_replicas_on_redis() {
     seven_in_seven_across_replicas(Store::Redis(redis_url()));
 }
 
+#[test]
+fn reservation_keeps_seven_in_seven_across_replicas_on_redis_cluster() {
+    seven_in_seven_across_replicas(Store::Redis(cluster_url()));
+}
+
 /// Deferred accounts sleep until their instant and wake on their own; stale leases cannot
 /// complete; a removed account is gone at once.
 async fn lifecycle<Q: CampaignQueue>(q: &Q) {
@@ -326,13 +361,22 @@ fn lifecycle_in_process() {
     runtime().block_on(lifecycle(&MemoryQueue::new()));
 }
 
-#[test]
-fn lifecycle_on_redis() {
+fn lifecycle_at(url: &str) {
     runtime().block_on(async {
-        let q = RedisQueue::new(connect(&redis_url()).await.expect("redis"), &unique("life"));
+        let q = RedisQueue::new(open(url).await, &unique("life"));
         lifecycle(&q).await;
         q.destroy().await.expect("destroy");
     });
+}
+
+#[test]
+fn lifecycle_on_redis() {
+    lifecycle_at(&redis_url());
+}
+
+#[test]
+fn lifecycle_on_redis_cluster() {
+    lifecycle_at(&cluster_url());
 }
 
 /// Counters rebuilt from the ledger's history refuse the 8th attempt at once.
@@ -397,10 +441,10 @@ fn counters_rebuilt_from_history_in_process() {
 
 #[test]
 fn counters_rebuilt_from_history_on_redis() {
-    runtime().block_on(async {
-        rebuild(&RedisAttemptBook::new(
-            connect(&redis_url()).await.expect("redis"),
-        ))
-        .await;
-    });
+    runtime().block_on(async { rebuild(&RedisAttemptBook::new(open(&redis_url()).await)).await });
+}
+
+#[test]
+fn counters_rebuilt_from_history_on_redis_cluster() {
+    runtime().block_on(async { rebuild(&RedisAttemptBook::new(open(&cluster_url()).await)).await });
 }

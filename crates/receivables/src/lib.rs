@@ -54,7 +54,10 @@ pub mod regf;
 pub mod report;
 
 pub use book::{Account, BatchError, Book, ImportSummary, Inserted};
-pub use consumer::{PaymentSplit, split_payment};
+pub use consumer::{
+    ConsumerPayment, ConsumerPaymentError, PaymentSplit, apply_consumer_payment,
+    plan_consumer_payment, split_payment,
+};
 pub use event::{Category, Event, EventError, EventKind, Installment, Resolution};
 pub use jsonl::LineError;
 pub use ledger::{
@@ -64,6 +67,6 @@ pub use ledger::{
 pub use limitations::{LimitationsTable, time_barred};
 pub use regf::Itemization;
 pub use report::{
-    AccountLine, Bucket, CSV_HEADER, Kpi, Report, ReportError, accounts_csv, portfolio_aging,
-    push_csv_line, replay, replay_where,
+    AccountLine, Bucket, CSV_HEADER, KPI_CSV_HEADER, Kpi, Report, ReportError, accounts_csv,
+    csv_field, portfolio_aging, push_csv_line, push_kpi_row, replay, replay_where,
 };

@@ -34,6 +34,10 @@ pub struct AccountLine {
     pub credit_balance_minor: i64,
     pub in_dispute: bool,
     pub settled: bool,
+    /// Not to be sold or transferred (Reg F 1006.30(b)): settled or in dispute as of D. An
+    /// extra key of the replay JSON (absent in older reports: false).
+    #[serde(default)]
+    pub transfer_blocked: bool,
 }
 
 impl AccountLine {
@@ -45,6 +49,7 @@ impl AccountLine {
             credit_balance_minor: state.credit_balance_minor,
             in_dispute: state.in_dispute,
             settled: state.settled,
+            transfer_blocked: state.transfer_blocked(),
         }
     }
 }
@@ -323,7 +328,8 @@ pub fn accounts_csv(report: &Report) -> String {
 }
 
 /// The header row of [`accounts_csv`] (with its CRLF).
-pub const CSV_HEADER: &str = "account,current,1_30,31_60,61_90,91_120,121_plus,total,credit_balance_minor,in_dispute,settled\r\n";
+/// `transfer_blocked` came last, after the first release: columns are only ever appended.
+pub const CSV_HEADER: &str = "account,current,1_30,31_60,61_90,91_120,121_plus,total,credit_balance_minor,in_dispute,settled,transfer_blocked\r\n";
 
 /// Appends one account's row of [`accounts_csv`] (with its CRLF): for writers that stream the
 /// rows in chunks.
@@ -343,15 +349,15 @@ pub fn push_csv_line(out: &mut String, line: &AccountLine) {
         out.push(',');
         out.push_str(&n.to_string());
     }
-    out.push_str(if line.in_dispute { ",true" } else { ",false" });
-    out.push_str(if line.settled {
-        ",true\r\n"
-    } else {
-        ",false\r\n"
-    });
+    for flag in [line.in_dispute, line.settled, line.transfer_blocked] {
+        out.push_str(if flag { ",true" } else { ",false" });
+    }
+    out.push_str("\r\n");
 }
 
-fn csv_field(text: &str) -> String {
+/// One CSV field (RFC 4180 quoting), guarded against spreadsheet formulas: text starting
+/// with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`.
+pub fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
@@ -362,4 +368,36 @@ fn csv_field(text: &str) -> String {
     } else {
         text
     }
+}
+
+/// The header of the KPI CSV (with its CRLF): the period, the accounts covered and the KPIs
+/// under their JSON names.
+pub const KPI_CSV_HEADER: &str = "period_start,as_of,accounts,beginning_receivables_minor,charges_minor,ending_receivables_minor,net_collections_minor,past_due_percent,cei_percent,dso_days,liquidation_percent,promises_kept,promises_broken,promise_kept_percent,plans_active,plans_completed,plans_broken,accounts_in_dispute\r\n";
+
+/// Appends the KPI CSV's row (with its CRLF) for the period `period_start..=as_of` over
+/// `accounts` accounts: a null ratio is an empty field.
+pub fn push_kpi_row(out: &mut String, period_start: Date, as_of: Date, accounts: u64, k: &Kpi) {
+    let ratio = |r: Option<f64>| r.map(|v| v.to_string()).unwrap_or_default();
+    let fields = [
+        period_start.to_string(),
+        as_of.to_string(),
+        accounts.to_string(),
+        k.beginning_receivables_minor.to_string(),
+        k.charges_minor.to_string(),
+        k.ending_receivables_minor.to_string(),
+        k.net_collections_minor.to_string(),
+        ratio(k.past_due_percent),
+        ratio(k.cei_percent),
+        ratio(k.dso_days),
+        ratio(k.liquidation_percent),
+        k.promises_kept.to_string(),
+        k.promises_broken.to_string(),
+        ratio(k.promise_kept_percent),
+        k.plans_active.to_string(),
+        k.plans_completed.to_string(),
+        k.plans_broken.to_string(),
+        k.accounts_in_dispute.to_string(),
+    ];
+    out.push_str(&fields.join(","));
+    out.push_str("\r\n");
 }

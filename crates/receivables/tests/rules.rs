@@ -505,16 +505,16 @@ fn rule8_report_json_is_the_contract() {
         "accounts": [
             {"account": "A", "current": 0, "1_30": 0, "31_60": 700, "61_90": 0, "91_120": 0,
              "121_plus": 0, "total": 700, "credit_balance_minor": 0, "in_dispute": false,
-             "settled": false},
+             "settled": false, "transfer_blocked": false},
             {"account": "B", "current": 500, "1_30": 0, "31_60": 0, "61_90": 0, "91_120": 0,
              "121_plus": 0, "total": 500, "credit_balance_minor": 0, "in_dispute": false,
-             "settled": false},
+             "settled": false, "transfer_blocked": false},
             {"account": "C", "current": 0, "1_30": 0, "31_60": 0, "61_90": 0, "91_120": 0,
              "121_plus": 0, "total": 0, "credit_balance_minor": 0, "in_dispute": false,
-             "settled": false},
+             "settled": false, "transfer_blocked": false},
             {"account": "D", "current": 0, "1_30": 200, "31_60": 0, "61_90": 0, "91_120": 0,
              "121_plus": 0, "total": 200, "credit_balance_minor": 0, "in_dispute": true,
-             "settled": false}
+             "settled": false, "transfer_blocked": true}
         ]
     });
     assert_eq!(json, expected);
@@ -617,14 +617,15 @@ fn report_accounts_as_csv() {
     let rows: Vec<&str> = csv.split("\r\n").collect();
     assert_eq!(
         rows[0],
-        "account,current,1_30,31_60,61_90,91_120,121_plus,total,credit_balance_minor,in_dispute,settled"
+        "account,current,1_30,31_60,61_90,91_120,121_plus,total,credit_balance_minor,in_dispute,settled,transfer_blocked"
     );
     assert_eq!(
         rows[1],
-        "\"'=SUM(A1),\"\"x\"\"\",0,0,0,5,0,0,5,0,false,false"
+        "\"'=SUM(A1),\"\"x\"\"\",0,0,0,5,0,0,5,0,false,false,false"
     );
-    assert_eq!(rows[2], "A,0,0,700,0,0,0,700,0,false,false");
-    assert_eq!(rows[5], "D,0,200,0,0,0,0,200,0,true,false");
+    assert_eq!(rows[2], "A,0,0,700,0,0,0,700,0,false,false,false");
+    // D is in dispute: not to be sold or transferred (1006.30(b)).
+    assert_eq!(rows[5], "D,0,200,0,0,0,0,200,0,true,false,true");
     assert_eq!(rows.len(), 7);
 }
 
@@ -632,4 +633,93 @@ fn report_accounts_as_csv() {
 fn a_byte_order_mark_and_crlf_are_accepted() {
     let text = format!("\u{feff}{}", KPI_EXAMPLE_FILE.replace('\n', "\r\n"));
     assert_eq!(jsonl::load(&text).unwrap().len(), 13);
+}
+
+// ---- A consumer payment over several debts (`consumer_payment` lines).
+
+const CONSUMER_DEBTS: &str = r#"{"type":"charge","id":"x1","account":"x","date":"2024-01-01","amount_minor":300,"due":"2024-03-01","category":"principal","currency":"USD"}
+{"type":"charge","id":"y1","account":"y","date":"2024-01-01","amount_minor":200,"due":"2024-02-01","category":"principal"}
+{"type":"charge","id":"z1","account":"z","date":"2024-01-01","amount_minor":500,"due":"2024-01-15","category":"principal"}
+{"type":"dispute","id":"z2","account":"z","date":"2024-03-01"}
+{"type":"charge","id":"w1","account":"w","date":"2024-01-01","amount_minor":100,"due":"2024-03-01","category":"principal"}
+"#;
+
+fn consumer_line(id: &str, amount: i64, debts: &str) -> String {
+    format!(
+        r#"{{"type":"consumer_payment","id":"{id}","date":"2024-03-10","amount_minor":{amount},"currency":"USD","debt_ids":[{debts}]}}"#
+    )
+}
+
+#[test]
+fn a_consumer_payment_line_is_split_and_imported_as_payments() {
+    // 700 for x, y, z, w as of 03-10: z is the oldest but disputed (1006.30(c)): nothing.
+    // y (due 02-01) 200, then w and x (both due 03-01, by id) 100 and 300; 100 is left
+    // over, unapplied.
+    let file = format!(
+        "{CONSUMER_DEBTS}{}\n",
+        consumer_line("P1", 700, r#""z","x","w","y""#)
+    );
+    let (b, splits) = jsonl::load_mixed(&file).unwrap();
+    assert_eq!(splits.len(), 1);
+    let split = &splits[0].1;
+    assert_eq!(split.parts, owned(&[("y", 200), ("w", 100), ("x", 300)]));
+    assert_eq!(split.unapplied_minor, 100);
+    // One payment event per part, `<id>/<debt>`, and nothing on z.
+    assert!(b.account("x").unwrap().event("P1/x").is_some());
+    assert!(b.account("z").unwrap().event("P1/z").is_none());
+    for a in ["x", "y", "w"] {
+        assert_eq!(state(&b, a, "2024-03-10").balance_minor(), 0, "{a}");
+    }
+    assert_eq!(state(&b, "z", "2024-03-10").balance_minor(), 500);
+    assert!(state(&b, "z", "2024-03-10").transfer_blocked());
+
+    // The same line again: the same split, nothing new. Another amount: refused, naming it.
+    let again = format!("{file}{}\n", consumer_line("P1", 700, r#""w","x","y","z""#));
+    let (b2, splits) = jsonl::load_mixed(&again).unwrap();
+    assert_eq!(splits[1].1, *split);
+    assert_eq!(b2.len(), b.len());
+    let conflict = format!("{file}{}\n", consumer_line("P1", 600, r#""w","x","y","z""#));
+    let e = jsonl::load_mixed(&conflict).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 7: amount_minor: differs from the consumer payment P1 applied before"
+    );
+}
+
+#[test]
+fn a_consumer_payment_is_refused_naming_the_field() {
+    let refused = |line: &str| {
+        jsonl::load_mixed(&format!("{CONSUMER_DEBTS}{line}\n"))
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        refused(&consumer_line("P", 5, r#""x","q""#)),
+        "line 6: debt_ids: q has no money events"
+    );
+    assert_eq!(
+        refused(&consumer_line("P", 5, r#""x","x""#)),
+        "line 6: debt_ids[1]: x is listed twice"
+    );
+    assert_eq!(
+        refused(&consumer_line("P", 0, r#""x""#)),
+        "line 6: amount_minor must be positive"
+    );
+    assert_eq!(
+        refused(&consumer_line("P", 5, "")),
+        "line 6: debt_ids must be a non-empty list"
+    );
+    assert_eq!(
+        refused(
+            r#"{"type":"consumer_payment","id":"P","account":"x","date":"2024-03-10","amount_minor":5,"currency":"USD","debt_ids":["x"]}"#
+        ),
+        "line 6: account is not a field of a consumer_payment event"
+    );
+    let eur = r#"{"type":"charge","id":"e1","account":"e","date":"2024-01-01","amount_minor":5,"due":"2024-01-01","category":"fee","currency":"EUR"}"#;
+    assert_eq!(
+        refused(&format!("{eur}\n{}", consumer_line("P", 5, r#""x","e""#))),
+        "line 7: currency: USD differs from debt e's EUR"
+    );
+    // The existing format is untouched: `jsonl::parse` does not know the new type.
+    assert!(jsonl::parse(&consumer_line("P", 5, r#""x""#)).is_err());
 }

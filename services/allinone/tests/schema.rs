@@ -67,6 +67,11 @@ const APPLIED: [(i64, &str, &str); 10] = [
         "c0ea47503c0e9e46efbd3a10732526c00c02802cc88604b16e07c4e12ed4c02af108f57685e00bc24900654580715beb",
         "6f5945fee7ab208de9af0ca5730294c61dd73eeb95a053e71f47d49c889de5d596527704927abcb9e1775ca9d462023c",
     ),
+    (
+        1104,
+        "14539c87469ffd1231c33a0d9159bd7f2b4d4b18f750fc525d39150276b9fb7c662c7bc4150205ac018f3d934267f0f0",
+        "e4f81af1c03fcbf0f9967a5026acaeb35733f587325dc0cd0abd1ea43f1bc3c0efc5f3413989850aef7b57d142115917",
+    ),
 ];
 
 /// Both services' migrations, the ledger's first (as the all-in-one applies them).

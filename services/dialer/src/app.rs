@@ -559,7 +559,11 @@ pub async fn run_with(
         info!(
             %addr,
             replica = %cfg.replica_id,
-            queues = if cfg.redis_url.is_some() { "redis" } else { "memory" },
+            queues = match cfg.redis_url.as_deref().map(queue::redis_store::RedisTarget::parse) {
+                Some(Ok(t)) if t.is_cluster() => "redis-cluster",
+                Some(_) => "redis",
+                None => "memory",
+            },
             ledger = cfg.ledger_url.is_some(),
             auth = cfg.server.jwt_hs256_key.is_some(),
             tls = cfg.tls.is_some(),

@@ -75,6 +75,17 @@ pub struct LeaseRow {
     pub expires_at: Timestamp,
 }
 
+/// A campaign's pacer snapshot as stored by its lease holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPacing {
+    /// `pacing::PacingState` as JSON.
+    pub json: String,
+    /// When it was written (the writer's wall clock).
+    pub saved_at: Timestamp,
+    /// The lease token it was written under.
+    pub token: i64,
+}
+
 /// Another live process holds a replica id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaHeld {
@@ -526,6 +537,52 @@ impl CampaignStore {
         Ok(())
     }
 
+    /// Stores the pacer's snapshot `json` of `campaign` if `token` is still its lease token:
+    /// a stale holder (its lease taken over since) is refused (false), so it cannot
+    /// overwrite what the new holder learned.
+    pub async fn save_pacing(
+        &self,
+        campaign: &str,
+        token: i64,
+        json: &str,
+        now: Timestamp,
+    ) -> Result<bool, CampaignStoreError> {
+        let n = with_pool!(self.db, p, D => {
+            sqlx::query(
+                "UPDATE dialer_campaigns SET pacing_state = $3, pacing_saved_at = $4, \
+                 pacing_token = $2 WHERE campaign_id = $1 AND lease_token = $2",
+            )
+            .bind(campaign)
+            .bind(token)
+            .bind(json)
+            .bind(micros(now))
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// The pacer snapshot last stored for `campaign` (`None`: none, or no such campaign).
+    pub async fn pacing(&self, campaign: &str) -> Result<Option<StoredPacing>, CampaignStoreError> {
+        let row: Option<(String, i64, i64)> = with_pool!(self.db, p, D => {
+            sqlx::query_as(
+                "SELECT pacing_state, pacing_saved_at, pacing_token FROM dialer_campaigns \
+                 WHERE campaign_id = $1",
+            )
+            .bind(campaign)
+            .fetch_optional(p)
+            .await?
+        });
+        Ok(row
+            .filter(|(json, _, _)| !json.is_empty())
+            .map(|(json, at, token)| StoredPacing {
+                json,
+                saved_at: from_micros(at),
+                token,
+            }))
+    }
+
     /// The last ledger change seq handled under `name` (0: none yet).
     pub async fn feed_cursor(&self, name: &str) -> Result<i64, CampaignStoreError> {
         let seq: Option<i64> = with_pool!(self.db, p, D => {
@@ -604,6 +661,106 @@ mod tests {
         store.save_feed_cursor(id, 42, now).await.expect("save");
         store.save_feed_cursor(id, 7, now).await.expect("older");
         assert_eq!(store.feed_cursor(id).await.expect("cursor"), 42);
+    }
+
+    /// Only the current lease holder's pacing snapshot is stored: a holder whose lease was
+    /// taken over is refused, before and after the new holder wrote.
+    async fn pacing_writes_are_fenced(store: CampaignStore, id: &str) {
+        let now = Timestamp::now();
+        let later = |s: i64| now.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
+        let spec = CampaignSpec {
+            id: id.into(),
+            name: "pacing".into(),
+            ..CampaignSpec::default()
+        };
+        store
+            .insert(&spec, StoredState::Running, now)
+            .await
+            .expect("insert");
+        assert_eq!(store.pacing(id).await.expect("read"), None);
+        let free = |token| LeaseRow {
+            campaign: id.into(),
+            owner: String::new(),
+            addr: String::new(),
+            token,
+            expires_at: Timestamp::UNIX_EPOCH,
+        };
+        let old = store
+            .acquire_lease(&free(0), "r1", "", now, later(1))
+            .await
+            .expect("acquire")
+            .expect("free");
+        assert!(
+            store
+                .save_pacing(id, old, "{\"v\":1}", now)
+                .await
+                .expect("save")
+        );
+        let got = store.pacing(id).await.expect("read").expect("stored");
+        assert_eq!((got.json.as_str(), got.token), ("{\"v\":1}", old));
+        // r2 takes the lapsed lease over: r1's writes no longer count.
+        let seen = store
+            .leases()
+            .await
+            .expect("leases")
+            .into_iter()
+            .find(|r| r.campaign == id)
+            .expect("row");
+        let new = store
+            .acquire_lease(&seen, "r2", "", later(5), later(10))
+            .await
+            .expect("acquire")
+            .expect("lapsed");
+        assert!(new > old);
+        assert!(
+            !store
+                .save_pacing(id, old, "{\"v\":2}", now)
+                .await
+                .expect("stale")
+        );
+        assert_eq!(
+            store.pacing(id).await.expect("read").expect("kept").json,
+            "{\"v\":1}"
+        );
+        assert!(
+            store
+                .save_pacing(id, new, "{\"v\":3}", later(6))
+                .await
+                .expect("save")
+        );
+        assert!(
+            !store
+                .save_pacing(id, old, "{\"v\":4}", later(7))
+                .await
+                .expect("stale")
+        );
+        let got = store.pacing(id).await.expect("read").expect("stored");
+        assert_eq!((got.json.as_str(), got.token), ("{\"v\":3}", new));
+        assert_eq!(
+            got.saved_at,
+            Timestamp::from_microsecond(later(6).as_microsecond()).unwrap()
+        );
+        // A campaign that does not exist has none, and takes none.
+        assert!(!store.save_pacing("nope", 0, "{}", now).await.expect("save"));
+        assert_eq!(store.pacing("nope").await.expect("read"), None);
+    }
+
+    #[tokio::test]
+    async fn sqlite_pacing_writes_are_fenced() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}/d.db?mode=rwc", dir.path().display());
+        pacing_writes_are_fenced(CampaignStore::open(&url).await.expect("open"), "p1").await;
+    }
+
+    #[tokio::test]
+    async fn postgres_pacing_writes_are_fenced() {
+        let pg = sqlstore::scratch::ScratchPg::create(&sqlstore::scratch::admin_url(), "dialer_pf")
+            .await
+            .expect("a database on PostgreSQL at DATABASE_URL (run scripts/services-up)");
+        let store = CampaignStore::open(&pg.url).await.expect("postgres");
+        pacing_writes_are_fenced(store.clone(), "p1").await;
+        store.close().await;
+        pg.drop_db().await;
     }
 
     #[tokio::test]

@@ -44,8 +44,10 @@ pub struct Config {
     /// `dialer_`, migrations numbered from 1000.
     #[serde(flatten)]
     pub server: ServerSettings<Dialerd>,
-    /// Redis for queues and attempt counters shared by replicas (`redis://...`); unset:
-    /// in-process queues and counters (one replica).
+    /// Redis for queues and attempt counters shared by replicas: one server
+    /// (`redis://host:6379`, `rediss://...`) or a Redis Cluster through its seed nodes
+    /// (`redis+cluster://host1:6379,host2:6379`, `rediss+cluster://...`); unset: in-process
+    /// queues and counters (one replica).
     #[serde(default)]
     pub redis_url: Option<String>,
     /// The ledger's gRPC endpoint (`http://host:port` or `https://...`).
@@ -310,14 +312,11 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         if let Some(r) = &self.redis_url
-            && !(r.starts_with("redis://") || r.starts_with("rediss://"))
+            && let Err(e) = queue::redis_store::RedisTarget::parse(r)
         {
             return Err(ConfigError::invalid(
                 "redis_url",
-                format!(
-                    "want redis://... or rediss://..., got {}",
-                    service::config::redact_url(r)
-                ),
+                format!("{e}, got {}", service::config::redact_url(r)),
             ));
         }
         if let Some(l) = &self.ledger_url
@@ -461,6 +460,10 @@ mod tests {
         assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
         assert_eq!(c.shutdown_grace_s, 5);
         assert!(c.carrier.clock_start().expect("ts").is_some());
+        // A Redis Cluster through its seed nodes.
+        const CLUSTER: &str = "redis+cluster://10.0.0.1:6379,10.0.0.2:6379";
+        let c = Config::load(None, env(&[("DIALER_REDIS_URL", CLUSTER)])).expect("cluster");
+        assert_eq!(c.redis_url.as_deref(), Some(CLUSTER));
     }
 
     #[test]
@@ -468,6 +471,10 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("DIALER_DATABASE_URL", "mysql://x")], "database_url"),
             (&[("DIALER_REDIS_URL", "http://x")], "redis_url"),
+            (
+                &[("DIALER_REDIS_URL", "redis+cluster://a:1/2")],
+                "redis_url",
+            ),
             (&[("DIALER_LEDGER_URL", "ledger:50061")], "ledger_url"),
             (&[("DIALER_LISTEN", "nowhere")], "listen"),
             (&[("DIALER_METRICS_LISTEN", "x")], "metrics_listen"),

@@ -14,4 +14,5 @@ pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!(
     "1101_feed_cursor.sql",
     "1102_campaign_control.sql",
     "1103_campaign_leases.sql",
+    "1104_campaign_pacing_state.sql",
 );

@@ -28,7 +28,7 @@ use crate::campaign::{CampaignSpec, SpecError};
 use crate::campaign_store::{CampaignStore, CampaignStoreError, StoredState};
 use crate::engine::{
     self, AddReport, Backend, CampaignControl, CampaignHandle, Clock, Control, EngineError,
-    Figures, RunState, Trend, TrendPoint,
+    Figures, RunState, SavedPacing, Trend, TrendPoint,
 };
 use crate::ownership::Leases;
 
@@ -198,6 +198,31 @@ struct LeasedControl {
 }
 
 impl CampaignControl for LeasedControl {
+    fn holds(&self, id: &str) -> bool {
+        self.leases.as_ref().is_none_or(|l| l.holds(id))
+    }
+
+    fn load_pacing<'a>(&'a self, id: &'a str) -> engine::ControlFuture<'a, Option<SavedPacing>> {
+        Box::pin(async move {
+            let stored = self.store.pacing(id).await.map_err(|e| e.to_string())?;
+            Ok(stored.map(|p| SavedPacing {
+                age: Timestamp::now().duration_since(p.saved_at),
+                json: p.json,
+            }))
+        })
+    }
+
+    fn save_pacing<'a>(&'a self, id: &'a str, json: String) -> engine::ControlFuture<'a, bool> {
+        Box::pin(async move {
+            // The token of the lease held here (0 without leases: the table's own 0).
+            let token = self.leases.as_ref().map_or(0, |l| l.fence(id));
+            self.store
+                .save_pacing(id, token, &json, Timestamp::now())
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
     fn check<'a>(
         &'a self,
         id: &'a str,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use auth::{BearerAuth, Token};
 use collections_proto::dialer_v1 as pb;
+use collections_proto::ledger_v1::receivables_service_client::ReceivablesServiceClient;
 use pb::agent_service_client::AgentServiceClient;
 use pb::campaign_service_client::CampaignServiceClient;
 use pb::compliance_service_client::ComplianceServiceClient;
@@ -59,6 +60,51 @@ pub struct Conn {
     pub addr: String,
     pub token: Option<String>,
     pub ca_cert: Option<PathBuf>,
+    /// Which server it is, for messages: `dialerd` or `ledgerd`.
+    pub server: &'static str,
+}
+
+/// ledgerd's default address (its `listen` default).
+pub const DEFAULT_LEDGER_ADDR: &str = "http://127.0.0.1:50061";
+
+/// The connection flags of the commands that ask `ledgerd` (`dialerctl ledger export`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LedgerConnArgs {
+    /// ledgerd's gRPC address (`host:port` or `http://host:port`) [env LEDGER_ADDR, default
+    /// 127.0.0.1:50061].
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// A manager's (or admin's) bearer token for the ledger [env LEDGER_TOKEN].
+    #[arg(long)]
+    pub token: Option<String>,
+    /// PEM file of the CA that signed ledgerd's certificate, for an `https://` address [env
+    /// LEDGER_CA_CERT].
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// Resolves the ledger's flags over the environment over the default (no config file: the
+/// dialerctl config file names dialerd).
+pub fn resolve_ledger(args: &LedgerConnArgs, env: &dyn Fn(&str) -> Option<String>) -> Conn {
+    let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let addr = non_empty(args.addr.clone())
+        .or_else(|| non_empty(env("LEDGER_ADDR")))
+        .unwrap_or_else(|| DEFAULT_LEDGER_ADDR.to_string());
+    Conn {
+        addr: if addr.contains("://") {
+            addr
+        } else {
+            format!("http://{addr}")
+        },
+        token: non_empty(args.token.clone())
+            .or_else(|| non_empty(env("LEDGER_TOKEN")))
+            .map(|t| t.trim().to_string()),
+        ca_cert: args
+            .ca_cert
+            .clone()
+            .or_else(|| non_empty(env("LEDGER_CA_CERT")).map(PathBuf::from)),
+        server: "ledgerd",
+    }
 }
 
 /// The default config file's path, if a home is known.
@@ -103,6 +149,7 @@ pub fn resolve(args: &ConnArgs, env: &dyn Fn(&str) -> Option<String>) -> anyhow:
         addr,
         token,
         ca_cert,
+        server: "dialerd",
     })
 }
 
@@ -115,12 +162,13 @@ fn read_config(path: &Path) -> anyhow::Result<FileConfig> {
 pub type Campaigns = CampaignServiceClient<InterceptedService<Channel, BearerAuth>>;
 pub type Explainer = ComplianceServiceClient<InterceptedService<Channel, BearerAuth>>;
 pub type Agents = AgentServiceClient<InterceptedService<Channel, BearerAuth>>;
+pub type Receivables = ReceivablesServiceClient<InterceptedService<Channel, BearerAuth>>;
 
 impl Conn {
     async fn channel(&self) -> Result<Channel, Failure> {
         let unreachable = |e: &dyn std::fmt::Display| Failure {
             kind: FailureKind::Unavailable,
-            message: format!("cannot reach dialerd at {}: {e}", self.addr),
+            message: format!("cannot reach {} at {}: {e}", self.server, self.addr),
         };
         let usage = |message: String| Failure {
             kind: FailureKind::Usage,
@@ -130,9 +178,14 @@ impl Conn {
             .map_err(|e| usage(format!("--addr {}: {e}", self.addr)))?;
         if self.addr.starts_with("https://") {
             let Some(ca) = &self.ca_cert else {
+                let sources = if self.server == "ledgerd" {
+                    "--ca-cert or LEDGER_CA_CERT"
+                } else {
+                    "--ca-cert, DIALER_CA_CERT or `ca_cert` in the config file"
+                };
                 return Err(usage(format!(
-                    "--addr {}: an https address needs the CA certificate that signed dialerd's (--ca-cert, DIALER_CA_CERT or `ca_cert` in the config file)",
-                    self.addr
+                    "--addr {}: an https address needs the CA certificate that signed {}'s ({sources})",
+                    self.addr, self.server
                 )));
             };
             let pem =
@@ -164,6 +217,14 @@ impl Conn {
     pub async fn agents(&self) -> Result<Agents, Failure> {
         let ch = self.channel().await?;
         Ok(AgentServiceClient::with_interceptor(ch, self.bearer()))
+    }
+
+    pub async fn receivables(&self) -> Result<Receivables, Failure> {
+        let ch = self.channel().await?;
+        Ok(ReceivablesServiceClient::with_interceptor(
+            ch,
+            self.bearer(),
+        ))
     }
 
     pub async fn explainer(&self) -> Result<Explainer, Failure> {
@@ -231,6 +292,11 @@ impl Failure {
 /// One line for a gRPC error of a manager's command (`what`: what was asked, e.g.
 /// "campaign start spring").
 pub fn describe(status: &tonic::Status, what: &str) -> Failure {
+    describe_for(status, what, "dialerd")
+}
+
+/// [`describe`] for a command on `server` (`ledgerd`).
+pub fn describe_for(status: &tonic::Status, what: &str, server: &str) -> Failure {
     let msg = status.message();
     let (kind, message) = match status.code() {
         Code::Unauthenticated => (
@@ -257,7 +323,7 @@ pub fn describe(status: &tonic::Status, what: &str) -> Failure {
         ),
         Code::Unavailable => (
             FailureKind::Unavailable,
-            format!("{what}: dialerd is unavailable: {msg}"),
+            format!("{what}: {server} is unavailable: {msg}"),
         ),
         // A transport failure after connecting (e.g. plaintext to a TLS port): the status
         // carries the connection's error.
@@ -268,7 +334,7 @@ pub fn describe(status: &tonic::Status, what: &str) -> Failure {
             (
                 FailureKind::Unavailable,
                 format!(
-                    "{what}: the connection to dialerd failed ({msg}: {cause}); a dialerd with TLS needs an https:// address"
+                    "{what}: the connection to {server} failed ({msg}: {cause}); a {server} with TLS needs an https:// address"
                 ),
             )
         }
@@ -310,6 +376,7 @@ mod tests {
                 addr: "http://file:1".into(),
                 token: Some("file-token".into()),
                 ca_cert: Some("file-ca.pem".into()),
+                server: "dialerd",
             }
         );
         let env = env_of(&[
@@ -323,6 +390,7 @@ mod tests {
                 addr: "http://env:2".into(),
                 token: Some("env-token".into()),
                 ca_cert: Some("env-ca.pem".into()),
+                server: "dialerd",
             }
         );
         let flags = ConnArgs {
@@ -337,6 +405,7 @@ mod tests {
                 addr: "https://flag:3".into(),
                 token: Some("flag-token".into()),
                 ca_cert: Some("flag-ca.pem".into()),
+                server: "dialerd",
             }
         );
     }
@@ -352,6 +421,7 @@ mod tests {
                 addr: DEFAULT_ADDR.into(),
                 token: None,
                 ca_cert: None,
+                server: "dialerd",
             }
         );
         std::fs::create_dir_all(dir.path().join("dialerctl")).expect("mkdir");

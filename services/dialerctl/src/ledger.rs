@@ -1,6 +1,11 @@
 //! `dialerctl ledger replay`: a receivables report from a file of money events, as of a date,
 //! with the period KPIs. The JSON it prints (`--json`) is a contract other tools read: the
-//! field names are those of issue 12, extended, never renamed.
+//! field names are those of issue 12, extended, never renamed. A file may also hold
+//! `consumer_payment` lines (one payment split over several debts, what `ApplyConsumerPayment`
+//! does), applied in file order through `Store::apply_consumer_payment`.
+//!
+//! `dialerctl ledger export`: a running ledgerd's aging, KPI or commitment report as CSV on
+//! stdout (the `Export*Csv` RPCs), for spreadsheets.
 //!
 //! It runs an embedded ledger: the ledger's own store (`ledger::store::Store`) on a
 //! temporary SQLite file, removed afterwards. The file is imported through
@@ -12,12 +17,58 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
+use collections_proto::ledger_v1 as lpb;
 use ledger::store::{Store, StoreError};
+use receivables::jsonl::Line;
+
+use crate::client::{self, Failure, LedgerConnArgs};
 
 #[derive(clap::Subcommand)]
 pub enum LedgerCommand {
     /// Imports a JSON Lines file of money events and prints the report as of a date.
     Replay(ReplayArgs),
+    /// Writes a running ledgerd's report as CSV to stdout (address and token: --addr/--token
+    /// or LEDGER_ADDR/LEDGER_TOKEN; a manager's or admin's token).
+    Export(ExportArgs),
+}
+
+/// The reports `ledger export` writes.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ExportReport {
+    /// Aging lines per account (ExportAgingCsv).
+    Aging,
+    /// The period's KPIs, one row (ExportKpiCsv; needs --period-start).
+    Kpi,
+    /// Promises, plans and settlements with their status (ExportCommitmentCsv).
+    Commitments,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    conn: LedgerConnArgs,
+    /// Which report.
+    #[arg(long, value_enum)]
+    report: ExportReport,
+    /// The report's date (YYYY-MM-DD).
+    #[arg(long)]
+    as_of: String,
+    /// The first day of the KPI period (YYYY-MM-DD); --report kpi only.
+    #[arg(long)]
+    period_start: Option<String>,
+    /// Only debts of this client (the ledger account's creditor).
+    #[arg(long)]
+    client: Option<String>,
+    /// Only debts this campaign attempted.
+    #[arg(long)]
+    campaign: Option<String>,
+    /// Only accounts with money in this bucket (current, 1_30, ..., 121_plus).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Only accounts whose do-not-transfer flag (settled or in dispute) is this: `false`
+    /// lists what a debt sale may include.
+    #[arg(long)]
+    transfer_blocked: Option<bool>,
 }
 
 #[derive(clap::Args)]
@@ -42,7 +93,74 @@ pub struct ReplayArgs {
 pub fn run(command: &LedgerCommand) -> anyhow::Result<()> {
     match command {
         LedgerCommand::Replay(args) => replay(args),
+        LedgerCommand::Export(args) => {
+            if let Err(f) = export(args) {
+                eprintln!("dialerctl: {}", f.message);
+                std::process::exit(i32::from(f.exit_code()));
+            }
+            Ok(())
+        }
     }
+}
+
+/// Streams the report's CSV chunks to stdout as they come.
+fn export(args: &ExportArgs) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let conn = client::resolve_ledger(&args.conn, &|k| std::env::var(k).ok());
+    let filter = Some(lpb::ReportFilter {
+        client: args.client.clone().unwrap_or_default(),
+        campaign_id: args.campaign.clone().unwrap_or_default(),
+        bucket: args.bucket.clone().unwrap_or_default(),
+        transfer_blocked: args.transfer_blocked,
+    });
+    let what = "ledger export";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::invalid(format!("{what}: runtime: {e}")))?;
+    rt.block_on(async {
+        let mut c = conn.receivables().await?;
+        let describe = |s: tonic::Status| client::describe_for(&s, what, "ledgerd");
+        let mut stream = match args.report {
+            ExportReport::Aging => c
+                .export_aging_csv(lpb::GetAgingReportRequest {
+                    as_of: args.as_of.clone(),
+                    filter,
+                    ..Default::default()
+                })
+                .await
+                .map_err(describe)?,
+            ExportReport::Kpi => {
+                let Some(period_start) = args.period_start.clone() else {
+                    return Err(Failure::invalid(format!(
+                        "{what}: --period-start is required with --report kpi"
+                    )));
+                };
+                c.export_kpi_csv(lpb::GetKpiReportRequest {
+                    as_of: args.as_of.clone(),
+                    period_start,
+                    filter,
+                })
+                .await
+                .map_err(describe)?
+            }
+            ExportReport::Commitments => c
+                .export_commitment_csv(lpb::GetCommitmentReportRequest {
+                    as_of: args.as_of.clone(),
+                    filter,
+                    ..Default::default()
+                })
+                .await
+                .map_err(describe)?,
+        }
+        .into_inner();
+        let mut out = std::io::stdout().lock();
+        let write_failed = |e: std::io::Error| Failure::invalid(format!("{what}: stdout: {e}"));
+        while let Some(chunk) = stream.message().await.map_err(describe)? {
+            out.write_all(&chunk.data).map_err(write_failed)?;
+        }
+        out.flush().map_err(write_failed)
+    })
 }
 
 fn date(flag: &str, text: &str) -> anyhow::Result<jiff::civil::Date> {
@@ -64,19 +182,58 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.events)
         .with_context(|| format!("reading {}", args.events.display()))?;
     // Each line is checked on its own first, so a malformed one is named by its line.
-    let parsed = match receivables::jsonl::parse(&text) {
+    let parsed = match receivables::jsonl::parse_mixed(&text) {
         Ok(p) => p,
         Err(e) => bail!("{}: {e}", args.events.display()),
     };
-    let (lines, events): (Vec<usize>, Vec<receivables::Event>) = parsed.into_iter().unzip();
+    // Runs of events go in as one import each; a consumer payment between them is split
+    // against what came before it, as ledgerd would.
+    let mut steps: Vec<Step> = Vec::new();
+    for (line, parsed) in parsed {
+        match (parsed, steps.last_mut()) {
+            (Line::Event(e), Some(Step::Events(lines, events))) => {
+                lines.push(line);
+                events.push(e);
+            }
+            (Line::Event(e), _) => steps.push(Step::Events(vec![line], vec![e])),
+            (Line::ConsumerPayment(p), _) => steps.push(Step::Consumer(line, p)),
+        }
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let db = TempDb::new();
-    let result = rt.block_on(async {
-        let store = Store::connect(&db.url()).await?;
-        let report = match store.import_money_events(events, "dialerctl").await {
-            Ok(_) => store.receivables_report(period_start, as_of).await,
+    let result: Result<receivables::Report, (usize, StoreError)> = rt.block_on(async {
+        let store = Store::connect(&db.url()).await.map_err(|e| (0, e))?;
+        let mut outcome = Ok(());
+        for step in steps {
+            outcome = match step {
+                Step::Events(lines, events) => store
+                    .import_money_events(events, "dialerctl")
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        let line = match &e {
+                            StoreError::Refused { index, .. } => lines.get(*index).copied(),
+                            _ => None,
+                        };
+                        (line.unwrap_or(0), e)
+                    }),
+                Step::Consumer(line, p) => store
+                    .apply_consumer_payment(&p, "dialerctl")
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| (line, e)),
+            };
+            if outcome.is_err() {
+                break;
+            }
+        }
+        let report = match outcome {
+            Ok(()) => store
+                .receivables_report(period_start, as_of)
+                .await
+                .map_err(|e| (0, e)),
             Err(e) => Err(e),
         };
         store.close().await;
@@ -86,11 +243,13 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     // A bad file is refused as a whole, the message naming the line and field.
     let report = match result {
         Ok(r) => r,
-        Err(StoreError::Refused { index, message, .. }) => {
-            let line = lines.get(index).copied().unwrap_or(0);
+        Err((line, StoreError::Refused { message, .. })) => {
             bail!("{}: line {line}: {message}", args.events.display())
         }
-        Err(e) => return Err(e.into()),
+        Err((line, e @ StoreError::ConsumerPayment(_))) => {
+            bail!("{}: line {line}: {e}", args.events.display())
+        }
+        Err((_, e)) => return Err(e.into()),
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -100,6 +259,12 @@ fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
         print_text(&report);
     }
     Ok(())
+}
+
+/// One import of the replay: a run of events (with their lines), or a consumer payment.
+enum Step {
+    Events(Vec<usize>, Vec<receivables::Event>),
+    Consumer(usize, receivables::ConsumerPayment),
 }
 
 /// The embedded ledger's SQLite file in the system's temporary directory, removed (with its

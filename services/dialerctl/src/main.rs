@@ -8,6 +8,7 @@
 //! - `dialerctl pacing-agent`: the pacing controller behind the JSON-lines protocol.
 //! - `dialerctl test-call`: one call through a SIP trunk, to check it.
 //! - `dialerctl ledger replay`: a receivables report from a file of money events.
+//! - `dialerctl ledger export`: a running ledgerd's aging, KPI or commitment report as CSV.
 //! - `dialerctl campaign create|start|pause|resume|stop|list|show`, `agents`, `explain`: a
 //!   campaign manager's commands over dialerd's gRPC API.
 //! - `dialerctl watch CAMPAIGN`: the manager's live terminal view of a campaign.

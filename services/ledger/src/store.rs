@@ -17,8 +17,10 @@ use tokio::sync::watch;
 
 use ledger_api::domain::*;
 
+mod consumer;
 mod debts;
 mod money;
+pub use consumer::AppliedPayment;
 pub use debts::{
     MAX_INSTALLMENTS, PlanRecord, debt_summary, dispute_hold_id, dispute_holds, opening_event_id,
     plan_event_id, promise_event_id,
@@ -30,7 +32,7 @@ pub use money::{
 
 /// The ledger's migrations (`migrations/ledger`), one file each for both dialects. The dialer's
 /// (versions 1000 and up) may share the database; each side ignores the other's versions.
-pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!("../../../migrations/ledger": "0001_ledger.sql", "0002_pre_dial_check.sql", "0003_money_events.sql");
+pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!("../../../migrations/ledger": "0001_ledger.sql", "0002_pre_dial_check.sql", "0003_money_events.sql", "0004_consumer_payments.sql");
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,9 @@ pub enum StoreError {
     Open(#[from] sqlstore::OpenError),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A consumer payment refused (the message names the field).
+    #[error(transparent)]
+    ConsumerPayment(#[from] receivables::ConsumerPaymentError),
     /// A money event of an import batch refused: its index in the batch, its id, and what
     /// is wrong, the field first (`amount_minor must be positive`).
     #[error("event {index} ({id}): {message}")]

@@ -606,6 +606,7 @@ fn filter(client: &str, campaign: &str, bucket: &str) -> Option<pb::ReportFilter
         client: client.into(),
         campaign_id: campaign.into(),
         bucket: bucket.into(),
+        transfer_blocked: None,
     })
 }
 

@@ -114,6 +114,12 @@ pub struct Figures {
     /// Lines in use per available agent (logged in and not paused: ready, reserved, on a call
     /// or wrapping up); 0 without one. What the pacer is running at, whatever its mode.
     pub pacing_ratio: f64,
+    /// The share of dials the pacer expects to need an agent: its learned answer rate (its
+    /// prior before data); 0 for pacers that estimate none.
+    pub pacing_answer_rate: f64,
+    /// Whether the pacer resumed from the state the campaign's last lease holder stored (a
+    /// takeover or a restart) rather than starting cold.
+    pub pacing_state_restored: bool,
     /// The campaign's abandonment target and the days its rolling window holds over, so a
     /// view can colour the rates without asking for the campaign.
     pub abandon_target: f64,
@@ -365,6 +371,8 @@ impl Counters {
             clock_behind_ms: self.clock_behind_ms,
             last_hour,
             pacing_ratio: ratio(u64::from(lines_in_use), u64::from(available)),
+            pacing_answer_rate: 0.0,
+            pacing_state_restored: false,
             abandon_target: 0.0,
             abandon_window_days: self.window_days,
             roster: Vec::new(),

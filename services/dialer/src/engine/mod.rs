@@ -63,8 +63,42 @@ pub struct Control {
     pub owned: bool,
 }
 
+/// A pacer snapshot as stored by the campaign's lease holder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedPacing {
+    /// `pacing::PacingState` as JSON.
+    pub json: String,
+    /// How long ago it was written, by the wall clock (negative: written "later" by a clock
+    /// ahead of this one).
+    pub age: jiff::SignedDuration,
+}
+
+/// A future of the control seam.
+pub type ControlFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'a>>;
+
 /// Where the engine reads a campaign's durable state before it dials.
 pub trait CampaignControl: Send + Sync + 'static {
+    /// Whether this replica holds the campaign's lease now (no I/O: as of the last scan).
+    /// Without leases, always.
+    fn holds(&self, id: &str) -> bool {
+        let _ = id;
+        true
+    }
+
+    /// The pacer snapshot last stored for campaign `id`, if any.
+    fn load_pacing<'a>(&'a self, id: &'a str) -> ControlFuture<'a, Option<SavedPacing>> {
+        let _ = id;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Stores the pacer snapshot of campaign `id` under this replica's lease token; `false`
+    /// when refused because another replica took the lease over since.
+    fn save_pacing<'a>(&'a self, id: &'a str, json: String) -> ControlFuture<'a, bool> {
+        let _ = (id, json);
+        Box::pin(async { Ok(false) })
+    }
+
     /// The state of campaign `id`, with its configuration if its version is not `known`;
     /// `None` if the campaign is gone.
     fn check<'a>(

@@ -552,6 +552,8 @@ pub fn figures_to(f: &Figures) -> pb::Figures {
             promises: f.last_hour.promises,
         }),
         pacing_ratio: f.pacing_ratio,
+        pacing_answer_rate: f.pacing_answer_rate,
+        pacing_state_restored: f.pacing_state_restored,
         abandon_target: f.abandon_target,
         abandon_window_days: f.abandon_window_days,
         roster: f

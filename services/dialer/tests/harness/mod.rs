@@ -44,6 +44,13 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
 }
 
+/// The local Redis Cluster scripts/services-up starts (three masters).
+pub fn redis_cluster_url() -> String {
+    std::env::var("REDIS_CLUSTER_URL").unwrap_or_else(|_| {
+        "redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003".to_string()
+    })
+}
+
 /// A campaign id no other test run uses (Redis keeps queues between runs).
 pub fn unique(prefix: &str) -> String {
     format!(

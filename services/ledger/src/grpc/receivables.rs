@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use jiff::civil::Date;
 use ledger_api::pb;
-use receivables::{AccountLine, Aging, Bucket, Event, EventError, Kpi, Report};
+use receivables::{AccountLine, Aging, Bucket, ConsumerPayment, Event, EventError, Kpi, Report};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -108,6 +108,7 @@ fn line_out(l: &AccountLine, time_barred: bool) -> pb::ReceivablesAccountLine {
         in_dispute: l.in_dispute,
         settled: l.settled,
         time_barred,
+        transfer_blocked: l.transfer_blocked,
     }
 }
 
@@ -136,6 +137,53 @@ fn filter_in(f: Option<pb::ReportFilter>) -> Result<ReportFilter, Status> {
         client: id("filter.client", f.client)?,
         campaign_id: id("filter.campaign_id", f.campaign_id)?,
         bucket,
+        transfer_blocked: f.transfer_blocked,
+    })
+}
+
+/// What the report requests share, parsed once and in this order: `as_of`, the period's
+/// `period_start` (reports with a period), the filter, and the page (paged reports).
+struct ReportQuery {
+    as_of: Date,
+    /// `as_of` when the report has no period.
+    period_start: Date,
+    filter: ReportFilter,
+    after: Option<String>,
+    /// `usize::MAX` for reports without pages.
+    limit: usize,
+}
+
+fn report_query(
+    as_of: &str,
+    period_start: Option<&str>,
+    filter: Option<pb::ReportFilter>,
+    page: Option<(u32, &str)>,
+) -> Result<ReportQuery, Status> {
+    let as_of = date("as_of", as_of)?;
+    let period_start = match period_start {
+        None => as_of,
+        Some(text) => {
+            let start = date("period_start", text)?;
+            if start > as_of {
+                return Err(bad_field("period_start", "must not be after as_of"));
+            }
+            start
+        }
+    };
+    let filter = filter_in(filter)?;
+    let (limit, after) = match page {
+        None => (usize::MAX, None),
+        Some((size, token)) => (
+            page_size(size).map_err(status)?,
+            token_in(token)?.map(str::to_owned),
+        ),
+    };
+    Ok(ReportQuery {
+        as_of,
+        period_start,
+        filter,
+        after,
+        limit,
     })
 }
 
@@ -189,27 +237,56 @@ fn commitment_out(l: CommitmentLine) -> pb::CommitmentLine {
     }
 }
 
-/// The lines as CSV chunks of about [`CSV_CHUNK_BYTES`] (whole lines; the header first).
-fn csv_chunks(lines: Vec<AccountLine>) -> impl Iterator<Item = Result<pb::CsvChunk, Status>> {
-    let mut lines = lines.into_iter().peekable();
+/// Rows as CSV chunks of about [`CSV_CHUNK_BYTES`] (whole rows; the header first, alone
+/// when there are no rows).
+fn csv_chunks<T: Send + 'static>(
+    header: &'static str,
+    rows: Vec<T>,
+    push: fn(&mut String, &T),
+) -> impl Iterator<Item = Result<pb::CsvChunk, Status>> + Send + 'static {
+    let mut rows = rows.into_iter().peekable();
     let mut first = true;
     std::iter::from_fn(move || {
-        if !first && lines.peek().is_none() {
+        if !first && rows.peek().is_none() {
             return None;
         }
         let mut out = String::with_capacity(CSV_CHUNK_BYTES + 1024);
         if first {
-            out.push_str(receivables::CSV_HEADER);
+            out.push_str(header);
             first = false;
         }
         while out.len() < CSV_CHUNK_BYTES {
-            let Some(line) = lines.next() else { break };
-            receivables::push_csv_line(&mut out, &line);
+            let Some(row) = rows.next() else { break };
+            push(&mut out, &row);
         }
         Some(Ok(pb::CsvChunk {
             data: out.into_bytes(),
         }))
     })
+}
+
+/// The header of the commitment CSV: the fields of `CommitmentLine`.
+pub const COMMITMENT_CSV_HEADER: &str = "account,kind,event_id,status,date,due,amount_minor,paid_minor,kept_on,broken_on,installments,installments_kept\r\n";
+
+/// One commitment's CSV row (with its CRLF); empty dates are empty fields.
+pub fn push_commitment_row(out: &mut String, l: &CommitmentLine) {
+    let day = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    let fields = [
+        receivables::csv_field(&l.account),
+        l.kind.to_owned(),
+        receivables::csv_field(&l.event_id),
+        l.status.clone(),
+        l.date.to_string(),
+        l.due.to_string(),
+        l.amount_minor.to_string(),
+        l.paid_minor.to_string(),
+        day(l.kept_on),
+        day(l.broken_on),
+        l.installments.to_string(),
+        l.installments_kept.to_string(),
+    ];
+    out.push_str(&fields.join(","));
+    out.push_str("\r\n");
 }
 
 /// The replay report as protobuf, field for field (`time_barred` false: see
@@ -277,6 +354,7 @@ fn statement_out(
         events_json,
         time_barred,
         us_state: us_state.unwrap_or_default(),
+        transfer_blocked: st.transfer_blocked(),
     })
 }
 
@@ -322,14 +400,10 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
         req: Request<pb::GetReceivablesReportRequest>,
     ) -> Result<Response<pb::ReceivablesReport>, Status> {
         let r = req.into_inner();
-        let as_of = date("as_of", &r.as_of)?;
-        let period_start = date("period_start", &r.period_start)?;
-        if period_start > as_of {
-            return Err(bad_field("period_start", "must not be after as_of"));
-        }
+        let q = report_query(&r.as_of, Some(&r.period_start), None, None)?;
         let (report, flags) = self
             .store
-            .receivables_report_flagged(period_start, as_of)
+            .receivables_report_flagged(q.period_start, q.as_of)
             .await
             .map_err(status)?;
         Ok(Response::new(flagged_report_out(&report, &flags)))
@@ -361,16 +435,14 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
         req: Request<pb::GetAgingReportRequest>,
     ) -> Result<Response<pb::AgingReport>, Status> {
         let r = req.into_inner();
-        let as_of = date("as_of", &r.as_of)?;
-        let filter = filter_in(r.filter)?;
-        let limit = page_size(r.page_size).map_err(status)?;
+        let q = report_query(&r.as_of, None, r.filter, Some((r.page_size, &r.page_token)))?;
         let page = self
             .store
-            .aging_page(as_of, &filter, token_in(&r.page_token)?, limit)
+            .aging_page(q.as_of, &q.filter, q.after.as_deref(), q.limit)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::AgingReport {
-            as_of: as_of.to_string(),
+            as_of: q.as_of.to_string(),
             totals: page.totals.map(|t| pb::AgingTotals {
                 aging: Some(aging_out(&t.aging)),
                 credit_balance_minor: t.credit_balance_minor,
@@ -392,15 +464,16 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
         req: Request<pb::GetAgingReportRequest>,
     ) -> Result<Response<CsvStream>, Status> {
         let r = req.into_inner();
-        let as_of = date("as_of", &r.as_of)?;
-        let filter = filter_in(r.filter)?;
+        let q = report_query(&r.as_of, None, r.filter, None)?;
         let lines = self
             .store
-            .aging_lines(as_of, &filter)
+            .aging_lines(q.as_of, &q.filter)
             .await
             .map_err(status)?;
         Ok(Response::new(Box::pin(tokio_stream::iter(csv_chunks(
+            receivables::CSV_HEADER,
             lines,
+            receivables::push_csv_line,
         )))))
     }
 
@@ -409,23 +482,39 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
         req: Request<pb::GetKpiReportRequest>,
     ) -> Result<Response<pb::KpiReport>, Status> {
         let r = req.into_inner();
-        let as_of = date("as_of", &r.as_of)?;
-        let period_start = date("period_start", &r.period_start)?;
-        if period_start > as_of {
-            return Err(bad_field("period_start", "must not be after as_of"));
-        }
-        let filter = filter_in(r.filter)?;
+        let q = report_query(&r.as_of, Some(&r.period_start), r.filter, None)?;
         let (kpi, accounts) = self
             .store
-            .kpi_report(period_start, as_of, &filter)
+            .kpi_report(q.period_start, q.as_of, &q.filter)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::KpiReport {
-            as_of: as_of.to_string(),
-            period_start: period_start.to_string(),
+            as_of: q.as_of.to_string(),
+            period_start: q.period_start.to_string(),
             kpi: Some(kpi_out(&kpi)),
             accounts,
         }))
+    }
+
+    type ExportKpiCsvStream = CsvStream;
+
+    async fn export_kpi_csv(
+        &self,
+        req: Request<pb::GetKpiReportRequest>,
+    ) -> Result<Response<CsvStream>, Status> {
+        let r = req.into_inner();
+        let q = report_query(&r.as_of, Some(&r.period_start), r.filter, None)?;
+        let (kpi, accounts) = self
+            .store
+            .kpi_report(q.period_start, q.as_of, &q.filter)
+            .await
+            .map_err(status)?;
+        let row = (q.period_start, q.as_of, accounts, kpi);
+        Ok(Response::new(Box::pin(tokio_stream::iter(csv_chunks(
+            receivables::KPI_CSV_HEADER,
+            vec![row],
+            |out, (s, d, n, k)| receivables::push_kpi_row(out, *s, *d, *n, k),
+        )))))
     }
 
     async fn get_commitment_report(
@@ -433,19 +522,95 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
         req: Request<pb::GetCommitmentReportRequest>,
     ) -> Result<Response<pb::CommitmentReport>, Status> {
         let r = req.into_inner();
-        let as_of = date("as_of", &r.as_of)?;
-        let filter = filter_in(r.filter)?;
-        let limit = page_size(r.page_size).map_err(status)?;
+        let q = report_query(&r.as_of, None, r.filter, Some((r.page_size, &r.page_token)))?;
         let page = self
             .store
-            .commitment_page(as_of, &filter, token_in(&r.page_token)?, limit)
+            .commitment_page(q.as_of, &q.filter, q.after.as_deref(), q.limit)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::CommitmentReport {
-            as_of: as_of.to_string(),
+            as_of: q.as_of.to_string(),
             counts: page.counts.as_ref().map(counts_out),
             commitments: page.lines.into_iter().map(commitment_out).collect(),
             next_page_token: page.next.unwrap_or_default(),
         }))
     }
+
+    type ExportCommitmentCsvStream = CsvStream;
+
+    async fn export_commitment_csv(
+        &self,
+        req: Request<pb::GetCommitmentReportRequest>,
+    ) -> Result<Response<CsvStream>, Status> {
+        let r = req.into_inner();
+        let q = report_query(&r.as_of, None, r.filter, None)?;
+        // Every page at once: one snapshot of the book.
+        let page = self
+            .store
+            .commitment_page(q.as_of, &q.filter, None, q.limit)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(Box::pin(tokio_stream::iter(csv_chunks(
+            COMMITMENT_CSV_HEADER,
+            page.lines,
+            push_commitment_row,
+        )))))
+    }
+
+    async fn apply_consumer_payment(
+        &self,
+        req: Request<pb::ApplyConsumerPaymentRequest>,
+    ) -> Result<Response<pb::ApplyConsumerPaymentResponse>, Status> {
+        let actor = auth::caller(&req).map(|c| c.subject)?;
+        let r = req.into_inner();
+        let payment = consumer_payment_in(r)?;
+        let applied = self
+            .store
+            .apply_consumer_payment(&payment, &actor)
+            .await
+            .map_err(status)?;
+        let p = &applied.payment;
+        Ok(Response::new(pb::ApplyConsumerPaymentResponse {
+            payment_id: p.id.clone(),
+            parts: applied
+                .split
+                .parts
+                .iter()
+                .map(|(debt, amount)| pb::ConsumerPaymentPart {
+                    debt_id: debt.clone(),
+                    amount_minor: *amount,
+                    event_id: p.event_id(debt),
+                })
+                .collect(),
+            unapplied_minor: applied.split.unapplied_minor,
+            duplicate: applied.duplicate,
+        }))
+    }
+}
+
+/// A consumer payment request, checked field by field (each refusal names its field).
+fn consumer_payment_in(r: pb::ApplyConsumerPaymentRequest) -> Result<ConsumerPayment, Status> {
+    use ledger_api::domain::bounded;
+    use ledger_api::limits::{ID_BYTES, TEXT_BYTES};
+    let invalid = super::status::invalid;
+    for (field, value) in [("payment_id", &r.payment_id), ("currency", &r.currency)] {
+        if value.is_empty() {
+            return Err(bad_field(field, "is required"));
+        }
+    }
+    bounded("payment_id", &r.payment_id, ID_BYTES).map_err(invalid)?;
+    let day = date("date", &r.date)?;
+    for (k, debt) in r.debt_ids.iter().enumerate() {
+        bounded(&format!("debt_ids[{k}]"), debt, ID_BYTES).map_err(invalid)?;
+    }
+    bounded("reason", &r.reason, TEXT_BYTES).map_err(invalid)?;
+    ConsumerPayment::new(
+        r.payment_id,
+        day,
+        r.amount_minor,
+        r.currency,
+        r.debt_ids,
+        Some(r.reason),
+    )
+    .map_err(|e| Status::invalid_argument(e.to_string()))
 }

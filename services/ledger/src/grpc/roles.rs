@@ -90,6 +90,18 @@ pub const ROLES: RoleTable = RoleTable::new(&[
         "/collections.ledger.v1.ReceivablesService/GetCommitmentReport",
         MANAGER,
     ),
+    (
+        "/collections.ledger.v1.ReceivablesService/ExportKpiCsv",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/ExportCommitmentCsv",
+        MANAGER,
+    ),
+    (
+        "/collections.ledger.v1.ReceivablesService/ApplyConsumerPayment",
+        CRM,
+    ),
 ]);
 
 #[test]

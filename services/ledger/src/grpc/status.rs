@@ -14,6 +14,7 @@ pub fn status(e: StoreError) -> Status {
         StoreError::Invalid(v) => invalid(v),
         StoreError::NotFound { field, id } => Status::not_found(format!("{field} not found: {id}")),
         refused @ StoreError::Refused { .. } => Status::invalid_argument(refused.to_string()),
+        split @ StoreError::ConsumerPayment(_) => Status::invalid_argument(split.to_string()),
         StoreError::Db(e) => {
             tracing::error!(error = %e, "database error");
             Status::unavailable("database unavailable")

@@ -22,14 +22,15 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::civil::Date;
 use receivables::{
-    AccountLine, AccountState, Aging, Book, Bucket, Event, EventError, EventKind, ImportSummary,
-    Kpi, PlanStatus, PromiseStatus, Report, SettlementStatus, limitations,
+    AccountLine, AccountState, Aging, Book, Bucket, ConsumerPayment, Event, EventError, EventKind,
+    ImportSummary, Kpi, PlanStatus, PromiseStatus, Report, SettlementStatus, limitations,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlstore::{Driver, List, sql, with_pool, write_tx};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
+use super::consumer::{self, AppliedPayment};
 use super::{Result, Store, StoreError, us};
 
 /// The writer lock (`Driver::WRITER_LOCK`) that makes imports one at a time: a batch is
@@ -261,6 +262,18 @@ impl Store {
         events: Vec<Event>,
         actor: &str,
     ) -> Result<ImportSummary> {
+        Ok(self.import_money(events, None, actor).await?.0)
+    }
+
+    /// The one import path: `events`, or (`consumer`) the parts of a consumer payment,
+    /// split under the lock against the caught-up book and recorded with them
+    /// (`store/consumer.rs`).
+    pub(crate) async fn import_money(
+        &self,
+        mut events: Vec<Event>,
+        consumer: Option<&ConsumerPayment>,
+        actor: &str,
+    ) -> Result<(ImportSummary, Option<AppliedPayment>)> {
         if events.len() > MAX_EVENTS_PER_IMPORT {
             return Err(refused(
                 MAX_EVENTS_PER_IMPORT,
@@ -269,7 +282,7 @@ impl Store {
             ));
         }
         let now = us(jiff::Timestamp::now());
-        let (summary, before, after, checked) = write_tx!(self.db, tx, D => {
+        let (summary, before, after, checked, applied) = write_tx!(self.db, tx, D => {
             sqlx::query(<D as Driver>::WRITER_LOCK)
                 .bind(MONEY_LOCK)
                 .execute(&mut *tx)
@@ -288,6 +301,29 @@ impl Store {
                 if !more {
                     break;
                 }
+            }
+            // A consumer payment: a re-send answers its record; a new one is split here,
+            // against the caught-up book, and its parts are the batch.
+            let mut applied = None;
+            if let Some(payment) = consumer {
+                let row: Option<(String, String)> = sqlx::query_as(consumer::STORED)
+                    .bind(&payment.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some((body, split)) = row {
+                    let resent = consumer::resent(payment, &body, &split)?;
+                    return Ok((ImportSummary::default(), Some(resent)));
+                }
+                let (split, parts) = {
+                    let kept = self.money.read().await;
+                    receivables::plan_consumer_payment(&kept.book, payment)?
+                };
+                events = parts;
+                applied = Some(AppliedPayment {
+                    payment: payment.clone(),
+                    split,
+                    duplicate: false,
+                });
             }
             // The accounts to check against: the batch's, and those owning its ids (an id
             // re-imported under another account is a conflict, seen only with its owner),
@@ -369,8 +405,23 @@ impl Store {
                     .await?;
                 max.unwrap_or(before)
             };
+            if let Some(a) = &applied {
+                let r = consumer::Record::of(a)?;
+                sqlx::query(consumer::INSERT)
+                    .bind(r.id)
+                    .bind(r.date)
+                    .bind(r.amount_minor)
+                    .bind(r.unapplied_minor)
+                    .bind(r.currency)
+                    .bind(r.body)
+                    .bind(r.split)
+                    .bind(actor)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
-            (summary, before, after, checked)
+            (summary, before, after, checked, applied)
         });
         // Only now that it is committed does the kept book see the batch.
         if summary.new > 0 {
@@ -384,7 +435,7 @@ impl Store {
             duplicates = summary.duplicates,
             "money events imported"
         );
-        Ok(summary)
+        Ok((summary, applied))
     }
 
     /// The stored events of `accounts` (all when `None`) as a book, in arrival order.
@@ -499,6 +550,18 @@ pub struct ReportFilter {
     pub campaign_id: Option<String>,
     /// A non-zero amount in this bucket as of D.
     pub bucket: Option<Bucket>,
+    /// The do-not-transfer flag as of D is this (Reg F 1006.30(b)).
+    pub transfer_blocked: Option<bool>,
+}
+
+impl ReportFilter {
+    /// Whether an account's state as of D passes the state parts (bucket, transfer flag).
+    pub fn keeps(&self, state: &AccountState) -> bool {
+        self.bucket.is_none_or(|b| b.of(&state.aging) != 0)
+            && self
+                .transfer_blocked
+                .is_none_or(|t| t == state.transfer_blocked())
+    }
 }
 
 /// One account's report line and its time-barred flag as of D.
@@ -817,7 +880,7 @@ impl Store {
         let selected = self.selected_debts(filter).await?;
         let select =
             |a: &receivables::Account| selected.as_ref().is_none_or(|s| s.contains(a.id()));
-        let keep = |state: &AccountState| filter.bucket.is_none_or(|b| b.of(&state.aging) != 0);
+        let keep = |state: &AccountState| filter.keeps(state);
         let (totals, lines, next) = {
             let kept = self.money_read().await?;
             let totals = after.is_none().then(|| {
@@ -880,8 +943,7 @@ impl Store {
             .filter_map(|account| {
                 let state = account.state_as_of(as_of);
                 filter
-                    .bucket
-                    .is_none_or(|b| b.of(&state.aging) != 0)
+                    .keeps(&state)
                     .then(|| AccountLine::new(account, &state))
             })
             .collect())
@@ -901,7 +963,7 @@ impl Store {
             period_start,
             as_of,
             |a| selected.as_ref().is_none_or(|s| s.contains(a.id())),
-            |_, state| filter.bucket.is_none_or(|b| b.of(&state.aging) != 0),
+            |_, state| filter.keeps(state),
         )
         .map_err(|e| invalid("period_start", e.to_string()))?;
         Ok((report.kpi, report.accounts.len() as u64))
@@ -920,7 +982,7 @@ impl Store {
         let selected = self.selected_debts(filter).await?;
         let select =
             |a: &receivables::Account| selected.as_ref().is_none_or(|s| s.contains(a.id()));
-        let keep = |state: &AccountState| filter.bucket.is_none_or(|b| b.of(&state.aging) != 0);
+        let keep = |state: &AccountState| filter.keeps(state);
         let has_any = |s: &AccountState| {
             !(s.promises.is_empty() && s.plans.is_empty() && s.settlements.is_empty())
         };

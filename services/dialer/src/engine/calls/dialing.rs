@@ -63,6 +63,8 @@ impl<B: Backend> Runtime<B> {
                 .collect(),
             completed: std::mem::take(&mut self.completed),
         };
+        // A new holder resumes the pacing state before its first tick as holder.
+        self.resume_pacing(now).await;
         // The pacer learns from every tick, dialing or not.
         let decision = match self.pacer.tick(&tick) {
             Ok(d) => d,
@@ -71,11 +73,17 @@ impl<B: Backend> Runtime<B> {
                 return;
             }
         };
+        self.save_pacing();
         if self.state != RunState::Running {
             return;
         }
         let wants = self.spec.dial_mode() == DialMode::Preview || decision.dial > 0;
         if !wants || self.clock_behind(now) || !self.confirm_running(now).await {
+            return;
+        }
+        // Held now but the stored pacing state not read yet (the lease arrived after this
+        // tick's read, or the read failed): the next tick reads it first.
+        if self.control.is_some() && !self.pacing_resumed {
             return;
         }
         if self.spec.dial_mode() == DialMode::Preview {

@@ -62,6 +62,14 @@ pub(crate) const CLOCK_SKEW: Millis = 5 * MINUTE;
 const COUNTER_GRACE: Millis = 10 * MINUTE;
 /// Counter rebuilds sent to the store at once.
 const REBUILD_BATCH: usize = 256;
+/// How often the lease holder stores its pacer's snapshot (wall time): a takeover resumes
+/// from at most this long ago.
+const PACING_SAVE_EVERY: Duration = Duration::from_secs(5);
+/// A stored pacer snapshot older than this (campaign clock) is not restored: the pacer
+/// starts cold. By then the pacer itself would have dropped what matters in its first
+/// minutes (its price and calibration after an hour without agents, its answer rate to
+/// the prior), and a cold start is the cautious side (docs/architecture.md).
+const PACING_STATE_MAX_AGE_S: f64 = 3600.0;
 
 /// An attempt reserved and ready to be noted in the outbox and dialed.
 struct Prepared {
@@ -138,6 +146,15 @@ pub(crate) struct Runtime<B: Backend> {
     next_tick: Millis,
     last_extend: Millis,
     queue_view: QueueView,
+    /// Whether the pacer started from a stored snapshot (a takeover or a restart resumed
+    /// it) rather than cold, since it was last built.
+    pacing_restored: bool,
+    /// Whether the stored snapshot was read since this replica last took the lease: read
+    /// once per holding, before the first dial of it.
+    pacing_resumed: bool,
+    /// When the last snapshot was sent to the store, and that write while in flight.
+    pacing_saved_at: tokio::time::Instant,
+    pacing_saving: Option<tokio::task::JoinHandle<()>>,
     /// Wall-clock start of the decision in progress (its share of the pop, then the rules
     /// and the reservation), for the decision-latency figure.
     decision_started: Option<(std::time::Instant, Duration)>,
@@ -195,6 +212,10 @@ impl<B: Backend> Runtime<B> {
             last_extend: now,
             queue_view: QueueView::default(),
             decision_started: None,
+            pacing_restored: false,
+            pacing_resumed: false,
+            pacing_saved_at: tokio::time::Instant::now(),
+            pacing_saving: None,
         })
     }
 
@@ -209,6 +230,7 @@ impl<B: Backend> Runtime<B> {
             QueueView::default(),
         );
         f.abandon_target = self.spec.abandon_target;
+        f.pacing_answer_rate = self.pacer.estimated_answer_rate().unwrap_or(0.0);
         f
     }
 
@@ -282,6 +304,7 @@ impl<B: Backend> Runtime<B> {
         }
         if spec.pacing != self.spec.pacing || spec.pacing_config() != self.spec.pacing_config() {
             self.pacer = build_pacer(&spec)?;
+            self.pacing_restored = false;
         }
         self.counters.set_window(spec.abandon_window_days);
         self.spec = spec;
@@ -365,6 +388,92 @@ impl<B: Backend> Runtime<B> {
         self.state == RunState::Running && c.owned
     }
 
+    /// Before the pacer's tick: once per holding of the campaign's lease (a takeover, a
+    /// restart, a lease won back), the pacer resumes from the snapshot the last holder
+    /// stored, unless there is none, it is too old or it does not fit the configuration
+    /// (then it goes on cold). Until that read succeeds the campaign does not dial.
+    pub(super) async fn resume_pacing(&mut self, now: Millis) {
+        let Some(control) = self.control.clone() else {
+            return;
+        };
+        if !control.holds(&self.spec.id) {
+            self.pacing_resumed = false;
+            return;
+        }
+        if self.pacing_resumed {
+            return;
+        }
+        let saved = match control.load_pacing(&self.spec.id).await {
+            Ok(saved) => saved,
+            Err(e) => {
+                warn!(error = %e, "pacing state unreadable: not dialing until it is read");
+                self.counters.errors += 1;
+                return;
+            }
+        };
+        self.pacing_resumed = true;
+        self.pacing_saved_at = tokio::time::Instant::now();
+        let Some(saved) = saved else {
+            info!("no pacing state stored: the pacer starts cold");
+            return;
+        };
+        // Its age on the campaign clock (which may run faster than the wall clock).
+        let age_s = saved.age.as_secs_f64().max(0.0) * self.clock.rate();
+        if age_s > PACING_STATE_MAX_AGE_S {
+            info!(age_s, "pacing state too old: the pacer starts cold");
+            return;
+        }
+        let at = now as f64 / 1000.0 - age_s;
+        match pacing::PacingState::from_json(&saved.json)
+            .and_then(|state| self.pacer.restore(&state, at))
+        {
+            Ok(()) => {
+                self.pacing_restored = true;
+                info!(
+                    age_s,
+                    answer_rate = self.pacer.estimated_answer_rate(),
+                    "pacing state restored: the pacer resumes what the last holder learned"
+                );
+            }
+            Err(e) => warn!(error = %e, "pacing state not restored: the pacer starts cold"),
+        }
+    }
+
+    /// After the pacer's tick: the holder stores its snapshot every [`PACING_SAVE_EVERY`],
+    /// off the event loop, one write at a time. The store refuses it once another replica
+    /// took the lease over (fenced by the lease token).
+    pub(super) fn save_pacing(&mut self) {
+        let Some(control) = self.control.clone() else {
+            return;
+        };
+        if !self.pacing_resumed
+            || self.pacing_saved_at.elapsed() < PACING_SAVE_EVERY
+            || self
+                .pacing_saving
+                .as_ref()
+                .is_some_and(|h| !h.is_finished())
+            || !control.holds(&self.spec.id)
+        {
+            return;
+        }
+        let Some(state) = self.pacer.snapshot() else {
+            return;
+        };
+        self.pacing_saved_at = tokio::time::Instant::now();
+        let id = self.spec.id.clone();
+        let json = state.to_json();
+        self.pacing_saving = Some(tokio::spawn(
+            async move {
+                match control.save_pacing(&id, json).await {
+                    Ok(true) => {}
+                    Ok(false) => debug!("pacing state not stored: the lease moved on"),
+                    Err(e) => warn!(error = %e, "storing the pacing state"),
+                }
+            }
+            .in_current_span(),
+        ));
+    }
+
     /// No new dials; the task ends once the calls in progress have ended.
     async fn begin_stop(&mut self, now: Millis) {
         if matches!(self.state, RunState::Stopping | RunState::Stopped) {
@@ -407,6 +516,8 @@ impl<B: Backend> Runtime<B> {
             self.queue_view,
         );
         f.abandon_target = self.spec.abandon_target;
+        f.pacing_state_restored = self.pacing_restored;
+        f.pacing_answer_rate = self.pacer.estimated_answer_rate().unwrap_or(0.0);
         f.roster = self
             .seats
             .iter()

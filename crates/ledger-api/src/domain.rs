@@ -713,6 +713,8 @@ pub enum ChangeKind {
     Consent,
     Promise,
     Account,
+    /// A money event changed a ledger debt's receivables (issue 12).
+    Receivables,
 }
 
 /// A change without its payload, as the pre-dial check reports it (`CheckAccounts`).
@@ -722,7 +724,7 @@ pub struct ChangeRef {
     pub kind: ChangeKind,
     pub account_id: String,
     /// Outcome: its idempotency key; hold: hold_id; promise: promise_id; consent: the number;
-    /// account: the account id.
+    /// account: the account id; receivables: the money event id.
     pub ref_id: String,
 }
 
@@ -753,6 +755,22 @@ pub enum ChangePayload {
     Consent(ConsentChange),
     Promise(Promise),
     Account(String),
+    Receivables(MoneyEventChange),
+}
+
+/// A money event that changed a ledger debt's receivables, as the feed carries it: enough
+/// for a consumer to know which debt to reload and why (the summary is `GetAccount`'s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyEventChange {
+    /// The debt (the money event's `account`).
+    pub debt_id: String,
+    pub event_id: String,
+    /// `charge`, `payment`, ... (the event's `type`).
+    pub event_type: String,
+    /// YYYY-MM-DD.
+    pub event_date: String,
+    /// A plan's total; 0 for a reversal and a write-off of the whole open balance.
+    pub amount_minor: i64,
 }
 
 /// One entry of the change feed.
@@ -900,4 +918,46 @@ mod tests {
         assert!(validate_hhmm("t", "09:30").is_ok());
         assert!(validate_hhmm("t", "24:00").is_err());
     }
+}
+
+/// How the message of a command refused for a stale campaign lease starts (the ledger's
+/// FAILED_PRECONDITION, and the REJECTED ack of an outcome): clients tell it apart from other
+/// refusals by [`is_fenced`].
+pub const FENCED: &str = "stale fencing token";
+
+/// The field a fenced outcome's REJECTED ack names.
+pub const FENCE_FIELD: &str = "fence.token";
+
+/// The campaign lease a dialer replica held when it sent a command on the campaign's behalf.
+/// The ledger keeps the highest token seen per campaign and refuses lower ones, so a replica
+/// frozen past its lease cannot write after the one that took the campaign over
+/// (docs/architecture.md, "Campaign ownership").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fence {
+    pub campaign_id: String,
+    pub token: i64,
+}
+
+impl Fence {
+    /// The refusal's message: names the campaign and both tokens.
+    pub fn refusal(&self, current: i64) -> String {
+        format!(
+            "{FENCED}: campaign {} token {} is below the campaign's current {current} \
+             (another dialer replica holds the campaign)",
+            self.campaign_id, self.token
+        )
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        required("fence.campaign_id", &self.campaign_id, ID_BYTES)?;
+        if self.token < 1 {
+            return Err(ValidationError::new("fence.token", "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a refusal (gRPC code name and message) is the ledger's stale-fence refusal.
+pub fn is_fenced(code: &str, message: &str) -> bool {
+    code == "FAILED_PRECONDITION" && message.starts_with(FENCED)
 }

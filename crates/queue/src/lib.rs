@@ -94,6 +94,12 @@ pub enum QueueError {
     /// has taken the campaign over.
     #[error("stale campaign lease: another replica holds the campaign")]
     Fenced,
+    /// The `ca_file` a `rediss://` URL names could not be read.
+    #[error("redis_url ca_file {path}: {source}")]
+    CaFile {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// One campaign's ranked queue.
@@ -101,6 +107,11 @@ pub trait CampaignQueue: Send + Sync {
     /// Adds accounts as ready, or re-ranks them if already queued (ready or asleep).
     /// Accounts currently leased keep their lease.
     fn push(&self, items: &[QueueItem]) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Gives accounts already queued a new rank (a sleeper keeps sleeping until its time);
+    /// accounts leased, retired or never queued are left as they are. For news about an
+    /// account (a payment, a broken promise) that must not bring a retired one back.
+    fn rerank(&self, items: &[QueueItem]) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// Adds accounts asleep until `at` (e.g. loaded outside calling hours).
     fn push_sleeping(

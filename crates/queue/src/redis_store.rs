@@ -56,6 +56,24 @@ return 1
     )
 });
 
+static RERANK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS ready sleep rank; ARGV (account rank)...
+for i = 1, #ARGV, 2 do
+  local a, r = ARGV[i], ARGV[i + 1]
+  if redis.call('ZSCORE', KEYS[1], a) then
+    redis.call('HSET', KEYS[3], a, r)
+    redis.call('ZADD', KEYS[1], r, a)
+  elseif redis.call('ZSCORE', KEYS[2], a) then
+    redis.call('HSET', KEYS[3], a, r)
+  end
+end
+return 1
+",
+    )
+});
+
 /// The campaign-lease fence every leasing script starts with: a caller's fencing token below
 /// the campaign's highest seen is refused (`-1`: a stale campaign holder); a higher one is
 /// remembered. A negative token means no fence (a queue used without campaign leases).
@@ -438,19 +456,79 @@ pub async fn connect(url: &str) -> Result<RedisConn, QueueError> {
 
 /// Connects to `target`: a multiplexed connection to one server, or a cluster connection
 /// that reads the slot map from the first seed that answers.
+///
+/// `rediss://` (and `rediss+cluster://`) connect with TLS (rustls), trusting the system's
+/// roots, or only the PEM roots of the file the URL's `ca_file` query parameter names (ours:
+/// taken off the URL before redis-rs reads it), for a private CA such as a cluster's own.
 pub async fn connect_to(target: &RedisTarget) -> Result<RedisConn, QueueError> {
     Ok(match target {
-        RedisTarget::Single(url) => RedisConn::Single(
-            redis::Client::open(url.as_str())?
-                .get_multiplexed_async_connection()
-                .await?,
-        ),
-        RedisTarget::Cluster(seeds) => RedisConn::Cluster(
-            redis::cluster::ClusterClient::new(seeds.iter().map(String::as_str))?
-                .get_async_connection()
-                .await?,
-        ),
+        RedisTarget::Single(url) => {
+            let (url, roots) = take_ca_file(url)?;
+            let client = match roots {
+                Some(pem) => redis::Client::build_with_tls(url.as_str(), tls_roots(pem))?,
+                None => redis::Client::open(url.as_str())?,
+            };
+            RedisConn::Single(client.get_multiplexed_async_connection().await?)
+        }
+        RedisTarget::Cluster(seeds) => {
+            let mut roots = None;
+            let mut urls = Vec::with_capacity(seeds.len());
+            for seed in seeds {
+                let (url, pem) = take_ca_file(seed)?;
+                urls.push(url);
+                roots = roots.or(pem);
+            }
+            let mut builder = redis::cluster::ClusterClientBuilder::new(urls);
+            if let Some(pem) = roots {
+                builder = builder.certs(tls_roots(pem));
+            }
+            RedisConn::Cluster(builder.build()?.get_async_connection().await?)
+        }
     })
+}
+
+fn tls_roots(pem: Vec<u8>) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    }
+}
+
+/// Splits the `ca_file=PATH` query parameter off `url` and reads the file it names.
+fn take_ca_file(url: &str) -> Result<(String, Option<Vec<u8>>), QueueError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut path = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("ca_file=") {
+            Some(p) => {
+                path = Some(p);
+                false
+            }
+            None => !pair.is_empty(),
+        })
+        .collect();
+    let Some(path) = path else {
+        return Ok((url.to_owned(), None));
+    };
+    if !url.starts_with("rediss://") {
+        return Err(QueueError::Invalid {
+            field: "redis_url",
+            problem: "ca_file applies to TLS URLs only (rediss:// or rediss+cluster://)",
+        });
+    }
+    let pem = std::fs::read(path).map_err(|source| QueueError::CaFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, Some(pem)))
 }
 
 /// The key `name` (`ready`, `sleep`, `lease`, `rank`, `owner`, `seq`, `alive`, `fence`) of
@@ -542,6 +620,20 @@ impl CampaignQueue for RedisQueue {
 
     async fn push_sleeping(&self, items: &[QueueItem], at: Millis) -> Result<(), QueueError> {
         self.push_mode(items, "sleep", at).await
+    }
+
+    async fn rerank(&self, items: &[QueueItem]) -> Result<(), QueueError> {
+        check_items(items)?;
+        let mut conn = self.conn.clone();
+        for batch in items.chunks(PUSH_BATCH) {
+            let mut inv = RERANK.prepare_invoke();
+            inv.key(&self.keys[0]).key(&self.keys[1]).key(&self.keys[3]);
+            for item in batch {
+                inv.arg(&item.account).arg(rank_arg(item.rank));
+            }
+            inv.invoke_async::<()>(&mut conn).await?;
+        }
+        Ok(())
     }
 
     async fn pop_lease(
@@ -870,6 +962,41 @@ impl AttemptBook for RedisAttemptBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ca_file_is_taken_off_the_url_and_read() {
+        let dir = std::env::temp_dir().join(format!("queue-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, b"PEM").expect("write");
+        let url = format!(
+            "rediss://:pw@r:6380/0?protocol=resp3&ca_file={}",
+            ca.display()
+        );
+        let (bare, pem) = take_ca_file(&url).expect("ca_file");
+        assert_eq!(bare, "rediss://:pw@r:6380/0?protocol=resp3");
+        assert_eq!(pem.as_deref(), Some(&b"PEM"[..]));
+        let (bare, _) = take_ca_file(&format!("rediss://r/?ca_file={}", ca.display())).expect("ok");
+        assert_eq!(bare, "rediss://r/");
+        // Without it the URL is left alone; on a plaintext URL it is a mistake.
+        let plain = "redis://r:6379/?protocol=resp3";
+        assert_eq!(
+            take_ca_file(plain).expect("plain"),
+            (plain.to_owned(), None)
+        );
+        assert!(matches!(
+            take_ca_file(&format!("redis://r/?ca_file={}", ca.display())),
+            Err(QueueError::Invalid {
+                field: "redis_url",
+                ..
+            })
+        ));
+        assert!(matches!(
+            take_ca_file("rediss://r/?ca_file=/nonexistent/ca.pem"),
+            Err(QueueError::CaFile { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn single_server_urls_are_kept_as_they_are() {

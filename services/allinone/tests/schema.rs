@@ -14,9 +14,10 @@ use sqlx::Row;
 
 /// `(version, PostgreSQL, SQLite)`: SHA-384 of `migrations/{postgres,sqlite}/*.sql` and
 /// `migrations/dialer/{postgres,sqlite}/*.sql` as of commit 5d883d6 (and of the ledger's
-/// money events, version 3, and the outbox's plans, version 1003, since they were added),
+/// money events, version 3, its consumer payments, version 4, its campaign fences, version 5,
+/// and the outbox's plans, version 1003, since they were added),
 /// the checksums sqlx stored in `_sqlx_migrations` of every database migrated until then.
-const APPLIED: [(i64, &str, &str); 10] = [
+const APPLIED: [(i64, &str, &str); 13] = [
     (
         1,
         "75aac61ed30e95c3bd79519c328a1860a2972e812a662416eb14627f1615f3be737a61b2218fe187cc1b67b15f375f8d",
@@ -31,6 +32,16 @@ const APPLIED: [(i64, &str, &str); 10] = [
         3,
         "d7f6158081c3d6e96f0d68faf37e7e9c8a4843b872d5c959f333da65ea8ab477571cb31797839bdb8d18e7779d6d13e5",
         "7f9483baebbbdf06e5881712bdbb727e17e0e8bcebaa539210187c345013c50244510df247bc3dd925659b2284800c0d",
+    ),
+    (
+        4,
+        "6c7856559e6590fe5a261af22b0d93de69d378b7e0f2dfbcd592df62c5c344d537c608c6e0c0fea1947b6667dd55d703",
+        "19c19bb98e9cb9ae3cbe7fcbac865a2022583803f7cd69ba4b18951f5ae243337caab2b420c0b922ec8c194f66670108",
+    ),
+    (
+        5,
+        "b799d74532138425b5b34c17c93e9c372c8a3935dfd6b6fc070b655404634090e38776c74cea2629d7fccb10dd8b8863",
+        "c9966fc536fae7b7437b531418221777a36e8ab791c3d7077ed5d4c6cb23ecdbbf9d051eb7737c69eec7ef14b761e1af",
     ),
     (
         1000,

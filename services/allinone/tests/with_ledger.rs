@@ -127,6 +127,7 @@ async fn a_dialer_on_a_ledger(db: &TestDb) {
                 reason: "written cease".into(),
                 ..Default::default()
             }),
+            fence: None,
         })
         .await
         .expect("hold set");

@@ -42,6 +42,9 @@ pub struct Metrics {
     pub lease_lost: IntCounterVec,
     /// Outbox writes refused because another replica had taken their campaign over.
     pub fenced_writes: IntCounterVec,
+    /// Ledger commands the ledger refused for a stale campaign fencing token: this replica
+    /// sent after another took the campaign over (it gives the campaign up).
+    pub ledger_fenced: IntCounterVec,
     /// Counter values already exported, per campaign: counters only move forward by the
     /// difference to the latest figures.
     seen: Arc<Mutex<HashMap<String, Figures>>>,
@@ -153,6 +156,12 @@ impl Metrics {
                 "Outbox writes refused: made under a campaign lease another replica took over",
                 &["campaign"],
             ),
+            ledger_fenced: counter(
+                "dialer_relay_fenced_total",
+                "Ledger commands refused by the ledger: sent under a campaign lease another \
+                 replica took over",
+                &["campaign"],
+            ),
             seen: Arc::new(Mutex::new(HashMap::new())),
             registry,
         };
@@ -175,6 +184,7 @@ impl Metrics {
             Box::new(m.lease_acquired.clone()),
             Box::new(m.lease_lost.clone()),
             Box::new(m.fenced_writes.clone()),
+            Box::new(m.ledger_fenced.clone()),
         ] {
             m.registry.register(c).expect("unique metric names");
         }

@@ -160,6 +160,25 @@ impl Leases {
         }
     }
 
+    /// The ledger refused a command sent for `campaign` under `token`: another replica has
+    /// since sent a higher one, so it holds the campaign. Counted, and the lease is given up
+    /// here at once if it is no newer than `token` (the next scan would find the loss too;
+    /// this stops the dialing sooner).
+    pub fn refused_by_ledger(&self, campaign: &str, token: i64) {
+        if let Some(m) = &self.metrics {
+            m.ledger_fenced.with_label_values(&[campaign]).inc();
+        }
+        let stale = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(campaign)
+            .is_some_and(|h| h.token <= token);
+        if stale {
+            self.lost(campaign, "the ledger refused its fencing token");
+        }
+    }
+
     fn took(&self, campaign: &str, token: i64, valid_until: Instant) {
         self.held
             .lock()

@@ -83,6 +83,7 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
                 reason: "written cease".into(),
                 ..Default::default()
             }),
+            fence: None,
         })
         .await
         .expect("cease set");

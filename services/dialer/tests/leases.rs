@@ -2,9 +2,14 @@
 //! replicas' scans split two campaigns by fair share; a lapsed lease is taken over by
 //! compare-and-set with a higher token; the taker adopts the old holder's outbox rows (its
 //! call in progress published as provisional); the old holder's late outbox writes and queue
-//! leases are refused (fenced), and it notices the loss at its next scan.
+//! leases are refused (fenced), and it notices the loss at its next scan. With a real
+//! `ledgerd`: a stale holder's ledger command, delayed on the network past the takeover,
+//! is refused at the ledger (it cannot undo what happened since) and every outcome lands
+//! exactly once.
 
 mod common;
+mod harness;
+mod procs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,6 +170,237 @@ async fn leases_split_by_fair_share_and_a_takeover_fences_the_old_holder() {
     assert!(!r1.holds(&c1));
     assert!(r1.held().is_empty());
     let _ = q1.destroy().await;
+    db.cleanup().await;
+}
+
+/// A TCP proxy to `to` whose client-to-server direction can be held (bytes are kept, not
+/// lost, and forwarded on release): a network that delays one replica's writes.
+async fn holding_proxy(
+    to: std::net::SocketAddr,
+) -> (std::net::SocketAddr, tokio::sync::watch::Sender<bool>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (hold, held) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(to).await.expect("upstream");
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let mut held = held.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = cr.read(&mut buf).await {
+                    if n == 0 || held.wait_for(|h| !*h).await.is_err() {
+                        break;
+                    }
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+            });
+        }
+    });
+    (addr, hold)
+}
+
+/// The ledger's `ledger_fenced_commands_total{rpc}` from its metrics port.
+async fn ledger_fenced(metrics: std::net::SocketAddr, rpc: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(metrics)
+        .await
+        .expect("metrics");
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.unwrap();
+    let line = format!("ledger_fenced_commands_total{{rpc=\"{rpc}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{line} not in the metrics"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_holders_delayed_ledger_command_is_refused_at_the_ledger() {
+    use dialer::outcomes::LedgerCommand;
+    common::init_tracing();
+    let db = common::TestDb::postgres().await;
+    let metrics = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut ledgerd = procs::spawn(
+        &procs::ledgerd_bin(),
+        &[
+            ("LEDGER_DATABASE_URL", db.ledger_url.clone()),
+            ("LEDGER_LISTEN", "127.0.0.1:0".into()),
+            ("LEDGER_METRICS_LISTEN", metrics.to_string()),
+            ("LEDGER_JWT_HS256_KEY", common::KEY.into()),
+        ],
+        "ledgerd listening on ",
+    )
+    .await;
+    let mut crm = procs::ledger_client(ledgerd.addr, auth::Role::Crm).await;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let account = format!("LF-{}", &run[..8]);
+    common::upsert(&mut crm, vec![common::account(&account)]).await;
+
+    let store = CampaignStore::open(&db.dialer_url).await.expect("store");
+    let now = Timestamp::now();
+    let lapsed = now.checked_sub(SignedDuration::from_secs(60)).unwrap();
+    for (id, instance) in [("r1", "h/1/a"), ("r2", "h/2/b")] {
+        store
+            .claim_replica(id, instance, now, lapsed, |_| false)
+            .await
+            .expect("claim")
+            .expect("claimed");
+    }
+    let campaign = format!("fence-{run}");
+    let spec = CampaignSpec {
+        id: campaign.clone(),
+        name: "fences".into(),
+        ..CampaignSpec::default()
+    };
+    store
+        .insert(&spec, StoredState::Running, now)
+        .await
+        .expect("insert");
+    let r1 = Arc::new(Leases::new("r1", TIMING, None));
+    let r2 = Arc::new(Leases::new("r2", TIMING, None));
+    let o1 = Outbox::open(&db.dialer_url, "r1").await.expect("outbox 1");
+    let o2 = Outbox::open(&db.dialer_url, "r2").await.expect("outbox 2");
+    o1.fence_with(r1.clone());
+    o2.fence_with(r2.clone());
+    let (mut s1, mut s2) = (ScanState::default(), ScanState::default());
+    scan(&r1, &store, Some(&o1), CLAIM_TTL, &mut s1)
+        .await
+        .expect("scan");
+    assert!(r1.holds(&campaign));
+    let old = r1.fence(&campaign);
+
+    // r1's relay reaches the ledger through a network that will hold its writes.
+    let (via, hold) = holding_proxy(ledgerd.addr).await;
+    let relay = |o: &Outbox, at: std::net::SocketAddr| {
+        let ch = dialer::ledger_link::lazy_channel(&format!("http://{at}")).expect("channel");
+        o.spawn_relay(ch, common::token(auth::Role::Dialer), common::fast_relay())
+    };
+    let relay1 = relay(&o1, via);
+    let out = |key: &str| {
+        let mut o = common::final_outcome(key, &account);
+        o.campaign_id = campaign.clone();
+        o
+    };
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(10);
+    o1.finish(&out("lf-0"), &[]).await.expect("finish");
+    assert_eq!(o1.flush(deadline()).await.expect("flush"), 0, "r1 delivers");
+
+    // r1 records a call whose disposition sets a cease hold; the relay reads both rows and
+    // sends them, and the network holds them (r1 as good as frozen mid-send).
+    hold.send(true).unwrap();
+    let cease = ledger_api::domain::Hold {
+        hold_id: format!("lf-1-cease-{run}"),
+        account_id: account.clone(),
+        kind: ledger_api::domain::HoldKind::Cease,
+        debt_id: String::new(),
+        number: String::new(),
+        since: Timestamp::from_second(common::T0).unwrap(),
+        until: None,
+        set_by: "agent-1".into(),
+        reason: "asked to stop".into(),
+    };
+    let sent = o1.stats().await.expect("stats").sent;
+    o1.finish(&out("lf-1"), &[LedgerCommand::Hold(cease.clone())])
+        .await
+        .expect("finish");
+    common::eventually("r1's relay sent the held rows", async || {
+        o1.stats().await.expect("stats").sent > sent
+    })
+    .await;
+
+    // r1's lease lapses; r2 takes the campaign over, adopts both rows and delivers them
+    // under its token, which raises the ledger's mark.
+    let past = now.checked_sub(SignedDuration::from_secs(1)).unwrap();
+    assert!(
+        store
+            .renew_lease(&campaign, "r1", old, past)
+            .await
+            .expect("expire")
+    );
+    scan(&r2, &store, Some(&o2), CLAIM_TTL, &mut s2)
+        .await
+        .expect("scan");
+    assert_eq!(r2.fence(&campaign), old + 1);
+    let relay2 = relay(&o2, ledgerd.addr);
+    assert_eq!(o2.flush(deadline()).await.expect("flush"), 0, "r2 delivers");
+    // Since then the CRM lifted the hold (the consumer withdrew the request).
+    let mut lifted = ledger_api::wire::hold_out(cease.clone());
+    lifted.until = common::ts(common::T0 + 3600);
+    crm.set_hold(collections_proto::ledger_v1::SetHoldRequest {
+        hold: Some(lifted),
+        fence: None,
+    })
+    .await
+    .expect("lifted");
+    let before = ledger_fenced(metrics, "SetHold").await;
+
+    // The network delivers r1's held writes: the outcome is a duplicate, the hold is refused
+    // (it would otherwise set the lifted hold again). r1 gives the campaign up at once.
+    assert_eq!(
+        r1.held(),
+        vec![campaign.clone()],
+        "r1 has not scanned since: it still counts the campaign as its own"
+    );
+    hold.send(false).unwrap();
+    common::eventually("the ledger refuses r1's stale hold", async || {
+        o1.stats().await.expect("stats").ledger_fenced == 1
+    })
+    .await;
+    assert_eq!(ledger_fenced(metrics, "SetHold").await, before + 1);
+    assert!(
+        !r1.holds(&campaign) && r1.held().is_empty(),
+        "r1 gave it up"
+    );
+    let acct = crm
+        .get_account(collections_proto::ledger_v1::GetAccountRequest {
+            account_id: account.clone(),
+        })
+        .await
+        .expect("account")
+        .into_inner();
+    let h = acct
+        .holds
+        .into_iter()
+        .find(|h| h.hold_id == cease.hold_id)
+        .expect("the hold");
+    assert_eq!(h.until, common::ts(common::T0 + 3600), "the lift stands");
+
+    // Exactly once: both outcomes recorded once, nothing left or dead-lettered.
+    let recorded = common::recorded(&mut crm).await;
+    for key in ["lf-0", "lf-1"] {
+        assert_eq!(recorded.get(key).map(|r| r.0), Some(1), "{key}");
+    }
+    let mut sql = <sqlx::PgConnection as sqlx::Connection>::connect(&db.dialer_url)
+        .await
+        .expect("db");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM dialer_outbox WHERE campaign_id = $1")
+        .bind(&campaign)
+        .fetch_one(&mut sql)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM dialer_outbox_dead")
+        .fetch_one(&mut sql)
+        .await
+        .expect("count");
+    assert_eq!(dead, 0, "a stale refusal is never dead-lettered");
+    relay1.shutdown().await;
+    relay2.shutdown().await;
+    ledgerd.kill().await;
     db.cleanup().await;
 }
 

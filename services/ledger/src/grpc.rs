@@ -141,9 +141,13 @@ async fn apply_batch(
 ) -> Result<Vec<pb::OutcomeAck>, Status> {
     let mut acks = Vec::with_capacity(items.len());
     let mut valid = Vec::with_capacity(items.len());
+    let mut fences = Vec::with_capacity(items.len());
     for item in items {
         match item {
-            Item::Ok(o) => valid.push(*o),
+            Item::Ok(o, fence) => {
+                valid.push(*o);
+                fences.push(fence);
+            }
             Item::Rejected(key, e) => acks.push(pb::OutcomeAck {
                 idempotency_key: key,
                 status: pb::AckStatus::Rejected as i32,
@@ -154,7 +158,10 @@ async fn apply_batch(
     }
     if !valid.is_empty() {
         let started = Instant::now();
-        let kinds = store.record_outcomes(&mut valid).await.map_err(status)?;
+        let kinds = store
+            .record_outcomes_fenced(&mut valid, &fences)
+            .await
+            .map_err(status)?;
         metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -188,8 +195,51 @@ async fn apply_batch(
         };
         metrics.outcomes.with_label_values(&[label]).inc();
     }
+    let fenced: Vec<&pb::RecordError> = acks
+        .iter()
+        .filter_map(|a| a.error.as_ref())
+        .filter(|e| is_fenced(&e.code, &e.message))
+        .collect();
+    if let Some(first) = fenced.first() {
+        metrics
+            .fenced
+            .with_label_values(&["RecordOutcomes"])
+            .inc_by(fenced.len() as u64);
+        tracing::warn!(
+            outcomes = fenced.len(),
+            refusal = %first.message,
+            "outcomes refused: stale campaign fence (a dialer replica wrote after losing its lease)"
+        );
+    }
     metrics.change_head.set(*store.subscribe_head().borrow());
     Ok(acks)
+}
+
+/// A fenced message's outcomes must be of the fence's campaign.
+fn fenced_outcome(o: &ContactOutcome, fence: Option<&Fence>) -> Result<(), ValidationError> {
+    match fence {
+        Some(f) if f.campaign_id != o.campaign_id => Err(ValidationError::new(
+            "fence.campaign_id",
+            "is not the outcome's campaign_id",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A unary command's answer: a stale-fence refusal is counted and logged (campaign and both
+/// tokens are in its message), then answered FAILED_PRECONDITION.
+fn fenced_status(metrics: &Metrics, rpc: &str, e: crate::store::StoreError) -> Status {
+    if let crate::store::StoreError::Fenced { fence, current } = &e {
+        metrics.fenced.with_label_values(&[rpc]).inc();
+        tracing::warn!(
+            rpc,
+            campaign_id = %fence.campaign_id,
+            token = fence.token,
+            current,
+            "command refused: stale campaign fence (a dialer replica wrote after losing its lease)"
+        );
+    }
+    status(e)
 }
 
 /// Reads what the stream has ready, up to `max` messages: waits for the first, then takes
@@ -299,9 +349,10 @@ fn collect_upserts(
     }
 }
 
-/// One outcome as read from the stream: valid, or rejected at the edge.
+/// One outcome as read from the stream: valid (with its message's campaign fence), or
+/// rejected at the edge.
 enum Item {
-    Ok(Box<ContactOutcome>),
+    Ok(Box<ContactOutcome>, Option<Fence>),
     Rejected(String, ValidationError),
 }
 
@@ -501,17 +552,19 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
                             )
                         });
                         let now = clock.now();
+                        let fence = fence_in(msg.fence);
                         for o in msg.outcomes {
                             let key = o.idempotency_key.clone();
-                            let checked = match &too_many {
-                                Some(e) => Err(e.clone()),
-                                None => outcome_in(o).and_then(|o| {
+                            let checked = match (&too_many, &fence) {
+                                (Some(e), _) | (None, Err(e)) => Err(e.clone()),
+                                (None, Ok(fence)) => outcome_in(o).and_then(|o| {
                                     o.validate_started_at(now, skew)?;
+                                    fenced_outcome(&o, fence.as_ref())?;
                                     Ok(o)
                                 }),
                             };
                             let item = match checked {
-                                Ok(o) => Item::Ok(Box::new(o)),
+                                Ok(o) => Item::Ok(Box::new(o), fence.clone().ok().flatten()),
                                 Err(e) => Item::Rejected(key, e),
                             };
                             if item_tx.send(item).await.is_err() {
@@ -718,16 +771,17 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         req: Request<pb::RecordPromiseRequest>,
     ) -> Result<Response<pb::Promise>, Status> {
         let caller = auth::caller(&req)?;
-        let p = req
-            .into_inner()
+        let r = req.into_inner();
+        let fence = fence_in(r.fence).map_err(invalid)?;
+        let p = r
             .promise
             .ok_or_else(|| bad_field("promise", "is required"))?;
         let p = promise_in(p).map_err(invalid)?;
         let p = self
             .store
-            .record_promise(p, &caller.subject)
+            .record_promise_fenced(p, &caller.subject, fence.as_ref())
             .await
-            .map_err(status)?;
+            .map_err(|e| fenced_status(&self.metrics, "RecordPromise", e))?;
         Ok(Response::new(promise_out(p)))
     }
 
@@ -737,6 +791,7 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
     ) -> Result<Response<pb::RecordPaymentPlanResponse>, Status> {
         let caller = auth::caller(&req)?;
         let r = req.into_inner();
+        let fence = fence_in(r.fence).map_err(invalid)?;
         let date = |field: String, s: &str| -> Result<jiff::civil::Date, Status> {
             ::receivables::event::parse_date(s)
                 .ok_or_else(|| bad_field(&field, "is not a date (YYYY-MM-DD)"))
@@ -758,9 +813,9 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         };
         let summary = self
             .store
-            .record_plan(&plan, &caller.subject)
+            .record_plan_fenced(&plan, &caller.subject, fence.as_ref())
             .await
-            .map_err(status)?;
+            .map_err(|e| fenced_status(&self.metrics, "RecordPaymentPlan", e))?;
         Ok(Response::new(pb::RecordPaymentPlanResponse {
             duplicate: summary.new == 0,
         }))
@@ -788,17 +843,16 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         req: Request<pb::SetHoldRequest>,
     ) -> Result<Response<pb::Hold>, Status> {
         let caller = auth::caller(&req)?;
-        let h = req
-            .into_inner()
-            .hold
-            .ok_or_else(|| bad_field("hold", "is required"))?;
+        let r = req.into_inner();
+        let fence = fence_in(r.fence).map_err(invalid)?;
+        let h = r.hold.ok_or_else(|| bad_field("hold", "is required"))?;
         let h = hold_in(h, "hold").map_err(invalid)?;
         let kind = h.kind;
         let h = self
             .store
-            .set_hold(h, &caller.subject)
+            .set_hold_fenced(h, &caller.subject, fence.as_ref())
             .await
-            .map_err(status)?;
+            .map_err(|e| fenced_status(&self.metrics, "SetHold", e))?;
         tracing::info!(hold_id = %h.hold_id, kind = ?kind, actor = %caller.subject, "hold set");
         Ok(Response::new(hold_out(h)))
     }
@@ -808,14 +862,16 @@ impl pb::ledger_service_server::LedgerService for LedgerGrpc {
         req: Request<pb::SetConsentRequest>,
     ) -> Result<Response<pb::Phone>, Status> {
         let caller = auth::caller(&req)?;
-        let c = consent_update_in(req.into_inner()).map_err(invalid)?;
+        let mut r = req.into_inner();
+        let fence = fence_in(r.fence.take()).map_err(invalid)?;
+        let c = consent_update_in(r).map_err(invalid)?;
         let number = ledger_api::redact::phone(&c.number);
         let consent = c.consent;
         let p = self
             .store
-            .set_consent(c, &caller.subject)
+            .set_consent_fenced(c, &caller.subject, fence.as_ref())
             .await
-            .map_err(status)?;
+            .map_err(|e| fenced_status(&self.metrics, "SetConsent", e))?;
         tracing::info!(number = %number, consent, actor = %caller.subject, "consent set");
         Ok(Response::new(phone_out(p)))
     }

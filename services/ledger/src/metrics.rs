@@ -2,7 +2,16 @@
 //! served on `/metrics` by [`service::metrics::serve`] so operators see ingest health without
 //! a sidecar.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+
+/// The RPCs a dialer sends with a campaign fence (`ledger_fenced_commands_total`'s labels).
+pub const FENCED_RPCS: [&str; 5] = [
+    "RecordOutcomes",
+    "SetHold",
+    "RecordPromise",
+    "SetConsent",
+    "RecordPaymentPlan",
+];
 
 /// The ledger's metrics, registered in their own registry (one per server instance).
 #[derive(Debug, Clone)]
@@ -22,6 +31,13 @@ pub struct Metrics {
     pub watch_lag: Histogram,
     /// Highest change seq committed by this process.
     pub change_head: IntGauge,
+    /// Dialer commands refused for a stale campaign fence, by RPC: a replica wrote after
+    /// another took its campaign over (a frozen process waking up).
+    pub fenced: IntCounterVec,
+    /// Seconds the receivables book took to load at start (0 until it has).
+    pub book_load_seconds: Gauge,
+    /// Events in the receivables book when its load at start ended.
+    pub book_events: IntGauge,
 }
 
 impl Default for Metrics {
@@ -68,14 +84,39 @@ impl Metrics {
         .expect("metric");
         let change_head = IntGauge::new("ledger_change_head_seq", "Highest change seq committed")
             .expect("metric");
+        let fenced = IntCounterVec::new(
+            Opts::new(
+                "ledger_fenced_commands_total",
+                "Commands refused for a stale campaign fencing token, by RPC",
+            ),
+            &["rpc"],
+        )
+        .expect("metric");
+        // Exported at 0 from the start, so an alert's rate() sees the first refusal.
+        for rpc in FENCED_RPCS {
+            fenced.with_label_values(&[rpc]);
+        }
+        let book_load_seconds = Gauge::new(
+            "ledger_receivables_book_load_seconds",
+            "Seconds the receivables book took to load at start (0 until loaded)",
+        )
+        .expect("metric");
+        let book_events = IntGauge::new(
+            "ledger_receivables_book_events",
+            "Money events in the receivables book when its load at start ended",
+        )
+        .expect("metric");
         for c in [
-            Box::new(outcomes.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(fenced.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(outcomes.clone()),
             Box::new(batch_size.clone()),
             Box::new(batch_seconds.clone()),
             Box::new(accounts.clone()),
             Box::new(watchers.clone()),
             Box::new(watch_lag.clone()),
             Box::new(change_head.clone()),
+            Box::new(book_load_seconds.clone()),
+            Box::new(book_events.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -88,6 +129,9 @@ impl Metrics {
             watchers,
             watch_lag,
             change_head,
+            fenced,
+            book_load_seconds,
+            book_events,
         }
     }
 

@@ -17,6 +17,88 @@ use tokio::sync::watch;
 
 use ledger_api::domain::*;
 
+/// Raises campaign `$campaign`'s fence mark to `$token` in transaction `$tx` (taking its row
+/// lock, before any other lock of the transaction but the money lock) and returns the mark
+/// as it now is: above `$token` means the command is stale.
+macro_rules! raise_fence {
+    ($tx:ident, $campaign:expr, $token:expr, $now:expr) => {{
+        let (mark,): (i64,) = sqlx::query_as(
+            "INSERT INTO campaign_fences (campaign_id, token, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (campaign_id) DO UPDATE SET token = CASE \
+             WHEN excluded.token > campaign_fences.token THEN excluded.token \
+             ELSE campaign_fences.token END, updated_at = excluded.updated_at RETURNING token",
+        )
+        .bind($campaign)
+        .bind($token)
+        .bind($now)
+        .fetch_one(&mut *$tx)
+        .await?;
+        mark
+    }};
+}
+
+/// Checks a command's fence (`Option<&Fence>`) in its transaction: raises the mark, or
+/// returns [`StoreError::Fenced`] (the transaction rolls back) when the mark is higher.
+macro_rules! pass_fence {
+    ($tx:ident, $fence:expr, $now:expr) => {
+        if let Some(f) = $fence {
+            let mark = raise_fence!($tx, &f.campaign_id, f.token, $now);
+            if mark > f.token {
+                return Err(StoreError::Fenced {
+                    fence: f.clone(),
+                    current: mark,
+                });
+            }
+        }
+    };
+}
+
+/// The fence pass of an ingest batch, in its transaction `$tx` (driver `$D`): raises each
+/// campaign's mark to the highest token the batch carries for it (campaigns in name order:
+/// one lock order), then splits `$todo` into the outcomes to insert and the stale ones
+/// (token below the mark) with the mark. A stale outcome whose key is already recorded is
+/// neither: it acks DUPLICATE, the stored result, whatever its token.
+macro_rules! fence_batch {
+    ($tx:ident, $D:ty, $batch:expr, $todo:expr, $fences:expr, $now:expr) => {{
+        let fence_of = |i: usize| $fences.get(i).and_then(Option::as_ref);
+        let mut highest: std::collections::BTreeMap<&str, i64> = Default::default();
+        for &i in $todo {
+            if let Some(f) = fence_of(i) {
+                let t = highest.entry(f.campaign_id.as_str()).or_insert(f.token);
+                *t = (*t).max(f.token);
+            }
+        }
+        let mut marks: HashMap<&str, i64> = HashMap::with_capacity(highest.len());
+        for (campaign, token) in highest {
+            marks.insert(campaign, raise_fence!($tx, campaign, token, $now));
+        }
+        let mut kept: Vec<usize> = Vec::with_capacity($todo.len());
+        let mut stale: Vec<(usize, i64)> = Vec::new();
+        for &i in $todo {
+            match fence_of(i) {
+                Some(f) if marks[f.campaign_id.as_str()] > f.token => {
+                    stale.push((i, marks[f.campaign_id.as_str()]))
+                }
+                _ => kept.push(i),
+            }
+        }
+        if !stale.is_empty() {
+            let keys: Vec<String> = stale
+                .iter()
+                .map(|&(i, _)| $batch[i].idempotency_key.clone())
+                .collect();
+            let recorded: Vec<(String,)> = sqlx::query_as(sql!($D,
+                "SELECT idempotency_key FROM contact_events WHERE idempotency_key " in_list(1)))
+            .bind(List(&keys))
+            .fetch_all(&mut *$tx)
+            .await?;
+            let recorded: HashSet<String> = recorded.into_iter().map(|(k,)| k).collect();
+            stale.retain(|&(i, _)| !recorded.contains(&$batch[i].idempotency_key));
+        }
+        (kept, stale)
+    }};
+}
+
 mod consumer;
 mod debts;
 mod money;
@@ -32,7 +114,7 @@ pub use money::{
 
 /// The ledger's migrations (`migrations/ledger`), one file each for both dialects. The dialer's
 /// (versions 1000 and up) may share the database; each side ignores the other's versions.
-pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!("../../../migrations/ledger": "0001_ledger.sql", "0002_pre_dial_check.sql", "0003_money_events.sql", "0004_consumer_payments.sql");
+pub static MIGRATIONS: sqlstore::Migrations = sqlstore::migrations!("../../../migrations/ledger": "0001_ledger.sql", "0002_pre_dial_check.sql", "0003_money_events.sql", "0004_consumer_payments.sql", "0005_campaign_fences.sql");
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +141,10 @@ pub enum StoreError {
         id: String,
         message: String,
     },
+    /// A command carried a campaign fence below the campaign's mark: a stale dialer
+    /// replica's write (docs/ledger.md, "Campaign fences").
+    #[error("{}", fence.refusal(*current))]
+    Fenced { fence: Fence, current: i64 },
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -277,7 +363,7 @@ struct DebtRow {
     last_activity_at: Option<i64>,
 }
 
-#[derive(Debug, FromRow)]
+#[derive(Debug, Clone, FromRow)]
 struct HoldRow {
     hold_id: String,
     account_id: String,
@@ -1033,6 +1119,19 @@ impl Store {
     /// Applies a batch of (shape-validated) outcomes in one transaction; one ack per input, in
     /// input order. Keys already recorded, or repeated in the batch, ack as duplicates.
     pub async fn record_outcomes(&self, batch: &mut [ContactOutcome]) -> Result<Vec<AckKind>> {
+        self.record_outcomes_fenced(batch, &[]).await
+    }
+
+    /// [`Store::record_outcomes`] with each outcome's campaign fence (`fences[i]` for
+    /// `batch[i]`; missing or `None`: not fenced). A stale outcome (token below its
+    /// campaign's mark, raised first by the batch's highest tokens) is REJECTED with
+    /// FAILED_PRECONDITION unless its key is already recorded (then DUPLICATE); the rest of
+    /// the batch is applied.
+    pub async fn record_outcomes_fenced(
+        &self,
+        batch: &mut [ContactOutcome],
+        fences: &[Option<Fence>],
+    ) -> Result<Vec<AckKind>> {
         let mut acks: Vec<Option<AckKind>> = vec![None; batch.len()];
         // Repeats inside the batch: the first occurrence is applied, later ones follow it.
         let mut first: HashMap<String, usize> = HashMap::new();
@@ -1096,14 +1195,15 @@ impl Store {
         }
         let now = us(Timestamp::now());
         let mut new_idx: Vec<usize> = Vec::new();
+        let mut stale: Vec<(usize, i64)> = Vec::new();
         let mut max_seq = 0;
         if !todo.is_empty() {
             match &self.db {
                 Db::Pg(p) => {
-                    (new_idx, max_seq) = ingest_pg(p, batch, &todo, now).await?;
+                    (new_idx, stale, max_seq) = ingest_pg(p, batch, &todo, fences, now).await?;
                 }
                 Db::Sqlite(p) => {
-                    (new_idx, max_seq) = ingest_sqlite(p, batch, &todo, now).await?;
+                    (new_idx, stale, max_seq) = ingest_sqlite(p, batch, &todo, fences, now).await?;
                 }
             }
         }
@@ -1112,6 +1212,14 @@ impl Store {
         }
         for &i in &new_idx {
             acks[i] = Some(AckKind::Recorded);
+        }
+        for &(i, mark) in &stale {
+            let fence = fences[i].as_ref().expect("a stale outcome has a fence");
+            acks[i] = Some(AckKind::Rejected {
+                code: "FAILED_PRECONDITION",
+                field: FENCE_FIELD.into(),
+                message: fence.refusal(mark),
+            });
         }
         for i in 0..batch.len() {
             if let Some(j) = repeat_of[i] {
@@ -1204,7 +1312,19 @@ impl Store {
     // ------------------------------------------------------------------ holds, consents, promises
 
     /// Sets (or releases, with `until`) a hold; idempotent by hold id.
-    pub async fn set_hold(&self, mut h: Hold, actor: &str) -> Result<Hold> {
+    pub async fn set_hold(&self, h: Hold, actor: &str) -> Result<Hold> {
+        self.set_hold_fenced(h, actor, None).await
+    }
+
+    /// [`Store::set_hold`] for a dialer replica holding `fence`: a replay of a hold already
+    /// set as asked returns it whatever the token; a change under a stale token is
+    /// [`StoreError::Fenced`].
+    pub async fn set_hold_fenced(
+        &self,
+        mut h: Hold,
+        actor: &str,
+        fence: Option<&Fence>,
+    ) -> Result<Hold> {
         h.validate()?;
         if h.hold_id.is_empty() {
             h.hold_id = derived_hold_id(&h);
@@ -1223,7 +1343,7 @@ impl Store {
             .bind(&h.hold_id)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some(e) = existing {
+            if let Some(e) = existing.clone() {
                 let e = e.into_hold()?;
                 if e.account_id != h.account_id || e.kind != h.kind || e.debt_id != h.debt_id
                     || e.number != h.number || e.since != h.since
@@ -1237,6 +1357,9 @@ impl Store {
                 if e.until == h.until && e.reason == h.reason {
                     return Ok(e);
                 }
+            }
+            pass_fence!(tx, fence, now);
+            if existing.is_some() {
                 sqlx::query(
                     "UPDATE holds SET until = $2, reason = $3, set_by = $4, updated_at = $5 \
                      WHERE hold_id = $1",
@@ -1278,6 +1401,17 @@ impl Store {
 
     /// Records consent to automated calls on a phone, or its revocation; idempotent.
     pub async fn set_consent(&self, c: ConsentUpdate, actor: &str) -> Result<Phone> {
+        self.set_consent_fenced(c, actor, None).await
+    }
+
+    /// [`Store::set_consent`] for a dialer replica holding `fence` (a change that changes
+    /// nothing returns the phone whatever the token).
+    pub async fn set_consent_fenced(
+        &self,
+        c: ConsentUpdate,
+        actor: &str,
+        fence: Option<&Fence>,
+    ) -> Result<Phone> {
         c.validate()?;
         self.require_account(&c.account_id, "account_id").await?;
         let now = us(Timestamp::now());
@@ -1319,6 +1453,7 @@ impl Store {
             if new == old {
                 return Ok(old);
             }
+            pass_fence!(tx, fence, now);
             sqlx::query(
                 "UPDATE phones SET consent_automated = $4, consent_source = $5, consent_at = $6, \
                  consent_revoked_at = $7 WHERE account_id = $1 AND person_id = $2 AND number = $3",
@@ -1352,13 +1487,29 @@ impl Store {
     /// a disposition made (`outcome_key` set) is also a receivables `promise` event
     /// (`outcome:<key>:promise`), imported right after (again on a resend, as a duplicate).
     pub async fn record_promise(&self, pr: Promise, actor: &str) -> Result<Promise> {
-        let stored = self.record_promise_row(pr, actor).await?;
+        self.record_promise_fenced(pr, actor, None).await
+    }
+
+    /// [`Store::record_promise`] for a dialer replica holding `fence` (a replay of a known
+    /// promise in its status returns it whatever the token).
+    pub async fn record_promise_fenced(
+        &self,
+        pr: Promise,
+        actor: &str,
+        fence: Option<&Fence>,
+    ) -> Result<Promise> {
+        let stored = self.record_promise_row(pr, actor, fence).await?;
         self.import_promise_event(&stored, actor).await?;
         Ok(stored)
     }
 
     /// The promise part of [`Store::record_promise`]: one transaction.
-    async fn record_promise_row(&self, mut pr: Promise, actor: &str) -> Result<Promise> {
+    async fn record_promise_row(
+        &self,
+        mut pr: Promise,
+        actor: &str,
+        fence: Option<&Fence>,
+    ) -> Result<Promise> {
         pr.validate()?;
         if pr.promise_id.is_empty() {
             pr.promise_id = format!("p-{}", uuid::Uuid::new_v4());
@@ -1398,6 +1549,7 @@ impl Store {
                 if e.status == pr.status {
                     return Ok(e);
                 }
+                pass_fence!(tx, fence, now);
                 sqlx::query(
                     "UPDATE promises SET status = $2, set_by = $3, updated_at = $4 WHERE promise_id = $1",
                 )
@@ -1412,6 +1564,7 @@ impl Store {
                 e.updated_at = Some(ts(now)?);
                 e
             } else {
+                pass_fence!(tx, fence, now);
                 sqlx::query(
                     "INSERT INTO promises (promise_id, account_id, debt_id, amount_minor, currency, \
                      due_date, status, outcome_key, set_by, created_at, updated_at) \
@@ -1536,6 +1689,10 @@ impl Store {
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 ),
                 ChangeKind::Account => ChangePayload::Account(r.ref_id.clone()),
+                ChangeKind::Receivables => ChangePayload::Receivables(
+                    serde_json::from_value(de(payload_json()?)?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
             };
             out.push(Change {
                 seq: r.seq,
@@ -1773,11 +1930,13 @@ async fn ingest_pg(
     p: &PgPool,
     batch: &[ContactOutcome],
     todo: &[usize],
+    fences: &[Option<Fence>],
     now: i64,
-) -> Result<(Vec<usize>, i64)> {
+) -> Result<(Vec<usize>, Vec<(usize, i64)>, i64)> {
+    let mut tx = p.begin().await?;
+    let (mut todo, stale) = fence_batch!(tx, sqlx::Postgres, batch, todo, fences, now);
     // Insert in key order: concurrent batches carrying the same keys (a resend racing the
     // original) then take index locks in one order and cannot deadlock.
-    let mut todo = todo.to_vec();
     todo.sort_unstable_by(|&a, &b| batch[a].idempotency_key.cmp(&batch[b].idempotency_key));
     let todo = &todo[..];
     let vals: Vec<EventValues<'_>> = todo.iter().map(|&i| EventValues::new(&batch[i])).collect();
@@ -1786,7 +1945,6 @@ async fn ingest_pg(
             vals.iter().map($e).collect::<Vec<_>>()
         };
     }
-    let mut tx = p.begin().await?;
     let inserted: Vec<(i64, String)> = sqlx::query_as(INSERT_EVENTS_PG)
         .bind(col!(|v| v.o.idempotency_key.as_str()))
         .bind(col!(|v| v.o.account_id.as_str()))
@@ -1814,7 +1972,7 @@ async fn ingest_pg(
         .await?;
     if inserted.is_empty() {
         tx.commit().await?;
-        return Ok((Vec::new(), 0));
+        return Ok((Vec::new(), stale, 0));
     }
     let pos: HashMap<&str, usize> = todo
         .iter()
@@ -1879,6 +2037,7 @@ async fn ingest_pg(
     tx.commit().await?;
     Ok((
         new.into_iter().map(|(_, i)| i).collect(),
+        stale,
         max_seq.unwrap_or(0),
     ))
 }
@@ -1889,12 +2048,14 @@ async fn ingest_sqlite(
     p: &SqlitePool,
     batch: &[ContactOutcome],
     todo: &[usize],
+    fences: &[Option<Fence>],
     now: i64,
-) -> Result<(Vec<usize>, i64)> {
+) -> Result<(Vec<usize>, Vec<(usize, i64)>, i64)> {
     let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+    let (todo, stale) = fence_batch!(tx, sqlx::Sqlite, batch, todo, fences, now);
     let mut new = Vec::new();
     let mut max_seq = 0;
-    for &i in todo {
+    for &i in &todo {
         let o = &batch[i];
         let v = EventValues::new(o);
         let id: Option<(i64,)> =
@@ -1939,5 +2100,5 @@ async fn ingest_sqlite(
             .await?;
     }
     tx.commit().await?;
-    Ok((new, max_seq))
+    Ok((new, stale, max_seq))
 }

@@ -250,6 +250,7 @@ async fn history_holds_consents_promises(url: &str) {
     let h1 = c
         .set_hold(pb::SetHoldRequest {
             hold: Some(hold.clone()),
+            fence: None,
         })
         .await
         .unwrap()
@@ -257,6 +258,7 @@ async fn history_holds_consents_promises(url: &str) {
     let h2 = c
         .set_hold(pb::SetHoldRequest {
             hold: Some(hold.clone()),
+            fence: None,
         })
         .await
         .unwrap()
@@ -266,14 +268,20 @@ async fn history_holds_consents_promises(url: &str) {
     let mut nf = hold.clone();
     nf.account_id = "nope".into();
     let e = c
-        .set_hold(pb::SetHoldRequest { hold: Some(nf) })
+        .set_hold(pb::SetHoldRequest {
+            hold: Some(nf),
+            fence: None,
+        })
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
     let mut bad = hold.clone();
     bad.kind = pb::HoldKind::NumberOptout as i32;
     let e = c
-        .set_hold(pb::SetHoldRequest { hold: Some(bad) })
+        .set_hold(pb::SetHoldRequest {
+            hold: Some(bad),
+            fence: None,
+        })
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
@@ -283,6 +291,7 @@ async fn history_holds_consents_promises(url: &str) {
     let e = c
         .set_hold(pb::SetHoldRequest {
             hold: Some(no_kind),
+            fence: None,
         })
         .await
         .unwrap_err();
@@ -298,6 +307,7 @@ async fn history_holds_consents_promises(url: &str) {
             source: "said stop on call h3".into(),
             at: ts(T0 + 250),
             set_by: "agent-7".into(),
+            fence: None,
         })
         .await
         .unwrap()
@@ -333,6 +343,7 @@ async fn history_holds_consents_promises(url: &str) {
                 outcome_key: "h1".into(),
                 ..Default::default()
             }),
+            fence: None,
         })
         .await
         .unwrap()
@@ -342,6 +353,7 @@ async fn history_holds_consents_promises(url: &str) {
     kept.status = pb::PromiseStatus::Kept as i32;
     c.record_promise(pb::RecordPromiseRequest {
         promise: Some(kept.clone()),
+        fence: None,
     })
     .await
     .unwrap();
@@ -349,7 +361,10 @@ async fn history_holds_consents_promises(url: &str) {
     bad.promise_id = "pr-2".into();
     bad.due_date = "next friday".into();
     let e = c
-        .record_promise(pb::RecordPromiseRequest { promise: Some(bad) })
+        .record_promise(pb::RecordPromiseRequest {
+            promise: Some(bad),
+            fence: None,
+        })
         .await
         .unwrap_err();
     assert!(
@@ -451,12 +466,19 @@ async fn history_holds_consents_promises(url: &str) {
     srv.stop().await;
 }
 
+/// The next change that is not a money event's: the accounts these tests load have opening
+/// balances, each a RECEIVABLES change (tested in `tests/debts.rs`).
 async fn next_change(s: &mut tonic::Streaming<pb::Change>) -> pb::Change {
-    tokio::time::timeout(Duration::from_secs(20), s.message())
-        .await
-        .expect("a change within 20 s")
-        .expect("stream ok")
-        .expect("stream open")
+    loop {
+        let ch = tokio::time::timeout(Duration::from_secs(20), s.message())
+            .await
+            .expect("a change within 20 s")
+            .expect("stream ok")
+            .expect("stream open");
+        if ch.kind != pb::ChangeKind::Receivables as i32 {
+            return ch;
+        }
+    }
 }
 
 async fn watch_changes_resumes_without_loss(url: &str) {
@@ -513,6 +535,7 @@ async fn watch_changes_resumes_without_loss(url: &str) {
             since: ts(T0 + 60),
             ..Default::default()
         }),
+        fence: None,
     })
     .await
     .unwrap();
@@ -985,14 +1008,15 @@ async fn check_accounts_reports_every_change_after_the_cursor(url: &str) {
             }
         };
     let first = check(&mut c, vec![("K-1", 0), ("K-2", 0)]).await.unwrap();
-    // Each upsert is one ACCOUNT change (plus its holds).
+    // Each upsert is one ACCOUNT change (plus its holds and its opening balances).
     assert!(first.as_of_seq > 0);
     assert!(
         first
             .changes
             .iter()
             .all(|r| r.kind == pb::ChangeKind::Account as i32
-                || r.kind == pb::ChangeKind::Hold as i32)
+                || r.kind == pb::ChangeKind::Hold as i32
+                || r.kind == pb::ChangeKind::Receivables as i32)
     );
     assert!(first.changes.iter().any(|r| r.account_id == "K-1"));
     let base = first.as_of_seq;
@@ -1018,6 +1042,7 @@ async fn check_accounts_reports_every_change_after_the_cursor(url: &str) {
             since: ts(T0),
             ..Default::default()
         }),
+        fence: None,
     })
     .await
     .unwrap();

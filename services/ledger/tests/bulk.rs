@@ -256,6 +256,7 @@ async fn views_equal_the_per_account_reads(url: &str) {
                 due_date: "2026-02-01".into(),
                 ..Default::default()
             }),
+            fence: None,
         })
         .await
         .unwrap();

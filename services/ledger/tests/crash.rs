@@ -94,7 +94,10 @@ async fn stream(
             let chunk: Vec<_> = pending.by_ref().take(10).collect();
             sent += chunk.len();
             if tx
-                .send(pb::RecordOutcomesRequest { outcomes: chunk })
+                .send(pb::RecordOutcomesRequest {
+                    outcomes: chunk,
+                    fence: None,
+                })
                 .await
                 .is_err()
             {

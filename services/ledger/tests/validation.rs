@@ -396,6 +396,7 @@ async fn record_outcomes_request(url: &str) {
     let mut s = c
         .record_outcomes(tokio_stream::iter(vec![pb::RecordOutcomesRequest {
             outcomes: big,
+            fence: None,
         }]))
         .await
         .unwrap()
@@ -588,15 +589,21 @@ async fn hold_promise_consent_requests(url: &str) {
         let mut h = hold();
         f(&mut h);
         let e = c
-            .set_hold(pb::SetHoldRequest { hold: Some(h) })
+            .set_hold(pb::SetHoldRequest {
+                hold: Some(h),
+                fence: None,
+            })
             .await
             .unwrap_err();
         assert_invalid(&e, field);
     }
     assert_invalid(
-        &c.set_hold(pb::SetHoldRequest { hold: None })
-            .await
-            .unwrap_err(),
+        &c.set_hold(pb::SetHoldRequest {
+            hold: None,
+            fence: None,
+        })
+        .await
+        .unwrap_err(),
         "hold",
     );
 
@@ -630,7 +637,10 @@ async fn hold_promise_consent_requests(url: &str) {
         let mut p = promise();
         f(&mut p);
         let e = c
-            .record_promise(pb::RecordPromiseRequest { promise: Some(p) })
+            .record_promise(pb::RecordPromiseRequest {
+                promise: Some(p),
+                fence: None,
+            })
             .await
             .unwrap_err();
         assert_invalid(&e, field);
@@ -644,6 +654,7 @@ async fn hold_promise_consent_requests(url: &str) {
         source: "inbound call".into(),
         at: ts(T0),
         set_by: "agent-1".into(),
+        fence: None,
     };
     let m = crate::m::<pb::SetConsentRequest>;
     let consent_rows: Vec<Mutation<pb::SetConsentRequest>> = vec![
@@ -676,11 +687,15 @@ async fn hold_promise_consent_requests(url: &str) {
         .promises;
     assert!(promises.is_empty(), "{promises:?}");
     // And the valid versions are applied (so the rows above failed for their field only).
-    c.set_hold(pb::SetHoldRequest { hold: Some(hold()) })
-        .await
-        .expect("valid hold");
+    c.set_hold(pb::SetHoldRequest {
+        hold: Some(hold()),
+        fence: None,
+    })
+    .await
+    .expect("valid hold");
     c.record_promise(pb::RecordPromiseRequest {
         promise: Some(promise()),
+        fence: None,
     })
     .await
     .expect("valid promise");

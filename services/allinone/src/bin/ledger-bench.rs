@@ -182,7 +182,10 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
                 .map(|i| outcome(i, accounts, "b"))
                 .collect();
             if tx
-                .send(pb::RecordOutcomesRequest { outcomes })
+                .send(pb::RecordOutcomesRequest {
+                    outcomes,
+                    fence: None,
+                })
                 .await
                 .is_err()
             {

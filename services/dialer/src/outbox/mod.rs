@@ -28,7 +28,7 @@ pub use relay::{RelayConfig, RelayHandle};
 pub use store::DeadLetter;
 
 use crate::outcomes::{LedgerCommand, OutcomeSink, SinkError, Unacknowledged, WriteKind};
-use store::{Row, Store, Write};
+use store::{Row, Scope, Store, Write};
 
 /// Why an outbox operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -108,6 +108,7 @@ struct Counters {
     dead: AtomicU64,
     reconnects: AtomicU64,
     fenced: AtomicU64,
+    ledger_fenced: AtomicU64,
 }
 
 /// What the outbox holds and has done, for metrics and health checks.
@@ -135,6 +136,9 @@ pub struct OutboxStats {
     pub reconnects: u64,
     /// Since open: writes refused because another replica had taken their campaign over.
     pub fenced: u64,
+    /// Since open: rows the ledger refused for a stale campaign fencing token (left for
+    /// the campaign's holder to deliver, never dead-lettered).
+    pub ledger_fenced: u64,
 }
 
 /// State shared by the handle, the writer task and the relay task.
@@ -156,11 +160,31 @@ struct Shared {
     /// The campaign leases this replica holds: every write carries its campaign's token.
     /// Unset (no fencing) for an outbox used without leases (tools, some tests).
     leases: std::sync::OnceLock<Arc<crate::ownership::Leases>>,
+    /// Campaigns whose commands the ledger refused, with the token refused: the relay sends
+    /// none of their rows until this replica holds a newer lease on them.
+    refused: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 impl Shared {
     fn next_seqs(&self, n: usize) -> i64 {
         self.seq.fetch_add(n as i64, Ordering::Relaxed)
+    }
+
+    /// The fence the relay sends a row of `campaign` with: the token of this replica's latest
+    /// lease on it (an adopted row goes with the adopter's). None without leases, for a row
+    /// of no campaign, or for a campaign never held here (a row recovered after a restart).
+    fn fence(&self, campaign: &str) -> Option<(String, i64)> {
+        let token = self.leases.get()?.fence(campaign);
+        (token > 0 && !campaign.is_empty()).then(|| (campaign.to_owned(), token))
+    }
+
+    /// Whether the relay holds back `campaign`'s rows (its last send was refused as stale
+    /// and no newer lease was taken since).
+    fn held_back(&self, campaign: &str) -> bool {
+        let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        refused
+            .get(campaign)
+            .is_some_and(|t| self.fence(campaign).is_none_or(|(_, now)| now <= *t))
     }
 
     fn wake_relay(&self, rescan: bool) {
@@ -229,6 +253,7 @@ fn plan_out(
             })
             .collect(),
         grace_days: p.grace_days,
+        fence: None,
     }
 }
 
@@ -294,6 +319,7 @@ impl Outbox {
             wrote: AtomicBool::new(false),
             counters: Counters::default(),
             leases: std::sync::OnceLock::new(),
+            refused: std::sync::Mutex::new(HashMap::new()),
         });
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         tokio::spawn(writer(shared.clone(), rx, opts.max_batch.max(1)));
@@ -351,7 +377,7 @@ impl Outbox {
         let now = jiff::Timestamp::now().as_microsecond();
         let (published, adopted) = s
             .store
-            .recover(owner, &s.owner, s.next_seqs(1), now)
+            .take_over(Scope::Owner(owner), &s.owner, s.next_seqs(1), now)
             .await?;
         tracing::info!(
             from = owner,
@@ -373,7 +399,7 @@ impl Outbox {
         let now = jiff::Timestamp::now().as_microsecond();
         let (published, adopted) = s
             .store
-            .adopt_campaign(campaign, &s.owner, s.next_seqs(1), now)
+            .take_over(Scope::Campaign(campaign), &s.owner, s.next_seqs(1), now)
             .await?;
         if published + adopted > 0 {
             tracing::info!(
@@ -446,6 +472,7 @@ impl Outbox {
             dead: c.dead.load(Ordering::Relaxed),
             reconnects: c.reconnects.load(Ordering::Relaxed),
             fenced: c.fenced.load(Ordering::Relaxed),
+            ledger_fenced: c.ledger_fenced.load(Ordering::Relaxed),
         })
     }
 

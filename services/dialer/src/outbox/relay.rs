@@ -13,7 +13,7 @@
 //! poll as a safety net, and never touches the writer's queue, so `begin`/`finish` never wait
 //! for the ledger.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,6 +30,7 @@ use super::Outbox;
 use super::store::Rejection;
 use crate::outcomes::WriteKind;
 use auth::{BearerAuth, Token};
+use ledger_api::domain::is_fenced;
 
 /// Tuning of the relay.
 #[derive(Debug, Clone)]
@@ -211,7 +212,8 @@ async fn session(
     };
     tracing::debug!("ledger stream open");
     let broken = |reason: String, acked: bool| End::Broken { reason, acked };
-    let mut inflight: HashSet<String> = HashSet::new();
+    // Outcomes sent and not acknowledged, with the fence each went with.
+    let mut inflight: Inflight = HashMap::new();
     // Relay-order cursor; `None` = scan from the start (skipping what is in flight).
     let mut cursor: Option<(i64, String)> = None;
     s.rescan.store(false, Ordering::Release);
@@ -238,21 +240,47 @@ async fn session(
             if let Some(last) = rows.last() {
                 cursor = Some((last.ready_seq, last.idempotency_key.clone()));
             }
-            let mut msg = Vec::with_capacity(cfg.message_size.min(rows.len()));
+            // One message per campaign fence (a message's fence covers all its outcomes).
+            let mut msgs: Vec<(SentFence, Vec<pb::ContactOutcome>)> = Vec::new();
             let mut corrupt = Vec::new();
             let mut commands = Vec::new();
+            let send = |fence: SentFence, outcomes: Vec<pb::ContactOutcome>| {
+                let n = outcomes.len() as u64;
+                let fence =
+                    fence.map(|(campaign_id, token)| pb::CampaignFence { campaign_id, token });
+                tx.try_send(pb::RecordOutcomesRequest { outcomes, fence })
+                    .map(|()| s.counters.sent.fetch_add(n, Ordering::Relaxed))
+                    .is_ok()
+            };
             for r in rows {
-                if inflight.contains(&r.idempotency_key) {
+                if inflight.contains_key(&r.idempotency_key) || s.held_back(&r.campaign_id) {
                     continue;
                 }
                 if r.kind != WriteKind::Outcome.as_str() {
                     commands.push(r);
                     continue;
                 }
+                let fence = s.fence(&r.campaign_id);
                 match pb::ContactOutcome::decode(r.payload.as_slice()) {
                     Ok(o) => {
-                        inflight.insert(r.idempotency_key);
-                        msg.push(o);
+                        inflight.insert(r.idempotency_key, fence.clone());
+                        let at = match msgs.iter().position(|(f, _)| *f == fence) {
+                            Some(at) => at,
+                            None => {
+                                msgs.push((fence.clone(), Vec::new()));
+                                msgs.len() - 1
+                            }
+                        };
+                        msgs[at].1.push(o);
+                        if msgs[at].1.len() == cfg.message_size {
+                            let full = std::mem::take(&mut msgs[at].1);
+                            if !send(fence, full) {
+                                return broken(
+                                    "ledger stream closed while sending".into(),
+                                    acked_any,
+                                );
+                            }
+                        }
                     }
                     Err(e) => corrupt.push(Rejection {
                         key: r.idempotency_key,
@@ -261,28 +289,11 @@ async fn session(
                         message: format!("undecodable outbox row: {e}"),
                     }),
                 }
-                if msg.len() == cfg.message_size {
-                    let n = msg.len() as u64;
-                    if tx
-                        .try_send(pb::RecordOutcomesRequest {
-                            outcomes: std::mem::take(&mut msg),
-                        })
-                        .is_err()
-                    {
-                        return broken("ledger stream closed while sending".into(), acked_any);
-                    }
-                    s.counters.sent.fetch_add(n, Ordering::Relaxed);
-                }
             }
-            if !msg.is_empty() {
-                let n = msg.len() as u64;
-                if tx
-                    .try_send(pb::RecordOutcomesRequest { outcomes: msg })
-                    .is_err()
-                {
+            for (fence, outcomes) in msgs {
+                if !outcomes.is_empty() && !send(fence, outcomes) {
                     return broken("ledger stream closed while sending".into(), acked_any);
                 }
-                s.counters.sent.fetch_add(n, Ordering::Relaxed);
             }
             if !corrupt.is_empty() {
                 if let Err(e) = dead_letter(outbox, &corrupt).await {
@@ -332,28 +343,48 @@ async fn send_commands(
 ) -> Result<(), String> {
     let s = &outbox.shared;
     for r in rows {
+        // A refusal earlier in this round holds the campaign's later rows back.
+        if s.held_back(&r.campaign_id) {
+            continue;
+        }
+        let sent_fence = s.fence(&r.campaign_id);
+        let fence = sent_fence
+            .clone()
+            .map(|(campaign_id, token)| pb::CampaignFence { campaign_id, token });
         let sent = match WriteKind::parse(&r.kind) {
             Some(WriteKind::Hold) => match pb::Hold::decode(r.payload.as_slice()) {
                 Ok(h) => Ok(client
-                    .set_hold(pb::SetHoldRequest { hold: Some(h) })
+                    .set_hold(pb::SetHoldRequest {
+                        hold: Some(h),
+                        fence,
+                    })
                     .await
                     .map(drop)),
                 Err(e) => Err(e),
             },
             Some(WriteKind::Promise) => match pb::Promise::decode(r.payload.as_slice()) {
                 Ok(p) => Ok(client
-                    .record_promise(pb::RecordPromiseRequest { promise: Some(p) })
+                    .record_promise(pb::RecordPromiseRequest {
+                        promise: Some(p),
+                        fence,
+                    })
                     .await
                     .map(drop)),
                 Err(e) => Err(e),
             },
             Some(WriteKind::Consent) => match pb::SetConsentRequest::decode(r.payload.as_slice()) {
-                Ok(c) => Ok(client.set_consent(c).await.map(drop)),
+                Ok(c) => Ok(client
+                    .set_consent(pb::SetConsentRequest { fence, ..c })
+                    .await
+                    .map(drop)),
                 Err(e) => Err(e),
             },
             Some(WriteKind::Plan) => {
                 match pb::RecordPaymentPlanRequest::decode(r.payload.as_slice()) {
-                    Ok(p) => Ok(client.record_payment_plan(p).await.map(drop)),
+                    Ok(p) => Ok(client
+                        .record_payment_plan(pb::RecordPaymentPlanRequest { fence, ..p })
+                        .await
+                        .map(drop)),
                     Err(e) => Err(e),
                 }
             }
@@ -375,6 +406,12 @@ async fn send_commands(
                     .map_err(|e| format!("deleting a sent command: {e}"))?;
                 s.counters.recorded.fetch_add(1, Ordering::Relaxed);
                 s.progress.send_modify(|p| *p += 1);
+            }
+            Ok(Err(st)) if is_fenced(code_name(st.code()), st.message()) => {
+                let (campaign, token) = sent_fence.unwrap_or_default();
+                fenced_out(outbox, &campaign, token, 1)
+                    .await
+                    .map_err(|e| format!("handing over a refused campaign's rows: {e}"))?;
             }
             Ok(Err(st)) if refused(&st) => {
                 let code = code_name(st.code()).to_owned();
@@ -453,16 +490,25 @@ async fn dead_letter(outbox: &Outbox, rejected: &[Rejection]) -> Result<(), supe
 /// does not know leaves its row in place: the next rescan sends it again.
 async fn apply_acks(
     outbox: &Outbox,
-    inflight: &mut HashSet<String>,
+    inflight: &mut Inflight,
     acks: Vec<pb::OutcomeAck>,
 ) -> Result<(), super::OutboxError> {
     let s = &outbox.shared;
     let mut done = Vec::with_capacity(acks.len());
     let mut rejected = Vec::new();
+    let mut fenced: HashMap<(String, i64), u64> = HashMap::new();
     let (mut recorded, mut duplicate) = (0u64, 0u64);
     for a in acks {
-        inflight.remove(&a.idempotency_key);
+        let sent_fence = inflight.remove(&a.idempotency_key).flatten();
+        let stale = a
+            .error
+            .as_ref()
+            .is_some_and(|e| is_fenced(&e.code, &e.message));
         match pb::AckStatus::try_from(a.status) {
+            // Stale: left as it is, for the campaign's holder (never dead-lettered).
+            Ok(pb::AckStatus::Rejected) if stale => {
+                *fenced.entry(sent_fence.unwrap_or_default()).or_default() += 1;
+            }
             Ok(pb::AckStatus::Recorded) => {
                 recorded += 1;
                 done.push(a.idempotency_key);
@@ -493,5 +539,60 @@ async fn apply_acks(
     if !rejected.is_empty() {
         dead_letter(outbox, &rejected).await?;
     }
+    for ((campaign, token), n) in fenced {
+        fenced_out(outbox, &campaign, token, n).await?;
+    }
     Ok(())
 }
+
+/// The ledger refused `n` rows of `campaign` sent under `token`: another replica has sent it
+/// a higher token, so it holds the campaign. The relay holds the campaign's rows back (they
+/// are the holder's to deliver: it adopted them when it took the lease), counts the refusal,
+/// gives the campaign up here, and hands any row of the campaign still this replica's to the
+/// holder, so none is left behind. Nothing is deleted or dead-lettered.
+async fn fenced_out(
+    outbox: &Outbox,
+    campaign: &str,
+    token: i64,
+    n: u64,
+) -> Result<(), super::OutboxError> {
+    let s = &outbox.shared;
+    s.refused
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(campaign.to_owned(), token);
+    s.counters.ledger_fenced.fetch_add(n, Ordering::Relaxed);
+    tracing::warn!(
+        campaign_id = %campaign,
+        token,
+        rows = n,
+        "ledger refused the relay's stale fencing token: another replica holds the campaign"
+    );
+    if let Some(leases) = s.leases.get() {
+        leases.refused_by_ledger(campaign, token);
+    }
+    let holder = s.store.lease_holder(campaign).await?;
+    if !holder.is_empty() && holder != s.owner {
+        let now = jiff::Timestamp::now().as_microsecond();
+        let (published, adopted) = s
+            .store
+            .take_over(
+                super::store::Scope::OwnerCampaign(&s.owner, campaign),
+                &holder,
+                s.next_seqs(1),
+                now,
+            )
+            .await?;
+        if published + adopted > 0 {
+            tracing::info!(campaign_id = %campaign, %holder, published, adopted,
+                "outbox rows of a lost campaign handed to its holder");
+        }
+    }
+    Ok(())
+}
+
+/// The fence a row was sent with: (campaign, token), or none.
+type SentFence = Option<(String, i64)>;
+
+/// Outcomes sent and not yet acknowledged: key -> the fence sent with it.
+type Inflight = HashMap<String, SentFence>;

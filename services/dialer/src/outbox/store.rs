@@ -47,6 +47,17 @@ pub(crate) enum Write {
     },
 }
 
+/// Which rows [`Store::take_over`] takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    /// Every row of one owner (a restarted replica's own, or a dead replica's).
+    Owner(&'a str),
+    /// A campaign's rows of every other owner (a takeover adopting the previous holder's).
+    Campaign(&'a str),
+    /// One owner's rows of one campaign (a stale holder handing them to the holder).
+    OwnerCampaign(&'a str, &'a str),
+}
+
 /// A ready row as the relay reads it.
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct ReadyRow {
@@ -55,6 +66,8 @@ pub(crate) struct ReadyRow {
     /// `outcome`, `hold`, `promise`, `consent` or `plan` (see [`WriteKind`]).
     pub kind: String,
     pub payload: Vec<u8>,
+    /// The campaign it was written for (its lease's token fences the send).
+    pub campaign_id: String,
 }
 
 /// A row of the dead-letter table.
@@ -291,46 +304,6 @@ impl Store {
         Ok(stale)
     }
 
-    /// Moves the rows of `campaign` written by other owners to `new_owner`, publishing their
-    /// provisional rows (relay order `seq`) as they are: a replica that took the campaign over
-    /// adopts the calls the previous holder knew about. The previous holder's later writes
-    /// for the campaign are refused by the fencing token ([`Store::apply`]), so a call
-    /// published here is never recorded twice. Returns (published, adopted).
-    pub(crate) async fn adopt_campaign(
-        &self,
-        campaign: &str,
-        new_owner: &str,
-        seq: i64,
-        now: i64,
-    ) -> Result<(u64, u64)> {
-        let r = write_tx!(self.db, tx, D => {
-            let published = sqlx::query(
-                "UPDATE dialer_outbox SET state = 'ready', ready_seq = $3, owner = $2, \
-                 updated_at = $4 WHERE campaign_id = $1 AND owner <> $2 AND state = 'provisional'",
-            )
-            .bind(campaign)
-            .bind(new_owner)
-            .bind(seq)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let adopted = sqlx::query(
-                "UPDATE dialer_outbox SET owner = $2, updated_at = $3 \
-                 WHERE campaign_id = $1 AND owner <> $2 AND state = 'ready'",
-            )
-            .bind(campaign)
-            .bind(new_owner)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            (published, adopted)
-        });
-        Ok(r)
-    }
-
     /// The rows about `accounts`, of every owner: writes the ledger has not acknowledged, with
     /// the outcome of outcome rows.
     pub(crate) async fn unacknowledged(&self, accounts: &[String]) -> Result<Vec<Unacknowledged>> {
@@ -392,7 +365,7 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = with_pool!(self.db, p, D => {
             sqlx::query_as(
-                "SELECT idempotency_key, ready_seq, kind, payload FROM dialer_outbox \
+                "SELECT idempotency_key, ready_seq, kind, payload, campaign_id FROM dialer_outbox \
                  WHERE owner = $1 AND state = 'ready' AND (ready_seq, idempotency_key) > ($2, $3) \
                  ORDER BY ready_seq, idempotency_key LIMIT $4",
             )
@@ -461,45 +434,76 @@ impl Store {
         Ok(n)
     }
 
-    /// Marks `dead_owner`'s provisional rows ready (relay order `seq`, ties by key) and moves
-    /// all of its rows to `new_owner`. Returns (provisional rows published, ready rows adopted).
-    pub(crate) async fn recover(
+    /// Publishes the provisional rows in `scope` as they are (ready, relay order `seq`, ties
+    /// by key) and moves every row in it to `new_owner`, in one transaction: a restarted
+    /// replica recovering its own calls, a replica taking a dead one's rows, or a takeover
+    /// adopting a campaign (the previous holder's later writes for it are refused by the
+    /// fencing token, [`Store::apply`], so a call published here is never recorded twice).
+    /// Returns (provisional rows published, ready rows of another owner adopted).
+    pub(crate) async fn take_over(
         &self,
-        dead_owner: &str,
+        scope: Scope<'_>,
         new_owner: &str,
         seq: i64,
         now: i64,
     ) -> Result<(u64, u64)> {
-        let r = write_tx!(self.db, tx, D => {
-            let published = sqlx::query(
-                "UPDATE dialer_outbox SET state = 'ready', ready_seq = $3, owner = $2, \
-                 updated_at = $4 WHERE owner = $1 AND state = 'provisional'",
-            )
-            .bind(dead_owner)
-            .bind(new_owner)
-            .bind(seq)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let adopted = if dead_owner == new_owner {
-                0
-            } else {
-                sqlx::query(
-                    "UPDATE dialer_outbox SET owner = $2, updated_at = $3 \
-                     WHERE owner = $1 AND state = 'ready'",
+        // Publish binds $1 new owner, $2 now, $3 seq; adopt $1, $2; the scope's values follow.
+        macro_rules! statements {
+            ($publish:literal, $adopt:literal) => {
+                (
+                    concat!(
+                        "UPDATE dialer_outbox SET state = 'ready', ready_seq = $3, owner = $1, \
+                         updated_at = $2 WHERE state = 'provisional' AND ",
+                        $publish
+                    ),
+                    concat!(
+                        "UPDATE dialer_outbox SET owner = $1, updated_at = $2 \
+                         WHERE state = 'ready' AND owner <> $1 AND ",
+                        $adopt
+                    ),
                 )
-                .bind(dead_owner)
-                .bind(new_owner)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
             };
+        }
+        let ((publish, adopt), values) = match scope {
+            Scope::Owner(o) => (statements!("owner = $4", "owner = $3"), vec![o]),
+            Scope::Campaign(c) => (
+                statements!("campaign_id = $4 AND owner <> $1", "campaign_id = $3"),
+                vec![c],
+            ),
+            Scope::OwnerCampaign(o, c) => (
+                statements!(
+                    "owner = $4 AND campaign_id = $5",
+                    "owner = $3 AND campaign_id = $4"
+                ),
+                vec![o, c],
+            ),
+        };
+        let r = write_tx!(self.db, tx, D => {
+            let mut q = sqlx::query(publish).bind(new_owner).bind(now).bind(seq);
+            for v in &values {
+                q = q.bind(*v);
+            }
+            let published = q.execute(&mut *tx).await?.rows_affected();
+            let mut q = sqlx::query(adopt).bind(new_owner).bind(now);
+            for v in &values {
+                q = q.bind(*v);
+            }
+            let adopted = q.execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;
             (published, adopted)
         });
         Ok(r)
+    }
+
+    /// The replica holding `campaign`'s lease now (empty: none).
+    pub(crate) async fn lease_holder(&self, campaign: &str) -> Result<String> {
+        let row: Option<(String,)> = with_pool!(self.db, p, D => {
+            sqlx::query_as("SELECT lease_owner FROM dialer_campaigns WHERE campaign_id = $1")
+                .bind(campaign)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(row.map(|(o,)| o).unwrap_or_default())
     }
 
     /// Rows of `owner` by state: (provisional, ready).

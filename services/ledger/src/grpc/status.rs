@@ -14,6 +14,7 @@ pub fn status(e: StoreError) -> Status {
         StoreError::Invalid(v) => invalid(v),
         StoreError::NotFound { field, id } => Status::not_found(format!("{field} not found: {id}")),
         refused @ StoreError::Refused { .. } => Status::invalid_argument(refused.to_string()),
+        fenced @ StoreError::Fenced { .. } => Status::failed_precondition(fenced.to_string()),
         split @ StoreError::ConsumerPayment(_) => Status::invalid_argument(split.to_string()),
         StoreError::Db(e) => {
             tracing::error!(error = %e, "database error");
@@ -62,6 +63,11 @@ pub fn store_record_error(e: &StoreError) -> pb::RecordError {
         StoreError::NotFound { field, id } => {
             record_error("NOT_FOUND", field, &format!("not found: {id}"))
         }
+        fenced @ StoreError::Fenced { .. } => record_error(
+            "FAILED_PRECONDITION",
+            ledger_api::domain::FENCE_FIELD,
+            &fenced.to_string(),
+        ),
         StoreError::Db(_) => record_error("UNAVAILABLE", "", "database unavailable"),
         _ => record_error("INTERNAL", "", "internal error"),
     }

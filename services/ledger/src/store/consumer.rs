@@ -84,7 +84,9 @@ impl Store {
         actor: &str,
     ) -> Result<AppliedPayment> {
         payment.validate()?;
-        let (summary, applied) = self.import_money(Vec::new(), Some(payment), actor).await?;
+        let (summary, applied) = self
+            .import_money(Vec::new(), Some(payment), actor, None)
+            .await?;
         let applied = applied
             .ok_or_else(|| StoreError::Corrupt(format!("consumer payment {}", payment.id)))?;
         tracing::info!(

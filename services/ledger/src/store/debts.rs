@@ -367,6 +367,17 @@ impl Store {
         plan: &PlanRecord,
         actor: &str,
     ) -> Result<receivables::ImportSummary> {
+        self.record_plan_fenced(plan, actor, None).await
+    }
+
+    /// [`Store::record_plan`] for a dialer replica holding `fence` (a resent plan is a
+    /// duplicate whatever the token).
+    pub async fn record_plan_fenced(
+        &self,
+        plan: &PlanRecord,
+        actor: &str,
+        fence: Option<&ledger_api::domain::Fence>,
+    ) -> Result<receivables::ImportSummary> {
         plan.validate()?;
         let debt: Option<(String,)> = with_pool!(self.db, p, D => {
             sqlx::query_as("SELECT debt_id FROM debts WHERE debt_id = $1 AND account_id = $2")
@@ -394,7 +405,8 @@ impl Store {
                 grace_days: (plan.grace_days > 0).then_some(plan.grace_days),
             },
         };
-        self.import_money_events(vec![event], actor).await
+        self.import_money_events_fenced(vec![event], actor, fence)
+            .await
     }
 }
 

@@ -60,6 +60,8 @@ impl TestDb {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub store: Store,
+    /// The server's metrics (clones share the counters).
+    pub metrics: Metrics,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -82,8 +84,10 @@ impl TestServer {
         let (stop, rx) = oneshot::channel();
         let s = store.clone();
         let auth = Auth::new(key);
+        let metrics = Metrics::new();
+        let m = metrics.clone();
         let task = tokio::spawn(async move {
-            ledger::server::serve(s, Metrics::new(), auth, opts, listener, async {
+            ledger::server::serve(s, m, auth, opts, listener, async {
                 let _ = rx.await;
             })
             .await
@@ -92,6 +96,7 @@ impl TestServer {
         Self {
             addr,
             store,
+            metrics,
             stop: Some(stop),
             task: Some(task),
         }
@@ -254,7 +259,10 @@ pub async fn record(
     let n = outcomes.len();
     let reqs: Vec<_> = outcomes
         .into_iter()
-        .map(|o| pb::RecordOutcomesRequest { outcomes: vec![o] })
+        .map(|o| pb::RecordOutcomesRequest {
+            outcomes: vec![o],
+            fence: None,
+        })
         .collect();
     let mut stream = c
         .record_outcomes(tokio_stream::iter(reqs))

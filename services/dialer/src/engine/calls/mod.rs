@@ -239,6 +239,7 @@ impl<B: Backend> Runtime<B> {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<CarrierEvent>,
         figures: watch::Sender<Figures>,
+        trend: super::Trend,
     ) {
         let span = info_span!("campaign", campaign_id = %self.spec.id);
         async move {
@@ -266,7 +267,9 @@ impl<B: Backend> Runtime<B> {
                         if now >= self.next_tick {
                             self.next_tick = now + 1000;
                             self.on_tick(now).await;
-                            let _ = figures.send(self.figures(now));
+                            let f = self.figures(now);
+                            trend.record(&f);
+                            let _ = figures.send(f);
                         }
                     }
                 }
@@ -278,7 +281,9 @@ impl<B: Backend> Runtime<B> {
                 if self.state == RunState::Stopping && self.calls.is_empty() {
                     while self.writes.join_next().await.is_some() {}
                     self.state = RunState::Stopped;
-                    let _ = figures.send(self.figures(self.clock.now_ms()));
+                    let f = self.figures(self.clock.now_ms());
+                    trend.record(&f);
+                    let _ = figures.send(f);
                     for w in self.stop_waiters.drain(..) {
                         let _ = w.send(());
                     }

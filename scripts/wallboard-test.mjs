@@ -7,7 +7,9 @@
 // lines. Test 1 (LIVE_URL): the ?token= login lands on the clean URL, the overview lists the
 // live campaign, its page's figures change without a reload, an agent tile changes state;
 // a screenshot is saved. Test 2 (ALARM_URL, a campaign paced too hard for its agents
-// against a low target): the abandonment warning appears. No wall-clock assertions: every
+// against a low target): the abandonment warning appears. Test 3 (ALARM_URL, minutes of its
+// fast clock later): a page opened, then reloaded, mid-shift draws the shift so far from the
+// feed's history before any live figures. No wall-clock assertions: every
 // wait is for a condition, with a generous deadline.
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -91,7 +93,32 @@ try {
     ok(kpiLevel.includes("over"), `no abandonment tile marked over: ${kpiLevel}`);
     log(`the abandonment warning is shown ("${text.trim()}")`);
     await page.screenshot({ path: shot.replace(/\.png$/, "-alarm.png"), fullPage: true });
+
+    // ---- Test 3: a page opened (and reloaded) mid-shift draws the shift so far. Once the
+    // campaign's clock is three minutes past what this page first showed, the campaign has
+    // at least three one-minute samples: a new page gets them before any live figures.
+    const minutes = (t) => { const [h, m] = t.split(":").map(Number); return h * 60 + m; };
+    const first = minutes(await page.getByTestId("updated-at").textContent());
+    await page.waitForFunction(([f]) => {
+      const t = document.querySelector('[data-testid="updated-at"]').textContent.split(":").map(Number);
+      return ((t[0] * 60 + t[1] - f) % 1440 + 1440) % 1440 >= 3;
+    }, [first], { timeout: DEADLINE });
     await page.close();
+    const late = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    for (const how of ["opened", "reloaded"]) {
+      if (how === "opened") await late.goto(target.toString()); else await late.reload();
+      const history = await late.waitForFunction(() => {
+        const n = Number(document.querySelector('[data-testid="chart-abandon"]')?.dataset.historyPoints);
+        return n > 0 ? n : false;
+      }, null, { timeout: DEADLINE });
+      const n = await history.jsonValue();
+      ok(n >= 3, `a page ${how} mid-shift got ${n} points of history, want at least 3`);
+      await late.locator('[data-testid="chart-abandon"] path.series').waitFor({ timeout: DEADLINE });
+      await late.locator('[data-testid="chart-occupancy"] path.series').waitFor({ timeout: DEADLINE });
+      log(`a page ${how} mid-shift drew the shift so far (${n} one-minute points)`);
+    }
+    await late.screenshot({ path: shot.replace(/\.png$/, "-mid-shift.png"), fullPage: true });
+    await late.close();
   }
   // ---- Unauthenticated and agent access get the login page.
   {

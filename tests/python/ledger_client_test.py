@@ -215,7 +215,10 @@ def watch_changes_resume(stub):
         def run():
             try:
                 for c in call:
-                    q.put(c)
+                    # Money events (the opening balance) are RECEIVABLES changes; this
+                    # check is about the others.
+                    if c.WhichOneof("payload") != "receivables":
+                        q.put(c)
             except grpc.RpcError:
                 pass
 

@@ -713,6 +713,8 @@ pub enum ChangeKind {
     Consent,
     Promise,
     Account,
+    /// A money event changed a ledger debt's receivables (issue 12).
+    Receivables,
 }
 
 /// A change without its payload, as the pre-dial check reports it (`CheckAccounts`).
@@ -722,7 +724,7 @@ pub struct ChangeRef {
     pub kind: ChangeKind,
     pub account_id: String,
     /// Outcome: its idempotency key; hold: hold_id; promise: promise_id; consent: the number;
-    /// account: the account id.
+    /// account: the account id; receivables: the money event id.
     pub ref_id: String,
 }
 
@@ -753,6 +755,22 @@ pub enum ChangePayload {
     Consent(ConsentChange),
     Promise(Promise),
     Account(String),
+    Receivables(MoneyEventChange),
+}
+
+/// A money event that changed a ledger debt's receivables, as the feed carries it: enough
+/// for a consumer to know which debt to reload and why (the summary is `GetAccount`'s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyEventChange {
+    /// The debt (the money event's `account`).
+    pub debt_id: String,
+    pub event_id: String,
+    /// `charge`, `payment`, ... (the event's `type`).
+    pub event_type: String,
+    /// YYYY-MM-DD.
+    pub event_date: String,
+    /// A plan's total; 0 for a reversal and a write-off of the whole open balance.
+    pub amount_minor: i64,
 }
 
 /// One entry of the change feed.

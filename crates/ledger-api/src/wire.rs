@@ -523,6 +523,15 @@ pub fn change_from_pb(c: pb::Change) -> VResult<Change> {
             ChangePayload::Promise(promise_from_pb(p)?)
         }
         (ChangeKind::Account, Some(Payload::AccountChanged(id))) => ChangePayload::Account(id),
+        (ChangeKind::Receivables, Some(Payload::Receivables(m))) => {
+            ChangePayload::Receivables(MoneyEventChange {
+                debt_id: m.debt_id,
+                event_id: m.event_id,
+                event_type: m.event_type,
+                event_date: m.event_date,
+                amount_minor: m.amount_minor,
+            })
+        }
         (_, None) => return Err(ValidationError::new("change.payload", "is required")),
         (_, Some(_)) => {
             return Err(ValidationError::new(
@@ -547,6 +556,7 @@ fn change_kind_to(k: ChangeKind) -> i32 {
         ChangeKind::Consent => pb::ChangeKind::Consent,
         ChangeKind::Promise => pb::ChangeKind::Promise,
         ChangeKind::Account => pb::ChangeKind::Account,
+        ChangeKind::Receivables => pb::ChangeKind::Receivables,
     }) as i32
 }
 
@@ -557,6 +567,7 @@ fn change_kind_from(k: i32, f: &str) -> VResult<ChangeKind> {
         Ok(pb::ChangeKind::Consent) => Ok(ChangeKind::Consent),
         Ok(pb::ChangeKind::Promise) => Ok(ChangeKind::Promise),
         Ok(pb::ChangeKind::Account) => Ok(ChangeKind::Account),
+        Ok(pb::ChangeKind::Receivables) => Ok(ChangeKind::Receivables),
         Ok(pb::ChangeKind::Unspecified) => Err(ValidationError::new(f, "is required")),
         Err(_) => Err(ValidationError::new(f, format!("unknown enum value {k}"))),
     }
@@ -643,6 +654,16 @@ pub fn change_out(c: Change) -> pb::Change {
         ),
         ChangePayload::Promise(p) => (pb::ChangeKind::Promise, Payload::Promise(promise_out(p))),
         ChangePayload::Account(id) => (pb::ChangeKind::Account, Payload::AccountChanged(id)),
+        ChangePayload::Receivables(m) => (
+            pb::ChangeKind::Receivables,
+            Payload::Receivables(pb::MoneyEventChange {
+                debt_id: m.debt_id,
+                event_id: m.event_id,
+                event_type: m.event_type,
+                event_date: m.event_date,
+                amount_minor: m.amount_minor,
+            }),
+        ),
     };
     pb::Change {
         seq: c.seq,
@@ -759,6 +780,13 @@ mod tests {
                 updated_at: Some(at),
             }),
             ChangePayload::Account("A-1".into()),
+            ChangePayload::Receivables(MoneyEventChange {
+                debt_id: "A-1-d1".into(),
+                event_id: "pay-1".into(),
+                event_type: "payment".into(),
+                event_date: "2026-02-01".into(),
+                amount_minor: 100,
+            }),
         ];
         let kinds = [
             ChangeKind::Outcome,
@@ -766,6 +794,7 @@ mod tests {
             ChangeKind::Consent,
             ChangeKind::Promise,
             ChangeKind::Account,
+            ChangeKind::Receivables,
         ];
         for (i, (payload, kind)) in payloads.into_iter().zip(kinds).enumerate() {
             let c = Change {

@@ -53,6 +53,7 @@ delegate! {
     impl CampaignQueue for AnyQueue {
         async fn push(&self, items: &[QueueItem]) -> Result<(), QueueError>;
         async fn push_sleeping(&self, items: &[QueueItem], at: Millis) -> Result<(), QueueError>;
+        async fn rerank(&self, items: &[QueueItem]) -> Result<(), QueueError>;
         async fn pop_lease(&self, n: usize, now: Millis, ttl: Millis, owner: &str) -> Result<Vec<Lease>, QueueError>;
         async fn complete(&self, lease: &Lease, next: Next) -> Result<bool, QueueError>;
         async fn extend(&self, leases: &[Lease], now: Millis, ttl: Millis) -> Result<usize, QueueError>;

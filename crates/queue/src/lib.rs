@@ -108,6 +108,11 @@ pub trait CampaignQueue: Send + Sync {
     /// Accounts currently leased keep their lease.
     fn push(&self, items: &[QueueItem]) -> impl Future<Output = Result<(), QueueError>> + Send;
 
+    /// Gives accounts already queued a new rank (a sleeper keeps sleeping until its time);
+    /// accounts leased, retired or never queued are left as they are. For news about an
+    /// account (a payment, a broken promise) that must not bring a retired one back.
+    fn rerank(&self, items: &[QueueItem]) -> impl Future<Output = Result<(), QueueError>> + Send;
+
     /// Adds accounts asleep until `at` (e.g. loaded outside calling hours).
     fn push_sleeping(
         &self,

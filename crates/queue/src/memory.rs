@@ -107,6 +107,20 @@ impl CampaignQueue for MemoryQueue {
         Ok(())
     }
 
+    async fn rerank(&self, items: &[QueueItem]) -> Result<(), QueueError> {
+        check_items(items)?;
+        let mut s = self.lock();
+        for item in items {
+            if s.leased.contains_key(&item.account) {
+                continue;
+            }
+            if let Some(&(_, wake)) = s.rank.get(&item.account) {
+                s.enqueue(item.account.clone(), item.rank, wake);
+            }
+        }
+        Ok(())
+    }
+
     async fn push_sleeping(&self, items: &[QueueItem], at: Millis) -> Result<(), QueueError> {
         check_items(items)?;
         let mut s = self.lock();

@@ -56,6 +56,24 @@ return 1
     )
 });
 
+static RERANK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS ready sleep rank; ARGV (account rank)...
+for i = 1, #ARGV, 2 do
+  local a, r = ARGV[i], ARGV[i + 1]
+  if redis.call('ZSCORE', KEYS[1], a) then
+    redis.call('HSET', KEYS[3], a, r)
+    redis.call('ZADD', KEYS[1], r, a)
+  elseif redis.call('ZSCORE', KEYS[2], a) then
+    redis.call('HSET', KEYS[3], a, r)
+  end
+end
+return 1
+",
+    )
+});
+
 /// The campaign-lease fence every leasing script starts with: a caller's fencing token below
 /// the campaign's highest seen is refused (`-1`: a stale campaign holder); a higher one is
 /// remembered. A negative token means no fence (a queue used without campaign leases).
@@ -602,6 +620,20 @@ impl CampaignQueue for RedisQueue {
 
     async fn push_sleeping(&self, items: &[QueueItem], at: Millis) -> Result<(), QueueError> {
         self.push_mode(items, "sleep", at).await
+    }
+
+    async fn rerank(&self, items: &[QueueItem]) -> Result<(), QueueError> {
+        check_items(items)?;
+        let mut conn = self.conn.clone();
+        for batch in items.chunks(PUSH_BATCH) {
+            let mut inv = RERANK.prepare_invoke();
+            inv.key(&self.keys[0]).key(&self.keys[1]).key(&self.keys[3]);
+            for item in batch {
+                inv.arg(&item.account).arg(rank_arg(item.rank));
+            }
+            inv.invoke_async::<()>(&mut conn).await?;
+        }
+        Ok(())
     }
 
     async fn pop_lease(

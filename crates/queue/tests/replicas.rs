@@ -448,3 +448,52 @@ fn counters_rebuilt_from_history_on_redis() {
 fn counters_rebuilt_from_history_on_redis_cluster() {
     runtime().block_on(async { rebuild(&RedisAttemptBook::new(open(&cluster_url()).await)).await });
 }
+
+/// A re-rank moves a ready account, keeps a sleeper asleep with its new rank, and touches
+/// neither a leased account nor one retired or never queued.
+async fn rerank<Q: CampaignQueue>(q: &Q) {
+    let item = |a: &str, rank: f64| QueueItem {
+        account: a.to_string(),
+        rank,
+    };
+    q.push(&[item("R0", 0.0), item("R1", 1.0), item("R2", 2.0)])
+        .await
+        .expect("push");
+    q.push_sleeping(&[item("S0", 5.0)], T0 + 1_000)
+        .await
+        .expect("push");
+    // R0 leased, then retired; R2 moved ahead of R1; S0 ranked first but still asleep.
+    let first = q.pop_lease(1, T0, TTL, "r").await.expect("pop");
+    assert_eq!(first[0].account, "R0");
+    q.rerank(&[
+        item("R0", -10.0),
+        item("R2", 0.5),
+        item("S0", -5.0),
+        item("X", -9.0),
+    ])
+    .await
+    .expect("rerank");
+    let next = q.pop_lease(1, T0, TTL, "r").await.expect("pop");
+    assert_eq!(next[0].account, "R2");
+    assert!(q.complete(&first[0], Next::Retire).await.expect("complete"));
+    q.rerank(&[item("R0", -10.0)]).await.expect("rerank");
+    let sizes = q.sizes().await.expect("sizes");
+    assert_eq!((sizes.ready, sizes.sleeping, sizes.leased), (1, 1, 1));
+    let woken = q.pop_lease(10, T0 + 1_000, TTL, "r").await.expect("pop");
+    let order: Vec<&str> = woken.iter().map(|l| l.account.as_str()).collect();
+    assert_eq!(order, ["S0", "R1"]);
+}
+
+#[test]
+fn rerank_in_process() {
+    runtime().block_on(rerank(&MemoryQueue::new()));
+}
+
+#[test]
+fn rerank_on_redis() {
+    runtime().block_on(async {
+        let q = RedisQueue::new(open(&redis_url()).await, &unique("rerank"));
+        rerank(&q).await;
+        q.destroy().await.expect("destroy");
+    });
+}

@@ -83,12 +83,19 @@ impl Driver for sqlx::Sqlite {
 /// | `list_rows(N)` | `UNNEST($N) AS l(value)` | `json_each($N)` |
 /// | `greatest` | `GREATEST` | `MAX` |
 /// | `per_dialect("A", "B")` | `A` | `B` |
+/// | `select_rows(text, bigint, ..)` | `SELECT c1, c2 FROM UNNEST($1::text[], $2::int8[]) WITH ORDINALITY AS r(c1, c2, n) WHERE true ORDER BY n` | `SELECT value ->> 0 AS c1, value ->> 1 AS c2 FROM json_each($1) WHERE true ORDER BY key` |
 ///
 /// `$N` of `in_list` and `list_rows` is bound to a [`List`](crate::List). `list_rows` is a
 /// row source with one column, `value`; an upsert selecting from it needs a `WHERE` clause
 /// (SQLite reads `ON CONFLICT` after a bare `FROM` as a join). `per_dialect` is for what no
 /// fragment names yet, such as a multi-column row source (`UNNEST` of arrays on PostgreSQL,
 /// one row of parameters on SQLite).
+///
+/// `select_rows(..)` is the row source of a multi-row write: its column types (`text`, `int`,
+/// `bigint`, `bool`, at most 31) in the order of the [`Rows`](crate::Rows) bound to it with
+/// [`BindRows`](crate::BindRows), which are the statement's only parameters (`$1` up to the
+/// number of columns on PostgreSQL, `$1` on SQLite). Rows come out in the order given, their
+/// columns named `c1`, `c2`, ... (so it can also be a subquery: `FROM (select_rows(..)) AS m`).
 ///
 /// ```
 /// # use sqlstore::{sql, Driver};
@@ -121,6 +128,30 @@ macro_rules! sql {
             [$($lite)* "json_each($", $n, ")",];
             $($rest)*)
     };
+    (@munch $D:ty; [$($pg:tt)*]; [$($lite:tt)*]; select_rows($t:ident $(, $ts:ident)* $(,)?) $($rest:tt)*) => {
+        $crate::sql!(@rows $D; [$($pg)*]; [$($lite)*]; [$($ts)*];
+            [2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32];
+            [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31];
+            ["$1::", $crate::__pg_array!($t),]; ["c1",]; ["value ->> 0 AS c1",];
+            $($rest)*)
+    };
+    (@rows $D:ty; [$($pg:tt)*]; [$($lite:tt)*]; [$t:ident $($ts:ident)*];
+     [$n:literal $($ns:literal)*]; [$m:literal $($ms:literal)*];
+     [$($arr:tt)*]; [$($names:tt)*]; [$($sel:tt)*]; $($rest:tt)*) => {
+        $crate::sql!(@rows $D; [$($pg)*]; [$($lite)*]; [$($ts)*]; [$($ns)*]; [$($ms)*];
+            [$($arr)* ", $", $n, "::", $crate::__pg_array!($t),];
+            [$($names)* ", c", $n,];
+            [$($sel)* ", value ->> ", $m, " AS c", $n,];
+            $($rest)*)
+    };
+    (@rows $D:ty; [$($pg:tt)*]; [$($lite:tt)*]; []; [$($ns:literal)*]; [$($ms:literal)*];
+     [$($arr:tt)*]; [$($names:tt)*]; [$($sel:tt)*]; $($rest:tt)*) => {
+        $crate::sql!(@munch $D;
+            [$($pg)* "SELECT ", $($names)* " FROM UNNEST(", $($arr)* ") WITH ORDINALITY AS r(",
+             $($names)* ", n) WHERE true ORDER BY n",];
+            [$($lite)* "SELECT ", $($sel)* " FROM json_each($1) WHERE true ORDER BY key",];
+            $($rest)*)
+    };
     (@munch $D:ty; [$($pg:tt)*]; [$($lite:tt)*]; per_dialect($a:literal, $b:literal) $($rest:tt)*) => {
         $crate::sql!(@munch $D; [$($pg)* $a,]; [$($lite)* $b,]; $($rest)*)
     };
@@ -132,6 +163,24 @@ macro_rules! sql {
     };
     (@munch $D:ty; [$($pg:tt)*]; [$($lite:tt)*]; $s:literal $($rest:tt)*) => {
         $crate::sql!(@munch $D; [$($pg)* $s,]; [$($lite)* $s,]; $($rest)*)
+    };
+}
+
+/// The PostgreSQL array type of a `select_rows(..)` column type of [`sql!`](crate::sql!).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pg_array {
+    (text) => {
+        "text[]"
+    };
+    (int) => {
+        "int4[]"
+    };
+    (bigint) => {
+        "int8[]"
+    };
+    (bool) => {
+        "bool[]"
     };
 }
 

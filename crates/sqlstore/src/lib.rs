@@ -10,6 +10,8 @@
 //! - `dialect`: [`Dialect`], [`Driver`], [`sql!`]: the SQL that differs, one text per dialect.
 //! - `dispatch`: [`with_pool!`], [`write_tx!`]: one query body run on either pool.
 //! - `list`: [`List`], an id list bound as one parameter (an array, or JSON on SQLite).
+//! - `rows`: [`Rows`], the rows of a multi-row write bound as one array per column (or one
+//!   JSON array on SQLite), read by `select_rows(..)` of [`sql!`].
 //! - `migrate`: [`Migrations`], one file per migration, rendered per dialect byte-for-byte.
 //! - `error`: [`OpenError`], why a database could not be opened.
 //! - [`scratch`]: throw-away PostgreSQL databases for tests, schema checks and benchmarks.
@@ -38,6 +40,7 @@ mod error;
 mod list;
 pub mod migrate;
 mod pool;
+mod rows;
 pub mod scratch;
 
 pub use dialect::{Dialect, Driver};
@@ -45,6 +48,7 @@ pub use error::OpenError;
 pub use list::List;
 pub use migrate::Migrations;
 pub use pool::{Db, PoolSize};
+pub use rows::{BindRows, Rows};
 
 /// The sqlx this crate was built with, for the macros' paths.
 #[doc(hidden)]

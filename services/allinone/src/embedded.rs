@@ -129,7 +129,13 @@ pub async fn start_ledger(dir: &Path) -> Result<EmbeddedLedger, EmbeddedError> {
         let _ = std::fs::remove_file(dir.join(f));
     }
     let url = format!("sqlite://{}?mode=rwc", dir.join("ledger.db").display());
-    let store = ledger::store::Store::connect(&url)
+    serve_ledger(&url).await
+}
+
+/// Starts `ledgerd`'s server in this process on the database at `url` (migrated first),
+/// listening on a free loopback port, with a fresh key for its tokens.
+pub async fn serve_ledger(url: &str) -> Result<EmbeddedLedger, EmbeddedError> {
+    let store = ledger::store::Store::connect(url)
         .await
         .map_err(|e| EmbeddedError::Ledger(e.to_string()))?;
     let listener = TcpListener::bind("127.0.0.1:0")

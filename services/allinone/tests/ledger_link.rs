@@ -34,12 +34,19 @@ fn fast() -> LinkOptions {
     }
 }
 
+/// The next change that is not a money event's (the accounts loaded here have opening
+/// balances, each a RECEIVABLES change: tested in the ledger's `tests/debts.rs`).
 async fn next(w: &mut (impl Stream<Item = Result<Change, LinkError>> + Unpin)) -> Change {
-    tokio::time::timeout(Duration::from_secs(60), w.next())
-        .await
-        .expect("a change within 60 s")
-        .expect("stream open")
-        .expect("a valid change")
+    loop {
+        let c = tokio::time::timeout(Duration::from_secs(60), w.next())
+            .await
+            .expect("a change within 60 s")
+            .expect("stream open")
+            .expect("a valid change");
+        if c.kind != ChangeKind::Receivables {
+            return c;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,6 +289,7 @@ async fn watch_resumes_after_a_reconnect_without_repeats_or_gaps() {
         .await
         .unwrap()
         .iter()
+        .filter(|c| c.kind != ChangeKind::Receivables)
         .map(|c| c.seq)
         .collect();
     let got: Vec<i64> = seen.iter().map(|c| c.seq).collect();

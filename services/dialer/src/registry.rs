@@ -28,7 +28,7 @@ use crate::campaign::{CampaignSpec, SpecError};
 use crate::campaign_store::{CampaignStore, CampaignStoreError, StoredState};
 use crate::engine::{
     self, AddReport, Backend, CampaignControl, CampaignHandle, Clock, Control, EngineError,
-    Figures, RunState, SavedPacing,
+    Figures, RunState, SavedPacing, Trend, TrendPoint,
 };
 use crate::ownership::Leases;
 
@@ -139,6 +139,8 @@ struct Entry {
     handle: Option<CampaignHandle>,
     task: Option<JoinHandle<()>>,
     figures: watch::Receiver<Figures>,
+    /// The figures over the shift (empty for a campaign this process never ran).
+    trend: Trend,
 }
 
 impl Entry {
@@ -455,6 +457,7 @@ impl<B: Backend> Registry<B> {
                 || watch::channel(empty_figures(&id, self.clock.now_ms())).1,
                 |h| h.figures(),
             );
+            let trend = handle.as_ref().map(|h| h.trend()).unwrap_or_default();
             self.lock().insert(
                 id.clone(),
                 Entry {
@@ -466,6 +469,7 @@ impl<B: Backend> Registry<B> {
                     handle: handle.clone(),
                     task,
                     figures,
+                    trend,
                 },
             );
             let Some(handle) = handle else { continue };
@@ -543,6 +547,7 @@ impl<B: Backend> Registry<B> {
             created_at: now,
             updated_at: now,
             figures: handle.figures(),
+            trend: handle.trend(),
             handle: Some(handle),
             task: Some(task),
         };
@@ -615,6 +620,15 @@ impl<B: Backend> Registry<B> {
         self.lock()
             .get(id)
             .map(|e| e.figures.clone())
+            .ok_or_else(|| RegistryError::NotFound(id.to_string()))
+    }
+
+    /// A campaign's figures over the shift so far on this replica, one sample a minute of
+    /// its clock, oldest first (what a wallboard draws before the live figures arrive).
+    pub fn trend(&self, id: &str) -> Result<Vec<TrendPoint>, RegistryError> {
+        self.lock()
+            .get(id)
+            .map(|e| e.trend.points())
             .ok_or_else(|| RegistryError::NotFound(id.to_string()))
     }
 

@@ -3,7 +3,9 @@
 //! dialer refuse calls on the debt with DISPUTE_HOLD (rule POLICY-DISPUTE, FDCPA 809(b))
 //! until its resolution is imported; the screen pop shows each debt's statement summary;
 //! PROMISE_TO_PAY and PAYMENT_PLAN dispositions reach the ledger's statement as `promise`
-//! and `plan` money events, once each.
+//! and `plan` money events, once each; a payment or a promise the CRM imports while a
+//! campaign runs reaches the dialer through the change feed at once (a debt paid in full is
+//! not dialed again, a pending promise defers the account).
 
 mod common;
 mod harness;
@@ -47,6 +49,21 @@ async fn stage(
     Vec<ledger_api::domain::Account>,
     String,
 ) {
+    stage_with(tag, n, |_| {}).await
+}
+
+/// [`stage`], with the accounts edited before the CRM loads them.
+async fn stage_with(
+    tag: &str,
+    n: usize,
+    edit: impl FnOnce(&mut [ledger_api::domain::Account]),
+) -> (
+    common::TestDb,
+    procs::Proc,
+    dialer::ledger_link::LedgerClient,
+    Vec<ledger_api::domain::Account>,
+    String,
+) {
     let db = common::TestDb::postgres().await;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let run = format!("M{}-", &id[..8]);
@@ -62,7 +79,8 @@ async fn stage(
         "ledgerd listening on ",
     )
     .await;
-    let accounts = procs::portfolio(&run, n);
+    let mut accounts = procs::portfolio(&run, n);
+    edit(&mut accounts);
     let mut crm = procs::ledger_client(ledgerd.addr, Role::Crm).await;
     procs::load(&mut crm, &accounts).await;
     (db, ledgerd, crm, accounts, format!("{tag}-{}", &id[..8]))
@@ -361,6 +379,118 @@ async fn promise_and_plan_dispositions_reach_the_ledger_statement() {
     );
     let s = summary(&mut crm, &planned).await;
     assert_eq!(s.plan_status, "active");
+    ledgerd.kill().await;
+    db.cleanup().await;
+}
+
+/// Makes `a` the account a campaign dials first: a large, old balance on every debt, no
+/// holds, blackouts or consents, and one landline in Atlanta (callable at the test's hour).
+fn first_in_line(a: &mut ledger_api::domain::Account, line: u32) {
+    use ledger_api::domain::PhoneKind;
+    a.holds.clear();
+    a.blackouts.clear();
+    a.call_consents.clear();
+    a.known_zone = String::new();
+    for d in &mut a.debts {
+        d.balance_minor = 900_000_000 + i64::from(line);
+        d.days_past_due = 3_000;
+    }
+    a.persons.truncate(1);
+    for p in &mut a.persons {
+        p.phones.truncate(1);
+        for ph in &mut p.phones {
+            ph.number = format!("+1404555{line:04}");
+            ph.kind = PhoneKind::Landline;
+        }
+        p.addresses.truncate(1);
+        for ad in &mut p.addresses {
+            ad.zip = "30301".into();
+            ad.state = "GA".into();
+            ad.country = "US".into();
+            ad.current = true;
+        }
+    }
+}
+
+/// While a campaign runs with the accounts queued, the CRM imports a payment in full of
+/// account P's debts and a promise on account Q's: both rank first, so a dialer that did not
+/// hear of the imports would dial them first; it dials neither, and counts Q's deferral as
+/// PROMISE_PENDING, while it dials the others until none is left to dial now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_or_promise_imported_mid_campaign_acts_at_once() {
+    let (db, mut ledgerd, mut crm, accounts, campaign) = stage_with("rcvfeed", 10, |a| {
+        first_in_line(&mut a[0], 1);
+        first_in_line(&mut a[1], 2);
+    })
+    .await;
+    let (paid, promised) = (accounts[0].clone(), accounts[1].clone());
+    let mut d = dialerd(&dialerd_env(&db, ledgerd.addr, "rcv-feed", START)).await;
+    let mut campaigns = manager(d.addr).await;
+    campaigns
+        .create_campaign(harness::campaign(&campaign, pb::PacingMode::Progressive))
+        .await
+        .expect("created");
+    let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+    assert!(procs::add_accounts(&mut campaigns, &campaign, &ids).await >= 2);
+    // Running, the accounts queued (as loaded: owed, no promise); the agent not ready yet,
+    // so nothing is dialed before the imports.
+    let phone = Softphone::login_to(d.addr, "rcv-feed-agent", &campaign)
+        .await
+        .expect("login");
+    harness::start(&mut campaigns, &campaign).await;
+    let f = harness::figures_until(&mut campaigns, &campaign, |f| {
+        f.state == pb::CampaignState::Running as i32
+    })
+    .await;
+    assert_eq!(f.dials, 0, "{f:?}");
+
+    let mut money = receivables(ledgerd.addr, Role::Crm).await;
+    let mut events: Vec<String> = paid
+        .debts
+        .iter()
+        .map(|debt| {
+            format!(
+                r#"{{"type":"payment","id":"{0}-full","account":"{0}","date":"2026-11-22","amount_minor":{1}}}"#,
+                debt.debt_id, debt.balance_minor
+            )
+        })
+        .collect();
+    events.push(format!(
+        r#"{{"type":"promise","id":"{0}-ptp","account":"{0}","date":"2026-11-22","amount_minor":5000,"due":"2026-12-15"}}"#,
+        promised.debts[0].debt_id
+    ));
+    import(&mut money, events).await;
+
+    // The agent works the campaign until nothing is ready or in progress (the rest sleep
+    // until a recycling delay or a promise's end): every account still owed and not
+    // deferred has been tried by then, P and Q would have been first.
+    let worked = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let agent = phone.work_right_party_contacts(worked.clone());
+    let f = harness::figures_until(&mut campaigns, &campaign, |f| {
+        let q = f.queue.unwrap_or_default();
+        f.dials >= 2
+            && q.ready == 0
+            && q.leased == 0
+            && f.lines_in_use == 0
+            && f.refused_by_reason
+                .get("PROMISE_PENDING")
+                .is_some_and(|&n| n >= 1)
+    })
+    .await;
+    assert!(f.dials >= 2, "{f:?}");
+    harness::stop(&mut campaigns, &campaign).await;
+    agent.abort();
+    // A graceful stop flushes the outbox: every attempt is in the ledger.
+    assert!(d.terminate().await.success());
+    let recorded = procs::outcomes(&mut crm, &campaign).await;
+    assert!(recorded.len() >= 2, "{recorded:?}");
+    for a in [&paid, &promised] {
+        let dialed: Vec<_> = recorded
+            .iter()
+            .filter(|o| o.account_id == a.account_id)
+            .collect();
+        assert!(dialed.is_empty(), "{} dialed: {dialed:?}", a.account_id);
+    }
     ledgerd.kill().await;
     db.cleanup().await;
 }

@@ -624,6 +624,7 @@ async fn managers_see_the_roster_and_the_last_hour_and_an_agent_sees_no_other_ag
         as_agent
             .watch_campaign(pb::WatchCampaignRequest {
                 campaign_id: id.into(),
+                history: false,
             })
             .await,
     );

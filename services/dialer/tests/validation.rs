@@ -347,7 +347,10 @@ async fn campaign_requests_name_the_field_and_change_nothing() {
             .await;
         assert_invalid(r, "campaign_id");
         let r = c
-            .watch_campaign(pb::WatchCampaignRequest { campaign_id: id })
+            .watch_campaign(pb::WatchCampaignRequest {
+                campaign_id: id,
+                history: false,
+            })
             .await;
         assert_invalid(r.map(drop), "campaign_id");
     }

@@ -12,50 +12,65 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::Failure;
 
-/// A campaign as a file holds it; every field but `campaign_id` may be left out (dialerd's
-/// default applies).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CampaignFile {
-    pub campaign_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub abandon_target: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub abandon_window_days: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uk_mode: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_lines_per_agent: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ring_timeout_s: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connect_deadline_s: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amd_false_positive: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caller_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub safe_harbor_template: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voicemail_template: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub script: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mini_miranda: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wrap_up_s: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lease_s: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pacing: Option<PacingFile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compliance: Option<ComplianceFile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ranking: Option<RankingFile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recycling: Option<RecyclingFile>,
+/// Declares a struct of the campaign file: unknown keys refused, and every field after the
+/// `required` ones an `Option` that may be left out of a file (dialerd's default applies)
+/// and is left out when one is written back. One place for what each field would otherwise
+/// repeat (serde_with's `skip_serializing_none` without the dependency).
+macro_rules! section {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            required { $($(#[$rmeta:meta])* pub $req:ident: $rty:ty,)* }
+            $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$rmeta])* pub $req: $rty,)*
+            $(
+                $(#[$fmeta])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $field: $ty,
+            )*
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($fields:tt)* }
+    ) => {
+        section! { $(#[$meta])* pub struct $name { required {} $($fields)* } }
+    };
+}
+
+section! {
+    /// A campaign as a file holds it; every field but `campaign_id` may be left out
+    /// (dialerd's default applies).
+    pub struct CampaignFile {
+        required {
+            pub campaign_id: String,
+        }
+        pub name: Option<String>,
+        pub abandon_target: Option<f64>,
+        pub abandon_window_days: Option<u32>,
+        pub uk_mode: Option<bool>,
+        pub max_lines_per_agent: Option<f64>,
+        pub ring_timeout_s: Option<f64>,
+        pub connect_deadline_s: Option<f64>,
+        pub amd_false_positive: Option<f64>,
+        pub caller_id: Option<String>,
+        pub safe_harbor_template: Option<String>,
+        pub voicemail_template: Option<String>,
+        pub script: Option<String>,
+        pub mini_miranda: Option<String>,
+        pub wrap_up_s: Option<u32>,
+        pub lease_s: Option<u32>,
+        pub pacing: Option<PacingFile>,
+        pub compliance: Option<ComplianceFile>,
+        pub ranking: Option<RankingFile>,
+        pub recycling: Option<RecyclingFile>,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -67,48 +82,31 @@ pub enum Mode {
     Predictive,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PacingFile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<Mode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub power_ratio: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub predictive: Option<PredictiveFile>,
+section! {
+    pub struct PacingFile {
+        pub mode: Option<Mode>,
+        pub power_ratio: Option<f64>,
+        pub predictive: Option<PredictiveFile>,
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PredictiveFile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub margin: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answer_half_life_s: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub handle_half_life_s: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prior_live: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prior_dials: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amd_delay_s: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub theta0: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub theta_min: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub theta_max: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gain: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payback_lives: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub horizon_points: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class_split_s: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_handle_samples: Option<u32>,
+section! {
+    pub struct PredictiveFile {
+        pub margin: Option<f64>,
+        pub answer_half_life_s: Option<f64>,
+        pub handle_half_life_s: Option<f64>,
+        pub prior_live: Option<f64>,
+        pub prior_dials: Option<f64>,
+        pub amd_delay_s: Option<f64>,
+        pub theta0: Option<f64>,
+        pub theta_min: Option<f64>,
+        pub theta_max: Option<f64>,
+        pub gain: Option<f64>,
+        pub payback_lives: Option<f64>,
+        pub horizon_points: Option<u32>,
+        pub class_split_s: Option<f64>,
+        pub min_handle_samples: Option<u32>,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -125,49 +123,33 @@ pub enum PatternActionName {
     Warn,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ComplianceFile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unknown_location: Option<UnknownLocationName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_dial_margin_minutes: Option<u32>,
-    /// Pack ids, or `["all"]` for every pack of the rule set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packs: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_gap_same_number_minutes: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_calls_per_day_per_person: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_voicemails_per_week: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pattern_action: Option<PatternActionName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub horizon_days: Option<u32>,
+section! {
+    pub struct ComplianceFile {
+        pub unknown_location: Option<UnknownLocationName>,
+        pub last_dial_margin_minutes: Option<u32>,
+        /// Pack ids, or `["all"]` for every pack of the rule set.
+        pub packs: Option<Vec<String>>,
+        pub min_gap_same_number_minutes: Option<u32>,
+        pub max_calls_per_day_per_person: Option<u32>,
+        pub max_voicemails_per_week: Option<u32>,
+        pub pattern_action: Option<PatternActionName>,
+        pub horizon_days: Option<u32>,
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RankingFile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crm_score: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub balance: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub days_past_due: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attempts: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since_last_contact: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub follow_the_sun: Option<f64>,
-    /// Weight of the account's aging bucket (older debts first).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aging_bucket: Option<f64>,
-    /// Weight of a broken promise to pay on the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub broken_promise: Option<f64>,
+section! {
+    pub struct RankingFile {
+        pub crm_score: Option<f64>,
+        pub balance: Option<f64>,
+        pub days_past_due: Option<f64>,
+        pub attempts: Option<f64>,
+        pub since_last_contact: Option<f64>,
+        pub follow_the_sun: Option<f64>,
+        /// Weight of the account's aging bucket (older debts first).
+        pub aging_bucket: Option<f64>,
+        /// Weight of a broken promise to pay on the account.
+        pub broken_promise: Option<f64>,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -180,25 +162,17 @@ pub enum PhoneKindName {
     Unknown,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecyclingFile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub busy_minutes: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_answer_minutes: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub machine_minutes: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voicemail_minutes: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_minutes: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub abandoned_minutes: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_phone_on_dead_number: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_order: Option<Vec<PhoneKindName>>,
+section! {
+    pub struct RecyclingFile {
+        pub busy_minutes: Option<u32>,
+        pub no_answer_minutes: Option<u32>,
+        pub machine_minutes: Option<u32>,
+        pub voicemail_minutes: Option<u32>,
+        pub failed_minutes: Option<u32>,
+        pub abandoned_minutes: Option<u32>,
+        pub next_phone_on_dead_number: Option<bool>,
+        pub phone_order: Option<Vec<PhoneKindName>>,
+    }
 }
 
 /// Reads a campaign file; the format follows the extension (`.toml`, `.yaml`/`.yml`,
@@ -500,6 +474,18 @@ mod tests {
         assert!(!p.recycling.as_ref().expect("r").phone_order.is_empty());
         // Round trip through the protobuf keeps every field.
         assert_eq!(CampaignFile::from_proto(&p), toml);
+    }
+
+    #[test]
+    fn left_out_keys_stay_out_when_written_back() {
+        let f =
+            parse("campaign_id = \"c\"\n[pacing]\nmode = \"power\"\n", "toml").expect("minimal");
+        assert_eq!(
+            serde_json::to_string(&f).expect("json"),
+            r#"{"campaign_id":"c","pacing":{"mode":"power"}}"#
+        );
+        let e = parse("pacing = {}\n", "toml").expect_err("no id");
+        assert!(e.contains("missing field `campaign_id`"), "{e}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! stay up for real clients; with `--http` too, that dialerd serves the web wallboard and
 //! runs a live campaign worked by simulated agents, so the wallboard has figures to show.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -370,6 +370,14 @@ async fn serve(
     );
     // The manager's console (README: "Running a campaign from the command line").
     println!("or, in another terminal, the manager's console:");
+    // `cargo run` leaves dialerctl in target/release, which a new shell does not have on its
+    // PATH: say where it is.
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        println!("  export PATH=\"{}:$PATH\"", dir.display());
+    }
     println!(
         "  export DIALER_ADDR={} DIALER_TOKEN={}",
         args.listen,

@@ -2,8 +2,10 @@
 //! `CampaignService.WatchCampaign`'s stream of figures: abandonment today and over the
 //! rolling window against the target (yellow from 80 % of it, red at or over it), occupancy,
 //! the last hour's dials, answers, contacts and promises, agents by state with time in state,
-//! calls in progress, the pacing ratio and refusals by reason code. Keys: `p` pause, `r`
-//! resume, `q` quit.
+//! calls in progress, the pacing ratio and refusals by reason code, and sparklines of
+//! abandonment and occupancy over the shift (the shift so far comes with the stream's first
+//! message, so a view opened mid-shift shows it whole). Keys: `p` pause, `r` resume, `q`
+//! quit.
 //!
 //! Drawing ([`render`]) and key handling ([`on_key`]) are pure functions, tested on ratatui's
 //! `TestBackend`; [`run`] is the only part touching the terminal and the network.
@@ -21,11 +23,92 @@ use crate::client::{self, ConnArgs, Failure, FailureKind, describe};
 use crate::manage::{duration, pct, seat_name, state_name, ts};
 
 /// What the view shows besides the figures.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ui {
     pub campaign: String,
     /// The last action's result or the stream's end, shown in the footer.
     pub status: String,
+    /// Abandonment and occupancy over the shift, a point a minute, oldest first.
+    pub shift: Vec<ShiftPoint>,
+}
+
+/// One minute of the shift in the sparklines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShiftPoint {
+    /// The campaign's clock, ms.
+    pub at_ms: i64,
+    pub abandon_rate_today: f64,
+    pub occupancy: f64,
+}
+
+/// A point a minute of the campaign's clock, as dialerd keeps them.
+const SHIFT_EVERY_MS: i64 = 60_000;
+/// 12 hours of them, as dialerd keeps.
+const SHIFT_POINTS: usize = 720;
+
+fn ms(t: Option<&prost_types::Timestamp>) -> i64 {
+    t.map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+}
+
+impl Ui {
+    /// Follows the shift: the history the first message brings replaces what the view had,
+    /// then live figures add a point a minute (none before the campaign starts).
+    pub fn follow(&mut self, f: &pb::Figures) {
+        if !f.history.is_empty() {
+            self.shift = f
+                .history
+                .iter()
+                .map(|p| ShiftPoint {
+                    at_ms: ms(p.at.as_ref()),
+                    abandon_rate_today: p.abandon_rate_today,
+                    occupancy: p.occupancy,
+                })
+                .collect();
+        }
+        if f.state == pb::CampaignState::Ready as i32 {
+            return;
+        }
+        let at_ms = ms(f.at.as_ref());
+        if self
+            .shift
+            .last()
+            .is_none_or(|p| at_ms >= p.at_ms + SHIFT_EVERY_MS)
+        {
+            self.shift.push(ShiftPoint {
+                at_ms,
+                abandon_rate_today: f.abandon_rate_today,
+                occupancy: f.occupancy,
+            });
+        }
+        if self.shift.len() > SHIFT_POINTS {
+            self.shift.drain(..self.shift.len() - SHIFT_POINTS);
+        }
+    }
+}
+
+/// Eight heights of a sparkline cell.
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// `values` as at most `width` sparkline cells scaled to `max`: the whole series, each cell
+/// the last value of its share of it (rates since the start of the day move slowly, so the
+/// last one stands for its minutes).
+pub fn sparkline(values: &[f64], max: f64, width: usize) -> String {
+    if values.is_empty() || width == 0 {
+        return String::new();
+    }
+    let cells = values.len().min(width);
+    (0..cells)
+        .map(|i| {
+            let end = ((i + 1) * values.len()).div_ceil(cells).min(values.len());
+            let v = values[end - 1];
+            let share = if max > 0.0 {
+                (v / max).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            BARS[(share * (BARS.len() - 1) as f64).round() as usize]
+        })
+        .collect()
 }
 
 /// What a key asks for.
@@ -97,9 +180,10 @@ fn level_word(l: Level) -> &'static str {
 
 /// Draws the whole view for `figures` (none yet: a waiting line) and `ui`.
 pub fn render(frame: &mut Frame<'_>, figures: Option<&pb::Figures>, ui: &Ui) {
-    let [head, mid, low, foot] = Layout::vertical([
+    let [head, mid, shift, low, foot] = Layout::vertical([
         Constraint::Length(4),
         Constraint::Length(6),
+        Constraint::Length(4),
         Constraint::Min(4),
         Constraint::Length(1),
     ])
@@ -160,6 +244,7 @@ pub fn render(frame: &mut Frame<'_>, figures: Option<&pb::Figures>, ui: &Ui) {
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(mid);
     render_abandonment(frame, left, f);
     render_rates(frame, right, f);
+    render_shift(frame, shift, f, &ui.shift);
 
     let [agents, refusals] =
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(low);
@@ -209,6 +294,53 @@ fn render_abandonment(frame: &mut Frame<'_>, area: Rect, f: &pb::Figures) {
                 .border_style(level_style(worst))
                 .title(" abandonment "),
         ),
+        area,
+    );
+}
+
+/// Abandonment today (scaled so the target sits at 80 % of the height, coloured by the
+/// latest point's level) and occupancy (0 to 100 %) over the shift.
+fn render_shift(frame: &mut Frame<'_>, area: Rect, f: &pb::Figures, shift: &[ShiftPoint]) {
+    const LABEL: usize = 12;
+    const VALUE: usize = 9;
+    let width = usize::from(area.width.saturating_sub(2)).saturating_sub(LABEL + VALUE);
+    let abandon: Vec<f64> = shift.iter().map(|p| p.abandon_rate_today).collect();
+    let occupancy: Vec<f64> = shift.iter().map(|p| p.occupancy).collect();
+    let top = abandon
+        .iter()
+        .copied()
+        .fold(f.abandon_target * 1.25, f64::max);
+    let l = level(f.abandon_rate_today, f.abandon_target);
+    let lines = if shift.is_empty() {
+        vec![Line::from("no minute of the shift yet")]
+    } else {
+        vec![
+            Line::from(vec![
+                Span::raw(format!("{:<LABEL$}", "abandonment")),
+                Span::styled(sparkline(&abandon, top, width), level_style(l)),
+                Span::styled(format!(" {:>8}", pct(f.abandon_rate_today)), level_style(l)),
+            ]),
+            Line::from(vec![
+                Span::raw(format!("{:<LABEL$}", "occupancy")),
+                Span::styled(
+                    sparkline(&occupancy, 1.0, width),
+                    Style::default().fg(Color::Cyan),
+                ),
+                Span::raw(format!(" {:>8}", pct(f.occupancy))),
+            ]),
+        ]
+    };
+    let minutes = match (shift.first(), shift.last()) {
+        (Some(a), Some(b)) => (b.at_ms - a.at_ms) / SHIFT_EVERY_MS,
+        _ => 0,
+    };
+    let title = format!(
+        " over the shift: {} ({} min) ",
+        duration(u64::try_from(minutes * SHIFT_EVERY_MS).unwrap_or(0)),
+        minutes
+    );
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         area,
     );
 }
@@ -327,6 +459,7 @@ pub fn run(conn: &ConnArgs, campaign: &str) -> Result<(), Failure> {
         let mut stream = client
             .watch_campaign(pb::WatchCampaignRequest {
                 campaign_id: campaign.to_string(),
+                history: true,
             })
             .await
             .map_err(|s| describe(&s, &what))?
@@ -366,7 +499,7 @@ pub fn run(conn: &ConnArgs, campaign: &str) -> Result<(), Failure> {
         let mut terminal = ratatui::init();
         let mut ui = Ui {
             campaign: campaign.to_string(),
-            status: String::new(),
+            ..Ui::default()
         };
         let mut figures: Option<pb::Figures> = None;
         let result = loop {
@@ -380,7 +513,10 @@ pub fn run(conn: &ConnArgs, campaign: &str) -> Result<(), Failure> {
                 break Ok(());
             };
             match input {
-                Input::Figures(f) => figures = Some(*f),
+                Input::Figures(f) => {
+                    ui.follow(&f);
+                    figures = Some(*f);
+                }
                 Input::Ended(None) => ui.status = "the campaign has stopped".into(),
                 Input::Ended(Some(e)) => ui.status = e.message,
                 Input::Resize => {}
@@ -516,8 +652,83 @@ mod tests {
     fn ui() -> Ui {
         Ui {
             campaign: "spring".into(),
-            status: String::new(),
+            ..Ui::default()
         }
+    }
+
+    #[test]
+    fn a_view_opened_mid_shift_draws_the_shift_so_far() {
+        // The first message carries 3 hours of history: abandonment climbing to 2.5 %
+        // (near a 3 % target), occupancy from 50 % to 90 %.
+        let mut first = figures(0.025, 0.02);
+        let start = 1_795_449_600 - 3 * 3600;
+        first.history = (0..=180)
+            .map(|m| pb::TrendPoint {
+                at: Some(prost_types::Timestamp {
+                    seconds: start + m * 60,
+                    nanos: 0,
+                }),
+                abandon_rate_today: 0.025 * m as f64 / 180.0,
+                occupancy: 0.5 + 0.4 * m as f64 / 180.0,
+                ..Default::default()
+            })
+            .collect();
+        let mut ui = ui();
+        ui.follow(&first);
+        // The live figures at the same instant as the last history point add nothing.
+        assert_eq!(ui.shift.len(), 181);
+        let b = draw(Some(&first), &ui);
+        let screen = text(&b);
+        assert!(
+            screen.contains("over the shift: 3:00:00 (180 min)"),
+            "{screen}"
+        );
+        let row = |name: &str| {
+            screen
+                .lines()
+                .find(|l| l.contains(name) && l.chars().any(|c| BARS.contains(&c)))
+                .unwrap_or_else(|| panic!("no {name} sparkline:\n{screen}"))
+                .to_string()
+        };
+        let abandon = row("abandonment");
+        // From the bottom at the start to 2.5 % of a 3.75 % scale at the end.
+        assert!(abandon.contains("▁▁") && abandon.contains('▅'), "{abandon}");
+        assert!(!abandon.contains('█'), "{abandon}");
+        assert_eq!(colour_of(&b, "▅"), Color::Yellow, "near the target");
+        let occupancy = row("occupancy");
+        assert!(occupancy.contains('▇'), "{occupancy}");
+        // A minute later the live figures add a point; a second later they do not.
+        let mut later = first.clone();
+        later.history.clear();
+        later.at = Some(prost_types::Timestamp {
+            seconds: 1_795_449_660,
+            nanos: 0,
+        });
+        ui.follow(&later);
+        later.at = Some(prost_types::Timestamp {
+            seconds: 1_795_449_661,
+            nanos: 0,
+        });
+        ui.follow(&later);
+        assert_eq!(ui.shift.len(), 182);
+        // Without history nor a start, nothing to draw.
+        let mut ready = figures(0.0, 0.0);
+        ready.state = pb::CampaignState::Ready as i32;
+        let mut fresh = self::ui();
+        fresh.follow(&ready);
+        assert!(fresh.shift.is_empty());
+        assert!(text(&draw(Some(&ready), &fresh)).contains("no minute of the shift yet"));
+    }
+
+    #[test]
+    fn sparklines_fit_the_whole_series_into_the_width() {
+        let rising: Vec<f64> = (0..=700).map(|i| f64::from(i) / 700.0).collect();
+        let s = sparkline(&rising, 1.0, 8);
+        assert_eq!(s.chars().count(), 8);
+        assert!(s.starts_with('▂') && s.ends_with('█'), "{s}");
+        assert_eq!(sparkline(&[0.5, 0.5], 1.0, 80), "▅▅");
+        assert_eq!(sparkline(&[2.0], 1.0, 80), "█", "clamped");
+        assert_eq!(sparkline(&[], 1.0, 80), "");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! served on `/metrics` by [`service::metrics::serve`] so operators see ingest health without
 //! a sidecar.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
 
 /// The RPCs a dialer sends with a campaign fence (`ledger_fenced_commands_total`'s labels).
 pub const FENCED_RPCS: [&str; 5] = [
@@ -34,6 +34,10 @@ pub struct Metrics {
     /// Dialer commands refused for a stale campaign fence, by RPC: a replica wrote after
     /// another took its campaign over (a frozen process waking up).
     pub fenced: IntCounterVec,
+    /// Seconds the receivables book took to load at start (0 until it has).
+    pub book_load_seconds: Gauge,
+    /// Events in the receivables book when its load at start ended.
+    pub book_events: IntGauge,
 }
 
 impl Default for Metrics {
@@ -92,6 +96,16 @@ impl Metrics {
         for rpc in FENCED_RPCS {
             fenced.with_label_values(&[rpc]);
         }
+        let book_load_seconds = Gauge::new(
+            "ledger_receivables_book_load_seconds",
+            "Seconds the receivables book took to load at start (0 until loaded)",
+        )
+        .expect("metric");
+        let book_events = IntGauge::new(
+            "ledger_receivables_book_events",
+            "Money events in the receivables book when its load at start ended",
+        )
+        .expect("metric");
         for c in [
             Box::new(fenced.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(outcomes.clone()),
@@ -101,6 +115,8 @@ impl Metrics {
             Box::new(watchers.clone()),
             Box::new(watch_lag.clone()),
             Box::new(change_head.clone()),
+            Box::new(book_load_seconds.clone()),
+            Box::new(book_events.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -114,6 +130,8 @@ impl Metrics {
             watch_lag,
             change_head,
             fenced,
+            book_load_seconds,
+            book_events,
         }
     }
 

@@ -896,9 +896,9 @@ impl Store {
                     .await?;
                 }
             }
-            // Writers touch debt_activity only under the change lock (one lock order, no
-            // deadlock with concurrent ingest batches).
-            lock_changes!(tx, D);
+            // Activity rows that existed get their account under the change lock below, where
+            // outcome ingest writes debt_activity (one lock order, no deadlock with it).
+            let mut known_activity: Vec<&str> = Vec::new();
             for (i, d) in acct.debts.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO debts (debt_id, account_id, ord, balance_minor, currency, \
@@ -920,16 +920,19 @@ impl Store {
                 .bind(&d.original_creditor)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
+                let fresh: Option<(String,)> = sqlx::query_as(
                     "INSERT INTO debt_activity (debt_id, account_id, last_activity_at, \
                      attempts, regf_attempts, conversations) VALUES ($1, $2, $3, 0, 0, 0) \
-                     ON CONFLICT (debt_id) DO UPDATE SET account_id = excluded.account_id",
+                     ON CONFLICT (debt_id) DO NOTHING RETURNING debt_id",
                 )
                 .bind(&d.debt_id)
                 .bind(id)
                 .bind(now)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+                if fresh.is_none() {
+                    known_activity.push(&d.debt_id);
+                }
             }
             for (i, b) in acct.blackouts.iter().enumerate() {
                 let days: Vec<String> = b.days.iter().map(enum_name).collect();
@@ -986,6 +989,17 @@ impl Store {
                 if inserted.is_some() {
                     new_holds.push(h);
                 }
+            }
+            lock_changes!(tx, D);
+            for d in known_activity {
+                sqlx::query(
+                    "UPDATE debt_activity SET account_id = $2 WHERE debt_id = $1 \
+                     AND account_id <> $2",
+                )
+                .bind(d)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             }
             let mut seqs = vec![append_change!(tx, D, ChangeKind::Account, id, id, None::<String>, now)];
             audit!(tx, now, actor, "upsert_account", "account", id, id, json(&acct));
@@ -1689,6 +1703,10 @@ impl Store {
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 ),
                 ChangeKind::Account => ChangePayload::Account(r.ref_id.clone()),
+                ChangeKind::Receivables => ChangePayload::Receivables(
+                    serde_json::from_value(de(payload_json()?)?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
             };
             out.push(Change {
                 seq: r.seq,

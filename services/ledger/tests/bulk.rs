@@ -22,6 +22,7 @@ both_stores!(
     a_bad_record_in_the_middle_is_refused_alone,
     an_identical_reload_is_unchanged,
     the_change_feed_carries_every_upserted_account,
+    concurrent_streams_feed_every_change_once_in_order,
     views_equal_the_per_account_reads,
     views_refuse_bad_asks,
     ledgerd_migrate_applies_and_exits,
@@ -213,6 +214,129 @@ async fn the_change_feed_carries_every_upserted_account(url: &str) {
         .into_inner();
     let first = w.message().await.unwrap().unwrap();
     assert_eq!(first.account_id, "F-00003");
+    srv.stop().await;
+}
+
+/// Two UpsertAccounts streams at once, a reload of accounts whose debts get outcomes at the
+/// same moment, and the outcomes themselves, all while a WatchChanges reader follows the feed:
+/// the reader sees every change exactly once, in seq order, and exactly the rows the feed
+/// holds (a seq committed after a higher one would be skipped by a reader past it).
+async fn concurrent_streams_feed_every_change_once_in_order(url: &str) {
+    let srv = TestServer::start(url, None).await;
+    let mut c = srv.client().await;
+    let base: Vec<pb::Account> = (0..40).map(|i| account(&format!("W-{i:02}"))).collect();
+    assert_eq!(upsert(&mut c, base.clone()).await.created, 40);
+    let start = srv.store.max_seq().await.unwrap();
+
+    let n = 2_000usize;
+    let holds_per_stream = n.div_ceil(4);
+    let outcomes = 200usize;
+    // Changes the writers below make: accounts and new holds of the two streams, the 40
+    // reloaded accounts, one change per outcome.
+    let expected = 2 * (n + holds_per_stream) + 40 + outcomes;
+    let mut w = c
+        .watch_changes(pb::WatchChangesRequest {
+            after_seq: start,
+            account_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let reader = tokio::spawn(async move {
+        let mut seen = Vec::with_capacity(expected);
+        while seen.len() < expected {
+            let m = tokio::time::timeout(std::time::Duration::from_secs(60), w.message())
+                .await
+                .expect("the watcher keeps up")
+                .expect("watch stream")
+                .expect("more changes");
+            seen.push(m);
+        }
+        seen
+    });
+
+    let stream = |tag: &'static str| {
+        let mut c = c.clone();
+        async move {
+            let batch: Vec<pb::Account> = (0..n)
+                .map(|i| {
+                    let id = format!("{tag}-{i:05}");
+                    if i % 4 == 0 { held(&id) } else { account(&id) }
+                })
+                .collect();
+            upsert(&mut c, batch).await
+        }
+    };
+    let reload = {
+        let mut c = c.clone();
+        let again: Vec<pb::Account> = base
+            .iter()
+            .map(|a| pb::Account {
+                creditor: "Reloaded Bank".into(),
+                ..a.clone()
+            })
+            .collect();
+        async move { upsert(&mut c, again).await }
+    };
+    let record_them = {
+        let mut c = c.clone();
+        let batch: Vec<pb::ContactOutcome> = (0..outcomes)
+            .map(|i| {
+                outcome(
+                    &format!("k-{i}"),
+                    &format!("W-{:02}", i % 40),
+                    common_pb::OutcomeKind::NoAnswer,
+                    T0 + i as i64,
+                )
+            })
+            .collect();
+        async move { record(&mut c, batch).await }
+    };
+    let (a, b, r, acks) = tokio::join!(stream("S1"), stream("S2"), reload, record_them);
+    assert_eq!(
+        (a.created, a.rejected),
+        (n as u32, 0),
+        "{:?}",
+        a.results.first()
+    );
+    assert_eq!((b.created, b.rejected), (n as u32, 0));
+    assert_eq!((r.updated, r.rejected), (40, 0), "{r:?}");
+    assert!(
+        acks.iter()
+            .all(|k| k.status == pb::AckStatus::Recorded as i32),
+        "{acks:?}"
+    );
+
+    let seen = reader.await.unwrap();
+    let seqs: Vec<i64> = seen.iter().map(|m| m.seq).collect();
+    assert!(
+        seqs.windows(2).all(|p| p[0] < p[1]),
+        "strictly increasing seqs"
+    );
+    // Exactly the feed's rows after `start`, no more (nothing else was written).
+    let mut table = Vec::new();
+    let mut after = start;
+    loop {
+        let page = srv.store.changes_after(after, "", 1000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        table.extend(page.into_iter().map(|ch| ch.seq));
+    }
+    assert_eq!(seqs, table, "the watcher saw every committed change");
+    let mut accounts: HashMap<String, usize> = HashMap::new();
+    let (mut holds, mut outs) = (BTreeSet::new(), 0);
+    for m in &seen {
+        match pb::ChangeKind::try_from(m.kind).unwrap() {
+            pb::ChangeKind::Account => *accounts.entry(m.account_id.clone()).or_default() += 1,
+            pb::ChangeKind::Hold => assert!(holds.insert(m.account_id.clone()), "hold once"),
+            pb::ChangeKind::Outcome => outs += 1,
+            k => panic!("unexpected change {k:?}"),
+        }
+    }
+    assert_eq!(accounts.len(), 2 * n + 40, "every account written");
+    assert!(accounts.values().all(|k| *k == 1), "each once");
+    assert_eq!(holds.len(), 2 * holds_per_stream);
+    assert_eq!(outs, outcomes);
     srv.stop().await;
 }
 

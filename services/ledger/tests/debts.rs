@@ -22,6 +22,7 @@ both_stores!(
     a_load_opens_the_balance_once_and_reads_report_the_ledger,
     a_dispute_holds_the_debt_until_resolved,
     dispositions_make_promise_and_plan_events_once,
+    money_events_are_in_the_change_feed_once,
 );
 
 /// The ledger's today in these tests.
@@ -453,4 +454,191 @@ async fn load_and_read_cost() {
         srv.stop().await;
         db.cleanup().await;
     }
+}
+
+/// The changes of the feed after `after`, up to and including the ACCOUNT change of
+/// `sentinel` (loaded last, so every change committed before it has been read).
+async fn feed_until(
+    c: &mut LedgerServiceClient<Channel>,
+    after: i64,
+    sentinel: &str,
+) -> Vec<pb::Change> {
+    upsert(c, vec![account(sentinel)]).await;
+    let mut stream = c
+        .watch_changes(pb::WatchChangesRequest {
+            after_seq: after,
+            account_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(ch) = stream.message().await.unwrap() {
+        let done = ch.kind == pb::ChangeKind::Account as i32 && ch.account_id == sentinel;
+        if !done {
+            out.push(ch);
+        } else {
+            return out;
+        }
+    }
+    panic!("the feed ended before the sentinel");
+}
+
+/// (kind, account, debt, event id, event type, amount) of the RECEIVABLES changes.
+fn money_changes(changes: &[pb::Change]) -> Vec<(String, String, String, String, i64)> {
+    changes
+        .iter()
+        .filter(|c| c.kind == pb::ChangeKind::Receivables as i32)
+        .map(|c| match &c.payload {
+            Some(pb::change::Payload::Receivables(m)) => (
+                c.account_id.clone(),
+                m.debt_id.clone(),
+                m.event_id.clone(),
+                m.event_type.clone(),
+                m.amount_minor,
+            ),
+            other => panic!("a RECEIVABLES change carries its event: {other:?}"),
+        })
+        .collect()
+}
+
+/// Every new money event of a ledger debt is one RECEIVABLES change of the account owning the
+/// debt, committed with the import (in its order, after the changes before it): a re-import
+/// adds none, a refused batch none, a dispute only its HOLD change, and money for a debt the
+/// ledger does not know no change. The pre-dial check reports them by event id.
+async fn money_events_are_in_the_change_feed_once(url: &str) {
+    let srv = server(url).await;
+    let mut c = srv.client().await;
+    let mut r = ReceivablesServiceClient::new(srv.channel().await);
+    let head = |c: &mut LedgerServiceClient<Channel>| {
+        let mut c = c.clone();
+        async move {
+            c.check_accounts(pb::CheckAccountsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .as_of_seq
+        }
+    };
+    let start = head(&mut c).await;
+    // The load: its ACCOUNT change, then the opening balances of both debts.
+    upsert(&mut c, vec![account("F")]).await;
+    let load = feed_until(&mut c, start, "S1").await;
+    assert_eq!(load[0].kind, pb::ChangeKind::Account as i32, "{load:?}");
+    assert_eq!(
+        money_changes(&load),
+        vec![
+            (
+                "F".into(),
+                "F-d1".into(),
+                "opening:F-d1".into(),
+                "charge".into(),
+                123_456
+            ),
+            (
+                "F".into(),
+                "F-d2".into(),
+                "opening:F-d2".into(),
+                "charge".into(),
+                5_000
+            ),
+        ]
+    );
+
+    let after = head(&mut c).await;
+    let d = days_before(1);
+    let batch = vec![
+        format!(
+            r#"{{"type":"payment","id":"f-pay","account":"F-d1","date":"{d}","amount_minor":456}}"#
+        ),
+        format!(
+            r#"{{"type":"promise","id":"f-ptp","account":"F-d2","date":"{d}","amount_minor":2000,"due":"{}"}}"#,
+            today()
+        ),
+        format!(r#"{{"type":"dispute","id":"f-dsp","account":"F-d2","date":"{d}"}}"#),
+        format!(
+            r#"{{"type":"payment","id":"n-pay","account":"nobody-d1","date":"{d}","amount_minor":5}}"#
+        ),
+        format!(
+            r#"{{"type":"reversal","id":"f-rev","account":"F-d1","date":"{d}","reverses":"f-pay"}}"#
+        ),
+    ];
+    assert_eq!(import(&mut r, &batch).await.unwrap().new_events, 5);
+    // Again: all duplicates; and a refused batch.
+    assert_eq!(import(&mut r, &batch).await.unwrap().duplicate_events, 5);
+    let bad = format!(
+        r#"{{"type":"payment","id":"f-bad","account":"F-d1","date":"{d}","amount_minor":-1}}"#
+    );
+    assert!(import(&mut r, &[bad]).await.is_err());
+
+    let feed = feed_until(&mut c, after, "S2").await;
+    assert_eq!(
+        money_changes(&feed),
+        vec![
+            (
+                "F".into(),
+                "F-d1".into(),
+                "f-pay".into(),
+                "payment".into(),
+                456
+            ),
+            (
+                "F".into(),
+                "F-d2".into(),
+                "f-ptp".into(),
+                "promise".into(),
+                2000
+            ),
+            (
+                "F".into(),
+                "F-d1".into(),
+                "f-rev".into(),
+                "reversal".into(),
+                0
+            ),
+        ]
+    );
+    // In seq order, the import's changes together and before the dispute's hold (set after
+    // the import committed); the dispute itself is only that hold.
+    let seqs: Vec<i64> = feed.iter().map(|c| c.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let kinds: Vec<i32> = feed.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            pb::ChangeKind::Receivables as i32,
+            pb::ChangeKind::Receivables as i32,
+            pb::ChangeKind::Receivables as i32,
+            pb::ChangeKind::Hold as i32,
+        ],
+        "{feed:?}"
+    );
+    assert!(feed.iter().all(|c| c.account_id == "F"), "{feed:?}");
+
+    // The pre-dial check names them by event id.
+    let check = c
+        .check_accounts(pb::CheckAccountsRequest {
+            accounts: vec![pb::AccountCursor {
+                account_id: "F".into(),
+                after_seq: after,
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let refs: Vec<(i32, String)> = check
+        .changes
+        .iter()
+        .map(|c| (c.kind, c.ref_id.clone()))
+        .collect();
+    assert_eq!(
+        refs[..3],
+        [
+            (pb::ChangeKind::Receivables as i32, "f-pay".to_owned()),
+            (pb::ChangeKind::Receivables as i32, "f-ptp".to_owned()),
+            (pb::ChangeKind::Receivables as i32, "f-rev".to_owned()),
+        ],
+        "{refs:?}"
+    );
+    srv.stop().await;
 }

@@ -25,6 +25,7 @@ both_stores!(
     filters_by_client_campaign_and_bucket_with_time_barred_flags,
     kpi_and_commitment_reports,
     csv_export_round_trips,
+    a_report_right_after_start_is_correct,
 );
 
 const KPI_EVENTS: &str = include_str!("../../../crates/receivables/tests/data/kpi_example.jsonl");
@@ -1081,4 +1082,70 @@ async fn import_throughput() {
         other.close().await;
         db.cleanup().await;
     }
+}
+
+/// The book loads in the background when the server starts: a report asked at once (before
+/// the load can have ended, or after) is the full report, and the load's gauges are set once
+/// it has ended.
+async fn a_report_right_after_start_is_correct(url: &str) {
+    let srv = TestServer::start(url, None).await;
+    let mut c = ReceivablesServiceClient::new(srv.channel().await);
+    import(&mut c, &lines(KPI_EVENTS)).await.unwrap();
+    srv.stop().await;
+
+    // A new process on the same database: its book is empty until loaded.
+    let store = ledger::store::Store::connect(url).await.unwrap();
+    let metrics = ledger::metrics::Metrics::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let (s, m) = (store.clone(), metrics.clone());
+    let task = tokio::spawn(async move {
+        ledger::server::serve(
+            s,
+            m,
+            auth::Auth::new(None),
+            Default::default(),
+            listener,
+            async {
+                let _ = rx.await;
+            },
+        )
+        .await
+        .unwrap();
+    });
+    let ch = loop {
+        // The listener is bound: the first connect succeeds once serve runs.
+        if let Ok(ch) = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+        {
+            break ch;
+        }
+        tokio::task::yield_now().await;
+    };
+    let mut c = ReceivablesServiceClient::new(ch);
+    let expected: receivables::Report = serde_json::from_str(KPI_REPORT).unwrap();
+    assert_eq!(
+        report(&mut c, "2024-03-01", "2024-03-31").await,
+        report_out(&expected)
+    );
+    // The gauges: set when the load ends (the report above waited for it or came after).
+    for _ in 0..3000 {
+        if metrics.book_events.get() != 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(metrics.book_events.get(), 13);
+    assert!(metrics.book_load_seconds.get() > 0.0);
+    assert!(
+        metrics
+            .render()
+            .contains("ledger_receivables_book_load_seconds")
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+    store.close().await;
 }

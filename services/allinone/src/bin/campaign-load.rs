@@ -7,7 +7,8 @@
 //!
 //! In one process, on a throw-away PostgreSQL database and the local Redis: a ledger served
 //! over gRPC, loaded with `--accounts` generated accounts through `UpsertAccounts` (streams
-//! of `--per-stream` records, as a CRM would send them; the figure is accounts/s), then
+//! of `--per-stream` records, `--streams` of them at a time, as a CRM's import workers would
+//! send them; the figure is accounts/s), then
 //! `dialerd` assembled from its configuration as the binary is (its outbox on the same
 //! PostgreSQL, queues and counters on Redis, the ledger link), `--agents` softphones ready on
 //! a predictive campaign on the simulated carrier. The campaign is started, then its accounts
@@ -19,22 +20,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use allinone::bench::{admin_url, scratch_db};
+use allinone::bench::{BenchDialer, DialerSetup, admin_url, campaign_figures, scratch_db, token};
+use allinone::embedded;
 use anyhow::Context as _;
-use auth::{Auth, BearerAuth, Claims, Role, Token, sign_hs256};
+use auth::{BearerAuth, Role};
 use clap::Parser;
 use collections_proto::dialer_v1 as pb;
-use dialer::config::{CarrierConfig, Config, ServerSettings};
 use ledger_api::pb as lpb;
 use lpb::ledger_service_client::LedgerServiceClient;
-use pb::agent_message::Event;
-use pb::agent_request::Command as C;
-use pb::agent_service_client::AgentServiceClient;
-use pb::campaign_service_client::CampaignServiceClient;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 
-const LEDGER_KEY: &str = "campaign-load-ledger-key-0123456789abcdef";
 const DIALER_KEY: &str = "campaign-load-dialer-key-0123456789abcdef";
 /// Accounts generated at a time (the load streams them as they are made).
 const GENERATE: usize = 10_000;
@@ -48,6 +42,10 @@ struct Args {
     /// stays well under the 16 MiB message limit).
     #[arg(long, default_value_t = 100_000)]
     per_stream: usize,
+    /// UpsertAccounts streams sent at a time (a CRM's import workers; each stream's chunks
+    /// commit in order, streams write side by side).
+    #[arg(long, default_value_t = 1)]
+    streams: usize,
     /// Softphones ready on the campaign.
     #[arg(long, default_value_t = 100)]
     agents: usize,
@@ -60,17 +58,9 @@ struct Args {
     /// Keep the database afterwards.
     #[arg(long)]
     keep: bool,
-}
-
-fn token(key: &str, sub: &str, role: Role) -> Token {
-    Token::fixed(sign_hs256(
-        key,
-        &Claims {
-            sub: sub.into(),
-            role,
-            exp: None,
-        },
-    ))
+    /// Stop after the ledger load (no campaign): for comparing load rates.
+    #[arg(long)]
+    load_only: bool,
 }
 
 #[tokio::main]
@@ -119,155 +109,120 @@ fn generated(run: &str, start: usize, n: usize) -> Vec<lpb::UpsertAccountRequest
 }
 
 async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(args.streams >= 1, "--streams: at least 1");
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let campaign = format!("load-{run}");
 
     // The ledger on PostgreSQL, served over loopback gRPC.
-    let store = ledger::store::Store::connect(url).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let ledger_addr = listener.local_addr()?;
-    let (stop_ledger, ledger_stopped) = tokio::sync::oneshot::channel::<()>();
-    let ledger_task = tokio::spawn(ledger::server::serve(
-        store.clone(),
-        ledger::metrics::Metrics::new(),
-        Auth::new(Some(LEDGER_KEY)),
-        ledger::server::ServeOptions::default(),
-        listener,
-        async {
-            let _ = ledger_stopped.await;
-        },
-    ));
-    let ledger_uri = format!("http://{ledger_addr}");
-    let channel = tonic::transport::Endpoint::from_shared(ledger_uri.clone())?
+    let ledger = embedded::serve_ledger(url).await?;
+    let channel = tonic::transport::Endpoint::from_shared(ledger.uri.clone())?
         .connect()
         .await?;
-    let mut crm = LedgerServiceClient::with_interceptor(
+    let crm = LedgerServiceClient::with_interceptor(
         channel,
-        BearerAuth(token(LEDGER_KEY, "crm-loader", Role::Crm)),
+        BearerAuth(token(&ledger.jwt_key, "crm-loader", Role::Crm)),
     )
     .max_decoding_message_size(collections_proto::MAX_MESSAGE_BYTES);
 
-    // 1. The load: streams of `per_stream` records, generated while the previous is sent.
+    // 1. The load: streams of `per_stream` records, `streams` at a time, generated ahead
+    // (one stream's worth per stream slot) while the others are sent.
     let t = Instant::now();
-    let mut created = 0u64;
-    let mut start = 0;
-    let mut next = {
-        let (run, n) = (run.clone(), args.per_stream.min(args.accounts));
-        tokio::task::spawn_blocking(move || generated(&run, 0, n))
+    let (gen_tx, mut gen_rx) = tokio::sync::mpsc::channel(args.streams);
+    let generator = {
+        let (run, total, per) = (run.clone(), args.accounts, args.per_stream);
+        tokio::spawn(async move {
+            let mut start = 0;
+            while start < total {
+                let n = per.min(total - start);
+                let run = run.clone();
+                let reqs = tokio::task::spawn_blocking(move || generated(&run, start, n)).await?;
+                if gen_tx.send(reqs).await.is_err() {
+                    break;
+                }
+                start += n;
+            }
+            anyhow::Ok(())
+        })
     };
+    let slots = Arc::new(tokio::sync::Semaphore::new(args.streams));
+    let mut sending = tokio::task::JoinSet::new();
+    let loaded = Arc::new(AtomicU64::new(0));
+    let mut created = 0u64;
+    // Time the ledger sat idle waiting for generated records: not the ledger's.
     let mut gen_s = 0.0;
-    while start < args.accounts {
+    loop {
+        let slot = slots.clone().acquire_owned().await?;
         let g = Instant::now();
-        let reqs = next.await?;
-        gen_s += g.elapsed().as_secs_f64();
-        let n = reqs.len();
-        let after = start + n;
-        let m = args.per_stream.min(args.accounts.saturating_sub(after));
-        next = {
-            let run = run.clone();
-            tokio::task::spawn_blocking(move || generated(&run, after, m))
+        let idle = slots.available_permits() + 1 == args.streams;
+        let Some(reqs) = gen_rx.recv().await else {
+            break;
         };
-        let r = crm
-            .upsert_accounts(tokio_stream::iter(reqs))
-            .await?
-            .into_inner();
-        anyhow::ensure!(
-            r.rejected == 0,
-            "records refused: {:?}",
-            r.results.iter().find(|x| x.error.is_some())
-        );
-        created += u64::from(r.created);
-        start = after;
-        println!(
-            "  {start:>8} accounts loaded, {:.0} accounts/s so far",
-            start as f64 / (t.elapsed().as_secs_f64() - gen_s).max(1e-9)
-        );
+        if idle {
+            gen_s += g.elapsed().as_secs_f64();
+        }
+        let mut crm = crm.clone();
+        let loaded = loaded.clone();
+        let n = reqs.len() as u64;
+        sending.spawn(async move {
+            let r = crm
+                .upsert_accounts(tokio_stream::iter(reqs))
+                .await?
+                .into_inner();
+            drop(slot);
+            anyhow::ensure!(
+                r.rejected == 0,
+                "records refused: {:?}",
+                r.results.iter().find(|x| x.error.is_some())
+            );
+            let so_far = loaded.fetch_add(n, Ordering::Relaxed) + n;
+            println!(
+                "  {so_far:>8} accounts loaded, {:.1} s (generation waits included)",
+                t.elapsed().as_secs_f64()
+            );
+            anyhow::Ok(r.created)
+        });
+        while let Some(done) = sending.try_join_next() {
+            created += u64::from(done??);
+        }
     }
+    while let Some(done) = sending.join_next().await {
+        created += u64::from(done??);
+    }
+    generator.await??;
     let load_s = t.elapsed().as_secs_f64() - gen_s;
     println!(
-        "ledger (PostgreSQL) load over gRPC: {created} accounts in {load_s:.1} s = {:.0} accounts/s \
-         (generating them, {gen_s:.1} s not waiting on the ledger, excluded)",
+        "ledger (PostgreSQL) load over gRPC, {} stream(s) at a time: {created} accounts in \
+         {load_s:.1} s = {:.0} accounts/s (generating them, {gen_s:.1} s not waiting on the \
+         ledger, excluded)",
+        args.streams,
         created as f64 / load_s
     );
 
-    // 2. dialerd on the same PostgreSQL and the local Redis, reading from the ledger.
-    let cfg = Config {
-        server: ServerSettings {
-            database_url: url.to_owned(),
-            jwt_hs256_key: Some(DIALER_KEY.into()),
-            listen: "127.0.0.1:0".into(),
-            ..ServerSettings::default()
-        },
-        redis_url: Some(args.redis.clone()),
-        ledger_url: Some(ledger_uri),
-        ledger_jwt_hs256_key: Some(LEDGER_KEY.into()),
-        replica_id: format!("load-{run}"),
-        carrier: CarrierConfig::Sim {
-            scenario: "S2".into(),
-            seed: 1,
-            speed: 1.0,
-            clock_start: Some("2026-11-23T17:00:00Z".into()),
-        },
-        shutdown_grace_s: 30,
-        ..Config::default()
-    };
-    cfg.validate().context("config")?;
-    let server = dialer::app::Local::start(&cfg, Duration::from_secs(60)).await?;
-    let (addr, registry) = (server.addr, server.registry.clone());
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
-    let mut manager = CampaignServiceClient::with_interceptor(
-        channel.clone(),
-        BearerAuth(token(DIALER_KEY, "load-manager", Role::Manager)),
-    );
-    manager
-        .create_campaign(pb::CreateCampaignRequest {
-            campaign: Some(pb::Campaign {
-                campaign_id: campaign.clone(),
-                name: Some("campaign load".into()),
-                pacing: Some(pb::Pacing {
-                    mode: pb::PacingMode::Predictive as i32,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        })
-        .await?;
-    let mut agents = Vec::with_capacity(args.agents);
-    for i in 0..args.agents {
-        let name = format!("load-agent-{i}");
-        let mut client = AgentServiceClient::with_interceptor(
-            channel.clone(),
-            BearerAuth(token(DIALER_KEY, &name, Role::Agent)),
-        );
-        let (tx, rx) = mpsc::channel(16);
-        let send = |c| pb::AgentRequest { command: Some(c) };
-        tx.send(send(C::Login(pb::Login {
-            campaign_id: campaign.clone(),
-            endpoint: format!("sip:{name}@load"),
-            agent_id: String::new(),
-        })))
-        .await?;
-        tx.send(send(C::Ready(pb::Ready {}))).await?;
-        let mut events = client.session(ReceiverStream::new(rx)).await?.into_inner();
-        agents.push(tokio::spawn(async move {
-            while let Ok(Some(m)) = events.message().await {
-                if let Some(Event::Ended(e)) = m.event {
-                    let d = pb::DispositionCall {
-                        call_id: e.call_id,
-                        disposition: Some(pb::Disposition {
-                            code: pb::DispositionCode::RightPartyContact as i32,
-                            ..Default::default()
-                        }),
-                    };
-                    if tx.send(send(C::Disposition(d))).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }));
+    if args.load_only {
+        ledger.shutdown().await;
+        return Ok(());
     }
+
+    // 2. dialerd on the same PostgreSQL and the local Redis, reading from the ledger, and
+    // the softphones ready on the campaign.
+    let dialer = BenchDialer::start(
+        &DialerSetup {
+            run: run.clone(),
+            database_url: url.to_owned(),
+            jwt_key: DIALER_KEY.into(),
+            redis_url: Some(args.redis.clone()),
+            ledger_uri: ledger.uri.clone(),
+            ledger_key: ledger.jwt_key.clone(),
+            speed: 1.0,
+        },
+        &campaign,
+        "campaign load",
+    )
+    .await?;
+    let agents = dialer
+        .softphones(args.agents, Duration::ZERO, Arc::default())
+        .await?;
+    let mut manager = dialer.manager.clone();
 
     // 3. Start, then add every account; watch for the first dial meanwhile.
     let added = Arc::new(AtomicU64::new(0));
@@ -278,15 +233,14 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         })
         .await?;
     let first = {
-        let (registry, campaign, added) = (registry.clone(), campaign.clone(), added.clone());
+        let (registry, campaign, added) = (
+            dialer.server.registry.clone(),
+            campaign.clone(),
+            added.clone(),
+        );
         tokio::spawn(async move {
             loop {
-                let f = registry
-                    .figures()
-                    .into_iter()
-                    .map(|(_, f)| f)
-                    .find(|f| f.campaign_id == campaign);
-                if let Some(f) = f.filter(|f| f.dials > 0) {
+                if let Some(f) = campaign_figures(&registry, &campaign).filter(|f| f.dials > 0) {
                     println!(
                         "  first dial {:.2} s after StartCampaign",
                         t0.elapsed().as_secs_f64()
@@ -353,21 +307,10 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         args.accounts as f64 / full_s
     );
 
-    manager
-        .stop_campaign(pb::StopCampaignRequest {
-            campaign_id: campaign.clone(),
-            wait: false,
-        })
-        .await?;
-    for a in agents {
-        a.abort();
-    }
     drop(manager);
-    if server.shutdown(Duration::from_secs(60)).await.is_none() {
+    if !dialer.stop(agents, Duration::from_secs(60)).await? {
         println!("dialerd did not shut down within 60 s");
     }
-    let _ = stop_ledger.send(());
-    let _ = ledger_task.await;
-    store.close().await;
+    ledger.shutdown().await;
     Ok(())
 }

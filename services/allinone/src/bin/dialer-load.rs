@@ -19,19 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use allinone::bench::{BenchDialer, DialerSetup, campaign_figures};
 use allinone::embedded;
 use anyhow::Context as _;
-use auth::{BearerAuth, Token};
-use auth::{Claims, Role, sign_hs256};
 use clap::Parser;
 use collections_proto::dialer_v1 as pb;
-use dialer::config::{CarrierConfig, Config, ServerSettings};
-use pb::agent_message::Event;
-use pb::agent_request::Command as C;
-use pb::agent_service_client::AgentServiceClient;
-use pb::campaign_service_client::CampaignServiceClient;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 
 const KEY: &str = "dialer-load-test-key-0123456789abcdef";
 
@@ -57,17 +49,6 @@ struct Args {
     /// dials, live answers and abandonment, and the agents and lines at its end.
     #[arg(long)]
     timeline_s: Option<u64>,
-}
-
-fn token(sub: &str, role: Role) -> Token {
-    Token::fixed(sign_hs256(
-        KEY,
-        &Claims {
-            sub: sub.into(),
-            role,
-            exp: None,
-        },
-    ))
 }
 
 #[tokio::main]
@@ -99,52 +80,24 @@ async fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    let cfg = Config {
-        server: ServerSettings {
+    let dialer = BenchDialer::start(
+        &DialerSetup {
+            run: run.to_owned(),
             database_url: format!(
                 "sqlite://{}?mode=rwc",
                 dir.path().join("dialer.db").display()
             ),
-            jwt_hs256_key: Some(KEY.into()),
-            listen: "127.0.0.1:0".into(),
-            ..ServerSettings::default()
-        },
-        redis_url: (args.redis != "none").then(|| args.redis.clone()),
-        ledger_url: Some(ledger.uri.clone()),
-        ledger_jwt_hs256_key: Some(ledger.jwt_key.clone()),
-        replica_id: format!("load-{run}"),
-        carrier: CarrierConfig::Sim {
-            scenario: "S2".into(),
-            seed: 1,
+            jwt_key: KEY.into(),
+            redis_url: (args.redis != "none").then(|| args.redis.clone()),
+            ledger_uri: ledger.uri.clone(),
+            ledger_key: ledger.jwt_key.clone(),
             speed: args.speed,
-            clock_start: Some("2026-11-23T17:00:00Z".into()),
         },
-        shutdown_grace_s: 30,
-        ..Config::default()
-    };
-    cfg.validate().context("config")?;
-    let server = dialer::app::Local::start(&cfg, Duration::from_secs(60)).await?;
-    let (addr, registry) = (server.addr, server.registry.clone());
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
-    let mut manager = CampaignServiceClient::with_interceptor(
-        channel.clone(),
-        BearerAuth(token("load-manager", Role::Manager)),
-    );
-    manager
-        .create_campaign(pb::CreateCampaignRequest {
-            campaign: Some(pb::Campaign {
-                campaign_id: campaign.clone(),
-                name: Some("load test".into()),
-                pacing: Some(pb::Pacing {
-                    mode: pb::PacingMode::Predictive as i32,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        })
-        .await?;
+        &campaign,
+        "load test",
+    )
+    .await?;
+    let mut manager = dialer.manager.clone();
     let t = Instant::now();
     let mut queued = 0;
     for chunk in ids.chunks(2000) {
@@ -166,45 +119,14 @@ async fn main() -> anyhow::Result<()> {
 
     let dispositions = Arc::new(AtomicU64::new(0));
     let t = Instant::now();
-    let mut agents = Vec::with_capacity(args.agents);
-    for i in 0..args.agents {
-        let name = format!("load-agent-{i}");
-        let mut client = AgentServiceClient::with_interceptor(
-            channel.clone(),
-            BearerAuth(token(&name, Role::Agent)),
-        );
-        let (tx, rx) = mpsc::channel(16);
-        let send = |c| pb::AgentRequest { command: Some(c) };
-        tx.send(send(C::Login(pb::Login {
-            campaign_id: campaign.clone(),
-            endpoint: format!("sip:{name}@load"),
-            agent_id: String::new(),
-        })))
+    // Wrap-up (10 s at real speed), then the disposition.
+    let agents = dialer
+        .softphones(
+            args.agents,
+            Duration::from_secs_f64(10.0 / args.speed),
+            dispositions.clone(),
+        )
         .await?;
-        tx.send(send(C::Ready(pb::Ready {}))).await?;
-        let mut events = client.session(ReceiverStream::new(rx)).await?.into_inner();
-        let done = dispositions.clone();
-        let speed = args.speed;
-        agents.push(tokio::spawn(async move {
-            while let Ok(Some(m)) = events.message().await {
-                if let Some(Event::Ended(e)) = m.event {
-                    // Wrap-up (10 s at real speed), then the disposition.
-                    tokio::time::sleep(Duration::from_secs_f64(10.0 / speed)).await;
-                    let d = pb::DispositionCall {
-                        call_id: e.call_id,
-                        disposition: Some(pb::Disposition {
-                            code: pb::DispositionCode::RightPartyContact as i32,
-                            ..Default::default()
-                        }),
-                    };
-                    if tx.send(send(C::Disposition(d))).await.is_err() {
-                        return;
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
     println!(
         "{} agent sessions open in {:.1} s",
         args.agents,
@@ -216,14 +138,8 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     let figures = {
-        let (registry, campaign) = (registry.clone(), campaign.clone());
-        move || {
-            registry
-                .figures()
-                .into_iter()
-                .map(|(_, f)| f)
-                .find(|f| f.campaign_id == campaign)
-        }
+        let (registry, campaign) = (dialer.server.registry.clone(), campaign.clone());
+        move || campaign_figures(&registry, &campaign)
     };
     let timeline = args.timeline_s.map(|every| {
         let figures = figures.clone();
@@ -325,17 +241,8 @@ async fn main() -> anyhow::Result<()> {
     if let Some(t) = timeline {
         t.abort();
     }
-    manager
-        .stop_campaign(pb::StopCampaignRequest {
-            campaign_id: campaign.clone(),
-            wait: false,
-        })
-        .await?;
-    for a in agents {
-        a.abort();
-    }
     drop(manager);
-    if server.shutdown(Duration::from_secs(90)).await.is_none() {
+    if !dialer.stop(agents, Duration::from_secs(90)).await? {
         println!("dialerd did not shut down within 90 s");
     }
     ledger.shutdown().await;

@@ -11,6 +11,7 @@
 mod calls;
 pub mod figures;
 pub mod seats;
+pub mod trend;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::outcomes::OutcomeSink;
 use crate::session::{AgentCommand, AgentEvent, AgentId};
 
 pub use figures::{Figures, RunState};
+pub use trend::{Trend, TrendPoint};
 
 /// The stores a campaign works against: queues, attempt counters, the outbox and ledger
 /// writes, and the account source. The embedded default and production differ only here.
@@ -245,6 +247,7 @@ pub struct CampaignHandle {
     id: String,
     tx: mpsc::UnboundedSender<Command>,
     figures: watch::Receiver<Figures>,
+    trend: Trend,
     spec: watch::Receiver<CampaignSpec>,
     clock: Clock,
 }
@@ -352,6 +355,11 @@ impl CampaignHandle {
         self.figures.clone()
     }
 
+    /// The figures over the shift, one sample a minute (see [`trend`]).
+    pub fn trend(&self) -> Trend {
+        self.trend.clone()
+    }
+
     /// The campaign's clock (virtual in simulations).
     pub fn clock(&self) -> Clock {
         self.clock
@@ -399,14 +407,16 @@ pub fn spawn_with<B: Backend>(
         spec_tx,
     )?;
     let (figures_tx, figures) = watch::channel(runtime.initial_figures());
+    let trend = Trend::default();
     let handle = CampaignHandle {
         id: spec.id.clone(),
         tx,
         figures,
+        trend: trend.clone(),
         spec: spec_rx,
         clock,
     };
-    let task = tokio::spawn(runtime.run(rx, carrier_events, figures_tx));
+    let task = tokio::spawn(runtime.run(rx, carrier_events, figures_tx, trend));
     Ok((handle, task))
 }
 

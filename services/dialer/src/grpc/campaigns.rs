@@ -10,7 +10,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::Shared;
-use super::convert::{self, agent_status_to, campaign_to, figures_to};
+use super::convert::{self, agent_status_to, campaign_to, figures_to, trend_point_to};
 use super::status::{self, invalid};
 use crate::campaign::CampaignSpec;
 use crate::engine::{Backend, RunState};
@@ -295,14 +295,19 @@ impl<B: Backend> pb::campaign_service_server::CampaignService for CampaignGrpc<B
         req: Request<pb::WatchCampaignRequest>,
     ) -> Result<Response<FiguresStream>, Status> {
         let r = req.into_inner();
-        let mut figures = self
-            .registry
-            .watch(campaign_id(&r.campaign_id)?)
-            .map_err(status::registry)?;
+        let id = campaign_id(&r.campaign_id)?;
+        let mut figures = self.registry.watch(id).map_err(status::registry)?;
+        // The shift so far rides on the first message, when asked for.
+        let history = if r.history {
+            self.registry.trend(id).map_err(status::registry)?
+        } else {
+            Vec::new()
+        };
         let mut stop = self.stop.clone();
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
-            let first = figures_to(&figures.borrow_and_update());
+            let mut first = figures_to(&figures.borrow_and_update());
+            first.history = history.iter().map(trend_point_to).collect();
             if tx.send(Ok(first)).await.is_err() {
                 return;
             }

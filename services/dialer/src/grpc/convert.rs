@@ -16,7 +16,7 @@ use tonic::Status;
 use super::status::{self, invalid};
 use crate::campaign::CampaignSpec;
 use crate::engine::figures::AgentRow;
-use crate::engine::{Figures, RunState};
+use crate::engine::{Figures, RunState, TrendPoint};
 use crate::limits::{self, ID_BYTES, MAX_DEBTS, MAX_MINOR};
 use crate::registry::{CampaignInfo, CampaignState};
 use crate::session::{
@@ -561,6 +561,19 @@ pub fn figures_to(f: &Figures) -> pb::Figures {
             .iter()
             .map(|a| agent_status_to(a, "", f.at_ms))
             .collect(),
+        history: Vec::new(),
+    }
+}
+
+/// One sample of a campaign's figures over the shift.
+pub fn trend_point_to(p: &TrendPoint) -> pb::TrendPoint {
+    pb::TrendPoint {
+        at: Some(ms_to(p.at_ms)),
+        abandon_rate_today: p.abandon_rate_today,
+        abandon_rate_window: p.abandon_rate_window,
+        occupancy: p.occupancy,
+        lines_in_use: p.lines_in_use,
+        pacing_ratio: p.pacing_ratio,
     }
 }
 

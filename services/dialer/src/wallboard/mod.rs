@@ -27,7 +27,8 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::{IntervalStream, WatchStream};
 use tokio_stream::{Stream, StreamExt};
 
-use crate::engine::{Backend, Figures};
+use crate::engine::trend::TREND_EVERY_MS;
+use crate::engine::{Backend, Figures, TrendPoint};
 use crate::registry::Registry;
 
 /// The page (overview and campaign views: the script reads the path).
@@ -351,8 +352,20 @@ async fn overview_events<B: Backend>(State(s): St<B>, headers: HeaderMap) -> Res
     }))
 }
 
-/// One campaign's figures as the engine publishes them (event `figures`, the JSON of
-/// [`Figures`]): the latest at once, then each new snapshot, until the campaign's task ends.
+/// The first event of a campaign's feed: the shift so far, so a page opened or reloaded
+/// mid-shift draws its charts from the start (event `history`).
+#[derive(Debug, Serialize)]
+pub struct History {
+    /// Campaign-clock ms between samples.
+    pub every_ms: i64,
+    /// Oldest first.
+    pub points: Vec<TrendPoint>,
+}
+
+/// One campaign's feed: its figures over the shift so far (event `history`, the JSON of
+/// [`History`]), then its figures as the engine publishes them (event `figures`, the JSON
+/// of [`Figures`]): the latest at once, then each new snapshot, until the campaign's task
+/// ends. A reconnecting page gets the history again and redraws from it.
 async fn campaign_events<B: Backend>(
     State(s): St<B>,
     Path(id): Path<String>,
@@ -361,17 +374,23 @@ async fn campaign_events<B: Backend>(
     if let Some(r) = api_refused(&s, &headers) {
         return r;
     }
-    let Ok(rx) = s.registry.watch(&id) else {
+    let (Ok(rx), Ok(points)) = (s.registry.watch(&id), s.registry.trend(&id)) else {
         return (
             StatusCode::NOT_FOUND,
             format!("campaign {id:?} not found\n"),
         )
             .into_response();
     };
-    sse(WatchStream::new(rx).map(|f| {
+    let history = History {
+        every_ms: TREND_EVERY_MS,
+        points,
+    };
+    let history = serde_json::to_string(&history).unwrap_or_else(|_| "{}".into());
+    let first = tokio_stream::once(Ok(Event::default().event("history").data(history)));
+    sse(first.chain(WatchStream::new(rx).map(|f| {
         let data = serde_json::to_string(&f).unwrap_or_else(|_| "{}".into());
         Ok(Event::default().event("figures").data(data))
-    }))
+    })))
 }
 
 #[cfg(test)]

@@ -324,6 +324,7 @@ pub async fn watch(campaigns: &mut Campaigns, campaign: &str) -> tonic::Streamin
             match campaigns
                 .watch_campaign(pb::WatchCampaignRequest {
                     campaign_id: campaign.into(),
+                    history: false,
                 })
                 .await
             {

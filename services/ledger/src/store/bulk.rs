@@ -1,15 +1,16 @@
 //! Loads and reads of many accounts at once (issue 13, "fast loads"): `UpsertAccounts` commits
-//! a chunk of records in one transaction with multi-row statements, and the dialer reads a
-//! page of accounts with everything its `AccountView` needs in a few queries per page, not
-//! per account. Same SQL in both dialects (multi-row `VALUES` and `sql!`'s `in_list`), so one
-//! code path; the per-account path ([`Store::upsert_account`], [`Store::get_account`]) stays
-//! for single records and is what a failed batch falls back to, record by record.
+//! a chunk of records in one transaction with one statement per table (the rows bound as one
+//! array per column, `sqlstore::Rows`), and the dialer reads a page of accounts with
+//! everything its `AccountView` needs in a few queries per page, not per account. Same SQL
+//! in both dialects (`select_rows` and `in_list` of `sql!`), so one code path; the
+//! per-account path ([`Store::upsert_account`], [`Store::get_account`]) stays for single
+//! records and is what a failed batch falls back to, record by record.
 
 use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
-use sqlstore::{Driver, List, sql, with_pool, write_tx};
+use sqlstore::{BindRows, Driver, List, Rows, sql, with_pool, write_tx};
 
 use ledger_api::domain::*;
 
@@ -19,39 +20,8 @@ use super::{
     json, opt_us, us,
 };
 
-/// Most bound parameters one multi-row statement carries (SQLite allows 32,766, PostgreSQL
-/// 65,535): a statement writes `MAX_BINDS / columns` rows.
-const MAX_BINDS: usize = 30_000;
-
 /// Most accounts one [`Store::account_views`] call reads.
 pub const MAX_VIEW_ACCOUNTS: usize = 1000;
-
-/// Runs a multi-row `INSERT` (`$head VALUES (..), (..) $tail`) over `$rows` in statements of at
-/// most [`MAX_BINDS`] parameters; `$push` binds one row's `$cols` values on `$b`.
-macro_rules! insert_rows {
-    ($tx:ident, $D:ident, $head:expr, $tail:expr, $rows:expr, $cols:expr, |$b:ident, $r:ident| $push:block) => {{
-        for chunk in $rows.chunks((MAX_BINDS / $cols).max(1)) {
-            let mut qb = sqlx::QueryBuilder::<$D>::new($head);
-            qb.push_values(chunk.iter(), |mut $b, $r| $push);
-            qb.push($tail);
-            qb.build().execute(&mut *$tx).await?;
-        }
-    }};
-}
-
-/// [`insert_rows!`] with a `RETURNING` tail: the rows returned, as `$T`.
-macro_rules! insert_returning {
-    ($tx:ident, $D:ident, $T:ty, $head:expr, $tail:expr, $rows:expr, $cols:expr, |$b:ident, $r:ident| $push:block) => {{
-        let mut out: Vec<$T> = Vec::new();
-        for chunk in $rows.chunks((MAX_BINDS / $cols).max(1)) {
-            let mut qb = sqlx::QueryBuilder::<$D>::new($head);
-            qb.push_values(chunk.iter(), |mut $b, $r| $push);
-            qb.push($tail);
-            out.extend(qb.build_query_as::<$T>().fetch_all(&mut *$tx).await?);
-        }
-        out
-    }};
-}
 
 /// One account the dialer can queue: the profile (debts with their receivables figures),
 /// its contacts since the asked instant, and its promises.
@@ -73,15 +43,17 @@ pub struct ViewPage {
     pub as_of_seq: i64,
 }
 
-/// An account checked and ready to write: holds carry their account and id, and the hash
-/// of the record tells an identical re-load apart.
+/// An account checked and ready to write: holds carry their account and id, the record's
+/// JSON is its audit row's detail, and its hash tells an identical re-load apart.
 struct Prepared {
     index: usize,
     acct: Account,
+    json: String,
     hash: String,
 }
 
-/// Validates one record the way [`Store::upsert_account`] does and hashes it.
+/// Validates one record the way [`Store::upsert_account`] does, and serialises and hashes it
+/// once (the audit detail and the hash are the same JSON).
 fn prepare(index: usize, mut acct: Account) -> Result<Prepared> {
     for h in &mut acct.holds {
         if h.account_id.is_empty() {
@@ -94,21 +66,26 @@ fn prepare(index: usize, mut acct: Account) -> Result<Prepared> {
             h.hold_id = derived_hold_id(h);
         }
     }
+    let json = json(&acct);
     Ok(Prepared {
         index,
-        hash: content_hash(&acct),
+        hash: sha256_hex(&json),
+        json,
         acct,
     })
 }
 
-/// SHA-256 (hex) of the record's JSON: equal records, equal hashes.
-pub(super) fn content_hash(acct: &Account) -> String {
-    let mut h = Sha256::new();
-    h.update(json(acct).as_bytes());
-    h.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
+/// SHA-256 (hex) of a record's JSON: equal records, equal hashes (what
+/// [`Store::upsert_account`] stores too).
+fn sha256_hex(json: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(json.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 /// Splits records into groups that one set of multi-row statements can write: no account,
@@ -202,16 +179,16 @@ impl Store {
     /// Writes one group (no id twice, see [`groups`]) in one transaction: unchanged records
     /// (same hash) are skipped, changed ones replace their rows, every written account gets a
     /// change-feed row and an audit row, and every new hold its own.
+    ///
+    /// Each table is one statement whatever the group's size (rows bound as one array per
+    /// column, see [`sqlstore::Rows`]). The change lock is taken last, for the feed rows
+    /// only, so groups of concurrent streams write their rows side by side and queue only
+    /// for the feed (seq order stays commit order). Rows are written in key order, so two
+    /// groups touching the same rows lock them in one order.
     async fn upsert_group(&self, group: &[Prepared], actor: &str) -> Result<Vec<UpsertOutcome>> {
         let now = us(Timestamp::now());
         let ids: Vec<String> = group.iter().map(|p| p.acct.account_id.clone()).collect();
         let (outcomes, max_seq) = write_tx!(self.db, tx, D => {
-            // The change lock first: the whole batch is one writer of the feed and of
-            // debt_activity (one lock order with outcome ingest).
-            sqlx::query(<D as Driver>::WRITER_LOCK)
-                .bind(CHANGES_LOCK)
-                .execute(&mut *tx)
-                .await?;
             let existing: Vec<(String, String)> = sqlx::query_as(sql!(D,
                 "SELECT account_id, content_hash FROM accounts WHERE account_id " in_list(1)))
                 .bind(List(&ids))
@@ -226,7 +203,7 @@ impl Store {
                     None => UpsertOutcome::Created,
                 })
                 .collect();
-            let changed: Vec<&Prepared> = group
+            let mut changed: Vec<&Prepared> = group
                 .iter()
                 .zip(&outcomes)
                 .filter(|(_, o)| **o != UpsertOutcome::Unchanged)
@@ -236,10 +213,11 @@ impl Store {
                 tx.commit().await?;
                 return Ok(outcomes);
             }
-            let updated: Vec<String> = changed
+            changed.sort_unstable_by(|a, b| a.acct.account_id.cmp(&b.acct.account_id));
+            let updated: Vec<&str> = changed
                 .iter()
                 .filter(|p| existing.contains_key(&p.acct.account_id))
-                .map(|p| p.acct.account_id.clone())
+                .map(|p| p.acct.account_id.as_str())
                 .collect();
             // Revocations recorded before stick unless the record re-grants consent later.
             let mut revoked: HashMap<(String, String, String), i64> = HashMap::new();
@@ -251,9 +229,8 @@ impl Store {
                     .fetch_all(&mut *tx)
                     .await?;
                 revoked = rows.into_iter().map(|(a, p, n, r)| ((a, p, n), r)).collect();
+                // Persons first: their phones and addresses go with them (ON DELETE CASCADE).
                 for q in [
-                    sql!(D, "DELETE FROM phones WHERE account_id " in_list(1)),
-                    sql!(D, "DELETE FROM addresses WHERE account_id " in_list(1)),
                     sql!(D, "DELETE FROM persons WHERE account_id " in_list(1)),
                     sql!(D, "DELETE FROM debts WHERE account_id " in_list(1)),
                     sql!(D, "DELETE FROM blackouts WHERE account_id " in_list(1)),
@@ -262,19 +239,22 @@ impl Store {
                     sqlx::query(q).bind(List(&updated)).execute(&mut *tx).await?;
                 }
             }
-            insert_rows!(tx, D,
-                "INSERT INTO accounts (account_id, creditor, known_zone, content_hash, created_at, updated_at) ",
+            let n = changed.len();
+            sqlx::query(sql!(D,
+                "INSERT INTO accounts (account_id, creditor, known_zone, content_hash, created_at, \
+                 updated_at) " select_rows(text, text, text, text, bigint, bigint)
                 " ON CONFLICT (account_id) DO UPDATE SET creditor = excluded.creditor, \
                  known_zone = excluded.known_zone, content_hash = excluded.content_hash, \
-                 updated_at = excluded.updated_at",
-                changed, 6, |b, p| {
-                    b.push_bind(&p.acct.account_id)
-                        .push_bind(&p.acct.creditor)
-                        .push_bind(&p.acct.known_zone)
-                        .push_bind(&p.hash)
-                        .push_bind(now)
-                        .push_bind(now);
-                });
+                 updated_at = excluded.updated_at"))
+                .bind_rows(Rows::new(n)
+                    .text(changed.iter().map(|p| p.acct.account_id.as_str()))
+                    .text(changed.iter().map(|p| p.acct.creditor.as_str()))
+                    .text(changed.iter().map(|p| p.acct.known_zone.as_str()))
+                    .text(changed.iter().map(|p| p.hash.as_str()))
+                    .bigint(std::iter::repeat_n(now, n))
+                    .bigint(std::iter::repeat_n(now, n)))
+                .execute(&mut *tx)
+                .await?;
             let persons: Vec<(&str, &Person, i32)> = changed
                 .iter()
                 .flat_map(|p| {
@@ -282,47 +262,55 @@ impl Store {
                         .map(|(i, x)| (p.acct.account_id.as_str(), x, i as i32))
                 })
                 .collect();
-            insert_rows!(tx, D,
-                "INSERT INTO persons (account_id, person_id, ord, full_name, role) ", "",
-                persons, 5, |b, r| {
-                    b.push_bind(r.0)
-                        .push_bind(&r.1.person_id)
-                        .push_bind(r.2)
-                        .push_bind(&r.1.full_name)
-                        .push_bind(enum_name(&r.1.role));
-                });
+            let roles: Vec<String> = persons.iter().map(|r| enum_name(&r.1.role)).collect();
+            sqlx::query(sql!(D,
+                "INSERT INTO persons (account_id, person_id, ord, full_name, role) "
+                select_rows(text, text, int, text, text)))
+                .bind_rows(Rows::new(persons.len())
+                    .text(persons.iter().map(|r| r.0))
+                    .text(persons.iter().map(|r| r.1.person_id.as_str()))
+                    .int(persons.iter().map(|r| r.2))
+                    .text(persons.iter().map(|r| r.1.full_name.as_str()))
+                    .text(roles.iter().map(String::as_str)))
+                .execute(&mut *tx)
+                .await?;
             let phones: Vec<(&str, &str, &Phone, i32, Option<i64>)> = persons
                 .iter()
                 .flat_map(|(a, person, _)| {
                     let revoked = &revoked;
                     person.phones.iter().enumerate().map(move |(j, ph)| {
                         let mut revoked_at = opt_us(ph.consent_revoked_at);
-                        let key = ((*a).to_owned(), person.person_id.clone(), ph.number.clone());
-                        if let Some(&r) = revoked.get(&key) {
-                            let regranted = opt_us(ph.consent_at).is_some_and(|c| c > r);
-                            if !regranted && revoked_at.is_none_or(|x| x < r) {
-                                revoked_at = Some(r);
+                        if !revoked.is_empty() {
+                            let key = ((*a).to_owned(), person.person_id.clone(), ph.number.clone());
+                            if let Some(&r) = revoked.get(&key) {
+                                let regranted = opt_us(ph.consent_at).is_some_and(|c| c > r);
+                                if !regranted && revoked_at.is_none_or(|x| x < r) {
+                                    revoked_at = Some(r);
+                                }
                             }
                         }
                         (*a, person.person_id.as_str(), ph, j as i32, revoked_at)
                     })
                 })
                 .collect();
-            insert_rows!(tx, D,
+            let kinds: Vec<String> = phones.iter().map(|r| enum_name(&r.2.kind)).collect();
+            sqlx::query(sql!(D,
                 "INSERT INTO phones (account_id, person_id, number, ord, kind, consent_automated, \
-                 consent_source, consent_at, consent_revoked_at, employer_prohibits) ", "",
-                phones, 10, |b, r| {
-                    b.push_bind(r.0)
-                        .push_bind(r.1)
-                        .push_bind(&r.2.number)
-                        .push_bind(r.3)
-                        .push_bind(enum_name(&r.2.kind))
-                        .push_bind(r.2.consent_automated)
-                        .push_bind(&r.2.consent_source)
-                        .push_bind(opt_us(r.2.consent_at))
-                        .push_bind(r.4)
-                        .push_bind(r.2.employer_prohibits);
-                });
+                 consent_source, consent_at, consent_revoked_at, employer_prohibits) "
+                select_rows(text, text, text, int, text, bool, text, bigint, bigint, bool)))
+                .bind_rows(Rows::new(phones.len())
+                    .text(phones.iter().map(|r| r.0))
+                    .text(phones.iter().map(|r| r.1))
+                    .text(phones.iter().map(|r| r.2.number.as_str()))
+                    .int(phones.iter().map(|r| r.3))
+                    .text(kinds.iter().map(String::as_str))
+                    .bool(phones.iter().map(|r| r.2.consent_automated))
+                    .text(phones.iter().map(|r| r.2.consent_source.as_str()))
+                    .opt_bigint(phones.iter().map(|r| opt_us(r.2.consent_at)))
+                    .opt_bigint(phones.iter().map(|r| r.4))
+                    .bool(phones.iter().map(|r| r.2.employer_prohibits)))
+                .execute(&mut *tx)
+                .await?;
             let addresses: Vec<(&str, &str, &Address, i32)> = persons
                 .iter()
                 .flat_map(|(a, person, _)| {
@@ -330,57 +318,80 @@ impl Store {
                         .map(move |(j, ad)| (*a, person.person_id.as_str(), ad, j as i32))
                 })
                 .collect();
-            insert_rows!(tx, D,
-                "INSERT INTO addresses (account_id, person_id, ord, line1, city, zip, state, \
-                 country, is_current) ", "",
-                addresses, 9, |b, r| {
-                    b.push_bind(r.0)
-                        .push_bind(r.1)
-                        .push_bind(r.3)
-                        .push_bind(&r.2.line1)
-                        .push_bind(&r.2.city)
-                        .push_bind(&r.2.zip)
-                        .push_bind(&r.2.state)
-                        .push_bind(&r.2.country)
-                        .push_bind(r.2.current);
-                });
-            let debts: Vec<(&str, &Debt, i32)> = changed
+            if !addresses.is_empty() {
+                sqlx::query(sql!(D,
+                    "INSERT INTO addresses (account_id, person_id, ord, line1, city, zip, state, \
+                     country, is_current) "
+                    select_rows(text, text, int, text, text, text, text, text, bool)))
+                    .bind_rows(Rows::new(addresses.len())
+                        .text(addresses.iter().map(|r| r.0))
+                        .text(addresses.iter().map(|r| r.1))
+                        .int(addresses.iter().map(|r| r.3))
+                        .text(addresses.iter().map(|r| r.2.line1.as_str()))
+                        .text(addresses.iter().map(|r| r.2.city.as_str()))
+                        .text(addresses.iter().map(|r| r.2.zip.as_str()))
+                        .text(addresses.iter().map(|r| r.2.state.as_str()))
+                        .text(addresses.iter().map(|r| r.2.country.as_str()))
+                        .bool(addresses.iter().map(|r| r.2.current)))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut debts: Vec<(&str, &Debt, i32)> = changed
                 .iter()
                 .flat_map(|p| {
                     p.acct.debts.iter().enumerate()
                         .map(|(i, d)| (p.acct.account_id.as_str(), d, i as i32))
                 })
                 .collect();
-            insert_rows!(tx, D,
-                "INSERT INTO debts (debt_id, account_id, ord, balance_minor, currency, \
-                 days_past_due, student_loan_group, original_creditor) ",
-                " ON CONFLICT (debt_id) DO UPDATE SET account_id = excluded.account_id, \
-                 ord = excluded.ord, balance_minor = excluded.balance_minor, \
-                 currency = excluded.currency, days_past_due = excluded.days_past_due, \
-                 student_loan_group = excluded.student_loan_group, \
-                 original_creditor = excluded.original_creditor",
-                debts, 8, |b, r| {
-                    b.push_bind(&r.1.debt_id)
-                        .push_bind(r.0)
-                        .push_bind(r.2)
-                        .push_bind(r.1.balance_minor)
-                        .push_bind(&r.1.currency)
-                        .push_bind(r.1.days_past_due)
-                        .push_bind(&r.1.student_loan_group)
-                        .push_bind(&r.1.original_creditor);
-                });
-            insert_rows!(tx, D,
-                "INSERT INTO debt_activity (debt_id, account_id, last_activity_at, attempts, \
-                 regf_attempts, conversations) ",
-                " ON CONFLICT (debt_id) DO UPDATE SET account_id = excluded.account_id",
-                debts, 6, |b, r| {
-                    b.push_bind(&r.1.debt_id)
-                        .push_bind(r.0)
-                        .push_bind(now)
-                        .push_bind(0i32)
-                        .push_bind(0i32)
-                        .push_bind(0i32);
-                });
+            debts.sort_unstable_by(|a, b| a.1.debt_id.cmp(&b.1.debt_id));
+            // Debts whose activity row existed (a reload, a debt moved between accounts):
+            // their row's account is set under the change lock below, where outcome ingest
+            // writes debt_activity (one lock order); new rows lock nothing anyone waits on.
+            let mut known_activity: Vec<(&str, &str)> = Vec::new();
+            if !debts.is_empty() {
+                sqlx::query(sql!(D,
+                    "INSERT INTO debts (debt_id, account_id, ord, balance_minor, currency, \
+                     days_past_due, student_loan_group, original_creditor) "
+                    select_rows(text, text, int, bigint, text, int, text, text)
+                    " ON CONFLICT (debt_id) DO UPDATE SET account_id = excluded.account_id, \
+                     ord = excluded.ord, balance_minor = excluded.balance_minor, \
+                     currency = excluded.currency, days_past_due = excluded.days_past_due, \
+                     student_loan_group = excluded.student_loan_group, \
+                     original_creditor = excluded.original_creditor"))
+                    .bind_rows(Rows::new(debts.len())
+                        .text(debts.iter().map(|r| r.1.debt_id.as_str()))
+                        .text(debts.iter().map(|r| r.0))
+                        .int(debts.iter().map(|r| r.2))
+                        .bigint(debts.iter().map(|r| r.1.balance_minor))
+                        .text(debts.iter().map(|r| r.1.currency.as_str()))
+                        .int(debts.iter().map(|r| r.1.days_past_due))
+                        .text(debts.iter().map(|r| r.1.student_loan_group.as_str()))
+                        .text(debts.iter().map(|r| r.1.original_creditor.as_str())))
+                    .execute(&mut *tx)
+                    .await?;
+                let fresh: Vec<(String,)> = sqlx::query_as(sql!(D,
+                    "INSERT INTO debt_activity (debt_id, account_id, last_activity_at, attempts, \
+                     regf_attempts, conversations) "
+                    select_rows(text, text, bigint, bigint, bigint, bigint)
+                    " ON CONFLICT (debt_id) DO NOTHING RETURNING debt_id"))
+                    .bind_rows(Rows::new(debts.len())
+                        .text(debts.iter().map(|r| r.1.debt_id.as_str()))
+                        .text(debts.iter().map(|r| r.0))
+                        .bigint(std::iter::repeat_n(now, debts.len()))
+                        .bigint(std::iter::repeat_n(0, debts.len()))
+                        .bigint(std::iter::repeat_n(0, debts.len()))
+                        .bigint(std::iter::repeat_n(0, debts.len())))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if fresh.len() < debts.len() {
+                    let fresh: HashSet<String> = fresh.into_iter().map(|(d,)| d).collect();
+                    known_activity = debts
+                        .iter()
+                        .filter(|r| !fresh.contains(&r.1.debt_id))
+                        .map(|r| (r.1.debt_id.as_str(), r.0))
+                        .collect();
+                }
+            }
             let blackouts: Vec<(&str, &Blackout, i32)> = changed
                 .iter()
                 .flat_map(|p| {
@@ -388,21 +399,32 @@ impl Store {
                         .map(|(i, x)| (p.acct.account_id.as_str(), x, i as i32))
                 })
                 .collect();
-            insert_rows!(tx, D,
-                "INSERT INTO blackouts (account_id, ord, days, from_time, to_time, since, until, \
-                 number, place) ", "",
-                blackouts, 9, |b, r| {
-                    let days: Vec<String> = r.1.days.iter().map(enum_name).collect();
-                    b.push_bind(r.0)
-                        .push_bind(r.2)
-                        .push_bind(days.join(","))
-                        .push_bind(&r.1.from)
-                        .push_bind(&r.1.to)
-                        .push_bind(opt_us(r.1.since))
-                        .push_bind(opt_us(r.1.until))
-                        .push_bind(&r.1.number)
-                        .push_bind(r.1.place.map(|p| enum_name(&p)).unwrap_or_default());
-                });
+            if !blackouts.is_empty() {
+                let days: Vec<String> = blackouts
+                    .iter()
+                    .map(|r| r.1.days.iter().map(enum_name).collect::<Vec<_>>().join(","))
+                    .collect();
+                let places: Vec<String> = blackouts
+                    .iter()
+                    .map(|r| r.1.place.map(|p| enum_name(&p)).unwrap_or_default())
+                    .collect();
+                sqlx::query(sql!(D,
+                    "INSERT INTO blackouts (account_id, ord, days, from_time, to_time, since, \
+                     until, number, place) "
+                    select_rows(text, int, text, text, text, bigint, bigint, text, text)))
+                    .bind_rows(Rows::new(blackouts.len())
+                        .text(blackouts.iter().map(|r| r.0))
+                        .int(blackouts.iter().map(|r| r.2))
+                        .text(days.iter().map(String::as_str))
+                        .text(blackouts.iter().map(|r| r.1.from.as_str()))
+                        .text(blackouts.iter().map(|r| r.1.to.as_str()))
+                        .opt_bigint(blackouts.iter().map(|r| opt_us(r.1.since)))
+                        .opt_bigint(blackouts.iter().map(|r| opt_us(r.1.until)))
+                        .text(blackouts.iter().map(|r| r.1.number.as_str()))
+                        .text(places.iter().map(String::as_str)))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let consents: Vec<(&str, &CallConsent, i32)> = changed
                 .iter()
                 .flat_map(|p| {
@@ -410,78 +432,121 @@ impl Store {
                         .map(|(i, x)| (p.acct.account_id.as_str(), x, i as i32))
                 })
                 .collect();
-            insert_rows!(tx, D,
-                "INSERT INTO call_consents (account_id, ord, debt_id, given_at, days, revoked_at) ",
-                "",
-                consents, 6, |b, r| {
-                    b.push_bind(r.0)
-                        .push_bind(r.2)
-                        .push_bind(&r.1.debt_id)
-                        .push_bind(us(r.1.given_at))
-                        .push_bind(r.1.days as i32)
-                        .push_bind(opt_us(r.1.revoked_at));
-                });
-            let holds: Vec<(&str, &Hold)> = changed
+            if !consents.is_empty() {
+                sqlx::query(sql!(D,
+                    "INSERT INTO call_consents (account_id, ord, debt_id, given_at, days, \
+                     revoked_at) " select_rows(text, int, text, bigint, int, bigint)))
+                    .bind_rows(Rows::new(consents.len())
+                        .text(consents.iter().map(|r| r.0))
+                        .int(consents.iter().map(|r| r.2))
+                        .text(consents.iter().map(|r| r.1.debt_id.as_str()))
+                        .bigint(consents.iter().map(|r| us(r.1.given_at)))
+                        .int(consents.iter().map(|r| r.1.days as i32))
+                        .opt_bigint(consents.iter().map(|r| opt_us(r.1.revoked_at))))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut holds: Vec<(&str, &Hold)> = changed
                 .iter()
                 .flat_map(|p| p.acct.holds.iter().map(|h| (p.acct.account_id.as_str(), h)))
                 .collect();
-            let inserted: Vec<(String,)> = insert_returning!(tx, D, (String,),
-                "INSERT INTO holds (hold_id, account_id, kind, debt_id, number, since, until, \
-                 set_by, reason, created_at, updated_at) ",
-                " ON CONFLICT (hold_id) DO NOTHING RETURNING hold_id",
-                holds, 11, |b, r| {
-                    b.push_bind(&r.1.hold_id)
-                        .push_bind(r.0)
-                        .push_bind(enum_name(&r.1.kind))
-                        .push_bind(&r.1.debt_id)
-                        .push_bind(&r.1.number)
-                        .push_bind(us(r.1.since))
-                        .push_bind(opt_us(r.1.until))
-                        .push_bind(if r.1.set_by.is_empty() { actor } else { r.1.set_by.as_str() })
-                        .push_bind(&r.1.reason)
-                        .push_bind(now)
-                        .push_bind(now);
-                });
-            let inserted: HashSet<String> = inserted.into_iter().map(|(h,)| h).collect();
-            // The feed and the audit log: per account a change (no payload) and the record;
-            // per new hold a change and an audit row with the hold as JSON.
+            holds.sort_unstable_by(|a, b| a.1.hold_id.cmp(&b.1.hold_id));
+            let mut inserted: HashSet<String> = HashSet::new();
+            if !holds.is_empty() {
+                let kinds: Vec<String> = holds.iter().map(|r| enum_name(&r.1.kind)).collect();
+                let rows: Vec<(String,)> = sqlx::query_as(sql!(D,
+                    "INSERT INTO holds (hold_id, account_id, kind, debt_id, number, since, until, \
+                     set_by, reason, created_at, updated_at) "
+                    select_rows(text, text, text, text, text, bigint, bigint, text, text, bigint,
+                        bigint)
+                    " ON CONFLICT (hold_id) DO NOTHING RETURNING hold_id"))
+                    .bind_rows(Rows::new(holds.len())
+                        .text(holds.iter().map(|r| r.1.hold_id.as_str()))
+                        .text(holds.iter().map(|r| r.0))
+                        .text(kinds.iter().map(String::as_str))
+                        .text(holds.iter().map(|r| r.1.debt_id.as_str()))
+                        .text(holds.iter().map(|r| r.1.number.as_str()))
+                        .bigint(holds.iter().map(|r| us(r.1.since)))
+                        .opt_bigint(holds.iter().map(|r| opt_us(r.1.until)))
+                        .text(holds.iter().map(|r| {
+                            if r.1.set_by.is_empty() { actor } else { r.1.set_by.as_str() }
+                        }))
+                        .text(holds.iter().map(|r| r.1.reason.as_str()))
+                        .bigint(std::iter::repeat_n(now, holds.len()))
+                        .bigint(std::iter::repeat_n(now, holds.len())))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                inserted = rows.into_iter().map(|(h,)| h).collect();
+            }
+            // The feed and the audit log, in record order: per account a change (no payload)
+            // and the record; per new hold a change and an audit row with the hold as JSON.
+            changed.sort_unstable_by_key(|p| p.index);
             let account_kind = enum_name(&ChangeKind::Account);
             let hold_kind = enum_name(&ChangeKind::Hold);
-            let mut feed: Vec<(&str, &str, &str, Option<String>)> = Vec::new();
-            let mut audits: Vec<(&str, &str, &str, &str, String)> = Vec::new();
-            for p in &changed {
-                let id = p.acct.account_id.as_str();
-                feed.push((account_kind.as_str(), id, id, None));
-                audits.push(("upsert_account", "account", id, id, json(&p.acct)));
+            let new_holds: Vec<(&str, &Hold, String)> = changed
+                .iter()
+                .flat_map(|p| p.acct.holds.iter().map(|h| (p.acct.account_id.as_str(), h)))
+                .filter(|(_, h)| inserted.contains(&h.hold_id))
+                .map(|(a, h)| (a, h, json(h)))
+                .collect();
+            let feed_len = changed.len() + new_holds.len();
+            let feed_kind = std::iter::repeat_n(account_kind.as_str(), changed.len())
+                .chain(std::iter::repeat_n(hold_kind.as_str(), new_holds.len()));
+            let feed_account = changed
+                .iter()
+                .map(|p| p.acct.account_id.as_str())
+                .chain(new_holds.iter().map(|r| r.0));
+            let feed_ref = changed
+                .iter()
+                .map(|p| p.acct.account_id.as_str())
+                .chain(new_holds.iter().map(|r| r.1.hold_id.as_str()));
+            sqlx::query(sql!(D,
+                "INSERT INTO audit_log (at, actor, action, entity_kind, entity_id, account_id, \
+                 detail) " select_rows(bigint, text, text, text, text, text, text)))
+                .bind_rows(Rows::new(feed_len)
+                    .bigint(std::iter::repeat_n(now, feed_len))
+                    .text(std::iter::repeat_n(actor, feed_len))
+                    .text(std::iter::repeat_n("upsert_account", changed.len())
+                        .chain(std::iter::repeat_n("set_hold", new_holds.len())))
+                    .text(std::iter::repeat_n("account", changed.len())
+                        .chain(std::iter::repeat_n("hold", new_holds.len())))
+                    .text(feed_ref.clone())
+                    .text(feed_account.clone())
+                    .text(changed
+                        .iter()
+                        .map(|p| p.json.as_str())
+                        .chain(new_holds.iter().map(|r| r.2.as_str()))))
+                .execute(&mut *tx)
+                .await?;
+            // Only now the change lock: from the first feed row to the commit, so seq order
+            // is commit order. debt_activity rows that existed are written under it too.
+            sqlx::query(<D as Driver>::WRITER_LOCK)
+                .bind(CHANGES_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            if !known_activity.is_empty() {
+                sqlx::query(sql!(D,
+                    "UPDATE debt_activity SET account_id = m.c2 FROM (" select_rows(text, text)
+                    ") AS m WHERE debt_activity.debt_id = m.c1 AND debt_activity.account_id <> m.c2"))
+                    .bind_rows(Rows::new(known_activity.len())
+                        .text(known_activity.iter().map(|r| r.0))
+                        .text(known_activity.iter().map(|r| r.1)))
+                    .execute(&mut *tx)
+                    .await?;
             }
-            for &(a, h) in holds.iter().filter(|(_, h)| inserted.contains(&h.hold_id)) {
-                let value = json(h);
-                feed.push((hold_kind.as_str(), a, h.hold_id.as_str(), Some(value.clone())));
-                audits.push(("set_hold", "hold", h.hold_id.as_str(), a, value));
-            }
-            let seqs: Vec<(i64,)> = insert_returning!(tx, D, (i64,),
-                "INSERT INTO changes (kind, account_id, event_id, ref_id, payload, recorded_at) ",
-                " RETURNING seq",
-                feed, 6, |b, r| {
-                    b.push_bind(r.0)
-                        .push_bind(r.1)
-                        .push_bind(None::<i64>)
-                        .push_bind(r.2)
-                        .push_bind(&r.3)
-                        .push_bind(now);
-                });
-            insert_rows!(tx, D,
-                "INSERT INTO audit_log (at, actor, action, entity_kind, entity_id, account_id, detail) ",
-                "",
-                audits, 7, |b, r| {
-                    b.push_bind(now)
-                        .push_bind(actor)
-                        .push_bind(r.0)
-                        .push_bind(r.1)
-                        .push_bind(r.2)
-                        .push_bind(r.3)
-                        .push_bind(&r.4);
-                });
+            let seqs: Vec<(i64,)> = sqlx::query_as(sql!(D,
+                "INSERT INTO changes (kind, account_id, event_id, ref_id, payload, recorded_at) "
+                select_rows(text, text, bigint, text, text, bigint) " RETURNING seq"))
+                .bind_rows(Rows::new(feed_len)
+                    .text(feed_kind)
+                    .text(feed_account)
+                    .opt_bigint(std::iter::repeat_n(None, feed_len))
+                    .text(feed_ref)
+                    .opt_text(std::iter::repeat_n(None, changed.len())
+                        .chain(new_holds.iter().map(|r| Some(r.2.as_str()))))
+                    .bigint(std::iter::repeat_n(now, feed_len)))
+                .fetch_all(&mut *tx)
+                .await?;
             tx.commit().await?;
             (outcomes, seqs.into_iter().map(|(s,)| s).max())
         });

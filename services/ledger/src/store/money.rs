@@ -21,6 +21,7 @@
 use std::collections::{HashMap, HashSet};
 
 use jiff::civil::Date;
+use ledger_api::domain::{ChangeKind, MoneyEventChange, enum_name};
 use receivables::{
     AccountLine, AccountState, Aging, Book, Bucket, ConsumerPayment, Event, EventError, EventKind,
     ImportSummary, Kpi, PlanStatus, PromiseStatus, Report, SettlementStatus, limitations,
@@ -28,7 +29,7 @@ use receivables::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlstore::{Driver, List, sql, with_pool, write_tx};
-use tokio::sync::{RwLock, RwLockReadGuard};
+use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use super::consumer::{self, AppliedPayment};
 use super::{Result, Store, StoreError, us};
@@ -149,15 +150,21 @@ pub(crate) struct Kept {
 /// under the read lock; catching up and adding a committed import take the write lock
 /// briefly.
 #[derive(Debug, Default)]
-pub(crate) struct KeptBook(RwLock<Kept>);
+pub(crate) struct KeptBook {
+    kept: RwLock<Kept>,
+    /// Held by a catch-up outside an import (the load at start among them), so a request
+    /// that arrives during the first load waits for it and then reads only what came after,
+    /// instead of reading the whole table a second time beside it.
+    loading: Mutex<()>,
+}
 
 impl KeptBook {
     async fn seq(&self) -> i64 {
-        self.0.read().await.seq
+        self.kept.read().await.seq
     }
 
     async fn read(&self) -> RwLockReadGuard<'_, Kept> {
-        self.0.read().await
+        self.kept.read().await
     }
 
     /// Adds rows read after `since` (in seq order); rows another caller added meanwhile
@@ -166,7 +173,7 @@ impl KeptBook {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut kept = self.0.write().await;
+        let mut kept = self.kept.write().await;
         for row in rows {
             if row.seq <= kept.seq {
                 continue;
@@ -184,7 +191,7 @@ impl KeptBook {
     /// with the new events, checked when the book was at `before`; its rows end at `after`.
     /// When a reader caught up past `before` meanwhile, it read those rows itself.
     async fn absorb(&self, before: i64, after: i64, checked: Book) {
-        let mut kept = self.0.write().await;
+        let mut kept = self.kept.write().await;
         if kept.seq == before && after >= before {
             kept.book.absorb(checked);
             kept.seq = after;
@@ -203,6 +210,42 @@ fn corrupt_event(row: &MoneyRow, problem: impl std::fmt::Display) -> StoreError 
 fn row_event(row: &MoneyRow) -> Result<Event> {
     let value: Value = serde_json::from_str(&row.body).map_err(|e| corrupt_event(row, e))?;
     Event::from_value(&value).map_err(|e| corrupt_event(row, e))
+}
+
+/// What the change feed says of a batch's new events: one change per event that changes
+/// its debt's receivables, in batch order. Disputes and their resolutions are left out: the
+/// account ledger turns them into dispute holds, which are HOLD changes of their own.
+fn feed_changes(new_events: &[&Event]) -> Vec<MoneyEventChange> {
+    new_events
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e.kind,
+                EventKind::Dispute { .. } | EventKind::DisputeResolved { .. }
+            )
+        })
+        .map(|e| MoneyEventChange {
+            debt_id: e.account.clone(),
+            event_id: e.id.clone(),
+            event_type: e.kind.type_name().to_owned(),
+            event_date: e.date.to_string(),
+            amount_minor: match &e.kind {
+                EventKind::Charge { amount_minor, .. }
+                | EventKind::Payment { amount_minor, .. }
+                | EventKind::Credit { amount_minor, .. }
+                | EventKind::Refund { amount_minor, .. }
+                | EventKind::Promise { amount_minor, .. }
+                | EventKind::Settlement { amount_minor, .. } => *amount_minor,
+                EventKind::WriteOff { amount_minor, .. } => amount_minor.unwrap_or(0),
+                EventKind::Plan { installments, .. } => installments
+                    .iter()
+                    .fold(0i64, |t, i| t.saturating_add(i.amount_minor)),
+                EventKind::Reversal { .. }
+                | EventKind::Dispute { .. }
+                | EventKind::DisputeResolved { .. } => 0,
+            },
+        })
+        .collect()
 }
 
 /// A book of stored rows (in arrival order).
@@ -296,7 +339,7 @@ impl Store {
             ));
         }
         let now = us(jiff::Timestamp::now());
-        let (summary, before, after, checked, applied) = write_tx!(self.db, tx, D => {
+        let (summary, before, after, checked, applied, change_seq) = write_tx!(self.db, tx, D => {
             sqlx::query(<D as Driver>::WRITER_LOCK)
                 .bind(MONEY_LOCK)
                 .execute(&mut *tx)
@@ -367,6 +410,7 @@ impl Store {
             }
             let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
             let mut rows = NewRows::default();
+            let mut new_events: Vec<&Event> = Vec::new();
             for (event, stored) in events.iter().zip(stored) {
                 if stored || !seen.insert(event.id.as_str()) {
                     continue; // a duplicate: the book found it identical
@@ -374,6 +418,7 @@ impl Store {
                 let body = serde_json::to_string(event)
                     .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", event.id)))?;
                 rows.push(event, body);
+                new_events.push(event);
             }
             // In batch order, so `seq` is the arrival order. PostgreSQL: arrays through
             // UNNEST; SQLite: one JSON array of rows through json_each. Chunked so no
@@ -422,6 +467,91 @@ impl Store {
                     .await?;
                 max.unwrap_or(before)
             };
+            // The change feed, in this transaction: exactly the committed events are in it.
+            let feed = feed_changes(&new_events);
+            let owners: HashMap<String, String> = if feed.is_empty() {
+                HashMap::new()
+            } else {
+                let debts: Vec<&str> = feed
+                    .iter()
+                    .map(|c| c.debt_id.as_str())
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                let mut owners = HashMap::with_capacity(debts.len());
+                for chunk in debts.chunks(INSERT_CHUNK) {
+                    let found: Vec<(String, String)> = sqlx::query_as(sql!(D,
+                        "SELECT debt_id, account_id FROM debts WHERE debt_id " in_list(1)))
+                        .bind(List(chunk))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    owners.extend(found);
+                }
+                owners
+            };
+            // (ledger account, event id, payload) of the events of ledger debts: money for a
+            // debt the ledger does not know yet has no account to report it on (its load is
+            // an ACCOUNT change).
+            let mut changes: Vec<[String; 3]> = Vec::new();
+            for c in feed {
+                if let Some(account) = owners.get(&c.debt_id) {
+                    let payload = serde_json::to_string(&c)
+                        .map_err(|e| StoreError::Corrupt(format!("change {}: {e}", c.event_id)))?;
+                    changes.push([account.clone(), c.event_id, payload]);
+                }
+            }
+            let change_seq = if changes.is_empty() {
+                None
+            } else {
+                // Money lock, then change lock: no writer takes them the other way round.
+                sqlx::query(<D as Driver>::WRITER_LOCK)
+                    .bind(super::CHANGES_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let kind = enum_name(&ChangeKind::Receivables);
+                for chunk in changes.chunks(INSERT_CHUNK) {
+                    match <D as Driver>::DIALECT {
+                        sqlstore::Dialect::Postgres => {
+                            let col = |i: usize| -> Vec<&str> {
+                                chunk.iter().map(|c| c[i].as_str()).collect()
+                            };
+                            sqlx::query(
+                                "INSERT INTO changes \
+                                 (kind, account_id, event_id, ref_id, payload, recorded_at) \
+                                 SELECT $4, a, NULL, r, p, $5 FROM UNNEST($1::text[], \
+                                 $2::text[], $3::text[]) WITH ORDINALITY AS u(a, r, p, n) \
+                                 ORDER BY n",
+                            )
+                            .bind(List(&col(0)))
+                            .bind(List(&col(1)))
+                            .bind(List(&col(2)))
+                            .bind(&kind)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        sqlstore::Dialect::Sqlite => {
+                            let rows = serde_json::to_string(chunk)
+                                .map_err(|e| StoreError::Corrupt(format!("changes: {e}")))?;
+                            sqlx::query(
+                                "INSERT INTO changes \
+                                 (kind, account_id, event_id, ref_id, payload, recorded_at) \
+                                 SELECT $2, value ->> 0, NULL, value ->> 1, value ->> 2, $3 \
+                                 FROM json_each($1) ORDER BY key",
+                            )
+                            .bind(rows)
+                            .bind(&kind)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+                let (max,): (Option<i64>,) = sqlx::query_as("SELECT max(seq) FROM changes")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                max
+            };
             if let Some(a) = &applied {
                 let r = consumer::Record::of(a)?;
                 sqlx::query(consumer::INSERT)
@@ -438,8 +568,11 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
-            (summary, before, after, checked, applied)
+            (summary, before, after, checked, applied, change_seq)
         });
+        if let Some(seq) = change_seq {
+            self.bump(seq);
+        }
         // Only now that it is committed does the kept book see the batch.
         if summary.new > 0 {
             self.money.absorb(before, after, checked).await;
@@ -476,6 +609,9 @@ impl Store {
     /// them the first time, [`CATCH_UP_ROWS`] per query): one query on the primary key when
     /// nothing or little is new.
     pub(crate) async fn money_catch_up(&self) -> Result<()> {
+        // Not taken by an import's catch-up, which reads in its transaction: on an
+        // in-memory SQLite that transaction holds the one connection this loop would need.
+        let _loading = self.money.loading.lock().await;
         loop {
             let since = self.money.seq().await;
             let rows: Vec<MoneyRow> = with_pool!(self.db, p, D => sqlx::query_as(CATCH_UP)
@@ -489,6 +625,15 @@ impl Store {
                 return Ok(());
             }
         }
+    }
+
+    /// Loads the kept book now rather than on the first report or import (`ledgerd` runs it
+    /// in the background at start: 4 M events take half a minute); requests that arrive
+    /// meanwhile wait for it, then catch up the rest. Returns the events and accounts held.
+    pub async fn warm_money_book(&self) -> Result<(usize, usize)> {
+        self.money_catch_up().await?;
+        let kept = self.money.read().await;
+        Ok((kept.book.len(), kept.book.accounts().count()))
     }
 
     /// The kept book, caught up with every committed import (read-locked while held:

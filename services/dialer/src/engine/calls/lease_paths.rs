@@ -82,6 +82,9 @@ impl CampaignQueue for CountingQueue {
     async fn push_sleeping(&self, items: &[QueueItem], at: Millis) -> Stored<()> {
         self.inner.push_sleeping(items, at).await
     }
+    async fn rerank(&self, items: &[QueueItem]) -> Stored<()> {
+        self.inner.rerank(items).await
+    }
     async fn extend(&self, leases: &[Lease], now: Millis, ttl: Millis) -> Stored<usize> {
         self.inner.extend(leases, now, ttl).await
     }

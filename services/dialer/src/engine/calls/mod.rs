@@ -239,6 +239,7 @@ impl<B: Backend> Runtime<B> {
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut events: mpsc::UnboundedReceiver<CarrierEvent>,
         figures: watch::Sender<Figures>,
+        trend: super::Trend,
     ) {
         let span = info_span!("campaign", campaign_id = %self.spec.id);
         async move {
@@ -266,7 +267,9 @@ impl<B: Backend> Runtime<B> {
                         if now >= self.next_tick {
                             self.next_tick = now + 1000;
                             self.on_tick(now).await;
-                            let _ = figures.send(self.figures(now));
+                            let f = self.figures(now);
+                            trend.record(&f);
+                            let _ = figures.send(f);
                         }
                     }
                 }
@@ -278,7 +281,9 @@ impl<B: Backend> Runtime<B> {
                 if self.state == RunState::Stopping && self.calls.is_empty() {
                     while self.writes.join_next().await.is_some() {}
                     self.state = RunState::Stopped;
-                    let _ = figures.send(self.figures(self.clock.now_ms()));
+                    let f = self.figures(self.clock.now_ms());
+                    trend.record(&f);
+                    let _ = figures.send(f);
                     for w in self.stop_waiters.drain(..) {
                         let _ = w.send(());
                     }
@@ -765,6 +770,7 @@ impl<B: Backend> Runtime<B> {
         }
         let mut rebuilds = Vec::with_capacity(views.len());
         let mut items = Vec::new();
+        let mut reranked = Vec::new();
         for mut v in views {
             let id = v.account.account_id.clone();
             self.merge_own(&mut v);
@@ -784,6 +790,14 @@ impl<B: Backend> Runtime<B> {
                     account: id.clone(),
                     rank: self.rank(&v, now),
                 });
+            } else if callable {
+                // News of a queued account (a payment, a promise broken or imported): its
+                // rank now, where it waits; a retired account stays out. A pending promise
+                // defers it when it is next popped (the plan step), before any dial.
+                reranked.push(queue::QueueItem {
+                    account: id.clone(),
+                    rank: self.rank(&v, now),
+                });
             }
             if !callable && !fresh {
                 // A hold on every debt: out of the queue now (a call in progress ends as
@@ -792,12 +806,18 @@ impl<B: Backend> Runtime<B> {
                     warn!(error = %e, "queue remove failed");
                     self.counters.errors += 1;
                 }
-                debug!(account_id = %id, "account retired by a ledger change");
+                debug!(account_id = %id, "account retired by a ledger change (a hold, or paid)");
             }
             self.note_history(&v);
             self.accounts.insert(id, v);
         }
         self.rebuild_counters(rebuilds, read_at).await;
+        if !reranked.is_empty()
+            && let Err(e) = self.queue.rerank(&reranked).await
+        {
+            warn!(error = %e, "queue re-rank failed");
+            self.counters.errors += 1;
+        }
         if !items.is_empty() {
             match self.queue.push(&items).await {
                 Ok(()) => report.queued = items.len() as u32,
@@ -1073,10 +1093,6 @@ fn code_tag(kind: HoldKind) -> &'static str {
     }
 }
 
-/// Debts no hold in force stops calls about (cease, attorney, dispute, bankruptcy,
-/// deceased, medium opt-out), scoped to the debt or the whole account. A hold is in force
-/// until released, even when its `since` is later than our clock (the compliance engine's
-/// reading: a hold received counts at once).
 /// What ranking knows of an account: the ledger's balance and days past due, its own
 /// attempts, and the receivables ledger's aging bucket and promise.
 pub(crate) fn facts(v: &AccountView) -> AccountFacts {
@@ -1103,12 +1119,19 @@ pub(crate) fn facts(v: &AccountView) -> AccountFacts {
     }
 }
 
+/// Debts a call may be about: still owed, and no hold in force stops calls about them
+/// (cease, attorney, dispute, bankruptcy, deceased, medium opt-out), scoped to the debt or
+/// the whole account. A hold is in force until released, even when its `since` is later
+/// than our clock (the compliance engine's reading: a hold received counts at once). A debt
+/// the receivables ledger knows with nothing open (paid in full, settled, written off) is
+/// not collected on; one without money events is owed as loaded.
 pub(crate) fn open_debts(v: &AccountView, now: Millis) -> Vec<String> {
     let blocking = |k: HoldKind| !matches!(k, HoldKind::NumberOptout | HoldKind::WrongNumber);
     let in_force = |h: &Hold| h.until.is_none_or(|u| u.as_millisecond() > now);
     v.account
         .debts
         .iter()
+        .filter(|d| d.receivables.as_ref().is_none_or(|r| r.open_minor > 0))
         .filter(|d| {
             !v.account.holds.iter().any(|h| {
                 blocking(h.kind) && in_force(h) && (h.debt_id.is_empty() || h.debt_id == d.debt_id)

@@ -38,12 +38,15 @@
     c.textContent = state === "live" ? "live" : state === "down" ? "reconnecting…" : "connecting…";
   }
 
-  function listen(url, event, onData) {
+  /** Opens a feed; `handlers` maps each event name to what its JSON data is given to. */
+  function listen(url, handlers) {
     connection("");
     const es = new EventSource(url);
     es.addEventListener("open", () => connection("live"));
     es.addEventListener("error", () => connection("down"));
-    es.addEventListener(event, (e) => { connection("live"); onData(JSON.parse(e.data)); });
+    for (const [event, onData] of Object.entries(handlers)) {
+      es.addEventListener(event, (e) => { connection("live"); onData(JSON.parse(e.data)); });
+    }
     return es;
   }
 
@@ -60,7 +63,7 @@
   function overview() {
     document.title = "Campaigns · wallboard";
     app.innerHTML = `<div class="cards" id="cards" data-testid="campaign-list"><div class="empty-state">Waiting for figures…</div></div>`;
-    listen("/wallboard/api/events", "campaigns", (rows) => {
+    listen("/wallboard/api/events", { campaigns: (rows) => {
       const cards = $("cards");
       if (!rows.length) { cards.innerHTML = `<div class="empty-state">No campaigns on this dialer yet.</div>`; banner("ok"); return; }
       let all = "ok"; const names = [];
@@ -85,7 +88,7 @@
       banner(all, all === "over"
         ? `Abandonment target crossed: ${names.join(", ")}`
         : `Abandonment nearing its target: ${names.join(", ")}`);
-    });
+    } });
   }
 
   // ---------------------------------------------------------------- one campaign
@@ -174,10 +177,25 @@
         <tbody id="calls" data-testid="calls"></tbody></table></section>
     </div>`;
 
-    const series = []; // {t, abandon, occupancy} since the page opened (the shift so far)
+    // {t, abandon, occupancy}: the shift so far as the feed's first event (`history`, one
+    // point a minute) gave it, then every figures event since.
+    let series = [];
+    let target = 0;
     const set = (id, text) => { const e = $(id); if (e) e.textContent = text; };
-    listen(`/wallboard/api/campaigns/${encodeURIComponent(id)}/events`, "figures", (f) => {
-      const target = f.abandon_target;
+    const draw = () => {
+      $("chart-abandon").dataset.points = series.length;
+      $("chart-occupancy").dataset.points = series.length;
+      chart($("chart-abandon"), series.map((p) => ({ t: p.t, v: p.abandon })), { label: "Abandonment over the shift", color: "#ef7f4f", target, digits: 1 });
+      chart($("chart-occupancy"), series.map((p) => ({ t: p.t, v: p.occupancy })), { label: "Occupancy over the shift", color: "#4ea1ff", max: 1, digits: 0 });
+    };
+    // Sent again on each reconnection: it replaces what the page had.
+    const onHistory = (h) => {
+      series = (h.points || []).map((p) => ({ t: p.at_ms, abandon: p.abandon_rate_today, occupancy: p.occupancy }));
+      $("chart-abandon").dataset.historyPoints = series.length;
+      draw();
+    };
+    const onFigures = (f) => {
+      target = f.abandon_target;
       const lt = level(f.abandon_rate_today, target), lw = level(f.abandon_rate_window, target);
       const lvl = worst(lt, lw);
       const st = $("campaign-state"); st.hidden = false; st.textContent = f.state; st.className = "pill " + f.state;
@@ -227,11 +245,12 @@
         `<tr data-testid="call-${esc(a.call_id)}"><td>${esc(a.agent_id)}</td><td>${LABEL[a.state] || esc(a.state)}</td><td class="muted">${esc(String(a.call_id).slice(0, 10))}</td><td class="num">${dur(f.at_ms - a.since_ms)}</td></tr>`).join("")
         : `<tr><td colspan="4" class="muted">No call with an agent.</td></tr>`;
 
-      series.push({ t: f.at_ms, abandon: f.abandon_rate_today, occupancy: f.occupancy });
+      const last = series.length ? series[series.length - 1].t : -Infinity;
+      if (f.at_ms > last) series.push({ t: f.at_ms, abandon: f.abandon_rate_today, occupancy: f.occupancy });
       if (series.length > 20000) series.splice(0, series.length - 20000);
-      chart($("chart-abandon"), series.map((p) => ({ t: p.t, v: p.abandon })), { label: "Abandonment over the shift", color: "#ef7f4f", target, digits: 1 });
-      chart($("chart-occupancy"), series.map((p) => ({ t: p.t, v: p.occupancy })), { label: "Occupancy over the shift", color: "#4ea1ff", max: 1, digits: 0 });
-    });
+      draw();
+    };
+    listen(`/wallboard/api/campaigns/${encodeURIComponent(id)}/events`, { history: onHistory, figures: onFigures });
   }
 
   const m = location.pathname.match(/^\/wallboard\/campaign\/([^/]+)\/?$/);

@@ -306,6 +306,9 @@ fn shift_end(args: &DemoArgs) -> Timestamp {
         .unwrap_or(args.start)
 }
 
+/// Seconds the served demo's shutdown waits for calls in progress (dialerd's default: 150).
+const DEMO_GRACE_S: u64 = 10;
+
 /// Keeps the demo's ledger and a dialerd on it serving for real clients until Ctrl-C.
 async fn serve(
     args: &DemoArgs,
@@ -343,6 +346,9 @@ async fn serve(
             // recorded (a clock behind it stops dialing: US-REGF-08 counts would be wrong).
             clock_start: Some(shift_end(args).to_string()),
         },
+        // A production dialerd lets agents finish their calls for minutes; the demo's are
+        // simulated, and someone pressing Ctrl-C wants the terminal back.
+        shutdown_grace_s: DEMO_GRACE_S,
         ..Config::default()
     };
     cfg.validate()?;
@@ -365,7 +371,11 @@ async fn serve(
         );
     }
     println!(
-        "try: grpcurl -plaintext -H \"authorization: Bearer $MANAGER\" {} list",
+        "try: export MANAGER={}",
+        embedded::dev_token(&ledger.jwt_key, "manager-1", Role::Manager)
+    );
+    println!(
+        "     grpcurl -plaintext -H \"authorization: Bearer $MANAGER\" {} list",
         args.listen
     );
     // The manager's console (README: "Running a campaign from the command line").
@@ -384,8 +394,22 @@ async fn serve(
         embedded::dev_token(&ledger.jwt_key, "manager-1", Role::Manager)
     );
     println!("  dialerctl campaign list");
-    // dialerd's own: Ctrl-C, or SIGTERM, starts its graceful shutdown.
-    let shutdown = service::shutdown::signal()?;
+    // dialerd's own: Ctrl-C, or SIGTERM, starts its graceful shutdown; a second one quits at
+    // once (what is not yet in the ledger is in the outbox, sent at the next start).
+    let first = service::shutdown::signal()?;
+    let shutdown = async move {
+        first.await;
+        eprintln!(
+            "stopping: calls in progress get up to {DEMO_GRACE_S} s, then the outcomes go to the ledger (Ctrl-C again: quit now)"
+        );
+        if let Ok(again) = service::shutdown::signal() {
+            tokio::spawn(async move {
+                again.await;
+                eprintln!("quit");
+                std::process::exit(130);
+            });
+        }
+    };
     let mut hooks = Hooks::default();
     if args.http.is_some() {
         let kept = Arc::new(Mutex::new(HashMap::new()));

@@ -231,9 +231,15 @@ async fn concurrent_streams_feed_every_change_once_in_order(url: &str) {
     let n = 2_000usize;
     let holds_per_stream = n.div_ceil(4);
     let outcomes = 200usize;
-    // Changes the writers below make: accounts and new holds of the two streams, the 40
-    // reloaded accounts, one change per outcome.
-    let expected = 2 * (n + holds_per_stream) + 40 + outcomes;
+    // Changes the writers below make: accounts, new holds and opening balances (a money
+    // event per debt with a balance, docs/ledger.md) of the two streams, the 40 reloaded
+    // accounts (their openings were posted before `start`), one change per outcome.
+    let openings_per_account = account("x")
+        .debts
+        .iter()
+        .filter(|d| d.balance_minor > 0)
+        .count();
+    let expected = 2 * (n + holds_per_stream + n * openings_per_account) + 40 + outcomes;
     let mut w = c
         .watch_changes(pb::WatchChangesRequest {
             after_seq: start,
@@ -322,17 +328,33 @@ async fn concurrent_streams_feed_every_change_once_in_order(url: &str) {
         after = last.seq;
         table.extend(page.into_iter().map(|ch| ch.seq));
     }
-    assert_eq!(seqs, table, "the watcher saw every committed change");
+    // Lengths and the first difference: the whole lists run to thousands of numbers.
+    let first_diff = seqs.iter().zip(&table).position(|(a, b)| a != b);
+    assert!(
+        seqs == table,
+        "the watcher saw every committed change: {} seen, {} in the table, first difference at {first_diff:?}, last seen {:?}, last in the table {:?}",
+        seqs.len(),
+        table.len(),
+        seqs.last(),
+        table.last()
+    );
     let mut accounts: HashMap<String, usize> = HashMap::new();
     let (mut holds, mut outs) = (BTreeSet::new(), 0);
+    let mut openings: HashMap<String, usize> = HashMap::new();
     for m in &seen {
         match pb::ChangeKind::try_from(m.kind).unwrap() {
             pb::ChangeKind::Account => *accounts.entry(m.account_id.clone()).or_default() += 1,
             pb::ChangeKind::Hold => assert!(holds.insert(m.account_id.clone()), "hold once"),
             pb::ChangeKind::Outcome => outs += 1,
+            pb::ChangeKind::Receivables => *openings.entry(m.account_id.clone()).or_default() += 1,
             k => panic!("unexpected change {k:?}"),
         }
     }
+    assert_eq!(openings.len(), 2 * n, "each new account's opening balances");
+    assert!(
+        openings.values().all(|k| *k == openings_per_account),
+        "one change per opening balance"
+    );
     assert_eq!(accounts.len(), 2 * n + 40, "every account written");
     assert!(accounts.values().all(|k| *k == 1), "each once");
     assert_eq!(holds.len(), 2 * holds_per_stream);

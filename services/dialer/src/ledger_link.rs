@@ -388,30 +388,15 @@ impl AccountSource for LedgerLink {
             Err(LinkError::Status(s)) => return Err(source_error(account_id, &s)),
             Err(e) => return Err(SourceError::Unavailable(e.to_string())),
         };
-        let bad = |e: ValidationError| {
-            SourceError::Unavailable(format!("ledger sent an invalid record: {e}"))
-        };
-        let account = conv::account_from_pb(account.into_inner()).map_err(bad)?;
-        let contacts = history
-            .into_inner()
-            .contacts
-            .into_iter()
-            .map(conv::outcome_from_pb)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(bad)?;
-        let promises = promises
-            .into_inner()
-            .promises
-            .into_iter()
-            .map(conv::promise_from_pb)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(bad)?;
-        Ok(AccountView {
-            account,
-            contacts,
-            promises,
+        // The same conversion as a page of GetAccountViews.
+        view_from_pb(
+            pb::AccountView {
+                account: Some(account.into_inner()),
+                contacts: history.into_inner().contacts,
+                promises: promises.into_inner().promises,
+            },
             version,
-        })
+        )
     }
 
     /// CheckAccounts, in pages of the ledger's limit (an empty ask still learns the head).

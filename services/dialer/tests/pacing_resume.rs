@@ -4,7 +4,8 @@
 //! cautious prior of 35 %). The holder learns that answer rate and stores its pacer's state;
 //! it is SIGKILLed, and the replica that takes the campaign over starts its pacer from what
 //! the dead one learned (the figures say `pacing_state_restored` and carry the learned rate),
-//! not from the prior. Then that replica is restarted cleanly and resumes it again.
+//! not from the prior. Then that replica is restarted cleanly: it stores its pacer's state on
+//! its way out and resumes it again.
 
 mod common;
 mod harness;
@@ -165,8 +166,16 @@ async fn a_new_holder_resumes_the_pacing_state_the_dead_one_learned() {
     .await
     .expect("the new holder stores its pacing state");
 
-    // A clean restart of that replica resumes it too.
+    // A clean restart of that replica resumes it too, from the state it stored on its way
+    // out (after SIGTERM, not its last periodic save up to 5 s before).
+    let terminated_at = jiff::Timestamp::now().as_microsecond();
     assert!(reps[n].terminate().await.success());
+    let (_, _, saved_at_end, t) = lease_and_state(&mut sql, &campaign).await;
+    assert!(
+        saved_at_end >= terminated_at && t == next_token,
+        "the pacing state is stored at shutdown: saved at {saved_at_end} µs, SIGTERM at \
+         {terminated_at} µs"
+    );
     reps[n] = dialerd(&env(&db, ledgerd.addr, &next)).await;
     let mut again = manager(reps[n].addr).await;
     held_by_other(&mut sql, &campaign, None, next_token).await;

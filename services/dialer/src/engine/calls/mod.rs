@@ -280,6 +280,7 @@ impl<B: Backend> Runtime<B> {
                 );
                 if self.state == RunState::Stopping && self.calls.is_empty() {
                     while self.writes.join_next().await.is_some() {}
+                    self.save_pacing_at_end().await;
                     self.state = RunState::Stopped;
                     let f = self.figures(self.clock.now_ms());
                     trend.record(&f);
@@ -440,13 +441,15 @@ impl<B: Backend> Runtime<B> {
     }
 
     /// After the pacer's tick: the holder stores its snapshot every [`PACING_SAVE_EVERY`],
-    /// off the event loop, one write at a time. The store refuses it once another replica
-    /// took the lease over (fenced by the lease token).
+    /// off the event loop, one write at a time (a stopping task stores it once, at its end:
+    /// [`Self::save_pacing_at_end`]). The store refuses it once another replica took the
+    /// lease over (fenced by the lease token).
     pub(super) fn save_pacing(&mut self) {
         let Some(control) = self.control.clone() else {
             return;
         };
         if !self.pacing_resumed
+            || matches!(self.state, RunState::Stopping | RunState::Stopped)
             || self.pacing_saved_at.elapsed() < PACING_SAVE_EVERY
             || self
                 .pacing_saving
@@ -461,17 +464,27 @@ impl<B: Backend> Runtime<B> {
         };
         self.pacing_saved_at = tokio::time::Instant::now();
         let id = self.spec.id.clone();
-        let json = state.to_json();
         self.pacing_saving = Some(tokio::spawn(
-            async move {
-                match control.save_pacing(&id, json).await {
-                    Ok(true) => {}
-                    Ok(false) => debug!("pacing state not stored: the lease moved on"),
-                    Err(e) => warn!(error = %e, "storing the pacing state"),
-                }
-            }
-            .in_current_span(),
+            store_pacing(control, id, state.to_json()).in_current_span(),
         ));
+    }
+
+    /// When the task ends (a stop, or this replica shutting down before it gives its leases
+    /// back): the pacer's last state is stored, so the next holder loses none of what was
+    /// learned since the last periodic save.
+    async fn save_pacing_at_end(&mut self) {
+        if let Some(saving) = self.pacing_saving.take() {
+            let _ = saving.await;
+        }
+        let Some(control) = self.control.clone() else {
+            return;
+        };
+        if !self.pacing_resumed || !control.holds(&self.spec.id) {
+            return;
+        }
+        if let Some(state) = self.pacer.snapshot() {
+            store_pacing(control, self.spec.id.clone(), state.to_json()).await;
+        }
     }
 
     /// No new dials; the task ends once the calls in progress have ended.
@@ -1074,6 +1087,16 @@ impl<B: Backend> Runtime<B> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// Stores a pacer snapshot through the campaign's control (refused, and only logged, once
+/// another replica took the lease over).
+async fn store_pacing(control: Arc<dyn CampaignControl>, id: String, json: String) {
+    match control.save_pacing(&id, json).await {
+        Ok(true) => {}
+        Ok(false) => debug!("pacing state not stored: the lease moved on"),
+        Err(e) => warn!(error = %e, "storing the pacing state"),
     }
 }
 

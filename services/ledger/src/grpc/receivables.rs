@@ -237,16 +237,16 @@ fn commitment_out(l: CommitmentLine) -> pb::CommitmentLine {
     }
 }
 
-/// Rows as CSV chunks of about [`CSV_CHUNK_BYTES`] (whole rows; the header first, alone
-/// when there are no rows).
-fn csv_chunks<T: Send + 'static>(
+/// An export's reply: rows as CSV chunks of about [`CSV_CHUNK_BYTES`] (whole rows; the
+/// header first, alone when there are no rows).
+fn csv_response<T: Send + 'static>(
     header: &'static str,
     rows: Vec<T>,
     push: fn(&mut String, &T),
-) -> impl Iterator<Item = Result<pb::CsvChunk, Status>> + Send + 'static {
+) -> Response<CsvStream> {
     let mut rows = rows.into_iter().peekable();
     let mut first = true;
-    std::iter::from_fn(move || {
+    let chunks = std::iter::from_fn(move || {
         if !first && rows.peek().is_none() {
             return None;
         }
@@ -262,7 +262,8 @@ fn csv_chunks<T: Send + 'static>(
         Some(Ok(pb::CsvChunk {
             data: out.into_bytes(),
         }))
-    })
+    });
+    Response::new(Box::pin(tokio_stream::iter(chunks)))
 }
 
 /// The header of the commitment CSV: the fields of `CommitmentLine`.
@@ -470,11 +471,11 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
             .aging_lines(q.as_of, &q.filter)
             .await
             .map_err(status)?;
-        Ok(Response::new(Box::pin(tokio_stream::iter(csv_chunks(
+        Ok(csv_response(
             receivables::CSV_HEADER,
             lines,
             receivables::push_csv_line,
-        )))))
+        ))
     }
 
     async fn get_kpi_report(
@@ -510,11 +511,11 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
             .await
             .map_err(status)?;
         let row = (q.period_start, q.as_of, accounts, kpi);
-        Ok(Response::new(Box::pin(tokio_stream::iter(csv_chunks(
+        Ok(csv_response(
             receivables::KPI_CSV_HEADER,
             vec![row],
             |out, (s, d, n, k)| receivables::push_kpi_row(out, *s, *d, *n, k),
-        )))))
+        ))
     }
 
     async fn get_commitment_report(
@@ -550,11 +551,11 @@ impl pb::receivables_service_server::ReceivablesService for ReceivablesGrpc {
             .commitment_page(q.as_of, &q.filter, None, q.limit)
             .await
             .map_err(status)?;
-        Ok(Response::new(Box::pin(tokio_stream::iter(csv_chunks(
+        Ok(csv_response(
             COMMITMENT_CSV_HEADER,
             page.lines,
             push_commitment_row,
-        )))))
+        ))
     }
 
     async fn apply_consumer_payment(

@@ -5,6 +5,11 @@ use clap::Parser;
 use dialer::config::{Config, Dialerd};
 use service::cli::{Cli, Command};
 
+/// mimalloc, as ledgerd: glibc malloc was a quarter of ledgerd's CPU in a bulk load
+/// (docs/performance.md, "Fast loads").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::<Dialerd>::parse();

@@ -22,6 +22,11 @@ enum Own {
     },
 }
 
+/// mimalloc, not glibc malloc: a quarter of the ledger's CPU in a bulk load went to the
+/// allocator (docs/performance.md, "Fast loads").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::<Ledgerd, Own>::parse();

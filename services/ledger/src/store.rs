@@ -101,6 +101,7 @@ macro_rules! fence_batch {
 
 mod consumer;
 mod debts;
+#[macro_use]
 mod money;
 pub use consumer::AppliedPayment;
 pub use debts::{
@@ -160,6 +161,8 @@ pub struct Store {
     /// The ledger's "now" for dates it derives (an opening balance's load date, the date
     /// receivables summaries are as of): the server's clock once served, shared by clones.
     clock: Arc<std::sync::RwLock<crate::clock::Clock>>,
+    /// What loads wrote since the account tables were last analyzed (see `bulk.rs`).
+    loads: Arc<bulk::LoadStats>,
 }
 
 /// The writer lock (`Driver::WRITER_LOCK`) that serializes change-feed writers, so
@@ -677,6 +680,7 @@ impl Store {
             head: Arc::new(watch::channel(0).0),
             money: Arc::default(),
             clock: Arc::default(),
+            loads: Arc::default(),
         };
         let head = store.max_seq().await?;
         store.head = Arc::new(watch::channel(head).0);
@@ -751,270 +755,6 @@ impl Store {
     }
 
     // ------------------------------------------------------------------ accounts
-
-    /// Creates or replaces one account's profile in one transaction, then posts the opening
-    /// balances of its debts that have a balance and no money events yet (idempotent: a
-    /// retried load posts nothing twice; see [`Store::post_openings`]).
-    pub async fn upsert_account(&self, acct: Account, actor: &str) -> Result<UpsertOutcome> {
-        let outcome = self.upsert_profile(acct.clone(), actor).await?;
-        self.post_openings(&[&acct], actor).await?;
-        Ok(outcome)
-    }
-
-    /// The profile part of [`Store::upsert_account`]: one transaction.
-    async fn upsert_profile(&self, mut acct: Account, actor: &str) -> Result<UpsertOutcome> {
-        for h in &mut acct.holds {
-            if h.account_id.is_empty() {
-                h.account_id.clone_from(&acct.account_id);
-            }
-        }
-        acct.validate()?;
-        for h in &mut acct.holds {
-            if h.hold_id.is_empty() {
-                h.hold_id = derived_hold_id(h);
-            }
-        }
-        let hash = {
-            let mut h = Sha256::new();
-            h.update(json(&acct).as_bytes());
-            h.finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        };
-        let now = us(Timestamp::now());
-        let id = acct.account_id.as_str();
-        let (outcome, seqs) = write_tx!(self.db, tx, D => {
-            let existing: Option<(String,)> =
-                sqlx::query_as("SELECT content_hash FROM accounts WHERE account_id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if existing.as_ref().is_some_and(|(h,)| *h == hash) {
-                return Ok(UpsertOutcome::Unchanged);
-            }
-            // Revocations recorded before stick unless the record re-grants consent later.
-            let revoked: Vec<(String, String, i64)> = sqlx::query_as(
-                "SELECT person_id, number, consent_revoked_at FROM phones \
-                 WHERE account_id = $1 AND consent_revoked_at IS NOT NULL",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-            let revoked: HashMap<(String, String), i64> =
-                revoked.into_iter().map(|(p, n, r)| ((p, n), r)).collect();
-            let outcome = if existing.is_some() {
-                sqlx::query(
-                    "UPDATE accounts SET creditor = $2, known_zone = $3, content_hash = $4, \
-                     updated_at = $5 WHERE account_id = $1",
-                )
-                .bind(id)
-                .bind(&acct.creditor)
-                .bind(&acct.known_zone)
-                .bind(&hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                for sql in [
-                    "DELETE FROM phones WHERE account_id = $1",
-                    "DELETE FROM addresses WHERE account_id = $1",
-                    "DELETE FROM persons WHERE account_id = $1",
-                    "DELETE FROM debts WHERE account_id = $1",
-                    "DELETE FROM blackouts WHERE account_id = $1",
-                    "DELETE FROM call_consents WHERE account_id = $1",
-                ] {
-                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-                }
-                UpsertOutcome::Updated
-            } else {
-                sqlx::query(
-                    "INSERT INTO accounts (account_id, creditor, known_zone, content_hash, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-                )
-                .bind(id)
-                .bind(&acct.creditor)
-                .bind(&acct.known_zone)
-                .bind(&hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                UpsertOutcome::Created
-            };
-            for (i, p) in acct.persons.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO persons (account_id, person_id, ord, full_name, role) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(id)
-                .bind(&p.person_id)
-                .bind(i as i32)
-                .bind(&p.full_name)
-                .bind(enum_name(&p.role))
-                .execute(&mut *tx)
-                .await?;
-                for (j, ph) in p.phones.iter().enumerate() {
-                    let mut revoked_at = opt_us(ph.consent_revoked_at);
-                    if let Some(&r) = revoked.get(&(p.person_id.clone(), ph.number.clone())) {
-                        let regranted = opt_us(ph.consent_at).is_some_and(|c| c > r);
-                        if !regranted && revoked_at.is_none_or(|x| x < r) {
-                            revoked_at = Some(r);
-                        }
-                    }
-                    sqlx::query(
-                        "INSERT INTO phones (account_id, person_id, number, ord, kind, \
-                         consent_automated, consent_source, consent_at, consent_revoked_at, \
-                         employer_prohibits) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(id)
-                    .bind(&p.person_id)
-                    .bind(&ph.number)
-                    .bind(j as i32)
-                    .bind(enum_name(&ph.kind))
-                    .bind(ph.consent_automated)
-                    .bind(&ph.consent_source)
-                    .bind(opt_us(ph.consent_at))
-                    .bind(revoked_at)
-                    .bind(ph.employer_prohibits)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for (j, a) in p.addresses.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO addresses (account_id, person_id, ord, line1, city, zip, \
-                         state, country, is_current) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(id)
-                    .bind(&p.person_id)
-                    .bind(j as i32)
-                    .bind(&a.line1)
-                    .bind(&a.city)
-                    .bind(&a.zip)
-                    .bind(&a.state)
-                    .bind(&a.country)
-                    .bind(a.current)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            // Activity rows that existed get their account under the change lock below, where
-            // outcome ingest writes debt_activity (one lock order, no deadlock with it).
-            let mut known_activity: Vec<&str> = Vec::new();
-            for (i, d) in acct.debts.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO debts (debt_id, account_id, ord, balance_minor, currency, \
-                     days_past_due, student_loan_group, original_creditor) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (debt_id) DO UPDATE SET account_id = excluded.account_id, \
-                     ord = excluded.ord, balance_minor = excluded.balance_minor, \
-                     currency = excluded.currency, days_past_due = excluded.days_past_due, \
-                     student_loan_group = excluded.student_loan_group, \
-                     original_creditor = excluded.original_creditor",
-                )
-                .bind(&d.debt_id)
-                .bind(id)
-                .bind(i as i32)
-                .bind(d.balance_minor)
-                .bind(&d.currency)
-                .bind(d.days_past_due)
-                .bind(&d.student_loan_group)
-                .bind(&d.original_creditor)
-                .execute(&mut *tx)
-                .await?;
-                let fresh: Option<(String,)> = sqlx::query_as(
-                    "INSERT INTO debt_activity (debt_id, account_id, last_activity_at, \
-                     attempts, regf_attempts, conversations) VALUES ($1, $2, $3, 0, 0, 0) \
-                     ON CONFLICT (debt_id) DO NOTHING RETURNING debt_id",
-                )
-                .bind(&d.debt_id)
-                .bind(id)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if fresh.is_none() {
-                    known_activity.push(&d.debt_id);
-                }
-            }
-            for (i, b) in acct.blackouts.iter().enumerate() {
-                let days: Vec<String> = b.days.iter().map(enum_name).collect();
-                sqlx::query(
-                    "INSERT INTO blackouts (account_id, ord, days, from_time, to_time, since, \
-                     until, number, place) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(id)
-                .bind(i as i32)
-                .bind(days.join(","))
-                .bind(&b.from)
-                .bind(&b.to)
-                .bind(opt_us(b.since))
-                .bind(opt_us(b.until))
-                .bind(&b.number)
-                .bind(b.place.map(|p| enum_name(&p)).unwrap_or_default())
-                .execute(&mut *tx)
-                .await?;
-            }
-            for (i, c) in acct.call_consents.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO call_consents (account_id, ord, debt_id, given_at, days, \
-                     revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(id)
-                .bind(i as i32)
-                .bind(&c.debt_id)
-                .bind(us(c.given_at))
-                .bind(c.days as i32)
-                .bind(opt_us(c.revoked_at))
-                .execute(&mut *tx)
-                .await?;
-            }
-            let mut new_holds = Vec::new();
-            for h in &acct.holds {
-                let inserted: Option<(String,)> = sqlx::query_as(
-                    "INSERT INTO holds (hold_id, account_id, kind, debt_id, number, since, until, \
-                     set_by, reason, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
-                     ON CONFLICT (hold_id) DO NOTHING RETURNING hold_id",
-                )
-                .bind(&h.hold_id)
-                .bind(id)
-                .bind(enum_name(&h.kind))
-                .bind(&h.debt_id)
-                .bind(&h.number)
-                .bind(us(h.since))
-                .bind(opt_us(h.until))
-                .bind(if h.set_by.is_empty() { actor } else { h.set_by.as_str() })
-                .bind(&h.reason)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if inserted.is_some() {
-                    new_holds.push(h);
-                }
-            }
-            lock_changes!(tx, D);
-            for d in known_activity {
-                sqlx::query(
-                    "UPDATE debt_activity SET account_id = $2 WHERE debt_id = $1 \
-                     AND account_id <> $2",
-                )
-                .bind(d)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let mut seqs = vec![append_change!(tx, D, ChangeKind::Account, id, id, None::<String>, now)];
-            audit!(tx, now, actor, "upsert_account", "account", id, id, json(&acct));
-            for h in new_holds {
-                seqs.push(audited_change!(tx, D, now, actor, "set_hold", ChangeKind::Hold,
-                    id, &h.hold_id, "hold", &h.hold_id, h));
-            }
-            tx.commit().await?;
-            (outcome, seqs)
-        });
-        if let Some(&s) = seqs.iter().max() {
-            self.bump(s);
-        }
-        Ok(outcome)
-    }
 
     /// The account with everything on it, or NOT_FOUND. Debts with money events carry the
     /// receivables ledger's balance, days past due and summary as of the ledger's today.

@@ -29,6 +29,9 @@ use collections_proto::dialer_v1 as pb;
 use ledger_api::pb as lpb;
 use lpb::ledger_service_client::LedgerServiceClient;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DIALER_KEY: &str = "campaign-load-dialer-key-0123456789abcdef";
 /// Accounts generated at a time (the load streams them as they are made).
 const GENERATE: usize = 10_000;
@@ -74,16 +77,16 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
-/// Generated accounts `start..start + n` of the run, as UpsertAccounts messages.
+/// Generated accounts `start..start + n` of the run (one stream's), as UpsertAccounts
+/// messages: blocks of [`GENERATE`] from `start`, each named by where it starts.
 fn generated(run: &str, start: usize, n: usize) -> Vec<lpb::UpsertAccountRequest> {
     let since = jiff::Timestamp::constant(1_793_491_200, 0); // 2026-11-01
     let mut out = Vec::with_capacity(n);
     let mut at = start;
     while at < start + n {
         let take = GENERATE.min(start + n - at);
-        let block = at / GENERATE;
-        for mut a in dialer::portfolio::accounts(take, block as u64 + 1, since) {
-            let pre = format!("{run}-{block:04}");
+        for mut a in dialer::portfolio::accounts(take, at as u64 + 1, since) {
+            let pre = format!("{run}-{at:07}");
             a.account_id = format!("{pre}-{}", a.account_id);
             for d in &mut a.debts {
                 d.debt_id = format!("{pre}-{}", d.debt_id);
@@ -255,11 +258,13 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
             }
         })
     };
+    let per_stream = args.per_stream;
     let ids_of = |start: usize, n: usize| -> Vec<String> {
         (start..start + n)
             .map(|i| {
-                let block = i / GENERATE;
-                format!("{run}-{block:04}-A{:06}", i % GENERATE)
+                let stream = i / per_stream * per_stream;
+                let block = stream + (i - stream) / GENERATE * GENERATE;
+                format!("{run}-{block:07}-A{:06}", i - block)
             })
             .collect()
     };

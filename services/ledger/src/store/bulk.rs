@@ -2,11 +2,13 @@
 //! a chunk of records in one transaction with one statement per table (the rows bound as one
 //! array per column, `sqlstore::Rows`), and the dialer reads a page of accounts with
 //! everything its `AccountView` needs in a few queries per page, not per account. Same SQL
-//! in both dialects (`select_rows` and `in_list` of `sql!`), so one code path; the
-//! per-account path ([`Store::upsert_account`], [`Store::get_account`]) stays for single
-//! records and is what a failed batch falls back to, record by record.
+//! in both dialects (`select_rows` and `in_list` of `sql!`), so one code path: a single
+//! record ([`Store::upsert_account`]) and a failed batch's records, one by one, are written
+//! as groups of one. After loads, PostgreSQL's planner statistics are refreshed
+//! ([`LoadStats`]).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -14,6 +16,10 @@ use sqlstore::{BindRows, Driver, List, Rows, sql, with_pool, write_tx};
 
 use ledger_api::domain::*;
 
+use receivables::Book;
+
+use super::debts::opening_events;
+use super::money::{MONEY_LOCK, NewRows, batch_refusal};
 use super::{
     AccountRow, AddressRow, BlackoutRow, CHANGES_LOCK, CallConsentRow, DebtRow, EventRow, HoldRow,
     PersonRow, PhoneRow, PromiseRow, Result, Store, StoreError, assemble_account, derived_hold_id,
@@ -22,6 +28,28 @@ use super::{
 
 /// Most accounts one [`Store::account_views`] call reads.
 pub const MAX_VIEW_ACCOUNTS: usize = 1000;
+
+/// Records loads write before the account tables' planner statistics are refreshed, at
+/// least (and at least as many as the accounts counted at the last refresh: the tables
+/// doubled, so a load of 1 M accounts into an empty ledger refreshes them 7 times).
+const ANALYZE_AFTER: u64 = 10_000;
+
+/// The tables a load writes and [`Store::account_views`] reads.
+const ANALYZE_LOADED: &str = "ANALYZE accounts, persons, phones, addresses, debts, \
+                              debt_activity, holds, blackouts, call_consents, money_events";
+
+/// Loads since the last refresh of the account tables' statistics (shared by a store's
+/// clones). Why: PostgreSQL's autovacuum analyzes a grown table a minute or more later (never
+/// where it is off), and until then plans the dialer's page reads (`= ANY` of 1,000 ids) as
+/// over tables it knows nothing of: measured over 1 M loaded accounts, a sequential scan of
+/// 21 s a query instead of an index scan of 16 ms.
+#[derive(Debug, Default)]
+pub(crate) struct LoadStats {
+    written: AtomicU64,
+    /// Accounts in the table at the last refresh.
+    at_last: AtomicU64,
+    running: AtomicBool,
+}
 
 /// One account the dialer can queue: the profile (debts with their receivables figures),
 /// its contacts since the asked instant, and its promises.
@@ -125,10 +153,9 @@ fn by_account<T>(rows: Vec<T>, key: impl Fn(&T) -> &str) -> HashMap<String, Vec<
 impl Store {
     /// Creates or replaces a batch of accounts: the records are checked one by one (a bad
     /// one is its own `Err` and stops nothing), the good ones written in one transaction per
-    /// group with multi-row statements, then the opening balances of their debts posted in
-    /// one money-event import. Results are in the order given. A group the database refuses
-    /// as a whole is written again record by record through [`Store::upsert_account`], so a
-    /// record only the database can fault is reported alone.
+    /// group with multi-row statements, the opening balances of their debts with them.
+    /// Results are in the order given. A group the database refuses as a whole is written
+    /// again record by record, so a record only the database can fault is reported alone.
     pub async fn upsert_accounts(
         &self,
         accounts: Vec<Account>,
@@ -146,34 +173,89 @@ impl Store {
         for group in groups(ready) {
             match self.upsert_group(&group, actor).await {
                 Ok(outcomes) => {
-                    let accts: Vec<&Account> = group.iter().map(|p| &p.acct).collect();
-                    let openings = self.post_openings(&accts, actor).await;
                     for (p, o) in group.iter().zip(outcomes) {
                         results[p.index] = Some(Ok(o));
                     }
-                    if let Err(e) = openings {
-                        // One refused opening refuses the import: find whose, one by one.
-                        tracing::warn!(error = %e, "batch openings refused; posting per account");
-                        for p in &group {
-                            if let Err(e) = self.post_openings(&[&p.acct], actor).await {
-                                results[p.index] = Some(Err(e));
-                            }
-                        }
-                    }
                 }
+                Err(e) if group.len() == 1 => results[group[0].index] = Some(Err(e)),
                 Err(e) => {
                     tracing::warn!(error = %e, records = group.len(), "batch upsert failed; writing record by record");
                     for p in group {
                         let i = p.index;
-                        results[i] = Some(self.upsert_account(p.acct, actor).await);
+                        let one = std::slice::from_ref(&p);
+                        results[i] = Some(
+                            self.upsert_group(one, actor)
+                                .await
+                                .map(|mut o| o.pop().unwrap_or(UpsertOutcome::Unchanged)),
+                        );
                     }
                 }
             }
         }
+        let written = results
+            .iter()
+            .filter(|r| matches!(r, Some(Ok(UpsertOutcome::Created | UpsertOutcome::Updated))))
+            .count();
+        self.loaded(written as u64);
         results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(StoreError::Corrupt("record not applied".into()))))
             .collect()
+    }
+
+    /// Counts `n` records a load wrote; past [`ANALYZE_AFTER`] (PostgreSQL) refreshes the
+    /// account tables' statistics in the background, one refresh at a time (see
+    /// [`LoadStats`]).
+    fn loaded(&self, n: u64) {
+        if n == 0 || self.db.dialect() != sqlstore::Dialect::Postgres {
+            return;
+        }
+        let stats = &self.loads;
+        let written = stats.written.fetch_add(n, Ordering::Relaxed) + n;
+        let due = ANALYZE_AFTER.max(stats.at_last.load(Ordering::Relaxed));
+        if written < due || stats.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        stats.written.store(0, Ordering::Relaxed);
+        let store = self.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let done: Result<i64> = async {
+                with_pool!(store.db, p, D => {
+                    sqlx::query(ANALYZE_LOADED).execute(p).await?;
+                    let (n,): (i64,) = sqlx::query_as(
+                        "SELECT reltuples::bigint FROM pg_class WHERE relname = 'accounts'")
+                        .fetch_one(p)
+                        .await?;
+                    Ok(n)
+                })
+            }
+            .await;
+            match done {
+                Ok(accounts) => {
+                    store
+                        .loads
+                        .at_last
+                        .store(accounts.max(0) as u64, Ordering::Relaxed);
+                    tracing::info!(
+                        accounts,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "account tables analyzed after a load"
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "analyzing the account tables after a load"),
+            }
+            store.loads.running.store(false, Ordering::Release);
+        });
+    }
+
+    /// Creates or replaces one account's profile and posts its opening balances in one
+    /// transaction: [`Store::upsert_accounts`] of one record.
+    pub async fn upsert_account(&self, acct: Account, actor: &str) -> Result<UpsertOutcome> {
+        self.upsert_accounts(vec![acct], actor)
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Corrupt("record not applied".into())))
     }
 
     /// Writes one group (no id twice, see [`groups`]) in one transaction: unchanged records
@@ -181,14 +263,71 @@ impl Store {
     /// change-feed row and an audit row, and every new hold its own.
     ///
     /// Each table is one statement whatever the group's size (rows bound as one array per
-    /// column, see [`sqlstore::Rows`]). The change lock is taken last, for the feed rows
-    /// only, so groups of concurrent streams write their rows side by side and queue only
-    /// for the feed (seq order stays commit order). Rows are written in key order, so two
-    /// groups touching the same rows lock them in one order.
+    /// column, see [`sqlstore::Rows`]). The money lock (for the opening balances) and the
+    /// change lock are taken last, in that order (import_money's), so groups of concurrent
+    /// streams write their rows side by side and queue only for those (seq order stays
+    /// commit order). Rows are written in key order, so two groups touching the same rows
+    /// lock them in one order.
+    ///
+    /// The opening balances ([`opening_events`], for every record of the group, unchanged
+    /// ones too: it posts only what is missing) are money events of this transaction: the
+    /// ACCOUNT change of the same commit stands for them in the feed (a reader reloading the
+    /// account sees both), and the kept book absorbs them after the commit like any import.
     async fn upsert_group(&self, group: &[Prepared], actor: &str) -> Result<Vec<UpsertOutcome>> {
         let now = us(Timestamp::now());
+        let today = self.today();
         let ids: Vec<String> = group.iter().map(|p| p.acct.account_id.clone()).collect();
-        let (outcomes, max_seq) = write_tx!(self.db, tx, D => {
+        let debt_ids: Vec<&str> = group
+            .iter()
+            .flat_map(|p| p.acct.debts.iter().map(|d| d.debt_id.as_str()))
+            .collect();
+        // The openings step, in the transaction `$tx`: evaluates to (the kept book's seq it
+        // was checked at, the last money seq written, the checked book, the debts that had
+        // money events before: their dispute holds are set after the commit).
+        macro_rules! openings {
+            ($tx:ident, $D:ident) => {{
+                sqlx::query(<$D as Driver>::WRITER_LOCK)
+                    .bind(MONEY_LOCK)
+                    .execute(&mut *$tx)
+                    .await?;
+                catch_up_in_tx!(self, $tx);
+                let had: HashSet<String> = if debt_ids.is_empty() {
+                    HashSet::new()
+                } else {
+                    let rows: Vec<(String,)> = sqlx::query_as(sql!($D,
+                        "SELECT DISTINCT account_id FROM money_events WHERE account_id "
+                        in_list(1)))
+                        .bind(List(&debt_ids))
+                        .fetch_all(&mut *$tx)
+                        .await?;
+                    rows.into_iter().map(|(d,)| d).collect()
+                };
+                let events = opening_events(group.iter().map(|p| &p.acct), &had, today);
+                let before = self.money.seq().await;
+                let mut checked = Book::of_accounts(Vec::new());
+                if let Err(e) = checked.import(events.iter().cloned()) {
+                    return Err(batch_refusal(&checked, &events, e));
+                }
+                let mut rows = NewRows::default();
+                for e in &events {
+                    let body = serde_json::to_string(e)
+                        .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.id)))?;
+                    rows.push(e, body);
+                }
+                insert_money_rows!($tx, $D, rows, now);
+                let after = if events.is_empty() {
+                    before
+                } else {
+                    let (max,): (Option<i64>,) =
+                        sqlx::query_as("SELECT max(seq) FROM money_events")
+                            .fetch_one(&mut *$tx)
+                            .await?;
+                    max.unwrap_or(before)
+                };
+                (before, after, checked, had)
+            }};
+        }
+        let (outcomes, max_seq, money) = write_tx!(self.db, tx, D => {
             let existing: Vec<(String, String)> = sqlx::query_as(sql!(D,
                 "SELECT account_id, content_hash FROM accounts WHERE account_id " in_list(1)))
                 .bind(List(&ids))
@@ -210,9 +349,10 @@ impl Store {
                 .map(|(p, _)| p)
                 .collect();
             if changed.is_empty() {
+                let money = openings!(tx, D);
                 tx.commit().await?;
-                return Ok(outcomes);
-            }
+                (outcomes, None, money)
+            } else {
             changed.sort_unstable_by(|a, b| a.acct.account_id.cmp(&b.acct.account_id));
             let updated: Vec<&str> = changed
                 .iter()
@@ -518,6 +658,7 @@ impl Store {
                         .chain(new_holds.iter().map(|r| r.2.as_str()))))
                 .execute(&mut *tx)
                 .await?;
+            let money = openings!(tx, D);
             // Only now the change lock: from the first feed row to the commit, so seq order
             // is commit order. debt_activity rows that existed are written under it too.
             sqlx::query(<D as Driver>::WRITER_LOCK)
@@ -548,10 +689,25 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
-            (outcomes, seqs.into_iter().map(|(s,)| s).max())
+            (outcomes, seqs.into_iter().map(|(s,)| s).max(), money)
+            }
         });
         if let Some(s) = max_seq {
             self.bump(s);
+        }
+        let (before, after, checked, had) = money;
+        if after > before {
+            self.money.absorb(before, after, checked).await;
+        }
+        // Debts with money events from before the ledger knew them: their disputes' holds,
+        // now that their account exists.
+        let earlier: Vec<String> = debt_ids
+            .iter()
+            .filter(|d| had.contains(**d))
+            .map(|d| (*d).to_owned())
+            .collect();
+        if !earlier.is_empty() {
+            self.sync_dispute_holds(&earlier, actor).await?;
         }
         Ok(outcomes)
     }

@@ -175,68 +175,43 @@ pub fn dispute_holds(account: &receivables::Account, account_id: &str) -> Result
     Ok(holds)
 }
 
+/// The opening balances a load posts, in the load's own transaction (see
+/// `Store::upsert_accounts`): each debt of `accts` with a balance and no money events of
+/// its own (`had` lists those with) gets a `charge` (principal, the debt's currency)
+/// `opening:<debt_id>` due `days_past_due` days before the load date `today` (so its aging
+/// is what the CRM said). The engine refuses a charge due before its date, so it is dated on
+/// its due date too. Later loads post nothing (the debt has events then): the balance is the
+/// ledger's from the first load on.
+pub(super) fn opening_events<'a>(
+    accts: impl IntoIterator<Item = &'a Account>,
+    had: &HashSet<String>,
+    today: Date,
+) -> Vec<Event> {
+    accts
+        .into_iter()
+        .flat_map(|a| a.debts.iter())
+        .filter(|d| d.balance_minor > 0 && !had.contains(&d.debt_id))
+        .map(|d| {
+            let days = d.days_past_due.clamp(0, MAX_DAYS_PAST_DUE);
+            let due = today
+                .checked_sub(Span::new().days(i64::from(days)))
+                .unwrap_or(today);
+            Event {
+                id: opening_event_id(&d.debt_id),
+                account: d.debt_id.clone(),
+                date: due,
+                kind: EventKind::Charge {
+                    amount_minor: d.balance_minor,
+                    due,
+                    category: Category::Principal,
+                    currency: Some(d.currency.clone()),
+                },
+            }
+        })
+        .collect()
+}
+
 impl Store {
-    /// The ids among `ids` that have money events.
-    async fn with_money_events(&self, ids: &[String]) -> Result<HashSet<String>> {
-        let rows: Vec<(String,)> = with_pool!(self.db, p, D => {
-            sqlx::query_as(sql!(D,
-                "SELECT DISTINCT account_id FROM money_events WHERE account_id " in_list(1)))
-            .bind(List(ids))
-            .fetch_all(p)
-            .await?
-        });
-        Ok(rows.into_iter().map(|(a,)| a).collect())
-    }
-
-    /// After a load (of one account, or a batch's: one import for all): each debt with a balance and no money events of its own gets its
-    /// opening balance, a `charge` (principal, the debt's currency) `opening:<debt_id>` due
-    /// `days_past_due` days before the load date (so its aging is what the CRM said). The
-    /// engine refuses a charge due before its date, so it is dated on its due date too. Later
-    /// loads post nothing (the debt has events then): the balance is the ledger's from the
-    /// first load on. Debts that had money events before the load get the holds of their
-    /// disputes (imported before the debt was known to the ledger).
-    pub(super) async fn post_openings(&self, accts: &[&Account], actor: &str) -> Result<()> {
-        let ids: Vec<String> = accts
-            .iter()
-            .flat_map(|a| a.debts.iter().map(|d| d.debt_id.clone()))
-            .collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let had = self.with_money_events(&ids).await?;
-        let today = self.today();
-        let events: Vec<Event> = accts
-            .iter()
-            .flat_map(|a| a.debts.iter())
-            .filter(|d| d.balance_minor > 0 && !had.contains(&d.debt_id))
-            .map(|d| {
-                let days = d.days_past_due.clamp(0, MAX_DAYS_PAST_DUE);
-                let due = today
-                    .checked_sub(Span::new().days(i64::from(days)))
-                    .unwrap_or(today);
-                Event {
-                    id: opening_event_id(&d.debt_id),
-                    account: d.debt_id.clone(),
-                    date: due,
-                    kind: EventKind::Charge {
-                        amount_minor: d.balance_minor,
-                        due,
-                        category: Category::Principal,
-                        currency: Some(d.currency.clone()),
-                    },
-                }
-            })
-            .collect();
-        if !events.is_empty() {
-            self.import_money_events(events, actor).await?;
-        }
-        let earlier: Vec<String> = ids.into_iter().filter(|d| had.contains(d)).collect();
-        if !earlier.is_empty() {
-            self.sync_dispute_holds(&earlier, actor).await?;
-        }
-        Ok(())
-    }
-
     /// Called by `import_money_events` after a batch committed (duplicates included, so a
     /// retried import sets what a crash in between left unset): the dispute holds of the
     /// ledger debts the batch's disputes and resolutions concern.
@@ -261,7 +236,7 @@ impl Store {
 
     /// Sets (through [`Store::set_hold`], so the change feed and the pre-dial check carry
     /// them) the dispute holds of those of `debt_ids` that are ledger debts.
-    async fn sync_dispute_holds(&self, debt_ids: &[String], actor: &str) -> Result<()> {
+    pub(super) async fn sync_dispute_holds(&self, debt_ids: &[String], actor: &str) -> Result<()> {
         let rows: Vec<(String, String)> = with_pool!(self.db, p, D => {
             sqlx::query_as(sql!(D,
                 "SELECT debt_id, account_id FROM debts WHERE debt_id " in_list(1)))

@@ -38,7 +38,7 @@ use ledger_api::domain::Fence;
 /// The writer lock (`Driver::WRITER_LOCK`) that makes imports one at a time: a batch is
 /// checked against the stored events, so two batches touching the same account must not
 /// both check before either writes.
-const MONEY_LOCK: i64 = 7142025;
+pub(super) const MONEY_LOCK: i64 = 7142025;
 
 /// Most events one import takes (one transaction, all-or-nothing). The engine holds the
 /// batch and the touched accounts' events in memory while checking.
@@ -57,18 +57,83 @@ pub struct Statement {
 
 /// The rows after the kept book's seq, a page at a time (so loading a large book never holds
 /// all its rows' text at once).
-const CATCH_UP: &str = "SELECT seq, event_id, account_id, body FROM money_events WHERE seq > $1 \
+pub(super) const CATCH_UP: &str = "SELECT seq, event_id, account_id, body FROM money_events WHERE seq > $1 \
                         ORDER BY seq LIMIT $2";
 
 /// Rows per catch-up query.
-const CATCH_UP_ROWS: i64 = 100_000;
+pub(super) const CATCH_UP_ROWS: i64 = 100_000;
 
 /// Most rows one INSERT statement writes.
 const INSERT_CHUNK: usize = 10_000;
 
+/// Catches the kept book up with what others committed, in the transaction `$tx` of an
+/// import that holds the money lock (nobody else writes money events then; on an in-memory
+/// SQLite that transaction holds the one connection, so it reads through it).
+macro_rules! catch_up_in_tx {
+    ($store:expr, $tx:ident) => {
+        loop {
+            let rows: Vec<$crate::store::money::MoneyRow> =
+                sqlx::query_as($crate::store::money::CATCH_UP)
+                    .bind($store.money.seq().await)
+                    .bind($crate::store::money::CATCH_UP_ROWS)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+            let more = rows.len() as i64 == $crate::store::money::CATCH_UP_ROWS;
+            $store.money.apply(rows).await?;
+            if !more {
+                break;
+            }
+        }
+    };
+}
+
+/// Inserts an import's [`NewRows`] in the transaction `$tx` (driver `$D`), in batch order so
+/// `seq` is the arrival order. PostgreSQL: arrays through UNNEST; SQLite: one JSON array of
+/// rows through json_each. Chunked so no statement carries more than [`INSERT_CHUNK`] rows.
+macro_rules! insert_money_rows {
+    ($tx:ident, $D:ident, $rows:expr, $now:expr) => {
+        for chunk in $rows.chunks() {
+            match <$D as sqlstore::Driver>::DIALECT {
+                sqlstore::Dialect::Postgres => {
+                    sqlx::query(
+                        "INSERT INTO money_events \
+                         (event_id, account_id, event_date, body, content_hash, recorded_at) \
+                         SELECT i, a, d, b, h, $6 FROM UNNEST($1::text[], $2::text[], \
+                         $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
+                         AS u(i, a, d, b, h, n) ORDER BY n",
+                    )
+                    .bind(sqlstore::List(chunk.ids))
+                    .bind(sqlstore::List(chunk.accounts))
+                    .bind(sqlstore::List(chunk.dates))
+                    .bind(sqlstore::List(chunk.bodies))
+                    .bind(sqlstore::List(chunk.hashes))
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                sqlstore::Dialect::Sqlite => {
+                    // One JSON array of rows, not multi-row VALUES: SQLite looks up
+                    // each numbered parameter `$N` by name, so a statement of thousands
+                    // of them is quadratic (measured: 1,658 events/s).
+                    sqlx::query(
+                        "INSERT INTO money_events \
+                         (event_id, account_id, event_date, body, content_hash, recorded_at) \
+                         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+                         value ->> 4, $2 FROM json_each($1) ORDER BY key",
+                    )
+                    .bind(chunk.sqlite_json()?)
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+            }
+        }
+    };
+}
+
 /// The columns of the new rows of an import, in batch order.
 #[derive(Debug, Default)]
-struct NewRows {
+pub(super) struct NewRows {
     ids: Vec<String>,
     accounts: Vec<String>,
     dates: Vec<String>,
@@ -78,16 +143,16 @@ struct NewRows {
 
 /// [`INSERT_CHUNK`] rows of [`NewRows`].
 #[derive(Debug, Clone, Copy)]
-struct Chunk<'a> {
-    ids: &'a [String],
-    accounts: &'a [String],
-    dates: &'a [String],
-    bodies: &'a [String],
-    hashes: &'a [String],
+pub(super) struct Chunk<'a> {
+    pub(super) ids: &'a [String],
+    pub(super) accounts: &'a [String],
+    pub(super) dates: &'a [String],
+    pub(super) bodies: &'a [String],
+    pub(super) hashes: &'a [String],
 }
 
 impl NewRows {
-    fn push(&mut self, event: &Event, body: String) {
+    pub(super) fn push(&mut self, event: &Event, body: String) {
         self.ids.push(event.id.clone());
         self.accounts.push(event.account.clone());
         self.dates.push(event.date.to_string());
@@ -95,7 +160,7 @@ impl NewRows {
         self.bodies.push(body);
     }
 
-    fn chunks(&self) -> impl Iterator<Item = Chunk<'_>> {
+    pub(super) fn chunks(&self) -> impl Iterator<Item = Chunk<'_>> {
         self.ids
             .chunks(INSERT_CHUNK)
             .zip(self.accounts.chunks(INSERT_CHUNK))
@@ -115,7 +180,7 @@ impl NewRows {
 impl Chunk<'_> {
     /// The rows as one JSON array of `[id, account, date, body, hash]` (SQLite's bulk
     /// insert reads it with `json_each`).
-    fn sqlite_json(&self) -> Result<String> {
+    pub(super) fn sqlite_json(&self) -> Result<String> {
         let rows: Vec<[&str; 5]> = self
             .ids
             .iter()
@@ -131,7 +196,7 @@ impl Chunk<'_> {
 
 /// A stored event's row, as loaded into a book.
 #[derive(Debug, sqlx::FromRow)]
-struct MoneyRow {
+pub(super) struct MoneyRow {
     seq: i64,
     event_id: String,
     account_id: String,
@@ -159,7 +224,7 @@ pub(crate) struct KeptBook {
 }
 
 impl KeptBook {
-    async fn seq(&self) -> i64 {
+    pub(super) async fn seq(&self) -> i64 {
         self.kept.read().await.seq
     }
 
@@ -169,7 +234,7 @@ impl KeptBook {
 
     /// Adds rows read after `since` (in seq order); rows another caller added meanwhile
     /// are skipped by their seq.
-    async fn apply(&self, rows: Vec<MoneyRow>) -> Result<()> {
+    pub(super) async fn apply(&self, rows: Vec<MoneyRow>) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -190,7 +255,7 @@ impl KeptBook {
     /// Adds a committed import: `checked` holds whole copies of the accounts it touched
     /// with the new events, checked when the book was at `before`; its rows end at `after`.
     /// When a reader caught up past `before` meanwhile, it read those rows itself.
-    async fn absorb(&self, before: i64, after: i64, checked: Book) {
+    pub(super) async fn absorb(&self, before: i64, after: i64, checked: Book) {
         let mut kept = self.kept.write().await;
         if kept.seq == before && after >= before {
             kept.book.absorb(checked);
@@ -347,18 +412,7 @@ impl Store {
             // Under the lock nobody else writes money events: catch the kept book up with
             // what others committed (in this transaction: an in-memory SQLite has one
             // connection), then check against it.
-            loop {
-                let rows: Vec<MoneyRow> = sqlx::query_as(CATCH_UP)
-                    .bind(self.money.seq().await)
-                    .bind(CATCH_UP_ROWS)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let more = rows.len() as i64 == CATCH_UP_ROWS;
-                self.money.apply(rows).await?;
-                if !more {
-                    break;
-                }
-            }
+            catch_up_in_tx!(self, tx);
             // A consumer payment: a re-send answers its record; a new one is split here,
             // against the caught-up book, and its parts are the batch.
             let mut applied = None;
@@ -420,45 +474,7 @@ impl Store {
                 rows.push(event, body);
                 new_events.push(event);
             }
-            // In batch order, so `seq` is the arrival order. PostgreSQL: arrays through
-            // UNNEST; SQLite: one JSON array of rows through json_each. Chunked so no
-            // statement carries more than INSERT_CHUNK rows.
-            for chunk in rows.chunks() {
-                match <D as Driver>::DIALECT {
-                    sqlstore::Dialect::Postgres => {
-                        sqlx::query(
-                            "INSERT INTO money_events \
-                             (event_id, account_id, event_date, body, content_hash, recorded_at) \
-                             SELECT i, a, d, b, h, $6 FROM UNNEST($1::text[], $2::text[], \
-                             $3::text[], $4::text[], $5::text[]) WITH ORDINALITY \
-                             AS u(i, a, d, b, h, n) ORDER BY n",
-                        )
-                        .bind(List(chunk.ids))
-                        .bind(List(chunk.accounts))
-                        .bind(List(chunk.dates))
-                        .bind(List(chunk.bodies))
-                        .bind(List(chunk.hashes))
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    sqlstore::Dialect::Sqlite => {
-                        // One JSON array of rows, not multi-row VALUES: SQLite looks up
-                        // each numbered parameter `$N` by name, so a statement of thousands
-                        // of them is quadratic (measured: 1,658 events/s).
-                        sqlx::query(
-                            "INSERT INTO money_events \
-                             (event_id, account_id, event_date, body, content_hash, recorded_at) \
-                             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
-                             value ->> 4, $2 FROM json_each($1) ORDER BY key",
-                        )
-                        .bind(chunk.sqlite_json()?)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-            }
+            insert_money_rows!(tx, D, rows, now);
             let after = if rows.ids.is_empty() {
                 before
             } else {
@@ -674,7 +690,11 @@ impl Store {
 
 /// The refusal of a batch the book refused at `e.index`: a conflicting id names the first
 /// field that differs from the event imported before (stored, or earlier in the batch).
-fn batch_refusal(book: &Book, events: &[Event], e: receivables::BatchError) -> StoreError {
+pub(super) fn batch_refusal(
+    book: &Book,
+    events: &[Event],
+    e: receivables::BatchError,
+) -> StoreError {
     let id = events.get(e.index).map_or("", |ev| ev.id.as_str());
     let message = match (&e.error, events.get(e.index)) {
         (EventError::Conflict(_), Some(now)) => {

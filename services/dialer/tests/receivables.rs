@@ -36,19 +36,20 @@ async fn receivables(addr: std::net::SocketAddr, role: Role) -> Receivables {
     ReceivablesServiceClient::with_interceptor(ch, BearerAuth(Token::fixed(common::jwt(role))))
 }
 
-/// A fresh database, `ledgerd` on it on the dialer's clock (so dates are the calls' own;
-/// the dialer runs 20 times as fast, hence the wide future skew), and `n` accounts the CRM
-/// loaded, with ids unique to this run, and a campaign name.
-async fn stage(
-    tag: &str,
-    n: usize,
-) -> (
+/// What [`stage`] sets up: the ledger's database, `ledgerd`, a CRM client, the accounts and
+/// the campaign's name.
+type Staged = (
     common::TestDb,
     procs::Proc,
     dialer::ledger_link::LedgerClient,
     Vec<ledger_api::domain::Account>,
     String,
-) {
+);
+
+/// A fresh database, `ledgerd` on it on the dialer's clock (so dates are the calls' own;
+/// the dialer runs 20 times as fast, hence the wide future skew), and `n` accounts the CRM
+/// loaded, with ids unique to this run, and a campaign name.
+async fn stage(tag: &str, n: usize) -> Staged {
     stage_with(tag, n, |_| {}).await
 }
 
@@ -57,13 +58,7 @@ async fn stage_with(
     tag: &str,
     n: usize,
     edit: impl FnOnce(&mut [ledger_api::domain::Account]),
-) -> (
-    common::TestDb,
-    procs::Proc,
-    dialer::ledger_link::LedgerClient,
-    Vec<ledger_api::domain::Account>,
-    String,
-) {
+) -> Staged {
     let db = common::TestDb::postgres().await;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let run = format!("M{}-", &id[..8]);

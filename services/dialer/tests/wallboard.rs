@@ -72,9 +72,9 @@ async fn status(addr: &str, path: &str, headers: &[(&str, String)]) -> u16 {
     head(&mut r).await.0
 }
 
-/// The `data:` of the next `figures` event (chunked framing lines are skipped: they never
-/// start with `data: {`).
-async fn next_figures(r: &mut BufReader<TcpStream>) -> serde_json::Value {
+/// The `data:` of the next event named `name`, skipping others (chunked framing lines are
+/// skipped too: they never start with `event: ` or `data: `).
+async fn next_event(r: &mut BufReader<TcpStream>, name: &str) -> serde_json::Value {
     let mut event = false;
     loop {
         let mut line = String::new();
@@ -83,10 +83,10 @@ async fn next_figures(r: &mut BufReader<TcpStream>) -> serde_json::Value {
             "stream ended"
         );
         let line = line.trim_end();
-        if line == "event: figures" {
-            event = true;
+        if let Some(e) = line.strip_prefix("event: ") {
+            event = e == name;
         } else if let Some(data) = line.strip_prefix("data: ").filter(|_| event) {
-            return serde_json::from_str(data).expect("figures JSON");
+            return serde_json::from_str(data).expect("event JSON");
         }
     }
 }
@@ -229,12 +229,12 @@ async fn the_figures_feed_refuses_agents_and_streams_to_managers() {
             .any(|(k, v)| k == "content-type" && v.starts_with("text/event-stream")),
         "{headers:?}"
     );
-    let first = next_figures(&mut r).await;
+    let first = next_event(&mut r, "figures").await;
     assert_eq!(first["campaign_id"], "wb");
     assert_eq!(first["abandon_target"], 0.03);
-    let mut later = next_figures(&mut r).await;
+    let mut later = next_event(&mut r, "figures").await;
     while later["at_ms"] == first["at_ms"] {
-        later = next_figures(&mut r).await;
+        later = next_event(&mut r, "figures").await;
     }
     assert!(later["at_ms"].as_i64() > first["at_ms"].as_i64(), "{later}");
     assert_eq!(later["state"], "running");
@@ -286,24 +286,6 @@ async fn the_figures_feed_refuses_agents_and_streams_to_managers() {
     assert_eq!(status(&addr, "/metrics", &[]).await, 200);
 
     served.shut_down().await;
-}
-
-/// The `data:` of the next event named `name`, skipping others.
-async fn next_event(r: &mut BufReader<TcpStream>, name: &str) -> serde_json::Value {
-    let mut event = false;
-    loop {
-        let mut line = String::new();
-        assert!(
-            r.read_line(&mut line).await.expect("read") > 0,
-            "stream ended"
-        );
-        let line = line.trim_end();
-        if let Some(e) = line.strip_prefix("event: ") {
-            event = e == name;
-        } else if let Some(data) = line.strip_prefix("data: ").filter(|_| event) {
-            return serde_json::from_str(data).expect("event JSON");
-        }
-    }
 }
 
 /// A page opened after ten minutes of the shift gets them first: the feed's first event is

@@ -340,7 +340,9 @@ impl Drop for Baresip {
 }
 
 /// baresip's config: SIP on 127.0.0.1 only, G.711, the looped voice as source, ALSA's null
-/// device as player, sndfile dumping each call, ctrl_tcp and the menu's commands.
+/// device as player, sndfile dumping each call, ctrl_tcp and the menu's commands. Its RTP
+/// ports are drawn from the kernel's ephemeral range, away from the blocks `net` hands out
+/// (a UDP bind there meets only other RTP, and baresip tries another port when one is taken).
 fn config(
     sip_port: u16,
     ctrl_port: u16,
@@ -356,7 +358,7 @@ audio_alert\t\talsa,null
 audio_source\t\taufile,{voice}
 audio_srate\t\t8000
 audio_channels\t\t1
-rtp_ports\t\t10000-59998
+rtp_ports\t\t40000-59998
 module_path\t\t{modules}
 module\t\t\tg711.so
 module\t\t\taufile.so

@@ -1,18 +1,38 @@
 //! Ports for peers that run side by side (tests run in parallel, so nothing may use a fixed
 //! port), and the check that a peer has bound its port before a test sends to it.
 //!
-//! A port is picked by letting the kernel choose one, checking the neighbours a peer also
-//! binds, and remembering it so this process never hands it out twice.
+//! A peer gets a block of four ports (it binds the first and a neighbour or two) taken from
+//! below the kernel's ephemeral range, so that no outgoing connection of another process
+//! (a database client, a gRPC channel) can be given one of them between the pick and the
+//! peer's bind. The block is reserved across processes by a lock on a file named after it
+//! (test runners start one process per test), held until this process exits.
 
 use std::collections::HashSet;
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-/// Ports handed out by this process: the kernel may offer a released port again before the
-/// peer it was picked for has bound it.
-fn handed_out() -> &'static Mutex<HashSet<u16>> {
-    static PORTS: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
-    PORTS.get_or_init(|| Mutex::new(HashSet::new()))
+/// Where blocks are picked: under 32768, where Linux's default ephemeral range
+/// (`ip_local_port_range`, 32768-60999) starts, and above the well-known services.
+const FIRST_BLOCK: u16 = 20_000 / BLOCK;
+const LAST_BLOCK: u16 = 32_764 / BLOCK;
+/// Ports a peer may bind from its block's first: SIP on P (UDP and TCP) and TLS on P + 1
+/// (baresip), or audio on P and video on P + 2 (SIPp's media).
+const BLOCK: u16 = 4;
+
+/// What this process holds: the blocks handed out, and the locks that keep other processes
+/// off them (dropped only when the process exits).
+#[derive(Default)]
+struct Held {
+    blocks: HashSet<u16>,
+    locks: Vec<File>,
+}
+
+fn held() -> &'static Mutex<Held> {
+    static HELD: OnceLock<Mutex<Held>> = OnceLock::new();
+    HELD.get_or_init(Mutex::default)
 }
 
 fn udp_free(port: u16) -> bool {
@@ -27,14 +47,14 @@ fn tcp_free(port: u16) -> bool {
 /// (baresip binds SIP over TLS there and will not start without it).
 ///
 /// # Panics
-/// If no such port is found in 200 tries (the machine is out of ports).
+/// If no such port is found in 500 tries (the machine is out of ports).
 pub fn free_udp_port() -> u16 {
-    pick(|port| port < u16::MAX && udp_free(port) && tcp_free(port) && tcp_free(port + 1))
+    pick(|port| udp_free(port) && tcp_free(port) && tcp_free(port + 1))
 }
 
 /// An even port on 127.0.0.1 for SIPp's media: SIPp binds it (audio) and port + 2 (video).
 pub(crate) fn free_media_port() -> u16 {
-    pick(|port| port % 2 == 0 && port < u16::MAX - 2 && udp_free(port) && udp_free(port + 2))
+    pick(|port| udp_free(port) && udp_free(port + 2))
 }
 
 /// A TCP port on 127.0.0.1 (baresip's control connection).
@@ -42,26 +62,58 @@ pub(crate) fn free_tcp_port() -> u16 {
     pick(tcp_free)
 }
 
+/// The first port of a free block that this process has reserved, where `suits` holds.
 fn pick(suits: impl Fn(u16) -> bool) -> u16 {
-    for _ in 0..200 {
-        let Ok(socket) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)) else {
-            continue;
-        };
-        let Ok(addr) = socket.local_addr() else {
-            continue;
-        };
-        drop(socket);
-        let port = addr.port();
-        let mut taken = handed_out()
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if taken.contains(&port) || !suits(port) {
+    let seed = std::collections::hash_map::RandomState::new();
+    let mut held = held()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for attempt in 0..500u32 {
+        let mut hash = seed.build_hasher();
+        hash.write_u32(attempt);
+        let span = u64::from(LAST_BLOCK - FIRST_BLOCK + 1);
+        let block = FIRST_BLOCK + u16::try_from(hash.finish() % span).unwrap_or(0);
+        if held.blocks.contains(&block) {
             continue;
         }
-        taken.insert(port);
+        let Some(lock) = reserve(block) else {
+            continue;
+        };
+        let port = block * BLOCK;
+        if !suits(port) {
+            continue;
+        }
+        held.blocks.insert(block);
+        held.locks.push(lock);
         return port;
     }
-    panic!("no free port on 127.0.0.1 after 200 tries");
+    panic!("no free port on 127.0.0.1 after 500 tries");
+}
+
+/// An exclusive lock on `block`'s file, or `None` if another process holds it. Where locks
+/// cannot be taken at all (no temporary directory), the block is used unreserved: the bind
+/// checks still apply.
+fn reserve(block: u16) -> Option<File> {
+    let dir = lock_dir();
+    let file = match File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("{block}.lock")))
+    {
+        Ok(file) => file,
+        Err(_) => return File::open("/dev/null").ok(),
+    };
+    file.try_lock().ok().map(|()| file)
+}
+
+fn lock_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join("testpeers-ports");
+        let _ = std::fs::create_dir_all(&dir);
+        dir
+    })
 }
 
 /// Which kind of socket [`is_bound`] looks for.
@@ -134,6 +186,12 @@ mod tests {
         let a = free_udp_port();
         let b = free_udp_port();
         assert_ne!(a, b);
+        // Outside the ephemeral range, and reserved against other processes.
+        assert!((20_000..32_768).contains(&a), "{a}");
+        assert!(
+            reserve(a / BLOCK).is_none(),
+            "another process could take {a}"
+        );
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, a)).unwrap();
         assert_eq!(is_bound(a, Proto::Udp), Some(true));
         drop(socket);

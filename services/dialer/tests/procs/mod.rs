@@ -371,6 +371,11 @@ impl Team {
         std::mem::take(&mut *self.tally.lock().unwrap())
     }
 
+    /// How many calls the dialer has confirmed saved so far (the team goes on).
+    pub fn saved_so_far(&self) -> usize {
+        self.tally.lock().unwrap().saved_count()
+    }
+
     pub fn abort(&self) {
         for t in &self.tasks {
             t.abort();

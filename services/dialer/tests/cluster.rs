@@ -112,14 +112,11 @@ async fn a_campaign_on_a_redis_cluster_dials_within_limits_and_records_each_outc
         recorded.len(),
         after.dials
     );
-    let mut outbox = <sqlx::PgConnection as sqlx::Connection>::connect(&db.dialer_url)
-        .await
-        .expect("dialer database");
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM dialer_outbox")
-        .fetch_one(&mut outbox)
-        .await
-        .expect("outbox count");
-    assert_eq!(left, 0, "nothing left in the outbox");
+    assert_eq!(
+        procs::outbox_left(&db.dialer_url).await,
+        0,
+        "nothing left in the outbox"
+    );
 
     // US-REGF-08 per debt, never two calls to one account at once, every call checked.
     let mut per_debt: HashMap<&str, u32> = HashMap::new();

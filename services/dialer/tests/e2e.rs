@@ -126,14 +126,11 @@ async fn crm_manager_and_agents_through_a_dialerd_crash() {
         "{}",
         recorded.len()
     );
-    let mut outbox = <sqlx::PgConnection as sqlx::Connection>::connect(&db.dialer_url)
-        .await
-        .expect("dialer database");
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM dialer_outbox")
-        .fetch_one(&mut outbox)
-        .await
-        .expect("outbox count");
-    assert_eq!(left, 0, "nothing left in the outbox");
+    assert_eq!(
+        procs::outbox_left(&db.dialer_url).await,
+        0,
+        "nothing left in the outbox"
+    );
 
     // Every disposition the dialer confirmed saved is in the ledger, across the crash.
     let (t1, t2) = (team1.take_tally(), team2.take_tally());

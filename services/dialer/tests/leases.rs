@@ -43,11 +43,19 @@ async fn row(sql: &mut sqlx::PgConnection, key: &str) -> (String, String) {
         .expect("outbox row")
 }
 
-#[tokio::test]
-async fn leases_split_by_fair_share_and_a_takeover_fences_the_old_holder() {
-    let db = common::TestDb::postgres().await;
+/// Two live replicas, `r1` and `r2`, over the campaign store, each with its leases and an
+/// outbox fenced by them.
+struct Replicas {
+    store: CampaignStore,
+    r1: Arc<Leases>,
+    r2: Arc<Leases>,
+    o1: Outbox,
+    o2: Outbox,
+}
+
+/// Claims the replica ids `r1` and `r2` at `now` and stores `campaigns` as running.
+async fn two_replicas(db: &common::TestDb, campaigns: &[&str], now: Timestamp) -> Replicas {
     let store = CampaignStore::open(&db.dialer_url).await.expect("store");
-    let now = Timestamp::now();
     let lapsed = now.checked_sub(SignedDuration::from_secs(60)).unwrap();
     for (id, instance) in [("r1", "h/1/a"), ("r2", "h/2/b")] {
         store
@@ -56,11 +64,9 @@ async fn leases_split_by_fair_share_and_a_takeover_fences_the_old_holder() {
             .expect("claim")
             .expect("claimed");
     }
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    let (c1, c2) = (format!("lease-a-{run}"), format!("lease-b-{run}"));
-    for id in [&c1, &c2] {
+    for id in campaigns {
         let spec = CampaignSpec {
-            id: id.clone(),
+            id: (*id).to_string(),
             name: "leases".into(),
             ..CampaignSpec::default()
         };
@@ -75,6 +81,28 @@ async fn leases_split_by_fair_share_and_a_takeover_fences_the_old_holder() {
     let o2 = Outbox::open(&db.dialer_url, "r2").await.expect("outbox 2");
     o1.fence_with(r1.clone());
     o2.fence_with(r2.clone());
+    Replicas {
+        store,
+        r1,
+        r2,
+        o1,
+        o2,
+    }
+}
+
+#[tokio::test]
+async fn leases_split_by_fair_share_and_a_takeover_fences_the_old_holder() {
+    let db = common::TestDb::postgres().await;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (c1, c2) = (format!("lease-a-{run}"), format!("lease-b-{run}"));
+    let now = Timestamp::now();
+    let Replicas {
+        store,
+        r1,
+        r2,
+        o1,
+        o2,
+    } = two_replicas(&db, &[&c1, &c2], now).await;
     let (mut s1, mut s2) = (ScanState::default(), ScanState::default());
 
     // Fair share: two campaigns, two live replicas, one each (r1 scans first).
@@ -250,32 +278,15 @@ async fn a_stale_holders_delayed_ledger_command_is_refused_at_the_ledger() {
     let account = format!("LF-{}", &run[..8]);
     common::upsert(&mut crm, vec![common::account(&account)]).await;
 
-    let store = CampaignStore::open(&db.dialer_url).await.expect("store");
-    let now = Timestamp::now();
-    let lapsed = now.checked_sub(SignedDuration::from_secs(60)).unwrap();
-    for (id, instance) in [("r1", "h/1/a"), ("r2", "h/2/b")] {
-        store
-            .claim_replica(id, instance, now, lapsed, |_| false)
-            .await
-            .expect("claim")
-            .expect("claimed");
-    }
     let campaign = format!("fence-{run}");
-    let spec = CampaignSpec {
-        id: campaign.clone(),
-        name: "fences".into(),
-        ..CampaignSpec::default()
-    };
-    store
-        .insert(&spec, StoredState::Running, now)
-        .await
-        .expect("insert");
-    let r1 = Arc::new(Leases::new("r1", TIMING, None));
-    let r2 = Arc::new(Leases::new("r2", TIMING, None));
-    let o1 = Outbox::open(&db.dialer_url, "r1").await.expect("outbox 1");
-    let o2 = Outbox::open(&db.dialer_url, "r2").await.expect("outbox 2");
-    o1.fence_with(r1.clone());
-    o2.fence_with(r2.clone());
+    let now = Timestamp::now();
+    let Replicas {
+        store,
+        r1,
+        r2,
+        o1,
+        o2,
+    } = two_replicas(&db, &[&campaign], now).await;
     let (mut s1, mut s2) = (ScanState::default(), ScanState::default());
     scan(&r1, &store, Some(&o1), CLAIM_TTL, &mut s1)
         .await

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use collections_proto::dialer_v1 as pb;
 use harness::{PATIENCE, START, figures_until};
-use procs::{dialerd, dialerd_env, manager};
+use procs::{dialerd, dialerd_env, held_by_other, manager, position};
 
 const REPLICAS: [&str; 2] = ["pr-1", "pr-2"];
 /// The predictive pacer's prior answer rate (`PredictiveConfig::prior_live`).
@@ -46,44 +46,11 @@ async fn lease_and_state(sql: &mut sqlx::PgConnection, campaign: &str) -> (Strin
     .expect("campaign row")
 }
 
-/// Waits until a replica other than `not` holds `campaign` with a token above `above`.
-async fn held_by_other(
-    sql: &mut sqlx::PgConnection,
-    campaign: &str,
-    not: Option<&str>,
-    above: i64,
-) -> (String, i64) {
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let (owner, token, _, _) = lease_and_state(sql, campaign).await;
-            if !owner.is_empty() && Some(owner.as_str()) != not && token > above {
-                return (owner, token);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("a holder in time")
-}
-
-fn index(id: &str) -> usize {
-    REPLICAS
-        .iter()
-        .position(|r| *r == id)
-        .expect("a replica id")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_holder_resumes_the_pacing_state_the_dead_one_learned() {
     let (db, mut ledgerd, _crm, accounts, campaign) = procs::stage('P', "pace", 600).await;
-    let mut reps = Vec::new();
-    for id in REPLICAS {
-        reps.push(dialerd(&env(&db, ledgerd.addr, id)).await);
-    }
-    let mut managers = Vec::new();
-    for p in &reps {
-        managers.push(manager(p.addr).await);
-    }
+    let (mut reps, mut managers) =
+        procs::replicas(&REPLICAS, |id| env(&db, ledgerd.addr, id)).await;
     procs::create_campaign(&mut managers[0], &campaign, &accounts).await;
     let addrs: Vec<SocketAddr> = reps.iter().map(|p| p.addr).collect();
     let team = procs::roaming_team(&addrs, &campaign, &format!("{campaign}-a"), 4, |_| {
@@ -97,7 +64,7 @@ async fn a_new_holder_resumes_the_pacing_state_the_dead_one_learned() {
 
     // The holder learns an answer rate far under the prior.
     let (first, first_token) = held_by_other(&mut sql, &campaign, None, 0).await;
-    let h = index(&first);
+    let h = position(&REPLICAS, &first);
     let learned = figures_until(&mut managers[h], &campaign, |f| {
         f.dials >= 100 && f.pacing_answer_rate < 0.15
     })
@@ -136,7 +103,7 @@ async fn a_new_holder_resumes_the_pacing_state_the_dead_one_learned() {
 
     // The other replica takes over and its pacer starts from what the dead one learned.
     let (next, next_token) = held_by_other(&mut sql, &campaign, Some(&first), first_token).await;
-    let n = index(&next);
+    let n = position(&REPLICAS, &next);
     let resumed = figures_until(&mut managers[n], &campaign, |f| f.pacing_state_restored).await;
     println!(
         "pacing answer rate: holder {:.3} at its SIGKILL, new holder {:.3} on taking over \

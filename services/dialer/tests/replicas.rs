@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use collections_proto::dialer_v1 as pb;
 use harness::{Campaigns, PATIENCE, START, figures_until};
-use procs::{assert_dispositions_kept, dialerd, dialerd_env, manager};
+use procs::{assert_dispositions_kept, dialerd_env, dials, held_by_other, position};
 
 /// The replica ids, and how long a claim lives unrenewed.
 const REPLICAS: [&str; 3] = ["rep-1", "rep-2", "rep-3"];
@@ -55,22 +55,12 @@ async fn until_state(c: &mut Campaigns, id: &str, want: pb::CampaignState) {
     .unwrap_or_else(|_| panic!("{want:?} in time"));
 }
 
-async fn dials(c: &mut Campaigns, id: &str) -> u64 {
-    figures_until(c, id, |_| true).await.dials
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_and_stop_hold_on_every_replica() {
     let (db, mut ledgerd, mut crm, accounts, campaign) = procs::stage('R', "rep", 900).await;
 
-    let mut procs_ = Vec::new();
-    for id in REPLICAS {
-        procs_.push(dialerd(&env(&db, ledgerd.addr, id)).await);
-    }
-    let mut managers = Vec::new();
-    for p in &procs_ {
-        managers.push(manager(p.addr).await);
-    }
+    let (mut procs_, mut managers) =
+        procs::replicas(&REPLICAS, |id| env(&db, ledgerd.addr, id)).await;
     procs::create_campaign(&mut managers[0], &campaign, &accounts).await;
     // The others pick the campaign up from the shared table.
     for m in &mut managers[1..] {
@@ -95,23 +85,10 @@ async fn pause_and_stop_hold_on_every_replica() {
         .await
         .expect("dialer database");
     // The lease holder dials; the others keep the campaign (and their agents) without dialing.
-    let holder = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let owner: String = sqlx::query_scalar(
-                "SELECT lease_owner FROM dialer_campaigns WHERE campaign_id = $1",
-            )
-            .bind(&campaign)
-            .fetch_one(&mut sql)
-            .await
-            .expect("lease");
-            if let Some(i) = REPLICAS.iter().position(|r| *r == owner) {
-                return i;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("a holder in time");
+    let holder = position(
+        &REPLICAS,
+        &held_by_other(&mut sql, &campaign, None, 0).await.0,
+    );
     figures_until(&mut managers[holder], &campaign, |f| f.dials >= 10).await;
     for (i, m) in managers.iter_mut().enumerate() {
         if i != holder {

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use collections_proto::dialer_v1 as pb;
 use dialer::ownership::LeaseTiming;
-use harness::{Campaigns, PATIENCE, START, figures_until};
-use procs::{Proc, dialerd, dialerd_env, manager};
+use harness::{START, figures_until};
+use procs::{Proc, dialerd_env, dials, held_by_other, lease, position};
 
 const REPLICAS: [&str; 3] = ["tko-1", "tko-2", "tko-3"];
 
@@ -51,47 +51,6 @@ fn env(db: &common::TestDb, ledger: SocketAddr, id: &str) -> Vec<(&'static str, 
     e
 }
 
-/// (holder replica id, fencing token) of `campaign`'s lease, read from the campaign table.
-async fn holder(sql: &mut sqlx::PgConnection, campaign: &str) -> (String, i64) {
-    sqlx::query_as("SELECT lease_owner, lease_token FROM dialer_campaigns WHERE campaign_id = $1")
-        .bind(campaign)
-        .fetch_one(sql)
-        .await
-        .expect("lease row")
-}
-
-/// Waits until `campaign` is held by a replica other than `not` (none: by anyone) with a
-/// token above `above`.
-async fn held_by_other(
-    sql: &mut sqlx::PgConnection,
-    campaign: &str,
-    not: Option<&str>,
-    above: i64,
-) -> (String, i64) {
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let (owner, token) = holder(sql, campaign).await;
-            if !owner.is_empty() && Some(owner.as_str()) != not && token > above {
-                return (owner, token);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("a new holder in time")
-}
-
-fn index(id: &str) -> usize {
-    REPLICAS
-        .iter()
-        .position(|r| *r == id)
-        .expect("a replica id")
-}
-
-async fn dials(c: &mut Campaigns, id: &str) -> u64 {
-    figures_until(c, id, |_| true).await.dials
-}
-
 fn logged(p: &Proc, what: &str) -> bool {
     p.stderr.lock().unwrap().iter().any(|l| l.contains(what))
 }
@@ -113,14 +72,8 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
     let second = format!("{first}-b");
     let (half_a, half_b) = accounts.split_at(accounts.len() / 2);
 
-    let mut reps = Vec::new();
-    for id in REPLICAS {
-        reps.push(dialerd(&env(&db, ledgerd.addr, id)).await);
-    }
-    let mut managers = Vec::new();
-    for p in &reps {
-        managers.push(manager(p.addr).await);
-    }
+    let (mut reps, mut managers) =
+        procs::replicas(&REPLICAS, |id| env(&db, ledgerd.addr, id)).await;
     procs::create_campaign(&mut managers[0], &first, half_a).await;
     procs::create_campaign(&mut managers[0], &second, half_b).await;
     // Agents on every replica, for both campaigns; sessions on a replica not holding the
@@ -153,7 +106,7 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
         a_holder, b_holder,
         "two campaigns, three replicas: one each"
     );
-    let a = index(&a_holder);
+    let a = position(&REPLICAS, &a_holder);
     figures_until(&mut managers[a], &first, |f| f.dials >= 10).await;
     // Only the holder dials.
     for (i, m) in managers.iter_mut().enumerate() {
@@ -167,7 +120,7 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
     let killed = Instant::now();
     let (a_next, a_next_token) = held_by_other(&mut sql, &first, Some(&a_holder), a_token).await;
     let leased = killed.elapsed();
-    let n = index(&a_next);
+    let n = position(&REPLICAS, &a_next);
     figures_until(&mut managers[n], &first, |f| f.dials > 0).await;
     let took = killed.elapsed();
     // The lease is taken within the configured bound (ttl + two scans), and the new holder
@@ -191,8 +144,8 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
     assert!(a_next_token > a_token);
 
     // SIGSTOP the second campaign's holder past its lease; another takes it over.
-    let (b_holder, b_token) = holder(&mut sql, &second).await;
-    let b = index(&b_holder);
+    let (b_holder, b_token) = lease(&mut sql, &second).await;
+    let b = position(&REPLICAS, &b_holder);
     figures_until(&mut managers[b], &second, |f| {
         f.dials >= 5 && f.lines_in_use > 0
     })
@@ -218,7 +171,7 @@ async fn a_dead_or_frozen_holder_is_replaced_and_its_late_writes_are_refused() {
         "the stale holder dialed after losing the lease"
     );
     assert_eq!(
-        holder(&mut sql, &second).await.0,
+        lease(&mut sql, &second).await.0,
         b_next,
         "the new holder kept it"
     );

@@ -799,21 +799,10 @@ macro_rules! reflected_services {
 
 #[tokio::test]
 async fn auth_roles_health_and_reflection() {
-    const KEY: &str = "test-key-test-key-test-key-test-key";
     let db = TestDb::sqlite();
     let srv = TestServer::start(&db.url, Some(KEY)).await;
     let ch = srv.channel().await;
-    let token = |role| {
-        let t = auth::sign_hs256(
-            KEY,
-            &auth::Claims {
-                sub: "t".into(),
-                role,
-                exp: None,
-            },
-        );
-        tonic::metadata::MetadataValue::try_from(format!("Bearer {t}")).unwrap()
-    };
+    let token = bearer;
     let mut c = pb::ledger_service_client::LedgerServiceClient::new(ch.clone());
     let e = c
         .list_accounts(pb::ListAccountsRequest::default())

@@ -345,25 +345,10 @@ async fn a_second_store_never_serves_a_stale_book(url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crm_imports_and_managers_read() {
-    const KEY: &str = "test-key-test-key-test-key-test-key";
     let db = TestDb::sqlite();
     let srv = TestServer::start(&db.url, Some(KEY)).await;
     let ch = srv.channel().await;
-    let client = |role: auth::Role| {
-        let t = auth::sign_hs256(
-            KEY,
-            &auth::Claims {
-                sub: "t".into(),
-                role,
-                exp: None,
-            },
-        );
-        let v = tonic::metadata::MetadataValue::try_from(format!("Bearer {t}")).unwrap();
-        ReceivablesServiceClient::with_interceptor(ch.clone(), move |mut r: tonic::Request<()>| {
-            r.metadata_mut().insert("authorization", v.clone());
-            Ok(r)
-        })
-    };
+    let client = |role: auth::Role| receivables_client(&ch, role);
     let events = lines(KPI_EVENTS);
     let msgs = |events: &[String]| {
         tokio_stream::iter(

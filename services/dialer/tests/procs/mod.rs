@@ -274,6 +274,77 @@ pub async fn dialerd_with_config(envs: &[(&str, String)], config: &std::path::Pa
     .await
 }
 
+/// One `dialerd` per replica id, each started with `env(id)`, and a manager's client on
+/// each (in the order of `ids`).
+pub async fn replicas(
+    ids: &[&str],
+    env: impl Fn(&str) -> Vec<(&'static str, String)>,
+) -> (Vec<Proc>, Vec<Campaigns>) {
+    let mut procs = Vec::new();
+    let mut managers = Vec::new();
+    for id in ids {
+        let p = dialerd(&env(id)).await;
+        managers.push(manager(p.addr).await);
+        procs.push(p);
+    }
+    (procs, managers)
+}
+
+/// (holder replica id, fencing token) of `campaign`'s lease, read from the campaign table.
+pub async fn lease(sql: &mut sqlx::PgConnection, campaign: &str) -> (String, i64) {
+    sqlx::query_as("SELECT lease_owner, lease_token FROM dialer_campaigns WHERE campaign_id = $1")
+        .bind(campaign)
+        .fetch_one(sql)
+        .await
+        .expect("lease row")
+}
+
+/// Waits until `campaign` is held by a replica other than `not` (none: by anyone) with a
+/// token above `above`; returns (holder, token).
+pub async fn held_by_other(
+    sql: &mut sqlx::PgConnection,
+    campaign: &str,
+    not: Option<&str>,
+    above: i64,
+) -> (String, i64) {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let (owner, token) = lease(sql, campaign).await;
+            if !owner.is_empty() && Some(owner.as_str()) != not && token > above {
+                return (owner, token);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a holder in time")
+}
+
+/// Where replica `id` is in `ids`.
+pub fn position(ids: &[&str], id: &str) -> usize {
+    ids.iter()
+        .position(|r| *r == id)
+        .unwrap_or_else(|| panic!("{id} is not one of {ids:?}"))
+}
+
+/// The dials of `campaign` in its latest figures on one replica.
+pub async fn dials(campaigns: &mut Campaigns, campaign: &str) -> u64 {
+    harness::figures_until(campaigns, campaign, |_| true)
+        .await
+        .dials
+}
+
+/// Rows left in the dialer's outbox (all campaigns of the test database).
+pub async fn outbox_left(dialer_url: &str) -> i64 {
+    let mut sql = <sqlx::PgConnection as sqlx::Connection>::connect(dialer_url)
+        .await
+        .expect("dialer database");
+    sqlx::query_scalar("SELECT count(*) FROM dialer_outbox")
+        .fetch_one(&mut sql)
+        .await
+        .expect("outbox count")
+}
+
 /// A manager's CampaignService client on the dialerd at `addr`.
 pub async fn manager(addr: SocketAddr) -> Campaigns {
     let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))

@@ -11,9 +11,41 @@ use ledger::store::Store;
 use ledger_api::common_pb;
 use ledger_api::pb;
 use ledger_api::pb::ledger_service_client::LedgerServiceClient;
+use ledger_api::pb::receivables_service_client::ReceivablesServiceClient;
 use sqlstore::scratch::{ScratchPg, admin_url};
 use tokio::sync::oneshot;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// The key test servers started with `Some(KEY)` check tokens against.
+pub const KEY: &str = "test-key-test-key-test-key-test-key";
+
+/// `Bearer <token>` of a caller in `role`, signed with [`KEY`].
+pub fn bearer(role: auth::Role) -> MetadataValue<Ascii> {
+    let t = auth::sign_hs256(
+        KEY,
+        &auth::Claims {
+            sub: "t".into(),
+            role,
+            exp: None,
+        },
+    );
+    MetadataValue::try_from(format!("Bearer {t}")).expect("a header value")
+}
+
+/// A ReceivablesService client on `ch` calling in `role` (tokens signed with [`KEY`]).
+pub fn receivables_client(
+    ch: &Channel,
+    role: auth::Role,
+) -> ReceivablesServiceClient<InterceptedService<Channel, impl Interceptor + Clone>> {
+    let v = bearer(role);
+    ReceivablesServiceClient::with_interceptor(ch.clone(), move |mut r: tonic::Request<()>| {
+        r.metadata_mut().insert("authorization", v.clone());
+        Ok(r)
+    })
+}
 
 /// A database that lives as long as the value (Postgres: dropped by `cleanup`).
 #[derive(Debug)]

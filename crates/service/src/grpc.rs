@@ -76,6 +76,15 @@ pub async fn health_and_reflection(
     Ok((health, routes))
 }
 
+/// The connections a server accepts on `listener`, with Nagle's algorithm off. Why: tonic
+/// applies `Server::tcp_nodelay` only to a listener it binds itself, and a reply leaves in
+/// more than one write (headers, message, trailers): with Nagle on, the later writes wait
+/// for the client's delayed ACK, some 40 ms a unary call (docs/performance.md, "Reply
+/// latency").
+pub fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
 /// The span of one gRPC request (the server's `trace_fn`): named for its method, as
 /// OpenTelemetry's RPC conventions want, so exported traces read `LedgerService/GetAccount`.
 /// Requests' own logs are inside it.
@@ -93,4 +102,19 @@ pub fn request_span(req: &tonic::codegen::http::Request<()>) -> tracing::Span {
         rpc.service = %service,
         rpc.method = %method,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_stream::StreamExt as _;
+
+    #[tokio::test]
+    async fn accepted_connections_have_nagle_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut incoming = super::incoming(listener);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let accepted = incoming.next().await.expect("a connection").unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
 }

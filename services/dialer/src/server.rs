@@ -26,7 +26,6 @@ pub use service::ServeError;
 use service::grpc::ServingStatus;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Identity, ServerTlsConfig};
 use tower_layer::Layer;
 use tracing::info;
@@ -132,7 +131,7 @@ pub async fn serve<B: Backend>(
         .add_service(campaigns)
         .add_service(agents)
         .add_service(explain)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        .serve_with_incoming_shutdown(service::grpc::incoming(listener), async {
             let _ = close_rx.await;
         });
     // Its own task: it keeps serving (agents dispositioning their last calls) while the

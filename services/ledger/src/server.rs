@@ -10,7 +10,6 @@ use collections_proto::ledger_v1::ledger_service_server::LedgerServiceServer;
 use collections_proto::ledger_v1::receivables_service_server::ReceivablesServiceServer;
 pub use service::ServeError;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 
 use crate::clock::Clock;
@@ -93,7 +92,7 @@ pub async fn serve(
         .add_routes(routes)
         .add_service(ledger)
         .add_service(receivables)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(service::grpc::incoming(listener), shutdown)
         .await?;
     Ok(())
 }

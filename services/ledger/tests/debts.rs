@@ -404,9 +404,9 @@ async fn dispositions_make_promise_and_plan_events_once(url: &str) {
     srv.stop().await;
 }
 
-/// What opening balances and receivables summaries cost a load and a read: the same
-/// accounts loaded with balances (an opening charge per debt) and with zero balances
-/// (none), then read back. Prints figures; asserts nothing about speed.
+/// What opening balances and receivables summaries cost a load, a reload of the same records
+/// and a read: the same accounts loaded with balances (an opening charge per debt) and with
+/// zero balances (none), loaded again unchanged, then read back. Prints figures; asserts nothing about speed.
 /// `cargo test --release -p ledger --test debts -- --ignored --nocapture load_and_read_cost`
 /// (`LEDGER_BENCH_ACCOUNTS`, default 2000).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,9 +433,14 @@ async fn load_and_read_cost() {
                 })
                 .collect();
             let t = std::time::Instant::now();
-            let r = upsert(&mut c, accounts).await;
+            let r = upsert(&mut c, accounts.clone()).await;
             let load = t.elapsed();
             assert_eq!(r.created as usize, n);
+            // A daily reload of the same records: nothing to write, openings already posted.
+            let t = std::time::Instant::now();
+            let r = upsert(&mut c, accounts).await;
+            let reload = t.elapsed();
+            assert_eq!(r.unchanged as usize, n);
             let t = std::time::Instant::now();
             for i in 0..n.min(500) {
                 get(&mut c, &format!("{balance}-{i}")).await;
@@ -443,9 +448,12 @@ async fn load_and_read_cost() {
             let read = t.elapsed();
             println!(
                 "{name}: {what}: loaded {n} accounts (2 debts each) in {:.2} s ({:.0}/s); \
+                 reloaded unchanged in {:.2} s ({:.0}/s); \
                  {} GetAccount in {:.2} s ({:.2} ms each)",
                 load.as_secs_f64(),
                 n as f64 / load.as_secs_f64(),
+                reload.as_secs_f64(),
+                n as f64 / reload.as_secs_f64(),
                 n.min(500),
                 read.as_secs_f64(),
                 read.as_secs_f64() * 1000.0 / n.min(500) as f64

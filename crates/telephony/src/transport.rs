@@ -244,6 +244,9 @@ impl Endpoint {
 
     /// Starts reading and writing a TCP connection; returns its writer.
     fn adopt(&self, stream: TcpStream, peer: SocketAddr) -> UnboundedSender<Vec<u8>> {
+        // Each message is one write; with Nagle on, one sent right after another (an ACK,
+        // then a BYE) would wait for the peer's delayed ACK of the first.
+        let _ = stream.set_nodelay(true);
         let (tx, mut rx) = unbounded_channel::<Vec<u8>>();
         lock(&self.inner.tcp).insert(peer, tx.clone());
         let (mut read, mut write) = stream.into_split();

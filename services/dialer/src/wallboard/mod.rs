@@ -174,8 +174,13 @@ pub fn router<B: Backend>(
         .with_state(shared)
 }
 
-/// Serves [`router`] on `listener` until the task is dropped.
+/// Serves [`router`] on `listener` until the task is dropped (Nagle off on each connection,
+/// as on the gRPC port: an event streamed right after another would wait for a delayed ACK).
 pub async fn serve(listener: TcpListener, router: Router) {
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     if let Err(e) = axum::serve(listener, router).await {
         tracing::warn!(error = %e, "the HTTP port stopped");
     }
